@@ -1,0 +1,108 @@
+import { spawn } from 'node:child_process';
+import type { Command } from 'commander';
+import { loadConfig } from '../config';
+import { stackDown, stackLogFiles, stackStatus, stackUp, tailOf } from '../stack/stack';
+import { progressLine, table } from './output';
+
+export async function runStackUp(only: readonly string[] = []) {
+  const config = loadConfig();
+  const began = Date.now();
+  progressLine(`data directory ${config.stack.dataDir}; cache ${config.stack.cacheDir}`);
+  const results = await stackUp(config.stack, { only, progress: progressLine });
+  console.log(
+    table([
+      ['SERVICE', 'STATE', 'PID', 'SECONDS', 'ADDRESS'],
+      ...results.map((r) => [
+        r.service,
+        r.state,
+        String(r.pid),
+        r.seconds.toFixed(1),
+        Object.values(r.urls).join('  '),
+      ]),
+    ]),
+  );
+  console.log(
+    `\nplatform ready in ${((Date.now() - began) / 1000).toFixed(1)} s; Temporal UI: ${config.temporal.uiUrl}`,
+  );
+  return { config, results };
+}
+
+export function registerStackCommands(program: Command): void {
+  const stack = program
+    .command('stack')
+    .description('Run the local platform (Temporal, Kafka, ...) as plain processes on 127.0.0.1');
+
+  stack
+    .command('up')
+    .description('Start every service that is not running (idempotent); downloads and builds on first use')
+    .argument('[services...]', 'only these services (and what they need)')
+    .action(async (services: string[]) => {
+      await runStackUp(services);
+    });
+
+  stack
+    .command('down')
+    .description('Stop the processes `stack up` started; data is kept unless --purge')
+    .argument('[services...]', 'only these services')
+    .option('--purge', 'also delete their data (topics, workflow history, ...)', false)
+    .action(async (services: string[], options: { purge: boolean }) => {
+      const config = loadConfig();
+      const outcomes = await stackDown(config.stack, { only: services, purge: options.purge });
+      console.log(table([['SERVICE', 'RESULT'], ...outcomes.map((o) => [o.service, o.outcome])]));
+      if (options.purge) console.log(`\ndata deleted under ${config.stack.dataDir}`);
+    });
+
+  stack
+    .command('status')
+    .description("Show each service's health, pid and addresses")
+    .option('--json', 'machine-readable output', false)
+    .action(async (options: { json: boolean }) => {
+      const config = loadConfig();
+      const statuses = await stackStatus(config.stack);
+      if (options.json) {
+        console.log(JSON.stringify(statuses, null, 2));
+      } else {
+        console.log(
+          table([
+            ['SERVICE', 'HEALTH', 'PID', 'ADDRESS'],
+            ...statuses.map((s) => [
+              s.service,
+              s.state,
+              s.pid ? String(s.pid) : '-',
+              Object.values(s.urls).join('  '),
+            ]),
+          ]),
+        );
+        console.log(`\nlogs: ${config.stack.dataDir}/logs/`);
+      }
+      if (statuses.some((s) => s.state !== 'healthy')) process.exitCode = 3;
+    });
+
+  stack
+    .command('logs')
+    .description("Print the end of the services' logs")
+    .argument('[services...]', 'only these services')
+    .option('-n, --lines <n>', 'lines per service', '40')
+    .option('-f, --follow', 'keep printing as the logs grow', false)
+    .action(async (services: string[], options: { lines: string; follow: boolean }) => {
+      const config = loadConfig();
+      const files = stackLogFiles(config.stack, services);
+      if (files.length === 0) {
+        console.log(`no logs yet under ${config.stack.dataDir}/logs; run \`meshloop stack up\` first`);
+        return;
+      }
+      const lines = Number.parseInt(options.lines, 10);
+      if (!Number.isInteger(lines) || lines < 1)
+        throw new Error(`--lines takes a positive whole number, not '${options.lines}'`);
+      if (options.follow) {
+        const child = spawn('tail', ['-n', String(lines), '-F', ...files.map((f) => f.file)], {
+          stdio: 'inherit',
+        });
+        await new Promise((resolve) => child.once('exit', resolve));
+        return;
+      }
+      for (const { service, file } of files) {
+        console.log(`==> ${service} (${file}) <==\n${await tailOf(file, lines)}\n`);
+      }
+    });
+}

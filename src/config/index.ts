@@ -1,0 +1,135 @@
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The one place that reads the environment. Everything else receives a frozen `MeshloopConfig`.
+ * Every key is documented in `.env.example`.
+ */
+
+const port = z.coerce.number().int().min(1).max(65535);
+
+/**
+ * Every port setting with its default. The test suite shifts all of them by one offset so a test
+ * platform never collides with a developer's running one.
+ */
+export const portDefaults = {
+  MESHLOOP_TEMPORAL_PORT: 7233,
+  MESHLOOP_TEMPORAL_UI_PORT: 8233,
+  MESHLOOP_KAFKA_PORT: 9092,
+  MESHLOOP_KAFKA_CONTROLLER_PORT: 9093,
+} as const;
+
+/** The project root: the default data directory lives here whatever the working directory. */
+export const projectRoot = path.resolve(__dirname, '..', '..');
+const optionalText = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+
+const envSchema = z.object({
+  MESHLOOP_DATA_DIR: optionalText,
+  MESHLOOP_CACHE_DIR: optionalText,
+  MESHLOOP_TEMPORAL_BIN: optionalText,
+  MESHLOOP_TEMPORAL_PORT: port.default(portDefaults.MESHLOOP_TEMPORAL_PORT),
+  MESHLOOP_TEMPORAL_UI_PORT: port.default(portDefaults.MESHLOOP_TEMPORAL_UI_PORT),
+  MESHLOOP_TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  MESHLOOP_TASK_QUEUE: z.string().min(1).default('meshloop'),
+  MESHLOOP_KAFKA_PORT: port.default(portDefaults.MESHLOOP_KAFKA_PORT),
+  MESHLOOP_KAFKA_CONTROLLER_PORT: port.default(portDefaults.MESHLOOP_KAFKA_CONTROLLER_PORT),
+  MESHLOOP_KAFKA_VERSION: z
+    .string()
+    .regex(/^\d+\.\d+\.\d+$/, 'a Kafka version like 4.1.1')
+    .default('4.1.1'),
+  MESHLOOP_READY_TIMEOUT_S: z.coerce.number().int().min(5).max(3600).default(120),
+  MESHLOOP_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  XDG_CACHE_HOME: optionalText,
+  HOME: optionalText,
+});
+
+export type StackConfig = Readonly<{
+  dataDir: string;
+  cacheDir: string;
+  readyTimeoutMs: number;
+  temporal: Readonly<{ binary?: string; port: number; uiPort: number; namespace: string }>;
+  kafka: Readonly<{ version: string; port: number; controllerPort: number }>;
+}>;
+
+export type MeshloopConfig = Readonly<{
+  stack: StackConfig;
+  temporal: Readonly<{ address: string; namespace: string; taskQueue: string; uiUrl: string }>;
+  kafka: Readonly<{ brokers: readonly string[] }>;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(
+      `Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}\nSee .env.example.`,
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  }
+  const e = parsed.data;
+  const home = e.HOME ?? os.homedir();
+  const stack: StackConfig = {
+    dataDir: path.resolve(projectRoot, e.MESHLOOP_DATA_DIR ?? '.meshloop'),
+    cacheDir: path.resolve(
+      e.MESHLOOP_CACHE_DIR ?? path.join(e.XDG_CACHE_HOME ?? path.join(home, '.cache'), 'meshloop'),
+    ),
+    readyTimeoutMs: e.MESHLOOP_READY_TIMEOUT_S * 1000,
+    temporal: {
+      binary: e.MESHLOOP_TEMPORAL_BIN,
+      port: e.MESHLOOP_TEMPORAL_PORT,
+      uiPort: e.MESHLOOP_TEMPORAL_UI_PORT,
+      namespace: e.MESHLOOP_TEMPORAL_NAMESPACE,
+    },
+    kafka: {
+      version: e.MESHLOOP_KAFKA_VERSION,
+      port: e.MESHLOOP_KAFKA_PORT,
+      controllerPort: e.MESHLOOP_KAFKA_CONTROLLER_PORT,
+    },
+  };
+  const duplicatePorts = findDuplicatePorts(stack);
+  if (duplicatePorts.length > 0) throw new ConfigError(duplicatePorts);
+  return deepFreeze({
+    stack,
+    temporal: {
+      address: `127.0.0.1:${stack.temporal.port}`,
+      namespace: stack.temporal.namespace,
+      taskQueue: e.MESHLOOP_TASK_QUEUE,
+      uiUrl: `http://127.0.0.1:${stack.temporal.uiPort}`,
+    },
+    kafka: { brokers: [`127.0.0.1:${stack.kafka.port}`] },
+    logLevel: e.MESHLOOP_LOG_LEVEL,
+  });
+}
+
+function findDuplicatePorts(stack: StackConfig): string[] {
+  const ports: Record<keyof typeof portDefaults, number> = {
+    MESHLOOP_TEMPORAL_PORT: stack.temporal.port,
+    MESHLOOP_TEMPORAL_UI_PORT: stack.temporal.uiPort,
+    MESHLOOP_KAFKA_PORT: stack.kafka.port,
+    MESHLOOP_KAFKA_CONTROLLER_PORT: stack.kafka.controllerPort,
+  };
+  const byPort = new Map<number, string[]>();
+  for (const [key, value] of Object.entries(ports)) byPort.set(value, [...(byPort.get(value) ?? []), key]);
+  return [...byPort.entries()]
+    .filter(([, keys]) => keys.length > 1)
+    .map(([value, keys]) => `${keys.join(', ')}: all set to port ${value}; each service needs its own port`);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

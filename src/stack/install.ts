@@ -1,0 +1,159 @@
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { MissingPrerequisiteError, StackError } from './types';
+
+export type MavenArtifact = Readonly<{
+  groupId: string;
+  artifactId: string;
+  version: string;
+  classifier?: string;
+}>;
+
+/** Find a program on PATH. */
+export function which(program: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, program);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      if (fs.statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** Java 17+ is needed by Kafka, Flink and the Iceberg REST catalog. Returns the `java` path. */
+export function requireJava(neededFor: string): string {
+  const java = process.env.JAVA_HOME ? path.join(process.env.JAVA_HOME, 'bin', 'java') : which('java');
+  const howToGet =
+    'Install a JDK 17 or newer (Debian/Ubuntu: `apt-get install openjdk-17-jdk-headless`) or set JAVA_HOME.';
+  if (!java || !fs.existsSync(java)) throw new MissingPrerequisiteError('Java', neededFor, howToGet);
+  const out = spawnSync(java, ['-version'], { encoding: 'utf8' });
+  const match = /version "(\d+)/.exec(`${out.stderr}${out.stdout}`);
+  const major = match ? Number(match[1]) : 0;
+  if (major < 17)
+    throw new MissingPrerequisiteError(
+      'Java 17 or newer',
+      neededFor,
+      `Found ${match?.[1] ?? 'an unknown version'}. ${howToGet}`,
+    );
+  return java;
+}
+
+export function requireMaven(neededFor: string): string {
+  const mvn = which('mvn');
+  if (!mvn) {
+    throw new MissingPrerequisiteError(
+      'Maven (mvn)',
+      neededFor,
+      'It downloads the service jars from Maven Central. Install it (Debian/Ubuntu: `apt-get install maven`).',
+    );
+  }
+  return mvn;
+}
+
+/**
+ * Run a long command with its output in a log file, telling the user every 15 s that it is still going.
+ */
+export async function runLongStep(
+  label: string,
+  command: string,
+  args: readonly string[],
+  options: {
+    cwd?: string;
+    env?: Record<string, string>;
+    logFile: string;
+    progress: (message: string) => void;
+    service: string;
+  },
+): Promise<void> {
+  await fsp.mkdir(path.dirname(options.logFile), { recursive: true });
+  const log = fs.openSync(options.logFile, 'a');
+  const started = Date.now();
+  options.progress(`${label} (log: ${options.logFile})`);
+  const ticker = setInterval(() => {
+    options.progress(`${label}: still working, ${Math.round((Date.now() - started) / 1000)} s`);
+  }, 15_000);
+  try {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(command, [...args], {
+        cwd: options.cwd,
+        env: { ...process.env, ...options.env },
+        stdio: ['ignore', log, log],
+      });
+      child.once('error', reject);
+      child.once('exit', resolve);
+    });
+    if (code !== 0) throw new StackError(`${label} failed (exit ${code})`, options.service, options.logFile);
+    options.progress(`${label}: done in ${Math.round((Date.now() - started) / 1000)} s`);
+  } finally {
+    clearInterval(ticker);
+    fs.closeSync(log);
+  }
+}
+
+/**
+ * Resolve artifacts and their runtime dependencies from Maven Central into `<dir>/lib`, once.
+ * A `.complete` marker makes a half-finished download (interrupted run) start over instead of being used.
+ */
+export async function ensureMavenLibs(options: {
+  dir: string;
+  artifacts: readonly MavenArtifact[];
+  /** Artifacts whose own dependencies are not wanted (e.g. fat jars that already shade them). */
+  standaloneArtifacts?: readonly MavenArtifact[];
+  label: string;
+  service: string;
+  progress: (message: string) => void;
+}): Promise<string> {
+  const lib = path.join(options.dir, 'lib');
+  const marker = path.join(options.dir, '.complete');
+  if (fs.existsSync(marker)) return lib;
+  const mvn = requireMaven(options.label);
+  requireJava(options.label);
+  await fsp.rm(lib, { recursive: true, force: true });
+  await fsp.mkdir(options.dir, { recursive: true });
+  const dependency = (a: MavenArtifact, exclusions: boolean) =>
+    `<dependency><groupId>${a.groupId}</groupId><artifactId>${a.artifactId}</artifactId><version>${a.version}</version>` +
+    (a.classifier ? `<classifier>${a.classifier}</classifier>` : '') +
+    (exclusions
+      ? '<exclusions><exclusion><groupId>*</groupId><artifactId>*</artifactId></exclusion></exclusions>'
+      : '') +
+    '</dependency>';
+  const pom = `<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>dev.meshloop.stack</groupId>
+  <artifactId>${options.service}-runtime</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    ${options.artifacts.map((a) => dependency(a, false)).join('\n    ')}
+    ${(options.standaloneArtifacts ?? []).map((a) => dependency(a, true)).join('\n    ')}
+  </dependencies>
+</project>
+`;
+  await fsp.writeFile(path.join(options.dir, 'pom.xml'), pom);
+  await runLongStep(
+    `Downloading ${options.label} jars from Maven Central (first run only)`,
+    mvn,
+    [
+      '-B',
+      '--no-transfer-progress',
+      'dependency:copy-dependencies',
+      `-DoutputDirectory=${lib}`,
+      '-DincludeScope=runtime',
+    ],
+    {
+      cwd: options.dir,
+      logFile: path.join(options.dir, 'install.log'),
+      progress: options.progress,
+      service: options.service,
+    },
+  );
+  await fsp.writeFile(marker, new Date().toISOString());
+  return lib;
+}
