@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config';
 import { registerStackCommands, runStackUp } from './stack-commands';
+import { registerSeedCommand } from '../seed/command';
 
 export function buildProgram(): Command {
   const program = new Command('meshloop')
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     });
 
   registerStackCommands(program);
+  registerSeedCommand(program);
   return program;
 }
 

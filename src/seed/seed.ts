@@ -1,0 +1,118 @@
+import type { Kafka, Message } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
+import type { SeedOptions, SeedTopicName } from './generator';
+import { generateSeedRecords, seedPartitions, seedTopics } from './generator';
+
+export type SeedProgress = Readonly<{ sent: number; target?: number; elapsedMs: number; perSecond: number }>;
+
+export type SeedRunOptions = SeedOptions &
+  Readonly<{
+    /** Stop after this many records (default 10,000 when no duration is given). */
+    count?: number;
+    /** Stop after this long. */
+    durationMs?: number;
+    /** At most this many records per second (unlimited by default). */
+    rate?: number;
+    batchSize?: number;
+    progress?: (progress: SeedProgress) => void;
+    progressEveryMs?: number;
+  }>;
+
+export type SeedResult = Readonly<{
+  sent: number;
+  malformed: number;
+  byTopic: Readonly<Record<string, number>>;
+  elapsedMs: number;
+}>;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Create the demo topics that are missing; existing ones are used as they are. */
+export async function ensureSeedTopics(
+  kafka: Kafka,
+  options: { topicPrefix?: string; only?: readonly SeedTopicName[] } = {},
+): Promise<string[]> {
+  const names = options.only ?? (Object.keys(seedTopics) as SeedTopicName[]);
+  const wanted = names.map((name) => ({
+    topic: `${options.topicPrefix ?? ''}${seedTopics[name]}`,
+    numPartitions: seedPartitions[name],
+  }));
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = wanted.filter((topic) => !existing.has(topic.topic));
+    if (missing.length > 0) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((t) => ({ ...t, replicationFactor: 1 })),
+      });
+    }
+    return wanted.map((topic) => topic.topic);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Produce the demo mesh into Kafka: a count of records, or for a duration, optionally at a rate.
+ * The same seed produces the same records in the same order.
+ */
+export async function seedKafka(kafka: Kafka, options: SeedRunOptions = {}): Promise<SeedResult> {
+  const target = options.count ?? (options.durationMs === undefined ? 10_000 : undefined);
+  // With a rate, send about ten batches a second so the pace is smooth.
+  const batchSize =
+    options.batchSize ?? (options.rate ? Math.max(1, Math.min(500, Math.floor(options.rate / 10))) : 500);
+  const everyMs = options.progressEveryMs ?? 1000;
+  await ensureSeedTopics(kafka, options);
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  await producer.connect();
+  const began = Date.now();
+  const byTopic: Record<string, number> = {};
+  let sent = 0;
+  let malformed = 0;
+  let lastReport = began;
+  const report = () => {
+    const elapsedMs = Date.now() - began;
+    options.progress?.({ sent, target, elapsedMs, perSecond: elapsedMs > 0 ? (sent * 1000) / elapsedMs : 0 });
+  };
+  try {
+    const records = generateSeedRecords(options);
+    const done = () =>
+      (target !== undefined && sent >= target) ||
+      (options.durationMs !== undefined && Date.now() - began >= options.durationMs);
+    while (!done()) {
+      const size = Math.min(batchSize, target === undefined ? batchSize : target - sent);
+      const batch = new Map<string, Message[]>();
+      for (let i = 0; i < size; i++) {
+        const record = records.next().value;
+        if (!record) break;
+        const messages = batch.get(record.topic) ?? [];
+        messages.push({ key: record.key, value: record.value });
+        batch.set(record.topic, messages);
+        byTopic[record.topic] = (byTopic[record.topic] ?? 0) + 1;
+        if (record.malformed) malformed++;
+      }
+      await producer.sendBatch({
+        acks: 1,
+        topicMessages: [...batch.entries()].map(([topic, messages]) => ({ topic, messages })),
+      });
+      sent += size;
+      if (options.rate !== undefined && options.rate > 0) {
+        const aheadMs = (sent * 1000) / options.rate - (Date.now() - began);
+        if (aheadMs > 0) await sleep(aheadMs);
+      }
+      if (Date.now() - lastReport >= everyMs) {
+        lastReport = Date.now();
+        report();
+      }
+    }
+    report();
+    return { sent, malformed, byTopic, elapsedMs: Date.now() - began };
+  } finally {
+    await producer.disconnect();
+  }
+}
