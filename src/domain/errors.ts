@@ -22,7 +22,9 @@ export class InvalidSpecError extends MeshloopError {
     message: string,
     readonly problems: readonly string[],
   ) {
-    super('InvalidSpec', `${message}:\n${problems.map((p) => `  - ${p}`).join('\n')}`, false, { details: [problems] });
+    super('InvalidSpec', `${message}:\n${problems.map((p) => `  - ${p}`).join('\n')}`, false, {
+      details: [problems],
+    });
   }
 }
 
