@@ -18,6 +18,10 @@ export const portDefaults = {
   MESHLOOP_TEMPORAL_UI_PORT: 8233,
   MESHLOOP_KAFKA_PORT: 9092,
   MESHLOOP_KAFKA_CONTROLLER_PORT: 9093,
+  MESHLOOP_FLINK_REST_PORT: 8081,
+  MESHLOOP_FLINK_RPC_PORT: 6123,
+  MESHLOOP_FLINK_SQL_GATEWAY_PORT: 8083,
+  MESHLOOP_ICEBERG_REST_PORT: 8181,
 } as const;
 
 /** The project root: the default data directory lives here whatever the working directory. */
@@ -42,8 +46,28 @@ const envSchema = z.object({
     .string()
     .regex(/^\d+\.\d+\.\d+$/, 'a Kafka version like 4.1.1')
     .default('4.1.1'),
+  MESHLOOP_FLINK_VERSION: z
+    .string()
+    .regex(
+      /^1\.20\.\d+$/,
+      'a Flink 1.20 patch version like 1.20.3 (the Kafka and Iceberg connectors are built for 1.20)',
+    )
+    .default('1.20.3'),
+  MESHLOOP_FLINK_REST_PORT: port.default(portDefaults.MESHLOOP_FLINK_REST_PORT),
+  MESHLOOP_FLINK_RPC_PORT: port.default(portDefaults.MESHLOOP_FLINK_RPC_PORT),
+  MESHLOOP_FLINK_SQL_GATEWAY_PORT: port.default(portDefaults.MESHLOOP_FLINK_SQL_GATEWAY_PORT),
+  MESHLOOP_FLINK_TASK_SLOTS: z.coerce.number().int().min(1).max(16).default(4),
+  MESHLOOP_ICEBERG_VERSION: z
+    .string()
+    .regex(
+      /^1\.(8|9|10)\.\d+$/,
+      'an Iceberg version from 1.8.0 to 1.10.x (the REST catalog server is published for those)',
+    )
+    .default('1.10.1'),
+  MESHLOOP_ICEBERG_REST_PORT: port.default(portDefaults.MESHLOOP_ICEBERG_REST_PORT),
   MESHLOOP_READY_TIMEOUT_S: z.coerce.number().int().min(5).max(3600).default(120),
   MESHLOOP_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  MESHLOOP_MESH_FILE: optionalText,
   XDG_CACHE_HOME: optionalText,
   HOME: optionalText,
 });
@@ -54,13 +78,27 @@ export type StackConfig = Readonly<{
   readyTimeoutMs: number;
   temporal: Readonly<{ binary?: string; port: number; uiPort: number; namespace: string }>;
   kafka: Readonly<{ version: string; port: number; controllerPort: number }>;
+  flink: Readonly<{
+    version: string;
+    restPort: number;
+    rpcPort: number;
+    sqlGatewayPort: number;
+    taskSlots: number;
+  }>;
+  iceberg: Readonly<{ version: string; port: number }>;
 }>;
 
 export type MeshloopConfig = Readonly<{
   stack: StackConfig;
   temporal: Readonly<{ address: string; namespace: string; taskQueue: string; uiUrl: string }>;
   kafka: Readonly<{ brokers: readonly string[] }>;
+  /** Flink REST API (also the Flink Web UI) and the SQL Gateway's REST endpoint. */
+  flink: Readonly<{ restUrl: string; sqlGatewayUrl: string }>;
+  /** The Iceberg REST catalog, as Flink (`'uri'`) and our own client reach it. */
+  iceberg: Readonly<{ catalogUrl: string }>;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** mesh.yaml: the domains, their approvers and deadlines, and their business goals. */
+  meshFile: string;
 }>;
 
 export class ConfigError extends Error {
@@ -96,6 +134,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
       port: e.MESHLOOP_KAFKA_PORT,
       controllerPort: e.MESHLOOP_KAFKA_CONTROLLER_PORT,
     },
+    flink: {
+      version: e.MESHLOOP_FLINK_VERSION,
+      restPort: e.MESHLOOP_FLINK_REST_PORT,
+      rpcPort: e.MESHLOOP_FLINK_RPC_PORT,
+      sqlGatewayPort: e.MESHLOOP_FLINK_SQL_GATEWAY_PORT,
+      taskSlots: e.MESHLOOP_FLINK_TASK_SLOTS,
+    },
+    iceberg: { version: e.MESHLOOP_ICEBERG_VERSION, port: e.MESHLOOP_ICEBERG_REST_PORT },
   };
   const duplicatePorts = findDuplicatePorts(stack);
   if (duplicatePorts.length > 0) throw new ConfigError(duplicatePorts);
@@ -108,7 +154,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
       uiUrl: `http://127.0.0.1:${stack.temporal.uiPort}`,
     },
     kafka: { brokers: [`127.0.0.1:${stack.kafka.port}`] },
+    flink: {
+      restUrl: `http://127.0.0.1:${stack.flink.restPort}`,
+      sqlGatewayUrl: `http://127.0.0.1:${stack.flink.sqlGatewayPort}`,
+    },
+    iceberg: { catalogUrl: `http://127.0.0.1:${stack.iceberg.port}` },
     logLevel: e.MESHLOOP_LOG_LEVEL,
+    meshFile: path.resolve(projectRoot, e.MESHLOOP_MESH_FILE ?? 'mesh.yaml'),
   });
 }
 
@@ -118,6 +170,10 @@ function findDuplicatePorts(stack: StackConfig): string[] {
     MESHLOOP_TEMPORAL_UI_PORT: stack.temporal.uiPort,
     MESHLOOP_KAFKA_PORT: stack.kafka.port,
     MESHLOOP_KAFKA_CONTROLLER_PORT: stack.kafka.controllerPort,
+    MESHLOOP_FLINK_REST_PORT: stack.flink.restPort,
+    MESHLOOP_FLINK_RPC_PORT: stack.flink.rpcPort,
+    MESHLOOP_FLINK_SQL_GATEWAY_PORT: stack.flink.sqlGatewayPort,
+    MESHLOOP_ICEBERG_REST_PORT: stack.iceberg.port,
   };
   const byPort = new Map<number, string[]>();
   for (const [key, value] of Object.entries(ports)) byPort.set(value, [...(byPort.get(value) ?? []), key]);

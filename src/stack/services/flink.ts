@@ -1,0 +1,347 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { StackConfig } from '../../config';
+import type { MavenArtifact } from '../install';
+import { ensureMavenLibs, requireJava } from '../install';
+import { httpOk } from '../probe';
+import type { LaunchPlan, ServiceContext, ServiceDefinition } from '../types';
+import { StackError } from '../types';
+
+/**
+ * A Flink 1.20 session cluster as three processes (JobManager, one TaskManager, SQL Gateway), all on
+ * one classpath built from Maven Central module jars: `flink-dist` is not published there (FLINK-29497).
+ */
+
+/** The newest Kafka connector for Flink 1.20 on Maven Central. The `flink-sql-connector-kafka` fat jar
+ * of this version is not there, so we take the plain connector and its `kafka-clients` dependency. */
+export const FLINK_KAFKA_CONNECTOR_VERSION = '3.4.0-1.20';
+/** Iceberg's Flink runtime needs Hadoop classes even for `file:` warehouses; the shaded client jars avoid
+ * dragging Hadoop's own dependency tree (and its Jetty, Guava, Jackson) onto Flink's classpath. */
+export const FLINK_HADOOP_VERSION = '3.4.1';
+const LOG4J_VERSION = '2.24.3';
+
+/** The TaskManager's fixed resource id: the readiness probe looks for this exact one. */
+const TASK_MANAGER_ID = 'meshloop-taskmanager';
+
+/**
+ * What Flink's own `config.yaml` puts in `env.java.opts.all` for Java 17: Flink (Kryo, Pekko, the
+ * planner's code generation) reflects into these JDK internals. A bare `java` command must pass them.
+ */
+const JAVA_17_OPENS = [
+  '--add-exports=java.base/sun.net.util=ALL-UNNAMED',
+  '--add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED',
+  '--add-exports=jdk.compiler/com.sun.tools.javac.api=ALL-UNNAMED',
+  '--add-exports=jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED',
+  '--add-exports=jdk.compiler/com.sun.tools.javac.parser=ALL-UNNAMED',
+  '--add-exports=jdk.compiler/com.sun.tools.javac.tree=ALL-UNNAMED',
+  '--add-exports=jdk.compiler/com.sun.tools.javac.util=ALL-UNNAMED',
+  '--add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED',
+  ...[
+    'java.lang',
+    'java.net',
+    'java.io',
+    'java.nio',
+    'sun.nio.ch',
+    'java.lang.reflect',
+    'java.text',
+    'java.time',
+    'java.util',
+    'java.util.concurrent',
+    'java.util.concurrent.atomic',
+    'java.util.concurrent.locks',
+  ].map((pkg) => `--add-opens=java.base/${pkg}=ALL-UNNAMED`),
+];
+
+function flinkArtifacts(config: StackConfig): { artifacts: MavenArtifact[]; standalone: MavenArtifact[] } {
+  const flink = (artifactId: string): MavenArtifact => ({
+    groupId: 'org.apache.flink',
+    artifactId,
+    version: config.flink.version,
+  });
+  return {
+    artifacts: [
+      flink('flink-clients'),
+      flink('flink-runtime-web'), // the Web UI
+      flink('flink-table-api-java-bridge'),
+      flink('flink-table-runtime'),
+      // The planner with its Scala hidden in its own class loader, as flink-dist ships it.
+      flink('flink-table-planner-loader'),
+      flink('flink-sql-gateway'),
+      flink('flink-connector-files'),
+      flink('flink-json'),
+      flink('flink-csv'),
+      {
+        groupId: 'org.apache.flink',
+        artifactId: 'flink-connector-kafka',
+        version: FLINK_KAFKA_CONNECTOR_VERSION,
+      },
+      { groupId: 'org.apache.logging.log4j', artifactId: 'log4j-slf4j-impl', version: LOG4J_VERSION },
+      { groupId: 'org.apache.logging.log4j', artifactId: 'log4j-core', version: LOG4J_VERSION },
+      { groupId: 'org.apache.logging.log4j', artifactId: 'log4j-1.2-api', version: LOG4J_VERSION },
+    ],
+    // Shaded jars: their declared dependencies are already inside them.
+    standalone: [
+      {
+        groupId: 'org.apache.iceberg',
+        artifactId: 'iceberg-flink-runtime-1.20',
+        version: config.iceberg.version,
+      },
+      { groupId: 'org.apache.hadoop', artifactId: 'hadoop-client-api', version: FLINK_HADOOP_VERSION },
+      { groupId: 'org.apache.hadoop', artifactId: 'hadoop-client-runtime', version: FLINK_HADOOP_VERSION },
+    ],
+  };
+}
+
+/** The cache folder is keyed by Flink's version and a hash of the whole jar list, so changing any
+ * connector version builds a fresh lib/ instead of reusing a stale one. */
+export function flinkHome(config: StackConfig): string {
+  const { artifacts, standalone } = flinkArtifacts(config);
+  const key = createHash('sha256')
+    .update(JSON.stringify([artifacts, standalone]))
+    .digest('hex')
+    .slice(0, 8);
+  return path.join(config.cacheDir, `flink-${config.flink.version}-${key}`);
+}
+
+const installs = new Map<string, Promise<string>>();
+
+/** One download per cache folder even when several Flink services install at once. */
+function ensureFlinkLibs(ctx: ServiceContext): Promise<string> {
+  const dir = flinkHome(ctx.config);
+  let pending = installs.get(dir);
+  if (!pending) {
+    const { artifacts, standalone } = flinkArtifacts(ctx.config);
+    pending = ensureMavenLibs({
+      dir,
+      artifacts,
+      standaloneArtifacts: standalone,
+      label: `Flink ${ctx.config.flink.version} (with the Kafka connector and Iceberg ${ctx.config.iceberg.version})`,
+      service: 'flink',
+      progress: ctx.progress,
+    });
+    pending.catch(() => installs.delete(dir));
+    installs.set(dir, pending);
+  }
+  return pending;
+}
+
+/** Checkpoints and savepoints are shared by JobManager and TaskManager: one folder for the cluster. */
+export function flinkSharedDir(config: StackConfig): string {
+  return path.join(config.dataDir, 'flink');
+}
+
+function flinkConfig(ctx: ServiceContext): string {
+  const { flink } = ctx.config;
+  const shared = flinkSharedDir(ctx.config);
+  const tmp = path.join(ctx.paths.stateDir, 'tmp');
+  const entries: Record<string, string | number> = {
+    'jobmanager.rpc.address': '127.0.0.1',
+    'jobmanager.rpc.port': flink.rpcPort,
+    'jobmanager.bind-host': '127.0.0.1',
+    'taskmanager.bind-host': '127.0.0.1',
+    'taskmanager.host': '127.0.0.1',
+    'taskmanager.resource-id': TASK_MANAGER_ID,
+    'rest.address': '127.0.0.1',
+    'rest.bind-address': '127.0.0.1',
+    'rest.port': flink.restPort,
+    // Sized for a 2-core, 24 GB machine shared with Kafka, Temporal and the catalog.
+    'jobmanager.memory.process.size': '900m',
+    'taskmanager.memory.process.size': '1280m',
+    // Managed memory serves batch sorts/joins and RocksDB; our jobs are small and use heap state.
+    'taskmanager.memory.managed.size': '128m',
+    'taskmanager.numberOfTaskSlots': flink.taskSlots,
+    'parallelism.default': 1,
+    // The Iceberg sink commits on checkpoints: a few seconds keeps tables fresh without churn.
+    'execution.checkpointing.interval': '5s',
+    'execution.checkpointing.dir': `file://${path.join(shared, 'checkpoints')}`,
+    'execution.checkpointing.savepoint-dir': `file://${path.join(shared, 'savepoints')}`,
+    'io.tmp.dirs': tmp,
+    'blob.storage.directory': path.join(tmp, 'blobs'),
+    'web.tmpdir': path.join(tmp, 'web'),
+    'execution.target': 'remote',
+    'sql-gateway.endpoint.rest.address': '127.0.0.1',
+    'sql-gateway.endpoint.rest.bind-address': '127.0.0.1',
+    'sql-gateway.endpoint.rest.port': flink.sqlGatewayPort,
+  };
+  return `${Object.entries(entries)
+    .map(([key, value]) => `${key}: ${JSON.stringify(value)}`)
+    .join('\n')}\n`;
+}
+
+const log4jConfig = `rootLogger.level = INFO
+rootLogger.appenderRef.out.ref = out
+appender.out.type = Console
+appender.out.name = out
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = %d{yyyy-MM-dd HH:mm:ss,SSS} %-5p %c{1} - %m%n
+# Kafka clients and Hadoop log every connection and config dump at INFO.
+logger.kafka.name = org.apache.kafka
+logger.kafka.level = WARN
+logger.hadoop.name = org.apache.hadoop
+logger.hadoop.level = WARN
+`;
+
+/** Write this process's config folder (each Flink process gets its own, from the same settings). */
+async function writeFlinkConf(ctx: ServiceContext): Promise<string> {
+  const confDir = path.join(ctx.paths.stateDir, 'conf');
+  await fsp.mkdir(confDir, { recursive: true });
+  await fsp.mkdir(path.join(ctx.paths.stateDir, 'tmp'), { recursive: true });
+  await fsp.mkdir(flinkSharedDir(ctx.config), { recursive: true });
+  await fsp.writeFile(path.join(confDir, 'config.yaml'), flinkConfig(ctx));
+  await fsp.writeFile(path.join(confDir, 'log4j2.properties'), log4jConfig);
+  return confDir;
+}
+
+/**
+ * Flink's start scripts compute the JVM memory flags and the matching `-D` settings with BashJavaUtils;
+ * the TaskManager refuses to start without them. We do what `taskmanager.sh`/`jobmanager.sh` do.
+ */
+async function memoryParams(
+  java: string,
+  classpath: string,
+  confDir: string,
+  command: 'GET_JM_RESOURCE_PARAMS' | 'GET_TM_RESOURCE_PARAMS',
+  service: string,
+): Promise<{ jvm: string[]; dynamic: string[] }> {
+  let output: string;
+  try {
+    const { stdout } = await promisify(execFile)(java, [
+      '-cp',
+      classpath,
+      'org.apache.flink.runtime.util.bash.BashJavaUtils',
+      command,
+      '--configDir',
+      confDir,
+    ]);
+    output = stdout;
+  } catch (error) {
+    throw new StackError(`computing memory settings failed: ${(error as Error).message}`, service);
+  }
+  const results = output
+    .split('\n')
+    .filter((line) => line.startsWith('BASH_JAVA_UTILS_EXEC_RESULT:'))
+    .map((line) => line.slice('BASH_JAVA_UTILS_EXEC_RESULT:'.length).trim());
+  if (results.length < 2) {
+    throw new StackError(`unexpected BashJavaUtils output:\n${output.slice(-2000)}`, service);
+  }
+  return { jvm: results[0]!.split(/\s+/), dynamic: results[1]!.split(/\s+/) };
+}
+
+async function javaPlan(
+  ctx: ServiceContext,
+  service: string,
+  mainClass: string,
+  memory: 'GET_JM_RESOURCE_PARAMS' | 'GET_TM_RESOURCE_PARAMS' | { heap: string },
+  extraArgs: readonly string[] = [],
+): Promise<LaunchPlan> {
+  const java = requireJava(`Flink (${service})`);
+  const lib = await ensureFlinkLibs(ctx);
+  const confDir = await writeFlinkConf(ctx);
+  const classpath = `${lib}/*`;
+  const { jvm, dynamic } =
+    typeof memory === 'string'
+      ? await memoryParams(java, classpath, confDir, memory, service)
+      : { jvm: [`-Xms128m`, `-Xmx${memory.heap}`], dynamic: [] };
+  return {
+    command: java,
+    args: [
+      ...jvm,
+      ...JAVA_17_OPENS,
+      // Two cores: a serial collector keeps GC threads and footprint small for these small heaps.
+      '-XX:+UseSerialGC',
+      `-Djava.io.tmpdir=${path.join(ctx.paths.stateDir, 'tmp')}`,
+      `-Dlog4j.configurationFile=${path.join(confDir, 'log4j2.properties')}`,
+      // The Web UI shows the JobManager's and TaskManager's logs from this file.
+      `-Dlog.file=${ctx.paths.logFile}`,
+      '-cp',
+      classpath,
+      mainClass,
+      ...extraArgs,
+      ...(typeof memory === 'string' ? ['--configDir', confDir] : []),
+      ...dynamic,
+    ],
+    env: { FLINK_CONF_DIR: confDir },
+    cwd: ctx.paths.stateDir,
+  };
+}
+
+async function fetchJson(url: string): Promise<unknown> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    return response.ok ? await response.json() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export const flinkJobManagerService: ServiceDefinition = {
+  name: 'flink-jobmanager',
+  title: 'Flink JobManager (session cluster, Web UI)',
+  ports: (config) => [
+    { port: config.flink.restPort, setting: 'MESHLOOP_FLINK_REST_PORT' },
+    { port: config.flink.rpcPort, setting: 'MESHLOOP_FLINK_RPC_PORT' },
+  ],
+  urls: (config) => ({ ui: `http://127.0.0.1:${config.flink.restPort}` }),
+  async install(ctx) {
+    requireJava('Flink');
+    await ensureFlinkLibs(ctx);
+  },
+  prepare: (ctx) =>
+    javaPlan(
+      ctx,
+      'flink-jobmanager',
+      'org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint',
+      'GET_JM_RESOURCE_PARAMS',
+    ),
+  async probe(ctx) {
+    const overview = (await fetchJson(`http://127.0.0.1:${ctx.config.flink.restPort}/overview`)) as
+      { 'flink-version'?: string } | undefined;
+    return overview?.['flink-version'] === ctx.config.flink.version;
+  },
+};
+
+export const flinkTaskManagerService: ServiceDefinition = {
+  name: 'flink-taskmanager',
+  title: 'Flink TaskManager',
+  dependsOn: ['flink-jobmanager'],
+  ports: () => [], // its RPC and data ports are chosen by the OS: nothing to collide with
+  urls: (config) => ({ ui: `http://127.0.0.1:${config.flink.restPort}/#/task-manager` }),
+  async install(ctx) {
+    await ensureFlinkLibs(ctx);
+  },
+  prepare: (ctx) =>
+    javaPlan(
+      ctx,
+      'flink-taskmanager',
+      'org.apache.flink.runtime.taskexecutor.TaskManagerRunner',
+      'GET_TM_RESOURCE_PARAMS',
+    ),
+  /** Healthy when our TaskManager has registered its slots with the JobManager. */
+  async probe(ctx) {
+    const body = (await fetchJson(`http://127.0.0.1:${ctx.config.flink.restPort}/taskmanagers`)) as
+      { taskmanagers?: Array<{ id: string; slotsNumber: number }> } | undefined;
+    return (body?.taskmanagers ?? []).some((tm) => tm.id === TASK_MANAGER_ID && tm.slotsNumber > 0);
+  },
+};
+
+export const flinkSqlGatewayService: ServiceDefinition = {
+  name: 'flink-sql-gateway',
+  title: 'Flink SQL Gateway (REST)',
+  dependsOn: ['flink-jobmanager'],
+  ports: (config) => [{ port: config.flink.sqlGatewayPort, setting: 'MESHLOOP_FLINK_SQL_GATEWAY_PORT' }],
+  urls: (config) => ({ rest: `http://127.0.0.1:${config.flink.sqlGatewayPort}/v3` }),
+  async install(ctx) {
+    await ensureFlinkLibs(ctx);
+  },
+  // The gateway reads its settings from FLINK_CONF_DIR; the address flag mirrors Flink's sql-gateway.sh.
+  prepare: (ctx) =>
+    javaPlan(ctx, 'flink-sql-gateway', 'org.apache.flink.table.gateway.SqlGateway', { heap: '512m' }, [
+      '-Dsql-gateway.endpoint.rest.address=127.0.0.1',
+    ]),
+  async probe(ctx) {
+    return httpOk(`http://127.0.0.1:${ctx.config.flink.sqlGatewayPort}/v3/info`);
+  },
+};
