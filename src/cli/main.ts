@@ -1,5 +1,8 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../config';
+import { ConfigError, loadConfig } from '../config';
+import { MeshloopError } from '../domain/errors';
+import { createLogger } from '../log';
+import { progressLine } from './output';
 import { registerStackCommands, runStackUp } from './stack-commands';
 import { registerSeedCommand } from '../seed/command';
 
@@ -11,9 +14,23 @@ export function buildProgram(): Command {
 
   program
     .command('start')
-    .description('Bring up the local platform and print where to approve products (what `npm start` runs)')
-    .action(async () => {
+    .description(
+      'Bring up the local platform and run the worker in the foreground (what `npm start` runs); Ctrl-C stops the worker',
+    )
+    .option('--no-worker', 'only bring up the platform')
+    .action(async (options: { worker: boolean }) => {
       await runStackUp();
+      if (!options.worker) return;
+      const config = loadConfig();
+      const { startOrchestrationWorker } = await import('../../workers/orchestration');
+      const running = await startOrchestrationWorker(config, createLogger('worker', config.logLevel));
+      progressLine(
+        `worker running on task queue '${config.temporal.taskQueue}'. Approve products in the Temporal UI ` +
+          `(${config.temporal.uiUrl}) or with \`bin/meshloop approve\`. Ctrl-C stops the worker; ` +
+          '`bin/meshloop stack down` stops the platform.',
+      );
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void running.shutdown());
+      await running.done;
     });
 
   registerStackCommands(program);
@@ -31,7 +48,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`${error.message}\n`);
       return 2;
     }
-    process.stderr.write(`error: ${(error as Error).message}\n`);
+    const prefix = error instanceof MeshloopError ? `error (${error.type})` : 'error';
+    process.stderr.write(`${prefix}: ${(error as Error).message}\n`);
     return 1;
   }
 }

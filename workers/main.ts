@@ -1,0 +1,17 @@
+import { loadConfig } from '../src/config';
+import { createLogger } from '../src/log';
+import { startOrchestrationWorker } from './orchestration';
+
+/** `node --import tsx workers/main.ts`: the orchestration worker as its own process. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger('worker', config.logLevel);
+  const running = await startOrchestrationWorker(config, log);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void running.shutdown());
+  await running.done;
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`worker failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,58 @@
+import { NativeConnection, Worker } from '@temporalio/worker';
+import type { MeshloopConfig } from '../src/config';
+import { createActivities } from '../activities';
+import { createKafkaClient } from '../src/adapters/kafka/client';
+import type { Logger } from '../src/log';
+
+export type RunningWorker = Readonly<{ worker: Worker; done: Promise<void>; shutdown: () => Promise<void> }>;
+
+/**
+ * The orchestration worker: product workflows and their Kafka activities on the main task queue.
+ * Configuration arrives parsed; the worker owns its connections and closes them on shutdown.
+ */
+export async function startOrchestrationWorker(
+  config: MeshloopConfig,
+  log: Logger,
+  options: { taskQueue?: string; workflowBundle?: { code: string } } = {},
+): Promise<RunningWorker> {
+  const kafka = createKafkaClient({
+    brokers: config.kafka.brokers,
+    clientId: 'meshloop-worker',
+    log: log.child('kafka'),
+  });
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
+  await producer.connect();
+  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const taskQueue = options.taskQueue ?? config.temporal.taskQueue;
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue,
+    ...(options.workflowBundle
+      ? { workflowBundle: options.workflowBundle }
+      : { workflowsPath: require.resolve('../workflows') }),
+    activities: createActivities({ kafka, producer, log: log.child('activities') }),
+  });
+  log.info('worker started', {
+    taskQueue,
+    namespace: config.temporal.namespace,
+    address: config.temporal.address,
+  });
+  const done = worker.run().finally(async () => {
+    await producer.disconnect().catch(() => undefined);
+    await connection.close().catch(() => undefined);
+    log.info('worker stopped', { taskQueue });
+  });
+  return {
+    worker,
+    done,
+    shutdown: async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+  };
+}
