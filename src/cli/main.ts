@@ -29,7 +29,8 @@ export function buildProgram(): Command {
           `(${config.temporal.uiUrl}) or with \`bin/meshloop approve\`. Ctrl-C stops the worker; ` +
           '`bin/meshloop stack down` stops the platform.',
       );
-      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void running.shutdown());
+      for (const signal of ['SIGINT', 'SIGTERM'] as const)
+        process.once(signal, () => void running.shutdown());
       await running.done;
     });
 
