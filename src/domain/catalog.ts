@@ -1,0 +1,56 @@
+import type { Decision, ProvisionedResource, Stage } from './lifecycle';
+import type { OutputTopic, ProductInput, ProductKind, ProductSpec } from './spec';
+import { productIdOf } from './spec';
+
+/**
+ * What the catalog (a compacted Kafka topic keyed by product id) holds for each product. The CLI,
+ * the agents and any UI read it; lineage comes from `inputs`.
+ */
+export type CatalogDescriptor = Readonly<{
+  productId: string;
+  domain: string;
+  name: string;
+  owner: string;
+  kind: ProductKind;
+  stage: Stage;
+  description: string;
+  inputs: readonly ProductInput[];
+  outputTopic: OutputTopic;
+  tags: readonly string[];
+  spec: ProductSpec;
+  decisions: readonly Decision[];
+  resources: readonly ProvisionedResource[];
+  /** ISO time of the change that produced this descriptor (workflow time, so replay-safe). */
+  updatedAt: string;
+}>;
+
+export function toCatalogDescriptor(input: {
+  spec: ProductSpec;
+  stage: Stage;
+  decisions: readonly Decision[];
+  resources: readonly ProvisionedResource[];
+  updatedAt: Date | string;
+}): CatalogDescriptor {
+  const { spec } = input;
+  return {
+    productId: productIdOf(spec),
+    domain: spec.domain,
+    name: spec.name,
+    owner: spec.owner,
+    kind: spec.kind,
+    stage: input.stage,
+    description: spec.description,
+    inputs: spec.inputs,
+    outputTopic: spec.outputTopic,
+    tags: spec.tags,
+    spec,
+    decisions: input.decisions,
+    resources: input.resources,
+    updatedAt: typeof input.updatedAt === 'string' ? input.updatedAt : input.updatedAt.toISOString(),
+  };
+}
+
+/** Product ids this product reads (its upstream lineage inside the mesh). */
+export function upstreamProductsOf(spec: { inputs: readonly ProductInput[] }): string[] {
+  return spec.inputs.flatMap((input) => ('product' in input ? [input.product] : []));
+}

@@ -1,0 +1,133 @@
+/**
+ * The data product lifecycle as pure rules: which stage may follow which, and who may decide.
+ * The workflow asks these functions; they have no Temporal or I/O in them.
+ */
+
+export const Stage = {
+  proposed: 'proposed',
+  awaitingApproval: 'awaitingApproval',
+  changesRequested: 'changesRequested',
+  provisioning: 'provisioning',
+  active: 'active',
+  deprecated: 'deprecated',
+  retired: 'retired',
+  rejected: 'rejected',
+  expired: 'expired',
+  failed: 'failed',
+} as const;
+export type Stage = (typeof Stage)[keyof typeof Stage];
+
+export const stages: readonly Stage[] = Object.values(Stage);
+
+/** What each stage means, for the CLI, the README and error messages. */
+export const stageMeaning: Readonly<Record<Stage, string>> = {
+  proposed: 'just proposed; policy checks run before anyone is asked',
+  awaitingApproval: "waiting for the domain's approvers to approve, reject or request changes",
+  changesRequested: 'an approver or a policy asked for changes; waiting for an amended spec',
+  provisioning: 'approved; creating the output topic and publishing the catalog descriptor',
+  active: 'provisioned and readable; listed in the catalog',
+  deprecated: 'still readable, but going away: consumers should move off it',
+  retired: 'retired by an operator; no longer offered (its data is kept)',
+  rejected: 'an approver rejected it',
+  expired: 'nobody decided before the approval deadline',
+  failed: 'provisioning failed; an operator can retry it once the cause is fixed',
+};
+
+const transitions: Readonly<Record<Stage, readonly Stage[]>> = {
+  proposed: ['awaitingApproval', 'changesRequested', 'rejected'],
+  awaitingApproval: ['provisioning', 'rejected', 'changesRequested', 'expired'],
+  changesRequested: ['awaitingApproval', 'rejected', 'expired'],
+  provisioning: ['active', 'failed'],
+  active: ['deprecated', 'retired'],
+  deprecated: ['active', 'retired'],
+  failed: ['provisioning', 'retired'],
+  retired: [],
+  rejected: [],
+  expired: [],
+};
+
+/** May a product move from one stage to the other? */
+export function canTransition(from: Stage, to: Stage): boolean {
+  return transitions[from].includes(to);
+}
+
+/** Stages with no way out: the workflow completes once it reaches one. */
+export function isTerminal(stage: Stage): boolean {
+  return transitions[stage].length === 0;
+}
+
+/** Stages in which the product waits for a human decision (and the approval deadline runs). */
+export function isAwaitingDecision(stage: Stage): boolean {
+  return stage === Stage.awaitingApproval || stage === Stage.changesRequested;
+}
+
+/** Stages an operator may retire from. */
+export function isRetirable(stage: Stage): boolean {
+  return canTransition(stage, Stage.retired);
+}
+
+// Names are compared trimmed and case-insensitively: `Alice` in the UI is `alice` in mesh.yaml.
+const normaliseName = (name: string) => name.trim().toLowerCase();
+
+/** Is `who` one of the approvers (a domain's list, or its DomainConfig)? */
+export function isApprover(
+  approvers: readonly string[] | { approvers: readonly string[] },
+  who: string,
+): boolean {
+  const list: readonly string[] = 'approvers' in approvers ? approvers.approvers : approvers;
+  const name = normaliseName(who);
+  return name !== '' && list.some((approver) => normaliseName(approver) === name);
+}
+
+/** Same person? (the rules `isApprover` uses) */
+export function samePerson(a: string, b: string): boolean {
+  return normaliseName(a) === normaliseName(b);
+}
+
+export const DecisionAction = {
+  propose: 'propose',
+  policyCheck: 'policyCheck',
+  approve: 'approve',
+  reject: 'reject',
+  requestChanges: 'requestChanges',
+  amend: 'amend',
+  expire: 'expire',
+  provision: 'provision',
+  fail: 'fail',
+  retryProvisioning: 'retryProvisioning',
+  deprecate: 'deprecate',
+  retire: 'retire',
+} as const;
+export type DecisionAction = (typeof DecisionAction)[keyof typeof DecisionAction];
+
+/** One entry of a product's audit trail: who did what, when, and why. */
+export type Decision = Readonly<{
+  by: string;
+  action: DecisionAction;
+  /** ISO time (workflow time). */
+  at: string;
+  comment?: string;
+  /** The spec revision the decision applies to (amendments raise it). */
+  revision: number;
+  /** The stage the product was in after this decision. */
+  stage: Stage;
+}>;
+
+/** A message that arrived but changed nothing: kept for the audit trail. */
+export type IgnoredMessage = Readonly<{
+  by: string;
+  action: string;
+  at: string;
+  reason: string;
+}>;
+
+/** Something provisioning made (or found already there) for the product. */
+export type ProvisionedResource = Readonly<{
+  kind: 'kafkaTopic';
+  name: string;
+  /** False when provisioning found it already there with the right settings (a retry or replay). */
+  created: boolean;
+  at: string;
+}>;
+
+export type LastError = Readonly<{ type: string; message: string; at: string }>;

@@ -1,0 +1,106 @@
+import { z } from 'zod';
+import { durationHint, parseDuration } from './duration';
+import { InvalidSpecError, MeshloopError } from './errors';
+import { describeIssues, friendlyErrors } from './spec';
+
+/**
+ * `mesh.yaml`: the domains of the mesh, who approves their products, how long a proposal may
+ * wait, and what each domain is trying to achieve (the discovery agent reads the goals).
+ */
+
+const durationMs = z
+  .string()
+  .trim()
+  .transform((text, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `must be ${durationHint}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const approvalSettings = {
+  approvalDeadline: durationMs.optional(),
+  reminderInterval: durationMs.optional(),
+  requiredApprovals: z.number().int('must be a whole number').min(1, 'must be ≥ 1').optional(),
+};
+
+const domainSchema = z.strictObject({
+  description: z.string().default(''),
+  approvers: z.array(z.string().trim().min(1, 'must not be empty')).min(1, 'must name at least one approver'),
+  businessGoals: z.array(z.string().trim().min(1, 'must not be empty')).default([]),
+  ...approvalSettings,
+});
+
+const meshConfigSchema = z
+  .strictObject({
+    defaults: z.strictObject(approvalSettings).prefault({}),
+    domains: z
+      .record(
+        z.string().regex(/^[a-z][a-z0-9_-]*$/, 'domain names are lowercase letters, digits, - or _'),
+        domainSchema,
+      )
+      .refine((domains) => Object.keys(domains).length > 0, { message: 'must name at least one domain' }),
+  })
+  .superRefine((mesh, ctx) => {
+    for (const [name, domain] of Object.entries(mesh.domains)) {
+      const required = domain.requiredApprovals ?? mesh.defaults.requiredApprovals ?? 1;
+      if (required > domain.approvers.length) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['domains', name, 'requiredApprovals'],
+          message: `needs ${required} approvals but only ${domain.approvers.length} approvers are listed`,
+        });
+      }
+    }
+  });
+
+export type DomainConfig = Readonly<{
+  name: string;
+  description: string;
+  approvers: readonly string[];
+  businessGoals: readonly string[];
+  approvalDeadlineMs: number;
+  reminderIntervalMs: number;
+  /** Distinct approvers needed before provisioning starts. */
+  requiredApprovals: number;
+}>;
+
+export type MeshConfig = Readonly<{ domains: Readonly<Record<string, DomainConfig>> }>;
+
+export const defaultApprovalDeadlineMs = 72 * 3_600_000;
+export const defaultReminderIntervalMs = 24 * 3_600_000;
+
+/** Validate a decoded mesh.yaml; every problem is listed with its path. */
+export function parseMeshConfig(value: unknown, source = 'mesh config'): MeshConfig {
+  const parsed = meshConfigSchema.safeParse(value, { error: friendlyErrors });
+  if (!parsed.success) throw new InvalidSpecError(`invalid ${source}`, describeIssues(parsed.error));
+  const { defaults, domains } = parsed.data;
+  const resolved: Record<string, DomainConfig> = {};
+  for (const [name, domain] of Object.entries(domains)) {
+    resolved[name] = {
+      name,
+      description: domain.description,
+      approvers: domain.approvers,
+      businessGoals: domain.businessGoals,
+      approvalDeadlineMs: domain.approvalDeadline ?? defaults.approvalDeadline ?? defaultApprovalDeadlineMs,
+      reminderIntervalMs: domain.reminderInterval ?? defaults.reminderInterval ?? defaultReminderIntervalMs,
+      requiredApprovals: domain.requiredApprovals ?? defaults.requiredApprovals ?? 1,
+    };
+  }
+  return { domains: resolved };
+}
+
+/** The domain's settings, or a clear error naming the domains that do exist. */
+export function domainConfigOf(mesh: MeshConfig, domain: string): DomainConfig {
+  const found = mesh.domains[domain];
+  if (!found) {
+    throw new MeshloopError(
+      'UnknownDomain',
+      `domain '${domain}' is not in mesh.yaml (known: ${Object.keys(mesh.domains).sort().join(', ')})`,
+      false,
+    );
+  }
+  return found;
+}
