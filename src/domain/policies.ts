@@ -68,7 +68,7 @@ export const requiredMetadataPolicy: Policy = (spec, context) => {
     );
   }
   if (spec.kind !== 'source-aligned' && spec.inputs.length === 0) {
-    violations.push(`inputs: a ${spec.kind} product must name what it is derived from`);
+    violations.push(`inputs: an ${spec.kind} product must name what it is derived from`);
   }
   spec.inputs.forEach((input, i) => {
     if ('product' in input) {

@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { formatDuration, parseDuration } from '../../src/domain/duration';
+import { InvalidSpecError } from '../../src/domain/errors';
+import { parseSpec, productIdOf, productIdOfWorkflowId, workflowIdOf } from '../../src/domain/spec';
+import { loadSpecFile, parseSpecText } from '../../src/specs/load';
+import { rawSpec as minimalSpec } from '../helpers/specs';
+
+const fixtures = path.join(__dirname, '..', 'fixtures', 'specs');
+
+function problemsOf(value: unknown): string[] {
+  try {
+    parseSpec(value);
+  } catch (error) {
+    assert.ok(error instanceof InvalidSpecError, `expected InvalidSpecError, got ${String(error)}`);
+    return [...error.problems];
+  }
+  assert.fail('the spec was accepted');
+}
+
+describe('product spec', () => {
+  it('loads a YAML spec file with every part', async () => {
+    const spec = await loadSpecFile(path.join(fixtures, 'orders.daily_revenue.yaml'));
+    assert.equal(productIdOf(spec), 'orders.daily_revenue');
+    assert.deepEqual(spec.outputTopic, {
+      name: 'orders.daily_revenue',
+      partitions: 6,
+      retentionMs: 2_592_000_000,
+      cleanupPolicy: 'compact,delete',
+    });
+    assert.deepEqual(spec.inputs, [{ topic: 'orders.placed' }, { product: 'payments.captures' }]);
+    assert.deepEqual(spec.schema.key, ['day', 'channel', 'region']);
+    assert.equal(spec.schema.eventTimeField, 'window_end');
+    assert.equal(spec.sla.availability, 0.999);
+    assert.equal(spec.proposal?.proposedBy.kind, 'agent');
+    assert.equal(spec.proposal?.confidence, 0.8);
+  });
+
+  it('loads a JSON spec file and fills in defaults', async () => {
+    const spec = await loadSpecFile(path.join(fixtures, 'customers.profiles.json'));
+    assert.equal(spec.outputTopic.name, 'customers.profiles');
+    assert.equal(spec.outputTopic.partitions, 3);
+    assert.equal(spec.outputTopic.retentionMs, -1);
+    assert.deepEqual(spec.sla, { freshness: '1h', availability: 0.99 });
+    assert.equal(spec.schema.fields[1]?.pii, true);
+    assert.equal(spec.proposal, undefined);
+  });
+
+  it('defaults the output topic to <domain>.<name>, 3 partitions, 7 days, delete', () => {
+    const spec = parseSpec(minimalSpec());
+    assert.deepEqual(spec.outputTopic, {
+      name: 'orders.daily_revenue',
+      partitions: 3,
+      retentionMs: 7 * 86_400_000,
+      cleanupPolicy: 'delete',
+    });
+    assert.deepEqual(spec.tags, []);
+    assert.deepEqual(spec.classification, { pii: false, level: 'internal', masking: [] });
+  });
+
+  it('lists every problem of a wrong spec with its path, in one error', () => {
+    const problems = problemsOf({
+      ...minimalSpec(),
+      name: 'daily revenue',
+      owner: undefined,
+      kind: 'derived',
+      inputs: [{ topic: 'orders.placed' }, { table: 'x' }],
+      outputTopic: { partitions: 0, cleanupPolicy: 'archive' },
+      schema: {
+        fields: [
+          { name: 'day', type: 'date' },
+          { name: 'day', type: 'varchar' },
+        ],
+        key: ['id'],
+      },
+      sla: { freshness: 'soon', availability: 99.9 },
+      quality: [{ rule: 'notNull', field: 'amount' }],
+      proposal: { proposedBy: { kind: 'agent', name: 'discovery' }, confidence: 1.5 },
+      colour: 'blue',
+    });
+    assert.deepEqual(problems.sort(), [
+      'colour: unknown field (a typo?)',
+      "inputs[1]: must be { topic: '<kafka topic>' } or { product: '<domain>.<name>' }",
+      'kind: must be one of source-aligned, aggregate, consumer-aligned',
+      'name: must not contain dots or spaces',
+      'outputTopic.cleanupPolicy: must be one of delete, compact, compact,delete',
+      'outputTopic.partitions: must be ≥ 1',
+      'owner: is required',
+      'proposal.confidence: must be between 0 and 1',
+      "quality[0].field: no field 'amount' in schema.fields",
+      "schema.fields[1].name: duplicate field 'day'",
+      'schema.fields[1].type: must be one of string, int, long, float, double, decimal, boolean, date, timestamp, bytes, json',
+      "schema.key[0]: no field 'id' in schema.fields",
+      'sla.availability: must be ≤ 1 (a ratio, e.g. 0.999)',
+      "sla.freshness: must be a duration like '30s', '15m', '72h' or '7d'",
+    ]);
+  });
+
+  it('puts the problems in the error message, one per line', () => {
+    assert.throws(
+      () => parseSpec(minimalSpec({ outputTopic: { partitions: 1.5 } })),
+      (error: unknown) =>
+        error instanceof InvalidSpecError &&
+        error.type === 'InvalidSpec' &&
+        !error.retryable &&
+        error.message.includes('\n  - outputTopic.partitions: must be a whole number'),
+    );
+  });
+
+  it('refuses an event-time field that is not a time', () => {
+    assert.deepEqual(
+      problemsOf(
+        minimalSpec({ schema: { fields: [{ name: 'day', type: 'string' }], eventTimeField: 'day' } }),
+      ),
+      ['schema.eventTimeField: must be a timestamp, long or date field (it is string)'],
+    );
+  });
+
+  it('refuses a retention below one minute but accepts -1 (forever)', () => {
+    assert.equal(parseSpec(minimalSpec({ outputTopic: { retentionMs: -1 } })).outputTopic.retentionMs, -1);
+    assert.deepEqual(problemsOf(minimalSpec({ outputTopic: { retentionMs: 10 } })), [
+      'outputTopic.retentionMs: must be -1 (forever) or ≥ 60000 (one minute)',
+    ]);
+  });
+
+  it('reports YAML syntax errors with their line', () => {
+    assert.throws(
+      () => parseSpecText('name: x\n  domain: : :\n', 'yaml'),
+      (error: unknown) => error instanceof InvalidSpecError && /line \d+/.test(error.problems[0] ?? ''),
+    );
+  });
+
+  it('reads a .json file as JSON and anything else as YAML', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'meshloop-spec-'));
+    const file = path.join(dir, 'spec.json');
+    await writeFile(file, JSON.stringify(minimalSpec({ name: 'from_json' })));
+    assert.equal((await loadSpecFile(file)).name, 'from_json');
+  });
+
+  it('derives the product id and workflow id', () => {
+    const spec = parseSpec(minimalSpec());
+    assert.equal(workflowIdOf(productIdOf(spec)), 'data-product:orders.daily_revenue');
+    assert.equal(productIdOfWorkflowId('data-product:orders.daily_revenue'), 'orders.daily_revenue');
+    assert.equal(productIdOfWorkflowId('something-else'), undefined);
+  });
+});
+
+describe('durations', () => {
+  it('parses 30s, 15m, 72h, 7d and 500ms', () => {
+    assert.deepEqual(
+      ['30s', '15m', '72h', '7d', '500ms', '1.5h'].map(parseDuration),
+      [30_000, 900_000, 259_200_000, 604_800_000, 500, 5_400_000],
+    );
+  });
+
+  it('refuses what is not a positive duration', () => {
+    assert.deepEqual(['', '72', 'h', '0s', '-1h', '3 weeks'].map(parseDuration), Array(6).fill(undefined));
+  });
+
+  it('formats milliseconds back to the shortest exact text', () => {
+    assert.deepEqual([259_200_000, 90_000, 1_500].map(formatDuration), ['3d', '90s', '1500ms']);
+  });
+});
