@@ -1,0 +1,13 @@
+export { explainServerTrace, FlinkRequestError, FlinkStatementError } from './errors';
+export { FlinkRestClient, terminalJobStates } from './rest';
+export type { ClusterOverview, JobDetail, JobState, JobSummary, JobVertex, SavepointResult } from './rest';
+export { SqlGatewayClient, SqlGatewaySession } from './sql-gateway';
+export type {
+  OperationStatus,
+  RawRow,
+  ResultColumn,
+  ResultPage,
+  SqlGatewayClientOptions,
+  StatementOptions,
+  StatementResult,
+} from './sql-gateway';

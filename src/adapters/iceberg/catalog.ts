@@ -1,0 +1,282 @@
+import { MeshloopError } from '../../domain/errors';
+
+/**
+ * A small typed client for the Iceberg REST catalog API (namespaces, tables, table metadata,
+ * snapshots). https://github.com/apache/iceberg/blob/main/open-api/rest-catalog-open-api.yaml
+ *
+ * Why not `iceberg-js` (1.0.0, the maintained npm client): it parses answers with plain `JSON.parse`
+ * and types snapshot ids as `number`. Iceberg snapshot ids are random 64-bit longs, so they come back
+ * rounded (6598282813123424555 → 6598282813123424000) and time travel or a snapshot handed to a
+ * workflow would point at a snapshot that does not exist. This client keeps every snapshot id as the
+ * exact decimal string.
+ */
+
+export type NamespaceName = readonly string[];
+export type TableName = Readonly<{ namespace: NamespaceName; name: string }>;
+
+export type Snapshot = Readonly<{
+  /** Exact 64-bit id, as a decimal string. */
+  snapshotId: string;
+  parentSnapshotId?: string;
+  sequenceNumber?: number;
+  timestampMs: number;
+  manifestList: string;
+  /** `operation` (append, overwrite, ...) and counters such as `added-records`, `total-records`. */
+  summary: Readonly<Record<string, string>>;
+  schemaId?: number;
+}>;
+
+export type SchemaField = Readonly<{
+  id: number;
+  name: string;
+  required: boolean;
+  type: unknown;
+  doc?: string;
+}>;
+
+export type TableSchema = Readonly<{ 'schema-id': number; type: 'struct'; fields: readonly SchemaField[] }>;
+
+/** The table metadata as the catalog returns it (snapshot ids as strings), with the fields we use typed. */
+export type TableMetadata = Readonly<{
+  'format-version': number;
+  'table-uuid': string;
+  location: string;
+  'last-updated-ms': number;
+  'current-schema-id': number;
+  schemas: readonly TableSchema[];
+  'current-snapshot-id'?: string | null;
+  snapshots?: ReadonlyArray<Record<string, unknown>>;
+  properties?: Readonly<Record<string, string>>;
+  'partition-specs'?: readonly unknown[];
+}> &
+  Readonly<Record<string, unknown>>;
+
+export type LoadedTable = Readonly<{
+  name: TableName;
+  metadataLocation?: string;
+  metadata: TableMetadata;
+  /** Every snapshot, oldest first. */
+  snapshots: readonly Snapshot[];
+  /** The snapshot a reader sees now; undefined for a table nobody has written to. */
+  currentSnapshot?: Snapshot;
+  currentSchema?: TableSchema;
+}>;
+
+/**
+ * The catalog answered with an error or could not be reached. 404s (`notFound`) and other 4xx are not
+ * retryable; connection errors, 408, 429 and 5xx are.
+ */
+export class IcebergCatalogError extends MeshloopError {
+  constructor(
+    readonly method: string,
+    readonly url: string,
+    readonly status: number | undefined,
+    /** The catalog's error type, e.g. NoSuchTableException, AlreadyExistsException. */
+    readonly icebergType: string | undefined,
+    readonly catalogMessage: string,
+    cause?: unknown,
+  ) {
+    super(
+      status === undefined
+        ? 'IcebergUnavailable'
+        : status === 404
+          ? 'IcebergNotFound'
+          : 'IcebergRequestFailed',
+      `Iceberg REST catalog ${method} ${url} ${status === undefined ? 'got no answer' : `answered ${status}`}: ${
+        icebergType ? `${icebergType}: ` : ''
+      }${catalogMessage}`,
+      status === undefined || status === 408 || status === 429 || status >= 500,
+      { cause },
+    );
+  }
+
+  get notFound(): boolean {
+    return this.status === 404;
+  }
+}
+
+/** Quote every `...snapshot-id` number so JSON.parse cannot round it. Negative -1 means "none". */
+export function parseIcebergJson(text: string): unknown {
+  return JSON.parse(text.replace(/("[a-z-]*snapshot-id"\s*:\s*)(-?\d+)/g, '$1"$2"'));
+}
+
+/** Multi-level namespaces travel in URLs joined by the unit separator (0x1F), per the REST spec. */
+const namespacePath = (namespace: NamespaceName) => encodeURIComponent(namespace.join('\u001f'));
+
+export class IcebergCatalogClient {
+  private readonly base: string;
+  private prefix: Promise<string> | undefined;
+
+  constructor(
+    private readonly options: Readonly<{ url: string; warehouse?: string; requestTimeoutMs?: number }>,
+  ) {
+    this.base = options.url.replace(/\/+$/, '');
+  }
+
+  private async request<T>(
+    method: 'GET' | 'POST' | 'DELETE' | 'HEAD',
+    path: string,
+    body?: unknown,
+  ): Promise<T> {
+    const url = `${this.base}${path}`;
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 30_000),
+      });
+    } catch (error) {
+      const reason = (error as Error & { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+      throw new IcebergCatalogError(method, url, undefined, undefined, String(reason), error);
+    }
+    const text = await response.text();
+    if (!response.ok) {
+      let type: string | undefined;
+      let message = text.slice(0, 500) || response.statusText;
+      try {
+        const parsed = JSON.parse(text) as { error?: { type?: string; message?: string } };
+        type = parsed.error?.type;
+        message = parsed.error?.message ?? message;
+      } catch {
+        // keep the raw text
+      }
+      throw new IcebergCatalogError(method, url, response.status, type, message);
+    }
+    return (text.trim() === '' ? undefined : parseIcebergJson(text)) as T;
+  }
+
+  /** `/v1/{prefix}/...`: the prefix comes from the catalog's config (none for Iceberg's own server). */
+  private async v1(path: string): Promise<string> {
+    this.prefix ??= this.config().then((config) => {
+      const prefix = config.overrides.prefix;
+      return prefix ? `/v1/${encodeURIComponent(prefix)}` : '/v1';
+    });
+    this.prefix.catch(() => (this.prefix = undefined));
+    return `${await this.prefix}${path}`;
+  }
+
+  config(): Promise<{ defaults: Record<string, string>; overrides: Record<string, string> }> {
+    const query = this.options.warehouse ? `?warehouse=${encodeURIComponent(this.options.warehouse)}` : '';
+    return this.request('GET', `/v1/config${query}`);
+  }
+
+  /** Namespaces under `parent` (top level by default), following pages. */
+  async listNamespaces(parent?: NamespaceName): Promise<NamespaceName[]> {
+    const found: NamespaceName[] = [];
+    let pageToken: string | undefined;
+    do {
+      const query = new URLSearchParams();
+      if (parent) query.set('parent', parent.join('\u001f'));
+      if (pageToken) query.set('pageToken', pageToken);
+      const body = await this.request<{ namespaces: string[][]; 'next-page-token'?: string | null }>(
+        'GET',
+        await this.v1(`/namespaces${query.size ? `?${query.toString()}` : ''}`),
+      );
+      found.push(...body.namespaces);
+      pageToken = body['next-page-token'] ?? undefined;
+    } while (pageToken);
+    return found;
+  }
+
+  async createNamespace(namespace: NamespaceName, properties: Record<string, string> = {}): Promise<void> {
+    await this.request('POST', await this.v1('/namespaces'), { namespace, properties });
+  }
+
+  /** Create the namespace unless it exists; true when this call created it. */
+  async ensureNamespace(namespace: NamespaceName, properties: Record<string, string> = {}): Promise<boolean> {
+    try {
+      await this.createNamespace(namespace, properties);
+      return true;
+    } catch (error) {
+      if (error instanceof IcebergCatalogError && error.status === 409) return false;
+      throw error;
+    }
+  }
+
+  async namespaceProperties(namespace: NamespaceName): Promise<Record<string, string>> {
+    const body = await this.request<{ properties?: Record<string, string> }>(
+      'GET',
+      await this.v1(`/namespaces/${namespacePath(namespace)}`),
+    );
+    return body.properties ?? {};
+  }
+
+  async dropNamespace(namespace: NamespaceName): Promise<void> {
+    await this.request('DELETE', await this.v1(`/namespaces/${namespacePath(namespace)}`));
+  }
+
+  async listTables(namespace: NamespaceName): Promise<TableName[]> {
+    const found: TableName[] = [];
+    let pageToken: string | undefined;
+    do {
+      const query = pageToken ? `?pageToken=${encodeURIComponent(pageToken)}` : '';
+      const body = await this.request<{
+        identifiers: Array<{ namespace: string[]; name: string }>;
+        'next-page-token'?: string | null;
+      }>('GET', await this.v1(`/namespaces/${namespacePath(namespace)}/tables${query}`));
+      found.push(...body.identifiers);
+      pageToken = body['next-page-token'] ?? undefined;
+    } while (pageToken);
+    return found;
+  }
+
+  async tableExists(table: TableName): Promise<boolean> {
+    try {
+      await this.request('HEAD', await this.tablePath(table));
+      return true;
+    } catch (error) {
+      if (error instanceof IcebergCatalogError && error.notFound) return false;
+      throw error;
+    }
+  }
+
+  /** Load a table's current metadata, with its snapshots decoded. */
+  async loadTable(table: TableName): Promise<LoadedTable> {
+    const body = await this.request<{ 'metadata-location'?: string; metadata: TableMetadata }>(
+      'GET',
+      await this.tablePath(table),
+    );
+    const metadata = body.metadata;
+    const snapshots = (metadata.snapshots ?? [])
+      .map(toSnapshot)
+      .sort((a, b) => a.timestampMs - b.timestampMs);
+    const currentId = metadata['current-snapshot-id'];
+    return {
+      name: table,
+      metadataLocation: body['metadata-location'],
+      metadata,
+      snapshots,
+      currentSnapshot: snapshots.find((snapshot) => snapshot.snapshotId === currentId),
+      currentSchema: metadata.schemas.find((schema) => schema['schema-id'] === metadata['current-schema-id']),
+    };
+  }
+
+  /** The table's snapshots, oldest first. */
+  async snapshots(table: TableName): Promise<readonly Snapshot[]> {
+    return (await this.loadTable(table)).snapshots;
+  }
+
+  /** Drop the table from the catalog; with `purge` its data and metadata files are deleted too. */
+  async dropTable(table: TableName, options: { purge?: boolean } = {}): Promise<void> {
+    await this.request('DELETE', `${await this.tablePath(table)}?purgeRequested=${options.purge ?? false}`);
+  }
+
+  private async tablePath(table: TableName): Promise<string> {
+    return this.v1(`/namespaces/${namespacePath(table.namespace)}/tables/${encodeURIComponent(table.name)}`);
+  }
+}
+
+function toSnapshot(raw: Record<string, unknown>): Snapshot {
+  const parent = raw['parent-snapshot-id'] as string | undefined;
+  return {
+    snapshotId: String(raw['snapshot-id']),
+    parentSnapshotId: parent === undefined || parent === '-1' ? undefined : parent,
+    sequenceNumber: raw['sequence-number'] as number | undefined,
+    timestampMs: raw['timestamp-ms'] as number,
+    manifestList: raw['manifest-list'] as string,
+    summary: (raw.summary ?? {}) as Record<string, string>,
+    schemaId: raw['schema-id'] as number | undefined,
+  };
+}
