@@ -39,7 +39,7 @@ const transitions: Readonly<Record<Stage, readonly Stage[]>> = {
   changesRequested: ['awaitingApproval', 'rejected', 'expired'],
   provisioning: ['active', 'failed'],
   active: ['deprecated', 'retired'],
-  deprecated: ['active', 'retired'],
+  deprecated: ['retired'],
   failed: ['provisioning', 'retired'],
   retired: [],
   rejected: [],

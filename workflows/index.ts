@@ -1,0 +1,2 @@
+/** Every workflow the orchestration worker runs: the one file its `workflowsPath` needs. */
+export { dataProductWorkflow } from './data-product';
