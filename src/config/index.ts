@@ -57,6 +57,8 @@ const envSchema = z.object({
   MESHLOOP_FLINK_RPC_PORT: port.default(portDefaults.MESHLOOP_FLINK_RPC_PORT),
   MESHLOOP_FLINK_SQL_GATEWAY_PORT: port.default(portDefaults.MESHLOOP_FLINK_SQL_GATEWAY_PORT),
   MESHLOOP_FLINK_TASK_SLOTS: z.coerce.number().int().min(1).max(16).default(4),
+  MESHLOOP_FLINK_KAFKA_BOOTSTRAP: optionalText,
+  MESHLOOP_FLINK_ICEBERG_URI: optionalText,
   MESHLOOP_ICEBERG_VERSION: z
     .string()
     .regex(
@@ -92,8 +94,17 @@ export type MeshloopConfig = Readonly<{
   stack: StackConfig;
   temporal: Readonly<{ address: string; namespace: string; taskQueue: string; uiUrl: string }>;
   kafka: Readonly<{ brokers: readonly string[] }>;
-  /** Flink REST API (also the Flink Web UI) and the SQL Gateway's REST endpoint. */
-  flink: Readonly<{ restUrl: string; sqlGatewayUrl: string }>;
+  /**
+   * Flink REST API (also the Flink Web UI) and the SQL Gateway's REST endpoint; and the Kafka and
+   * Iceberg catalog addresses *as Flink's processes reach them*, for the SQL we submit (they differ from
+   * ours when Flink runs in containers).
+   */
+  flink: Readonly<{
+    restUrl: string;
+    sqlGatewayUrl: string;
+    kafkaBootstrapServers: string;
+    icebergCatalogUri: string;
+  }>;
   /** The Iceberg REST catalog, as Flink (`'uri'`) and our own client reach it. */
   iceberg: Readonly<{ catalogUrl: string }>;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -157,6 +168,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
     flink: {
       restUrl: `http://127.0.0.1:${stack.flink.restPort}`,
       sqlGatewayUrl: `http://127.0.0.1:${stack.flink.sqlGatewayPort}`,
+      kafkaBootstrapServers: e.MESHLOOP_FLINK_KAFKA_BOOTSTRAP ?? `127.0.0.1:${stack.kafka.port}`,
+      icebergCatalogUri: e.MESHLOOP_FLINK_ICEBERG_URI ?? `http://127.0.0.1:${stack.iceberg.port}`,
     },
     iceberg: { catalogUrl: `http://127.0.0.1:${stack.iceberg.port}` },
     logLevel: e.MESHLOOP_LOG_LEVEL,

@@ -75,7 +75,7 @@ describe('Iceberg on the real platform: Flink writes Kafka into a table through 
 
     const session = await flink.openSession(`iceberg-${suffix}`);
     await session.execute(
-      `CREATE CATALOG lake WITH ('type' = 'iceberg', 'catalog-type' = 'rest', 'uri' = ${sqlString(config.iceberg.catalogUrl)})`,
+      `CREATE CATALOG lake WITH ('type' = 'iceberg', 'catalog-type' = 'rest', 'uri' = ${sqlString(config.flink.icebergCatalogUri)})`,
     );
     await session.execute(`CREATE DATABASE lake.${namespace}`);
     cleanups.push(() => catalog.dropNamespace([namespace]));
@@ -84,7 +84,7 @@ describe('Iceberg on the real platform: Flink writes Kafka into a table through 
     await session.execute(`
       CREATE TEMPORARY TABLE readings_topic (id INT, device STRING, reading DOUBLE) WITH (
         'connector' = 'kafka', 'topic' = ${sqlString(topic)},
-        'properties.bootstrap.servers' = ${sqlString(config.kafka.brokers.join(','))},
+        'properties.bootstrap.servers' = ${sqlString(config.flink.kafkaBootstrapServers)},
         'properties.group.id' = ${sqlString(`iceberg-it-${suffix}`)},
         'scan.startup.mode' = 'earliest-offset', 'format' = 'json'
       )`);
