@@ -5,6 +5,7 @@ import { createLogger } from '../log';
 import { progressLine } from './output';
 import { registerStackCommands, runStackUp } from './stack-commands';
 import { registerSeedCommand } from '../seed/command';
+import { registerProductCommands } from './product-commands';
 
 export function buildProgram(): Command {
   const program = new Command('meshloop')
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
       await running.done;
     });
 
+  registerProductCommands(program);
   registerStackCommands(program);
   registerSeedCommand(program);
   return program;

@@ -10,13 +10,17 @@ import { stackDown, stackUp } from '../../src/stack/stack';
  * and stopped (data purged) when the run ends. MESHLOOP_TEST_KEEP_PLATFORM=1 leaves it running so
  * the next run reuses it.
  */
-export function testConfig(): MeshloopConfig {
+export function testEnvironment(): NodeJS.ProcessEnv {
   const offset = Number(process.env.MESHLOOP_TEST_PORT_OFFSET ?? 10000);
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const [key, port] of Object.entries(portDefaults)) env[key] = String(port + offset);
   env.MESHLOOP_DATA_DIR =
     process.env.MESHLOOP_TEST_DATA_DIR ?? path.join(os.tmpdir(), `meshloop-test-${offset}`);
-  return loadConfig(env);
+  return env;
+}
+
+export function testConfig(): MeshloopConfig {
+  return loadConfig(testEnvironment());
 }
 
 let platform: Promise<MeshloopConfig> | undefined;

@@ -1,8 +1,8 @@
-import type { ProductSpec } from '../../src/domain/spec';
+import type { ProductSpec, ProductSpecInput } from '../../src/domain/spec';
 import { parseSpec } from '../../src/domain/spec';
 
 /** A small valid aggregate spec as a plain object; override parts to make it wrong. */
-export function rawSpec(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+export function rawSpec(overrides: Record<string, unknown> = {}): ProductSpecInput {
   return {
     name: 'daily_revenue',
     domain: 'orders',

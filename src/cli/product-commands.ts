@@ -1,0 +1,282 @@
+import {
+  Client,
+  Connection,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import type { Command } from 'commander';
+import type { MeshloopConfig } from '../config';
+import { loadConfig } from '../config';
+import { createKafkaClient } from '../adapters/kafka/client';
+import { readCatalog } from '../adapters/kafka/catalog';
+import type { CatalogDescriptor } from '../domain/catalog';
+import { MeshloopError } from '../domain/errors';
+import { domainConfigOf } from '../domain/mesh-config';
+import { meshloopSearchAttributes } from '../domain/search-attributes';
+import type { ProductSpec } from '../domain/spec';
+import { productIdOf, workflowIdOf } from '../domain/spec';
+import { loadMeshConfig, loadSpecFile } from '../specs/load';
+import type { ProductStatus } from '../../workflows/definitions';
+import {
+  dataProductStartOptions,
+  dataProductWorkflowType,
+  getStatusQuery,
+  retireUpdate,
+  retryProvisioningUpdate,
+  reviewUpdate,
+} from '../../workflows/definitions';
+import type { dataProductWorkflow } from '../../workflows/data-product';
+import { table } from './output';
+
+/** A CLI mistake the user can fix: shown as one line, exit 1. */
+export class CliError extends MeshloopError {
+  constructor(message: string) {
+    super('CliError', message, false);
+  }
+}
+
+async function connect(config: MeshloopConfig): Promise<{ client: Client; close: () => Promise<void> }> {
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ address: config.temporal.address, connectTimeout: 3000 });
+  } catch (error) {
+    throw new CliError(
+      `cannot reach Temporal at ${config.temporal.address} (${(error as Error).message}). ` +
+        'Is the platform up? Run `meshloop stack up` (or `npm start`).',
+    );
+  }
+  return {
+    client: new Client({ connection, namespace: config.temporal.namespace }),
+    close: () => connection.close(),
+  };
+}
+
+/** Start a product's workflow: the starter resolves approvers and deadlines so the workflow stays deterministic. */
+export async function proposeProduct(
+  client: Client,
+  config: MeshloopConfig,
+  spec: ProductSpec,
+  options: { taskQueue?: string } = {},
+): Promise<{ productId: string; workflowId: string }> {
+  const mesh = await loadMeshConfig(config.meshFile);
+  const productId = productIdOf(spec);
+  const start = dataProductStartOptions(spec, domainConfigOf(mesh, spec.domain), {
+    knownDomains: Object.keys(mesh.domains),
+  });
+  const workflowId = start.workflowId;
+  try {
+    await client.workflow.start<typeof dataProductWorkflow>(dataProductWorkflowType, {
+      taskQueue: options.taskQueue ?? config.temporal.taskQueue,
+      ...start,
+    });
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError) {
+      throw new CliError(`product ${productId} is already proposed; see \`meshloop show ${productId}\``);
+    }
+    throw error;
+  }
+  return { productId, workflowId };
+}
+
+function workflowIdFor(product: string): string {
+  return product.startsWith('data-product:') ? product : workflowIdOf(product);
+}
+
+async function withClient<T>(run: (client: Client, config: MeshloopConfig) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const { client, close } = await connect(config);
+  try {
+    return await run(client, config);
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) {
+      throw new CliError(
+        `no such product: ${error.workflowId ?? 'unknown'}; \`meshloop list\` shows the products`,
+      );
+    }
+    if (error instanceof WorkflowUpdateFailedError) {
+      const reason = error.cause instanceof Error ? error.cause.message : error.message;
+      throw new CliError(`refused: ${reason}`);
+    }
+    throw error;
+  } finally {
+    await close();
+  }
+}
+
+function formatStatus(status: ProductStatus): string {
+  const lines = [
+    `product     ${status.productId}`,
+    `stage       ${status.stage}`,
+    `domain      ${status.spec.domain}   owner ${status.spec.owner}   kind ${status.spec.kind}`,
+    `output      ${status.spec.outputTopic.name ?? '-'} (${status.spec.outputTopic.partitions} partitions, retention.ms ${status.spec.outputTopic.retentionMs}, ${status.spec.outputTopic.cleanupPolicy})`,
+  ];
+  if (status.spec.description) lines.push(`description ${status.spec.description}`);
+  const proposal = status.spec.proposal;
+  if (proposal) {
+    lines.push(
+      `proposed by ${proposal.proposedBy.kind} ${proposal.proposedBy.name}` +
+        (proposal.confidence !== undefined ? ` (confidence ${proposal.confidence})` : ''),
+    );
+    if (proposal.reasoning) lines.push(`reasoning   ${proposal.reasoning}`);
+    for (const evidence of proposal.evidence)
+      lines.push(`evidence    ${evidence.summary}${evidence.source ? ` [${evidence.source}]` : ''}`);
+  }
+  if (status.decisions.length > 0) {
+    lines.push('decisions');
+    for (const d of status.decisions)
+      lines.push(`  ${d.at}  ${d.action} by ${d.by}${d.comment ? `: ${d.comment}` : ''}`);
+  }
+  if (status.resources.length > 0) {
+    lines.push('resources');
+    for (const r of status.resources) lines.push(`  ${r.kind} ${r.name}`);
+  }
+  if (status.lastError) lines.push(`last error  ${status.lastError.type}: ${status.lastError.message}`);
+  return lines.join('\n');
+}
+
+export function registerProductCommands(program: Command): void {
+  program
+    .command('propose')
+    .description('Propose a data product from a spec file (YAML or JSON); it then waits for an approver')
+    .argument('<spec>', 'path to the spec file')
+    .action(async (file: string) => {
+      const spec = await loadSpecFile(file);
+      await withClient(async (client, config) => {
+        const { productId, workflowId } = await proposeProduct(client, config, spec);
+        console.log(`proposed ${productId}: waiting for approval`);
+        console.log(`  approve: meshloop approve ${productId} --by <approver>`);
+        console.log(
+          `  or in the Temporal UI: ${config.temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(workflowId)}`,
+        );
+      });
+    });
+
+  const decide = (name: 'approve' | 'reject' | 'request-changes', description: string) => {
+    const command = program
+      .command(name)
+      .description(description)
+      .argument('<product>', 'product id (<domain>.<name>)')
+      .requiredOption('--by <who>', 'who decides (must be one of the domain approvers)')
+      .option('--comment <text>', 'why');
+    if (name === 'request-changes')
+      command.requiredOption('--spec <file>', 'the amended spec the product should take');
+    command.action(async (product: string, options: { by: string; comment?: string; spec?: string }) => {
+      const amended = options.spec ? await loadSpecFile(options.spec) : undefined;
+      await withClient(async (client) => {
+        const handle = client.workflow.getHandle(workflowIdFor(product));
+        const action = name === 'approve' ? 'approve' : name === 'reject' ? 'reject' : 'requestChanges';
+        const status = await handle.executeUpdate(reviewUpdate, {
+          args: [{ action, by: options.by, comment: options.comment, amendedSpec: amended }],
+        });
+        console.log(`${status.productId}: ${status.stage}`);
+      });
+    });
+  };
+  decide('approve', 'Approve a proposed product (it is then provisioned)');
+  decide('reject', 'Reject a proposed product');
+  decide('request-changes', 'Send a proposal back with an amended spec');
+
+  program
+    .command('list')
+    .description('List data products, newest first')
+    .option('--domain <domain>', 'only this domain')
+    .option('--stage <stage>', 'only this stage')
+    .action(async (options: { domain?: string; stage?: string }) => {
+      await withClient(async (client) => {
+        const clauses = [`WorkflowType = 'dataProductWorkflow'`];
+        const quote = (value: string) => `'${value.replace(/['\\]/g, '')}'`;
+        if (options.domain) clauses.push(`MeshloopDomain = ${quote(options.domain)}`);
+        if (options.stage) clauses.push(`MeshloopStage = ${quote(options.stage)}`);
+        const rows: string[][] = [];
+        for await (const execution of client.workflow.list({ query: clauses.join(' AND ') })) {
+          const attributes = execution.typedSearchAttributes;
+          rows.push([
+            execution.workflowId.replace(/^data-product:/, ''),
+            attributes.get(meshloopSearchAttributes.stage) ?? '-',
+            attributes.get(meshloopSearchAttributes.owner) ?? '-',
+            attributes.get(meshloopSearchAttributes.kind) ?? '-',
+            execution.startTime.toISOString(),
+          ]);
+        }
+        if (rows.length === 0) console.log('no products match');
+        else console.log(table([['PRODUCT', 'STAGE', 'OWNER', 'KIND', 'PROPOSED'], ...rows]));
+      });
+    });
+
+  program
+    .command('show')
+    .description("Show a product's stage, spec, evidence, decisions and resources")
+    .argument('<product>', 'product id (<domain>.<name>)')
+    .option('--json', 'machine-readable output', false)
+    .action(async (product: string, options: { json: boolean }) => {
+      await withClient(async (client) => {
+        const status = await client.workflow.getHandle(workflowIdFor(product)).query(getStatusQuery);
+        console.log(options.json ? JSON.stringify(status, null, 2) : formatStatus(status));
+      });
+    });
+
+  program
+    .command('retire')
+    .description('Retire a product (its data is kept); refused while active products read it, unless --force')
+    .argument('<product>', 'product id (<domain>.<name>)')
+    .requiredOption('--by <who>', 'who retires it')
+    .option('--comment <text>', 'why')
+    .option('--force', 'retire even though active products read it', false)
+    .action(async (product: string, options: { by: string; comment?: string; force: boolean }) => {
+      await withClient(async (client) => {
+        const status = await client.workflow
+          .getHandle(workflowIdFor(product))
+          .executeUpdate(retireUpdate, {
+            args: [{ by: options.by, comment: options.comment, force: options.force }],
+          });
+        console.log(`${status.productId}: ${status.stage}`);
+      });
+    });
+
+  program
+    .command('retry')
+    .description('Retry provisioning of a failed product once its cause is fixed')
+    .argument('<product>', 'product id (<domain>.<name>)')
+    .requiredOption('--by <who>', 'the operator retrying it')
+    .option('--comment <text>', 'what was fixed')
+    .action(async (product: string, options: { by: string; comment?: string }) => {
+      await withClient(async (client) => {
+        const status = await client.workflow
+          .getHandle(workflowIdFor(product))
+          .executeUpdate(retryProvisioningUpdate, { args: [{ by: options.by, comment: options.comment }] });
+        console.log(`${status.productId}: ${status.stage}`);
+      });
+    });
+
+  program
+    .command('catalog')
+    .description('Print the catalog: the newest descriptor of every product')
+    .option('--json', 'machine-readable output', false)
+    .action(async (options: { json: boolean }) => {
+      const config = loadConfig();
+      const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'meshloop-cli' });
+      const records = [...(await readCatalog(kafka)).values()] as unknown as CatalogDescriptor[];
+      if (options.json) {
+        console.log(JSON.stringify(records, null, 2));
+        return;
+      }
+      if (records.length === 0) {
+        console.log('the catalog is empty');
+        return;
+      }
+      console.log(
+        table([
+          ['PRODUCT', 'STAGE', 'OWNER', 'KIND', 'TOPIC', 'INPUTS'],
+          ...records.map((d) => [
+            d.productId,
+            d.stage,
+            d.owner,
+            d.kind,
+            d.outputTopic.name ?? '-',
+            d.inputs.map((i) => ('product' in i ? i.product : i.topic)).join(', ') || '-',
+          ]),
+        ]),
+      );
+    });
+}

@@ -1,0 +1,180 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Client, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import type { createActivities } from '../../activities';
+import type { CatalogDescriptor } from '../../src/domain/catalog';
+import type { MeshloopConfig } from '../../src/config';
+import { waitUntil } from '../../src/stack/probe';
+import type { dataProductWorkflow } from '../../workflows/data-product';
+import type { DataProductInput, ProductStatus } from '../../workflows/definitions';
+import { getStatusQuery } from '../../workflows/definitions';
+import type { ProductSpecInput } from '../../src/domain/spec';
+import { rawSpec } from './specs';
+
+type Activities = ReturnType<typeof createActivities>;
+type ActivityName = keyof Activities;
+
+/**
+ * Activities faked for workflow tests: each records its calls; tests script failures and the
+ * catalog's answer. The real ones run in test/integration.
+ */
+export class FakeActivities {
+  readonly calls: { name: ActivityName; input: unknown }[] = [];
+  /** Errors `createKafkaTopic` throws, one per call, before it starts succeeding. */
+  topicFailures: Error[] = [];
+  dependants: string[] = [];
+
+  callsOf<N extends ActivityName>(name: N): Parameters<Activities[N]>[0][] {
+    return this.calls
+      .filter((call) => call.name === name)
+      .map((call) => call.input as Parameters<Activities[N]>[0]);
+  }
+
+  publishedStages(): string[] {
+    return this.callsOf('publishCatalogDescriptor').map((input) => input.descriptor.stage);
+  }
+
+  activities(): Activities {
+    const record = (name: ActivityName, input: unknown) => this.calls.push({ name, input });
+    return {
+      createKafkaTopic: (input) => {
+        record('createKafkaTopic', input);
+        const failure = this.topicFailures.shift();
+        if (failure) return Promise.reject(failure);
+        return Promise.resolve({
+          topic: input.topic.name,
+          created: this.callsOf('createKafkaTopic').length === 1,
+        });
+      },
+      publishCatalogDescriptor: (input) => {
+        record('publishCatalogDescriptor', input);
+        return Promise.resolve();
+      },
+      findActiveDependants: (input) => {
+        record('findActiveDependants', input);
+        return Promise.resolve([...this.dependants]);
+      },
+      sendApprovalReminder: (input) => {
+        record('sendApprovalReminder', input);
+        return Promise.resolve();
+      },
+    };
+  }
+}
+
+export type WorkflowTestContext = Readonly<{
+  config: MeshloopConfig;
+  client: Client;
+  bundle: WorkflowBundleWithSourceMap;
+}>;
+
+/** A unique product per test: its own name, owner (for visibility queries) and task queue. */
+export function uniqueProduct(overrides: Record<string, unknown> = {}) {
+  const suffix = randomUUID().replace(/-/g, '').slice(0, 10);
+  return rawSpec({ name: `p_${suffix}`, owner: `owner-${suffix}`, ...overrides });
+}
+
+export function productInput(
+  spec: Record<string, unknown>,
+  overrides: Partial<DataProductInput> = {},
+): DataProductInput {
+  return {
+    spec,
+    approvers: ['alice', 'bob'],
+    approvalDeadlineMs: 5 * 60_000,
+    reminderIntervalMs: 60_000,
+    ...overrides,
+  };
+}
+
+/**
+ * Run `body` against a fresh worker on its own task queue; workflows it started and left running
+ * are terminated afterwards so the server holds no stray products.
+ */
+export async function withWorker<T>(
+  context: WorkflowTestContext,
+  fakes: FakeActivities,
+  body: (run: {
+    taskQueue: string;
+    start: (
+      input: DataProductInput,
+    ) => Promise<WorkflowHandleWithFirstExecutionRunId<typeof dataProductWorkflow>>;
+  }) => Promise<T>,
+): Promise<T> {
+  const taskQueue = `product-test-${randomUUID()}`;
+  const connection = await NativeConnection.connect({ address: context.config.temporal.address });
+  const worker = await Worker.create({
+    connection,
+    namespace: context.config.temporal.namespace,
+    taskQueue,
+    workflowBundle: context.bundle,
+    activities: fakes.activities(),
+  });
+  const started: WorkflowHandleWithFirstExecutionRunId<typeof dataProductWorkflow>[] = [];
+  const start = async (input: DataProductInput) => {
+    const { name, domain } = input.spec;
+    const handle = await context.client.workflow.start<typeof dataProductWorkflow>('dataProductWorkflow', {
+      taskQueue,
+      workflowId: `data-product:${domain}.${name}`,
+      args: [input],
+    });
+    started.push(handle);
+    return handle;
+  };
+  try {
+    return await worker.runUntil(body({ taskQueue, start }));
+  } finally {
+    for (const handle of started) {
+      await handle.terminate('test finished').catch(() => undefined); // already closed is fine
+    }
+    await connection.close();
+  }
+}
+
+/** Poll the product's status until `ready` holds; fails with the last status after the deadline. */
+export async function waitForStatus(
+  handle: WorkflowHandle<typeof dataProductWorkflow>,
+  ready: (status: ProductStatus) => boolean,
+  timeoutMs = 20_000,
+): Promise<ProductStatus> {
+  let last: ProductStatus | undefined;
+  const outcome = await waitUntil(
+    async () => {
+      last = await handle.query(getStatusQuery).catch(() => undefined);
+      return last !== undefined && ready(last);
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
+  if (outcome !== 'ready') {
+    throw new Error(`status not reached in ${timeoutMs} ms; last: ${JSON.stringify(last && summary(last))}`);
+  }
+  return last!;
+}
+
+export const stageIs = (stage: ProductStatus['stage']) => (status: ProductStatus) => status.stage === stage;
+
+function summary(status: ProductStatus) {
+  return {
+    stage: status.stage,
+    decisions: status.decisions,
+    ignored: status.ignored,
+    lastError: status.lastError,
+  };
+}
+
+export const historiesDir = path.join(__dirname, '..', 'fixtures', 'histories');
+
+/**
+ * With MESHLOOP_RECORD_HISTORIES=1, save the workflow's history for the replay tests: a change
+ * that breaks determinism then fails test/replay instead of running products.
+ */
+export async function recordHistory(handle: WorkflowHandle, name: string): Promise<void> {
+  if (process.env.MESHLOOP_RECORD_HISTORIES !== '1') return;
+  const history = await handle.fetchHistory();
+  await mkdir(historiesDir, { recursive: true });
+  await writeFile(path.join(historiesDir, `${name}.json`), historyToJSON(history) + '\n');
+}

@@ -1,0 +1,228 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import type { Kafka } from 'kafkajs';
+import { stringify as toYaml } from 'yaml';
+import { readCatalog } from '../../src/adapters/kafka/catalog';
+import { createKafkaClient } from '../../src/adapters/kafka/client';
+import { describeTopic } from '../../src/adapters/kafka/topics';
+import type { MeshloopConfig } from '../../src/config';
+import { waitUntil } from '../../src/stack/probe';
+import { proposeProduct } from '../../src/cli/product-commands';
+import { parseSpec, workflowIdOf } from '../../src/domain/spec';
+import { getStatusQuery, reviewUpdate } from '../../workflows/definitions';
+import type { RunningWorker } from '../../workers/orchestration';
+import { startOrchestrationWorker } from '../../workers/orchestration';
+import { createLogger } from '../../src/log';
+import { testPlatform } from '../helpers/platform';
+import { runCli, spawnWorker } from '../helpers/processes';
+
+function specFor(name: string, extra: Record<string, unknown> = {}) {
+  return {
+    name,
+    domain: 'orders',
+    owner: 'alice',
+    description: 'Orders as placed, one event per order, for everyone who needs them.',
+    kind: 'source-aligned',
+    inputs: [{ topic: 'orders.orders' }],
+    outputTopic: { partitions: 2, retentionMs: 86_400_000, cleanupPolicy: 'delete' },
+    schema: {
+      fields: [
+        { name: 'order_id', type: 'string', nullable: false },
+        { name: 'amount', type: 'double' },
+        { name: 'created_at', type: 'timestamp', nullable: false },
+      ],
+      key: ['order_id'],
+      eventTimeField: 'created_at',
+    },
+    tags: ['test'],
+    ...extra,
+  };
+}
+
+describe('the data product lifecycle on the real platform', function () {
+  let config: MeshloopConfig;
+  let kafka: Kafka;
+  let connection: Connection;
+  let client: Client;
+  let workDir: string;
+
+  before(async function () {
+    this.timeout(15 * 60_000);
+    config = await testPlatform();
+    kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'lifecycle-test' });
+    connection = await Connection.connect({ address: config.temporal.address });
+    client = new Client({ connection, namespace: config.temporal.namespace });
+    workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'meshloop-lifecycle-'));
+  });
+
+  after(async () => {
+    await connection?.close();
+    await fs.rm(workDir, { recursive: true, force: true });
+  });
+
+  async function topicSettings(name: string) {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      return await describeTopic(admin, name);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async function waitForStage(workflowId: string, stage: string, timeoutMs = 60_000) {
+    let last = '';
+    const outcome = await waitUntil(
+      async () => {
+        last = (await client.workflow.getHandle(workflowId).query(getStatusQuery)).stage;
+        return last === stage;
+      },
+      { timeoutMs, intervalMs: 200 },
+    );
+    assert.equal(outcome, 'ready', `expected stage ${stage}, still ${last}`);
+  }
+
+  describe('through the CLI', () => {
+    const taskQueue = `lifecycle-cli-${randomUUID()}`;
+    let worker: RunningWorker;
+
+    before(async () => {
+      worker = await startOrchestrationWorker(config, createLogger('test-worker', 'warn'), { taskQueue });
+    });
+    after(async () => worker?.shutdown());
+
+    it('proposes, approves, provisions the topic and the catalog, then retires', async () => {
+      const name = `cli-${randomUUID().slice(0, 8)}`;
+      const specFile = path.join(workDir, `${name}.yaml`);
+      await fs.writeFile(specFile, toYaml(specFor(name)));
+      const env = { MESHLOOP_TASK_QUEUE: taskQueue };
+
+      const proposed = await runCli(['propose', specFile], env);
+      assert.equal(proposed.code, 0, proposed.stderr);
+      assert.match(proposed.stdout, new RegExp(`proposed orders\\.${name}`));
+
+      const wrongApprover = await runCli(['approve', `orders.${name}`, '--by', 'mallory'], env);
+      assert.equal(wrongApprover.code, 1);
+      assert.match(wrongApprover.stderr, /mallory/);
+
+      const approved = await runCli(
+        ['approve', `orders.${name}`, '--by', 'alice', '--comment', 'ship it'],
+        env,
+      );
+      assert.equal(approved.code, 0, approved.stderr);
+      await waitForStage(workflowIdOf(`orders.${name}`), 'active');
+
+      assert.deepEqual(await topicSettings(`orders.${name}`), {
+        partitions: 2,
+        retentionMs: 86_400_000,
+        cleanupPolicy: 'delete',
+      });
+      const descriptor = (await readCatalog(kafka)).get(`orders.${name}`);
+      assert.equal(descriptor?.stage, 'active');
+      assert.equal(descriptor?.owner, 'alice');
+
+      const shown = await runCli(['show', `orders.${name}`, '--json'], env);
+      assert.equal(shown.code, 0, shown.stderr);
+      const status = JSON.parse(shown.stdout) as {
+        stage: string;
+        decisions: Array<{ by: string; comment?: string }>;
+      };
+      assert.equal(status.stage, 'active');
+      assert.ok(status.decisions.some((d) => d.by === 'alice' && d.comment === 'ship it'));
+
+      const catalog = await runCli(['catalog'], env);
+      assert.equal(catalog.code, 0, catalog.stderr);
+      assert.match(catalog.stdout, new RegExp(`orders\\.${name}\\s+active`));
+
+      const retired = await runCli(['retire', `orders.${name}`, '--by', 'alice'], env);
+      assert.equal(retired.code, 0, retired.stderr);
+      await waitForStage(workflowIdOf(`orders.${name}`), 'retired');
+      const after = (await readCatalog(kafka)).get(`orders.${name}`);
+      assert.equal(after?.stage, 'retired');
+      assert.ok(await topicSettings(`orders.${name}`), 'retirement keeps the data');
+    });
+
+    it('fails clearly on a wrong spec file, listing every problem', async () => {
+      const specFile = path.join(workDir, 'wrong.yaml');
+      await fs.writeFile(
+        specFile,
+        toYaml({ name: 'Bad Name', domain: 'orders', kind: 'nonsense', schema: { fields: [] } }),
+      );
+      const result = await runCli(['propose', specFile]);
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /kind/);
+      assert.match(result.stderr, /owner/);
+      assert.match(result.stderr, /schema\.fields/);
+    });
+
+    it('moves to failed when the topic exists with other settings', async () => {
+      const name = `clash-${randomUUID().slice(0, 8)}`;
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin.createTopics({
+        topics: [{ topic: `orders.${name}`, numPartitions: 5 }],
+        waitForLeaders: true,
+      });
+      await admin.disconnect();
+      const spec = parseSpec(specFor(name));
+      const { workflowId } = await proposeProduct(client, config, spec, { taskQueue });
+      await waitForStage(workflowId, 'awaitingApproval');
+      await client.workflow
+        .getHandle(workflowId)
+        .executeUpdate(reviewUpdate, { args: [{ action: 'approve', by: 'bob' }] });
+      await waitForStage(workflowId, 'failed');
+      const status = await client.workflow.getHandle(workflowId).query(getStatusQuery);
+      assert.equal(status.lastError?.type, 'TopicConfigMismatch');
+      assert.match(status.lastError?.message ?? '', /partitions 5, spec wants 2/);
+    });
+  });
+
+  it('survives a worker killed with SIGKILL during provisioning: active, with exactly one topic', async function () {
+    this.timeout(5 * 60_000);
+    const taskQueue = `lifecycle-kill-${randomUUID()}`;
+    const name = `crash-${randomUUID().slice(0, 8)}`;
+    const env = { MESHLOOP_TASK_QUEUE: taskQueue, MESHLOOP_LOG_LEVEL: 'warn' };
+    const first = spawnWorker(env);
+    let second: ReturnType<typeof spawnWorker> | undefined;
+    try {
+      const { workflowId } = await proposeProduct(client, config, parseSpec(specFor(name)), { taskQueue });
+      const handle = client.workflow.getHandle(workflowId);
+      await waitForStage(workflowId, 'awaitingApproval');
+      await handle.executeUpdate(reviewUpdate, { args: [{ action: 'approve', by: 'alice' }] });
+
+      // Kill the worker the moment provisioning has begun (its first activity is scheduled or running).
+      const began = await waitUntil(
+        async () => {
+          const description = await handle.describe();
+          return (
+            (description.raw.pendingActivities?.length ?? 0) > 0 ||
+            (await handle.query(getStatusQuery)).stage === 'provisioning'
+          );
+        },
+        { timeoutMs: 60_000, intervalMs: 20 },
+      );
+      assert.equal(began, 'ready', `provisioning never began; worker output:\n${first.output()}`);
+      first.kill('SIGKILL');
+      await new Promise((resolve) => first.once('exit', resolve));
+
+      second = spawnWorker(env);
+      await waitForStage(workflowId, 'active', 180_000);
+      const admin = kafka.admin();
+      await admin.connect();
+      const topics = (await admin.listTopics()).filter((topic) => topic.includes(name));
+      await admin.disconnect();
+      assert.deepEqual(topics, [`orders.${name}`]);
+      assert.equal((await readCatalog(kafka)).get(`orders.${name}`)?.stage, 'active');
+    } finally {
+      if (first.exitCode === null) first.kill('SIGKILL');
+      if (second && second.exitCode === null) {
+        second.kill('SIGTERM');
+        await new Promise((resolve) => second!.once('exit', resolve));
+      }
+    }
+  });
+});
