@@ -1,0 +1,3 @@
+export * from './pii';
+export * from './profiler';
+export * from './types';

@@ -1,0 +1,531 @@
+import type { DataType, Vector } from 'apache-arrow';
+import {
+  Bool,
+  Field,
+  Float64,
+  Int64,
+  Null,
+  Schema,
+  Table,
+  TimestampMillisecond,
+  Utf8,
+  makeData,
+  makeVector,
+} from 'apache-arrow';
+import { detectPii } from './pii';
+import type { PiiSignal } from './pii';
+import { DistinctCounter, hashBytes, hashNumber, hashString } from './sketch';
+import type { FieldProfile, ProfiledType, TopicProfile, UnparseableReason } from './types';
+import { unparseableReasons } from './types';
+
+/** The message shape the profiler reads: what the Kafka sampler yields. */
+export type ProfiledMessage = Readonly<{
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  timestamp: number;
+}>;
+
+export type ProfilerOptions = Readonly<{
+  /** Records larger than this are counted as tooLarge, not parsed. */
+  maxRecordBytes?: number;
+  /** Nested objects are flattened to dotted fields down to this depth; deeper ones are `json`. */
+  flattenDepth?: number;
+  /** Records nested deeper than this are counted as tooDeep. */
+  maxNesting?: number;
+  /** Rows per Arrow record batch. */
+  chunkRows?: number;
+  /** Top values are counted over this many values per field. */
+  topValueRows?: number;
+  /** PII checks look at this many non-null values per field. */
+  piiSampleSize?: number;
+  /** At most this many columns per topic. */
+  maxFields?: number;
+}>;
+
+const defaults = {
+  maxRecordBytes: 256 * 1024,
+  flattenDepth: 3,
+  maxNesting: 32,
+  chunkRows: 8192,
+  topValueRows: 20_000,
+  piiSampleSize: 500,
+  maxFields: 500,
+};
+
+// The kinds of values a row pass sees; `t` is an ISO timestamp string already turned into epoch ms.
+type Kind = 'n' | 's' | 'b' | 't' | 'j' | 'a';
+const kindType: Record<Kind, ProfiledType> = {
+  n: 'double',
+  s: 'string',
+  b: 'boolean',
+  t: 'timestamp',
+  j: 'json',
+  a: 'array',
+};
+
+const EPOCH_MS_MIN = Date.UTC(2000, 0, 1);
+const EPOCH_MS_MAX = Date.UTC(2100, 0, 1);
+const TIME_NAME = /(^|[._])(ts|time|timestamp|event_?time|date|datetime)$|_(at|ts|time|date)$/i;
+const LATE_TIME_NAME = /(updated|modified|deleted|delivered|expires?|ingested|processed)/i;
+
+class FieldState {
+  readonly kinds: Record<Kind, number> = { n: 0, s: 0, b: 0, t: 0, j: 0, a: 0 };
+  present = 0;
+  allIntegers = true;
+  min = Infinity;
+  max = -Infinity;
+  maxLength = 0;
+  readonly distinct = new DistinctCounter();
+  readonly top = new Map<string, number>();
+  topSeen = 0;
+  readonly piiSample: string[] = [];
+  // The current chunk's numeric column (numbers, epoch-ms timestamps) and its validity bitmap,
+  // in Arrow's layout so it becomes a Float64 vector without copying.
+  numbers: Float64Array;
+  validity: Uint8Array;
+  numericRows = 0;
+  constructor(
+    readonly name: string,
+    readonly order: number,
+    chunkRows: number,
+  ) {
+    this.numbers = new Float64Array(chunkRows);
+    this.validity = new Uint8Array(Math.ceil(chunkRows / 8));
+  }
+
+  count(text: string, options: typeof defaults): void {
+    if (this.topSeen < options.topValueRows) {
+      this.topSeen++;
+      const seen = this.top.get(text);
+      if (seen !== undefined) this.top.set(text, seen + 1);
+      else if (this.top.size < 5000) this.top.set(text, 1);
+    }
+  }
+}
+
+/**
+ * Profiles one topic's records as they stream in: each record is parsed (or counted as
+ * unparseable, with its reason) and flattened into columns. Numeric and time columns are written
+ * straight into Arrow-layout buffers (values + validity bitmap); every `chunkRows` rows they
+ * become an Arrow record batch whose Float64 vectors give min, max and distinct counts. Strings
+ * are hashed and counted as they arrive, without building UTF-8 copies (that alone would halve
+ * throughput). The inferred schema is an Arrow schema (`arrowSchemaOf`). Memory stays bounded by
+ * the chunk size and the sketches, whatever the sample size.
+ */
+export class TopicProfiler {
+  private readonly options: typeof defaults;
+  private readonly fields = new Map<string, FieldState>();
+  private droppedFields = new Set<string>();
+  private rows = 0; // rows in the current chunk
+  private records = 0;
+  private parsed = 0;
+  private bytes = 0;
+  private readonly unparseable: Record<UnparseableReason, number> = Object.fromEntries(
+    unparseableReasons.map((reason) => [reason, 0]),
+  ) as Record<UnparseableReason, number>;
+  private readonly examples: TopicProfile['unparseable']['examples'] = [];
+  private keyNulls = 0;
+  private readonly keyDistinct = new DistinctCounter();
+  private readonly keyMatches = new Map<string, number>();
+  private keyChecks = 0;
+  private brokerMin = Infinity;
+  private brokerMax = -Infinity;
+  // Reused per row: a record's flattened values are staged, then committed only if it is sound.
+  private stagedNames: string[] = [];
+  private stagedKinds: Kind[] = [];
+  private stagedValues: Array<number | string | boolean | null> = [];
+  private staged = 0;
+  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+
+  constructor(
+    readonly topic: string,
+    options: ProfilerOptions = {},
+  ) {
+    this.options = { ...defaults, ...options };
+  }
+
+  addAll(messages: readonly ProfiledMessage[]): void {
+    for (const message of messages) this.add(message);
+  }
+
+  add(message: ProfiledMessage): void {
+    this.records++;
+    const value = message.value;
+    const size = value?.length ?? 0;
+    this.bytes += size + (message.key?.length ?? 0);
+    if (message.timestamp < this.brokerMin) this.brokerMin = message.timestamp;
+    if (message.timestamp > this.brokerMax) this.brokerMax = message.timestamp;
+    if (message.key === null) this.keyNulls++;
+    else this.keyDistinct.add(hashBytes(message.key, 0, message.key.length));
+
+    if (value === null || size === 0) return this.reject(message, 'empty');
+    if (size > this.options.maxRecordBytes) return this.reject(message, 'tooLarge');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value.toString('utf8'));
+    } catch (error) {
+      if (error instanceof RangeError) return this.reject(message, 'tooDeep');
+      return this.reject(message, this.isText(value) ? 'notJson' : 'binary');
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      return this.reject(message, 'notObject');
+    }
+    this.staged = 0;
+    if (!this.stage(parsed as Record<string, unknown>, '', 1)) return this.reject(message, 'tooDeep');
+    this.commit(message);
+  }
+
+  private isText(value: Buffer): boolean {
+    try {
+      const text = this.decoder.decode(value);
+      // Control characters other than whitespace mean bytes, not text.
+      for (let i = 0; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        if (c < 32 && c !== 9 && c !== 10 && c !== 13) return false;
+      }
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private reject(message: ProfiledMessage, reason: UnparseableReason): void {
+    this.unparseable[reason]++;
+    if (this.examples.length < 10) {
+      this.examples.push({ partition: message.partition, offset: message.offset, reason });
+    }
+  }
+
+  /** Flatten one record into the staging arrays; false when it nests deeper than allowed. */
+  private stage(object: Record<string, unknown>, prefix: string, depth: number): boolean {
+    for (const key in object) {
+      const value = object[key];
+      const name = prefix === '' ? key : `${prefix}.${key}`;
+      switch (typeof value) {
+        case 'number':
+          if (Number.isFinite(value)) this.push(name, 'n', value);
+          break;
+        case 'string':
+          if (
+            value.length >= 10 &&
+            value.length <= 35 &&
+            value.charCodeAt(4) === 45 &&
+            value.charCodeAt(7) === 45
+          ) {
+            const ms = Date.parse(value);
+            if (Number.isFinite(ms)) {
+              this.push(name, 't', ms);
+              break;
+            }
+          }
+          this.push(name, 's', value);
+          break;
+        case 'boolean':
+          this.push(name, 'b', value);
+          break;
+        case 'object':
+          if (value === null) break;
+          if (!Array.isArray(value) && depth < this.options.flattenDepth) {
+            if (!this.stage(value as Record<string, unknown>, name, depth + 1)) return false;
+            break;
+          }
+          if (nestingExceeds(value, this.options.maxNesting - depth)) return false;
+          this.push(name, Array.isArray(value) ? 'a' : 'j', null);
+          break;
+        default:
+          break;
+      }
+    }
+    return true;
+  }
+
+  private push(name: string, kind: Kind, value: number | string | boolean | null): void {
+    const i = this.staged++;
+    this.stagedNames[i] = name;
+    this.stagedKinds[i] = kind;
+    this.stagedValues[i] = value;
+  }
+
+  private commit(message: ProfiledMessage): void {
+    const row = this.rows;
+    const options = this.options;
+    const checkKey = message.key !== null && this.keyChecks < 1000;
+    const key = checkKey ? message.key.toString('utf8') : '';
+    if (checkKey) this.keyChecks++;
+    for (let i = 0; i < this.staged; i++) {
+      const name = this.stagedNames[i] as string;
+      const kind = this.stagedKinds[i] as Kind;
+      const value = this.stagedValues[i] as number | string | boolean | null;
+      let field = this.fields.get(name);
+      if (!field) {
+        if (this.fields.size >= options.maxFields) {
+          if (this.droppedFields.size < 10_000) this.droppedFields.add(name);
+          continue;
+        }
+        field = new FieldState(name, this.fields.size, options.chunkRows);
+        this.fields.set(name, field);
+      }
+      field.kinds[kind]++;
+      field.present++;
+      if (kind === 'n' || kind === 't') {
+        const v = value as number;
+        field.numbers[row] = v;
+        (field.validity[row >> 3] as number) |= 1 << (row & 7);
+        field.numericRows++;
+        if (kind === 'n') {
+          if (!Number.isInteger(v)) field.allIntegers = false;
+          if (field.topSeen < options.topValueRows) field.count(String(v), options);
+          if (field.piiSample.length < options.piiSampleSize && Number.isInteger(v) && Math.abs(v) >= 1e8) {
+            field.piiSample.push(String(v));
+          }
+        }
+      } else if (kind === 's') {
+        // Strings are profiled as they come: hashed for distinct counts, counted for top values.
+        const text = value as string;
+        field.distinct.add(hashString(text));
+        if (text.length > field.maxLength) field.maxLength = text.length;
+        if (field.topSeen < options.topValueRows) field.count(text, options);
+        if (field.piiSample.length < options.piiSampleSize) field.piiSample.push(text);
+        if (checkKey && text === key) this.keyMatches.set(name, (this.keyMatches.get(name) ?? 0) + 1);
+      } else if (kind === 'b') {
+        field.distinct.add(value ? 1 : 2);
+        if (field.topSeen < options.topValueRows) field.count(value ? 'true' : 'false', options);
+      }
+    }
+    this.parsed++;
+    this.rows++;
+    if (this.rows >= options.chunkRows) this.flush();
+  }
+
+  /**
+   * Turn the chunk's numeric columns into an Arrow record batch (Float64 vectors over the very
+   * buffers the rows were written into) and fold the vectors into the statistics.
+   */
+  private flush(): void {
+    if (this.rows === 0) return;
+    const rows = this.rows;
+    const vectors: Record<string, Vector<Float64>> = {};
+    const states: FieldState[] = [];
+    for (const field of this.fields.values()) {
+      if (field.numericRows === 0) continue;
+      vectors[field.name] = makeVector(
+        makeData({
+          type: new Float64(),
+          length: rows,
+          nullCount: rows - field.numericRows,
+          nullBitmap: field.validity,
+          data: field.numbers.subarray(0, rows),
+        }),
+      );
+      states.push(field);
+    }
+    if (states.length > 0) {
+      const batch = new Table(vectors);
+      for (const field of states) {
+        const vector = batch.getChild(field.name);
+        if (vector) this.fold(field, vector);
+        field.validity.fill(0);
+        field.numericRows = 0;
+      }
+    }
+    this.rows = 0;
+  }
+
+  private fold(field: FieldState, vector: Vector<Float64>): void {
+    for (const data of vector.data) {
+      const values = data.values;
+      const bitmap = data.nullCount > 0 ? data.nullBitmap : undefined;
+      for (let i = 0; i < data.length; i++) {
+        const at = data.offset + i;
+        if (bitmap && ((bitmap[at >> 3] as number) & (1 << (at & 7))) === 0) continue;
+        const v = values[at] as number;
+        field.distinct.add(hashNumber(v));
+        if (v < field.min) field.min = v;
+        if (v > field.max) field.max = v;
+      }
+    }
+  }
+
+  /** The profile of everything added so far. */
+  finish(now: Date = new Date()): TopicProfile {
+    this.flush();
+    const fields = [...this.fields.values()].sort((a, b) => a.order - b.order).map((f) => this.describe(f));
+    const unparseableTotal = Object.values(this.unparseable).reduce((a, b) => a + b, 0);
+    const keyed = this.records - this.keyNulls;
+    const keyField = [...this.keyMatches.entries()].find(
+      ([, n]) => this.keyChecks > 0 && n >= 0.99 * this.keyChecks,
+    )?.[0];
+    const pii = fields.flatMap((f) => f.pii);
+    return {
+      topic: this.topic,
+      profiledAt: now.toISOString(),
+      records: this.records,
+      parsed: this.parsed,
+      bytes: this.bytes,
+      unparseable: {
+        total: unparseableTotal,
+        byReason: { ...this.unparseable },
+        examples: [...this.examples],
+      },
+      fields,
+      droppedFields: this.droppedFields.size,
+      candidateKeys: fields
+        .filter(
+          (f) =>
+            this.parsed >= 2 &&
+            f.present === this.parsed &&
+            (f.type === 'string' || f.type === 'long') &&
+            // HyperLogLog errs by about 1 %: beyond the exact range, near-unique is unique enough.
+            (f.distinctExact ? f.distinct === f.present : f.distinct >= 0.97 * f.present),
+        )
+        .map((f) => f.name),
+      eventTimeField: chooseEventTime(fields),
+      messageKey: {
+        nullRatio: this.records === 0 ? 0 : this.keyNulls / this.records,
+        distinct: keyed === 0 ? 0 : this.keyDistinct.count(),
+        ...(keyField ? { field: keyField } : {}),
+      },
+      drift: fields
+        .filter((f) => Object.keys(f.observedTypes).length > 1)
+        .map((f) => ({ field: f.name, types: f.observedTypes })),
+      pii,
+      ...(this.records > 0
+        ? {
+            brokerTime: {
+              min: new Date(this.brokerMin).toISOString(),
+              max: new Date(this.brokerMax).toISOString(),
+            },
+          }
+        : {}),
+    };
+  }
+
+  private describe(field: FieldState): FieldProfile {
+    const observed: Partial<Record<ProfiledType, number>> = {};
+    for (const kind of Object.keys(field.kinds) as Kind[]) {
+      const n = field.kinds[kind];
+      if (n === 0) continue;
+      const type = kind === 'n' && field.allIntegers ? 'long' : kindType[kind];
+      observed[type] = (observed[type] ?? 0) + n;
+    }
+    // The dominant type wins; a drifting field reports every type it showed in observedTypes.
+    const ranked = (Object.entries(observed) as Array<[ProfiledType, number]>).sort((a, b) => b[1] - a[1]);
+    let type: ProfiledType = ranked[0]?.[0] ?? 'null';
+    let timeUnit: 'ms' | 's' | undefined;
+    const numeric = type === 'long' || type === 'double' || type === 'timestamp';
+    if (type === 'timestamp') timeUnit = 'ms';
+    if (type === 'long' && ranked.length === 1 && field.min >= EPOCH_MS_MIN && field.max <= EPOCH_MS_MAX) {
+      type = 'timestamp';
+      timeUnit = 'ms';
+    } else if (
+      type === 'long' &&
+      ranked.length === 1 &&
+      TIME_NAME.test(field.name) &&
+      field.min >= EPOCH_MS_MIN / 1000 &&
+      field.max <= EPOCH_MS_MAX / 1000
+    ) {
+      type = 'timestamp';
+      timeUnit = 's';
+    }
+    const pii: PiiSignal[] = detectPii(field.name, field.piiSample);
+    const nearUnique = field.distinct.count() > 0.5 * Math.max(1, field.topSeen);
+    const topValues =
+      pii.length > 0 || nearUnique || type === 'timestamp'
+        ? undefined
+        : [...field.top.entries()]
+            .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+            .slice(0, 5)
+            .map(([value, count]) => ({ value: value.slice(0, 80), count }));
+    const hasRange = numeric && ranked.length === 1 && Number.isFinite(field.min);
+    const asTime = (v: number) => new Date(timeUnit === 's' ? v * 1000 : v).toISOString();
+    return {
+      name: field.name,
+      type,
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- Arrow types print as `Utf8`, `Int64`, ...
+      arrowType: String(arrowTypeOf(type)),
+      observedTypes: observed,
+      present: field.present,
+      nullRatio: this.parsed === 0 ? 0 : round((this.parsed - field.present) / this.parsed),
+      distinct: field.distinct.count(),
+      distinctExact: field.distinct.isExact,
+      ...(hasRange
+        ? type === 'timestamp'
+          ? { min: asTime(field.min), max: asTime(field.max) }
+          : { min: field.min, max: field.max }
+        : {}),
+      ...(timeUnit ? { timeUnit } : {}),
+      ...(field.maxLength > 0 ? { maxLength: field.maxLength } : {}),
+      ...(topValues ? { topValues } : {}),
+      pii,
+    };
+  }
+}
+
+/** The Arrow type a profiled type maps to: the schema a product built from the topic would get. */
+export function arrowTypeOf(type: ProfiledType): DataType {
+  switch (type) {
+    case 'string':
+    case 'json':
+    case 'array':
+      return new Utf8();
+    case 'long':
+      return new Int64();
+    case 'double':
+      return new Float64();
+    case 'boolean':
+      return new Bool();
+    case 'timestamp':
+      return new TimestampMillisecond();
+    default:
+      return new Null();
+  }
+}
+
+/** The inferred schema of a profile as an Arrow schema. */
+export function arrowSchemaOf(profile: Pick<TopicProfile, 'fields'>): Schema {
+  return new Schema(profile.fields.map((f) => new Field(f.name, arrowTypeOf(f.type), f.nullRatio > 0)));
+}
+
+const round = (n: number) => Math.round(n * 10_000) / 10_000;
+
+/** The event-time field: a timestamp that is (nearly) always there, preferring names that say so. */
+export function chooseEventTime(fields: readonly FieldProfile[]): string | undefined {
+  const candidates = fields.filter((f) => f.type === 'timestamp' && f.nullRatio <= 0.05);
+  const score = (f: FieldProfile) =>
+    (TIME_NAME.test(f.name) ? 2 : 0) +
+    (LATE_TIME_NAME.test(f.name) ? -1 : 1) +
+    (f.name.includes('.') ? -1 : 0);
+  return [...candidates].sort((a, b) => score(b) - score(a) || a.nullRatio - b.nullRatio)[0]?.name;
+}
+
+/** Whether a JSON value nests deeper than `limit`; walks iteratively and stops early. */
+export function nestingExceeds(value: unknown, limit: number): boolean {
+  if (limit < 0) return true;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  let visited = 0;
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop() as [unknown, number];
+    if (depth > limit) return true;
+    // Bounded work per record: a huge but shallow value is not a nesting problem.
+    if (++visited > 10_000) return false;
+    if (node && typeof node === 'object') {
+      for (const child of Array.isArray(node) ? node : Object.values(node)) {
+        if (child && typeof child === 'object') stack.push([child, depth + 1]);
+      }
+    }
+  }
+  return false;
+}
+
+/** Profile a finished list of messages (tests, small samples). */
+export function profileMessages(
+  topic: string,
+  messages: readonly ProfiledMessage[],
+  options?: ProfilerOptions,
+): TopicProfile {
+  const profiler = new TopicProfiler(topic, options);
+  profiler.addAll(messages);
+  return profiler.finish();
+}

@@ -1,0 +1,62 @@
+import type { PiiSignal } from './pii';
+
+/** Why a record could not be profiled; every such record is counted, none is dropped silently. */
+export const unparseableReasons = ['empty', 'binary', 'notJson', 'notObject', 'tooLarge', 'tooDeep'] as const;
+export type UnparseableReason = (typeof unparseableReasons)[number];
+
+/** Field types as a product spec names them (plus `array`, which specs carry as json). */
+export type ProfiledType = 'string' | 'long' | 'double' | 'boolean' | 'timestamp' | 'json' | 'array' | 'null';
+
+export type FieldProfile = {
+  /** Dotted path for nested objects: `address.city`. */
+  name: string;
+  type: ProfiledType;
+  /** The Arrow type the column was profiled as (Utf8, Float64, Timestamp<MILLISECOND>, ...). */
+  arrowType: string;
+  /** How many values of each JSON type were seen: more than one means the schema drifted. */
+  observedTypes: Partial<Record<ProfiledType, number>>;
+  /** Records with a non-null value. */
+  present: number;
+  /** Records where the field is null or missing, over all parsed records. */
+  nullRatio: number;
+  distinct: number;
+  distinctExact: boolean;
+  min?: number | string;
+  max?: number | string;
+  /** Epoch fields: the unit their numbers are in. */
+  timeUnit?: 'ms' | 's';
+  /** Longest string value in UTF-8 bytes. */
+  maxLength?: number;
+  /** Most frequent values (from the first rows; left out for PII fields and near-unique fields). */
+  topValues?: Array<{ value: string; count: number }>;
+  pii: PiiSignal[];
+};
+
+export type TopicProfile = {
+  topic: string;
+  profiledAt: string;
+  /** Every record read: parsed + unparseable. */
+  records: number;
+  parsed: number;
+  bytes: number;
+  unparseable: {
+    total: number;
+    byReason: Record<UnparseableReason, number>;
+    /** Where the first few are (never their contents: records are untrusted and may hold PII). */
+    examples: Array<{ partition: number; offset: string; reason: UnparseableReason }>;
+  };
+  fields: FieldProfile[];
+  /** Fields beyond the column cap, counted but not profiled. */
+  droppedFields: number;
+  /** Fields whose values are unique and never null: candidates for the product key. */
+  candidateKeys: string[];
+  eventTimeField?: string;
+  /** The Kafka message key: how often it is null, how many distinct, which field it mirrors. */
+  messageKey: { nullRatio: number; distinct: number; field?: string };
+  /** Fields whose values change JSON type within the sample. */
+  drift: Array<{ field: string; types: Partial<Record<ProfiledType, number>> }>;
+  /** PII signals over all fields. */
+  pii: PiiSignal[];
+  /** Broker timestamps of the sample, ISO. */
+  brokerTime?: { min: string; max: string };
+};
