@@ -20,11 +20,9 @@ export async function startOrchestrationWorker(
     clientId: 'meshloop-worker',
     log: log.child('kafka'),
   });
-  const producer = kafka.producer({
-    allowAutoTopicCreation: false,
-    idempotent: true,
-    maxInFlightRequests: 1,
-  });
+  // Not kafkajs's idempotent mode: it stalls under concurrent sends. Catalog writes are idempotent
+  // by design instead (compacted topic keyed by product id: a repeated descriptor changes nothing).
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const taskQueue = options.taskQueue ?? config.temporal.taskQueue;
