@@ -1,0 +1,239 @@
+import type { MeshConfig } from '../domain/mesh-config';
+import type { FieldProfile, TopicProfile } from '../profile/types';
+import type { Draft, DraftField, DiscoveryProposal, DroppedProposal, ProfileIndex } from './proposals';
+import { columnOf, finishProposal, indexProfiles, specTypeOf, topicParts } from './proposals';
+
+/**
+ * The deterministic planner: proposals from the profiles alone, so the mesh works without an LLM.
+ * - a clean topic (few unparseable records, no type drift) → a source-aligned product;
+ * - a topic with PII signals → a source-aligned product classified PII, its personal fields masked;
+ * - two clean topics sharing a key (unique in one, referenced by the other) and both with an event
+ *   time → an aggregate product joining them (orders with their payments).
+ * Pure: same profiles, same mesh, same proposals. Record contents never reach a spec (only field
+ * names, types and figures do), so text in a record cannot steer it.
+ */
+
+export const PLANNER_NAME = 'discovery-planner';
+/** More unparseable records than this share and a topic is not clean enough to build on. */
+export const MAX_UNPARSEABLE_RATIO = 0.01;
+
+export type PlannerResult = { proposals: DiscoveryProposal[]; dropped: DroppedProposal[]; skipped: string[] };
+
+const pct = (ratio: number) => `${(ratio * 100).toFixed(ratio < 0.01 && ratio > 0 ? 2 : 1)} %`;
+const count = (n: number) => n.toLocaleString('en');
+
+function usableFields(profile: TopicProfile): FieldProfile[] {
+  return profile.fields.filter((f) => f.type !== 'null' && f.nullRatio < 1);
+}
+
+function fieldOf(topic: string, field: FieldProfile, name = columnOf(field.name)): DraftField {
+  return {
+    name,
+    type: specTypeOf(field.type),
+    description: `${field.name} from ${topic}`,
+    from: [{ topic, field: field.name }],
+    nullable: field.nullRatio > 0,
+  };
+}
+
+function profileEvidence(profile: TopicProfile): { summary: string; source: string } {
+  const parts = [
+    `${count(profile.records)} records sampled, ${count(profile.unparseable.total)} unparseable`,
+    `${profile.fields.length} fields`,
+  ];
+  if (profile.candidateKeys.length > 0) parts.push(`unique non-null: ${profile.candidateKeys.join(', ')}`);
+  if (profile.eventTimeField) {
+    const time = profile.fields.find((f) => f.name === profile.eventTimeField);
+    parts.push(
+      `event time ${profile.eventTimeField}${time?.min ? ` ${String(time.min)} → ${String(time.max)}` : ''}`,
+    );
+  }
+  return { summary: `${profile.topic}: ${parts.join('; ')}`, source: `profile:${profile.topic}` };
+}
+
+/** The business goal of a domain whose words best match these terms (the first one on a tie). */
+export function matchingGoal(goals: readonly string[], terms: readonly string[]): string | undefined {
+  const words = new Set(
+    terms.flatMap((t) => t.toLowerCase().split(/[^a-z0-9]+/)).filter((w) => w.length > 2),
+  );
+  const stem = (w: string) => w.replace(/s$/, '');
+  const stems = new Set([...words].map(stem));
+  let best: { goal: string; score: number } | undefined;
+  for (const goal of goals) {
+    const score = goal
+      .toLowerCase()
+      .split(/[^a-z0-9]+/)
+      .filter((w) => stems.has(stem(w))).length;
+    if (score > 0 && (!best || score > best.score)) best = { goal, score };
+  }
+  return best?.goal ?? goals[0];
+}
+
+function keyOf(profile: TopicProfile, fields: readonly DraftField[]): string[] {
+  const names = new Set(fields.map((f) => f.name));
+  const preferred =
+    profile.messageKey.field && profile.candidateKeys.includes(profile.messageKey.field)
+      ? profile.messageKey.field
+      : profile.candidateKeys.find((k) => !k.includes('.'));
+  return preferred && names.has(columnOf(preferred)) ? [columnOf(preferred)] : [];
+}
+
+function sourceAligned(profile: TopicProfile, mesh: MeshConfig): Draft {
+  const { domain, entity } = topicParts(profile.topic);
+  const fields = usableFields(profile).map((f) => fieldOf(profile.topic, f));
+  const piiFields = profile.pii.map((s) => `${s.field} (${s.kind}, ${pct(s.matchRatio)} of sampled values)`);
+  const pii = piiFields.length > 0;
+  const goal = matchingGoal(mesh.domains[domain]?.businessGoals ?? [], [
+    entity,
+    domain,
+    ...(pii ? ['personal', 'masked'] : []),
+  ]);
+  const key = keyOf(profile, fields);
+  const evidence = [profileEvidence(profile)];
+  if (pii)
+    evidence.push({ summary: `PII signals: ${piiFields.join('; ')}`, source: `profile:${profile.topic}` });
+  return {
+    name: pii ? `${entity}_masked` : `${entity}_curated`,
+    domain,
+    kind: 'source-aligned',
+    description: pii
+      ? `${profile.topic} as a contracted product, personal data masked for readers outside the ${domain} domain.`
+      : `${profile.topic} as a contracted, typed product with a key${profile.eventTimeField ? ' and an event time' : ''}.`,
+    inputs: [profile.topic],
+    fields,
+    key,
+    ...(profile.eventTimeField ? { eventTimeField: columnOf(profile.eventTimeField) } : {}),
+    reasoning:
+      `${profile.topic} is clean (${pct(profile.unparseable.total / Math.max(1, profile.records))} unparseable, no type drift)` +
+      (key.length > 0 ? ` and ${key[0]} identifies each record` : '') +
+      (pii
+        ? `; it carries personal data (${profile.pii.map((s) => s.field).join(', ')}), which the product masks`
+        : '') +
+      (goal ? `. Serves the ${domain} goal: "${goal}"` : '.'),
+    evidence,
+    confidence: pii ? 0.7 : key.length > 0 ? 0.8 : 0.6,
+  };
+}
+
+/** A field unique in `parent` and present, with the same type, in `child`: a join key. */
+function sharedKey(parent: TopicProfile, child: TopicProfile): string | undefined {
+  const childFields = new Map(child.fields.map((f) => [f.name, f]));
+  return parent.candidateKeys.find((key) => {
+    const ours = parent.fields.find((f) => f.name === key);
+    const theirs = childFields.get(key);
+    if (!ours || !theirs || ours.type !== theirs.type || theirs.nullRatio >= 0.05 || key.includes('.'))
+      return false;
+    // The parent owns the key: it is named for the parent's entity (order_id for orders).
+    // Otherwise payments, unique per order, would "own" order_id as much as orders do.
+    const stem = key.replace(/_?id$/i, '').replace(/s$/, '');
+    return stem.length > 0 && topicParts(parent.topic).entity.replace(/s$/, '') === stem;
+  });
+}
+
+function joined(parent: TopicProfile, child: TopicProfile, key: string, mesh: MeshConfig): Draft {
+  const { domain, entity } = topicParts(parent.topic);
+  const other = topicParts(child.topic).entity;
+  const fields = usableFields(parent).map((f) => fieldOf(parent.topic, f));
+  const taken = new Set(fields.map((f) => f.name));
+  for (const f of usableFields(child)) {
+    if (f.name === key) continue;
+    let name = columnOf(f.name);
+    if (taken.has(name)) name = `${other}_${name}`;
+    if (taken.has(name)) continue;
+    taken.add(name);
+    // A left join: the child's columns may be missing for a parent record.
+    fields.push({ ...fieldOf(child.topic, f, name), nullable: true });
+  }
+  const goal = matchingGoal(mesh.domains[domain]?.businessGoals ?? [], [entity, other, domain]);
+  const childKeyUnique = child.candidateKeys.includes(key);
+  return {
+    name: `${entity}_with_${other}`,
+    domain,
+    kind: 'aggregate',
+    description: `${parent.topic} joined with ${child.topic} on ${key}, one row per ${key}, kept current as both streams arrive.`,
+    inputs: [parent.topic, child.topic],
+    fields,
+    key: [columnOf(key)],
+    ...(parent.eventTimeField ? { eventTimeField: columnOf(parent.eventTimeField) } : {}),
+    reasoning:
+      `${key} is unique in ${parent.topic} and present in ${child.topic}` +
+      `${childKeyUnique ? ' (one per key there too)' : ''}; both carry an event time ` +
+      `(${parent.eventTimeField} and ${child.eventTimeField}), so they can be joined on ${key} within a time window` +
+      (goal ? `. Serves the ${domain} goal: "${goal}"` : '.'),
+    evidence: [
+      profileEvidence(parent),
+      profileEvidence(child),
+      {
+        summary: `${child.topic}.${key} (${child.fields.find((f) => f.name === key)?.type}, null ${pct(child.fields.find((f) => f.name === key)?.nullRatio ?? 0)}) matches the key ${parent.topic}.${key}`,
+        source: `profile:${child.topic}`,
+      },
+    ],
+    confidence: 0.6,
+    freshness: '15m',
+  };
+}
+
+export function planProposals(
+  profiles: readonly TopicProfile[],
+  mesh: MeshConfig,
+  options: { profiles?: ProfileIndex } = {},
+): PlannerResult {
+  const index = options.profiles ?? indexProfiles(profiles);
+  const proposals: DiscoveryProposal[] = [];
+  const dropped: DroppedProposal[] = [];
+  const skipped: string[] = [];
+  const sorted = [...profiles].sort((a, b) => a.topic.localeCompare(b.topic));
+  const add = (draft: Draft) => {
+    const result = finishProposal(draft, {
+      profiles: index,
+      mesh,
+      origin: 'planner',
+      agentName: PLANNER_NAME,
+    });
+    if ('proposal' in result) proposals.push(result.proposal);
+    else dropped.push({ name: `${draft.domain}.${draft.name}`, origin: 'planner', reasons: result.problems });
+  };
+
+  const clean: TopicProfile[] = [];
+  for (const profile of sorted) {
+    const { domain } = topicParts(profile.topic);
+    if (!mesh.domains[domain]) {
+      skipped.push(`${profile.topic}: domain '${domain}' is not in mesh.yaml`);
+      continue;
+    }
+    if (profile.parsed === 0) {
+      skipped.push(`${profile.topic}: no parseable records in the sample (${profile.records} read)`);
+      continue;
+    }
+    const badRatio = profile.unparseable.total / Math.max(1, profile.records);
+    if (badRatio > MAX_UNPARSEABLE_RATIO) {
+      skipped.push(
+        `${profile.topic}: ${pct(badRatio)} of records unparseable (more than ${pct(MAX_UNPARSEABLE_RATIO)})`,
+      );
+      continue;
+    }
+    if (profile.drift.length > 0) {
+      skipped.push(
+        `${profile.topic}: schema drifts (${profile.drift.map((d) => `${d.field}: ${Object.keys(d.types).join('/')}`).join(', ')}); fix the producer first`,
+      );
+      continue;
+    }
+    add(sourceAligned(profile, mesh));
+    if (profile.pii.length === 0) clean.push(profile);
+  }
+  // Joins between clean, PII-free topics with event times: the parent holds the key unique.
+  const pairs = new Set<string>();
+  for (const parent of clean) {
+    if (!parent.eventTimeField) continue;
+    for (const child of clean) {
+      if (child === parent || !child.eventTimeField) continue;
+      const key = sharedKey(parent, child);
+      const pair = [parent.topic, child.topic].sort().join('|');
+      if (key && !pairs.has(pair)) {
+        pairs.add(pair);
+        add(joined(parent, child, key, mesh));
+      }
+    }
+  }
+  return { proposals, dropped, skipped };
+}
