@@ -1,11 +1,12 @@
 import { loadConfig } from '../src/config';
 import { createLogger } from '../src/log';
-import { startOrchestrationWorker } from './orchestration';
+import { installWorkerRuntime, startOrchestrationWorker } from './orchestration';
 
 /** `node --import tsx workers/main.ts`: the orchestration worker as its own process. */
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger('worker', config.logLevel);
+  installWorkerRuntime(log.child('sdk'), config.logLevel);
   const running = await startOrchestrationWorker(config, log);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void running.shutdown());
   await running.done;

@@ -1,8 +1,24 @@
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { Partitioners } from 'kafkajs';
 import type { MeshloopConfig } from '../src/config';
 import { createActivities } from '../activities';
 import { createKafkaClient } from '../src/adapters/kafka/client';
 import type { Logger } from '../src/log';
+
+/**
+ * Route the Temporal SDK's own logs into our structured logger, warnings and up unless the log
+ * level is debug (its info lines include a whole webpack report). Call once, before any worker.
+ */
+export function installWorkerRuntime(log: Logger, level: 'debug' | 'info' | 'warn' | 'error'): void {
+  Runtime.install({
+    logger: new DefaultLogger(level === 'debug' ? 'DEBUG' : 'WARN', ({ level: at, message, meta }) => {
+      const fields = (meta ?? {}) as Record<string, unknown>;
+      if (at === 'ERROR') log.error(message, fields);
+      else if (at === 'WARN') log.warn(message, fields);
+      else log.debug(message, fields);
+    }),
+  });
+}
 
 export type RunningWorker = Readonly<{ worker: Worker; done: Promise<void>; shutdown: () => Promise<void> }>;
 
@@ -22,7 +38,10 @@ export async function startOrchestrationWorker(
   });
   // Not kafkajs's idempotent mode: it stalls under concurrent sends. Catalog writes are idempotent
   // by design instead (compacted topic keyed by product id: a repeated descriptor changes nothing).
-  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
   await producer.connect();
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const taskQueue = options.taskQueue ?? config.temporal.taskQueue;

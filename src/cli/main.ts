@@ -23,8 +23,10 @@ export function buildProgram(): Command {
       await runStackUp();
       if (!options.worker) return;
       const config = loadConfig();
-      const { startOrchestrationWorker } = await import('../../workers/orchestration');
-      const running = await startOrchestrationWorker(config, createLogger('worker', config.logLevel));
+      const { installWorkerRuntime, startOrchestrationWorker } = await import('../../workers/orchestration');
+      const log = createLogger('worker', config.logLevel);
+      installWorkerRuntime(log.child('sdk'), config.logLevel);
+      const running = await startOrchestrationWorker(config, log);
       progressLine(
         `worker running on task queue '${config.temporal.taskQueue}'. Approve products in the Temporal UI ` +
           `(${config.temporal.uiUrl}) or with \`bin/meshloop approve\`. Ctrl-C stops the worker; ` +
@@ -51,7 +53,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`${error.message}\n`);
       return 2;
     }
-    const prefix = error instanceof MeshloopError ? `error (${error.type})` : 'error';
+    const prefix =
+      error instanceof MeshloopError && error.type !== 'CliError' ? `error (${error.type})` : 'error';
     process.stderr.write(`${prefix}: ${(error as Error).message}\n`);
     return 1;
   }
