@@ -48,7 +48,7 @@ function selectServices(only: readonly string[] | undefined): ServiceDefinition[
     const service = known.get(name);
     if (!service) throw new StackError(`unknown service '${name}'; known: ${[...known.keys()].join(', ')}`);
     wanted.add(name);
-    for (const dependency of service.dependsOn ?? []) add(dependency);
+    for (const dependency of [...(service.dependsOn ?? []), ...(service.startsWith ?? [])]) add(dependency);
   };
   only.forEach(add);
   return stackServices.filter((service) => wanted.has(service.name));

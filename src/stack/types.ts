@@ -22,6 +22,11 @@ export interface ServiceDefinition {
   readonly title: string;
   /** Services that must be healthy before this one starts. */
   readonly dependsOn?: readonly string[];
+  /**
+   * Services this one needs running but may start alongside (it waits for them itself, e.g. a Flink
+   * TaskManager retrying to register): `up <this>` brings them up too, without ordering.
+   */
+  readonly startsWith?: readonly string[];
   /** The ports this service binds, with the setting that changes each. */
   ports(config: StackConfig): ReadonlyArray<{ port: number; setting: string }>;
   /** Addresses shown by `stack status`. */

@@ -326,6 +326,7 @@ export const flinkTaskManagerService: ServiceDefinition = {
   title: 'Flink TaskManager',
   // Not dependsOn the JobManager: it keeps retrying to register (quickly, see cluster.registration.*),
   // so both JVMs warm up at the same time instead of one after the other.
+  startsWith: ['flink-jobmanager'],
   ports: () => [], // its RPC and data ports are chosen by the OS: nothing to collide with
   urls: (config) => ({ ui: `http://127.0.0.1:${config.flink.restPort}/#/task-manager` }),
   async install(ctx) {
@@ -350,6 +351,7 @@ export const flinkSqlGatewayService: ServiceDefinition = {
   name: 'flink-sql-gateway',
   title: 'Flink SQL Gateway (REST)',
   // Needs the JobManager only when a statement runs, so it starts alongside it.
+  startsWith: ['flink-jobmanager'],
   ports: (config) => [{ port: config.flink.sqlGatewayPort, setting: 'MESHLOOP_FLINK_SQL_GATEWAY_PORT' }],
   urls: (config) => ({ rest: `http://127.0.0.1:${config.flink.sqlGatewayPort}/v3` }),
   async install(ctx) {
