@@ -155,7 +155,7 @@ class DataProduct {
     this.state.ignored.push({ by, action, at: nowIso(), reason });
     if (this.state.ignored.length > MAX_IGNORED)
       this.state.ignored.splice(0, this.state.ignored.length - MAX_IGNORED);
-    wf.log.warn('message ignored', { productId: this.productId, by, action, reason });
+    wf.log.info('message ignored', { productId: this.productId, by, action, reason });
   }
 
   /** Proposed: policy checks run before anyone is asked to approve. */
@@ -409,23 +409,26 @@ class DataProduct {
 
   /** Keep the catalog in step with the stage; outside provisioning a failure is noted, not fatal. */
   async publishIfChanged(): Promise<void> {
-    const stage = this.stage;
-    if (stage === this.state.publishedStage || stage === Stage.proposed || stage === Stage.provisioning)
-      return;
-    this.state.publishedStage = stage;
-    try {
-      await housekeeping.publishCatalogDescriptor({
-        productId: this.productId,
-        descriptor: toCatalogDescriptor({
-          spec: this.state.spec,
-          stage,
-          decisions: this.state.decisions,
-          resources: this.state.resources,
-          updatedAt: this.state.updatedAt,
-        }),
-      });
-    } catch (error) {
-      this.state.lastError = describeActivityFailure(error);
+    // Loop: a message may move the stage again while a descriptor is being published.
+    for (;;) {
+      const stage = this.stage;
+      if (stage === this.state.publishedStage || stage === Stage.proposed || stage === Stage.provisioning)
+        return;
+      this.state.publishedStage = stage;
+      try {
+        await housekeeping.publishCatalogDescriptor({
+          productId: this.productId,
+          descriptor: toCatalogDescriptor({
+            spec: this.state.spec,
+            stage,
+            decisions: this.state.decisions,
+            resources: this.state.resources,
+            updatedAt: this.state.updatedAt,
+          }),
+        });
+      } catch (error) {
+        this.state.lastError = describeActivityFailure(error);
+      }
     }
   }
 
@@ -582,8 +585,10 @@ export async function dataProductWorkflow(input: DataProductInput): Promise<Prod
     wf.workflowInfo().continueAsNewSuggested ||
     (input.maxHistoryEvents !== undefined && wf.workflowInfo().historyLength >= input.maxHistoryEvents);
 
-  while (!isTerminal(product.stage)) {
+  for (;;) {
+    // Messages may change the stage during any await, so every pass starts from the current one.
     await product.publishIfChanged();
+    if (isTerminal(product.stage)) break;
     if (shouldContinueAsNew()) {
       // Let running handlers finish so no update is cut off; buffered signals reach the next run.
       await wf.condition(wf.allHandlersFinished);
@@ -602,7 +607,6 @@ export async function dataProductWorkflow(input: DataProductInput): Promise<Prod
       await wf.condition(() => product.stage !== stage || shouldContinueAsNew());
     }
   }
-  await product.publishIfChanged();
   await wf.condition(wf.allHandlersFinished);
   return product.status();
 }

@@ -6,7 +6,6 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { createActivities } from '../../activities';
-import type { CatalogDescriptor } from '../../src/domain/catalog';
 import type { MeshloopConfig } from '../../src/config';
 import { waitUntil } from '../../src/stack/probe';
 import type { dataProductWorkflow } from '../../workflows/data-product';
@@ -79,7 +78,7 @@ export function uniqueProduct(overrides: Record<string, unknown> = {}) {
 }
 
 export function productInput(
-  spec: Record<string, unknown>,
+  spec: ProductSpecInput,
   overrides: Partial<DataProductInput> = {},
 ): DataProductInput {
   return {
