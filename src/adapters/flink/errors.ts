@@ -66,7 +66,7 @@ const transientCause =
 
 /** Wrappers the gateway puts around the real error; they say nothing about the statement. */
 const wrapperClass =
-  /^org\.apache\.flink\.table\.gateway\.|^java\.util\.concurrent\.(ExecutionException|CompletionException)$/;
+  /^org\.apache\.flink\.table\.gateway\.|^org\.apache\.flink\.runtime\.rest\.handler\.RestHandlerException$|^java\.util\.concurrent\.(ExecutionException|CompletionException)$/;
 
 const exceptionLine =
   /^(?:Caused by: )?([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+(?:Exception|Error|Throwable))(?:: (.*))?$/;

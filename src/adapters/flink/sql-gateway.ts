@@ -270,8 +270,20 @@ export class SqlGatewaySession {
     return { operationHandle, columns, rows, rawRows, jobId, resultKind };
   }
 
-  cancel(operationHandle: string): Promise<{ status: OperationStatus }> {
-    return this.client.request('POST', this.path(`/operations/${operationHandle}/cancel`));
+  /**
+   * Stop an operation. One still running (planning, or a long DDL) is cancelled. A query whose job is
+   * already running counts as FINISHED for the gateway, which refuses to cancel it; closing it stops
+   * its result fetcher and cancels the job, so that is what this does. Returns the final status.
+   * (A streaming INSERT's job is independent of its operation: cancel it with the Flink REST client.)
+   */
+  async cancel(operationHandle: string): Promise<OperationStatus> {
+    if ((await this.status(operationHandle)) === 'FINISHED')
+      return (await this.closeOperation(operationHandle)).status;
+    const { status } = await this.client.request<{ status: OperationStatus }>(
+      'POST',
+      this.path(`/operations/${operationHandle}/cancel`),
+    );
+    return status;
   }
 
   closeOperation(operationHandle: string): Promise<{ status: OperationStatus }> {
