@@ -554,8 +554,14 @@ describe('dataProductWorkflow (real Temporal server, fake activities)', function
       assert.equal(active.decisions.find((d) => d.action === 'approve')?.comment, 'first of two');
       assert.equal(active.proposedAt, flooded.proposedAt);
       assert.equal(fakes.callsOf('createKafkaTopic').length, 1);
-      const first = await context.client.workflow.getHandle(handle.workflowId, firstRunId).describe();
-      assert.equal(first.status.name, 'CONTINUED_AS_NEW');
+      const firstRun = context.client.workflow.getHandle(handle.workflowId, firstRunId);
+      assert.equal((await firstRun.describe()).status.name, 'CONTINUED_AS_NEW');
+      await recordHistory(firstRun, 'continue-as-new-first-run');
+      // Close it so the recorded last run is a whole history that starts from carried state.
+      assert.equal((await handle.executeUpdate(retireUpdate, { args: [{ by: 'ops' }] })).stage, 'retired');
+      const retired = await handle.result();
+      assert.equal(retired.decisions.find((d) => d.action === 'approve')?.by, 'alice');
+      await recordHistory(handle, 'continue-as-new-last-run');
     });
   });
 
