@@ -36,7 +36,7 @@ function fieldOf(topic: string, field: FieldProfile, name = columnOf(field.name)
   };
 }
 
-function profileEvidence(profile: TopicProfile): { summary: string; source: string } {
+export function profileEvidence(profile: TopicProfile): { summary: string; source: string } {
   const parts = [
     `${count(profile.records)} records sampled, ${count(profile.unparseable.total)} unparseable`,
     `${profile.fields.length} fields`,
