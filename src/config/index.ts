@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { durationHint, parseDuration } from '../domain/duration';
 
 /**
  * The one place that reads the environment. Everything else receives a frozen `MeshloopConfig`.
@@ -70,6 +71,25 @@ const envSchema = z.object({
   MESHLOOP_READY_TIMEOUT_S: z.coerce.number().int().min(5).max(3600).default(120),
   MESHLOOP_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   MESHLOOP_MESH_FILE: optionalText,
+  // Discovery: with an API key the LLM proposes products, without one the deterministic planner does.
+  OPENAI_API_KEY: optionalText,
+  MESHLOOP_LLM_BASE_URL: optionalText.pipe(z.url('must be a URL like https://api.openai.com/v1').optional()),
+  MESHLOOP_LLM_MODEL: z.string().trim().min(1).default('gpt-4o-mini'),
+  MESHLOOP_LLM_TIMEOUT_S: z.coerce.number().int().min(1).max(600).default(60),
+  MESHLOOP_DISCOVERY_INTERVAL: z
+    .string()
+    .trim()
+    .default('1h')
+    .refine((text) => (parseDuration(text) ?? 0) >= 60_000, {
+      message: `must be ${durationHint}, at least 1m`,
+    }),
+  MESHLOOP_DISCOVERY_MAX_MESSAGES: z.coerce.number().int().min(1).max(1_000_000).default(5000),
+  MESHLOOP_DISCOVERY_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(16 * 1024 * 1024),
+  MESHLOOP_DISCOVERY_DEADLINE_S: z.coerce.number().int().min(1).max(3600).default(60),
   XDG_CACHE_HOME: optionalText,
   HOME: optionalText,
 });
@@ -110,6 +130,15 @@ export type MeshloopConfig = Readonly<{
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** mesh.yaml: the domains, their approvers and deadlines, and their business goals. */
   meshFile: string;
+  /** The LLM discovery uses; absent without OPENAI_API_KEY (the planner proposes instead). */
+  llm?: Readonly<{ apiKey: string; baseURL?: string; model: string; timeoutMs: number }>;
+  /** How often the discovery schedule runs, and how much it samples per topic. */
+  discovery: Readonly<{
+    intervalMs: number;
+    maxMessages: number;
+    maxBytes: number;
+    sampleDeadlineMs: number;
+  }>;
 }>;
 
 export class ConfigError extends Error {
@@ -174,6 +203,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
     iceberg: { catalogUrl: `http://127.0.0.1:${stack.iceberg.port}` },
     logLevel: e.MESHLOOP_LOG_LEVEL,
     meshFile: path.resolve(projectRoot, e.MESHLOOP_MESH_FILE ?? 'mesh.yaml'),
+    ...(e.OPENAI_API_KEY
+      ? {
+          llm: {
+            apiKey: e.OPENAI_API_KEY,
+            ...(e.MESHLOOP_LLM_BASE_URL ? { baseURL: e.MESHLOOP_LLM_BASE_URL } : {}),
+            model: e.MESHLOOP_LLM_MODEL,
+            timeoutMs: e.MESHLOOP_LLM_TIMEOUT_S * 1000,
+          },
+        }
+      : {}),
+    discovery: {
+      intervalMs: parseDuration(e.MESHLOOP_DISCOVERY_INTERVAL) ?? 3_600_000,
+      maxMessages: e.MESHLOOP_DISCOVERY_MAX_MESSAGES,
+      maxBytes: e.MESHLOOP_DISCOVERY_MAX_BYTES,
+      sampleDeadlineMs: e.MESHLOOP_DISCOVERY_DEADLINE_S * 1000,
+    },
   });
 }
 

@@ -129,7 +129,7 @@ describe('the LLM discovery agent (real openai client, fake OpenAI-compatible se
     assert.deepEqual(spec.inputs, [{ topic: 'orders.orders' }, { topic: 'payments.payments' }]);
     assert.equal(spec.proposal?.proposedBy.name, 'discovery-llm:fake-model');
     assert.ok(
-      spec.proposal!.evidence.some((e) => /orders\.orders: \d[\d,]* records sampled/.test(e.summary)),
+      spec.proposal.evidence.some((e) => /orders\.orders: \d[\d,]* records sampled/.test(e.summary)),
       'real figures',
     );
 
