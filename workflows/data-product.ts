@@ -40,8 +40,9 @@ import {
 type Activities = ReturnType<typeof createActivities>;
 
 // Provisioning retries transient trouble for a few minutes, then the product is `failed` for an operator.
+// Each step takes seconds; a short timeout lets a step lost with a killed worker run again soon.
 const provisioning = wf.proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
+  startToCloseTimeout: '30 seconds',
   retry: {
     initialInterval: '1 second',
     backoffCoefficient: 2,
