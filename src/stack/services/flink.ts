@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { StackConfig } from '../../config';
 import type { MavenArtifact } from '../install';
 import { ensureMavenLibs, requireJava } from '../install';
-import { httpOk } from '../probe';
+import { httpOk, portOpen } from '../probe';
+import { delay, isOurs, readRunRecord } from '../process';
 import type { LaunchPlan, ServiceContext, ServiceDefinition } from '../types';
 import { StackError } from '../types';
 
@@ -23,8 +24,8 @@ export const FLINK_KAFKA_CONNECTOR_VERSION = '3.4.0-1.20';
 export const FLINK_HADOOP_VERSION = '3.4.1';
 const LOG4J_VERSION = '2.24.3';
 
-/** The TaskManager's fixed resource id: the readiness probe looks for this exact one. */
-const TASK_MANAGER_ID = 'meshloop-taskmanager';
+/** Where the TaskManager keeps the resource id of its current run; the readiness probe looks for it. */
+const taskManagerIdFile = (ctx: ServiceContext) => path.join(ctx.paths.stateDir, 'resource-id');
 
 /**
  * What Flink's own `config.yaml` puts in `env.java.opts.all` for Java 17: Flink (Kryo, Pekko, the
@@ -133,7 +134,7 @@ export function flinkSharedDir(config: StackConfig): string {
   return path.join(config.dataDir, 'flink');
 }
 
-function flinkConfig(ctx: ServiceContext): string {
+function flinkConfig(ctx: ServiceContext, extra: Record<string, string>): string {
   const { flink } = ctx.config;
   const shared = flinkSharedDir(ctx.config);
   const tmp = path.join(ctx.paths.stateDir, 'tmp');
@@ -143,7 +144,6 @@ function flinkConfig(ctx: ServiceContext): string {
     'jobmanager.bind-host': '127.0.0.1',
     'taskmanager.bind-host': '127.0.0.1',
     'taskmanager.host': '127.0.0.1',
-    'taskmanager.resource-id': TASK_MANAGER_ID,
     'rest.address': '127.0.0.1',
     'rest.bind-address': '127.0.0.1',
     'rest.port': flink.restPort,
@@ -170,6 +170,7 @@ function flinkConfig(ctx: ServiceContext): string {
     'sql-gateway.endpoint.rest.address': '127.0.0.1',
     'sql-gateway.endpoint.rest.bind-address': '127.0.0.1',
     'sql-gateway.endpoint.rest.port': flink.sqlGatewayPort,
+    ...extra,
   };
   return `${Object.entries(entries)
     .map(([key, value]) => `${key}: ${JSON.stringify(value)}`)
@@ -190,12 +191,12 @@ logger.hadoop.level = WARN
 `;
 
 /** Write this process's config folder (each Flink process gets its own, from the same settings). */
-async function writeFlinkConf(ctx: ServiceContext): Promise<string> {
+async function writeFlinkConf(ctx: ServiceContext, extra: Record<string, string>): Promise<string> {
   const confDir = path.join(ctx.paths.stateDir, 'conf');
   await fsp.mkdir(confDir, { recursive: true });
   await fsp.mkdir(path.join(ctx.paths.stateDir, 'tmp'), { recursive: true });
   await fsp.mkdir(flinkSharedDir(ctx.config), { recursive: true });
-  await fsp.writeFile(path.join(confDir, 'config.yaml'), flinkConfig(ctx));
+  await fsp.writeFile(path.join(confDir, 'config.yaml'), flinkConfig(ctx, extra));
   await fsp.writeFile(path.join(confDir, 'log4j2.properties'), log4jConfig);
   return confDir;
 }
@@ -249,12 +250,11 @@ async function javaPlan(
   service: string,
   mainClass: string,
   memory: 'GET_JM_RESOURCE_PARAMS' | 'GET_TM_RESOURCE_PARAMS' | { heap: string },
-  extraArgs: readonly string[] = [],
-  jit: readonly string[] = [],
+  options: { args?: readonly string[]; jit?: readonly string[]; config?: Record<string, string> } = {},
 ): Promise<LaunchPlan> {
   const java = requireJava(`Flink (${service})`);
   const lib = await ensureFlinkLibs(ctx);
-  const confDir = await writeFlinkConf(ctx);
+  const confDir = await writeFlinkConf(ctx, options.config ?? {});
   const classpath = `${lib}/*`;
   const { jvm, dynamic } =
     typeof memory === 'string'
@@ -265,7 +265,7 @@ async function javaPlan(
     args: [
       ...jvm,
       ...JAVA_17_OPENS,
-      ...jit,
+      ...(options.jit ?? []),
       // Two cores: a serial collector keeps GC threads and footprint small for these small heaps.
       '-XX:+UseSerialGC',
       `-Djava.io.tmpdir=${path.join(ctx.paths.stateDir, 'tmp')}`,
@@ -275,13 +275,44 @@ async function javaPlan(
       '-cp',
       classpath,
       mainClass,
-      ...extraArgs,
+      ...(options.args ?? []),
       ...(typeof memory === 'string' ? ['--configDir', confDir] : []),
       ...dynamic,
     ],
     env: { FLINK_CONF_DIR: confDir },
     cwd: ctx.paths.stateDir,
   };
+}
+
+/**
+ * The TaskManager and the Gateway start alongside the JobManager, not after it is healthy; but they
+ * must never join a JobManager we did not start (another platform on the same ports). Wait until our
+ * JobManager has been launched (its run record is ours); a JobManager port already open without
+ * such a record belongs to someone else.
+ */
+async function awaitOurJobManager(ctx: ServiceContext, service: string): Promise<void> {
+  // The run-record path convention of src/stack/stack.ts (servicePaths), for the JobManager.
+  const runFile = path.join(ctx.config.dataDir, 'run', 'flink-jobmanager.json');
+  const { rpcPort, restPort } = ctx.config.flink;
+  const deadline = Date.now() + ctx.config.readyTimeoutMs;
+  for (;;) {
+    const record = await readRunRecord(runFile);
+    if (record && isOurs(record)) return;
+    if ((await portOpen(rpcPort)) || (await portOpen(restPort))) {
+      throw new StackError(
+        `the JobManager's ports (${rpcPort}, ${restPort}) answer, but Meshloop did not start that JobManager; ` +
+          'not joining a foreign cluster. Stop it, or choose other ports (MESHLOOP_FLINK_RPC_PORT, MESHLOOP_FLINK_REST_PORT).',
+        service,
+      );
+    }
+    if (Date.now() > deadline) {
+      throw new StackError(
+        'our Flink JobManager was not started; run `meshloop stack up` to see why',
+        service,
+      );
+    }
+    await delay(250);
+  }
 }
 
 async function fetchJson(url: string): Promise<unknown> {
@@ -311,8 +342,7 @@ export const flinkJobManagerService: ServiceDefinition = {
       'flink-jobmanager',
       'org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint',
       'GET_JM_RESOURCE_PARAMS',
-      [],
-      CONTROL_PLANE_JIT,
+      { jit: CONTROL_PLANE_JIT },
     ),
   async probe(ctx) {
     const overview = (await fetchJson(`http://127.0.0.1:${ctx.config.flink.restPort}/overview`)) as
@@ -332,18 +362,30 @@ export const flinkTaskManagerService: ServiceDefinition = {
   async install(ctx) {
     await ensureFlinkLibs(ctx);
   },
-  prepare: (ctx) =>
-    javaPlan(
+  async prepare(ctx) {
+    await awaitOurJobManager(ctx, 'flink-taskmanager');
+    // A fresh id per run: the probe then recognises this very process, never another platform's
+    // TaskManager nor a stale registration of an earlier run.
+    const resourceId = `meshloop-taskmanager-${randomBytes(4).toString('hex')}`;
+    await fsp.mkdir(ctx.paths.stateDir, { recursive: true });
+    await fsp.writeFile(taskManagerIdFile(ctx), resourceId);
+    return javaPlan(
       ctx,
       'flink-taskmanager',
       'org.apache.flink.runtime.taskexecutor.TaskManagerRunner',
       'GET_TM_RESOURCE_PARAMS',
-    ),
-  /** Healthy when our TaskManager has registered its slots with the JobManager. */
+      {
+        config: { 'taskmanager.resource-id': resourceId },
+      },
+    );
+  },
+  /** Healthy when this TaskManager has registered its slots with our JobManager. */
   async probe(ctx) {
+    const resourceId = await fsp.readFile(taskManagerIdFile(ctx), 'utf8').catch(() => undefined);
+    if (!resourceId) return false;
     const body = (await fetchJson(`http://127.0.0.1:${ctx.config.flink.restPort}/taskmanagers`)) as
       { taskmanagers?: Array<{ id: string; slotsNumber: number }> } | undefined;
-    return (body?.taskmanagers ?? []).some((tm) => tm.id === TASK_MANAGER_ID && tm.slotsNumber > 0);
+    return (body?.taskmanagers ?? []).some((tm) => tm.id === resourceId && tm.slotsNumber > 0);
   },
 };
 
@@ -358,15 +400,19 @@ export const flinkSqlGatewayService: ServiceDefinition = {
     await ensureFlinkLibs(ctx);
   },
   // The gateway reads its settings from FLINK_CONF_DIR; the address flag mirrors Flink's sql-gateway.sh.
-  prepare: (ctx) =>
-    javaPlan(
+  async prepare(ctx) {
+    await awaitOurJobManager(ctx, 'flink-sql-gateway');
+    return javaPlan(
       ctx,
       'flink-sql-gateway',
       'org.apache.flink.table.gateway.SqlGateway',
       { heap: '512m' },
-      ['-Dsql-gateway.endpoint.rest.address=127.0.0.1'],
-      CONTROL_PLANE_JIT,
-    ),
+      {
+        args: ['-Dsql-gateway.endpoint.rest.address=127.0.0.1'],
+        jit: CONTROL_PLANE_JIT,
+      },
+    );
+  },
   async probe(ctx) {
     return httpOk(`http://127.0.0.1:${ctx.config.flink.sqlGatewayPort}/v3/info`);
   },
