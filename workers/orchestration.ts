@@ -2,6 +2,8 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { Partitioners } from 'kafkajs';
 import type { MeshloopConfig } from '../src/config';
 import { createActivities } from '../activities';
+import { createDiscoveryActivities } from '../activities/discovery';
+import { createLlmClient } from '../src/adapters/llm/client';
 import { createKafkaClient } from '../src/adapters/kafka/client';
 import type { Logger } from '../src/log';
 
@@ -52,7 +54,18 @@ export async function startOrchestrationWorker(
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: require.resolve('../workflows') }),
-    activities: createActivities({ kafka, producer, log: log.child('activities') }),
+    activities: {
+      ...createActivities({ kafka, producer, log: log.child('activities') }),
+      // Discovery: the LLM client holds the API key; it never travels through workflow history.
+      ...createDiscoveryActivities({
+        kafka,
+        producer,
+        log: log.child('discovery'),
+        dataDir: config.stack.dataDir,
+        meshFile: config.meshFile,
+        ...(config.llm ? { llm: createLlmClient(config.llm) } : {}),
+      }),
+    },
   });
   log.info('worker started', {
     taskQueue,

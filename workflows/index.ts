@@ -1,2 +1,3 @@
 /** Every workflow the orchestration worker runs: the one file its `workflowsPath` needs. */
 export { dataProductWorkflow } from './data-product';
+export { discoveryWorkflow } from './discovery';

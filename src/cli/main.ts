@@ -5,6 +5,7 @@ import { createLogger } from '../log';
 import { progressLine } from './output';
 import { registerStackCommands, runStackUp } from './stack-commands';
 import { registerSeedCommand } from '../seed/command';
+import { registerDiscoverCommands } from './discover-commands';
 import { registerProductCommands } from './product-commands';
 
 export function buildProgram(): Command {
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerProductCommands(program);
   registerStackCommands(program);
   registerSeedCommand(program);
+  registerDiscoverCommands(program);
   return program;
 }
 

@@ -1,0 +1,270 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Context } from '@temporalio/activity';
+import type { Kafka, Producer } from 'kafkajs';
+import { ensureCatalogTopic, readCatalog } from '../src/adapters/kafka/catalog';
+import { CATALOG_TOPIC, MESHLOOP_TOPIC_PREFIX } from '../src/adapters/kafka/client';
+import { listDataTopics, sampleTopics } from '../src/adapters/kafka/sampler';
+import type { LlmClient } from '../src/adapters/llm/client';
+import type { CatalogEntry } from '../src/agents/llm-agent';
+import { proposeWithLlm } from '../src/agents/llm-agent';
+import { planProposals } from '../src/agents/planner';
+import type { DiscoveryProposal, DroppedProposal } from '../src/agents/proposals';
+import type { DomainConfig } from '../src/domain/mesh-config';
+import type { ProductSpec } from '../src/domain/spec';
+import { productIdOf, workflowIdOf } from '../src/domain/spec';
+import type { Logger } from '../src/log';
+import type { TopicProfile } from '../src/profile';
+import { TopicProfiler } from '../src/profile';
+import type { SampleStopReason } from '../src/adapters/kafka/sampler';
+import { loadMeshConfig } from '../src/specs/load';
+import { translatingFailures } from './failures';
+
+/** Every proposal ever made, keyed by its content hash: the same idea is never proposed twice. */
+export const PROPOSALS_TOPIC = `${MESHLOOP_TOPIC_PREFIX}proposals`;
+
+export type DiscoveryDependencies = Readonly<{
+  kafka: Kafka;
+  /** Connected and disconnected by the worker that owns it. */
+  producer: Producer;
+  log: Logger;
+  /** Profiles and reports are written under `<dataDir>/discovery/<run>/`; workflows carry the paths. */
+  dataDir: string;
+  meshFile: string;
+  /** Absent without an API key: the planner proposes. */
+  llm?: LlmClient;
+  catalogTopic?: string;
+  proposalsTopic?: string;
+}>;
+
+export type ProfileRequest = {
+  runKey: string;
+  /** Only these topics; all data topics otherwise. */
+  topics?: string[];
+  /** Only topics starting with this. */
+  topicPrefix?: string;
+  maxMessages: number;
+  maxBytes: number;
+  sampleDeadlineMs: number;
+};
+
+export type TopicSummary = {
+  topic: string;
+  records: number;
+  parsed: number;
+  unparseable: number;
+  stoppedBy: SampleStopReason;
+  piiFields: number;
+};
+
+/** What travels through workflow history: where the profiles are, and a few figures per topic. */
+export type ProfilesRef = { runKey: string; file: string; topics: TopicSummary[] };
+
+export type ProposalStart = {
+  proposalId: string;
+  productId: string;
+  workflowId: string;
+  spec: ProductSpec;
+  domain: DomainConfig;
+};
+
+export type ProposalBatch = {
+  agent: 'llm' | 'planner';
+  reportFile: string;
+  /** New ideas to start a product workflow for. */
+  starts: ProposalStart[];
+  knownDomains: string[];
+  alreadyProposed: number;
+  dropped: number;
+  skipped: number;
+};
+
+export type ProposalOutcome = {
+  proposalId: string;
+  productId: string;
+  workflowId: string;
+  /** `started`: a product workflow now waits for approval; `exists`: that product id was taken. */
+  outcome: 'started' | 'exists';
+};
+
+async function writeJsonAtomically(file: string, value: unknown): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, JSON.stringify(value, null, 1));
+  await rename(temporary, file);
+}
+
+async function readJson<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+const summarise = (profile: TopicProfile, stoppedBy: SampleStopReason): TopicSummary => ({
+  topic: profile.topic,
+  records: profile.records,
+  parsed: profile.parsed,
+  unparseable: profile.unparseable.total,
+  stoppedBy,
+  piiFields: new Set(profile.pii.map((s) => s.field)).size,
+});
+
+/**
+ * Discovery's side effects: sample and profile topics, propose with the LLM or the planner, and
+ * remember what was proposed. Each is keyed by the run, so a retry finds its own earlier work.
+ */
+export function createDiscoveryActivities(deps: DiscoveryDependencies) {
+  const { kafka, producer, log } = deps;
+  const proposalsTopic = deps.proposalsTopic ?? PROPOSALS_TOPIC;
+  const runDir = (runKey: string) =>
+    path.join(deps.dataDir, 'discovery', runKey.replace(/[^A-Za-z0-9._-]/g, '_'));
+
+  return translatingFailures({
+    /** Sample every data topic within the limits, profile each, store the profiles as a file. */
+    async profileKafkaTopics(request: ProfileRequest): Promise<ProfilesRef> {
+      const file = path.join(runDir(request.runKey), 'profiles.json');
+      const earlier = await readJson<{ profiles: TopicProfile[]; summaries: TopicSummary[] }>(file);
+      if (earlier) {
+        log.info('profiles of this run already stored', { runKey: request.runKey, file });
+        return { runKey: request.runKey, file, topics: earlier.summaries };
+      }
+      const topics = (await listDataTopics(kafka)).filter(
+        (topic) =>
+          (!request.topics || request.topics.includes(topic)) &&
+          (!request.topicPrefix || topic.startsWith(request.topicPrefix)),
+      );
+      const profilers = new Map(topics.map((topic) => [topic, new TopicProfiler(topic)]));
+      const began = Date.now();
+      const samples = await sampleTopics(
+        kafka,
+        topics,
+        {
+          maxMessages: request.maxMessages,
+          maxBytes: request.maxBytes,
+          deadlineMs: request.sampleDeadlineMs,
+        },
+        {
+          onMessages: (topic, messages) => profilers.get(topic)?.addAll(messages),
+          onProgress: (progress) => {
+            const messages = progress.reduce((sum, p) => sum + p.messages, 0);
+            Context.current().heartbeat({ phase: 'sampling', topics: progress.length, messages });
+          },
+        },
+      );
+      Context.current().heartbeat({ phase: 'profiling' });
+      const profiles = [...profilers.values()].map((profiler) => profiler.finish());
+      const stopped = new Map(samples.map((s) => [s.topic, s.stoppedBy]));
+      const summaries = profiles.map((p) => summarise(p, stopped.get(p.topic) ?? 'complete'));
+      await writeJsonAtomically(file, { runKey: request.runKey, profiles, summaries });
+      log.info('topics profiled', {
+        runKey: request.runKey,
+        topics: profiles.length,
+        records: summaries.reduce((sum, s) => sum + s.records, 0),
+        unparseable: summaries.reduce((sum, s) => sum + s.unparseable, 0),
+        ms: Date.now() - began,
+        file,
+      });
+      return { runKey: request.runKey, file, topics: summaries };
+    },
+
+    /**
+     * Propose products from stored profiles: the LLM when configured (agent `auto`), the planner
+     * otherwise. Ideas already in the proposals ledger are left out.
+     */
+    async proposeDataProducts(input: {
+      runKey: string;
+      profilesFile: string;
+      agent: 'auto' | 'planner';
+    }): Promise<ProposalBatch> {
+      const stored = await readJson<{ profiles: TopicProfile[] }>(input.profilesFile);
+      if (!stored) throw new Error(`profiles file ${input.profilesFile} is missing`);
+      const mesh = await loadMeshConfig(deps.meshFile);
+      await ensureCatalogTopic(kafka, proposalsTopic);
+      const [catalogRecords, ledger] = await Promise.all([
+        readCatalog(kafka, { topic: deps.catalogTopic ?? CATALOG_TOPIC }),
+        readCatalog(kafka, { topic: proposalsTopic }),
+      ]);
+      const catalog = [...catalogRecords.values()] as unknown as CatalogEntry[];
+      let proposals: DiscoveryProposal[];
+      let dropped: DroppedProposal[];
+      let skipped: string[] = [];
+      let agent: ProposalBatch['agent'];
+      if (input.agent === 'auto' && deps.llm) {
+        agent = 'llm';
+        ({ proposals, dropped } = await proposeWithLlm({
+          llm: deps.llm,
+          profiles: stored.profiles,
+          mesh,
+          catalog,
+          log,
+        }));
+      } else {
+        agent = 'planner';
+        ({ proposals, dropped, skipped } = planProposals(stored.profiles, mesh));
+      }
+      const fresh = proposals.filter((p) => !ledger.has(p.proposalId));
+      const reportFile = path.join(runDir(input.runKey), `proposals-${agent}.json`);
+      await writeJsonAtomically(reportFile, {
+        runKey: input.runKey,
+        agent,
+        proposals,
+        fresh: fresh.map((p) => p.proposalId),
+        alreadyProposed: proposals.filter((p) => ledger.has(p.proposalId)).map((p) => p.proposalId),
+        dropped,
+        skipped,
+      });
+      for (const d of dropped)
+        log.warn('proposal dropped', { runKey: input.runKey, agent, name: d.name, reasons: d.reasons });
+      log.info('proposals drafted', {
+        runKey: input.runKey,
+        agent,
+        proposals: proposals.length,
+        fresh: fresh.length,
+        dropped: dropped.length,
+        skipped: skipped.length,
+      });
+      return {
+        agent,
+        reportFile,
+        starts: fresh.flatMap((p) => {
+          const domain = mesh.domains[p.spec.domain];
+          const productId = productIdOf(p.spec);
+          return domain
+            ? [
+                {
+                  proposalId: p.proposalId,
+                  productId,
+                  workflowId: workflowIdOf(productId),
+                  spec: p.spec,
+                  domain,
+                },
+              ]
+            : [];
+        }),
+        knownDomains: Object.keys(mesh.domains),
+        alreadyProposed: proposals.length - fresh.length,
+        dropped: dropped.length,
+        skipped: skipped.length,
+      };
+    },
+
+    /** Remember proposals in the ledger (compacted, keyed by proposal id). Safe to repeat. */
+    async recordProposalOutcomes(input: { runKey: string; outcomes: ProposalOutcome[] }): Promise<void> {
+      await ensureCatalogTopic(kafka, proposalsTopic);
+      await producer.send({
+        topic: proposalsTopic,
+        acks: -1,
+        messages: input.outcomes.map((o) => ({
+          key: o.proposalId,
+          value: JSON.stringify({ ...o, productId: o.productId, runKey: input.runKey }),
+        })),
+      });
+      log.info('proposals recorded', { runKey: input.runKey, count: input.outcomes.length });
+    },
+  });
+}
+
+export type DiscoveryActivities = ReturnType<typeof createDiscoveryActivities>;

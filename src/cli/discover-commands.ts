@@ -1,0 +1,158 @@
+import { Client, Connection } from '@temporalio/client';
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { loadConfig } from '../config';
+import { parseDuration } from '../domain/duration';
+import { MeshloopError } from '../domain/errors';
+import {
+  DISCOVERY_SCHEDULE_ID,
+  describeDiscoverySchedule,
+  discoveryInputOf,
+  ensureDiscoverySchedule,
+  setDiscoveryPaused,
+} from '../discovery/schedule';
+import type { DiscoveryResult, discoveryWorkflow } from '../../workflows/discovery';
+import { discoveryWorkflowType } from '../../workflows/discovery';
+import { progressLine, table } from './output';
+
+type DiscoverOptions = {
+  schedule?: boolean;
+  every?: number;
+  pause?: boolean;
+  resume?: boolean;
+  status?: boolean;
+  agent: 'auto' | 'planner';
+  topicPrefix?: string;
+  maxMessages?: number;
+  wait: boolean;
+};
+
+const interval = (value: string) => {
+  const ms = parseDuration(value);
+  if (ms === undefined || ms < 60_000)
+    throw new InvalidArgumentError("a duration of at least 1m, e.g. '30m'");
+  return ms;
+};
+const positiveInt = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('a positive whole number');
+  return n;
+};
+
+export function formatDiscoveryResult(result: DiscoveryResult): string {
+  const lines = [
+    table([
+      ['TOPIC', 'SAMPLED', 'UNPARSEABLE', 'PII FIELDS', 'STOPPED BY'],
+      ...result.topics.map((t) => [
+        t.topic,
+        String(t.records),
+        String(t.unparseable),
+        String(t.piiFields),
+        t.stoppedBy,
+      ]),
+    ]),
+    '',
+    `agent: ${result.agent}${result.llmFailure ? ` (the LLM failed: ${result.llmFailure})` : ''}`,
+    `proposed now (waiting for approval): ${result.started.length === 0 ? 'nothing new' : result.started.join(', ')}`,
+  ];
+  if (result.existing.length > 0) lines.push(`already had a workflow: ${result.existing.join(', ')}`);
+  lines.push(
+    `proposed before: ${result.alreadyProposed}; dropped: ${result.dropped}; topics skipped: ${result.skipped}`,
+    `profiles: ${result.profilesFile}`,
+    `report:   ${result.reportFile}`,
+  );
+  if (result.started[0]) lines.push(`\nsee the evidence with \`meshloop show ${result.started[0]}\``);
+  return lines.join('\n');
+}
+
+export function registerDiscoverCommands(program: Command): void {
+  program
+    .command('discover')
+    .description(
+      'Profile the topics in Kafka and propose data products (once, now); or manage the discovery schedule',
+    )
+    .option('--schedule', 'create or update the schedule that runs discovery every interval')
+    .option(
+      '--every <duration>',
+      'with --schedule: the interval (default MESHLOOP_DISCOVERY_INTERVAL)',
+      interval,
+    )
+    .option('--pause', 'pause the discovery schedule')
+    .option('--resume', 'resume the discovery schedule (creating it if needed)')
+    .option('--status', 'show the discovery schedule')
+    .option('--agent <agent>', "'auto' (the LLM when OPENAI_API_KEY is set) or 'planner'", 'auto')
+    .option('--topic-prefix <prefix>', 'only topics starting with this')
+    .option('--max-messages <n>', 'sample at most this many messages per topic', positiveInt)
+    .option('--no-wait', 'start the run and return')
+    .action(async (options: DiscoverOptions) => {
+      if (options.agent !== 'auto' && options.agent !== 'planner') {
+        throw new MeshloopError(
+          'CliError',
+          `--agent must be auto or planner, not ${String(options.agent)}`,
+          false,
+        );
+      }
+      const config = loadConfig();
+      let connection: Connection;
+      try {
+        connection = await Connection.connect({ address: config.temporal.address, connectTimeout: 3000 });
+      } catch (error) {
+        throw new MeshloopError(
+          'CliError',
+          `cannot reach Temporal at ${config.temporal.address} (${(error as Error).message}). Run \`meshloop stack up\`.`,
+          false,
+        );
+      }
+      const client = new Client({ connection, namespace: config.temporal.namespace });
+      try {
+        const overrides = {
+          agent: options.agent,
+          ...(options.topicPrefix ? { topicPrefix: options.topicPrefix } : {}),
+          ...(options.maxMessages ? { maxMessages: options.maxMessages } : {}),
+        };
+        if (options.pause || options.resume) {
+          await setDiscoveryPaused(
+            client,
+            config,
+            Boolean(options.pause),
+            `${options.pause ? 'paused' : 'resumed'} from the CLI`,
+          );
+          console.log(`discovery schedule ${options.pause ? 'paused' : 'running'}`);
+          return;
+        }
+        if (options.schedule) {
+          const { created, intervalMs } = await ensureDiscoverySchedule(client, config, {
+            intervalMs: options.every,
+            input: overrides,
+          });
+          console.log(
+            `discovery schedule ${DISCOVERY_SCHEDULE_ID} ${created ? 'created' : 'updated'}: every ${intervalMs / 60_000} min`,
+          );
+          return;
+        }
+        if (options.status) {
+          const status = await describeDiscoverySchedule(client);
+          console.log(
+            status
+              ? JSON.stringify(status, null, 2)
+              : 'no discovery schedule; create it with `meshloop discover --schedule`',
+          );
+          return;
+        }
+        const workflowId = `discovery-now-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+        const handle = await client.workflow.start<typeof discoveryWorkflow>(discoveryWorkflowType, {
+          taskQueue: config.temporal.taskQueue,
+          workflowId,
+          args: [discoveryInputOf(config, overrides)],
+        });
+        progressLine(
+          `discovery ${workflowId} started on task queue '${config.temporal.taskQueue}' ` +
+            `(a worker must run it: \`npm start\`); ${config.llm ? `LLM ${config.llm.model}` : 'planner (no OPENAI_API_KEY)'}`,
+        );
+        if (!options.wait) return;
+        console.log(formatDiscoveryResult(await handle.result()));
+      } finally {
+        await connection.close();
+      }
+    });
+}

@@ -1,0 +1,119 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import * as wf from '@temporalio/workflow';
+import type {
+  DiscoveryActivities,
+  ProposalBatch,
+  ProposalOutcome,
+  TopicSummary,
+} from '../activities/discovery';
+import { dataProductStartOptions, dataProductWorkflowType } from './definitions';
+
+/**
+ * The discovery agent, one run: profile the topics (the profiles stay in a file; history carries
+ * its path), propose products with the LLM or the planner, and start a product workflow for each
+ * new idea, which then waits for its approvers. A Temporal Schedule runs it every interval;
+ * `meshloop discover` runs it once now.
+ */
+
+export type DiscoveryInput = {
+  topics?: string[];
+  topicPrefix?: string;
+  maxMessages?: number;
+  maxBytes?: number;
+  sampleDeadlineMs?: number;
+  /** `auto`: the LLM when the worker has a key, else the planner. */
+  agent?: 'auto' | 'planner';
+};
+
+export type DiscoveryResult = {
+  runKey: string;
+  profilesFile: string;
+  reportFile: string;
+  agent: 'llm' | 'planner';
+  /** Set when the LLM failed for good and the planner proposed instead. */
+  llmFailure?: string;
+  topics: TopicSummary[];
+  started: string[];
+  /** Product ids that already had a workflow (the same name proposed before). */
+  existing: string[];
+  alreadyProposed: number;
+  dropped: number;
+  skipped: number;
+};
+
+export const discoveryWorkflowType = 'discoveryWorkflow';
+
+const { profileKafkaTopics } = wf.proxyActivities<DiscoveryActivities>({
+  startToCloseTimeout: '20m',
+  heartbeatTimeout: '1m',
+  retry: { maximumAttempts: 3, initialInterval: '2s' },
+});
+const { proposeDataProducts, recordProposalOutcomes } = wf.proxyActivities<DiscoveryActivities>({
+  startToCloseTimeout: '10m',
+  retry: { maximumAttempts: 4, initialInterval: '5s', backoffCoefficient: 2 },
+});
+
+export async function discoveryWorkflow(input: DiscoveryInput = {}): Promise<DiscoveryResult> {
+  const info = wf.workflowInfo();
+  const runKey = `${info.workflowId}-${info.runId.slice(0, 8)}`.replace(/[^A-Za-z0-9._-]/g, '_');
+  const profiles = await profileKafkaTopics({
+    runKey,
+    topics: input.topics,
+    topicPrefix: input.topicPrefix,
+    maxMessages: input.maxMessages ?? 5000,
+    maxBytes: input.maxBytes ?? 16 * 1024 * 1024,
+    sampleDeadlineMs: input.sampleDeadlineMs ?? 60_000,
+  });
+
+  let batch: ProposalBatch;
+  let llmFailure: string | undefined;
+  try {
+    batch = await proposeDataProducts({ runKey, profilesFile: profiles.file, agent: input.agent ?? 'auto' });
+  } catch (error) {
+    // The LLM stayed unavailable through every retry: the planner still proposes, and we say so.
+    if ((input.agent ?? 'auto') !== 'auto' || !(error instanceof wf.ActivityFailure)) throw error;
+    llmFailure = error.cause?.message ?? error.message;
+    wf.log.warn('LLM proposals failed; the planner proposes instead', { llmFailure });
+    batch = await proposeDataProducts({ runKey, profilesFile: profiles.file, agent: 'planner' });
+  }
+
+  const outcomes: ProposalOutcome[] = [];
+  for (const start of batch.starts) {
+    const options = dataProductStartOptions(start.spec, start.domain, { knownDomains: batch.knownDomains });
+    const outcome = {
+      proposalId: start.proposalId,
+      productId: start.productId,
+      workflowId: options.workflowId,
+    };
+    try {
+      await wf.startChild(dataProductWorkflowType, {
+        workflowId: options.workflowId,
+        args: options.args,
+        typedSearchAttributes: options.typedSearchAttributes,
+        // A product id is started once, ever: a rejected or retired product is not proposed again.
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        // The product lives on after this run ends; its approvers decide its fate.
+        parentClosePolicy: 'ABANDON',
+      });
+      outcomes.push({ ...outcome, outcome: 'started' });
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+      outcomes.push({ ...outcome, outcome: 'exists' });
+    }
+  }
+  if (outcomes.length > 0) await recordProposalOutcomes({ runKey, outcomes });
+
+  return {
+    runKey,
+    profilesFile: profiles.file,
+    reportFile: batch.reportFile,
+    agent: batch.agent,
+    ...(llmFailure ? { llmFailure } : {}),
+    topics: profiles.topics,
+    started: outcomes.filter((o) => o.outcome === 'started').map((o) => o.productId),
+    existing: outcomes.filter((o) => o.outcome === 'exists').map((o) => o.productId),
+    alreadyProposed: batch.alreadyProposed,
+    dropped: batch.dropped,
+    skipped: batch.skipped,
+  };
+}
