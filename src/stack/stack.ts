@@ -180,7 +180,9 @@ export async function stackDown(
     options.progress?.(`${service.name}: ${outcome}`);
     outcomes.push({ service: service.name, outcome });
   }
-  if (options.purge && !options.only) await fsp.rm(config.dataDir, { recursive: true, force: true });
+  // `down --purge` with no service names passes an empty list: that is the whole platform too.
+  const wholePlatform = !options.only || options.only.length === 0;
+  if (options.purge && wholePlatform) await fsp.rm(config.dataDir, { recursive: true, force: true });
   return outcomes;
 }
 
