@@ -225,11 +225,9 @@ export function registerProductCommands(program: Command): void {
     .option('--force', 'retire even though active products read it', false)
     .action(async (product: string, options: { by: string; comment?: string; force: boolean }) => {
       await withClient(async (client) => {
-        const status = await client.workflow
-          .getHandle(workflowIdFor(product))
-          .executeUpdate(retireUpdate, {
-            args: [{ by: options.by, comment: options.comment, force: options.force }],
-          });
+        const status = await client.workflow.getHandle(workflowIdFor(product)).executeUpdate(retireUpdate, {
+          args: [{ by: options.by, comment: options.comment, force: options.force }],
+        });
         console.log(`${status.productId}: ${status.stage}`);
       });
     });

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import type {
-  Stage} from '../../src/domain/lifecycle';
+import type { Stage } from '../../src/domain/lifecycle';
 import {
   canTransition,
   isApprover,
