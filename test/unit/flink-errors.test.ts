@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { explainServerTrace } from '../../src/adapters/flink/errors';
+import { explainServerTrace, FlinkRequestError } from '../../src/adapters/flink/errors';
+import { IcebergCatalogError } from '../../src/adapters/iceberg';
 import { parseErrorBody } from '../../src/adapters/flink/http';
 
 /** A real SQL Gateway answer (Flink 1.20.3) to fetching the result of `SELECT nope FROM no_such_table`. */
@@ -67,4 +68,32 @@ describe('reading Flink error answers', () => {
     });
     assert.deepEqual(parseErrorBody('not json'), { message: 'not json' });
   });
+});
+
+describe('the retry bit of Flink and Iceberg request errors', () => {
+  const cases: Array<[number | undefined, boolean]> = [
+    [undefined, true], // no answer: refused, reset, timed out
+    [408, true],
+    [429, true],
+    [500, true],
+    [503, true],
+    [400, false],
+    [404, false],
+    [409, false],
+  ];
+  for (const [status, retryable] of cases) {
+    it(`${status ?? 'no answer'} → ${retryable ? 'retryable' : 'not retryable'}`, () => {
+      const flink = new FlinkRequestError('rest', 'GET', 'http://127.0.0.1:8081/jobs', status, 'x');
+      assert.equal(flink.retryable, retryable);
+      assert.equal(flink.type, status === undefined ? 'FlinkUnavailable' : 'FlinkRequestFailed');
+      const iceberg = new IcebergCatalogError(
+        'GET',
+        'http://127.0.0.1:8181/v1/config',
+        status,
+        undefined,
+        'x',
+      );
+      assert.equal(iceberg.retryable, retryable);
+    });
+  }
 });
