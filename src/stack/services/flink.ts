@@ -16,8 +16,9 @@ import { StackError } from '../types';
  * one classpath built from Maven Central module jars: `flink-dist` is not published there (FLINK-29497).
  */
 
-/** The newest Kafka connector for Flink 1.20 on Maven Central. The `flink-sql-connector-kafka` fat jar
- * of this version is not there, so we take the plain connector and its `kafka-clients` dependency. */
+/** The newest Kafka connector for Flink 1.20 in Maven Central's metadata. Its `flink-sql-connector-kafka`
+ * fat jar answered 404 from the Central we reach, so we take the plain connector (the same `kafka` table
+ * factory) and its `kafka-clients` dependency. */
 export const FLINK_KAFKA_CONNECTOR_VERSION = '3.4.0-1.20';
 /** Iceberg's Flink runtime needs Hadoop classes even for `file:` warehouses; the shaded client jars avoid
  * dragging Hadoop's own dependency tree (and its Jetty, Guava, Jackson) onto Flink's classpath. */
