@@ -16,6 +16,7 @@ import { productIdOf, workflowIdOf } from '../src/domain/spec';
 import type { Logger } from '../src/log';
 import type { TopicProfile } from '../src/profile';
 import { TopicProfiler } from '../src/profile';
+import { ThreadedProfiler } from '../src/profile/threaded';
 import type { SampleStopReason } from '../src/adapters/kafka/sampler';
 import { loadMeshConfig } from '../src/specs/load';
 import { translatingFailures } from './failures';
@@ -136,26 +137,35 @@ export function createDiscoveryActivities(deps: DiscoveryDependencies) {
           (!request.topics || request.topics.includes(topic)) &&
           (!request.topicPrefix || topic.startsWith(request.topicPrefix)),
       );
-      const profilers = new Map(topics.map((topic) => [topic, new TopicProfiler(topic)]));
+      // Parsing and statistics run on a profiling thread beside the consumer (see bench/profile).
+      const profiler = new ThreadedProfiler();
       const began = Date.now();
-      const samples = await sampleTopics(
-        kafka,
-        topics,
-        {
-          maxMessages: request.maxMessages,
-          maxBytes: request.maxBytes,
-          deadlineMs: request.sampleDeadlineMs,
-        },
-        {
-          onMessages: (topic, messages) => profilers.get(topic)?.addAll(messages),
-          onProgress: (progress) => {
-            const messages = progress.reduce((sum, p) => sum + p.messages, 0);
-            Context.current().heartbeat({ phase: 'sampling', topics: progress.length, messages });
+      let samples;
+      try {
+        samples = await sampleTopics(
+          kafka,
+          topics,
+          {
+            maxMessages: request.maxMessages,
+            maxBytes: request.maxBytes,
+            deadlineMs: request.sampleDeadlineMs,
           },
-        },
-      );
+          {
+            onMessages: (topic, messages) => profiler.add(topic, messages),
+            onProgress: (progress) => {
+              const messages = progress.reduce((sum, p) => sum + p.messages, 0);
+              Context.current().heartbeat({ phase: 'sampling', topics: progress.length, messages });
+            },
+          },
+        );
+      } catch (error) {
+        await profiler.close();
+        throw error;
+      }
       Context.current().heartbeat({ phase: 'profiling' });
-      const profiles = [...profilers.values()].map((profiler) => profiler.finish());
+      const byTopic = new Map((await profiler.finish()).map((p) => [p.topic, p]));
+      // A topic without messages still gets its (empty) profile.
+      const profiles = topics.map((topic) => byTopic.get(topic) ?? new TopicProfiler(topic).finish());
       const stopped = new Map(samples.map((s) => [s.topic, s.stoppedBy]));
       const summaries = profiles.map((p) => summarise(p, stopped.get(p.topic) ?? 'complete'));
       await writeJsonAtomically(file, { runKey: request.runKey, profiles, summaries });

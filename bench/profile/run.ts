@@ -1,20 +1,23 @@
 /**
  * bench/profile: how fast discovery samples and profiles a topic, against plain kafkajs consumption
  * of the same topic in the same run. Produces the topic first when it is not there yet (≥ 1,000,000
- * click records from the seed generator), then reads it: raw, profiled, raw again; the ratio is
- * profiled throughput over the mean of the raw ones. Peak RSS and heap are sampled every 50 ms.
+ * click records from the seed generator), then reads it: raw, profiled (as discovery does, with a
+ * profiling thread), profiled on one thread, raw again; the ratio is profiled throughput over the
+ * mean of the raw ones. Peak RSS and heap are sampled every 50 ms.
  *
  *   npm run bench:profile -- [--messages 1000000] [--topic bench.profile-clicks]
  *
  * Uses the Kafka that MESHLOOP_KAFKA_PORT points at (`bin/meshloop stack up`, or a test platform).
  */
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import type { Kafka } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
 import { sampleTopics } from '../../src/adapters/kafka/sampler';
 import { loadConfig } from '../../src/config';
 import { TopicProfiler } from '../../src/profile';
+import { ThreadedProfiler } from '../../src/profile/threaded';
 import { generateSeedRecords } from '../../src/seed/generator';
 
 const arg = (name: string, fallback: string) => {
@@ -137,17 +140,25 @@ async function main(): Promise<void> {
 
   const raw1 = await measure(() => consumeRaw(kafka, total));
   say(`raw kafkajs: ${(raw1.ms / 1000).toFixed(2)} s`);
+  const sampleAll = { maxMessages: total, maxBytes: Number.MAX_SAFE_INTEGER, deadlineMs: 30 * 60_000 };
+  // What discovery does: sampling on this thread, parsing and statistics on a profiling thread.
   const profiled = await measure(async () => {
-    const profiler = new TopicProfiler(topic);
-    const [sample] = await sampleTopics(
-      kafka,
-      [topic],
-      { maxMessages: total, maxBytes: Number.MAX_SAFE_INTEGER, deadlineMs: 30 * 60_000 },
-      { onMessages: (_topic, batch) => profiler.addAll(batch) },
-    );
-    return { sample, profile: profiler.finish() };
+    const profiler = new ThreadedProfiler();
+    const [sample] = await sampleTopics(kafka, [topic], sampleAll, {
+      onMessages: (_topic, batch) => profiler.add(topic, batch),
+    });
+    const [profile] = await profiler.finish();
+    if (!profile || !profiler.threaded) throw new Error('the profiling thread did not run');
+    return { sample, profile };
   });
-  say(`sample + profile: ${(profiled.ms / 1000).toFixed(2)} s`);
+  say(`sample + profile (profiling thread): ${(profiled.ms / 1000).toFixed(2)} s`);
+  // The same on one thread, for comparison.
+  const inline = await measure(async () => {
+    const profiler = new TopicProfiler(topic);
+    await sampleTopics(kafka, [topic], sampleAll, { onMessages: (_topic, batch) => profiler.addAll(batch) });
+    return profiler.finish();
+  });
+  say(`sample + profile (one thread): ${(inline.ms / 1000).toFixed(2)} s`);
   const raw2 = await measure(() => consumeRaw(kafka, total));
   say(`raw kafkajs again: ${(raw2.ms / 1000).toFixed(2)} s`);
 
@@ -163,9 +174,26 @@ async function main(): Promise<void> {
     rawMessagesPerSecond: Math.round(rawRate),
     profiledMessagesPerSecond: Math.round(profiledRate),
     ratio: Number((profiledRate / rawRate).toFixed(3)),
-    peakRss: { raw: mb(Math.max(raw1.peak.rss, raw2.peak.rss)), profiled: mb(profiled.peak.rss) },
-    peakHeap: { raw: mb(Math.max(raw1.peak.heap, raw2.peak.heap)), profiled: mb(profiled.peak.heap) },
-    seconds: { raw: [raw1.ms / 1000, raw2.ms / 1000], profiled: profiled.ms / 1000 },
+    oneThreadMessagesPerSecond: Math.round(total / (inline.ms / 1000)),
+    oneThreadRatio: Number((total / (inline.ms / 1000) / rawRate).toFixed(3)),
+    cpus: os.cpus().length,
+    loadAverage: os.loadavg().map((l) => Number(l.toFixed(1))),
+    // RSS includes the profiling thread; heap is the main thread's.
+    peakRss: {
+      raw: mb(Math.max(raw1.peak.rss, raw2.peak.rss)),
+      profiled: mb(profiled.peak.rss),
+      oneThread: mb(inline.peak.rss),
+    },
+    peakHeap: {
+      raw: mb(Math.max(raw1.peak.heap, raw2.peak.heap)),
+      profiled: mb(profiled.peak.heap),
+      oneThread: mb(inline.peak.heap),
+    },
+    seconds: {
+      raw: [raw1.ms / 1000, raw2.ms / 1000],
+      profiled: profiled.ms / 1000,
+      oneThread: inline.ms / 1000,
+    },
   };
   console.log(JSON.stringify(report, null, 2));
   if (profile.records !== total) {

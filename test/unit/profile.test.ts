@@ -9,6 +9,7 @@ import {
 } from '../../src/profile';
 import type { ProfiledMessage } from '../../src/profile';
 import { HyperLogLog, hashString } from '../../src/profile/sketch';
+import { ThreadedProfiler } from '../../src/profile/threaded';
 
 let offset = 0;
 const message = (value: unknown, key: string | null = null): ProfiledMessage => ({
@@ -261,6 +262,30 @@ describe('profiling', () => {
       assert.equal(profile.fields.length, 100);
       assert.equal(profile.droppedFields, 1900);
       assert.equal(profile.parsed, 1);
+    });
+  });
+
+  describe('on a profiling thread', () => {
+    it('gives the same profile as profiling on the calling thread, malformed records included', async function () {
+      this.timeout(30_000);
+      const messages = [
+        ...Array.from({ length: 3000 }, (_, i) =>
+          message(
+            { id: `k${i}`, n: i % 17, at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString() },
+            `k${i}`,
+          ),
+        ),
+        message(null),
+        message(Buffer.from([0xff, 0x00, 0xfe])),
+        message('not json'),
+      ];
+      const threaded = new ThreadedProfiler({}, 2);
+      for (let i = 0; i < messages.length; i += 250) await threaded.add('t', messages.slice(i, i + 250));
+      assert.equal(threaded.threaded, true);
+      const [fromThread] = await threaded.finish();
+      const inline = profileMessages('t', messages);
+      assert.deepEqual({ ...fromThread, profiledAt: '' }, { ...inline, profiledAt: '' });
+      assert.equal(fromThread!.unparseable.total, 3);
     });
   });
 });

@@ -96,7 +96,8 @@ export async function sampleTopics(
   topics: readonly string[],
   limits: SampleLimits,
   handlers: {
-    onMessages: (topic: string, messages: readonly SampledMessage[]) => void;
+    /** May return a promise: sampling waits for it (backpressure from a slower profiler). */
+    onMessages: (topic: string, messages: readonly SampledMessage[]) => void | Promise<void>;
     onProgress?: (progress: readonly SampleProgress[]) => void;
     progressEveryMs?: number;
   },
@@ -223,7 +224,7 @@ async function consume(
         }
         // Offsets may have gaps (compaction, transaction markers): the batch's end counts too.
         if (batch.messages.length > 0 && BigInt(batch.lastOffset()) + 1n >= part.end) part.done = true;
-        if (taken.length > 0) handlers.onMessages(batch.topic, taken);
+        if (taken.length > 0) await handlers.onMessages(batch.topic, taken);
         if (plan.messages >= limits.maxMessages) for (const p of plan.partitions.values()) p.done = true;
         if (Date.now() - lastProgress >= (handlers.progressEveryMs ?? 1000)) {
           lastProgress = Date.now();
