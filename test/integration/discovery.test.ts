@@ -24,6 +24,7 @@ import type { DiscoveryResult, discoveryWorkflow } from '../../workflows/discove
 import type { RunningWorker } from '../../workers/orchestration';
 import { startOrchestrationWorker } from '../../workers/orchestration';
 import { testEnvironment, testPlatform } from '../helpers/platform';
+import { FakeOpenAi } from '../helpers/fake-openai';
 import { runCli } from '../helpers/processes';
 
 describe('discovery on the real platform (seed → discover → proposals await approval)', function () {
@@ -205,6 +206,111 @@ describe('discovery on the real platform (seed → discover → proposals await 
         .getHandle(scheduleId)
         .delete()
         .catch(() => undefined);
+    }
+  });
+
+  it('proposes with the LLM when a key is configured (fake OpenAI-compatible server), and only once', async function () {
+    this.timeout(5 * 60_000);
+    const fake = await FakeOpenAi.start();
+    const llmQueue = `${taskQueue}-llm`;
+    const llmConfig = loadConfig({
+      ...env,
+      MESHLOOP_TASK_QUEUE: llmQueue,
+      OPENAI_API_KEY: 'sk-integration-secret',
+      MESHLOOP_LLM_BASE_URL: fake.baseURL,
+      MESHLOOP_LLM_MODEL: 'fake-model',
+    });
+    const logLines: string[] = [];
+    const llmWorker = await startOrchestrationWorker(
+      llmConfig,
+      createLogger('discovery-llm-test', 'info', (line) => logLines.push(line)),
+      { taskQueue: llmQueue },
+    );
+    const orders = `${prefix}orders.orders`;
+    const payments = `${prefix}payments.payments`;
+    const answer = {
+      proposals: [
+        {
+          name: 'paid_orders',
+          domain: `${prefix}orders`,
+          kind: 'aggregate',
+          description: 'Orders with their captured payment, for daily reconciliation.',
+          inputs: [orders, payments],
+          fields: [
+            {
+              name: 'order_id',
+              type: 'string',
+              description: 'order',
+              sources: [{ topic: orders, field: 'order_id' }],
+            },
+            {
+              name: 'total_amount',
+              type: 'double',
+              description: 'total',
+              sources: [{ topic: orders, field: 'total_amount' }],
+            },
+            {
+              name: 'amount_paid',
+              type: 'double',
+              description: 'paid',
+              sources: [{ topic: payments, field: 'amount' }],
+            },
+            {
+              name: 'order_ts',
+              type: 'timestamp',
+              description: 'ordered',
+              sources: [{ topic: orders, field: 'order_ts' }],
+            },
+          ],
+          key: ['order_id'],
+          eventTimeField: 'order_ts',
+          goal: 'Make orders data useful to the other domains.',
+          reasoning: 'order_id joins orders and payments.',
+          evidence: ['payments carry order_id'],
+          confidence: 0.7,
+        },
+      ],
+    };
+    fake.answer({ content: answer }, { content: answer });
+    const productId = `${prefix}orders.paid_orders`;
+    try {
+      const input = { topicPrefix: prefix, maxMessages: 3000, agent: 'auto' as const };
+      const once = await client.workflow.execute<typeof discoveryWorkflow>('discoveryWorkflow', {
+        taskQueue: llmQueue,
+        workflowId: `discovery-test-${run}-llm-1`,
+        args: [input],
+      });
+      assert.equal(once.agent, 'llm');
+      assert.deepEqual(once.started, [productId]);
+      const status = await client.workflow.getHandle(workflowIdOf(productId)).query(getStatusQuery);
+      assert.equal(status.stage, 'awaitingApproval');
+      assert.equal(status.spec.proposal?.proposedBy.name, 'discovery-llm:fake-model');
+      assert.match(
+        fake.requests[0]!.messages[1]!.content,
+        new RegExp(`"topic":"${prefix}payments\\.payments"`),
+      );
+
+      const twice = await client.workflow.execute<typeof discoveryWorkflow>('discoveryWorkflow', {
+        taskQueue: llmQueue,
+        workflowId: `discovery-test-${run}-llm-2`,
+        args: [input],
+      });
+      assert.deepEqual(twice.started, []);
+      assert.equal(twice.alreadyProposed, 1);
+
+      // The key never reaches workflow history nor the logs.
+      for (const id of [`discovery-test-${run}-llm-1`, workflowIdOf(productId)]) {
+        const history = JSON.stringify(await client.workflow.getHandle(id).fetchHistory());
+        assert.ok(!history.includes('sk-integration-secret'), `key in the history of ${id}`);
+      }
+      assert.ok(logLines.length > 0 && !logLines.join('\n').includes('sk-integration-secret'));
+    } finally {
+      await client.workflow
+        .getHandle(workflowIdOf(productId))
+        .terminate('test finished')
+        .catch(() => undefined);
+      await llmWorker.shutdown();
+      await fake.close();
     }
   });
 });
