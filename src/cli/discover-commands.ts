@@ -13,6 +13,11 @@ import {
 } from '../discovery/schedule';
 import type { DiscoveryResult, discoveryWorkflow } from '../../workflows/discovery';
 import { discoveryWorkflowType } from '../../workflows/discovery';
+import { createKafkaClient } from '../adapters/kafka/client';
+import { listDataTopics } from '../adapters/kafka/sampler';
+import type { MeshloopConfig } from '../config';
+import { seedTopics } from '../seed/generator';
+import { seedKafka } from '../seed/seed';
 import { progressLine, table } from './output';
 
 type DiscoverOptions = {
@@ -63,6 +68,30 @@ export function formatDiscoveryResult(result: DiscoveryResult): string {
   );
   if (result.started[0]) lines.push(`\nsee the evidence with \`meshloop show ${result.started[0]}\``);
   return lines.join('\n');
+}
+
+/**
+ * The demo `npm start` gives: the demo mesh seeded once (when its topics are missing) and the
+ * discovery schedule in place, its first run now, so proposals appear without further steps.
+ */
+export async function startDiscoveryDemo(config: MeshloopConfig): Promise<void> {
+  const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'meshloop-demo' });
+  if (!(await listDataTopics(kafka)).includes(seedTopics.orders)) {
+    progressLine('seeding the demo mesh (10,000 records; `bin/meshloop seed` adds more)');
+    await seedKafka(kafka, { count: 10_000 });
+  }
+  const connection = await Connection.connect({ address: config.temporal.address, connectTimeout: 3000 });
+  try {
+    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const { created, intervalMs } = await ensureDiscoverySchedule(client, config);
+    if (created) await client.schedule.getHandle(DISCOVERY_SCHEDULE_ID).trigger();
+    progressLine(
+      `discovery runs every ${intervalMs / 60_000} min (${config.llm ? `LLM ${config.llm.model}` : 'planner: no OPENAI_API_KEY'}); ` +
+        '`bin/meshloop discover` runs it now, `bin/meshloop list --stage awaitingApproval` shows its proposals',
+    );
+  } finally {
+    await connection.close();
+  }
 }
 
 export function registerDiscoverCommands(program: Command): void {

@@ -5,7 +5,7 @@ import { createLogger } from '../log';
 import { progressLine } from './output';
 import { registerStackCommands, runStackUp } from './stack-commands';
 import { registerSeedCommand } from '../seed/command';
-import { registerDiscoverCommands } from './discover-commands';
+import { registerDiscoverCommands, startDiscoveryDemo } from './discover-commands';
 import { registerProductCommands } from './product-commands';
 
 export function buildProgram(): Command {
@@ -28,6 +28,11 @@ export function buildProgram(): Command {
       const log = createLogger('worker', config.logLevel);
       installWorkerRuntime(log.child('sdk'), config.logLevel);
       const running = await startOrchestrationWorker(config, log);
+      await startDiscoveryDemo(config).catch((error: unknown) =>
+        log.warn('discovery demo not started', {
+          error: error instanceof Error ? error.message : String(error),
+        }),
+      );
       progressLine(
         `worker running on task queue '${config.temporal.taskQueue}'. Approve products in the Temporal UI ` +
           `(${config.temporal.uiUrl}) or with \`bin/meshloop approve\`. Ctrl-C stops the worker; ` +

@@ -129,6 +129,8 @@ type Pending = { at: number; make: () => SeedRecord };
  */
 export function* generateSeedRecords(options: SeedOptions = {}): Generator<SeedRecord, void> {
   const random = createPrng(options.seed ?? DEFAULT_SEED);
+  // Ids carry the seed, so seeding again with another seed adds new orders instead of repeating ids.
+  const tag = (options.seed ?? DEFAULT_SEED).toString(36);
   const prefix = options.topicPrefix ?? '';
   const enabled = new Set<string>(
     (options.only ?? (Object.keys(seedTopics) as SeedTopicName[])).map(
@@ -159,7 +161,7 @@ export function* generateSeedRecords(options: SeedOptions = {}): Generator<SeedR
     customers++;
     const first = pick(firstNames);
     const last = pick(lastNames);
-    const id = `cus-${pad(customers, 6)}`;
+    const id = `cus-${tag}-${pad(customers, 6)}`;
     return {
       topic: topic('customers'),
       key: id,
@@ -176,11 +178,11 @@ export function* generateSeedRecords(options: SeedOptions = {}): Generator<SeedR
     };
   };
 
-  const existingCustomer = () => `cus-${pad(int(1, Math.max(1, customers)), 6)}`;
+  const existingCustomer = () => `cus-${tag}-${pad(int(1, Math.max(1, customers)), 6)}`;
 
   const newOrder = (): SeedRecord => {
     orders++;
-    const id = `ord-${pad(orders, 7)}`;
+    const id = `ord-${tag}-${pad(orders, 7)}`;
     const customerId = existingCustomer();
     const amount = Math.round((5 + random() * 495) * 100) / 100;
     const currency = pick(currencies);
@@ -191,7 +193,7 @@ export function* generateSeedRecords(options: SeedOptions = {}): Generator<SeedR
         at: paidAt,
         make: () => {
           payments++;
-          const paymentId = `pay-${pad(payments, 7)}`;
+          const paymentId = `pay-${tag}-${pad(payments, 7)}`;
           return {
             topic: topic('payments'),
             key: paymentId,
@@ -221,7 +223,7 @@ export function* generateSeedRecords(options: SeedOptions = {}): Generator<SeedR
               key: id,
               eventTime: shippedAt,
               value: JSON.stringify({
-                shipment_id: `shp-${pad(shipments, 7)}`,
+                shipment_id: `shp-${tag}-${pad(shipments, 7)}`,
                 order_id: id,
                 customer_id: customerId,
                 carrier: pick(carriers),
@@ -273,7 +275,7 @@ export function* generateSeedRecords(options: SeedOptions = {}): Generator<SeedR
       key: session,
       eventTime: clock,
       value: JSON.stringify({
-        click_id: `clk-${pad(clicks, 9)}`,
+        click_id: `clk-${tag}-${pad(clicks, 9)}`,
         session_id: session,
         customer_id: anonymous ? null : existingCustomer(),
         page: pick(pages),
