@@ -135,6 +135,9 @@ export class TopicProfiler {
   // Reused per row: a record's flattened values are staged, then committed only if it is sound.
   private stagedNames: string[] = [];
   private stagedKinds: Kind[] = [];
+  // The fields of the previous record by position: records of a topic mostly share their layout,
+  // so most lookups are one string comparison instead of a map lookup.
+  private readonly lastLayout: Array<FieldState | undefined> = [];
   private stagedValues: Array<number | string | boolean | null> = [];
   private staged = 0;
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
@@ -258,14 +261,18 @@ export class TopicProfiler {
       const name = this.stagedNames[i] as string;
       const kind = this.stagedKinds[i] as Kind;
       const value = this.stagedValues[i] as number | string | boolean | null;
-      let field = this.fields.get(name);
-      if (!field) {
-        if (this.fields.size >= options.maxFields) {
-          if (this.droppedFields.size < 10_000) this.droppedFields.add(name);
-          continue;
+      let field = this.lastLayout[i];
+      if (field === undefined || field.name !== name) {
+        field = this.fields.get(name);
+        if (!field) {
+          if (this.fields.size >= options.maxFields) {
+            if (this.droppedFields.size < 10_000) this.droppedFields.add(name);
+            continue;
+          }
+          field = new FieldState(name, this.fields.size, options.chunkRows);
+          this.fields.set(name, field);
         }
-        field = new FieldState(name, this.fields.size, options.chunkRows);
-        this.fields.set(name, field);
+        this.lastLayout[i] = field;
       }
       field.kinds[kind]++;
       field.present++;

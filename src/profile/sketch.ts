@@ -79,10 +79,15 @@ export class DistinctCounter {
   constructor(private readonly cap = 20_000) {}
 
   add(hash: number): void {
-    this.hll.add(hash);
-    if (this.exact) {
-      this.exact.add(hash);
-      if (this.exact.size > this.cap) this.exact = undefined;
+    if (!this.exact) {
+      this.hll.add(hash);
+      return;
+    }
+    this.exact.add(hash);
+    if (this.exact.size > this.cap) {
+      // Past the cap: the sketch takes over, seeded with every hash seen so far.
+      for (const seen of this.exact) this.hll.add(seen);
+      this.exact = undefined;
     }
   }
 
