@@ -26,6 +26,7 @@ import { startOrchestrationWorker } from '../../workers/orchestration';
 import { testEnvironment, testPlatform } from '../helpers/platform';
 import { FakeOpenAi } from '../helpers/fake-openai';
 import { runCli } from '../helpers/processes';
+import { recordHistory } from '../helpers/workflows';
 
 describe('discovery on the real platform (seed → discover → proposals await approval)', function () {
   // Topics and domains of their own, so runs never see each other's data or proposals.
@@ -112,6 +113,7 @@ describe('discovery on the real platform (seed → discover → proposals await 
       workflowId: `discovery-test-${run}-1`,
       args: [{ topicPrefix: prefix, maxMessages: 3000, sampleDeadlineMs: 60_000, agent: 'auto' }],
     });
+    await recordHistory(client.workflow.getHandle(`discovery-test-${run}-1`), 'discovery-planner');
     assert.equal(first.agent, 'planner', 'no OPENAI_API_KEY: the planner proposes');
     assert.deepEqual(
       first.topics.map((t) => t.topic),
