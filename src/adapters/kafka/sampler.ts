@@ -197,10 +197,14 @@ async function consume(
         const part = plan?.partitions.get(batch.partition);
         if (!plan || !part || part.done || !payload.isRunning() || payload.isStale()) return;
         const taken: SampledMessage[] = [];
+        // Offsets as numbers in the hot loop (exact below 2^53, which no real partition reaches).
+        const start = Number(part.start);
+        const end = Number(part.end);
+        let lastTaken: string | undefined;
         for (const message of batch.messages) {
-          const offset = BigInt(message.offset);
-          if (offset < part.start) continue;
-          if (offset >= part.end || plan.messages >= limits.maxMessages) {
+          const offset = Number(message.offset);
+          if (offset < start) continue;
+          if (offset >= end || plan.messages >= limits.maxMessages) {
             part.done = true;
             break;
           }
@@ -209,9 +213,8 @@ async function consume(
             for (const p of plan.partitions.values()) p.done = true;
             break;
           }
-          const size = (message.key?.length ?? 0) + (message.value?.length ?? 0);
           plan.messages++;
-          plan.bytes += size;
+          plan.bytes += (message.key?.length ?? 0) + (message.value?.length ?? 0);
           taken.push({
             partition: batch.partition,
             offset: message.offset,
@@ -219,9 +222,10 @@ async function consume(
             value: message.value,
             timestamp: Number(message.timestamp),
           });
-          if (offset + 1n >= part.end) part.done = true;
-          payload.resolveOffset(message.offset);
+          lastTaken = message.offset;
+          if (offset + 1 >= end) part.done = true;
         }
+        if (lastTaken !== undefined) payload.resolveOffset(lastTaken);
         // Offsets may have gaps (compaction, transaction markers): the batch's end counts too.
         if (batch.messages.length > 0 && BigInt(batch.lastOffset()) + 1n >= part.end) part.done = true;
         if (taken.length > 0) await handlers.onMessages(batch.topic, taken);
