@@ -315,4 +315,38 @@ describe('discovery on the real platform (seed → discover → proposals await 
       await fake.close();
     }
   });
+
+  it('retries an unavailable LLM through Temporal (one request per attempt), then lets the planner propose', async function () {
+    this.timeout(5 * 60_000);
+    const fake = await FakeOpenAi.start();
+    const queue = `${taskQueue}-llm-down`;
+    const downWorker = await startOrchestrationWorker(
+      loadConfig({
+        ...env,
+        MESHLOOP_TASK_QUEUE: queue,
+        OPENAI_API_KEY: 'sk-integration-secret',
+        MESHLOOP_LLM_BASE_URL: fake.baseURL,
+      }),
+      createLogger('discovery-llm-down-test', 'error'),
+      { taskQueue: queue },
+    );
+    // The activity's retry policy allows 4 attempts: every one gets a 503.
+    for (let i = 0; i < 4; i++) fake.answer({ status: 503, error: 'overloaded' });
+    try {
+      const result = await client.workflow.execute<typeof discoveryWorkflow>('discoveryWorkflow', {
+        taskQueue: queue,
+        workflowId: `discovery-test-${run}-llm-down`,
+        args: [{ topicPrefix: prefix, maxMessages: 3000, agent: 'auto' }],
+      });
+      assert.equal(fake.requests.length, 4, 'maxRetries 0: Temporal made every attempt');
+      assert.equal(result.agent, 'planner');
+      assert.match(result.llmFailure ?? '', /HTTP 503/);
+      // The planner's ideas were proposed by the first run already.
+      assert.deepEqual(result.started, []);
+      assert.equal(result.alreadyProposed, first.started.length);
+    } finally {
+      await downWorker.shutdown();
+      await fake.close();
+    }
+  });
 });
