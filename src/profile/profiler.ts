@@ -17,15 +17,10 @@ import type { PiiSignal } from './pii';
 import { DistinctCounter, hashBytes, hashNumber, hashString } from './sketch';
 import type { FieldProfile, ProfiledType, TopicProfile, UnparseableReason } from './types';
 import { unparseableReasons } from './types';
+import type { SampledMessage } from '../adapters/kafka/sampler';
 
 /** The message shape the profiler reads: what the Kafka sampler yields. */
-export type ProfiledMessage = Readonly<{
-  partition: number;
-  offset: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  timestamp: number;
-}>;
+export type ProfiledMessage = SampledMessage;
 
 export type ProfilerOptions = Readonly<{
   /** Records larger than this are counted as tooLarge, not parsed. */
