@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { formatDuration, parseDuration } from '../../src/domain/duration';
@@ -135,8 +135,12 @@ describe('product spec', () => {
   it('reads a .json file as JSON and anything else as YAML', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'meshloop-spec-'));
     const file = path.join(dir, 'spec.json');
-    await writeFile(file, JSON.stringify(minimalSpec({ name: 'from_json' })));
-    assert.equal((await loadSpecFile(file)).name, 'from_json');
+    try {
+      await writeFile(file, JSON.stringify(minimalSpec({ name: 'from_json' })));
+      assert.equal((await loadSpecFile(file)).name, 'from_json');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('derives the product id and workflow id', () => {
