@@ -188,6 +188,15 @@ async function consume(
     let finish: () => void = () => undefined;
     const finished = new Promise<void>((resolve) => (finish = resolve));
     const timer = setTimeout(finish, Math.max(0, limits.deadlineMs - (Date.now() - began)));
+    // kafkajs has no consumer group until the consumer has joined, and it rebuilds the group after
+    // a crash (e.g. the coordinator of a fresh broker not ready yet): seeks wait for a join.
+    let joins = 0;
+    let joined: () => void = () => undefined;
+    let nextJoin = new Promise<void>((resolve) => (joined = resolve));
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      joins++;
+      joined();
+    });
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -239,11 +248,23 @@ async function consume(
         await payload.heartbeat();
       },
     });
-    // Seeks after run(): kafkajs applies them before the first fetch of each partition.
-    for (const plan of active) {
-      for (const part of plan.partitions.values()) {
-        if (part.done) consumer.pause([{ topic: plan.topic, partitions: [part.partition] }]);
-        else consumer.seek({ topic: plan.topic, partition: part.partition, offset: part.start.toString() });
+    // Seeks after the join: kafkajs applies them before the next fetch of each partition (records
+    // before the start offset that were already fetched are skipped by the offset check above).
+    for (let attempt = 1; ; attempt++) {
+      if (joins === 0) await nextJoin;
+      try {
+        for (const plan of active) {
+          for (const part of plan.partitions.values()) {
+            if (part.done) consumer.pause([{ topic: plan.topic, partitions: [part.partition] }]);
+            else
+              consumer.seek({ topic: plan.topic, partition: part.partition, offset: part.start.toString() });
+          }
+        }
+        break;
+      } catch (error) {
+        if (attempt >= 5) throw error;
+        joins = 0;
+        nextJoin = new Promise<void>((resolve) => (joined = resolve));
       }
     }
     await finished;
