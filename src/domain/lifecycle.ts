@@ -9,6 +9,7 @@ export const Stage = {
   changesRequested: 'changesRequested',
   provisioning: 'provisioning',
   active: 'active',
+  degraded: 'degraded',
   deprecated: 'deprecated',
   retired: 'retired',
   rejected: 'rejected',
@@ -24,8 +25,10 @@ export const stageMeaning: Readonly<Record<Stage, string>> = {
   proposed: 'just proposed; policy checks run before anyone is asked',
   awaitingApproval: "waiting for the domain's approvers to approve, reject or request changes",
   changesRequested: 'an approver or a policy asked for changes; waiting for an amended spec',
-  provisioning: 'approved; creating the output topic and publishing the catalog descriptor',
-  active: 'provisioned and readable; listed in the catalog',
+  provisioning: 'approved; creating the output topic, checking the SQL with Flink and deploying its job',
+  active: 'running and producing: its Flink job runs and fills its topic; listed in the catalog',
+  degraded:
+    'its job failed or cannot get a slot, or a quality or SLA check failed; back to active when it recovers',
   deprecated: 'still readable, but going away: consumers should move off it',
   retired: 'retired by an operator; no longer offered (its data is kept)',
   rejected: 'an approver rejected it',
@@ -38,7 +41,8 @@ const transitions: Readonly<Record<Stage, readonly Stage[]>> = {
   awaitingApproval: ['provisioning', 'rejected', 'changesRequested', 'expired'],
   changesRequested: ['awaitingApproval', 'rejected', 'expired'],
   provisioning: ['active', 'failed'],
-  active: ['deprecated', 'retired'],
+  active: ['degraded', 'deprecated', 'retired'],
+  degraded: ['active', 'deprecated', 'retired'],
   deprecated: ['retired'],
   failed: ['provisioning', 'retired'],
   retired: [],
@@ -95,6 +99,9 @@ export const DecisionAction = {
   provision: 'provision',
   fail: 'fail',
   retryProvisioning: 'retryProvisioning',
+  degrade: 'degrade',
+  recover: 'recover',
+  redeploy: 'redeploy',
   deprecate: 'deprecate',
   retire: 'retire',
 } as const;
@@ -123,8 +130,12 @@ export type IgnoredMessage = Readonly<{
 
 /** Something provisioning made (or found already there) for the product. */
 export type ProvisionedResource = Readonly<{
-  kind: 'kafkaTopic';
+  kind: 'kafkaTopic' | 'flinkJob' | 'icebergTable';
   name: string;
+  /** Flink job id, Iceberg table uuid ... */
+  id?: string;
+  /** Where a person looks at it (Flink Web UI link). */
+  url?: string;
   /** False when provisioning found it already there with the right settings (a retry or replay). */
   created: boolean;
   at: string;

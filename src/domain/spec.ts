@@ -48,8 +48,35 @@ const duration = z
   .trim()
   .refine((text) => parseDuration(text) !== undefined, { message: `must be ${durationHint}` });
 
-const inputSchema = z.union([z.strictObject({ topic: nonEmpty }), z.strictObject({ product: nonEmpty })], {
-  error: "must be { topic: '<kafka topic>' } or { product: '<domain>.<name>' }",
+// The name an input has in the product's SQL (`FROM orders JOIN payments ...`).
+const sqlAlias = z
+  .string()
+  .trim()
+  .regex(
+    /^[a-z_][a-z0-9_]{0,62}$/,
+    'must be a SQL name: lowercase letters, digits and _, not starting with a digit',
+  );
+
+/** The columns of a raw topic's JSON records, as the product's SQL sees them. */
+const inputColumnSchema = z.strictObject({
+  name: nonEmpty,
+  type: z.enum(fieldTypes, { error: `must be one of ${fieldTypes.join(', ')}` }),
+});
+const topicInputSchema = z.strictObject({
+  topic: nonEmpty,
+  as: sqlAlias.optional(),
+  schema: z
+    .strictObject({
+      fields: z.array(inputColumnSchema).min(1, 'must list at least one field'),
+      eventTimeField: nonEmpty.optional(),
+    })
+    .optional(),
+});
+// A product input's columns are that product's schema: nothing to declare.
+const productInputSchema = z.strictObject({ product: nonEmpty, as: sqlAlias.optional() });
+
+const inputSchema = z.union([topicInputSchema, productInputSchema], {
+  error: "must be { topic: '<kafka topic>', as?, schema? } or { product: '<domain>.<name>', as? }",
 });
 
 const outputTopicSchema = z.strictObject({
@@ -138,6 +165,13 @@ export const productSpecSchema = z
     quality: z.array(qualityRuleSchema).default([]),
     classification: classificationSchema.prefault({}),
     tags: z.array(nonEmpty).default([]),
+    /** The transformation: one Flink SQL `SELECT` over the inputs, by their aliases. */
+    sql: z
+      .string()
+      .trim()
+      .min(1, 'must not be empty')
+      .max(20_000, 'must be at most 20000 characters')
+      .optional(),
     proposal: proposalSchema.optional(),
   })
   // Runs even when other parts failed (`when`), so one pass reports every problem; hence the
