@@ -151,6 +151,16 @@ const proposalSchema = z.strictObject({
   parentProductId: z.string().optional(),
 });
 
+const materializationSchema = z.strictObject({
+  provider: z.enum(['flink', 'tableflow']).optional(),
+  /** Tableflow's error handling: suspend (stop), skip (counted), log (dead-letter table). */
+  errorMode: z.enum(['suspend', 'skip', 'log']).optional(),
+  /** How long snapshots are kept, e.g. `7d` (Tableflow's default). */
+  snapshotRetention: duration.optional(),
+  /** How often the table commits (Flink checkpoints), e.g. `60s`. */
+  commitInterval: duration.optional(),
+});
+
 export const productSpecSchema = z
   .strictObject({
     name: identifier,
@@ -173,6 +183,8 @@ export const productSpecSchema = z
       .max(20_000, 'must be at most 20000 characters')
       .optional(),
     proposal: proposalSchema.optional(),
+    /** How the product lands in Iceberg, overriding the mesh's defaults (see domain/materialization). */
+    materialization: materializationSchema.optional(),
   })
   // Runs even when other parts failed (`when`), so one pass reports every problem; hence the
   // defensive reads of a value that may be only partly valid.

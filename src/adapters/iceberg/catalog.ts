@@ -258,6 +258,48 @@ export class IcebergCatalogClient {
     return (await this.loadTable(table)).snapshots;
   }
 
+  /**
+   * Create a table (`POST .../tables`). The schema's field ids, the partition spec and the
+   * properties are the caller's; the catalog answers 409 (AlreadyExistsException) when it exists.
+   */
+  async createTable(
+    namespace: NamespaceName,
+    request: Readonly<{
+      name: string;
+      schema: Readonly<Record<string, unknown>>;
+      partitionSpec?: Readonly<Record<string, unknown>>;
+      properties?: Readonly<Record<string, string>>;
+    }>,
+  ): Promise<LoadedTable> {
+    await this.request('POST', await this.v1(`/namespaces/${namespacePath(namespace)}/tables`), {
+      name: request.name,
+      schema: request.schema,
+      'partition-spec': request.partitionSpec,
+      properties: request.properties ?? {},
+      'stage-create': false,
+    });
+    return this.loadTable({ namespace, name: request.name });
+  }
+
+  /**
+   * Commit metadata changes to a table (`POST .../tables/{table}`): requirements the catalog checks
+   * atomically (e.g. `assert-current-schema-id`), then updates (`add-schema`, `set-properties`, ...).
+   * A failed requirement answers 409 (CommitFailedException): reload and decide again.
+   */
+  async commitTable(
+    table: TableName,
+    change: Readonly<{
+      requirements: ReadonlyArray<Record<string, unknown>>;
+      updates: ReadonlyArray<Record<string, unknown>>;
+    }>,
+  ): Promise<void> {
+    await this.request('POST', await this.tablePath(table), {
+      identifier: { namespace: table.namespace, name: table.name },
+      requirements: change.requirements,
+      updates: change.updates,
+    });
+  }
+
   /** Drop the table from the catalog; with `purge` its data and metadata files are deleted too. */
   async dropTable(table: TableName, options: { purge?: boolean } = {}): Promise<void> {
     await this.request('DELETE', `${await this.tablePath(table)}?purgeRequested=${options.purge ?? false}`);

@@ -1,0 +1,126 @@
+import { flinkTypeOf, quoteIdentifier as q, quoteLiteral } from '../domain/flink-types';
+import type { IcebergTableRef, MaterializationPlan } from '../domain/materialization';
+import type { FieldType } from '../domain/spec';
+
+/**
+ * The Flink SQL of a product's materialization job. The topic is read as raw text with its
+ * coordinates (topic, partition, offset), each record is parsed and typed in SQL, and one statement
+ * set writes the good rows to the product's table and the bad ones (with the reason) to its
+ * dead-letter table. So a poison record never fails the job by surprise, and none is dropped
+ * uncounted: every record read lands in exactly one of the two tables.
+ */
+
+export type MaterializationSqlOptions = Readonly<{
+  kafkaBootstrapServers: string;
+  icebergCatalogUri: string;
+  /**
+   * `earliest` for a first start; `group-offsets` to continue where the product's consumer group
+   * committed (a redeploy whose savepoint state does not match the new plan).
+   */
+  startFrom?: 'earliest' | 'group-offsets';
+}>;
+
+const SOURCE = 'meshloop_source';
+const PARSED = 'meshloop_parsed';
+
+export const tableSql = (table: IcebergTableRef) =>
+  `${q(table.catalog)}.${q(table.namespace)}.${q(table.name)}`;
+
+/** The expression reading one JSON field as text (objects and arrays as JSON text). */
+function rawValue(name: string, type: FieldType): string {
+  // Field names are plain identifiers (the naming policy), so the simple path form is safe.
+  const path = quoteLiteral(`$.${name}`);
+  return type === 'json'
+    ? `COALESCE(JSON_QUERY(payload, ${path}), JSON_VALUE(payload, ${path}))`
+    : `JSON_VALUE(payload, ${path})`;
+}
+
+/** The typed value of one field, or NULL when it is absent or does not parse as its type. */
+function typedValue(raw: string, type: FieldType): string {
+  switch (type) {
+    case 'string':
+    case 'json':
+      return raw;
+    case 'timestamp':
+      // ISO-8601 instants ('2026-01-01T10:00:00.5Z', the session is in UTC) or epoch milliseconds.
+      return (
+        `CASE WHEN REGEXP(${raw}, '^-?[0-9]{1,15}$') THEN TO_TIMESTAMP_LTZ(CAST(${raw} AS BIGINT), 3) ` +
+        `ELSE TRY_CAST(REGEXP_REPLACE(REPLACE(${raw}, 'T', ' '), 'Z$', '') AS TIMESTAMP_LTZ(3)) END`
+      );
+    case 'bytes':
+      // Flink's JSON format writes BYTES as base64.
+      return `TRY_CAST(FROM_BASE64(${raw}) AS BYTES)`;
+    default:
+      return `TRY_CAST(${raw} AS ${flinkTypeOf[type]})`;
+  }
+}
+
+/** Everything the job's session needs before the statement set: catalog, source, parsing view. */
+export function materializationSetupStatements(
+  plan: MaterializationPlan,
+  options: MaterializationSqlOptions,
+): string[] {
+  const startup =
+    options.startFrom === 'group-offsets'
+      ? `'scan.startup.mode' = 'group-offsets', 'properties.auto.offset.reset' = 'earliest'`
+      : `'scan.startup.mode' = 'earliest-offset'`;
+  const source = `CREATE TEMPORARY TABLE ${q(SOURCE)} (
+  payload STRING,
+  kafka_topic STRING METADATA FROM 'topic' VIRTUAL,
+  kafka_partition INT METADATA FROM 'partition' VIRTUAL,
+  kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
+  kafka_timestamp TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL
+) WITH (
+  'connector' = 'kafka',
+  'topic' = ${quoteLiteral(plan.topic)},
+  'properties.bootstrap.servers' = ${quoteLiteral(options.kafkaBootstrapServers)},
+  'properties.group.id' = ${quoteLiteral(`meshloop-materialize.${plan.productId}`)},
+  'properties.isolation.level' = 'read_committed',
+  ${startup},
+  'value.format' = 'raw'
+)`;
+  const typed = plan.fields.map((field) => {
+    const raw = rawValue(field.name, field.type);
+    return { field, raw, typed: typedValue(raw, field.type) };
+  });
+  const checks = typed.map(({ field, raw, typed: value }) =>
+    field.nullable
+      ? `CASE WHEN ${raw} IS NOT NULL AND ${value} IS NULL THEN ${quoteLiteral(`${field.name}: not a ${field.type}`)} END`
+      : `CASE WHEN ${value} IS NULL THEN ${quoteLiteral(`${field.name}: missing, null or not a ${field.type}`)} END`,
+  );
+  const view = `CREATE TEMPORARY VIEW ${q(PARSED)} AS
+SELECT
+  kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, payload,
+  ${typed.map(({ field, typed: value }) => `${value} AS ${q(field.name)}`).join(',\n  ')},
+  CASE
+    WHEN payload IS NULL THEN 'tombstone: deletes are not applied to the table'
+    WHEN payload IS NOT JSON OBJECT THEN 'not a JSON object'
+    ELSE CONCAT_WS('; ', ${checks.join(', ')})
+  END AS error
+FROM ${q(SOURCE)}`;
+  return [
+    `CREATE CATALOG ${q(plan.table.catalog)} WITH ('type' = 'iceberg', 'catalog-type' = 'rest', 'uri' = ${quoteLiteral(options.icebergCatalogUri)})`,
+    source,
+    view,
+  ];
+}
+
+/** The job itself: one statement set, two sinks. `skip` keeps only the coordinates of bad records. */
+export function materializationInsertStatement(plan: MaterializationPlan): string {
+  const columns = plan.fields.map((field) => q(field.name)).join(', ');
+  const payload = plan.errorMode === 'skip' ? 'CAST(NULL AS STRING)' : 'payload';
+  return `EXECUTE STATEMENT SET BEGIN
+INSERT INTO ${tableSql(plan.table)} SELECT ${columns} FROM ${q(PARSED)} WHERE error = '';
+INSERT INTO ${tableSql(plan.deadLetterTable)} SELECT kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, error, ${payload} FROM ${q(PARSED)} WHERE error <> '';
+END`;
+}
+
+/** Settings of the job (statement-level), including its name and commit interval. */
+export function materializationJobConfig(plan: MaterializationPlan): Record<string, string> {
+  return {
+    'pipeline.name': plan.jobName,
+    // The Iceberg sink commits on checkpoints: the commit interval is the checkpoint interval.
+    'execution.checkpointing.interval': `${plan.commitIntervalMs} ms`,
+    'table.local-time-zone': 'UTC',
+  };
+}
