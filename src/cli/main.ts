@@ -7,6 +7,7 @@ import { registerStackCommands, runStackUp } from './stack-commands';
 import { registerSeedCommand } from '../seed/command';
 import { registerDiscoverCommands, startDiscoveryDemo } from './discover-commands';
 import { registerProductCommands } from './product-commands';
+import { registerQueryCommands } from './query-commands';
 
 export function buildProgram(): Command {
   const program = new Command('meshloop')
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
     });
 
   registerProductCommands(program);
+  registerQueryCommands(program);
   registerStackCommands(program);
   registerSeedCommand(program);
   registerDiscoverCommands(program);

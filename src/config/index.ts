@@ -90,6 +90,23 @@ const envSchema = z.object({
     .min(1024)
     .default(16 * 1024 * 1024),
   MESHLOOP_DISCOVERY_DEADLINE_S: z.coerce.number().int().min(1).max(3600).default(60),
+  // Materialization (Kafka → Iceberg): the provider, Tableflow's knobs, and Confluent Cloud's ids.
+  MESHLOOP_MATERIALIZER: z.enum(['flink', 'tableflow']).default('flink'),
+  MESHLOOP_MATERIALIZE_ERROR_MODE: z.enum(['suspend', 'skip', 'log']).default('suspend'),
+  MESHLOOP_MATERIALIZE_COMMIT_INTERVAL: z
+    .string()
+    .trim()
+    .default('60s')
+    .refine((text) => (parseDuration(text) ?? 0) >= 100, { message: `must be ${durationHint}` }),
+  MESHLOOP_ICEBERG_CATALOG_NAME: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/, 'a plain lowercase SQL name')
+    .default('lake'),
+  MESHLOOP_TABLEFLOW_API_URL: optionalText.pipe(z.url('must be a URL').optional()),
+  MESHLOOP_TABLEFLOW_ENVIRONMENT_ID: optionalText,
+  MESHLOOP_TABLEFLOW_KAFKA_CLUSTER_ID: optionalText,
+  CONFLUENT_CLOUD_API_KEY: optionalText,
+  CONFLUENT_CLOUD_API_SECRET: optionalText,
   XDG_CACHE_HOME: optionalText,
   HOME: optionalText,
 });
@@ -132,6 +149,21 @@ export type MeshloopConfig = Readonly<{
   meshFile: string;
   /** The LLM discovery uses; absent without OPENAI_API_KEY (the planner proposes instead). */
   llm?: Readonly<{ apiKey: string; baseURL?: string; model: string; timeoutMs: number }>;
+  /** How products land in Iceberg, unless a spec's `materialization` says otherwise. */
+  materialize: Readonly<{
+    provider: 'flink' | 'tableflow';
+    errorMode: 'suspend' | 'skip' | 'log';
+    commitIntervalMs: number;
+    catalog: string;
+  }>;
+  /** Confluent Tableflow (Confluent Cloud); present when all its keys are set. */
+  tableflow?: Readonly<{
+    apiUrl: string;
+    apiKey: string;
+    apiSecret: string;
+    environmentId: string;
+    kafkaClusterId: string;
+  }>;
   /** How often the discovery schedule runs, and how much it samples per topic. */
   discovery: Readonly<{
     intervalMs: number;
@@ -185,6 +217,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
   };
   const duplicatePorts = findDuplicatePorts(stack);
   if (duplicatePorts.length > 0) throw new ConfigError(duplicatePorts);
+  const tableflowKeys = {
+    CONFLUENT_CLOUD_API_KEY: e.CONFLUENT_CLOUD_API_KEY,
+    CONFLUENT_CLOUD_API_SECRET: e.CONFLUENT_CLOUD_API_SECRET,
+    MESHLOOP_TABLEFLOW_ENVIRONMENT_ID: e.MESHLOOP_TABLEFLOW_ENVIRONMENT_ID,
+    MESHLOOP_TABLEFLOW_KAFKA_CLUSTER_ID: e.MESHLOOP_TABLEFLOW_KAFKA_CLUSTER_ID,
+  };
+  const missingTableflow = Object.entries(tableflowKeys).filter(([, value]) => !value);
+  if (e.MESHLOOP_MATERIALIZER === 'tableflow' && missingTableflow.length > 0) {
+    throw new ConfigError(
+      missingTableflow.map(([key]) => `${key}: required with MESHLOOP_MATERIALIZER=tableflow`),
+    );
+  }
   return deepFreeze({
     stack,
     temporal: {
@@ -210,6 +254,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
             ...(e.MESHLOOP_LLM_BASE_URL ? { baseURL: e.MESHLOOP_LLM_BASE_URL } : {}),
             model: e.MESHLOOP_LLM_MODEL,
             timeoutMs: e.MESHLOOP_LLM_TIMEOUT_S * 1000,
+          },
+        }
+      : {}),
+    materialize: {
+      provider: e.MESHLOOP_MATERIALIZER,
+      errorMode: e.MESHLOOP_MATERIALIZE_ERROR_MODE,
+      commitIntervalMs: parseDuration(e.MESHLOOP_MATERIALIZE_COMMIT_INTERVAL) ?? 60_000,
+      catalog: e.MESHLOOP_ICEBERG_CATALOG_NAME,
+    },
+    ...(missingTableflow.length === 0
+      ? {
+          tableflow: {
+            apiUrl: e.MESHLOOP_TABLEFLOW_API_URL ?? 'https://api.confluent.cloud',
+            apiKey: e.CONFLUENT_CLOUD_API_KEY!,
+            apiSecret: e.CONFLUENT_CLOUD_API_SECRET!,
+            environmentId: e.MESHLOOP_TABLEFLOW_ENVIRONMENT_ID!,
+            kafkaClusterId: e.MESHLOOP_TABLEFLOW_KAFKA_CLUSTER_ID!,
           },
         }
       : {}),

@@ -135,8 +135,18 @@ export class FlinkMaterializer implements Materializer {
         ? await this.deps.rest.rootException(job.jid).catch(() => undefined)
         : undefined;
     const badRecords = Number(dlq?.currentSnapshot?.summary['total-records'] ?? 0);
+    // With `suspend` the first bad record stops the product; tombstones alone do not count.
     const suspendedAt =
-      plan.errorMode === 'suspend' && badRecords > 0 ? await this.deps.firstBadRecord?.(plan) : undefined;
+      plan.errorMode === 'suspend' && badRecords > 0
+        ? this.deps.firstBadRecord
+          ? await this.deps.firstBadRecord(plan)
+          : {
+              topic: plan.topic,
+              partition: -1,
+              offset: -1,
+              error: `${badRecords} bad records in ${plan.deadLetterTable.name}`,
+            }
+        : undefined;
     return {
       provider: 'flink',
       state: job?.state ?? 'NOT_FOUND',
@@ -150,11 +160,7 @@ export class FlinkMaterializer implements Materializer {
         now,
       }),
       badRecords,
-      suspendedAt:
-        suspendedAt ??
-        (plan.errorMode === 'suspend' && badRecords > 0
-          ? { topic: plan.topic, partition: -1, offset: -1, error: 'bad record (coordinates unread)' }
-          : undefined),
+      suspendedAt,
     };
   }
 

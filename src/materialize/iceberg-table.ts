@@ -161,7 +161,7 @@ async function evolveTable(
   if (!current) throw new SchemaIncompatibleError(`Iceberg table ${display} has no current schema`);
   const existing = current.fields.map((field) => ({
     name: field.name,
-    type: specTypeOfIceberg(field.type) ?? ('string' as FieldType),
+    type: specTypeOfIceberg(field.type) ?? 'string',
     nullable: !field.required,
   }));
   const identifierIds = (current as { 'identifier-field-ids'?: number[] })['identifier-field-ids'] ?? [];

@@ -1,0 +1,39 @@
+import { ensureDuckDbExtensions } from '../adapters/duckdb/extensions';
+import { FlinkRestClient, SqlGatewayClient } from '../adapters/flink';
+import { IcebergCatalogClient } from '../adapters/iceberg';
+import { TableflowClient } from '../adapters/tableflow/client';
+import type { MeshloopConfig } from '../config';
+import type { Logger } from '../log';
+import { firstBadRecordReader } from './dead-letters';
+import { FlinkMaterializer } from './flink';
+import { TableflowMaterializer } from './tableflow';
+import type { Materializer } from './types';
+
+export type Materializers = Readonly<{ flink?: Materializer; tableflow?: Materializer }>;
+
+/** The providers this worker can use: Flink always; Tableflow when its keys are configured. */
+export function createMaterializers(config: MeshloopConfig, log?: Logger): Materializers {
+  const catalog = new IcebergCatalogClient({ url: config.iceberg.catalogUrl });
+  const flinkUi = config.flink.restUrl;
+  return {
+    flink: new FlinkMaterializer({
+      catalog,
+      gateway: new SqlGatewayClient({ url: config.flink.sqlGatewayUrl, log }),
+      rest: new FlinkRestClient({ url: config.flink.restUrl }),
+      kafkaBootstrapServers: config.flink.kafkaBootstrapServers,
+      icebergCatalogUri: config.flink.icebergCatalogUri,
+      flinkUiUrl: flinkUi,
+      firstBadRecord: firstBadRecordReader({
+        catalog,
+        catalogUrl: config.iceberg.catalogUrl,
+        extensionDir: () => ensureDuckDbExtensions(config.stack.cacheDir),
+      }),
+      log,
+    }),
+    ...(config.tableflow
+      ? { tableflow: new TableflowMaterializer({ client: new TableflowClient(config.tableflow), log }) }
+      : {}),
+  };
+}
+
+export type { Materializer } from './types';
