@@ -28,6 +28,8 @@ import {
 } from '../../workflows/definitions';
 import type { dataProductWorkflow } from '../../workflows/data-product';
 import { table } from './output';
+import { formatTableStatus, productTableStatus } from '../query/product-query';
+import { parseDuration } from '../domain/duration';
 
 /** A CLI mistake the user can fix: shown as one line, exit 1. */
 export class CliError extends MeshloopError {
@@ -212,7 +214,17 @@ export function registerProductCommands(program: Command): void {
     .action(async (product: string, options: { json: boolean }) => {
       await withClient(async (client) => {
         const status = await client.workflow.getHandle(workflowIdFor(product)).query(getStatusQuery);
-        console.log(options.json ? JSON.stringify(status, null, 2) : formatStatus(status));
+        // The table's status is read live from the catalog: fresher than any recorded descriptor.
+        const tableStatus = await productTableStatus(
+          loadConfig(),
+          status.productId,
+          parseDuration(status.spec.sla.freshness),
+        ).catch(() => undefined);
+        if (options.json) console.log(JSON.stringify({ ...status, table: tableStatus }, null, 2));
+        else
+          console.log(
+            `${formatStatus(status)}${tableStatus ? `\ntable: ${formatTableStatus(tableStatus)}` : ''}`,
+          );
       });
     });
 

@@ -1,4 +1,5 @@
 import type { Decision, ProvisionedResource, Stage } from './lifecycle';
+import type { TableStatus } from './materialization';
 import type { OutputTopic, ProductInput, ProductKind, ProductSpec } from './spec';
 import { productIdOf } from './spec';
 
@@ -20,6 +21,8 @@ export type CatalogDescriptor = Readonly<{
   spec: ProductSpec;
   decisions: readonly Decision[];
   resources: readonly ProvisionedResource[];
+  /** The product's Iceberg table as last described: table, snapshot, row count, last commit. */
+  table?: TableStatus;
   /** ISO time of the change that produced this descriptor (workflow time, so replay-safe). */
   updatedAt: string;
 }>;
@@ -29,6 +32,7 @@ export function toCatalogDescriptor(input: {
   stage: Stage;
   decisions: readonly Decision[];
   resources: readonly ProvisionedResource[];
+  table?: TableStatus;
   updatedAt: Date | string;
 }): CatalogDescriptor {
   const { spec } = input;
@@ -46,6 +50,7 @@ export function toCatalogDescriptor(input: {
     spec,
     decisions: input.decisions,
     resources: input.resources,
+    ...(input.table ? { table: input.table } : {}),
     updatedAt: typeof input.updatedAt === 'string' ? input.updatedAt : input.updatedAt.toISOString(),
   };
 }

@@ -18,6 +18,8 @@ export type MaterializationSqlOptions = Readonly<{
    * committed (a redeploy whose savepoint state does not match the new plan).
    */
   startFrom?: 'earliest' | 'group-offsets';
+  /** Stop at the offsets that are the latest when the job starts (benchmarks, backfills). */
+  bounded?: boolean;
 }>;
 
 const SOURCE = 'meshloop_source';
@@ -76,7 +78,7 @@ export function materializationSetupStatements(
   'properties.bootstrap.servers' = ${quoteLiteral(options.kafkaBootstrapServers)},
   'properties.group.id' = ${quoteLiteral(`meshloop-materialize.${plan.productId}`)},
   'properties.isolation.level' = 'read_committed',
-  ${startup},
+  ${startup},${options.bounded ? "\n  'scan.bounded.mode' = 'latest-offset'," : ''}
   'value.format' = 'raw'
 )`;
   const typed = plan.fields.map((field) => {

@@ -6,7 +6,8 @@ import { IcebergCatalogClient, IcebergCatalogError } from '../adapters/iceberg';
 import type { MeshloopConfig } from '../config';
 import { MeshloopError } from '../domain/errors';
 import type { IcebergTableRef } from '../domain/materialization';
-import { rowCountOf } from '../domain/materialization';
+import type { TableStatus } from '../domain/materialization';
+import { rowCountOf, tableStatusOf } from '../domain/materialization';
 
 /** `meshloop query` and `meshloop snapshots`: a product's Iceberg table, read-only, in DuckDB. */
 
@@ -133,4 +134,41 @@ export async function productSnapshots(
       current: snapshot.snapshotId === loaded.currentSnapshot?.snapshotId,
     })),
   };
+}
+
+/**
+ * The live status of a product's table for `meshloop show`: table, current snapshot, row count,
+ * last commit and freshness (computed by `tableStatusOf`); undefined when it has no table.
+ */
+export async function productTableStatus(
+  config: MeshloopConfig,
+  productId: string,
+  slaFreshnessMs?: number,
+): Promise<TableStatus | undefined> {
+  const ref = productTableOf(productId, config.materialize.catalog);
+  const catalog = new IcebergCatalogClient({ url: config.iceberg.catalogUrl, requestTimeoutMs: 5000 });
+  try {
+    const loaded = await catalog.loadTable({ namespace: [ref.namespace], name: ref.name });
+    return tableStatusOf({
+      table: ref,
+      provider: 'flink',
+      snapshots: loaded.snapshots.length,
+      current: loaded.currentSnapshot,
+      now: Date.now(),
+      slaFreshnessMs,
+    });
+  } catch (error) {
+    if (error instanceof IcebergCatalogError && error.notFound) return undefined;
+    throw error;
+  }
+}
+
+/** One line for people: `lake.orders.x  snapshot 123…  1,200 rows  committed 12 s ago`. */
+export function formatTableStatus(status: TableStatus): string {
+  if (!status.snapshotId) return `${status.table}  (no commit yet)`;
+  const ago = Math.round((status.freshnessMs ?? 0) / 1000);
+  return (
+    `${status.table}  snapshot ${status.snapshotId}  ${status.rowCount ?? '?'} rows  ` +
+    `last commit ${status.lastCommitAt} (${ago} s ago${status.withinSla === false ? ', older than the SLA' : ''})  ${status.snapshots} snapshots`
+  );
 }

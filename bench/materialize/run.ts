@@ -1,0 +1,358 @@
+/**
+ * bench/materialize: Kafka → Iceberg on the real platform, each figure beside a baseline measured
+ * in the same run (our machines are noisy: only the ratios are comparable).
+ *
+ * 1. Throughput: the same topic of BENCH_ROWS order records (default 1,000,000) read to its end by
+ *    three bounded Flink jobs: Flink's own JSON format into a blackhole (the baseline), our
+ *    materialization's parsing into a blackhole, and the whole materialization into Iceberg.
+ *    Rows/s from each job's RUNNING time to its end.
+ * 2. Latency: one record every 100 ms into a running materialization (commit interval
+ *    BENCH_COMMIT_INTERVAL, default 5s); for each, the time from the produce acknowledgement to the
+ *    first snapshot in the catalog that holds it. p50/p95 against the commit interval + 2 s.
+ * 3. A contract check (null count, distinct keys, min/max event time) on the ≥ 1 M-row table: in
+ *    DuckDB against the same query in Flink batch, medians of three runs each.
+ *
+ *   npm run bench:materialize
+ *   BENCH_ROWS=200000 npm run bench:materialize
+ */
+import { randomUUID } from 'node:crypto';
+import { FlinkRestClient, SqlGatewayClient } from '../../src/adapters/flink';
+import type { SqlGatewaySession } from '../../src/adapters/flink';
+import { ensureDuckDbExtensions } from '../../src/adapters/duckdb/extensions';
+import { IcebergLake } from '../../src/adapters/duckdb/lake';
+import { IcebergCatalogClient } from '../../src/adapters/iceberg';
+import { createKafkaClient } from '../../src/adapters/kafka/client';
+import type { MeshloopConfig } from '../../src/config';
+import { parseDuration } from '../../src/domain/duration';
+import { quoteLiteral } from '../../src/domain/flink-types';
+import { materializationPlanOf } from '../../src/domain/materialization';
+import type { MaterializationPlan } from '../../src/domain/materialization';
+import { parseSpec } from '../../src/domain/spec';
+import {
+  materializationInsertStatement,
+  materializationJobConfig,
+  materializationSetupStatements,
+  tableSql,
+} from '../../src/materialize/flink-sql';
+import { catalogNameOf, ensureProductTable } from '../../src/materialize/iceberg-table';
+import { stopTestPlatform, testPlatform } from '../../test/helpers/platform';
+
+const rows = Number(process.env.BENCH_ROWS ?? 1_000_000);
+const commitIntervalMs = parseDuration(process.env.BENCH_COMMIT_INTERVAL ?? '5s') ?? 5000;
+const latencySeconds = Number(process.env.BENCH_LATENCY_SECONDS ?? 30);
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+const median = (values: number[]) => percentile(values, 50);
+
+function specFor(name: string, topic: string) {
+  return parseSpec({
+    name,
+    domain: 'bench',
+    owner: 'bench',
+    kind: 'source-aligned',
+    outputTopic: { name: topic, partitions: 1 },
+    schema: {
+      fields: [
+        { name: 'order_id', type: 'string', nullable: false },
+        { name: 'customer_id', type: 'string' },
+        { name: 'amount', type: 'double' },
+        { name: 'status', type: 'string' },
+        { name: 'placed_at', type: 'timestamp' },
+      ],
+      key: ['order_id'],
+      eventTimeField: 'placed_at',
+    },
+    materialization: { errorMode: 'skip', commitInterval: `${commitIntervalMs}ms` },
+  });
+}
+
+const order = (i: number) =>
+  JSON.stringify({
+    order_id: `ord-${i}`,
+    customer_id: `cus-${i % 50_000}`,
+    amount: (i % 10_000) / 100,
+    status: ['placed', 'paid', 'shipped'][i % 3],
+    placed_at: new Date(Date.UTC(2026, 10, 1) + i * 1000).toISOString(),
+  });
+
+async function produceRows(config: MeshloopConfig, topic: string, count: number): Promise<void> {
+  const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'bench-materialize' });
+  const admin = kafka.admin();
+  await admin.connect();
+  const existing = await admin.fetchTopicOffsets(topic).catch(() => undefined);
+  const have = existing?.reduce((sum, partition) => sum + Number(partition.high), 0) ?? 0;
+  if (!existing) await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+  await admin.disconnect();
+  if (have >= count) {
+    out(`topic ${topic} already holds ${have} records`);
+    return;
+  }
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  const began = Date.now();
+  for (let from = have; from < count; from += 20_000) {
+    const messages = [];
+    for (let i = from; i < Math.min(count, from + 20_000); i++) messages.push({ value: order(i) });
+    await producer.send({ topic, acks: 1, messages });
+  }
+  await producer.disconnect();
+  out(`produced ${count - have} records into ${topic} in ${((Date.now() - began) / 1000).toFixed(1)} s`);
+}
+
+class Flink {
+  readonly gateway: SqlGatewayClient;
+  readonly rest: FlinkRestClient;
+  constructor(readonly config: MeshloopConfig) {
+    this.gateway = new SqlGatewayClient({ url: config.flink.sqlGatewayUrl });
+    this.rest = new FlinkRestClient({ url: config.flink.restUrl });
+  }
+
+  /** Run a bounded INSERT to its end; rows/s over the job's RUNNING time. */
+  async timedJob(
+    label: string,
+    setup: string[],
+    insert: string,
+    config: Record<string, string>,
+    count: number,
+  ) {
+    const session = await this.gateway.openSession({ name: label });
+    try {
+      for (const statement of setup) await session.configure(statement);
+      const { jobId } = await session.execute(insert, { executionConfig: config, timeoutMs: 120_000 });
+      if (!jobId) throw new Error(`${label}: no job`);
+      const detail = await this.rest.waitForJobState(jobId, ['FINISHED'], { timeoutMs: 30 * 60_000 });
+      if (detail.state !== 'FINISHED') throw new Error(`${label}: job ${detail.state}`);
+      const seconds = (detail['end-time'] - (detail.timestamps.RUNNING ?? detail['start-time'])) / 1000;
+      return { label, seconds, perSecond: count / seconds };
+    } finally {
+      await session.close().catch(() => undefined);
+    }
+  }
+}
+
+async function throughput(config: MeshloopConfig, flink: Flink, plan: MaterializationPlan) {
+  const options = {
+    kafkaBootstrapServers: config.flink.kafkaBootstrapServers,
+    icebergCatalogUri: config.flink.icebergCatalogUri,
+    bounded: true,
+  };
+  const jobConfig = {
+    ...materializationJobConfig(plan),
+    'pipeline.name': `bench-${randomUUID().slice(0, 6)}`,
+  };
+  const blackhole = `CREATE TEMPORARY TABLE bench_sink (order_id STRING, customer_id STRING, amount DOUBLE, status STRING, placed_at TIMESTAMP_LTZ(3)) WITH ('connector' = 'blackhole')`;
+  const baseline = await flink.timedJob(
+    'Flink JSON format → blackhole (baseline)',
+    [
+      `CREATE TEMPORARY TABLE bench_json (order_id STRING, customer_id STRING, amount DOUBLE, status STRING, placed_at TIMESTAMP_LTZ(3)) WITH (
+        'connector' = 'kafka', 'topic' = ${quoteLiteral(plan.topic)},
+        'properties.bootstrap.servers' = ${quoteLiteral(options.kafkaBootstrapServers)},
+        'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset',
+        'format' = 'json', 'json.timestamp-format.standard' = 'ISO-8601')`,
+      blackhole,
+    ],
+    'INSERT INTO bench_sink SELECT * FROM bench_json',
+    jobConfig,
+    rows,
+  );
+  const parsing = await flink.timedJob(
+    'materialization parsing → blackhole',
+    [...materializationSetupStatements(plan, options).slice(1), blackhole],
+    `INSERT INTO bench_sink SELECT order_id, customer_id, amount, status, placed_at FROM meshloop_parsed WHERE error = ''`,
+    jobConfig,
+    rows,
+  );
+  const iceberg = await flink.timedJob(
+    'materialization → Iceberg (as run)',
+    materializationSetupStatements(plan, options),
+    materializationInsertStatement(plan),
+    jobConfig,
+    rows,
+  );
+  return [baseline, parsing, iceberg];
+}
+
+async function latency(config: MeshloopConfig, flink: Flink, plan: MaterializationPlan) {
+  const catalog = new IcebergCatalogClient({ url: config.iceberg.catalogUrl });
+  await ensureProductTable(catalog, plan);
+  const session = await flink.gateway.openSession({ name: plan.jobName });
+  let jobId: string | undefined;
+  try {
+    for (const statement of materializationSetupStatements(plan, {
+      kafkaBootstrapServers: config.flink.kafkaBootstrapServers,
+      icebergCatalogUri: config.flink.icebergCatalogUri,
+    }))
+      await session.configure(statement);
+    ({ jobId } = await session.execute(materializationInsertStatement(plan), {
+      executionConfig: materializationJobConfig(plan),
+      timeoutMs: 120_000,
+    }));
+    if (!jobId) throw new Error('no job');
+    await flink.rest.waitForJobState(jobId, ['RUNNING']);
+    const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'bench-latency' });
+    const producer = kafka.producer();
+    await producer.connect();
+    const ackedAt: number[] = [];
+    const visibleAt: number[] = [];
+    let polling = true;
+    const poller = (async () => {
+      while (polling || visibleAt.length < ackedAt.length) {
+        const loaded = await catalog.loadTable(catalogNameOf(plan.table));
+        const total = Number(loaded.currentSnapshot?.summary['total-records'] ?? 0);
+        const now = Date.now();
+        while (visibleAt.length < Math.min(total, ackedAt.length)) visibleAt.push(now);
+        await delay(100);
+        if (!polling && Date.now() - (ackedAt.at(-1) ?? 0) > commitIntervalMs * 4) break;
+      }
+    })();
+    const end = Date.now() + latencySeconds * 1000;
+    for (let i = 0; Date.now() < end; i++) {
+      await producer.send({ topic: plan.topic, acks: -1, messages: [{ value: order(i) }] });
+      ackedAt.push(Date.now());
+      await delay(100);
+    }
+    polling = false;
+    await poller;
+    await producer.disconnect();
+    const latencies = visibleAt.map((seen, i) => seen - ackedAt[i]!);
+    return {
+      records: ackedAt.length,
+      visible: visibleAt.length,
+      p50: percentile(latencies, 50),
+      p95: percentile(latencies, 95),
+    };
+  } finally {
+    if (jobId) await flink.rest.cancelJob(jobId).catch(() => undefined);
+    await session.close().catch(() => undefined);
+  }
+}
+
+async function contractCheck(config: MeshloopConfig, flink: Flink, plan: MaterializationPlan) {
+  const catalog = new IcebergCatalogClient({ url: config.iceberg.catalogUrl });
+  const loaded = await catalog.loadTable(catalogNameOf(plan.table));
+  const snapshotId = loaded.currentSnapshot?.snapshotId;
+  if (!snapshotId) throw new Error('the bench table has no snapshot');
+  const check = (table: string) =>
+    `SELECT COUNT(*) AS row_count, COUNT(*) - COUNT(amount) AS null_amount, COUNT(DISTINCT order_id) AS distinct_keys, MIN(placed_at) AS first_event, MAX(placed_at) AS last_event FROM ${table}`;
+
+  const lake = await IcebergLake.open({
+    extensionDir: await ensureDuckDbExtensions(config.stack.cacheDir),
+    catalogUrl: config.iceberg.catalogUrl,
+    tables: [{ ref: plan.table, location: loaded.metadata.location }],
+  });
+  const duck: number[] = [];
+  let duckAnswer: unknown;
+  try {
+    for (let i = 0; i < 3; i++) {
+      const began = performance.now();
+      duckAnswer = (await lake.queryAtSnapshot(plan.table, snapshotId, check('t'))).rows[0];
+      duck.push(performance.now() - began);
+    }
+  } finally {
+    lake.close();
+  }
+
+  const session: SqlGatewaySession = await flink.gateway.openSession({ name: 'bench-contract' });
+  const batch: number[] = [];
+  let flinkAnswer: unknown;
+  try {
+    await session.configure(
+      materializationSetupStatements(plan, {
+        kafkaBootstrapServers: config.flink.kafkaBootstrapServers,
+        icebergCatalogUri: config.flink.icebergCatalogUri,
+      })[0]!,
+    );
+    for (let i = 0; i < 3; i++) {
+      const began = performance.now();
+      const result = await session.execute(
+        `${check(tableSql(plan.table))} /*+ OPTIONS('snapshot-id' = '${snapshotId}') */`,
+        { executionConfig: { 'execution.runtime-mode': 'batch' }, timeoutMs: 10 * 60_000 },
+      );
+      flinkAnswer = result.rows[0];
+      batch.push(performance.now() - began);
+    }
+  } finally {
+    await session.close().catch(() => undefined);
+  }
+  return { duckMs: median(duck), flinkMs: median(batch), duckAnswer, flinkAnswer };
+}
+
+async function main() {
+  const config = await testPlatform();
+  const flink = new Flink(config);
+  const topic = `bench.materialize_${rows}`;
+  await produceRows(config, topic, rows);
+  const catalog = new IcebergCatalogClient({ url: config.iceberg.catalogUrl });
+  const defaults = {
+    provider: 'flink' as const,
+    errorMode: 'skip' as const,
+    commitIntervalMs,
+    catalog: config.materialize.catalog,
+  };
+
+  // A fresh table per run, so the throughput job writes every row once.
+  const runId = randomUUID().slice(0, 6);
+  const plan = materializationPlanOf(specFor(`orders_${runId}`, topic), 1, defaults);
+  await ensureProductTable(catalog, plan);
+  out(`\nthroughput (${rows} rows, 1 partition, 1 slot each)`);
+  const results = await throughput(config, flink, plan);
+  for (const r of results)
+    out(
+      `  ${r.label.padEnd(44)} ${r.seconds.toFixed(1).padStart(6)} s  ${Math.round(r.perSecond).toLocaleString('en').padStart(9)} rows/s`,
+    );
+  const [baseline, parsing, iceberg] = results as [
+    (typeof results)[0],
+    (typeof results)[0],
+    (typeof results)[0],
+  ];
+  out(
+    `  ratio Iceberg / JSON blackhole: ${(iceberg.perSecond / baseline.perSecond).toFixed(2)} (aim ≥ 0.8); parsing / JSON blackhole: ${(parsing.perSecond / baseline.perSecond).toFixed(2)}; Iceberg / parsing: ${(iceberg.perSecond / parsing.perSecond).toFixed(2)}`,
+  );
+
+  const latencyPlan = materializationPlanOf(
+    specFor(`latency_${runId}`, `bench.latency_${runId}`),
+    1,
+    defaults,
+  );
+  const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'bench' });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({
+    topics: [{ topic: latencyPlan.topic, numPartitions: 1 }],
+    waitForLeaders: true,
+  });
+  const lat = await latency(config, flink, latencyPlan);
+  await admin.deleteTopics({ topics: [latencyPlan.topic] }).catch(() => undefined);
+  await admin.disconnect();
+  out(
+    `\nproduce → queryable (commit interval ${commitIntervalMs} ms, ${lat.records} records, ${lat.visible} seen)`,
+  );
+  out(
+    `  p50 ${lat.p50} ms, p95 ${lat.p95} ms; aim ≤ ${commitIntervalMs + 2000} ms: ${lat.p95 <= commitIntervalMs + 2000 ? 'met' : 'not met'}`,
+  );
+
+  const contract = await contractCheck(config, flink, plan);
+  out(`\ncontract check on ${rows} rows (null count, distinct keys, min/max event time; median of 3)`);
+  out(`  DuckDB ${contract.duckMs.toFixed(0)} ms: ${JSON.stringify(contract.duckAnswer)}`);
+  out(`  Flink batch ${contract.flinkMs.toFixed(0)} ms: ${JSON.stringify(contract.flinkAnswer)}`);
+  out(`  DuckDB is ${(contract.flinkMs / contract.duckMs).toFixed(1)}× faster (aim ≥ 10×)`);
+  await catalog.dropTable(catalogNameOf(plan.table), { purge: true }).catch(() => undefined);
+  await catalog.dropTable(catalogNameOf(plan.deadLetterTable), { purge: true }).catch(() => undefined);
+}
+
+main()
+  .then(() => stopTestPlatform())
+  .then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(
+        `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
+      process.exit(1);
+    },
+  );
