@@ -95,9 +95,9 @@ async function produceRows(config: MeshloopConfig, topic: string, count: number)
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
   const began = Date.now();
-  for (let from = have; from < count; from += 20_000) {
+  for (let from = have; from < count; from += 5_000) {
     const messages = [];
-    for (let i = from; i < Math.min(count, from + 20_000); i++) messages.push({ value: order(i) });
+    for (let i = from; i < Math.min(count, from + 5_000); i++) messages.push({ value: order(i) });
     await producer.send({ topic, acks: 1, messages });
   }
   await producer.disconnect();

@@ -24,6 +24,7 @@ export type MaterializationSqlOptions = Readonly<{
 
 const SOURCE = 'meshloop_source';
 const PARSED = 'meshloop_parsed';
+const RAW = 'meshloop_raw';
 
 export const tableSql = (table: IcebergTableRef) =>
   `${q(table.catalog)}.${q(table.namespace)}.${q(table.name)}`;
@@ -81,10 +82,20 @@ export function materializationSetupStatements(
   ${startup},${options.bounded ? "\n  'scan.bounded.mode' = 'latest-offset'," : ''}
   'value.format' = 'raw'
 )`;
-  const typed = plan.fields.map((field) => {
-    const raw = rawValue(field.name, field.type);
-    return { field, raw, typed: typedValue(raw, field.type) };
-  });
+  // Two views, so each field's JSON is extracted once (Flink does not merge a projection into one
+  // that would repeat an expensive call): parsing the payload per call is the job's main cost.
+  const rawColumn = (i: number) => `raw_${i}`;
+  const rawView = `CREATE TEMPORARY VIEW ${q(RAW)} AS
+SELECT
+  kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, payload,
+  payload IS JSON OBJECT AS is_object,
+  ${plan.fields.map((field, i) => `${rawValue(field.name, field.type)} AS ${rawColumn(i)}`).join(',\n  ')}
+FROM ${q(SOURCE)}`;
+  const typed = plan.fields.map((field, i) => ({
+    field,
+    raw: rawColumn(i),
+    typed: typedValue(rawColumn(i), field.type),
+  }));
   const checks = typed.map(({ field, raw, typed: value }) =>
     field.nullable
       ? `CASE WHEN ${raw} IS NOT NULL AND ${value} IS NULL THEN ${quoteLiteral(`${field.name}: not a ${field.type}`)} END`
@@ -96,13 +107,14 @@ SELECT
   ${typed.map(({ field, typed: value }) => `${value} AS ${q(field.name)}`).join(',\n  ')},
   CASE
     WHEN payload IS NULL THEN 'tombstone: deletes are not applied to the table'
-    WHEN payload IS NOT JSON OBJECT THEN 'not a JSON object'
+    WHEN NOT is_object THEN 'not a JSON object'
     ELSE CONCAT_WS('; ', ${checks.join(', ')})
   END AS error
-FROM ${q(SOURCE)}`;
+FROM ${q(RAW)}`;
   return [
     `CREATE CATALOG ${q(plan.table.catalog)} WITH ('type' = 'iceberg', 'catalog-type' = 'rest', 'uri' = ${quoteLiteral(options.icebergCatalogUri)})`,
     source,
+    rawView,
     view,
   ];
 }
