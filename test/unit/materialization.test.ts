@@ -10,6 +10,7 @@ import {
   writeModeOf,
 } from '../../src/domain/materialization';
 import type { MeshMaterializationDefaults } from '../../src/domain/materialization';
+import { ConfigError, loadConfig } from '../../src/config';
 import { InvalidSpecError } from '../../src/domain/errors';
 import {
   materializationInsertStatement,
@@ -265,5 +266,39 @@ describe('table status and time travel', () => {
     assert.throws(() => resolveAsOf(snapshots, '2026-12-01T09:00:00Z'), /no snapshot at or before/);
     assert.throws(() => resolveAsOf(snapshots, '6598282813123424000'), /no snapshot 6598282813123424000/);
     assert.throws(() => resolveAsOf(snapshots, 'yesterday'), /neither a snapshot id nor an ISO time/);
+  });
+});
+
+describe('materialization configuration', () => {
+  it('defaults to the flink provider, suspend, 60 s commits, catalog lake', () => {
+    const config = loadConfig({});
+    assert.deepEqual(config.materialize, {
+      provider: 'flink',
+      errorMode: 'suspend',
+      commitIntervalMs: 60_000,
+      catalog: 'lake',
+    });
+    assert.equal(config.tableflow, undefined);
+  });
+
+  it('needs every Tableflow key with MESHLOOP_MATERIALIZER=tableflow, and lists the missing ones', () => {
+    assert.throws(
+      () => loadConfig({ MESHLOOP_MATERIALIZER: 'tableflow', CONFLUENT_CLOUD_API_KEY: 'k' }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.problems.length === 3 &&
+        error.problems.every((problem) => /required with MESHLOOP_MATERIALIZER=tableflow/.test(problem)),
+    );
+    const config = loadConfig({
+      MESHLOOP_MATERIALIZER: 'tableflow',
+      CONFLUENT_CLOUD_API_KEY: 'k',
+      CONFLUENT_CLOUD_API_SECRET: 's',
+      MESHLOOP_TABLEFLOW_ENVIRONMENT_ID: 'env-1',
+      MESHLOOP_TABLEFLOW_KAFKA_CLUSTER_ID: 'lkc-1',
+      MESHLOOP_MATERIALIZE_COMMIT_INTERVAL: '5s',
+    });
+    assert.equal(config.materialize.provider, 'tableflow');
+    assert.equal(config.materialize.commitIntervalMs, 5000);
+    assert.equal(config.tableflow?.apiUrl, 'https://api.confluent.cloud');
   });
 });
