@@ -10,6 +10,9 @@ import type { ProductSpec } from '../src/domain/spec';
 import { productIdOf } from '../src/domain/spec';
 import type { Logger } from '../src/log';
 import type { Materializers } from '../src/materialize';
+import { createMaterializers } from '../src/materialize';
+import type { MeshloopConfig } from '../src/config';
+import { translatingFailures } from './failures';
 import type { MaterializationStatus, Materializer } from '../src/materialize/types';
 
 /** What every materialization activity is given: the product's spec at one revision (small). */
@@ -101,3 +104,17 @@ export function createMaterializationActivities(deps: {
 }
 
 export type MaterializationActivities = ReturnType<typeof createMaterializationActivities>;
+
+/**
+ * The activities as the worker registers them: providers from the configuration (Flink always,
+ * Tableflow when its keys are set), the mesh's defaults, failures translated.
+ */
+export function createMaterializationActivitiesFromConfig(config: MeshloopConfig, log: Logger) {
+  return translatingFailures(
+    createMaterializationActivities({
+      materializers: createMaterializers(config, log),
+      defaults: config.materialize,
+      log,
+    }),
+  );
+}
