@@ -76,6 +76,8 @@ export type MaterializationPlan = Readonly<{
   fields: ReadonlyArray<Pick<SchemaField, 'name' | 'type' | 'nullable'>>;
   /** The Flink job's name: found again by it, so a retry never submits twice. */
   jobName: string;
+  /** The spec's SLA freshness: a table whose last commit is older is stale. */
+  slaFreshnessMs?: number;
 }>;
 
 /** Tableflow's rule: compacted topics with a key are upserted on the key, everything else appended. */
@@ -124,6 +126,7 @@ export function materializationPlanOf(
     partitionDayField: partitionable ? eventTime.name : undefined,
     fields: spec.schema.fields.map(({ name, type, nullable }) => ({ name, type, nullable })),
     jobName: materializationJobName(productId, revision),
+    slaFreshnessMs: parseDuration(spec.sla.freshness),
   };
 }
 

@@ -158,6 +158,7 @@ export class FlinkMaterializer implements Materializer {
         snapshots: loaded?.snapshots.length ?? 0,
         current: loaded?.currentSnapshot,
         now,
+        slaFreshnessMs: plan.slaFreshnessMs,
       }),
       badRecords,
       suspendedAt,
