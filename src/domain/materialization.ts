@@ -224,7 +224,7 @@ export type TableStatus = Readonly<{
   provider: MaterializerProvider;
   /** Exact 64-bit id as a decimal string; absent before the first commit. */
   snapshotId?: string;
-  /** Rows in the current snapshot (for upsert tables: rows written minus rows deleted). */
+  /** Rows in the current snapshot from its counters (exact for append tables, an upper bound for upsert tables). */
   rowCount?: number;
   /** ISO time of the last commit. */
   lastCommitAt?: string;
