@@ -111,7 +111,19 @@ export function catalogProducts(records: Iterable<CatalogRecord>): CatalogProduc
   return [...records].flatMap((record) => {
     const topic = (record.outputTopic as { name?: unknown } | undefined)?.name;
     return typeof topic === 'string' && typeof record.stage === 'string'
-      ? [{ productId: record.productId, topic, stage: record.stage }]
+      ? [
+          {
+            productId: record.productId,
+            topic,
+            stage: record.stage,
+            inputTopics: (Array.isArray(record.inputs) ? (record.inputs as unknown[]) : []).flatMap(
+              (input) => {
+                const name = (input as { topic?: unknown } | null)?.topic;
+                return typeof name === 'string' ? [name] : [];
+              },
+            ),
+          },
+        ]
       : [];
   });
 }

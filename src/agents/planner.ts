@@ -184,7 +184,13 @@ function joined(
 }
 
 /** A product in the catalog, as discovery needs it: which topic it writes, and whether it runs. */
-export type CatalogProduct = Readonly<{ productId: string; topic: string; stage: string }>;
+export type CatalogProduct = Readonly<{
+  productId: string;
+  topic: string;
+  stage: string;
+  /** The raw topics it reads: while it runs, joins use the product instead of them. */
+  inputTopics?: readonly string[];
+}>;
 
 /** Stages in which a product's output can feed another product. */
 const FEEDING_STAGES = new Set(['active', 'degraded']);
@@ -251,7 +257,12 @@ export function planProposals(
     if (profile.pii.length === 0) clean.push(profile);
   }
   // Joins between clean, PII-free topics with event times, on keys whose values overlap.
-  const timed = clean.filter((p) => p.eventTimeField !== undefined);
+  // A raw topic that a running product reads is superseded by that product: joins build on the
+  // product (and a product never joins its own source, whose keys it shares by construction).
+  const superseded = new Set(
+    (options.products ?? []).filter((p) => feeding.has(p.topic)).flatMap((p) => p.inputTopics ?? []),
+  );
+  const timed = clean.filter((p) => p.eventTimeField !== undefined && !superseded.has(p.topic));
   const byTopic = new Map(timed.map((p) => [p.topic, p]));
   for (const join of findJoinKeys(timed)) {
     const parent = byTopic.get(join.parent);

@@ -195,6 +195,25 @@ describe('discovery over products’ output topics', () => {
     ]);
   });
 
+  it('joins the product rather than the raw topic it reads, and never the product with its source', () => {
+    const both = [...demoProfiles(), ...profiles.filter((p) => p.topic === 'orders.orders_curated')];
+    const { proposals } = planProposals(both, demoMesh, {
+      products: [
+        {
+          productId: 'orders.orders_curated',
+          topic: 'orders.orders_curated',
+          stage: 'active',
+          inputTopics: ['orders.orders'],
+        },
+      ],
+    });
+    const joins = proposals.filter((p) => p.spec.inputs.length > 1).map((p) => JSON.stringify(p.spec.inputs));
+    assert.deepEqual(joins.sort(), [
+      '[{"product":"orders.orders_curated"},{"topic":"payments.payments"}]',
+      '[{"product":"orders.orders_curated"},{"topic":"shipments.shipments"}]',
+    ]);
+  });
+
   it('leaves a product that is not running out, saying why', () => {
     const { proposals, skipped } = planProposals(profiles, demoMesh, {
       products: [
