@@ -5,10 +5,9 @@ import { parseMeshConfig } from '../../src/domain/mesh-config';
 import { profileMessages } from '../../src/profile';
 import type { ProfiledMessage, TopicProfile } from '../../src/profile';
 import { BottomKSketch, hashString, keyOverlap } from '../../src/profile/sketch';
-import { createPrng } from '../../src/seed/generator';
 import { demoMesh, demoProfiles } from '../helpers/demo-profiles';
+import { lendingRecords, lendingStart as start } from '../helpers/lending';
 
-const start = Date.UTC(2026, 2, 1);
 const toMessages = (records: readonly object[]): ProfiledMessage[] =>
   records.map((value, i) => ({
     partition: 0,
@@ -18,45 +17,10 @@ const toMessages = (records: readonly object[]): ProfiledMessage[] =>
     timestamp: start + i * 1000,
   }));
 
-/**
- * A lending mesh whose topic names say nothing about their keys: loan applications, and credit
- * pulls that refer to them by `application_ref`. A third topic has unique ids of the same shape
- * that share no values with either.
- */
-function lendingProfiles(options: { applications?: number; pullsPerLoan?: number } = {}): TopicProfile[] {
-  const random = createPrng(11);
-  const applications = options.applications ?? 3000;
-  const loans = Array.from({ length: applications }, (_, i) => `ln-${String(i + 1).padStart(6, '0')}`);
-  const apps = loans.map((loanId, i) => ({
-    loan_id: loanId,
-    amount: Math.round(1000 + random() * 50_000),
-    purpose: ['car', 'home', 'study'][i % 3],
-    applied_at: new Date(start + i * 60_000).toISOString(),
-  }));
-  const pulls: object[] = [];
-  loans.forEach((loanId, i) => {
-    // Not every application gets pulled; some twice.
-    const times = random() < 0.2 ? 0 : random() < 0.3 ? 2 : 1;
-    for (let t = 0; t < times; t++) {
-      pulls.push({
-        pull_id: `cp-${pulls.length + 1}`,
-        application_ref: loanId,
-        bureau: ['experian', 'equifax'][t % 2],
-        score: 300 + Math.floor(random() * 550),
-        pulled_at: new Date(start + i * 60_000 + 5000).toISOString(),
-      });
-    }
-  });
-  // Same id format, same type, unique, but other values: must not join with the loans.
-  const archive = Array.from({ length: 2000 }, (_, i) => ({
-    loan_id: `ln-${String(900_000 + i).padStart(6, '0')}`,
-    closed_at: new Date(start + i * 60_000).toISOString(),
-  }));
-  return [
-    profileMessages('lending.applications', toMessages(apps)),
-    profileMessages('risk.credit-pulls', toMessages(pulls)),
-    profileMessages('archive.loans', toMessages(archive)),
-  ];
+function lendingProfiles(): TopicProfile[] {
+  return Object.entries(lendingRecords()).map(([topic, records]) =>
+    profileMessages(topic, toMessages(records)),
+  );
 }
 
 const lendingMesh = parseMeshConfig({
