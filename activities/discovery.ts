@@ -2,12 +2,14 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { Kafka, Producer } from 'kafkajs';
+import type { CatalogRecord } from '../src/adapters/kafka/catalog';
 import { ensureCatalogTopic, readCatalog } from '../src/adapters/kafka/catalog';
 import { CATALOG_TOPIC, MESHLOOP_TOPIC_PREFIX } from '../src/adapters/kafka/client';
 import { listDataTopics, sampleTopics } from '../src/adapters/kafka/sampler';
 import type { LlmClient } from '../src/adapters/llm/client';
 import type { CatalogEntry } from '../src/agents/llm-agent';
 import { proposeWithLlm } from '../src/agents/llm-agent';
+import type { CatalogProduct } from '../src/agents/planner';
 import { planProposals } from '../src/agents/planner';
 import type { DiscoveryProposal, DroppedProposal } from '../src/agents/proposals';
 import type { DomainConfig } from '../src/domain/mesh-config';
@@ -102,6 +104,28 @@ async function readJson<T>(file: string): Promise<T | undefined> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
+}
+
+/** Which topic each catalog product writes, and its stage: discovery treats those topics as products. */
+export function catalogProducts(records: Iterable<CatalogRecord>): CatalogProduct[] {
+  return [...records].flatMap((record) => {
+    const topic = (record.outputTopic as { name?: unknown } | undefined)?.name;
+    return typeof topic === 'string' && typeof record.stage === 'string'
+      ? [
+          {
+            productId: record.productId,
+            topic,
+            stage: record.stage,
+            inputTopics: (Array.isArray(record.inputs) ? (record.inputs as unknown[]) : []).flatMap(
+              (input) => {
+                const name = (input as { topic?: unknown } | null)?.topic;
+                return typeof name === 'string' ? [name] : [];
+              },
+            ),
+          },
+        ]
+      : [];
+  });
 }
 
 const summarise = (profile: TopicProfile, stoppedBy: SampleStopReason): TopicSummary => ({
@@ -213,7 +237,9 @@ export function createDiscoveryActivities(deps: DiscoveryDependencies) {
         }));
       } else {
         agent = 'planner';
-        ({ proposals, dropped, skipped } = planProposals(stored.profiles, mesh));
+        ({ proposals, dropped, skipped } = planProposals(stored.profiles, mesh, {
+          products: catalogProducts(catalogRecords.values()),
+        }));
       }
       const fresh = proposals.filter((p) => !ledger.has(p.proposalId));
       const reportFile = path.join(runDir(input.runKey), `proposals-${agent}.json`);

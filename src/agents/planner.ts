@@ -1,14 +1,19 @@
 import type { MeshConfig } from '../domain/mesh-config';
 import type { FieldProfile, TopicProfile } from '../profile/types';
 import type { Draft, DraftField, DiscoveryProposal, DroppedProposal, ProfileIndex } from './proposals';
+import type { JoinKey } from './join-keys';
+import { describeOverlap, findJoinKeys } from './join-keys';
 import { columnOf, finishProposal, indexProfiles, specTypeOf, topicParts } from './proposals';
 
 /**
  * The deterministic planner: proposals from the profiles alone, so the mesh works without an LLM.
  * - a clean topic (few unparseable records, no type drift) → a source-aligned product;
  * - a topic with PII signals → a source-aligned product classified PII, its personal fields masked;
- * - two clean topics sharing a key (unique in one, referenced by the other) and both with an event
- *   time → an aggregate product joining them (orders with their payments).
+ * - two clean topics sharing a key (unique in one, its values held by the other, found from the
+ *   sampled values whatever the fields are called) and both with an event time → an aggregate
+ *   product joining them (orders with their payments);
+ * - topics that are products' outputs (from the catalog) are products: never copied as "curated",
+ *   but joined like any topic, as `{ product }` inputs (higher-order products).
  * Pure: same profiles, same mesh, same proposals. Record contents never reach a spec (only field
  * names, types and figures do), so text in a record cannot steer it.
  */
@@ -115,28 +120,20 @@ function sourceAligned(profile: TopicProfile, mesh: MeshConfig): Draft {
   };
 }
 
-/** A field unique in `parent` and present, with the same type, in `child`: a join key. */
-function sharedKey(parent: TopicProfile, child: TopicProfile): string | undefined {
-  const childFields = new Map(child.fields.map((f) => [f.name, f]));
-  return parent.candidateKeys.find((key) => {
-    const ours = parent.fields.find((f) => f.name === key);
-    const theirs = childFields.get(key);
-    if (!ours || !theirs || ours.type !== theirs.type || theirs.nullRatio >= 0.05 || key.includes('.'))
-      return false;
-    // The parent owns the key: it is named for the parent's entity (order_id for orders).
-    // Otherwise payments, unique per order, would "own" order_id as much as orders do.
-    const stem = key.replace(/_?id$/i, '').replace(/s$/, '');
-    return stem.length > 0 && topicParts(parent.topic).entity.replace(/s$/, '') === stem;
-  });
-}
-
-function joined(parent: TopicProfile, child: TopicProfile, key: string, mesh: MeshConfig): Draft {
+function joined(
+  parent: TopicProfile,
+  child: TopicProfile,
+  join: JoinKey,
+  mesh: MeshConfig,
+  products: ReadonlyMap<string, string>,
+): Draft {
   const { domain, entity } = topicParts(parent.topic);
   const other = topicParts(child.topic).entity;
+  const key = join.parentField;
   const fields = usableFields(parent).map((f) => fieldOf(parent.topic, f));
   const taken = new Set(fields.map((f) => f.name));
   for (const f of usableFields(child)) {
-    if (f.name === key) continue;
+    if (f.name === join.childField) continue;
     let name = columnOf(f.name);
     if (taken.has(name)) name = `${other}_${name}`;
     if (taken.has(name)) continue;
@@ -145,39 +142,69 @@ function joined(parent: TopicProfile, child: TopicProfile, key: string, mesh: Me
     fields.push({ ...fieldOf(child.topic, f, name), nullable: true });
   }
   const goal = matchingGoal(mesh.domains[domain]?.businessGoals ?? [], [entity, other, domain]);
-  const childKeyUnique = child.candidateKeys.includes(key);
+  const childKeyUnique = child.candidateKeys.includes(join.childField);
+  const on = join.childField === key ? key : `${key} = ${other}.${join.childField}`;
+  const asProduct = (topic: string) => {
+    const product = products.get(topic);
+    return product ? `product ${product}` : topic;
+  };
+  const childField = child.fields.find((f) => f.name === join.childField);
   return {
     name: `${entity}_with_${other}`,
     domain,
     kind: 'aggregate',
-    description: `${parent.topic} joined with ${child.topic} on ${key}, one row per ${key}, kept current as both streams arrive.`,
+    description: `${asProduct(parent.topic)} joined with ${asProduct(child.topic)} on ${on}, one row per ${key}, kept current as both streams arrive.`,
     inputs: [parent.topic, child.topic],
+    ...(products.has(parent.topic) || products.has(child.topic)
+      ? {
+          products: Object.fromEntries(
+            [...products].filter(([t]) => t === parent.topic || t === child.topic),
+          ),
+        }
+      : {}),
     fields,
     key: [columnOf(key)],
     ...(parent.eventTimeField ? { eventTimeField: columnOf(parent.eventTimeField) } : {}),
     reasoning:
-      `${key} is unique in ${parent.topic} and present in ${child.topic}` +
+      `${key} is unique in ${parent.topic} and the values of ${child.topic}.${join.childField} are among its keys` +
       `${childKeyUnique ? ' (one per key there too)' : ''}; both carry an event time ` +
-      `(${parent.eventTimeField} and ${child.eventTimeField}), so they can be joined on ${key} within a time window` +
+      `(${parent.eventTimeField} and ${child.eventTimeField}), so they can be joined on ${on} within a time window` +
       (goal ? `. Serves the ${domain} goal: "${goal}"` : '.'),
     evidence: [
       profileEvidence(parent),
       profileEvidence(child),
       {
-        summary: `${child.topic}.${key} (${child.fields.find((f) => f.name === key)?.type}, null ${pct(child.fields.find((f) => f.name === key)?.nullRatio ?? 0)}) matches the key ${parent.topic}.${key}`,
+        summary: `${describeOverlap(join)} (${childField?.type}, null ${pct(childField?.nullRatio ?? 0)})`,
         source: `profile:${child.topic}`,
       },
     ],
-    confidence: 0.6,
+    confidence: join.overlap.containment >= 0.95 ? 0.7 : 0.6,
     freshness: '15m',
   };
 }
 
+/** A product in the catalog, as discovery needs it: which topic it writes, and whether it runs. */
+export type CatalogProduct = Readonly<{
+  productId: string;
+  topic: string;
+  stage: string;
+  /** The raw topics it reads: while it runs, joins use the product instead of them. */
+  inputTopics?: readonly string[];
+}>;
+
+/** Stages in which a product's output can feed another product. */
+const FEEDING_STAGES = new Set(['active', 'degraded']);
+
 export function planProposals(
   profiles: readonly TopicProfile[],
   mesh: MeshConfig,
-  options: { profiles?: ProfileIndex } = {},
+  options: { profiles?: ProfileIndex; products?: readonly CatalogProduct[] } = {},
 ): PlannerResult {
+  // Topics that are products' outputs are products: built upon (inputs `{ product }`), never copied.
+  const productOf = new Map((options.products ?? []).map((p) => [p.topic, p]));
+  const feeding = new Map(
+    [...productOf].filter(([, p]) => FEEDING_STAGES.has(p.stage)).map(([topic, p]) => [topic, p.productId]),
+  );
   const index = options.profiles ?? indexProfiles(profiles);
   const proposals: DiscoveryProposal[] = [];
   const dropped: DroppedProposal[] = [];
@@ -218,22 +245,29 @@ export function planProposals(
       );
       continue;
     }
-    add(sourceAligned(profile, mesh));
+    const product = productOf.get(profile.topic);
+    if (product) {
+      if (!feeding.has(profile.topic)) {
+        skipped.push(`${profile.topic}: output of product ${product.productId}, which is ${product.stage}`);
+        continue;
+      }
+    } else {
+      add(sourceAligned(profile, mesh));
+    }
     if (profile.pii.length === 0) clean.push(profile);
   }
-  // Joins between clean, PII-free topics with event times: the parent holds the key unique.
-  const pairs = new Set<string>();
-  for (const parent of clean) {
-    if (!parent.eventTimeField) continue;
-    for (const child of clean) {
-      if (child === parent || !child.eventTimeField) continue;
-      const key = sharedKey(parent, child);
-      const pair = [parent.topic, child.topic].sort().join('|');
-      if (key && !pairs.has(pair)) {
-        pairs.add(pair);
-        add(joined(parent, child, key, mesh));
-      }
-    }
+  // Joins between clean, PII-free topics with event times, on keys whose values overlap.
+  // A raw topic that a running product reads is superseded by that product: joins build on the
+  // product (and a product never joins its own source, whose keys it shares by construction).
+  const superseded = new Set(
+    (options.products ?? []).filter((p) => feeding.has(p.topic)).flatMap((p) => p.inputTopics ?? []),
+  );
+  const timed = clean.filter((p) => p.eventTimeField !== undefined && !superseded.has(p.topic));
+  const byTopic = new Map(timed.map((p) => [p.topic, p]));
+  for (const join of findJoinKeys(timed)) {
+    const parent = byTopic.get(join.parent);
+    const child = byTopic.get(join.child);
+    if (parent && child) add(joined(parent, child, join, mesh, feeding));
   }
   return { proposals, dropped, skipped };
 }

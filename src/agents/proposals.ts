@@ -110,6 +110,8 @@ export type Draft = Readonly<{
   kind: ProductSpec['kind'];
   description: string;
   inputs: readonly string[];
+  /** Inputs that are products' output topics: topic → product id (the spec names the product). */
+  products?: Readonly<Record<string, string>>;
   fields: readonly DraftField[];
   key: readonly string[];
   eventTimeField?: string;
@@ -200,7 +202,10 @@ export function finishProposal(
     owner: domain.approvers[0] ?? draft.domain,
     description: draft.description,
     kind: draft.kind,
-    inputs: draft.inputs.map((topic) => ({ topic })),
+    inputs: draft.inputs.map((topic) => {
+      const product = draft.products?.[topic];
+      return product ? { product } : { topic };
+    }),
     schema: {
       fields,
       key: [...draft.key],

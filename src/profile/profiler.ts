@@ -14,7 +14,7 @@ import {
 } from 'apache-arrow';
 import { detectPii } from './pii';
 import type { PiiSignal } from './pii';
-import { DistinctCounter, hashBytes, hashNumber, hashString } from './sketch';
+import { BottomKSketch, DistinctCounter, hashBytes, hashNumber, hashString } from './sketch';
 import type { FieldProfile, ProfiledType, TopicProfile, UnparseableReason } from './types';
 import { unparseableReasons } from './types';
 import type { SampledMessage } from '../adapters/kafka/sampler';
@@ -60,6 +60,8 @@ const kindType: Record<Kind, ProfiledType> = {
   a: 'array',
 };
 
+/** Fields with fewer distinct values (statuses, countries, small counts) get no key sketch. */
+export const MIN_KEY_DISTINCT = 16;
 const EPOCH_MS_MIN = Date.UTC(2000, 0, 1);
 const EPOCH_MS_MAX = Date.UTC(2100, 0, 1);
 const TIME_NAME = /(^|[._])(ts|time|timestamp|event_?time|date|datetime)$|_(at|ts|time|date)$/i;
@@ -73,6 +75,8 @@ class FieldState {
   max = -Infinity;
   maxLength = 0;
   readonly distinct = new DistinctCounter();
+  // A bounded sample of the values' hashes, so discovery can tell which fields share values.
+  readonly keys = new BottomKSketch();
   readonly top = new Map<string, number>();
   topSeen = 0;
   readonly piiSample: string[] = [];
@@ -286,7 +290,9 @@ export class TopicProfiler {
       } else if (kind === 's') {
         // Strings are profiled as they come: hashed for distinct counts, counted for top values.
         const text = value as string;
-        field.distinct.add(hashString(text));
+        const hash = hashString(text);
+        field.distinct.add(hash);
+        field.keys.add(hash);
         if (text.length > field.maxLength) field.maxLength = text.length;
         if (field.topSeen < options.topValueRows) field.count(text, options);
         if (field.piiSample.length < options.piiSampleSize) field.piiSample.push(text);
@@ -343,7 +349,9 @@ export class TopicProfiler {
         const at = data.offset + i;
         if (bitmap && ((bitmap[at >> 3] as number) & (1 << (at & 7))) === 0) continue;
         const v = values[at] as number;
-        field.distinct.add(hashNumber(v));
+        const hash = hashNumber(v);
+        field.distinct.add(hash);
+        field.keys.add(hash);
         if (v < field.min) field.min = v;
         if (v > field.max) field.max = v;
       }
@@ -441,6 +449,14 @@ export class TopicProfiler {
             .slice(0, 5)
             .map(([value, count]) => ({ value: value.slice(0, 80), count }));
     const hasRange = numeric && ranked.length === 1 && Number.isFinite(field.min);
+    const distinct = field.distinct.count();
+    // Only fields that could join: one plain type, enough distinct values to tell anything, no
+    // personal data (even hashed, a sketch of e-mails is not for a profile file).
+    const keyLike =
+      (type === 'string' || type === 'long') &&
+      ranked.length === 1 &&
+      pii.length === 0 &&
+      distinct >= MIN_KEY_DISTINCT;
     const asTime = (v: number) => new Date(timeUnit === 's' ? v * 1000 : v).toISOString();
     return {
       name: field.name,
@@ -450,7 +466,7 @@ export class TopicProfiler {
       observedTypes: observed,
       present: field.present,
       nullRatio: this.parsed === 0 ? 0 : round((this.parsed - field.present) / this.parsed),
-      distinct: field.distinct.count(),
+      distinct,
       distinctExact: field.distinct.isExact,
       ...(hasRange
         ? type === 'timestamp'
@@ -460,6 +476,7 @@ export class TopicProfiler {
       ...(timeUnit ? { timeUnit } : {}),
       ...(field.maxLength > 0 ? { maxLength: field.maxLength } : {}),
       ...(topValues ? { topValues } : {}),
+      ...(keyLike ? { keySketch: field.keys.toJSON() } : {}),
       pii,
     };
   }

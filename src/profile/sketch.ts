@@ -147,3 +147,101 @@ export class DistinctCounter {
     return this.exact ? this.exact.size : this.hll.estimate();
   }
 }
+
+/**
+ * The k smallest distinct 32-bit hashes of a field's values (a KMV / bottom-k sketch): bounded
+ * memory (k × 4 bytes), and a uniform sample of the distinct values that lines up across topics,
+ * because the same value has the same hash everywhere. Below its threshold a sketch holds every
+ * hash of the field, so two sketches compared under the smaller threshold tell how many of one
+ * field's values the other holds (see `keyOverlap`). Adding costs one comparison once full.
+ */
+export class BottomKSketch {
+  private readonly hashes: Uint32Array;
+  private size = 0;
+  // The largest hash kept once full: anything not below it cannot enter.
+  private threshold = 0xffffffff;
+
+  constructor(readonly k = KEY_SKETCH_SIZE) {
+    this.hashes = new Uint32Array(k);
+  }
+
+  add(hash: number): void {
+    if (this.size === this.k && hash >= this.threshold) return;
+    let low = 0;
+    let high = this.size;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if ((this.hashes[mid] as number) < hash) low = mid + 1;
+      else high = mid;
+    }
+    if (low < this.size && this.hashes[low] === hash) return;
+    const end = this.size === this.k ? this.k - 1 : this.size++;
+    this.hashes.copyWithin(low + 1, low, end);
+    this.hashes[low] = hash;
+    if (this.size === this.k) this.threshold = this.hashes[this.k - 1] as number;
+  }
+
+  /** Plain data for a profile (JSON, structured clone): the hashes in ascending order. */
+  toJSON(): KeySketch {
+    return { k: this.k, hashes: Array.from(this.hashes.subarray(0, this.size)) };
+  }
+}
+
+/** Hashes kept per key-like field: 512 × 4 bytes while profiling, about 5 KB in a profile's JSON. */
+export const KEY_SKETCH_SIZE = 512;
+
+/** A bottom-k sketch as a profile carries it. `hashes.length < k` means it holds every value. */
+export type KeySketch = { k: number; hashes: number[] };
+
+export type KeyOverlap = {
+  /** Share of `child`'s distinct values that `parent` also holds, estimated (0–1). */
+  containment: number;
+  /** Share of `parent`'s distinct values that `child` holds, estimated (0–1). */
+  coverage: number;
+  /** How many hashes each estimate rests on (more is surer). */
+  sampled: { child: number; parent: number };
+  /** Both sketches hold every value: the figures are exact (up to 32-bit hash collisions). */
+  exact: boolean;
+};
+
+const isComplete = (sketch: KeySketch) => sketch.hashes.length < sketch.k;
+const thresholdOf = (sketch: KeySketch) =>
+  isComplete(sketch) ? Infinity : (sketch.hashes[sketch.hashes.length - 1] ?? Infinity);
+
+/**
+ * How far two fields' value sets overlap, from their sketches. Below the lower of the two
+ * thresholds both sketches are complete, so every hash there is a uniformly sampled value whose
+ * membership in the other set is known exactly. A small set inside a much larger one leaves few
+ * hashes under the larger one's threshold: `sampled` says how much the figures can be trusted.
+ */
+export function keyOverlap(child: KeySketch, parent: KeySketch): KeyOverlap {
+  const limit = Math.min(thresholdOf(child), thresholdOf(parent));
+  let i = 0;
+  let j = 0;
+  let childCount = 0;
+  let parentCount = 0;
+  let common = 0;
+  const a = child.hashes;
+  const b = parent.hashes;
+  while (i < a.length || j < b.length) {
+    const x = i < a.length ? (a[i] as number) : Infinity;
+    const y = j < b.length ? (b[j] as number) : Infinity;
+    const next = Math.min(x, y);
+    if (next > limit) break;
+    if (x === next) {
+      childCount++;
+      i++;
+    }
+    if (y === next) {
+      parentCount++;
+      j++;
+    }
+    if (x === next && y === next) common++;
+  }
+  return {
+    containment: childCount === 0 ? 0 : common / childCount,
+    coverage: parentCount === 0 ? 0 : common / parentCount,
+    sampled: { child: childCount, parent: parentCount },
+    exact: isComplete(child) && isComplete(parent),
+  };
+}

@@ -1,4 +1,5 @@
 import type { PiiSignal } from './pii';
+import type { KeySketch } from './sketch';
 
 /** Why a record could not be profiled; every such record is counted, none is dropped silently. */
 export const unparseableReasons = ['empty', 'binary', 'notJson', 'notObject', 'tooLarge', 'tooDeep'] as const;
@@ -29,6 +30,12 @@ export type FieldProfile = {
   maxLength?: number;
   /** Most frequent values (from the first rows; left out for PII fields and near-unique fields). */
   topValues?: Array<{ value: string; count: number }>;
+  /**
+   * Key-like fields (string or long, one type, at least 16 distinct values, no PII): the 512
+   * smallest hashes of their values, so discovery can measure how far two fields' values overlap
+   * (`keyOverlap` in ./sketch) whatever they are called.
+   */
+  keySketch?: KeySketch;
   pii: PiiSignal[];
 };
 

@@ -142,6 +142,10 @@ describe('the LLM discovery agent (real openai client, fake OpenAI-compatible se
     assert.match(prompt, /Grow the payments business/);
     assert.match(prompt, /orders\.orders_curated/);
     assert.match(prompt, /"topic":"payments\.payments"/);
+    assert.match(
+      prompt,
+      /"parent":"orders\.orders\.order_id","child":"payments\.payments\.order_id","containment":1/,
+    );
     assert.ok(!logLines.join('\n').includes(API_KEY), 'the API key never reaches the logs');
     assert.ok(!JSON.stringify(result).includes(API_KEY));
   });

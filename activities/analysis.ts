@@ -1,0 +1,143 @@
+import type { Client } from '@temporalio/client';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
+import type { AnalysisCycleSummary } from '../src/domain/analysis';
+import { analysisScheduleIdOf } from '../src/domain/analysis';
+import { parseDuration } from '../src/domain/duration';
+import type { Logger } from '../src/log';
+import type { AnalysisInput } from '../workflows/analysis';
+import type { ProposalOutcome, ProposalStart } from './discovery';
+import { translatingFailures } from './failures';
+
+/** The default interval between a product's analysis cycles (the spec's `analysis.every`). */
+export const DEFAULT_ANALYSIS_EVERY = '1h';
+const ANALYSIS_WORKFLOW_TYPE = 'analysisWorkflow';
+
+/** What a cycle reports before the analyst has spoken. */
+export type CycleOutcome = Omit<AnalysisCycleSummary, 'proposals'>;
+export type AnalysisProposals = { starts: ProposalStart[]; knownDomains: string[] };
+
+/**
+ * The steps of a cycle that read the product's Iceberg table in DuckDB, write the results table and
+ * run the analyst (src/analysis). Implemented over the DuckDB adapter when it lands; the workflow
+ * tests fake them.
+ */
+export type AnalysisCycleActivities = {
+  /** Pin the current snapshot, run the rules, SLA and drift checks there, store the results. */
+  runAnalysisCycle(input: { productId: string; cycleKey: string }): Promise<CycleOutcome>;
+  /** The analyst's new ideas (not in the proposals ledger) for this cycle's snapshot. */
+  proposeFromAnalysis(input: {
+    productId: string;
+    cycleKey: string;
+    snapshotId: string;
+  }): Promise<AnalysisProposals>;
+  recordAnalysisProposalOutcomes(input: { cycleKey: string; outcomes: ProposalOutcome[] }): Promise<void>;
+};
+
+export type AnalysisScheduleDependencies = Readonly<{ client: Client; taskQueue: string; log: Logger }>;
+
+export type ScheduleState =
+  | { exists: false }
+  | { exists: true; paused: boolean; note: string | undefined; everyMs: number | undefined };
+
+/**
+ * One Temporal Schedule per product, `analysis:<product id>`, starting `analysisWorkflow` every
+ * interval; a cycle still running when the next is due makes that one skip. Every act is
+ * idempotent: creating an existing schedule brings it to the interval, pausing a paused one or
+ * deleting a missing one is fine, so the product workflow can repeat them on retry or replay.
+ */
+export function createAnalysisScheduleActivities(deps: AnalysisScheduleDependencies) {
+  const { client, log } = deps;
+  const handleOf = (productId: string) => client.schedule.getHandle(analysisScheduleIdOf(productId));
+
+  return translatingFailures({
+    async ensureTemporalAnalysisSchedule(input: {
+      productId: string;
+      every?: string;
+      /** Create it paused (a product that is not active yet). */
+      paused?: boolean;
+    }): Promise<{ scheduleId: string; created: boolean; everyMs: number }> {
+      const scheduleId = analysisScheduleIdOf(input.productId);
+      const everyMs = parseDuration(input.every ?? DEFAULT_ANALYSIS_EVERY) ?? 3_600_000;
+      const args: [AnalysisInput] = [{ productId: input.productId }];
+      const action = {
+        type: 'startWorkflow' as const,
+        workflowType: ANALYSIS_WORKFLOW_TYPE,
+        workflowId: `${scheduleId}-cycle`,
+        taskQueue: deps.taskQueue,
+        args,
+      };
+      try {
+        await client.schedule.create({
+          scheduleId,
+          spec: { intervals: [{ every: everyMs }] },
+          action,
+          policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1m' },
+          state: input.paused ? { paused: true, note: 'created paused' } : {},
+        });
+        log.info('analysis schedule created', { scheduleId, everyMs });
+        return { scheduleId, created: true, everyMs };
+      } catch (error) {
+        if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+      }
+      await handleOf(input.productId).update((previous) => ({
+        ...previous,
+        spec: { intervals: [{ every: everyMs }] },
+        action,
+      }));
+      return { scheduleId, created: false, everyMs };
+    },
+
+    /** Pause (degraded, deprecated); `note` says why, in the Temporal UI. False when there is none. */
+    async pauseTemporalAnalysisSchedule(input: { productId: string; note: string }): Promise<boolean> {
+      try {
+        await handleOf(input.productId).pause(input.note.slice(0, 500));
+        return true;
+      } catch (error) {
+        if (error instanceof ScheduleNotFoundError) return false;
+        throw error;
+      }
+    },
+
+    /** Resume (back to active). False when there is none: ensure it instead. */
+    async resumeTemporalAnalysisSchedule(input: { productId: string; note: string }): Promise<boolean> {
+      try {
+        await handleOf(input.productId).unpause(input.note.slice(0, 500));
+        return true;
+      } catch (error) {
+        if (error instanceof ScheduleNotFoundError) return false;
+        throw error;
+      }
+    },
+
+    /** Delete (retired). False when it was already gone. */
+    async deleteTemporalAnalysisSchedule(input: { productId: string }): Promise<boolean> {
+      try {
+        await handleOf(input.productId).delete();
+        log.info('analysis schedule deleted', { scheduleId: analysisScheduleIdOf(input.productId) });
+        return true;
+      } catch (error) {
+        if (error instanceof ScheduleNotFoundError) return false;
+        throw error;
+      }
+    },
+
+    async describeTemporalAnalysisSchedule(input: { productId: string }): Promise<ScheduleState> {
+      try {
+        const description = await handleOf(input.productId).describe();
+        const interval = description.spec.intervals?.[0]?.every;
+        return {
+          exists: true,
+          paused: description.state.paused,
+          note: description.state.note,
+          everyMs: typeof interval === 'number' ? interval : undefined,
+        };
+      } catch (error) {
+        if (error instanceof ScheduleNotFoundError) return { exists: false };
+        throw error;
+      }
+    },
+  });
+}
+
+export type AnalysisScheduleActivities = ReturnType<typeof createAnalysisScheduleActivities>;
+export type AnalysisActivities = AnalysisCycleActivities & AnalysisScheduleActivities;

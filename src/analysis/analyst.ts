@@ -1,0 +1,384 @@
+import { createHash } from 'node:crypto';
+import type { ProductSpec, ProductSpecInput, SchemaField } from '../domain/spec';
+import { parseSpec, productIdOf } from '../domain/spec';
+import { checkPolicies } from '../domain/policies';
+import { ruleLabel, validRowCondition } from './quality-queries';
+
+/**
+ * The deterministic analyst (no LLM): from one cycle's figures and the catalog it proposes
+ * higher-order products over the analysed product, each with its Flink SQL (one SELECT over its
+ * inputs by alias), the insight that led to it and the parent as lineage:
+ * - an hourly aggregate over a low-cardinality dimension when the product has a measure and an
+ *   event time;
+ * - a join with another active product on a key whose values overlap;
+ * - a "valid rows" product when a row rule kept failing over the last cycles.
+ * The SQL names only the product's alias and the declared neighbour's; ids are content hashes of
+ * the idea, so the same idea is never proposed twice. Pure.
+ */
+
+export const ANALYST_NAME = 'analysis-analyst';
+/** A dimension has at most this many distinct values (and at least 2). */
+export const MAX_DIMENSION_VALUES = 50;
+/** A join needs at least this share of our key's values among the neighbour's keys. */
+export const MIN_JOIN_CONTAINMENT = 0.8;
+/** A rule failing in this many consecutive cycles (the latest included) earns a valid-rows product. */
+export const FAILING_CYCLES = 3;
+
+export type FieldFigures = Readonly<{ name: string; distinct: number; nulls: number }>;
+
+/** What one analysis cycle measured, as the analyst needs it. */
+export type CycleFigures = Readonly<{
+  snapshotId: string;
+  rows: number;
+  fields: readonly FieldFigures[];
+  /** Per rule label, failing counts of the recent cycles, oldest first, this cycle last. */
+  ruleHistory: Readonly<Record<string, readonly number[]>>;
+  /** The query that produced the figures (shown as the insight's evidence). */
+  query: string;
+}>;
+
+/** An active product next to this one, with how far our fields' values lie among its key's. */
+export type Neighbour = Readonly<{
+  spec: ProductSpec;
+  stage: string;
+  /** Measured overlaps: our field's values held by the neighbour's (unique) key field. */
+  overlaps: ReadonlyArray<{ field: string; theirField: string; containment: number; query: string }>;
+}>;
+
+export type Insight = Readonly<{ summary: string; figures: Record<string, number | string>; query: string }>;
+
+export type AnalystProposal = Readonly<{
+  proposalId: string;
+  /** `aggregate:<dim>:<measure>`, `join:<product>:<field>`, `valid:<rule>`: what makes the idea. */
+  idea: string;
+  spec: ProductSpec;
+  insight: Insight;
+}>;
+
+export type AnalystResult = {
+  proposals: AnalystProposal[];
+  dropped: Array<{ idea: string; reasons: string[] }>;
+};
+
+const measureTypes = new Set(['int', 'long', 'float', 'double', 'decimal']);
+const flinkIdent = (name: string) => `\`${name.replace(/`/g, '``')}\``;
+/** A product's name as a SQL alias. */
+export const aliasOf = (spec: Pick<ProductSpec, 'name'>) =>
+  spec.name
+    .toLowerCase()
+    .replace(/[^a-z0-9_]+/g, '_')
+    .replace(/^([^a-z_])/, '_$1')
+    .slice(0, 63);
+
+/** The id of an analyst idea: parent, idea and output shape (never the wording). */
+export function analystProposalIdOf(parentId: string, idea: string, spec: ProductSpec): string {
+  const shape = {
+    parent: parentId,
+    idea,
+    inputs: spec.inputs.map((i) => ('product' in i ? `product:${i.product}` : `topic:${i.topic}`)).sort(),
+    fields: spec.schema.fields.map((f) => `${f.name}:${f.type}`).sort(),
+  };
+  return createHash('sha256').update(JSON.stringify(shape)).digest('hex');
+}
+
+function finish(
+  parent: ProductSpec,
+  idea: string,
+  input: Omit<ProductSpecInput, 'owner' | 'domain' | 'classification' | 'proposal' | 'tags'> & {
+    reasoning: string;
+  },
+  insight: Insight,
+  confidence: number,
+  result: AnalystResult,
+): void {
+  const parentId = productIdOf(parent);
+  const names = new Set(input.schema.fields.map((f) => f.name));
+  // Masking follows the data: a derived product masks whatever it keeps of its parents' personal fields.
+  const masking = parent.classification.masking.filter((m) => names.has(m.field));
+  const { reasoning, ...rest } = input;
+  const candidate: ProductSpecInput = {
+    ...rest,
+    domain: parent.domain,
+    owner: parent.owner,
+    classification: {
+      pii: masking.length > 0,
+      level: masking.length > 0 ? parent.classification.level : 'internal',
+      masking,
+    },
+    tags: ['derived', 'analysis'],
+    proposal: {
+      proposedBy: { kind: 'agent', name: ANALYST_NAME },
+      reasoning,
+      evidence: [
+        {
+          summary: insight.summary.slice(0, 1000),
+          source: `analysis:${parentId}@${insight.figures.snapshot ?? ''}`,
+        },
+      ],
+      confidence,
+      parentProductId: parentId,
+    },
+  };
+  let spec: ProductSpec;
+  try {
+    spec = parseSpec(candidate, `analyst proposal ${parent.domain}.${input.name}`);
+  } catch (error) {
+    result.dropped.push({
+      idea,
+      reasons: (error as { problems?: string[] }).problems ?? [(error as Error).message],
+    });
+    return;
+  }
+  const violations = checkPolicies(spec, {});
+  if (violations.length > 0) {
+    result.dropped.push({ idea, reasons: violations.map((v) => `policy: ${v}`) });
+    return;
+  }
+  const proposalId = analystProposalIdOf(parentId, idea, spec);
+  result.proposals.push({
+    proposalId,
+    idea,
+    spec: { ...spec, tags: [...spec.tags, `proposal-${proposalId.slice(0, 12)}`] },
+    insight,
+  });
+}
+
+const copyField = (field: SchemaField, rename?: string, nullable = field.nullable) => ({
+  name: rename ?? field.name,
+  type: field.type,
+  nullable,
+  description: field.description,
+  pii: field.pii,
+});
+
+function aggregate(parent: ProductSpec, figures: CycleFigures, result: AnalystResult): void {
+  const time = parent.schema.eventTimeField;
+  const timeField = parent.schema.fields.find((f) => f.name === time);
+  if (!time || timeField?.type !== 'timestamp') return;
+  const keys = new Set(parent.schema.key);
+  const measure = parent.schema.fields.find((f) => measureTypes.has(f.type) && !keys.has(f.name) && !f.pii);
+  if (!measure) return;
+  const byName = new Map(figures.fields.map((f) => [f.name, f]));
+  // The dimension with the fewest values that still splits the data.
+  const dimension = parent.schema.fields
+    .filter((f) => (f.type === 'string' || f.type === 'boolean') && !f.pii && !keys.has(f.name))
+    .map((f) => ({ field: f, figures: byName.get(f.name) }))
+    .filter(
+      (d): d is { field: SchemaField; figures: FieldFigures } =>
+        d.figures !== undefined && d.figures.distinct >= 2 && d.figures.distinct <= MAX_DIMENSION_VALUES,
+    )
+    .sort((a, b) => a.figures.distinct - b.figures.distinct || a.field.name.localeCompare(b.field.name))[0];
+  if (!dimension) return;
+  const alias = aliasOf(parent);
+  const dim = dimension.field.name;
+  const total = `total_${measure.name}`;
+  const sql =
+    `SELECT window_start, window_end, ${flinkIdent(dim)}, COUNT(*) AS events, SUM(${flinkIdent(measure.name)}) AS ${flinkIdent(total)}\n` +
+    `FROM TABLE(TUMBLE(TABLE ${alias}, DESCRIPTOR(${flinkIdent(time)}), INTERVAL '1' HOUR))\n` +
+    `GROUP BY window_start, window_end, ${flinkIdent(dim)}`;
+  const idea = `aggregate:${dim}:${measure.name}:1h`;
+  finish(
+    parent,
+    idea,
+    {
+      name: `${parent.name}_by_${dim}_hourly`.slice(0, 100),
+      kind: 'aggregate',
+      description: `${productIdOf(parent)} per hour and ${dim}: events and total ${measure.name}.`,
+      inputs: [{ product: productIdOf(parent), as: alias }],
+      sql,
+      schema: {
+        fields: [
+          { name: 'window_start', type: 'timestamp', nullable: false, description: 'start of the hour' },
+          { name: 'window_end', type: 'timestamp', nullable: false, description: 'end of the hour' },
+          copyField(dimension.field),
+          {
+            name: 'events',
+            type: 'long',
+            nullable: false,
+            description: `rows of ${productIdOf(parent)} in the hour`,
+          },
+          {
+            name: total,
+            type:
+              measure.type === 'double' || measure.type === 'float' || measure.type === 'decimal'
+                ? measure.type
+                : 'long',
+            nullable: true,
+            description: `sum of ${measure.name}`,
+          },
+        ],
+        key: ['window_start', dim],
+        eventTimeField: 'window_start',
+      },
+      reasoning:
+        `${productIdOf(parent)} has a measure (${measure.name}), an event time (${time}) and a low-cardinality ` +
+        `dimension (${dim}, ${dimension.figures.distinct} values at snapshot ${figures.snapshotId}): an hourly rollup per ${dim} ` +
+        `serves dashboards without scanning ${figures.rows} rows.`,
+    },
+    {
+      summary: `${dim} has ${dimension.figures.distinct} distinct values over ${figures.rows} rows; ${measure.name} is a ${measure.type} measure`,
+      figures: {
+        snapshot: figures.snapshotId,
+        rows: figures.rows,
+        [`distinct_${dim}`]: dimension.figures.distinct,
+      },
+      query: figures.query,
+    },
+    0.6,
+    result,
+  );
+}
+
+function joins(parent: ProductSpec, neighbours: readonly Neighbour[], result: AnalystResult): void {
+  const parentId = productIdOf(parent);
+  for (const neighbour of neighbours) {
+    const otherId = productIdOf(neighbour.spec);
+    if (otherId === parentId || (neighbour.stage !== 'active' && neighbour.stage !== 'degraded')) continue;
+    const overlap = [...neighbour.overlaps]
+      .filter((o) => o.containment >= MIN_JOIN_CONTAINMENT)
+      .filter((o) => parent.schema.fields.some((f) => f.name === o.field))
+      .filter((o) => neighbour.spec.schema.key.length === 1 && neighbour.spec.schema.key[0] === o.theirField)
+      .sort((a, b) => b.containment - a.containment || a.field.localeCompare(b.field))[0];
+    if (!overlap) continue;
+    const ours = aliasOf(parent);
+    let theirs = aliasOf(neighbour.spec);
+    if (theirs === ours) theirs = `${theirs}_2`.slice(0, 63);
+    const taken = new Set(parent.schema.fields.map((f) => f.name));
+    const extra = neighbour.spec.schema.fields
+      .filter((f) => f.name !== overlap.theirField)
+      .map((f) => {
+        const name = taken.has(f.name) ? `${aliasOf(neighbour.spec)}_${f.name}` : f.name;
+        taken.add(name);
+        return { field: f, name };
+      });
+    const select = [
+      ...parent.schema.fields.map((f) => `${ours}.${flinkIdent(f.name)}`),
+      ...extra.map(
+        (e) =>
+          `${theirs}.${flinkIdent(e.field.name)}${e.name === e.field.name ? '' : ` AS ${flinkIdent(e.name)}`}`,
+      ),
+    ];
+    const sql =
+      `SELECT ${select.join(', ')}\nFROM ${ours}\n` +
+      `LEFT JOIN ${theirs} ON ${ours}.${flinkIdent(overlap.field)} = ${theirs}.${flinkIdent(overlap.theirField)}`;
+    const idea = `join:${otherId}:${overlap.field}=${overlap.theirField}`;
+    // Personal fields of the neighbour keep their masking in the joined product.
+    const theirMasking = new Map(neighbour.spec.classification.masking.map((m) => [m.field, m.strategy]));
+    const maskedParent: ProductSpec = {
+      ...parent,
+      classification: {
+        ...parent.classification,
+        masking: [
+          ...parent.classification.masking,
+          ...extra.flatMap((e) => {
+            const strategy = theirMasking.get(e.field.name);
+            return strategy ? [{ field: e.name, strategy }] : [];
+          }),
+        ],
+        level:
+          neighbour.spec.classification.masking.length > 0
+            ? neighbour.spec.classification.level
+            : parent.classification.level,
+      },
+    };
+    finish(
+      maskedParent,
+      idea,
+      {
+        name: `${parent.name}_with_${neighbour.spec.name}`.slice(0, 100),
+        kind: 'aggregate',
+        description: `${parentId} with ${otherId} joined on ${overlap.field} = ${overlap.theirField}.`,
+        inputs: [
+          { product: parentId, as: ours },
+          { product: otherId, as: theirs },
+        ],
+        sql,
+        schema: {
+          fields: [
+            ...parent.schema.fields.map((f) => copyField(f)),
+            ...extra.map((e) => copyField(e.field, e.name, true)),
+          ],
+          key: [...parent.schema.key],
+          ...(parent.schema.eventTimeField ? { eventTimeField: parent.schema.eventTimeField } : {}),
+        },
+        reasoning:
+          `${Math.round(overlap.containment * 1000) / 10} % of ${parentId}.${overlap.field}'s values are keys of ` +
+          `${otherId} (${overlap.theirField}): the two products describe the same things and read better together.`,
+      },
+      {
+        summary: `${Math.round(overlap.containment * 1000) / 10} % of ${parentId}.${overlap.field} values found in ${otherId}.${overlap.theirField}`,
+        figures: { containment: overlap.containment, field: overlap.field, neighbour: otherId },
+        query: overlap.query,
+      },
+      0.6,
+      result,
+    );
+  }
+}
+
+function validRows(parent: ProductSpec, figures: CycleFigures, result: AnalystResult): void {
+  for (const rule of parent.quality) {
+    const label = ruleLabel(rule);
+    const history = figures.ruleHistory[label] ?? [];
+    const recent = history.slice(-FAILING_CYCLES);
+    if (recent.length < FAILING_CYCLES || !recent.every((n) => n > 0)) continue;
+    const condition = validRowCondition(rule, flinkIdent);
+    if (!condition) continue;
+    const alias = aliasOf(parent);
+    const slug = label
+      .replace(/[^a-z0-9]+/gi, '_')
+      .toLowerCase()
+      .replace(/_+$/, '');
+    finish(
+      parent,
+      `valid:${label}`,
+      {
+        name: `${parent.name}_valid_${slug}`.slice(0, 100),
+        kind: 'consumer-aligned',
+        description: `The rows of ${productIdOf(parent)} that pass ${label}.`,
+        inputs: [{ product: productIdOf(parent), as: alias }],
+        sql: `SELECT ${parent.schema.fields.map((f) => flinkIdent(f.name)).join(', ')}\nFROM ${alias}\nWHERE ${condition}`,
+        schema: {
+          fields: parent.schema.fields.map((f) => copyField(f)),
+          key: [...parent.schema.key],
+          ...(parent.schema.eventTimeField ? { eventTimeField: parent.schema.eventTimeField } : {}),
+        },
+        quality: [rule],
+        reasoning:
+          `${label} failed in each of the last ${FAILING_CYCLES} cycles (${recent.join(', ')} rows): consumers who need ` +
+          `clean rows get them without filtering each time.`,
+      },
+      {
+        summary: `${label} failing rows over the last ${FAILING_CYCLES} cycles: ${recent.join(', ')}`,
+        figures: { snapshot: figures.snapshotId, rule: label, failing: recent[recent.length - 1] ?? 0 },
+        query: figures.query,
+      },
+      0.7,
+      result,
+    );
+  }
+}
+
+export function analyseProduct(input: {
+  spec: ProductSpec;
+  figures: CycleFigures;
+  neighbours: readonly Neighbour[];
+  /** Ideas already proposed (proposal ids): left out. */
+  alreadyProposed?: ReadonlySet<string>;
+}): AnalystResult {
+  const result: AnalystResult = { proposals: [], dropped: [] };
+  aggregate(input.spec, input.figures, result);
+  joins(input.spec, input.neighbours, result);
+  validRows(input.spec, input.figures, result);
+  const seen = input.alreadyProposed ?? new Set<string>();
+  return { ...result, proposals: result.proposals.filter((p) => !seen.has(p.proposalId)) };
+}
+
+/** Every table a piece of analyst SQL reads (FROM, JOIN, TABLE): the guard's first check, and the tests'. */
+export function tablesReadBy(sql: string): string[] {
+  const names = new Set<string>();
+  for (const match of sql.matchAll(/\b(?:FROM|JOIN|TABLE)\s+(?!TABLE\b)(?!\()([`"]?)([A-Za-z_][\w.]*)\1/gi)) {
+    names.add(match[2] as string);
+  }
+  return [...names];
+}

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+
+/**
+ * What one analysis cycle tells its product's workflow (by signal): compact, bounded, no data.
+ * The workflow keeps the last few, moves to `degraded` on a breach and back when a cycle passes.
+ */
+
+export const ANALYSIS_SCHEDULE_PREFIX = 'analysis:';
+/** The Temporal Schedule of one product's analysis cycles. */
+export const analysisScheduleIdOf = (productId: string) => `${ANALYSIS_SCHEDULE_PREFIX}${productId}`;
+/** Cycles the product workflow keeps in its state (and carries over continue-as-new). */
+export const KEPT_CYCLES = 5;
+
+export const analysisCycleSummarySchema = z.strictObject({
+  productId: z.string().min(1).max(300),
+  cycleKey: z.string().min(1).max(300),
+  /** The Iceberg snapshot the cycle read (exact decimal string). */
+  snapshotId: z.string().max(40).nullable(),
+  /** ISO time of the cycle. */
+  at: z.string().max(40),
+  outcome: z.enum(['pass', 'breach', 'noData']),
+  rows: z.number().int().min(0),
+  /** Rules and checks that failed, with their figures; at most 20. */
+  breaches: z
+    .array(
+      z.strictObject({
+        rule: z.string().min(1).max(200),
+        failing: z.number().int().min(0),
+        examples: z.array(z.string().max(200)).max(10),
+        summary: z.string().max(500),
+      }),
+    )
+    .max(20),
+  /** Findings that are not breaches (drift, volume without enough history); at most 20. */
+  findings: z.array(z.string().max(500)).max(20),
+  /** Proposal ids the analyst made in this cycle. */
+  proposals: z.array(z.string().max(100)).max(20),
+});
+export type AnalysisCycleSummary = z.infer<typeof analysisCycleSummarySchema>;
+
+/** Parse a summary from a signal; undefined (never a throw) when it is not one. */
+export function parseAnalysisCycleSummary(value: unknown): AnalysisCycleSummary | undefined {
+  const parsed = analysisCycleSummarySchema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+}

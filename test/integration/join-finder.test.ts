@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import type { Kafka } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
+import { stringify as toYaml } from 'yaml';
+import { createKafkaClient } from '../../src/adapters/kafka/client';
+import { loadConfig } from '../../src/config';
+import { workflowIdOf } from '../../src/domain/spec';
+import { createLogger } from '../../src/log';
+import { getStatusQuery } from '../../workflows/definitions';
+import type { DiscoveryResult, discoveryWorkflow } from '../../workflows/discovery';
+import type { RunningWorker } from '../../workers/orchestration';
+import { startOrchestrationWorker } from '../../workers/orchestration';
+import { lendingRecords, lendingStart } from '../helpers/lending';
+import { testEnvironment, testPlatform } from '../helpers/platform';
+
+describe('discovery finds join keys from the values in Kafka (real platform)', function () {
+  const run = `j${randomUUID().replace(/-/g, '').slice(0, 8)}`;
+  const prefix = `${run}_`;
+  const taskQueue = `join-finder-test-${run}`;
+  let kafka: Kafka;
+  let connection: Connection;
+  let client: Client;
+  let worker: RunningWorker;
+  let workDir: string;
+  let result: DiscoveryResult | undefined;
+
+  before(async function () {
+    this.timeout(15 * 60_000);
+    await testPlatform();
+    workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'meshloop-join-finder-'));
+    const meshFile = path.join(workDir, 'mesh.yaml');
+    await fs.writeFile(
+      meshFile,
+      toYaml({
+        domains: Object.fromEntries(
+          ['lending', 'risk', 'archive'].map((d) => [
+            `${prefix}${d}`,
+            { approvers: [`${d}-lead`], businessGoals: [`Lend responsibly (${d}).`] },
+          ]),
+        ),
+      }),
+    );
+    const config = loadConfig({
+      ...testEnvironment(),
+      MESHLOOP_MESH_FILE: meshFile,
+      MESHLOOP_TASK_QUEUE: taskQueue,
+      OPENAI_API_KEY: '',
+    });
+    kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'join-finder-test' });
+    const records = lendingRecords({ prefix });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: Object.keys(records).map((topic) => ({ topic, numPartitions: 1, replicationFactor: 1 })),
+    });
+    await admin.disconnect();
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    for (const [topic, values] of Object.entries(records)) {
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: values.map((value, i) => ({
+          value: JSON.stringify(value),
+          timestamp: String(lendingStart + i * 1000),
+        })),
+      });
+    }
+    await producer.disconnect();
+    connection = await Connection.connect({ address: config.temporal.address });
+    client = new Client({ connection, namespace: config.temporal.namespace });
+    worker = await startOrchestrationWorker(config, createLogger('join-finder-test', 'warn'), { taskQueue });
+  });
+
+  after(async () => {
+    for (const productId of result?.started ?? []) {
+      await client.workflow
+        .getHandle(workflowIdOf(productId))
+        .terminate('test finished')
+        .catch(() => undefined);
+    }
+    await worker?.shutdown();
+    await connection?.close();
+    if (workDir) await fs.rm(workDir, { recursive: true, force: true });
+  });
+
+  it('proposes a join on a key shared under names unlike the topics’, and none on a name without shared values', async function () {
+    this.timeout(5 * 60_000);
+    result = await client.workflow.execute<typeof discoveryWorkflow>('discoveryWorkflow', {
+      taskQueue,
+      workflowId: `join-finder-test-${run}`,
+      args: [{ topicPrefix: prefix, maxMessages: 5000, sampleDeadlineMs: 60_000, agent: 'planner' }],
+    });
+    const joins = result.started.filter((id) => id.includes('_with_'));
+    assert.deepEqual(joins, [`${prefix}lending.applications_with_credit_pulls`]);
+    const status = await client.workflow.getHandle(workflowIdOf(joins[0]!)).query(getStatusQuery);
+    assert.equal(status.stage, 'awaitingApproval');
+    assert.deepEqual(status.spec.inputs, [
+      { topic: `${prefix}lending.applications` },
+      { topic: `${prefix}risk.credit-pulls` },
+    ]);
+    assert.deepEqual(status.spec.schema.key, ['loan_id']);
+    assert.match(
+      status.spec.proposal!.evidence.map((e) => e.summary).join('\n'),
+      /100 % of .*risk\.credit-pulls\.application_ref's values \(\d+ sampled.*\) are .*lending\.applications\.loan_id keys/,
+    );
+  });
+});

@@ -1,0 +1,89 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import * as wf from '@temporalio/workflow';
+import type { AnalysisActivities, AnalysisProposals } from '../activities/analysis';
+import type { ProposalOutcome } from '../activities/discovery';
+import type { AnalysisCycleSummary } from '../src/domain/analysis';
+import { workflowIdOf } from '../src/domain/spec';
+import { dataProductStartOptions, dataProductWorkflowType } from './definitions';
+
+/**
+ * One analysis cycle of one product, started by its schedule (`analysis:<product id>`) or by
+ * `meshloop analyse`: pin the table's snapshot and run the checks there (an activity: DuckDB), tell
+ * the product's workflow what was found (signal `analysisCycle`), then start a product workflow for
+ * each new idea of the analyst, its parent named in the spec.
+ */
+
+export type AnalysisInput = { productId: string };
+export type AnalysisResult = { summary: AnalysisCycleSummary; started: string[]; existing: string[] };
+
+export const analysisWorkflowType = 'analysisWorkflow';
+/** Carries one cycle's summary to the product's workflow, which parses it (untrusted input). */
+export const analysisCycleSignal = wf.defineSignal<[AnalysisCycleSummary]>('analysisCycle');
+
+const { runAnalysisCycle } = wf.proxyActivities<AnalysisActivities>({
+  startToCloseTimeout: '30m',
+  heartbeatTimeout: '2m',
+  retry: { maximumAttempts: 3, initialInterval: '5s' },
+});
+const { proposeFromAnalysis, recordAnalysisProposalOutcomes } = wf.proxyActivities<AnalysisActivities>({
+  startToCloseTimeout: '10m',
+  retry: { maximumAttempts: 4, initialInterval: '5s', backoffCoefficient: 2 },
+});
+
+export async function analysisWorkflow(input: AnalysisInput): Promise<AnalysisResult> {
+  const info = wf.workflowInfo();
+  // Keyed by this run: a retried activity finds its own cycle's results.
+  const cycleKey = `${info.workflowId}-${info.runId.slice(0, 8)}`.replace(/[^A-Za-z0-9._:-]/g, '_');
+  const cycle = await runAnalysisCycle({ productId: input.productId, cycleKey });
+
+  let proposals: AnalysisProposals = { starts: [], knownDomains: [] };
+  if (cycle.snapshotId !== null) {
+    proposals = await proposeFromAnalysis({
+      productId: input.productId,
+      cycleKey,
+      snapshotId: cycle.snapshotId,
+    });
+  }
+  const summary: AnalysisCycleSummary = {
+    ...cycle,
+    proposals: proposals.starts.map((s) => s.proposalId).slice(0, 20),
+  };
+
+  try {
+    await wf.getExternalWorkflowHandle(workflowIdOf(input.productId)).signal(analysisCycleSignal, summary);
+  } catch (error) {
+    // A product whose workflow has ended (retired) has nobody to tell; the results are stored anyway.
+    wf.log.warn('product workflow not signalled', { productId: input.productId, error: String(error) });
+  }
+
+  const outcomes: ProposalOutcome[] = [];
+  for (const start of proposals.starts) {
+    const options = dataProductStartOptions(start.spec, start.domain, {
+      knownDomains: proposals.knownDomains,
+    });
+    const outcome = {
+      proposalId: start.proposalId,
+      productId: start.productId,
+      workflowId: options.workflowId,
+    };
+    try {
+      await wf.startChild(dataProductWorkflowType, {
+        workflowId: options.workflowId,
+        args: options.args,
+        typedSearchAttributes: options.typedSearchAttributes,
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        parentClosePolicy: 'ABANDON',
+      });
+      outcomes.push({ ...outcome, outcome: 'started' });
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+      outcomes.push({ ...outcome, outcome: 'exists' });
+    }
+  }
+  if (outcomes.length > 0) await recordAnalysisProposalOutcomes({ cycleKey, outcomes });
+  return {
+    summary,
+    started: outcomes.filter((o) => o.outcome === 'started').map((o) => o.productId),
+    existing: outcomes.filter((o) => o.outcome === 'exists').map((o) => o.productId),
+  };
+}
