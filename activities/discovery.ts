@@ -20,6 +20,7 @@ import { ThreadedProfiler } from '../src/profile/threaded';
 import type { SampleStopReason } from '../src/adapters/kafka/sampler';
 import { loadMeshConfig } from '../src/specs/load';
 import { translatingFailures } from './failures';
+import { ownValue } from '../src/domain/records';
 
 /** Every proposal ever made, keyed by its content hash: the same idea is never proposed twice. */
 export const PROPOSALS_TOPIC = `${MESHLOOP_TOPIC_PREFIX}proposals`;
@@ -240,7 +241,7 @@ export function createDiscoveryActivities(deps: DiscoveryDependencies) {
         agent,
         reportFile,
         starts: fresh.flatMap((p) => {
-          const domain = mesh.domains[p.spec.domain];
+          const domain = ownValue(mesh.domains, p.spec.domain);
           const productId = productIdOf(p.spec);
           return domain
             ? [

@@ -55,7 +55,7 @@ export async function startOrchestrationWorker(
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: require.resolve('../workflows') }),
     activities: {
-      ...createActivities({ kafka, producer, log: log.child('activities') }),
+      ...createActivities({ kafka, producer, log: log.child('activities'), meshFile: config.meshFile }),
       // Discovery: the LLM client holds the API key; it never travels through workflow history.
       ...createDiscoveryActivities({
         kafka,

@@ -79,7 +79,7 @@ export async function discoveryWorkflow(input: DiscoveryInput = {}): Promise<Dis
 
   const outcomes: ProposalOutcome[] = [];
   for (const start of batch.starts) {
-    const options = dataProductStartOptions(start.spec, start.domain, { knownDomains: batch.knownDomains });
+    const options = dataProductStartOptions(start.spec);
     const outcome = {
       proposalId: start.proposalId,
       productId: start.productId,

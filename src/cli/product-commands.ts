@@ -61,9 +61,9 @@ export async function proposeProduct(
 ): Promise<{ productId: string; workflowId: string }> {
   const mesh = await loadMeshConfig(config.meshFile);
   const productId = productIdOf(spec);
-  const start = dataProductStartOptions(spec, domainConfigOf(mesh, spec.domain), {
-    knownDomains: Object.keys(mesh.domains),
-  });
+  // Refused here with the known domains listed; the workflow reads mesh.yaml itself at each decision.
+  domainConfigOf(mesh, spec.domain);
+  const start = dataProductStartOptions(spec);
   const workflowId = start.workflowId;
   try {
     await client.workflow.start<typeof dataProductWorkflow>(dataProductWorkflowType, {
