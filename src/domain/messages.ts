@@ -73,7 +73,8 @@ export function parseMessage<T>(schema: z.ZodType<T>, value: unknown, what = 'me
   try {
     const parsed = schema.safeParse(value, { error: friendlyErrors });
     if (parsed.success) return { ok: true, value: parsed.data };
-    return { ok: false, reason: bounded(`malformed ${what}: ${describeIssues(parsed.error).join('; ')}`) };
+    const issues = describeIssues(parsed.error).map((issue) => issue.replace(/^\(spec\):/, '(message):'));
+    return { ok: false, reason: bounded(`malformed ${what}: ${issues.join('; ')}`) };
   } catch {
     return { ok: false, reason: `malformed ${what}: unreadable` };
   }
