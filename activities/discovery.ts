@@ -195,8 +195,8 @@ export function createDiscoveryActivities(deps: DiscoveryDependencies) {
       const mesh = await loadMeshConfig(deps.meshFile);
       await ensureCatalogTopic(kafka, proposalsTopic);
       const [catalogRecords, ledger] = await Promise.all([
-        readCatalog(kafka, { topic: deps.catalogTopic ?? CATALOG_TOPIC }),
-        readCatalog(kafka, { topic: proposalsTopic }),
+        readCatalog(kafka, { topic: deps.catalogTopic ?? CATALOG_TOPIC, log }),
+        readCatalog(kafka, { topic: proposalsTopic, log }),
       ]);
       const catalog = [...catalogRecords.values()] as unknown as CatalogEntry[];
       let proposals: DiscoveryProposal[];

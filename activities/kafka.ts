@@ -61,7 +61,7 @@ export function createKafkaActivities(deps: {
 
     /** Active products that list this one as an input: retiring it would break them. */
     async findActiveDependants(input: { productId: string }): Promise<string[]> {
-      const records = await readCatalog(kafka, { topic: deps.catalogTopic });
+      const records = await readCatalog(kafka, { topic: deps.catalogTopic, log });
       return [...records.values()]
         .filter((record) => {
           const descriptor = record as unknown as CatalogDescriptor;
