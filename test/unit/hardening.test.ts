@@ -13,6 +13,7 @@ import {
 import { ownValue } from '../../src/domain/records';
 import { parseSpec } from '../../src/domain/spec';
 import { TopicProfiler } from '../../src/profile';
+import { serviceEnvironment } from '../../src/stack/process';
 import { checkStartInput } from '../../workflows/product/start-input';
 import { rawSpec, validSpec } from '../helpers/specs';
 
@@ -221,5 +222,20 @@ describe('bounds', () => {
     const result = planProposals([profiler.finish()], mesh);
     assert.deepEqual(result.proposals, []);
     assert.deepEqual(result.skipped, ["constructor.x: domain 'constructor' is not in mesh.yaml"]);
+  });
+});
+
+describe('spawned services', () => {
+  it('do not inherit secrets', () => {
+    const env = serviceEnvironment({
+      PATH: '/usr/bin',
+      JAVA_HOME: '/jdk',
+      OPENAI_API_KEY: 'sk-1',
+      MESHLOOP_PAYLOAD_KEYS: 'k1:abc',
+      SLACK_BOT_TOKEN: 'x',
+      AWS_SECRET_ACCESS_KEY: 'y',
+      MESHLOOP_KAFKA_PORT: '9092',
+    });
+    assert.deepEqual(Object.keys(env).sort(), ['JAVA_HOME', 'MESHLOOP_KAFKA_PORT', 'PATH']);
   });
 });
