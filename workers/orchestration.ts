@@ -2,6 +2,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { Partitioners } from 'kafkajs';
 import type { MeshloopConfig } from '../src/config';
 import { createActivities } from '../activities';
+import { dataConverterFor } from '../src/codec/payload-codec';
 import { createDiscoveryActivities } from '../activities/discovery';
 import { createLlmClient } from '../src/adapters/llm/client';
 import { createKafkaClient } from '../src/adapters/kafka/client';
@@ -47,8 +48,11 @@ export async function startOrchestrationWorker(
   await producer.connect();
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const taskQueue = options.taskQueue ?? config.temporal.taskQueue;
+  const dataConverter = dataConverterFor(config.codec.payloadKeys);
   const worker = await Worker.create({
     connection,
+    // With MESHLOOP_PAYLOAD_KEYS every payload is encrypted before it reaches Temporal's store.
+    ...(dataConverter ? { dataConverter } : {}),
     namespace: config.temporal.namespace,
     taskQueue,
     ...(options.workflowBundle

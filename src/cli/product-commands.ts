@@ -28,6 +28,7 @@ import {
 } from '../../workflows/definitions';
 import type { dataProductWorkflow } from '../../workflows/data-product';
 import { table } from './output';
+import { dataConverterFor } from '../codec/payload-codec';
 
 /** A CLI mistake the user can fix: shown as one line, exit 1. */
 export class CliError extends MeshloopError {
@@ -47,7 +48,11 @@ async function connect(config: MeshloopConfig): Promise<{ client: Client; close:
     );
   }
   return {
-    client: new Client({ connection, namespace: config.temporal.namespace }),
+    client: new Client({
+      connection,
+      namespace: config.temporal.namespace,
+      dataConverter: dataConverterFor(config.codec.payloadKeys),
+    }),
     close: () => connection.close(),
   };
 }
