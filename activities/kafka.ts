@@ -62,8 +62,20 @@ export function createKafkaActivities(deps: {
             const output = (record as { outputTopic?: { name?: unknown } }).outputTopic;
             return typeof output === 'object' && output !== null && output.name === name;
           })
-          .map((record) => record.productId);
-        return { claimedBy, catalogOwners };
+          .map((record) => record.productId)
+          .filter((owner) => owner !== input.productId);
+        // Only a descriptor that lists the topic as made counts: naming it as the output is a wish.
+        const own = descriptors.get(input.productId) as { resources?: unknown } | undefined;
+        const provisionedBefore =
+          Array.isArray(own?.resources) &&
+          own.resources.some(
+            (r: unknown) =>
+              typeof r === 'object' &&
+              r !== null &&
+              (r as { kind?: unknown }).kind === 'kafkaTopic' &&
+              (r as { name?: unknown }).name === name,
+          );
+        return { claimedBy, catalogOwners, provisionedBefore };
       };
       const admin = kafka.admin();
       await admin.connect();

@@ -20,8 +20,10 @@ export type TopicOwnership = Readonly<{
   exists: boolean;
   /** Who claimed the topic in the ledger, if anyone. */
   claimedBy?: string;
-  /** Products whose catalog descriptor lists the topic as their output (before claims existed). */
+  /** Other products whose catalog descriptor names the topic as their output. */
   catalogOwners: readonly string[];
+  /** This product's own descriptor lists the topic as provisioned (made before claims existed). */
+  provisionedBefore: boolean;
 }>;
 
 /** Undefined when the product may use (or create) the topic; else why not. */
@@ -33,7 +35,7 @@ export function topicOwnershipRefusal(input: TopicOwnership): TopicNotOwnedError
   if (others.length > 0) {
     return new TopicNotOwnedError(input.topic, `is the output of product ${others.join(', ')}`);
   }
-  if (input.exists && input.claimedBy === undefined && !input.catalogOwners.includes(input.productId)) {
+  if (input.exists && input.claimedBy === undefined && !input.provisionedBefore) {
     return new TopicNotOwnedError(
       input.topic,
       'already exists and was not made for this product (a raw source topic, or made by hand)',

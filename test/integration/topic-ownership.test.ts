@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Kafka, Producer } from 'kafkajs';
 import { createKafkaActivities } from '../../activities/kafka';
+import { ensureCatalogTopic } from '../../src/adapters/kafka/catalog';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
 import { TopicNotOwnedError } from '../../src/domain/topic-ownership';
 import { createLogger } from '../../src/log';
@@ -59,6 +60,22 @@ describe('output topics are a product’s own (real Kafka)', function () {
             { name: 'retention.ms', value: '604800000' },
             { name: 'cleanup.policy', value: 'delete' },
           ],
+        },
+      ],
+    });
+    // Even with its own descriptor naming the topic (awaiting approval), a product does not own it.
+    await ensureCatalogTopic(kafka, `_meshloop.catalog-ownership-${run}`);
+    await producer.send({
+      topic: `_meshloop.catalog-ownership-${run}`,
+      acks: -1,
+      messages: [
+        {
+          key: `orders.raw_${run}`,
+          value: JSON.stringify({
+            productId: `orders.raw_${run}`,
+            outputTopic: { name: raw },
+            resources: [],
+          }),
         },
       ],
     });
