@@ -84,6 +84,11 @@ export async function proposeProduct(
   return { productId, workflowId };
 }
 
+/** A catalog value as a table cell: strings as they are (cut at 200), anything else as `-`. */
+function cell(value: unknown): string {
+  return typeof value === 'string' && value !== '' ? value.slice(0, 200) : '-';
+}
+
 function workflowIdFor(product: string): string {
   return product.startsWith('data-product:') ? product : workflowIdOf(product);
 }
@@ -271,13 +276,19 @@ export function registerProductCommands(program: Command): void {
       console.log(
         table([
           ['PRODUCT', 'STAGE', 'OWNER', 'KIND', 'TOPIC', 'INPUTS'],
+          // Records are untrusted (anyone may write the topic): every cell is read defensively.
           ...records.map((d) => [
-            d.productId,
-            d.stage,
-            d.owner,
-            d.kind,
-            d.outputTopic.name ?? '-',
-            d.inputs.map((i) => ('product' in i ? i.product : i.topic)).join(', ') || '-',
+            cell(d.productId),
+            cell(d.stage),
+            cell(d.owner),
+            cell(d.kind),
+            cell((d.outputTopic as { name?: unknown } | undefined)?.name),
+            (Array.isArray(d.inputs) ? (d.inputs as unknown[]) : [])
+              .map((i) => {
+                const input = (i ?? {}) as { product?: unknown; topic?: unknown };
+                return cell(input.product ?? input.topic);
+              })
+              .join(', ') || '-',
           ]),
         ]),
       );
