@@ -130,10 +130,17 @@ export function createKafkaActivities(deps: {
       return [...records.values()]
         .filter((record) => {
           const descriptor = record as unknown as CatalogDescriptor;
+          // A record without a list of inputs (written by anyone) reads nothing.
+          const inputs: unknown = descriptor.inputs;
           return (
             descriptor.stage === 'active' &&
             descriptor.productId !== input.productId &&
-            upstreamProductsOf(descriptor).includes(input.productId)
+            Array.isArray(inputs) &&
+            upstreamProductsOf({
+              inputs: inputs.filter(
+                (i): i is CatalogDescriptor['inputs'][number] => typeof i === 'object' && i !== null,
+              ),
+            }).includes(input.productId)
           );
         })
         .map((record) => record.productId)
