@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { MAX_INLINE_STARTS_BYTES, pageOfStarts } from '../../activities/discovery';
 import { planProposals } from '../../src/agents/planner';
 import { appendBounded } from '../../src/domain/audit';
 import { governanceOf, operatorRefusal } from '../../src/domain/governance';
@@ -237,5 +238,31 @@ describe('spawned services', () => {
       MESHLOOP_KAFKA_PORT: '9092',
     });
     assert.deepEqual(Object.keys(env).sort(), ['JAVA_HOME', 'MESHLOOP_KAFKA_PORT', 'PATH']);
+  });
+});
+
+describe('proposal starts by reference', () => {
+  it('pages starts so each activity result stays under the bound, each start in exactly one page', () => {
+    const spec = validSpec({ description: 'd'.repeat(3000) });
+    const starts = Array.from({ length: 300 }, (_, i) => ({
+      proposalId: `p${i}`,
+      productId: `orders.p${i}`,
+      workflowId: `data-product:orders.p${i}`,
+      spec,
+      domain: domainConfigOf(parseMeshConfig({ domains: { orders: { approvers: ['alice'] } } }), 'orders'),
+    }));
+    assert.ok(JSON.stringify(starts).length > MAX_INLINE_STARTS_BYTES, 'big enough to go by reference');
+    const seen: string[] = [];
+    for (let offset = 0; offset < starts.length;) {
+      const page = pageOfStarts(starts, offset, MAX_INLINE_STARTS_BYTES);
+      assert.ok(page.length > 0);
+      assert.ok(JSON.stringify(page).length <= MAX_INLINE_STARTS_BYTES + 1000);
+      seen.push(...page.map((s) => s.proposalId));
+      offset += page.length;
+    }
+    assert.deepEqual(
+      seen,
+      starts.map((s) => s.proposalId),
+    );
   });
 });
