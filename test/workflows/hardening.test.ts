@@ -92,7 +92,11 @@ describe('dataProductWorkflow treats every input as untrusted (real Temporal ser
       assert.match(reasons[5] ?? '', /by: must be at most 100 characters/);
       assert.match(reasons[12] ?? '', /comment: must be at most 2000 characters/);
       assert.equal(flooded.ignored[1]?.by, 'alice', 'a well-formed by is kept for the audit trail');
-      assert.match(flooded.ignored[5]?.by ?? '', /^x+ … \(99900 more characters\)$/, 'an oversized by is cut');
+      assert.match(
+        flooded.ignored[5]?.by ?? '',
+        /^x+ … \(99900 more characters\)$/,
+        'an oversized by is cut',
+      );
       assert.equal(flooded.ignored[6]?.by, '(malformed)');
       for (const entry of flooded.ignored) assert.ok(entry.by.length <= 100 && entry.reason.length <= 500);
 
