@@ -230,7 +230,7 @@ export function registerProductCommands(program: Command): void {
     .command('retire')
     .description('Retire a product (its data is kept); refused while active products read it, unless --force')
     .argument('<product>', 'product id (<domain>.<name>)')
-    .requiredOption('--by <who>', 'who retires it')
+    .requiredOption('--by <who>', 'who retires it (an operator in mesh.yaml)')
     .option('--comment <text>', 'why')
     .option('--force', 'retire even though active products read it', false)
     .action(async (product: string, options: { by: string; comment?: string; force: boolean }) => {
@@ -246,7 +246,7 @@ export function registerProductCommands(program: Command): void {
     .command('retry')
     .description('Retry provisioning of a failed product once its cause is fixed')
     .argument('<product>', 'product id (<domain>.<name>)')
-    .requiredOption('--by <who>', 'the operator retrying it')
+    .requiredOption('--by <who>', 'who retries it (an operator in mesh.yaml)')
     .option('--comment <text>', 'what was fixed')
     .action(async (product: string, options: { by: string; comment?: string }) => {
       await withClient(async (client) => {
