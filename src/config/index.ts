@@ -114,7 +114,14 @@ export type StackConfig = Readonly<{
   dataDir: string;
   cacheDir: string;
   readyTimeoutMs: number;
-  temporal: Readonly<{ binary?: string; port: number; uiPort: number; namespace: string }>;
+  temporal: Readonly<{
+    binary?: string;
+    port: number;
+    uiPort: number;
+    namespace: string;
+    /** Set when payloads are encrypted: the codec server the Web UI calls. */
+    uiCodecEndpoint?: string;
+  }>;
   kafka: Readonly<{ version: string; port: number; controllerPort: number }>;
   flink: Readonly<{
     version: string;
@@ -189,6 +196,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
       port: e.MESHLOOP_TEMPORAL_PORT,
       uiPort: e.MESHLOOP_TEMPORAL_UI_PORT,
       namespace: e.MESHLOOP_TEMPORAL_NAMESPACE,
+      ...(e.MESHLOOP_PAYLOAD_KEYS
+        ? { uiCodecEndpoint: `http://127.0.0.1:${e.MESHLOOP_CODEC_SERVER_PORT}` }
+        : {}),
     },
     kafka: {
       version: e.MESHLOOP_KAFKA_VERSION,
