@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Payload } from '@temporalio/common';
 import { AesGcmPayloadCodec, parsePayloadKeys } from '../../src/codec/payload-codec';
 import { createCodecServer, listenLocally } from '../../src/codec/server';
+import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/log';
 
 const key = (id: string) => `${id}:${randomBytes(32).toString('base64')}`;
@@ -103,5 +104,18 @@ describe('codec server', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('payload key configuration', () => {
+  it('refuses malformed keys at start-up and points the UI at the codec server when keys are set', () => {
+    assert.throws(
+      () => loadConfig({ MESHLOOP_PAYLOAD_KEYS: 'k1:short' }),
+      /MESHLOOP_PAYLOAD_KEYS: must be id:base64key/,
+    );
+    const config = loadConfig({ MESHLOOP_PAYLOAD_KEYS: key('k1'), MESHLOOP_CODEC_SERVER_PORT: '18234' });
+    assert.equal(config.stack.temporal.uiCodecEndpoint, 'http://127.0.0.1:18234');
+    assert.equal(config.codec.uiOrigin, 'http://127.0.0.1:8233');
+    assert.equal(loadConfig({}).stack.temporal.uiCodecEndpoint, undefined);
   });
 });
