@@ -199,6 +199,11 @@ class DataProduct {
     return Math.max(1000, this.governance?.reminderIntervalMs ?? 24 * 3_600_000);
   }
 
+  /** Approvals that still count: by people mesh.yaml lists as approvers now. */
+  standingApprovals(): number {
+    return this.state.approvals.filter((name) => isApprover(this.approvers, name)).length;
+  }
+
   /** Decisions ever recorded (the list keeps the newest): the catalog descriptor's version. */
   get decisionCount(): number {
     return this.state.decisionCount ?? this.state.decisions.length;
@@ -291,7 +296,7 @@ class DataProduct {
     if (request.action === 'approve' && this.state.approvals.some((name) => samePerson(name, by))) {
       return {
         type: 'DuplicateApproval',
-        message: `${by} already approved revision ${this.state.revision}; ${this.requiredApprovals - this.state.approvals.length} more approval(s) needed`,
+        message: `${by} already approved revision ${this.state.revision}; ${this.requiredApprovals - this.standingApprovals()} more approval(s) needed`,
       };
     }
     if (request.amendedSpec !== undefined) {
@@ -331,7 +336,7 @@ class DataProduct {
     switch (request.action) {
       case 'approve':
         this.state.approvals.push(by);
-        if (this.state.approvals.length >= this.requiredApprovals) {
+        if (this.standingApprovals() >= this.requiredApprovals) {
           this.transition(Stage.provisioning, { by, action: 'approve', comment });
         } else {
           this.record({ by, action: 'approve', comment });

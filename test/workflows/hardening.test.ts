@@ -239,6 +239,22 @@ describe('dataProductWorkflow treats every input as untrusted (real Temporal ser
     });
   });
 
+  it('an approval by someone since removed from mesh.yaml no longer counts toward the quorum', async () => {
+    const fakes = fakesWith({ approvers: ['alice', 'bob', 'carol'], requiredApprovals: 2 });
+    await withWorker(context, fakes, async ({ start }) => {
+      const handle = await start(productInput(uniqueProduct()));
+      await waitForStatus(handle, stageIs('awaitingApproval'));
+      await handle.signal(approveSignal, { by: 'alice' });
+      await waitForStatus(handle, (s) => s.approvals.length === 1);
+      fakes.mesh.approvers = ['bob', 'carol'];
+      await handle.signal(approveSignal, { by: 'bob' });
+      const afterBob = await waitForStatus(handle, (s) => s.approvals.length === 2);
+      assert.equal(afterBob.stage, 'awaitingApproval', "alice's approval was revoked with her name");
+      await handle.signal(approveSignal, { by: 'carol' });
+      await waitForStatus(handle, stageIs('active'));
+    });
+  });
+
   it('only operators named in mesh.yaml may retry, deprecate or retire', async () => {
     const fakes = fakesWith({ operators: ['ops'] });
     fakes.topicFailures.push(
