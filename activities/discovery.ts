@@ -22,6 +22,7 @@ import { ThreadedProfiler } from '../src/profile/threaded';
 import type { SampleStopReason } from '../src/adapters/kafka/sampler';
 import { loadMeshConfig } from '../src/specs/load';
 import { translatingFailures } from './failures';
+import { ownValue } from '../src/domain/records';
 
 /** Every proposal ever made, keyed by its content hash: the same idea is never proposed twice. */
 export const PROPOSALS_TOPIC = `${MESHLOOP_TOPIC_PREFIX}proposals`;
@@ -74,13 +75,37 @@ export type ProposalStart = {
 export type ProposalBatch = {
   agent: 'llm' | 'planner';
   reportFile: string;
-  /** New ideas to start a product workflow for. */
+  /** New ideas to start a product workflow for (empty when they are too large for history: see `startsFile`). */
   starts: ProposalStart[];
+  /** Past MAX_INLINE_STARTS_BYTES the starts are passed by reference: read them in pages with `readProposalStarts`. */
+  startsFile?: string;
+  startsCount?: number;
   knownDomains: string[];
   alreadyProposed: number;
   dropped: number;
   skipped: number;
 };
+
+/** Specs travel through workflow history: beyond this many bytes of JSON they go by reference. */
+export const MAX_INLINE_STARTS_BYTES = 256 * 1024;
+
+/** Cut starts into pages of at most `maxBytes` of JSON each (a page holds at least one start). */
+export function pageOfStarts(
+  starts: readonly ProposalStart[],
+  offset: number,
+  maxBytes: number,
+): ProposalStart[] {
+  const page: ProposalStart[] = [];
+  let bytes = 0;
+  for (let i = offset; i < starts.length; i++) {
+    const start = starts[i]!;
+    const size = JSON.stringify(start).length;
+    if (page.length > 0 && bytes + size > maxBytes) break;
+    page.push(start);
+    bytes += size;
+  }
+  return page;
+}
 
 export type ProposalOutcome = {
   proposalId: string;
@@ -218,8 +243,8 @@ export function createDiscoveryActivities(deps: DiscoveryDependencies) {
       const mesh = await loadMeshConfig(deps.meshFile);
       await ensureCatalogTopic(kafka, proposalsTopic);
       const [catalogRecords, ledger] = await Promise.all([
-        readCatalog(kafka, { topic: deps.catalogTopic ?? CATALOG_TOPIC }),
-        readCatalog(kafka, { topic: proposalsTopic }),
+        readCatalog(kafka, { topic: deps.catalogTopic ?? CATALOG_TOPIC, log }),
+        readCatalog(kafka, { topic: proposalsTopic, log }),
       ]);
       const catalog = [...catalogRecords.values()] as unknown as CatalogEntry[];
       let proposals: DiscoveryProposal[];
@@ -262,29 +287,40 @@ export function createDiscoveryActivities(deps: DiscoveryDependencies) {
         dropped: dropped.length,
         skipped: skipped.length,
       });
+      const starts: ProposalStart[] = fresh.flatMap((p) => {
+        const domain = ownValue(mesh.domains, p.spec.domain);
+        const productId = productIdOf(p.spec);
+        return domain
+          ? [
+              {
+                proposalId: p.proposalId,
+                productId,
+                workflowId: workflowIdOf(productId),
+                spec: p.spec,
+                domain,
+              },
+            ]
+          : [];
+      });
+      const byReference = JSON.stringify(starts).length > MAX_INLINE_STARTS_BYTES;
+      const startsFile = path.join(runDir(input.runKey), `starts-${agent}.json`);
+      if (byReference) await writeJsonAtomically(startsFile, starts);
       return {
         agent,
         reportFile,
-        starts: fresh.flatMap((p) => {
-          const domain = mesh.domains[p.spec.domain];
-          const productId = productIdOf(p.spec);
-          return domain
-            ? [
-                {
-                  proposalId: p.proposalId,
-                  productId,
-                  workflowId: workflowIdOf(productId),
-                  spec: p.spec,
-                  domain,
-                },
-              ]
-            : [];
-        }),
+        ...(byReference ? { starts: [], startsFile, startsCount: starts.length } : { starts }),
         knownDomains: Object.keys(mesh.domains),
         alreadyProposed: proposals.length - fresh.length,
         dropped: dropped.length,
         skipped: skipped.length,
       };
+    },
+
+    /** One page of starts passed by reference (at most MAX_INLINE_STARTS_BYTES of JSON). */
+    async readProposalStarts(input: { startsFile: string; offset: number }): Promise<ProposalStart[]> {
+      const starts = await readJson<ProposalStart[]>(input.startsFile);
+      if (!starts) throw new Error(`starts file ${input.startsFile} is missing`);
+      return pageOfStarts(starts, input.offset, MAX_INLINE_STARTS_BYTES);
     },
 
     /** Remember proposals in the ledger (compacted, keyed by proposal id). Safe to repeat. */

@@ -2,12 +2,15 @@ import type { Kafka, Producer } from 'kafkajs';
 import type { Logger } from '../src/log';
 import { translatingFailures } from './failures';
 import { createKafkaActivities } from './kafka';
+import { createMeshActivities } from './mesh';
 import { createNotificationActivities } from './notifications';
 
 export type ActivityDependencies = Readonly<{
   kafka: Kafka;
   producer: Producer;
   log: Logger;
+  /** mesh.yaml: read at each decision for who may approve and operate. */
+  meshFile: string;
   catalogTopic?: string;
 }>;
 
@@ -16,6 +19,7 @@ export function createActivities(deps: ActivityDependencies) {
   return translatingFailures({
     ...createKafkaActivities(deps),
     ...createNotificationActivities(deps),
+    ...createMeshActivities(deps),
   });
 }
 

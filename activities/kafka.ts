@@ -5,7 +5,12 @@ import type { TopicSettings } from '../src/adapters/kafka/topics';
 import { ensureTopic } from '../src/adapters/kafka/topics';
 import type { CatalogDescriptor } from '../src/domain/catalog';
 import { upstreamProductsOf } from '../src/domain/catalog';
+import { MESHLOOP_TOPIC_PREFIX } from '../src/adapters/kafka/client';
+import { TopicNotOwnedError, topicOwnershipRefusal } from '../src/domain/topic-ownership';
 import type { Logger } from '../src/log';
+
+/** Output topics and the product that claimed each one before creating it. */
+export const TOPIC_OWNERS_TOPIC = `${MESHLOOP_TOPIC_PREFIX}topic-owners`;
 
 /**
  * Kafka side effects of a product's life. Each is keyed by the product id and safe to repeat: a
@@ -17,8 +22,17 @@ export function createKafkaActivities(deps: {
   producer: Producer;
   log: Logger;
   catalogTopic?: string;
+  /** Which product made which output topic (compacted, keyed by topic name). */
+  topicOwnersTopic?: string;
 }) {
   const { kafka, producer, log } = deps;
+  const ownersTopic = deps.topicOwnersTopic ?? TOPIC_OWNERS_TOPIC;
+  let ownersReady: Promise<void> | undefined;
+  const owners = () =>
+    (ownersReady ??= ensureCatalogTopic(kafka, ownersTopic).catch((error: unknown) => {
+      ownersReady = undefined;
+      throw error;
+    }));
   let catalogReady: Promise<void> | undefined;
   const catalog = () =>
     (catalogReady ??= ensureCatalogTopic(kafka, deps.catalogTopic).catch((error: unknown) => {
@@ -27,13 +41,64 @@ export function createKafkaActivities(deps: {
     }));
 
   return {
+    /**
+     * Create the product's output topic, or find the one it made earlier. A topic that exists and is
+     * not this product's own (another product's output, a raw source topic) is refused, not adopted.
+     */
     async createKafkaTopic(input: {
       productId: string;
       topic: TopicSettings;
     }): Promise<{ topic: string; created: boolean }> {
+      const name = input.topic.name;
+      await owners();
+      const ownership = async () => {
+        const [claims, descriptors] = await Promise.all([
+          readCatalog(kafka, { topic: ownersTopic, log }),
+          readCatalog(kafka, { topic: deps.catalogTopic, log }),
+        ]);
+        const claimedBy = claims.get(name)?.productId;
+        const catalogOwners = [...descriptors.values()]
+          .filter((record) => {
+            const output = (record as { outputTopic?: { name?: unknown } }).outputTopic;
+            return typeof output === 'object' && output !== null && output.name === name;
+          })
+          .map((record) => record.productId)
+          .filter((owner) => owner !== input.productId);
+        // Only a descriptor that lists the topic as made counts: naming it as the output is a wish.
+        const own = descriptors.get(input.productId) as { resources?: unknown } | undefined;
+        const provisionedBefore =
+          Array.isArray(own?.resources) &&
+          own.resources.some(
+            (r: unknown) =>
+              typeof r === 'object' &&
+              r !== null &&
+              (r as { kind?: unknown }).kind === 'kafkaTopic' &&
+              (r as { name?: unknown }).name === name,
+          );
+        return { claimedBy, catalogOwners, provisionedBefore };
+      };
       const admin = kafka.admin();
       await admin.connect();
       try {
+        const exists = (await admin.listTopics()).includes(name);
+        const found = await ownership();
+        const refusal = topicOwnershipRefusal({ topic: name, productId: input.productId, exists, ...found });
+        if (refusal) throw refusal;
+        if (found.claimedBy !== input.productId) {
+          // Claim before creating, so a retry after a crash knows the topic it finds is its own.
+          await producer.send({
+            topic: ownersTopic,
+            acks: -1,
+            messages: [{ key: name, value: JSON.stringify({ productId: input.productId, topic: name }) }],
+          });
+          const claimedBy = (await ownership()).claimedBy;
+          if (claimedBy !== input.productId) {
+            throw new TopicNotOwnedError(
+              name,
+              `was claimed at the same time by product ${claimedBy ?? '(unknown)'}`,
+            );
+          }
+        }
         const { created } = await ensureTopic(admin, input.topic);
         log.info(created ? 'topic created' : 'topic already there with the same settings', {
           productId: input.productId,
@@ -61,14 +126,21 @@ export function createKafkaActivities(deps: {
 
     /** Active products that list this one as an input: retiring it would break them. */
     async findActiveDependants(input: { productId: string }): Promise<string[]> {
-      const records = await readCatalog(kafka, { topic: deps.catalogTopic });
+      const records = await readCatalog(kafka, { topic: deps.catalogTopic, log });
       return [...records.values()]
         .filter((record) => {
           const descriptor = record as unknown as CatalogDescriptor;
+          // A record without a list of inputs (written by anyone) reads nothing.
+          const inputs: unknown = descriptor.inputs;
           return (
             descriptor.stage === 'active' &&
             descriptor.productId !== input.productId &&
-            upstreamProductsOf(descriptor).includes(input.productId)
+            Array.isArray(inputs) &&
+            upstreamProductsOf({
+              inputs: inputs.filter(
+                (i): i is CatalogDescriptor['inputs'][number] => typeof i === 'object' && i !== null,
+              ),
+            }).includes(input.productId)
           );
         })
         .map((record) => record.productId)

@@ -1,10 +1,11 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { Partitioners } from 'kafkajs';
 import type { MeshloopConfig } from '../src/config';
 import { createActivities } from '../activities';
+import { dataConverterFor } from '../src/codec/payload-codec';
 import { createDiscoveryActivities } from '../activities/discovery';
 import { createLlmClient } from '../src/adapters/llm/client';
 import { createKafkaClient } from '../src/adapters/kafka/client';
+import { createIdempotentProducer } from '../src/adapters/kafka/producer';
 import type { Logger } from '../src/log';
 
 /**
@@ -38,24 +39,24 @@ export async function startOrchestrationWorker(
     clientId: 'meshloop-worker',
     log: log.child('kafka'),
   });
-  // Not kafkajs's idempotent mode: it stalls under concurrent sends. Catalog writes are idempotent
-  // by design instead (compacted topic keyed by product id: a repeated descriptor changes nothing).
-  const producer = kafka.producer({
-    allowAutoTopicCreation: false,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
+  // Idempotent, sends in order (see bench/producer for the measurement that replaced the old
+  // "it stalls under concurrent sends" note).
+  const producer = createIdempotentProducer(kafka);
   await producer.connect();
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const taskQueue = options.taskQueue ?? config.temporal.taskQueue;
+  const dataConverter = dataConverterFor(config.codec.payloadKeys);
   const worker = await Worker.create({
     connection,
+    // With MESHLOOP_PAYLOAD_KEYS every payload is encrypted before it reaches Temporal's store.
+    ...(dataConverter ? { dataConverter } : {}),
     namespace: config.temporal.namespace,
     taskQueue,
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: require.resolve('../workflows') }),
     activities: {
-      ...createActivities({ kafka, producer, log: log.child('activities') }),
+      ...createActivities({ kafka, producer, log: log.child('activities'), meshFile: config.meshFile }),
       // Discovery: the LLM client holds the API key; it never travels through workflow history.
       ...createDiscoveryActivities({
         kafka,

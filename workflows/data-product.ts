@@ -1,7 +1,10 @@
 import * as wf from '@temporalio/workflow';
 import type { createActivities } from '../activities';
+import { appendBounded, MAX_DECISIONS, MAX_IGNORED } from '../src/domain/audit';
 import { toCatalogDescriptor } from '../src/domain/catalog';
 import { InvalidSpecError } from '../src/domain/errors';
+import type { DomainGovernance, Refusal } from '../src/domain/governance';
+import { operatorRefusal } from '../src/domain/governance';
 import type { Decision, DecisionAction, LastError, ProvisionedResource } from '../src/domain/lifecycle';
 import {
   canTransition,
@@ -12,13 +15,23 @@ import {
   samePerson,
   Stage,
 } from '../src/domain/lifecycle';
+import {
+  amendRequestSchema,
+  approverMessageSchema,
+  bounded,
+  claimedSender,
+  MAX_NAME_LENGTH,
+  operatorRequestSchema,
+  parseMessage,
+  retireRequestSchema,
+  reviewRequestSchema,
+} from '../src/domain/messages';
 import { checkPolicies } from '../src/domain/policies';
 import { meshloopSearchAttributes } from '../src/domain/search-attributes';
-import type { ProductSpec, ProductSpecInput } from '../src/domain/spec';
+import type { ProductSpec } from '../src/domain/spec';
 import { parseSpec, productIdOf } from '../src/domain/spec';
 import type {
   AmendRequest,
-  ApproverMessage,
   CarriedState,
   DataProductInput,
   OperatorRequest,
@@ -36,6 +49,8 @@ import {
   retryProvisioningUpdate,
   reviewUpdate,
 } from './definitions';
+import type { CheckedStart } from './product/start-input';
+import { checkStartInput } from './product/start-input';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -50,18 +65,24 @@ const provisioning = wf.proxyActivities<Activities>({
     maximumAttempts: 8,
   },
 });
-// Reminders, catalog updates outside provisioning and the dependants check are short and best effort.
+// Reminders and the dependants check are short and best effort.
 const housekeeping = wf.proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 3 },
 });
+// The catalog must not stay stale: a descriptor is retried until it lands.
+const catalogPublishing = wf.proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+// Who may decide: mesh.yaml read at decision time. A decision waits for it (failing closed).
+const meshReading = wf.proxyActivities<Activities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '500 milliseconds', maximumInterval: '5 seconds', maximumAttempts: 5 },
+});
 
 /** Who the workflow itself acts as in the audit trail. */
 const SYSTEM = 'meshloop';
-/** Ignored messages kept for the audit trail; bounded so a flood cannot grow the state. */
-const MAX_IGNORED = 50;
-
-type Refusal = { type: string; message: string };
 
 function refuse(refusal: Refusal): never {
   throw wf.ApplicationFailure.create({ type: refusal.type, message: refusal.message, nonRetryable: true });
@@ -75,17 +96,16 @@ const nowIso = () => new Date(Date.now()).toISOString();
  */
 class DataProduct {
   readonly productId: string;
-  readonly approvers: readonly string[];
-  readonly requiredApprovals: number;
   state: CarriedState;
+  /** mesh.yaml as last read (at start and at each decision); undefined until the first read. */
+  governance: DomainGovernance | undefined;
+  private reading: Promise<DomainGovernance> | undefined;
 
-  constructor(private readonly input: DataProductInput) {
-    this.approvers = input.approvers;
-    this.requiredApprovals = Math.max(1, input.requiredApprovals ?? 1);
+  constructor(input: CheckedStart) {
     if (input.carried) {
       this.state = input.carried;
     } else {
-      const spec = parseInputSpec(input.spec);
+      const spec = input.spec;
       const at = nowIso();
       this.state = {
         stage: Stage.proposed,
@@ -103,6 +123,39 @@ class DataProduct {
       };
     }
     this.productId = productIdOf(this.state.spec);
+  }
+
+  get approvers(): readonly string[] {
+    return this.governance?.approvers ?? [];
+  }
+
+  get requiredApprovals(): number {
+    return this.governance?.requiredApprovals ?? 1;
+  }
+
+  /** Read mesh.yaml now; concurrent decisions share one read. */
+  async readGovernance(): Promise<DomainGovernance> {
+    this.reading ??= meshReading
+      .readMeshGovernance({ domain: this.state.spec.domain })
+      .then((governance) => (this.governance = governance))
+      .finally(() => (this.reading = undefined));
+    return this.reading;
+  }
+
+  /** At start: wait until mesh.yaml is readable (a broken file holds the product, it does not fail it). */
+  async loadGovernance(): Promise<void> {
+    for (;;) {
+      try {
+        await this.readGovernance();
+        return;
+      } catch (error) {
+        wf.log.warn('mesh.yaml unreadable; trying again in a minute', {
+          productId: this.productId,
+          error: describeActivityFailure(error),
+        });
+        await wf.sleep('1 minute');
+      }
+    }
   }
 
   get stage(): Stage {
@@ -132,31 +185,58 @@ class DataProduct {
     if (isAwaitingDecision(to)) {
       // Each wait for a decision gets the domain's full deadline; reminders only bother approvers.
       const now = Date.now();
-      this.state.deadlineAt = now + this.input.approvalDeadlineMs;
-      this.state.nextReminderAt =
-        to === Stage.awaitingApproval ? now + this.input.reminderIntervalMs : undefined;
+      this.state.deadlineAt = now + this.approvalDeadlineMs();
+      this.state.nextReminderAt = to === Stage.awaitingApproval ? now + this.reminderIntervalMs() : undefined;
     }
     wf.upsertSearchAttributes([{ key: meshloopSearchAttributes.stage, value: to }]);
   }
 
+  private approvalDeadlineMs(): number {
+    return this.governance?.approvalDeadlineMs ?? 72 * 3_600_000;
+  }
+
+  private reminderIntervalMs(): number {
+    return Math.max(1000, this.governance?.reminderIntervalMs ?? 24 * 3_600_000);
+  }
+
+  /** Approvals that still count: by people mesh.yaml lists as approvers now. */
+  standingApprovals(): number {
+    return this.state.approvals.filter((name) => isApprover(this.approvers, name)).length;
+  }
+
+  /** Decisions ever recorded (the list keeps the newest): the catalog descriptor's version. */
+  get decisionCount(): number {
+    return this.state.decisionCount ?? this.state.decisions.length;
+  }
+
   record(decision: { by: string; action: DecisionAction; comment?: string }): void {
     const entry: Decision = {
-      by: decision.by,
+      by: bounded(decision.by, MAX_NAME_LENGTH),
       action: decision.action,
       at: nowIso(),
       revision: this.state.revision,
       stage: this.stage,
-      ...(decision.comment ? { comment: decision.comment } : {}),
+      ...(decision.comment ? { comment: bounded(decision.comment, 6000) } : {}),
     };
-    this.state.decisions.push(entry);
+    const count = this.decisionCount;
+    const { list, summary } = appendBounded(
+      this.state.decisions,
+      this.state.olderDecisions,
+      entry,
+      MAX_DECISIONS,
+    );
+    this.state.decisions = list;
+    this.state.olderDecisions = summary;
+    this.state.decisionCount = count + 1;
     this.state.updatedAt = entry.at;
   }
 
   ignore(by: string, action: string, reason: string): void {
-    this.state.ignored.push({ by, action, at: nowIso(), reason });
-    if (this.state.ignored.length > MAX_IGNORED)
-      this.state.ignored.splice(0, this.state.ignored.length - MAX_IGNORED);
-    wf.log.info('message ignored', { productId: this.productId, by, action, reason });
+    const entry = { by: bounded(by, MAX_NAME_LENGTH), action, at: nowIso(), reason: bounded(reason) };
+    const { list, summary } = appendBounded(this.state.ignored, this.state.olderIgnored, entry, MAX_IGNORED);
+    this.state.ignored = list;
+    this.state.olderIgnored = summary;
+    wf.log.info('message ignored', { productId: this.productId, by: entry.by, action, reason: entry.reason });
   }
 
   /** Proposed: policy checks run before anyone is asked to approve. */
@@ -167,7 +247,7 @@ class DataProduct {
   }
 
   private checkPoliciesThenWait(): void {
-    const violations = checkPolicies(this.state.spec, { knownDomains: this.input.knownDomains });
+    const violations = checkPolicies(this.state.spec, { knownDomains: this.governance?.knownDomains });
     this.state.policyViolations = violations;
     if (violations.length === 0) {
       this.transition(Stage.awaitingApproval, {
@@ -187,12 +267,10 @@ class DataProduct {
 
   // ---- review: the same rules for signals (ignored when refused) and the update (rejected) ----
 
+  /** `request` is parsed (messages.ts schemas); `governance` is mesh.yaml as last read. */
   reviewRefusal(request: ReviewRequest): Refusal | undefined {
-    const by = typeof request.by === 'string' ? request.by.trim() : '';
-    if (by === '') return { type: 'NotAnApprover', message: 'say who decides: "by" is required' };
-    if (!['approve', 'reject', 'requestChanges'].includes(request.action)) {
-      return { type: 'InvalidRequest', message: `unknown review action '${String(request.action)}'` };
-    }
+    const by = request.by.trim();
+    if (!this.governance) return notReady;
     if (!isApprover(this.approvers, by)) {
       return {
         type: 'NotAnApprover',
@@ -218,7 +296,7 @@ class DataProduct {
     if (request.action === 'approve' && this.state.approvals.some((name) => samePerson(name, by))) {
       return {
         type: 'DuplicateApproval',
-        message: `${by} already approved revision ${this.state.revision}; ${this.requiredApprovals - this.state.approvals.length} more approval(s) needed`,
+        message: `${by} already approved revision ${this.state.revision}; ${this.requiredApprovals - this.standingApprovals()} more approval(s) needed`,
       };
     }
     if (request.amendedSpec !== undefined) {
@@ -230,7 +308,7 @@ class DataProduct {
     return undefined;
   }
 
-  amendmentRefusal(candidate: ProductSpecInput): Refusal | undefined {
+  amendmentRefusal(candidate: unknown): Refusal | undefined {
     let spec: ProductSpec;
     try {
       spec = parseSpec(candidate, 'amended spec');
@@ -244,7 +322,7 @@ class DataProduct {
         message: `an amendment cannot change the product id (${this.productId} → ${productIdOf(spec)}); propose a new product instead`,
       };
     }
-    const violations = checkPolicies(spec, { knownDomains: this.input.knownDomains });
+    const violations = checkPolicies(spec, { knownDomains: this.governance?.knownDomains });
     if (violations.length > 0) {
       return { type: 'PolicyDenied', message: `the amended spec breaks policies: ${violations.join('; ')}` };
     }
@@ -258,7 +336,7 @@ class DataProduct {
     switch (request.action) {
       case 'approve':
         this.state.approvals.push(by);
-        if (this.state.approvals.length >= this.requiredApprovals) {
+        if (this.standingApprovals() >= this.requiredApprovals) {
           this.transition(Stage.provisioning, { by, action: 'approve', comment });
         } else {
           this.record({ by, action: 'approve', comment });
@@ -276,15 +354,39 @@ class DataProduct {
     }
   }
 
-  onSignal(action: 'approve' | 'reject', message: ApproverMessage): void {
-    const request: ReviewRequest = { action, by: message?.by, comment: message?.comment };
-    const refusal = this.reviewRefusal(request);
-    if (refusal) this.ignore(String(message?.by ?? ''), action, refusal.message);
-    else this.review(request);
+  /**
+   * A signal from anyone with any JSON: parsed, then decided with mesh.yaml read now. Never throws
+   * (a throwing signal handler would fail every workflow task while the signal stays in history).
+   */
+  async onSignal(action: 'approve' | 'reject', message: unknown): Promise<void> {
+    try {
+      const parsed = parseMessage(approverMessageSchema, message, `${action} signal`);
+      if (!parsed.ok) return this.ignore(claimedSender(message), action, parsed.reason);
+      const request: ReviewRequest = { action, by: parsed.value.by, comment: parsed.value.comment };
+      try {
+        await this.readGovernance();
+      } catch (error) {
+        return this.ignore(
+          request.by,
+          action,
+          `mesh.yaml could not be read: ${describeActivityFailure(error).message}`,
+        );
+      }
+      const refusal = this.reviewRefusal(request);
+      if (refusal) this.ignore(request.by, action, refusal.message);
+      else this.review(request);
+    } catch (error) {
+      this.ignore(
+        claimedSender(message),
+        action,
+        `not handled: ${error instanceof Error ? error.message : 'error'}`,
+      );
+    }
   }
 
   amendRefusal(request: AmendRequest): Refusal | undefined {
-    const by = typeof request.by === 'string' ? request.by.trim() : '';
+    const by = request.by.trim();
+    if (!this.governance) return notReady;
     const spec = this.state.spec;
     const allowed =
       by !== '' &&
@@ -307,7 +409,7 @@ class DataProduct {
   }
 
   /** A new revision: approvals start over, and the product goes back to its approvers. */
-  amend(by: string, candidate: ProductSpecInput, comment?: string): void {
+  amend(by: string, candidate: unknown, comment?: string): void {
     this.state.spec = parseSpec(candidate, 'amended spec');
     this.state.revision += 1;
     this.state.approvals = [];
@@ -320,7 +422,7 @@ class DataProduct {
     this.transition(Stage.expired, {
       by: SYSTEM,
       action: 'expire',
-      comment: `no decision within ${Math.round(this.input.approvalDeadlineMs / 1000)} s`,
+      comment: `no decision within ${Math.round(this.approvalDeadlineMs() / 1000)} s`,
     });
   }
 
@@ -328,19 +430,23 @@ class DataProduct {
 
   operatorRefusal(
     request: OperatorRequest,
-    allowed: (stage: Stage) => boolean,
+    allowedIn: (stage: Stage) => boolean,
     what: string,
   ): Refusal | undefined {
-    if (typeof request.by !== 'string' || request.by.trim() === '') {
-      return { type: 'InvalidRequest', message: 'say who you are: "by" is required' };
-    }
-    if (!allowed(this.stage))
-      return { type: 'WrongStage', message: `cannot ${what} a product that is ${this.stage}` };
-    return undefined;
+    if (!this.governance) return notReady;
+    return operatorRefusal({
+      governance: this.governance,
+      by: request.by,
+      stage: this.stage,
+      allowedIn,
+      what,
+    });
   }
 
   async retire(request: RetireRequest): Promise<void> {
     const by = request.by.trim();
+    await this.readGovernance();
+    throwIf(this.operatorRefusal(request, isRetirable, 'retire'));
     if (!request.force) {
       const dependants = await housekeeping.findActiveDependants({ productId: this.productId });
       if (dependants.length > 0) {
@@ -392,6 +498,7 @@ class DataProduct {
           decisions: [...this.state.decisions, decision],
           resources: this.state.resources,
           updatedAt: decision.at,
+          version: this.decisionCount + 1,
         }),
       });
       this.state.lastError = undefined;
@@ -408,16 +515,18 @@ class DataProduct {
     }
   }
 
-  /** Keep the catalog in step with the stage; outside provisioning a failure is noted, not fatal. */
+  /**
+   * Keep the catalog in step with the stage. The published stage is noted only once the descriptor
+   * landed; a failure is retried (by Temporal, then here) until it does.
+   */
   async publishIfChanged(): Promise<void> {
     // Loop: a message may move the stage again while a descriptor is being published.
     for (;;) {
       const stage = this.stage;
       if (stage === this.state.publishedStage || stage === Stage.proposed || stage === Stage.provisioning)
         return;
-      this.state.publishedStage = stage;
       try {
-        await housekeeping.publishCatalogDescriptor({
+        await catalogPublishing.publishCatalogDescriptor({
           productId: this.productId,
           descriptor: toCatalogDescriptor({
             spec: this.state.spec,
@@ -425,10 +534,14 @@ class DataProduct {
             decisions: this.state.decisions,
             resources: this.state.resources,
             updatedAt: this.state.updatedAt,
+            version: this.decisionCount,
           }),
         });
+        this.state.publishedStage = stage;
       } catch (error) {
+        // Only a non-retryable failure gets here: note it, and try again later or on the next change.
         this.state.lastError = describeActivityFailure(error);
+        await wf.condition(() => this.stage !== stage, '1 minute');
       }
     }
   }
@@ -436,9 +549,9 @@ class DataProduct {
   /** Wait for a decision, reminding approvers, until the deadline; returns when there is something to do. */
   async awaitDecision(shouldContinueAsNew: () => boolean): Promise<void> {
     const waitingIn = this.stage;
-    const version = this.state.decisions.length;
+    const version = this.decisionCount;
     const somethingHappened = () =>
-      this.stage !== waitingIn || this.state.decisions.length !== version || shouldContinueAsNew();
+      this.stage !== waitingIn || this.decisionCount !== version || shouldContinueAsNew();
     for (;;) {
       const now = Date.now();
       const deadlineAt = this.state.deadlineAt ?? now;
@@ -457,6 +570,7 @@ class DataProduct {
   }
 
   private async remind(deadlineAt: number): Promise<void> {
+    await this.readGovernance().catch(() => undefined); // remind whoever mesh.yaml names now
     const pending = this.approvers.filter((a) => !this.state.approvals.some((name) => samePerson(name, a)));
     try {
       await housekeeping.sendApprovalReminder({
@@ -472,8 +586,9 @@ class DataProduct {
       });
     }
     // Next reminder on the same rhythm, skipping any the worker slept through.
-    let next = (this.state.nextReminderAt ?? Date.now()) + this.input.reminderIntervalMs;
-    while (next <= Date.now()) next += this.input.reminderIntervalMs;
+    const interval = this.reminderIntervalMs();
+    let next = (this.state.nextReminderAt ?? Date.now()) + interval;
+    if (next <= Date.now()) next += Math.ceil((Date.now() - next + 1) / interval) * interval;
     this.state.nextReminderAt = next;
   }
 
@@ -488,17 +603,7 @@ class DataProduct {
   }
 }
 
-function parseInputSpec(spec: DataProductInput['spec']): ProductSpec {
-  try {
-    return parseSpec(spec);
-  } catch (error) {
-    // The starter validates first; an invalid spec here is a caller bug, so the workflow fails clearly.
-    if (error instanceof InvalidSpecError) {
-      throw wf.ApplicationFailure.create({ type: error.type, message: error.message, nonRetryable: true });
-    }
-    throw error;
-  }
-}
+const notReady: Refusal = { type: 'NotReady', message: 'the product is still reading mesh.yaml; try again' };
 
 function describeActivityFailure(error: unknown): LastError {
   const at = nowIso();
@@ -515,76 +620,103 @@ function describeActivityFailure(error: unknown): LastError {
 
 /** One data product's life, from proposal to retirement. The workflow id is `data-product:<domain>.<name>`. */
 export async function dataProductWorkflow(input: DataProductInput): Promise<ProductStatus> {
-  const product = new DataProduct(input);
+  const info = wf.workflowInfo();
+  const checked = checkStartInput(input, {
+    workflowId: info.workflowId,
+    continuedFromExecutionRunId: info.continuedFromExecutionRunId,
+  });
+  // A forged start (carried state, someone else's id, a malformed spec) fails at once.
+  if (!checked.ok) refuse(checked.refusal);
+  const start = checked.value;
+  const product = new DataProduct(start);
 
   wf.setHandler(getStatusQuery, () => product.status());
-  wf.setHandler(approveSignal, (message) => product.onSignal('approve', message));
-  wf.setHandler(rejectSignal, (message) => product.onSignal('reject', message));
+  wf.setHandler(approveSignal, (message: unknown) => product.onSignal('approve', message));
+  wf.setHandler(rejectSignal, (message: unknown) => product.onSignal('reject', message));
+  // Updates: the validator parses and refuses at once with mesh.yaml as last read; the handler
+  // reads mesh.yaml again (decision time) and checks once more before anything changes.
   wf.setHandler(
     reviewUpdate,
-    (request) => {
+    async (raw: unknown) => {
+      const request = parsedOrRefuse<ReviewRequest>(reviewRequestSchema, raw, 'review');
+      await product.readGovernance();
+      throwIf(product.reviewRefusal(request));
       product.review(request);
       return product.status();
     },
-    { validator: (request: ReviewRequest) => throwIf(product.reviewRefusal(request)) },
+    {
+      validator: (raw: unknown) =>
+        throwIf(product.reviewRefusal(parsedOrRefuse(reviewRequestSchema, raw, 'review'))),
+    },
   );
   wf.setHandler(
     amendSpecUpdate,
-    (request) => {
+    async (raw: unknown) => {
+      const request = parsedOrRefuse<AmendRequest>(amendRequestSchema, raw, 'amendSpec');
+      await product.readGovernance();
+      throwIf(product.amendRefusal(request));
       product.amend(request.by, request.spec, request.comment);
       return product.status();
     },
-    { validator: (request: AmendRequest) => throwIf(product.amendRefusal(request)) },
+    {
+      validator: (raw: unknown) =>
+        throwIf(product.amendRefusal(parsedOrRefuse(amendRequestSchema, raw, 'amendSpec'))),
+    },
   );
-  wf.setHandler(
-    retryProvisioningUpdate,
-    (request) => {
+  const operatorUpdate = (
+    what: string,
+    allowedIn: (stage: Stage) => boolean,
+    apply: (request: OperatorRequest) => void,
+  ) => ({
+    handler: async (raw: unknown) => {
+      const request = parsedOrRefuse<OperatorRequest>(operatorRequestSchema, raw, what);
+      await product.readGovernance();
+      throwIf(product.operatorRefusal(request, allowedIn, what));
+      apply(request);
+      return product.status();
+    },
+    validator: (raw: unknown) =>
+      throwIf(product.operatorRefusal(parsedOrRefuse(operatorRequestSchema, raw, what), allowedIn, what)),
+  });
+  const retry = operatorUpdate(
+    'retry provisioning of',
+    (stage) => stage === Stage.failed,
+    (request) =>
       product.transition(Stage.provisioning, {
-        by: request.by.trim(),
+        by: request.by,
         action: 'retryProvisioning',
         comment: request.comment,
-      });
-      return product.status();
-    },
-    {
-      validator: (request: OperatorRequest) =>
-        throwIf(product.operatorRefusal(request, (stage) => stage === Stage.failed, 'retry provisioning of')),
-    },
+      }),
   );
-  wf.setHandler(
-    deprecateUpdate,
-    (request) => {
-      product.transition(Stage.deprecated, {
-        by: request.by.trim(),
-        action: 'deprecate',
-        comment: request.comment,
-      });
-      return product.status();
-    },
-    {
-      validator: (request: OperatorRequest) =>
-        throwIf(
-          product.operatorRefusal(request, (stage) => canTransition(stage, Stage.deprecated), 'deprecate'),
-        ),
-    },
+  wf.setHandler(retryProvisioningUpdate, retry.handler, { validator: retry.validator });
+  const deprecate = operatorUpdate(
+    'deprecate',
+    (stage) => canTransition(stage, Stage.deprecated),
+    (request) =>
+      product.transition(Stage.deprecated, { by: request.by, action: 'deprecate', comment: request.comment }),
   );
+  wf.setHandler(deprecateUpdate, deprecate.handler, { validator: deprecate.validator });
   wf.setHandler(
     retireUpdate,
-    async (request) => {
-      await product.retire(request);
+    async (raw: unknown) => {
+      await product.retire(parsedOrRefuse<RetireRequest>(retireRequestSchema, raw, 'retire'));
       return product.status();
     },
     {
-      validator: (request: RetireRequest) => throwIf(product.operatorRefusal(request, isRetirable, 'retire')),
+      validator: (raw: unknown) =>
+        throwIf(
+          product.operatorRefusal(parsedOrRefuse(retireRequestSchema, raw, 'retire'), isRetirable, 'retire'),
+        ),
     },
   );
 
   product.upsertAllSearchAttributes();
-  if (!input.carried) product.propose();
+  await product.loadGovernance();
+  if (!start.carried) product.propose();
 
   const shouldContinueAsNew = () =>
     wf.workflowInfo().continueAsNewSuggested ||
-    (input.maxHistoryEvents !== undefined && wf.workflowInfo().historyLength >= input.maxHistoryEvents);
+    (start.maxHistoryEvents !== undefined && wf.workflowInfo().historyLength >= start.maxHistoryEvents);
 
   for (;;) {
     // Messages may change the stage during any await, so every pass starts from the current one.
@@ -594,7 +726,8 @@ export async function dataProductWorkflow(input: DataProductInput): Promise<Prod
       // Let running handlers finish so no update is cut off; buffered signals reach the next run.
       await wf.condition(wf.allHandlersFinished);
       return await wf.continueAsNew<typeof dataProductWorkflow>({
-        ...input,
+        spec: product.state.spec,
+        ...(start.maxHistoryEvents !== undefined ? { maxHistoryEvents: start.maxHistoryEvents } : {}),
         carried: { ...product.state, continuedAsNew: product.state.continuedAsNew + 1 },
       });
     }
@@ -614,4 +747,11 @@ export async function dataProductWorkflow(input: DataProductInput): Promise<Prod
 
 function throwIf(refusal: Refusal | undefined): void {
   if (refusal) refuse(refusal);
+}
+
+/** Parse an update's argument or refuse it with the schema's reason (`InvalidRequest`). */
+function parsedOrRefuse<T>(schema: Parameters<typeof parseMessage<T>>[0], raw: unknown, what: string): T {
+  const parsed = parseMessage(schema, raw, `${what} request`);
+  if (!parsed.ok) refuse({ type: 'InvalidRequest', message: parsed.reason });
+  return parsed.value;
 }

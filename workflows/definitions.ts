@@ -2,49 +2,46 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import * as wf from '@temporalio/workflow';
 import type { Decision, IgnoredMessage, LastError, ProvisionedResource } from '../src/domain/lifecycle';
 import { Stage } from '../src/domain/lifecycle';
-import type { DomainConfig } from '../src/domain/mesh-config';
+import type { AuditSummary } from '../src/domain/audit';
+import type {
+  AmendRequest,
+  ApproverMessage,
+  OperatorRequest,
+  RetireRequest,
+  ReviewAction,
+  ReviewRequest,
+} from '../src/domain/messages';
 import { meshloopSearchAttributes } from '../src/domain/search-attributes';
 import type { ProductSpec, ProductSpecInput } from '../src/domain/spec';
 import { productIdOf, workflowIdOf } from '../src/domain/spec';
+
+// The messages' shapes are zod schemas in src/domain/messages.ts; every handler parses with them.
+export type { AmendRequest, ApproverMessage, OperatorRequest, RetireRequest, ReviewAction, ReviewRequest };
 
 /**
  * The messages of a data product's workflow, defined once: the workflow, the CLI, tests and the
  * Slack bot import these. Payloads are plain JSON so people can send them from the Temporal UI.
  */
 
-/** `{"by": "alice", "comment": "looks good"}` — what an approver pastes in the Temporal UI. */
-export type ApproverMessage = { by: string; comment?: string };
-
 /** Fire-and-forget approval from the Temporal UI; an unauthorised or duplicate one is recorded and ignored. */
 export const approveSignal = wf.defineSignal<[ApproverMessage]>('approve');
 /** Fire-and-forget rejection from the Temporal UI; an unauthorised one is recorded and ignored. */
 export const rejectSignal = wf.defineSignal<[ApproverMessage]>('reject');
 
-export type ReviewAction = 'approve' | 'reject' | 'requestChanges';
-export type ReviewRequest = {
-  action: ReviewAction;
-  by: string;
-  comment?: string;
-  /** With `requestChanges`: the amended spec the product should take (it goes back to approval). */
-  amendedSpec?: ProductSpecInput;
-};
 /**
  * An update, not a signal: the reviewer (CLI, Slack) needs an answer — the new status, or a
  * refusal with its reason (not an approver, wrong stage, invalid amendment) before anything changes.
  */
 export const reviewUpdate = wf.defineUpdate<ProductStatus, [ReviewRequest]>('review');
 
-export type AmendRequest = { by: string; spec: ProductSpecInput; comment?: string };
 /** The owner, the proposer or an approver answers a change request with an amended spec; an update so an invalid one is refused at once. */
 export const amendSpecUpdate = wf.defineUpdate<ProductStatus, [AmendRequest]>('amendSpec');
 
-export type OperatorRequest = { by: string; comment?: string };
 /** An operator retries a failed product once the cause is fixed; an update so a wrong stage is refused at once. */
 export const retryProvisioningUpdate = wf.defineUpdate<ProductStatus, [OperatorRequest]>('retryProvisioning');
 /** Mark an active product as going away; an update so the caller learns whether it applied. */
 export const deprecateUpdate = wf.defineUpdate<ProductStatus, [OperatorRequest]>('deprecate');
 
-export type RetireRequest = { by: string; comment?: string; force?: boolean };
 /** An update: the operator must hear a refusal (active products still read it) rather than have it vanish. */
 export const retireUpdate = wf.defineUpdate<ProductStatus, [RetireRequest]>('retire');
 
@@ -61,9 +58,14 @@ export type ProductStatus = {
   requiredApprovals: number;
   /** Approvers who approved the current revision so far. */
   approvals: string[];
+  /** The newest decisions (at most 100); older ones are counted in `olderDecisions`. */
   decisions: Decision[];
+  olderDecisions?: AuditSummary;
+  /** Decisions ever recorded: the catalog descriptor's version. */
+  decisionCount?: number;
   /** Messages that changed nothing (unauthorised, duplicate, wrong stage), newest last, bounded. */
   ignored: IgnoredMessage[];
+  olderIgnored?: AuditSummary;
   /** Violations of the last policy check (empty when it passed). */
   policyViolations: string[];
   resources: ProvisionedResource[];
@@ -85,49 +87,37 @@ export type CarriedState = Omit<
   /** Epoch ms; absolute so a new run keeps the same deadline and reminder rhythm. */
   deadlineAt?: number;
   nextReminderAt?: number;
-  /** The stage whose descriptor the catalog holds. */
+  /** The stage whose descriptor the catalog holds (set once a publish landed). */
   publishedStage?: Stage;
 };
 
+/**
+ * The start input: only the spec. Who approves and operates, deadlines and reminders come from
+ * mesh.yaml, read by an activity at decision time, never from whoever started the workflow.
+ * The workflow id must be `data-product:<domain>.<name>` of the spec.
+ */
 export type DataProductInput = {
   spec: ProductSpec | ProductSpecInput;
-  /** Resolved from mesh.yaml by the starter, so the workflow never reads files. */
-  approvers: string[];
-  approvalDeadlineMs: number;
-  reminderIntervalMs: number;
-  /** Distinct approvers needed; 1 unless mesh.yaml says otherwise. */
-  requiredApprovals?: number;
-  /** Domains in mesh.yaml, for the policy check; omitted means any domain. */
-  knownDomains?: string[];
   /** Continue as new once history has this many events (tests set it low); Temporal's suggestion applies too. */
   maxHistoryEvents?: number;
-  /** Set only by continue-as-new. */
+  /** Set only by the workflow's own continue-as-new; refused on any other start. */
   carried?: CarriedState;
 };
 
 export const dataProductWorkflowType = 'dataProductWorkflow';
 
 /**
- * How to start a product's workflow: id, the one argument and its search attributes, from a spec
- * and its domain's settings in mesh.yaml. Pass the result to `client.workflow.start`.
+ * How to start a product's workflow: id, the one argument and its search attributes, from a spec.
+ * Pass the result to `client.workflow.start`.
  */
-export function dataProductStartOptions(
-  spec: ProductSpec,
-  domain: DomainConfig,
-  options: { knownDomains?: readonly string[] } = {},
-): { workflowId: string; args: [DataProductInput]; typedSearchAttributes: TypedSearchAttributes } {
+export function dataProductStartOptions(spec: ProductSpec): {
+  workflowId: string;
+  args: [DataProductInput];
+  typedSearchAttributes: TypedSearchAttributes;
+} {
   return {
     workflowId: workflowIdOf(productIdOf(spec)),
-    args: [
-      {
-        spec,
-        approvers: [...domain.approvers],
-        approvalDeadlineMs: domain.approvalDeadlineMs,
-        reminderIntervalMs: domain.reminderIntervalMs,
-        requiredApprovals: domain.requiredApprovals,
-        ...(options.knownDomains ? { knownDomains: [...options.knownDomains] } : {}),
-      },
-    ],
+    args: [{ spec }],
     typedSearchAttributes: new TypedSearchAttributes([
       { key: meshloopSearchAttributes.domain, value: spec.domain },
       { key: meshloopSearchAttributes.owner, value: spec.owner },

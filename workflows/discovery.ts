@@ -4,6 +4,7 @@ import type {
   DiscoveryActivities,
   ProposalBatch,
   ProposalOutcome,
+  ProposalStart,
   TopicSummary,
 } from '../activities/discovery';
 import { dataProductStartOptions, dataProductWorkflowType } from './definitions';
@@ -48,10 +49,11 @@ const { profileKafkaTopics } = wf.proxyActivities<DiscoveryActivities>({
   heartbeatTimeout: '1m',
   retry: { maximumAttempts: 3, initialInterval: '2s' },
 });
-const { proposeDataProducts, recordProposalOutcomes } = wf.proxyActivities<DiscoveryActivities>({
-  startToCloseTimeout: '10m',
-  retry: { maximumAttempts: 4, initialInterval: '5s', backoffCoefficient: 2 },
-});
+const { proposeDataProducts, recordProposalOutcomes, readProposalStarts } =
+  wf.proxyActivities<DiscoveryActivities>({
+    startToCloseTimeout: '10m',
+    retry: { maximumAttempts: 4, initialInterval: '5s', backoffCoefficient: 2 },
+  });
 
 export async function discoveryWorkflow(input: DiscoveryInput = {}): Promise<DiscoveryResult> {
   const info = wf.workflowInfo();
@@ -78,28 +80,41 @@ export async function discoveryWorkflow(input: DiscoveryInput = {}): Promise<Dis
   }
 
   const outcomes: ProposalOutcome[] = [];
-  for (const start of batch.starts) {
-    const options = dataProductStartOptions(start.spec, start.domain, { knownDomains: batch.knownDomains });
-    const outcome = {
-      proposalId: start.proposalId,
-      productId: start.productId,
-      workflowId: options.workflowId,
-    };
-    try {
-      await wf.startChild(dataProductWorkflowType, {
+  const startAll = async (starts: readonly ProposalStart[]) => {
+    for (const start of starts) {
+      const options = dataProductStartOptions(start.spec);
+      const outcome = {
+        proposalId: start.proposalId,
+        productId: start.productId,
         workflowId: options.workflowId,
-        args: options.args,
-        typedSearchAttributes: options.typedSearchAttributes,
-        // A product id is started once, ever: a rejected or retired product is not proposed again.
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        // The product lives on after this run ends; its approvers decide its fate.
-        parentClosePolicy: 'ABANDON',
-      });
-      outcomes.push({ ...outcome, outcome: 'started' });
-    } catch (error) {
-      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-      outcomes.push({ ...outcome, outcome: 'exists' });
+      };
+      try {
+        await wf.startChild(dataProductWorkflowType, {
+          workflowId: options.workflowId,
+          args: options.args,
+          typedSearchAttributes: options.typedSearchAttributes,
+          // A product id is started once, ever: a rejected or retired product is not proposed again.
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          // The product lives on after this run ends; its approvers decide its fate.
+          parentClosePolicy: 'ABANDON',
+        });
+        outcomes.push({ ...outcome, outcome: 'started' });
+      } catch (error) {
+        if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+        outcomes.push({ ...outcome, outcome: 'exists' });
+      }
     }
+  };
+  if (batch.startsFile) {
+    // Many proposals come by reference (a file), read page by page so each activity result stays small.
+    for (let offset = 0; offset < (batch.startsCount ?? 0);) {
+      const page = await readProposalStarts({ startsFile: batch.startsFile, offset });
+      if (page.length === 0) break;
+      await startAll(page);
+      offset += page.length;
+    }
+  } else {
+    await startAll(batch.starts);
   }
   if (outcomes.length > 0) await recordProposalOutcomes({ runKey, outcomes });
 

@@ -21,6 +21,7 @@ import { dataProductStartOptions, dataProductWorkflowType, reviewUpdate } from '
 import { startOrchestrationWorker } from '../../workers/orchestration';
 import { stopTestPlatform, testPlatform } from '../../test/helpers/platform';
 import { baselineApprove } from './baseline-workflow';
+import { dataConverterFor } from '../../src/codec/payload-codec';
 
 const products = Number(process.env.BENCH_PRODUCTS ?? 200);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 50);
@@ -80,9 +81,13 @@ async function main(): Promise<void> {
   process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
   const config = await testPlatform();
   const connection = await Connection.connect({ address: config.temporal.address });
-  const client = new Client({ connection, namespace: config.temporal.namespace });
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: dataConverterFor(config.codec.payloadKeys),
+  });
   const mesh = await loadMeshConfig(config.meshFile);
-  const domain = domainConfigOf(mesh, 'orders');
+  domainConfigOf(mesh, 'orders'); // the products approve as an orders approver: the domain must exist
   const run = randomUUID().slice(0, 8);
   console.log(`bench/lifecycle: ${products} products, ${concurrency} requests in flight, run ${run}`);
 
@@ -145,7 +150,7 @@ async function main(): Promise<void> {
   await pool(specs, concurrency, async (spec) => {
     await client.workflow.start(dataProductWorkflowType, {
       taskQueue: realQueue,
-      ...dataProductStartOptions(spec, domain),
+      ...dataProductStartOptions(spec),
     });
   });
   await allActive(realTimings, 10 * 60_000);

@@ -9,6 +9,7 @@ import { findJoinKeys } from './join-keys';
 import { profileEvidence } from './planner';
 import type { Draft, DiscoveryProposal, DroppedProposal, ProfileIndex } from './proposals';
 import { finishProposal, indexProfiles } from './proposals';
+import { bounded } from '../domain/messages';
 
 /**
  * The LLM discovery agent: profiles, catalog and the domains' goals go in; proposals in a zod
@@ -125,12 +126,13 @@ function toDraft(proposal: LlmProposal, index: ProfileIndex): Draft {
     name: proposal.name,
     domain: proposal.domain,
     kind: proposal.kind,
-    description: proposal.description,
+    // Free text from the model is bounded before it can reach a spec, history or the catalog.
+    description: bounded(proposal.description, 2000),
     inputs: proposal.inputs,
     fields: proposal.fields.map((field) => ({
       name: field.name,
       type: field.type,
-      description: field.description,
+      description: bounded(field.description, 500),
       from: field.sources,
       nullable: field.sources.some(
         (s) => (index.get(s.topic)?.fields.get(s.field)?.nullRatio ?? 1) > 0 || proposal.inputs.length > 1,
@@ -138,7 +140,7 @@ function toDraft(proposal: LlmProposal, index: ProfileIndex): Draft {
     })),
     key: proposal.key,
     ...(proposal.eventTimeField ? { eventTimeField: proposal.eventTimeField } : {}),
-    reasoning: `${proposal.reasoning}${proposal.goal ? ` Goal: ${proposal.goal}` : ''}`,
+    reasoning: bounded(`${proposal.reasoning}${proposal.goal ? ` Goal: ${proposal.goal}` : ''}`, 4000),
     // The model's evidence, then the real figures of each input from its profile.
     evidence: [
       ...proposal.evidence.slice(0, 5).map((summary) => ({ summary: summary.slice(0, 300), source: 'llm' })),

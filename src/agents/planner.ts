@@ -4,6 +4,7 @@ import type { Draft, DraftField, DiscoveryProposal, DroppedProposal, ProfileInde
 import type { JoinKey } from './join-keys';
 import { describeOverlap, findJoinKeys } from './join-keys';
 import { columnOf, finishProposal, indexProfiles, specTypeOf, topicParts } from './proposals';
+import { ownValue } from '../domain/records';
 
 /**
  * The deterministic planner: proposals from the profiles alone, so the mesh works without an LLM.
@@ -88,7 +89,7 @@ function sourceAligned(profile: TopicProfile, mesh: MeshConfig): Draft {
   const fields = usableFields(profile).map((f) => fieldOf(profile.topic, f));
   const piiFields = profile.pii.map((s) => `${s.field} (${s.kind}, ${pct(s.matchRatio)} of sampled values)`);
   const pii = piiFields.length > 0;
-  const goal = matchingGoal(mesh.domains[domain]?.businessGoals ?? [], [
+  const goal = matchingGoal(ownValue(mesh.domains, domain)?.businessGoals ?? [], [
     entity,
     domain,
     ...(pii ? ['personal', 'masked'] : []),
@@ -141,7 +142,7 @@ function joined(
     // A left join: the child's columns may be missing for a parent record.
     fields.push({ ...fieldOf(child.topic, f, name), nullable: true });
   }
-  const goal = matchingGoal(mesh.domains[domain]?.businessGoals ?? [], [entity, other, domain]);
+  const goal = matchingGoal(ownValue(mesh.domains, domain)?.businessGoals ?? [], [entity, other, domain]);
   const childKeyUnique = child.candidateKeys.includes(join.childField);
   const on = join.childField === key ? key : `${key} = ${other}.${join.childField}`;
   const asProduct = (topic: string) => {
@@ -224,7 +225,7 @@ export function planProposals(
   const clean: TopicProfile[] = [];
   for (const profile of sorted) {
     const { domain } = topicParts(profile.topic);
-    if (!mesh.domains[domain]) {
+    if (!ownValue(mesh.domains, domain)) {
       skipped.push(`${profile.topic}: domain '${domain}' is not in mesh.yaml`);
       continue;
     }

@@ -5,6 +5,7 @@ import type { FieldType, ProductSpec, ProductSpecInput } from '../domain/spec';
 import { parseSpec } from '../domain/spec';
 import type { PiiKind } from '../profile/pii';
 import type { FieldProfile, ProfiledType, TopicProfile } from '../profile/types';
+import { ownValue } from '../domain/records';
 
 /**
  * What discovery agents (the planner and the LLM) hand over: a validated spec, its content-hash
@@ -146,7 +147,7 @@ export function finishProposal(
   context: { profiles: ProfileIndex; mesh: MeshConfig; origin: 'planner' | 'llm'; agentName: string },
 ): { proposal: DiscoveryProposal } | { problems: string[] } {
   const problems: string[] = [];
-  const domain: DomainConfig | undefined = context.mesh.domains[draft.domain];
+  const domain: DomainConfig | undefined = ownValue(context.mesh.domains, draft.domain);
   if (!domain) {
     problems.push(
       `domain '${draft.domain}' is not in mesh.yaml (known: ${Object.keys(context.mesh.domains).sort().join(', ')})`,

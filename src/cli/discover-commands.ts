@@ -19,6 +19,7 @@ import type { MeshloopConfig } from '../config';
 import { seedTopics } from '../seed/generator';
 import { seedKafka } from '../seed/seed';
 import { progressLine, table } from './output';
+import { dataConverterFor } from '../codec/payload-codec';
 
 type DiscoverOptions = {
   schedule?: boolean;
@@ -82,7 +83,11 @@ export async function startDiscoveryDemo(config: MeshloopConfig): Promise<void> 
   }
   const connection = await Connection.connect({ address: config.temporal.address, connectTimeout: 3000 });
   try {
-    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const client = new Client({
+      connection,
+      namespace: config.temporal.namespace,
+      dataConverter: dataConverterFor(config.codec.payloadKeys),
+    });
     const { created, intervalMs } = await ensureDiscoverySchedule(client, config);
     if (created) await client.schedule.getHandle(DISCOVERY_SCHEDULE_ID).trigger();
     progressLine(
@@ -132,7 +137,11 @@ export function registerDiscoverCommands(program: Command): void {
           false,
         );
       }
-      const client = new Client({ connection, namespace: config.temporal.namespace });
+      const client = new Client({
+        connection,
+        namespace: config.temporal.namespace,
+        dataConverter: dataConverterFor(config.codec.payloadKeys),
+      });
       try {
         const overrides = {
           agent: options.agent,

@@ -46,6 +46,31 @@ export function buildProgram(): Command {
 
   registerProductCommands(program);
   registerQueryCommands(program);
+  program
+    .command('codec-server')
+    .description(
+      'serve /encode and /decode for the Temporal UI (127.0.0.1, CORS for the UI only); needs MESHLOOP_PAYLOAD_KEYS',
+    )
+    .action(async () => {
+      const config = loadConfig();
+      const { AesGcmPayloadCodec, parsePayloadKeys } = await import('../codec/payload-codec');
+      const { createCodecServer, listenLocally } = await import('../codec/server');
+      if (!config.codec.payloadKeys) {
+        throw new MeshloopError('CliError', 'set MESHLOOP_PAYLOAD_KEYS first (see .env.example)', false);
+      }
+      const log = createLogger('codec-server', config.logLevel);
+      const server = createCodecServer({
+        codec: new AesGcmPayloadCodec(parsePayloadKeys(config.codec.payloadKeys)),
+        uiOrigin: config.codec.uiOrigin,
+        log,
+      });
+      const port = await listenLocally(server, config.codec.serverPort);
+      process.stdout.write(
+        `codec server on http://127.0.0.1:${port} for the Temporal UI at ${config.codec.uiOrigin}\n` +
+          `(in the UI: Settings → Codec Server → http://127.0.0.1:${port}; Ctrl-C stops it)\n`,
+      );
+      await new Promise<void>((resolve) => process.once('SIGINT', () => server.close(() => resolve())));
+    });
   registerStackCommands(program);
   registerSeedCommand(program);
   registerDiscoverCommands(program);

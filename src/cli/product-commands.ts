@@ -30,6 +30,7 @@ import type { dataProductWorkflow } from '../../workflows/data-product';
 import { table } from './output';
 import { formatTableStatus, productTableStatus } from '../query/product-query';
 import { parseDuration } from '../domain/duration';
+import { dataConverterFor } from '../codec/payload-codec';
 
 /** A CLI mistake the user can fix: shown as one line, exit 1. */
 export class CliError extends MeshloopError {
@@ -49,7 +50,11 @@ async function connect(config: MeshloopConfig): Promise<{ client: Client; close:
     );
   }
   return {
-    client: new Client({ connection, namespace: config.temporal.namespace }),
+    client: new Client({
+      connection,
+      namespace: config.temporal.namespace,
+      dataConverter: dataConverterFor(config.codec.payloadKeys),
+    }),
     close: () => connection.close(),
   };
 }
@@ -63,9 +68,9 @@ export async function proposeProduct(
 ): Promise<{ productId: string; workflowId: string }> {
   const mesh = await loadMeshConfig(config.meshFile);
   const productId = productIdOf(spec);
-  const start = dataProductStartOptions(spec, domainConfigOf(mesh, spec.domain), {
-    knownDomains: Object.keys(mesh.domains),
-  });
+  // Refused here with the known domains listed; the workflow reads mesh.yaml itself at each decision.
+  domainConfigOf(mesh, spec.domain);
+  const start = dataProductStartOptions(spec);
   const workflowId = start.workflowId;
   try {
     await client.workflow.start<typeof dataProductWorkflow>(dataProductWorkflowType, {
@@ -79,6 +84,11 @@ export async function proposeProduct(
     throw error;
   }
   return { productId, workflowId };
+}
+
+/** A catalog value as a table cell: strings as they are (cut at 200), anything else as `-`. */
+function cell(value: unknown): string {
+  return typeof value === 'string' && value !== '' ? value.slice(0, 200) : '-';
 }
 
 function workflowIdFor(product: string): string {
@@ -232,7 +242,7 @@ export function registerProductCommands(program: Command): void {
     .command('retire')
     .description('Retire a product (its data is kept); refused while active products read it, unless --force')
     .argument('<product>', 'product id (<domain>.<name>)')
-    .requiredOption('--by <who>', 'who retires it')
+    .requiredOption('--by <who>', 'who retires it (an operator in mesh.yaml)')
     .option('--comment <text>', 'why')
     .option('--force', 'retire even though active products read it', false)
     .action(async (product: string, options: { by: string; comment?: string; force: boolean }) => {
@@ -248,7 +258,7 @@ export function registerProductCommands(program: Command): void {
     .command('retry')
     .description('Retry provisioning of a failed product once its cause is fixed')
     .argument('<product>', 'product id (<domain>.<name>)')
-    .requiredOption('--by <who>', 'the operator retrying it')
+    .requiredOption('--by <who>', 'who retries it (an operator in mesh.yaml)')
     .option('--comment <text>', 'what was fixed')
     .action(async (product: string, options: { by: string; comment?: string }) => {
       await withClient(async (client) => {
@@ -278,13 +288,19 @@ export function registerProductCommands(program: Command): void {
       console.log(
         table([
           ['PRODUCT', 'STAGE', 'OWNER', 'KIND', 'TOPIC', 'INPUTS'],
+          // Records are untrusted (anyone may write the topic): every cell is read defensively.
           ...records.map((d) => [
-            d.productId,
-            d.stage,
-            d.owner,
-            d.kind,
-            d.outputTopic.name ?? '-',
-            d.inputs.map((i) => ('product' in i ? i.product : i.topic)).join(', ') || '-',
+            cell(d.productId),
+            cell(d.stage),
+            cell(d.owner),
+            cell(d.kind),
+            cell((d.outputTopic as { name?: unknown } | undefined)?.name),
+            (Array.isArray(d.inputs) ? (d.inputs as unknown[]) : [])
+              .map((i) => {
+                const input = (i ?? {}) as { product?: unknown; topic?: unknown };
+                return cell(input.product ?? input.topic);
+              })
+              .join(', ') || '-',
           ]),
         ]),
       );

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { parsePayloadKeys } from '../codec/payload-codec';
 import { durationHint, parseDuration } from '../domain/duration';
 
 /**
@@ -23,6 +24,7 @@ export const portDefaults = {
   MESHLOOP_FLINK_RPC_PORT: 6123,
   MESHLOOP_FLINK_SQL_GATEWAY_PORT: 8083,
   MESHLOOP_ICEBERG_REST_PORT: 8181,
+  MESHLOOP_CODEC_SERVER_PORT: 8234,
 } as const;
 
 /** The project root: the default data directory lives here whatever the working directory. */
@@ -71,6 +73,20 @@ const envSchema = z.object({
   MESHLOOP_READY_TIMEOUT_S: z.coerce.number().int().min(5).max(3600).default(120),
   MESHLOOP_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   MESHLOOP_MESH_FILE: optionalText,
+  // Encrypts workflow history payloads; never logged, never passed to spawned services.
+  MESHLOOP_PAYLOAD_KEYS: optionalText.refine(
+    (text) => {
+      if (text === undefined) return true;
+      try {
+        parsePayloadKeys(text);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'must be id:base64key[,id:base64key...], each key 32 bytes (openssl rand -base64 32)' },
+  ),
+  MESHLOOP_CODEC_SERVER_PORT: port.default(portDefaults.MESHLOOP_CODEC_SERVER_PORT),
   // Discovery: with an API key the LLM proposes products, without one the deterministic planner does.
   OPENAI_API_KEY: optionalText,
   MESHLOOP_LLM_BASE_URL: optionalText.pipe(z.url('must be a URL like https://api.openai.com/v1').optional()),
@@ -115,7 +131,14 @@ export type StackConfig = Readonly<{
   dataDir: string;
   cacheDir: string;
   readyTimeoutMs: number;
-  temporal: Readonly<{ binary?: string; port: number; uiPort: number; namespace: string }>;
+  temporal: Readonly<{
+    binary?: string;
+    port: number;
+    uiPort: number;
+    namespace: string;
+    /** Set when payloads are encrypted: the codec server the Web UI calls. */
+    uiCodecEndpoint?: string;
+  }>;
   kafka: Readonly<{ version: string; port: number; controllerPort: number }>;
   flink: Readonly<{
     version: string;
@@ -147,6 +170,11 @@ export type MeshloopConfig = Readonly<{
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** mesh.yaml: the domains, their approvers and deadlines, and their business goals. */
   meshFile: string;
+  /**
+   * Payload encryption: with keys, clients and workers encrypt every payload (AES-GCM) and the
+   * codec server decodes them for the Temporal UI at `uiOrigin` only.
+   */
+  codec: Readonly<{ payloadKeys?: string; serverPort: number; uiOrigin: string }>;
   /** The LLM discovery uses; absent without OPENAI_API_KEY (the planner proposes instead). */
   llm?: Readonly<{ apiKey: string; baseURL?: string; model: string; timeoutMs: number }>;
   /** How products land in Iceberg, unless a spec's `materialization` says otherwise. */
@@ -200,6 +228,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
       port: e.MESHLOOP_TEMPORAL_PORT,
       uiPort: e.MESHLOOP_TEMPORAL_UI_PORT,
       namespace: e.MESHLOOP_TEMPORAL_NAMESPACE,
+      ...(e.MESHLOOP_PAYLOAD_KEYS
+        ? { uiCodecEndpoint: `http://127.0.0.1:${e.MESHLOOP_CODEC_SERVER_PORT}` }
+        : {}),
     },
     kafka: {
       version: e.MESHLOOP_KAFKA_VERSION,
@@ -215,7 +246,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
     },
     iceberg: { version: e.MESHLOOP_ICEBERG_VERSION, port: e.MESHLOOP_ICEBERG_REST_PORT },
   };
-  const duplicatePorts = findDuplicatePorts(stack);
+  const duplicatePorts = findDuplicatePorts(stack, e.MESHLOOP_CODEC_SERVER_PORT);
   if (duplicatePorts.length > 0) throw new ConfigError(duplicatePorts);
   const tableflowKeys = {
     CONFLUENT_CLOUD_API_KEY: e.CONFLUENT_CLOUD_API_KEY,
@@ -247,6 +278,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
     iceberg: { catalogUrl: `http://127.0.0.1:${stack.iceberg.port}` },
     logLevel: e.MESHLOOP_LOG_LEVEL,
     meshFile: path.resolve(projectRoot, e.MESHLOOP_MESH_FILE ?? 'mesh.yaml'),
+    codec: {
+      ...(e.MESHLOOP_PAYLOAD_KEYS ? { payloadKeys: e.MESHLOOP_PAYLOAD_KEYS } : {}),
+      serverPort: e.MESHLOOP_CODEC_SERVER_PORT,
+      uiOrigin: `http://127.0.0.1:${stack.temporal.uiPort}`,
+    },
     ...(e.OPENAI_API_KEY
       ? {
           llm: {
@@ -283,7 +319,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
   });
 }
 
-function findDuplicatePorts(stack: StackConfig): string[] {
+function findDuplicatePorts(stack: StackConfig, codecPort: number): string[] {
   const ports: Record<keyof typeof portDefaults, number> = {
     MESHLOOP_TEMPORAL_PORT: stack.temporal.port,
     MESHLOOP_TEMPORAL_UI_PORT: stack.temporal.uiPort,
@@ -293,6 +329,7 @@ function findDuplicatePorts(stack: StackConfig): string[] {
     MESHLOOP_FLINK_RPC_PORT: stack.flink.rpcPort,
     MESHLOOP_FLINK_SQL_GATEWAY_PORT: stack.flink.sqlGatewayPort,
     MESHLOOP_ICEBERG_REST_PORT: stack.iceberg.port,
+    MESHLOOP_CODEC_SERVER_PORT: codecPort,
   };
   const byPort = new Map<number, string[]>();
   for (const [key, value] of Object.entries(ports)) byPort.set(value, [...(byPort.get(value) ?? []), key]);

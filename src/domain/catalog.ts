@@ -25,6 +25,11 @@ export type CatalogDescriptor = Readonly<{
   table?: TableStatus;
   /** ISO time of the change that produced this descriptor (workflow time, so replay-safe). */
   updatedAt: string;
+  /**
+   * Raised with every decision of the product (its decision count): readers keep the highest, so a
+   * late attempt of an older publish cannot replace a newer descriptor.
+   */
+  version: number;
 }>;
 
 export function toCatalogDescriptor(input: {
@@ -34,6 +39,7 @@ export function toCatalogDescriptor(input: {
   resources: readonly ProvisionedResource[];
   table?: TableStatus;
   updatedAt: Date | string;
+  version?: number;
 }): CatalogDescriptor {
   const { spec } = input;
   return {
@@ -52,10 +58,18 @@ export function toCatalogDescriptor(input: {
     resources: input.resources,
     ...(input.table ? { table: input.table } : {}),
     updatedAt: typeof input.updatedAt === 'string' ? input.updatedAt : input.updatedAt.toISOString(),
+    version: input.version ?? 0,
   };
 }
 
 /** Product ids this product reads (its upstream lineage inside the mesh). */
 export function upstreamProductsOf(spec: { inputs: readonly ProductInput[] }): string[] {
   return spec.inputs.flatMap((input) => ('product' in input ? [input.product] : []));
+}
+
+/** A descriptor's version as read from the catalog (0 for records written before versions). */
+export function descriptorVersion(record: unknown): number {
+  if (record === null || typeof record !== 'object') return 0;
+  const version = (record as { version?: unknown }).version;
+  return typeof version === 'number' && Number.isSafeInteger(version) && version >= 0 ? version : 0;
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { durationHint, parseDuration } from './duration';
 import { InvalidSpecError, MeshloopError } from './errors';
+import { ownValue } from './records';
 import { describeIssues, friendlyErrors } from './spec';
 
 /**
@@ -26,9 +27,14 @@ const approvalSettings = {
   requiredApprovals: z.number().int('must be a whole number').min(1, 'must be ≥ 1').optional(),
 };
 
+const personName = z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters');
+/** Who may retire, deprecate, retry or redeploy products (mesh-wide, or of one domain). */
+const operators = z.array(personName).default([]);
+
 const domainSchema = z.strictObject({
   description: z.string().default(''),
-  approvers: z.array(z.string().trim().min(1, 'must not be empty')).min(1, 'must name at least one approver'),
+  approvers: z.array(personName).min(1, 'must name at least one approver'),
+  operators,
   businessGoals: z.array(z.string().trim().min(1, 'must not be empty')).default([]),
   ...approvalSettings,
 });
@@ -36,6 +42,8 @@ const domainSchema = z.strictObject({
 const meshConfigSchema = z
   .strictObject({
     defaults: z.strictObject(approvalSettings).prefault({}),
+    /** Operators of every domain. */
+    operators,
     domains: z
       .record(
         z.string().regex(/^[a-z][a-z0-9_-]*$/, 'domain names are lowercase letters, digits, - or _'),
@@ -60,6 +68,8 @@ export type DomainConfig = Readonly<{
   name: string;
   description: string;
   approvers: readonly string[];
+  /** The domain's own operators and the mesh-wide ones. */
+  operators: readonly string[];
   businessGoals: readonly string[];
   approvalDeadlineMs: number;
   reminderIntervalMs: number;
@@ -67,7 +77,11 @@ export type DomainConfig = Readonly<{
   requiredApprovals: number;
 }>;
 
-export type MeshConfig = Readonly<{ domains: Readonly<Record<string, DomainConfig>> }>;
+export type MeshConfig = Readonly<{
+  domains: Readonly<Record<string, DomainConfig>>;
+  /** Mesh-wide operators (each domain's `operators` already include them). */
+  operators: readonly string[];
+}>;
 
 export const defaultApprovalDeadlineMs = 72 * 3_600_000;
 export const defaultReminderIntervalMs = 24 * 3_600_000;
@@ -77,24 +91,26 @@ export function parseMeshConfig(value: unknown, source = 'mesh config'): MeshCon
   const parsed = meshConfigSchema.safeParse(value, { error: friendlyErrors });
   if (!parsed.success) throw new InvalidSpecError(`invalid ${source}`, describeIssues(parsed.error));
   const { defaults, domains } = parsed.data;
+  // Read it with `domainConfigOf` or `ownValue`: a plain object also answers to `constructor`.
   const resolved: Record<string, DomainConfig> = {};
   for (const [name, domain] of Object.entries(domains)) {
     resolved[name] = {
       name,
       description: domain.description,
       approvers: domain.approvers,
+      operators: [...new Set([...domain.operators, ...parsed.data.operators])],
       businessGoals: domain.businessGoals,
       approvalDeadlineMs: domain.approvalDeadline ?? defaults.approvalDeadline ?? defaultApprovalDeadlineMs,
       reminderIntervalMs: domain.reminderInterval ?? defaults.reminderInterval ?? defaultReminderIntervalMs,
       requiredApprovals: domain.requiredApprovals ?? defaults.requiredApprovals ?? 1,
     };
   }
-  return { domains: resolved };
+  return { domains: resolved, operators: parsed.data.operators };
 }
 
 /** The domain's settings, or a clear error naming the domains that do exist. */
 export function domainConfigOf(mesh: MeshConfig, domain: string): DomainConfig {
-  const found = mesh.domains[domain];
+  const found = ownValue(mesh.domains, domain);
   if (!found) {
     throw new MeshloopError(
       'UnknownDomain',

@@ -41,7 +41,11 @@ const identifier = z
   .max(100, 'must be at most 100 characters')
   .regex(/^[^\s.]+$/, 'must not contain dots or spaces');
 
-const nonEmpty = z.string().trim().min(1, 'must not be empty');
+// Every string and list of a spec is bounded: specs travel through workflow history and the catalog.
+const nonEmpty = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+const text = (max: number) => z.string().trim().max(max, `must be at most ${max} characters`);
+const list = <T extends z.ZodType>(item: T, max: number) =>
+  z.array(item).max(max, `must list at most ${max} entries`);
 
 const duration = z
   .string()
@@ -67,7 +71,7 @@ const topicInputSchema = z.strictObject({
   as: sqlAlias.optional(),
   schema: z
     .strictObject({
-      fields: z.array(inputColumnSchema).min(1, 'must list at least one field'),
+      fields: list(inputColumnSchema, 1000).min(1, 'must list at least one field'),
       eventTimeField: nonEmpty.optional(),
     })
     .optional(),
@@ -98,15 +102,15 @@ const fieldSchema = z.strictObject({
   name: nonEmpty,
   type: z.enum(fieldTypes, { error: `must be one of ${fieldTypes.join(', ')}` }),
   nullable: z.boolean().default(true),
-  description: z.string().default(''),
+  description: text(2000).default(''),
   /** Personal data: the classification must say how it is masked. */
   pii: z.boolean().default(false),
 });
 
 const schemaSchema = z.strictObject({
-  fields: z.array(fieldSchema).min(1, 'must list at least one field'),
+  fields: list(fieldSchema, 1000).min(1, 'must list at least one field'),
   /** Fields that make up the Kafka message key (and the table's identity). */
-  key: z.array(nonEmpty).default([]),
+  key: list(nonEmpty, 20).default([]),
   eventTimeField: nonEmpty.optional(),
 });
 
@@ -121,16 +125,24 @@ const qualityRuleSchema = z.discriminatedUnion(
   'rule',
   [
     z.strictObject({ rule: z.literal('notNull'), field: nonEmpty }),
-    z.strictObject({ rule: z.literal('unique'), fields: z.array(nonEmpty).min(1) }),
+    z.strictObject({ rule: z.literal('unique'), fields: list(nonEmpty, 20).min(1) }),
     z.strictObject({
       rule: z.literal('range'),
       field: nonEmpty,
       min: z.number().optional(),
       max: z.number().optional(),
     }),
-    z.strictObject({ rule: z.literal('allowedValues'), field: nonEmpty, values: z.array(z.string()).min(1) }),
+    z.strictObject({
+      rule: z.literal('allowedValues'),
+      field: nonEmpty,
+      values: list(text(200), 1000).min(1),
+    }),
     z.strictObject({ rule: z.literal('freshness'), maxDelay: duration }),
-    z.strictObject({ rule: z.literal('custom'), name: nonEmpty, sql: nonEmpty }),
+    z.strictObject({
+      rule: z.literal('custom'),
+      name: nonEmpty,
+      sql: text(5000).min(1, 'must not be empty'),
+    }),
   ],
   { error: 'must have rule: notNull, unique, range, allowedValues, freshness or custom' },
 );
@@ -139,16 +151,19 @@ const classificationSchema = z.strictObject({
   pii: z.boolean().default(false),
   level: z.enum(classificationLevels).default('internal'),
   /** How each personal field is masked for readers outside the owning domain. */
-  masking: z.array(z.strictObject({ field: nonEmpty, strategy: z.enum(maskingStrategies) })).default([]),
+  masking: list(z.strictObject({ field: nonEmpty, strategy: z.enum(maskingStrategies) }), 1000).default([]),
 });
 
 const proposalSchema = z.strictObject({
   proposedBy: z.strictObject({ kind: z.enum(['agent', 'person']), name: nonEmpty }),
-  reasoning: z.string().default(''),
-  evidence: z.array(z.strictObject({ summary: nonEmpty, source: z.string().optional() })).default([]),
+  reasoning: text(4000).default(''),
+  evidence: list(
+    z.strictObject({ summary: text(1000).min(1, 'must not be empty'), source: text(500).optional() }),
+    50,
+  ).default([]),
   confidence: z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').optional(),
   /** The product whose analysis led to this proposal (lineage of ideas). */
-  parentProductId: z.string().optional(),
+  parentProductId: text(200).optional(),
 });
 
 const materializationSchema = z.strictObject({
@@ -166,15 +181,15 @@ export const productSpecSchema = z
     name: identifier,
     domain: identifier,
     owner: nonEmpty,
-    description: z.string().trim().default(''),
+    description: text(4000).default(''),
     kind: z.enum(productKinds, { error: `must be one of ${productKinds.join(', ')}` }),
-    inputs: z.array(inputSchema).default([]),
+    inputs: list(inputSchema, 50).default([]),
     outputTopic: outputTopicSchema.prefault({}),
     schema: schemaSchema,
     sla: slaSchema.prefault({}),
-    quality: z.array(qualityRuleSchema).default([]),
+    quality: list(qualityRuleSchema, 200).default([]),
     classification: classificationSchema.prefault({}),
-    tags: z.array(nonEmpty).default([]),
+    tags: list(nonEmpty, 50).default([]),
     /** The transformation: one Flink SQL `SELECT` over the inputs, by their aliases. */
     sql: z
       .string()

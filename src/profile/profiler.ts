@@ -37,6 +37,8 @@ export type ProfilerOptions = Readonly<{
   piiSampleSize?: number;
   /** At most this many columns per topic. */
   maxFields?: number;
+  /** Longer (dotted) field names are counted in `droppedFields`, not profiled: they become column names. */
+  maxFieldNameLength?: number;
 }>;
 
 const defaults = {
@@ -47,6 +49,7 @@ const defaults = {
   topValueRows: 20_000,
   piiSampleSize: 500,
   maxFields: 500,
+  maxFieldNameLength: 128,
 };
 
 // The kinds of values a row pass sees; `t` is an ISO timestamp string already turned into epoch ms.
@@ -244,6 +247,11 @@ export class TopicProfiler {
   }
 
   private push(name: string, kind: Kind, value: number | string | boolean | null): void {
+    if (name.length > this.options.maxFieldNameLength) {
+      // Keys come from untrusted records: a 200 kB key must not become a column (or a spec field).
+      if (this.droppedFields.size < 10_000) this.droppedFields.add(`${name.slice(0, 64)}…${name.length}`);
+      return;
+    }
     const i = this.staged++;
     this.stagedNames[i] = name;
     this.stagedKinds[i] = kind;
@@ -314,7 +322,8 @@ export class TopicProfiler {
   private flush(): void {
     if (this.rows === 0) return;
     const rows = this.rows;
-    const vectors: Record<string, Vector<Float64>> = {};
+    // No prototype: field names come from records (`__proto__`, `constructor` are valid JSON keys).
+    const vectors = Object.create(null) as Record<string, Vector<Float64>>;
     const states: FieldState[] = [];
     for (const field of this.fields.values()) {
       if (field.numericRows === 0) continue;

@@ -48,6 +48,15 @@ function isZombie(pid: number): boolean {
  * Start a process detached in its own process group, output appended to the log file.
  * It outlives this CLI; the run record lets a later `down` find it again.
  */
+// Names of variables a service must never see: the LLM key, payload keys, anyone's tokens.
+const secretVariable =
+  /(^OPENAI_|API_?KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|PAYLOAD_KEYS|SESSION)/i;
+
+/** The environment a spawned service inherits: ours without secrets (Kafka or Flink have no use for them). */
+export function serviceEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !secretVariable.test(name)));
+}
+
 export async function launchDetached(
   service: string,
   plan: LaunchPlan,
@@ -64,7 +73,7 @@ export async function launchDetached(
   try {
     const child = spawn(plan.command, [...plan.args], {
       cwd: plan.cwd,
-      env: { ...process.env, ...plan.env },
+      env: { ...serviceEnvironment(process.env), ...plan.env },
       detached: true,
       stdio: ['ignore', log, log],
     });

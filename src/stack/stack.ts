@@ -74,7 +74,9 @@ async function tailOf(file: string, lines = 15): Promise<string> {
 export async function stackUp(config: StackConfig, options: StackOptions = {}): Promise<ServiceUpResult[]> {
   const progress = options.progress ?? (() => undefined);
   const services = selectServices(options.only);
-  await fsp.mkdir(config.dataDir, { recursive: true });
+  // State, logs and Temporal's history (specs, comments) live here: readable by this user only.
+  await fsp.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await fsp.chmod(config.dataDir, 0o700);
   const results = new Map<string, Promise<ServiceUpResult>>();
   const start = (service: ServiceDefinition): Promise<ServiceUpResult> => {
     let pending = results.get(service.name);

@@ -26,6 +26,10 @@ export class FakeActivities {
   /** Errors `createKafkaTopic` throws, one per call, before it starts succeeding. */
   topicFailures: Error[] = [];
   dependants: string[] = [];
+  /** What `readMeshGovernance` answers: mesh.yaml as the test wants it, changeable mid-test. */
+  mesh: MeshSettings = { ...defaultMesh };
+  /** Errors `publishCatalogDescriptor` throws, one per call, before it starts succeeding. */
+  publishFailures: Error[] = [];
 
   callsOf<N extends ActivityName>(name: N): Parameters<Activities[N]>[0][] {
     return this.calls
@@ -51,7 +55,23 @@ export class FakeActivities {
       },
       publishCatalogDescriptor: (input) => {
         record('publishCatalogDescriptor', input);
+        const failure = this.publishFailures.shift();
+        if (failure) return Promise.reject(failure);
         return Promise.resolve();
+      },
+      readMeshGovernance: (input) => {
+        record('readMeshGovernance', input);
+        const known = this.mesh.knownDomains.includes(input.domain);
+        return Promise.resolve({
+          domain: input.domain,
+          known,
+          approvers: known ? [...this.mesh.approvers] : [],
+          operators: [...this.mesh.operators],
+          requiredApprovals: this.mesh.requiredApprovals,
+          approvalDeadlineMs: this.mesh.approvalDeadlineMs,
+          reminderIntervalMs: this.mesh.reminderIntervalMs,
+          knownDomains: [...this.mesh.knownDomains],
+        });
       },
       findActiveDependants: (input) => {
         record('findActiveDependants', input);
@@ -81,13 +101,33 @@ export function productInput(
   spec: ProductSpecInput,
   overrides: Partial<DataProductInput> = {},
 ): DataProductInput {
-  return {
-    spec,
-    approvers: ['alice', 'bob'],
-    approvalDeadlineMs: 5 * 60_000,
-    reminderIntervalMs: 60_000,
-    ...overrides,
-  };
+  return { spec, ...overrides };
+}
+
+/** The parts of mesh.yaml a product's workflow reads (through `readMeshGovernance`). */
+export type MeshSettings = {
+  approvers: string[];
+  operators: string[];
+  requiredApprovals: number;
+  approvalDeadlineMs: number;
+  reminderIntervalMs: number;
+  knownDomains: string[];
+};
+
+export const defaultMesh: Readonly<MeshSettings> = {
+  approvers: ['alice', 'bob'],
+  operators: ['ops'],
+  requiredApprovals: 1,
+  approvalDeadlineMs: 5 * 60_000,
+  reminderIntervalMs: 60_000,
+  knownDomains: ['orders', 'payments'],
+};
+
+/** Fake activities whose mesh.yaml says `mesh` (the rest as `defaultMesh`). */
+export function fakesWith(mesh: Partial<MeshSettings> = {}): FakeActivities {
+  const fakes = new FakeActivities();
+  fakes.mesh = { ...defaultMesh, ...mesh };
+  return fakes;
 }
 
 /**

@@ -23,6 +23,7 @@ import { getStatusQuery } from '../../workflows/definitions';
 import type { DiscoveryResult, discoveryWorkflow } from '../../workflows/discovery';
 import type { RunningWorker } from '../../workers/orchestration';
 import { startOrchestrationWorker } from '../../workers/orchestration';
+import { waitUntil } from '../../src/stack/probe';
 import { testEnvironment, testPlatform } from '../helpers/platform';
 import { FakeOpenAi } from '../helpers/fake-openai';
 import { runCli } from '../helpers/processes';
@@ -284,7 +285,15 @@ describe('discovery on the real platform (seed → discover → proposals await 
       });
       assert.equal(once.agent, 'llm');
       assert.deepEqual(once.started, [productId]);
-      const status = await client.workflow.getHandle(workflowIdOf(productId)).query(getStatusQuery);
+      // The product reads mesh.yaml (an activity) before it asks its approvers: wait for that.
+      let status = await client.workflow.getHandle(workflowIdOf(productId)).query(getStatusQuery);
+      await waitUntil(
+        async () => {
+          status = await client.workflow.getHandle(workflowIdOf(productId)).query(getStatusQuery);
+          return status.stage === 'awaitingApproval';
+        },
+        { timeoutMs: 20_000, intervalMs: 100 },
+      );
       assert.equal(status.stage, 'awaitingApproval');
       assert.equal(status.spec.proposal?.proposedBy.name, 'discovery-llm:fake-model');
       assert.match(

@@ -138,7 +138,7 @@ describe('the data product lifecycle on the real platform', function () {
       assert.equal(catalog.code, 0, catalog.stderr);
       assert.match(catalog.stdout, new RegExp(`orders\\.${name}\\s+active`));
 
-      const retired = await runCli(['retire', `orders.${name}`, '--by', 'alice'], env);
+      const retired = await runCli(['retire', `orders.${name}`, '--by', 'ops'], env);
       assert.equal(retired.code, 0, retired.stderr);
       await waitForStage(workflowIdOf(`orders.${name}`), 'retired');
       const after = (await readCatalog(kafka)).get(`orders.${name}`);
@@ -159,7 +159,7 @@ describe('the data product lifecycle on the real platform', function () {
       assert.match(result.stderr, /schema\.fields/);
     });
 
-    it('moves to failed when the topic exists with other settings', async () => {
+    it('moves to failed when the output topic exists and is not its own', async () => {
       const name = `clash-${randomUUID().slice(0, 8)}`;
       const admin = kafka.admin();
       await admin.connect();
@@ -176,8 +176,9 @@ describe('the data product lifecycle on the real platform', function () {
         .executeUpdate(reviewUpdate, { args: [{ action: 'approve', by: 'bob' }] });
       await waitForStage(workflowId, 'failed');
       const status = await client.workflow.getHandle(workflowId).query(getStatusQuery);
-      assert.equal(status.lastError?.type, 'TopicConfigMismatch');
-      assert.match(status.lastError?.message ?? '', /partitions 5, spec wants 2/);
+      // A topic the product did not make is refused whatever its settings (no silent adoption).
+      assert.equal(status.lastError?.type, 'TopicNotOwned');
+      assert.match(status.lastError?.message ?? '', /already exists and was not made for this product/);
     });
   });
 

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { toCatalogDescriptor, upstreamProductsOf } from '../../src/domain/catalog';
-import { parseMeshConfig } from '../../src/domain/mesh-config';
 import { meshloopSearchAttributes } from '../../src/domain/search-attributes';
 import { dataProductStartOptions } from '../../workflows/definitions';
 import { validSpec } from '../helpers/specs';
@@ -50,25 +49,11 @@ describe('catalog descriptor', () => {
 });
 
 describe('dataProductStartOptions', () => {
-  it("builds the workflow id, input and search attributes from the spec and its domain's settings", () => {
-    const mesh = parseMeshConfig({
-      domains: {
-        orders: {
-          approvers: ['alice', 'bob'],
-          approvalDeadline: '2d',
-          reminderInterval: '6h',
-          requiredApprovals: 2,
-        },
-      },
-    });
-    const options = dataProductStartOptions(validSpec(), mesh.domains.orders!, { knownDomains: ['orders'] });
+  it('builds the workflow id, input (the spec only) and search attributes from the spec', () => {
+    const options = dataProductStartOptions(validSpec());
     assert.equal(options.workflowId, 'data-product:orders.daily_revenue');
-    const [input] = options.args;
-    assert.deepEqual(input.approvers, ['alice', 'bob']);
-    assert.equal(input.approvalDeadlineMs, 2 * 86_400_000);
-    assert.equal(input.reminderIntervalMs, 6 * 3_600_000);
-    assert.equal(input.requiredApprovals, 2);
-    assert.deepEqual(input.knownDomains, ['orders']);
+    // Only the spec: who decides is read from mesh.yaml by the workflow, never taken from a starter.
+    assert.deepEqual(Object.keys(options.args[0]), ['spec']);
     assert.equal(options.typedSearchAttributes.get(meshloopSearchAttributes.stage), 'proposed');
     assert.equal(options.typedSearchAttributes.get(meshloopSearchAttributes.domain), 'orders');
     assert.equal(options.typedSearchAttributes.get(meshloopSearchAttributes.owner), 'alice');

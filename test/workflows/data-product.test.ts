@@ -18,6 +18,7 @@ import { testPlatform } from '../helpers/platform';
 import type { WorkflowTestContext } from '../helpers/workflows';
 import {
   FakeActivities,
+  fakesWith,
   productInput,
   recordHistory,
   stageIs,
@@ -298,10 +299,10 @@ describe('dataProductWorkflow (real Temporal server, fake activities)', function
   });
 
   it('a duplicate approval changes nothing', async () => {
-    const fakes = new FakeActivities();
+    // Two approvals needed, so a second one from the same person could wrongly complete the quorum.
+    const fakes = fakesWith({ requiredApprovals: 2 });
     await withWorker(context, fakes, async ({ start }) => {
-      // Two approvals needed, so a second one from the same person could wrongly complete the quorum.
-      const handle = await start(productInput(uniqueProduct(), { requiredApprovals: 2 }));
+      const handle = await start(productInput(uniqueProduct()));
       await waitForStatus(handle, stageIs('awaitingApproval'));
 
       await handle.signal(approveSignal, { by: 'alice' });
@@ -328,15 +329,9 @@ describe('dataProductWorkflow (real Temporal server, fake activities)', function
   });
 
   it('reminds the approvers who have not approved, on the interval, while waiting', async () => {
-    const fakes = new FakeActivities();
+    const fakes = fakesWith({ requiredApprovals: 2, reminderIntervalMs: 400, approvalDeadlineMs: 60_000 });
     await withWorker(context, fakes, async ({ start }) => {
-      const handle = await start(
-        productInput(uniqueProduct(), {
-          requiredApprovals: 2,
-          reminderIntervalMs: 400,
-          approvalDeadlineMs: 60_000,
-        }),
-      );
+      const handle = await start(productInput(uniqueProduct()));
       await waitForStatus(handle, stageIs('awaitingApproval'));
       await handle.signal(approveSignal, { by: 'bob' });
       const reminded = await waitForStatus(handle, (s) => s.remindersSent >= 3);
@@ -354,11 +349,9 @@ describe('dataProductWorkflow (real Temporal server, fake activities)', function
   });
 
   it('expires when nobody decides before the deadline', async () => {
-    const fakes = new FakeActivities();
+    const fakes = fakesWith({ approvalDeadlineMs: 1_500, reminderIntervalMs: 500 });
     await withWorker(context, fakes, async ({ start }) => {
-      const handle = await start(
-        productInput(uniqueProduct(), { approvalDeadlineMs: 1_500, reminderIntervalMs: 500 }),
-      );
+      const handle = await start(productInput(uniqueProduct()));
       const result = await handle.result();
       assert.equal(result.stage, 'expired');
       assert.deepEqual(result.decisions.at(-1)?.action, 'expire');
@@ -381,7 +374,7 @@ describe('dataProductWorkflow (real Temporal server, fake activities)', function
       outputTopic: { name: 'payments.stolen_name' },
     });
     await withWorker(context, fakes, async ({ start }) => {
-      const handle = await start(productInput(spec, { knownDomains: ['orders'] }));
+      const handle = await start(productInput(spec));
       const status = await waitForStatus(handle, stageIs('changesRequested'));
       assert.equal(status.lastError?.type, 'PolicyDenied');
       assert.deepEqual(status.policyViolations, [
@@ -525,12 +518,10 @@ describe('dataProductWorkflow (real Temporal server, fake activities)', function
   });
 
   it('continues as new when history grows, keeping its state and every pending message', async () => {
-    const fakes = new FakeActivities();
+    const fakes = fakesWith({ requiredApprovals: 2, reminderIntervalMs: 300 });
     const spec = uniqueProduct();
     await withWorker(context, fakes, async ({ start }) => {
-      const handle = await start(
-        productInput(spec, { requiredApprovals: 2, maxHistoryEvents: 40, reminderIntervalMs: 300 }),
-      );
+      const handle = await start(productInput(spec, { maxHistoryEvents: 40 }));
       const firstRunId = handle.firstExecutionRunId;
       await waitForStatus(handle, stageIs('awaitingApproval'));
       await handle.signal(approveSignal, { by: 'alice', comment: 'first of two' });

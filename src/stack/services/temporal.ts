@@ -127,6 +127,8 @@ export const temporalService: ServiceDefinition = {
         '--log-level',
         'warn',
         ...searchAttributeFlags.flatMap((flag) => ['--search-attribute', flag]),
+        // With payload keys, the UI asks `meshloop codec-server` to show encrypted payloads.
+        ...(temporal.uiCodecEndpoint ? ['--ui-codec-endpoint', temporal.uiCodecEndpoint] : []),
       ],
     };
   },
