@@ -58,9 +58,8 @@ export async function analysisWorkflow(input: AnalysisInput): Promise<AnalysisRe
 
   const outcomes: ProposalOutcome[] = [];
   for (const start of proposals.starts) {
-    const options = dataProductStartOptions(start.spec, start.domain, {
-      knownDomains: proposals.knownDomains,
-    });
+    // Approvers and deadlines come from mesh.yaml at decision time, inside the product's workflow.
+    const options = dataProductStartOptions(start.spec);
     const outcome = {
       proposalId: start.proposalId,
       productId: start.productId,

@@ -11,11 +11,12 @@ import {
 } from '../../src/domain/lifecycle';
 
 describe('lifecycle stages', () => {
-  it('has the ten stages of the architecture, each with a meaning', () => {
+  it('has the eleven stages of the architecture, each with a meaning', () => {
     assert.deepEqual([...stages].sort(), [
       'active',
       'awaitingApproval',
       'changesRequested',
+      'degraded',
       'deprecated',
       'expired',
       'failed',
@@ -42,6 +43,9 @@ describe('lifecycle stages', () => {
       ['failed', 'provisioning'],
       ['active', 'deprecated'],
       ['active', 'retired'],
+      ['active', 'degraded'],
+      ['degraded', 'active'],
+      ['degraded', 'retired'],
       ['deprecated', 'retired'],
     ];
     for (const [from, to] of allowed) assert.ok(canTransition(from, to), `${from} → ${to}`);
@@ -67,7 +71,7 @@ describe('lifecycle stages', () => {
   it('knows final, waiting and retirable stages', () => {
     assert.deepEqual(stages.filter(isTerminal).sort(), ['expired', 'rejected', 'retired']);
     assert.deepEqual(stages.filter(isAwaitingDecision).sort(), ['awaitingApproval', 'changesRequested']);
-    assert.deepEqual(stages.filter(isRetirable).sort(), ['active', 'deprecated', 'failed']);
+    assert.deepEqual(stages.filter(isRetirable).sort(), ['active', 'degraded', 'deprecated', 'failed']);
   });
 });
 
