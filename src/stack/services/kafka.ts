@@ -121,8 +121,8 @@ export const kafkaService: ServiceDefinition = {
           'kafka.tools.StorageTool',
           'format',
           '--standalone',
-          '-t',
-          clusterId,
+          // One argument: a base64url id may start with '-', which the tool would read as an option.
+          `--cluster-id=${clusterId}`,
           '-c',
           propertiesFile,
           '-g',
