@@ -1,10 +1,9 @@
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import * as wf from '@temporalio/workflow';
 import type { AnalysisActivities, AnalysisProposals } from '../activities/analysis';
 import type { ProposalOutcome } from '../activities/discovery';
 import type { AnalysisCycleSummary } from '../src/domain/analysis';
 import { workflowIdOf } from '../src/domain/spec';
-import { dataProductStartOptions, dataProductWorkflowType } from './definitions';
+import { startProposedProduct } from './product/start-proposal';
 
 /**
  * One analysis cycle of one product, started by its schedule (`analysis:<product id>`) or by
@@ -57,28 +56,7 @@ export async function analysisWorkflow(input: AnalysisInput): Promise<AnalysisRe
   }
 
   const outcomes: ProposalOutcome[] = [];
-  for (const start of proposals.starts) {
-    // Approvers and deadlines come from mesh.yaml at decision time, inside the product's workflow.
-    const options = dataProductStartOptions(start.spec);
-    const outcome = {
-      proposalId: start.proposalId,
-      productId: start.productId,
-      workflowId: options.workflowId,
-    };
-    try {
-      await wf.startChild(dataProductWorkflowType, {
-        workflowId: options.workflowId,
-        args: options.args,
-        typedSearchAttributes: options.typedSearchAttributes,
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        parentClosePolicy: 'ABANDON',
-      });
-      outcomes.push({ ...outcome, outcome: 'started' });
-    } catch (error) {
-      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-      outcomes.push({ ...outcome, outcome: 'exists' });
-    }
-  }
+  for (const start of proposals.starts) outcomes.push(await startProposedProduct(start));
   if (outcomes.length > 0) await recordAnalysisProposalOutcomes({ cycleKey, outcomes });
   return {
     summary,

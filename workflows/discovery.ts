@@ -1,4 +1,3 @@
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import * as wf from '@temporalio/workflow';
 import type {
   DiscoveryActivities,
@@ -7,7 +6,7 @@ import type {
   ProposalStart,
   TopicSummary,
 } from '../activities/discovery';
-import { dataProductStartOptions, dataProductWorkflowType } from './definitions';
+import { startProposedProduct } from './product/start-proposal';
 
 /**
  * The discovery agent, one run: profile the topics (the profiles stay in a file; history carries
@@ -81,29 +80,7 @@ export async function discoveryWorkflow(input: DiscoveryInput = {}): Promise<Dis
 
   const outcomes: ProposalOutcome[] = [];
   const startAll = async (starts: readonly ProposalStart[]) => {
-    for (const start of starts) {
-      const options = dataProductStartOptions(start.spec);
-      const outcome = {
-        proposalId: start.proposalId,
-        productId: start.productId,
-        workflowId: options.workflowId,
-      };
-      try {
-        await wf.startChild(dataProductWorkflowType, {
-          workflowId: options.workflowId,
-          args: options.args,
-          typedSearchAttributes: options.typedSearchAttributes,
-          // A product id is started once, ever: a rejected or retired product is not proposed again.
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          // The product lives on after this run ends; its approvers decide its fate.
-          parentClosePolicy: 'ABANDON',
-        });
-        outcomes.push({ ...outcome, outcome: 'started' });
-      } catch (error) {
-        if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-        outcomes.push({ ...outcome, outcome: 'exists' });
-      }
-    }
+    for (const start of starts) outcomes.push(await startProposedProduct(start));
   };
   if (batch.startsFile) {
     // Many proposals come by reference (a file), read page by page so each activity result stays small.

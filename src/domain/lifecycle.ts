@@ -25,8 +25,8 @@ export const stageMeaning: Readonly<Record<Stage, string>> = {
   proposed: 'just proposed; policy checks run before anyone is asked',
   awaitingApproval: "waiting for the domain's approvers to approve, reject or request changes",
   changesRequested: 'an approver or a policy asked for changes; waiting for an amended spec',
-  provisioning: 'approved; creating the output topic, checking the SQL with Flink and deploying its job',
-  active: 'running and producing: its Flink job runs and fills its topic; listed in the catalog',
+  provisioning: 'approved; creating the output topic and publishing the catalog descriptor',
+  active: 'provisioned and readable; listed in the catalog (no Flink job fills its topic yet: issue 8)',
   degraded:
     'its job failed or cannot get a slot, or a quality or SLA check failed; back to active when it recovers',
   deprecated: 'still readable, but going away: consumers should move off it',

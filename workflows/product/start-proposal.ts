@@ -1,0 +1,32 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import * as wf from '@temporalio/workflow';
+import type { ProposalOutcome, ProposalStart } from '../../activities/discovery';
+import { dataProductStartOptions, dataProductWorkflowType } from '../definitions';
+
+/**
+ * Start a proposal's product workflow as a child, once ever per product id. Discovery and analysis
+ * both propose this way. Approvers and deadlines come from mesh.yaml inside the product's workflow.
+ */
+export async function startProposedProduct(start: ProposalStart): Promise<ProposalOutcome> {
+  const options = dataProductStartOptions(start.spec);
+  const outcome = {
+    proposalId: start.proposalId,
+    productId: start.productId,
+    workflowId: options.workflowId,
+  };
+  try {
+    await wf.startChild(dataProductWorkflowType, {
+      workflowId: options.workflowId,
+      args: options.args,
+      typedSearchAttributes: options.typedSearchAttributes,
+      // A product id is started once, ever: a rejected or retired product is not proposed again.
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      // The product lives on after the proposer's run ends; its approvers decide its fate.
+      parentClosePolicy: 'ABANDON',
+    });
+    return { ...outcome, outcome: 'started' };
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    return { ...outcome, outcome: 'exists' };
+  }
+}
