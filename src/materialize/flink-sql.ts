@@ -1,6 +1,10 @@
-import { flinkTypeOf, quoteIdentifier as q, quoteLiteral } from '../domain/flink-types';
+import {
+  jsonFieldText as rawValue,
+  quoteIdentifier as q,
+  quoteLiteral,
+  typedJsonValue as typedValue,
+} from '../domain/flink-types';
 import type { IcebergTableRef, MaterializationPlan } from '../domain/materialization';
-import type { FieldType } from '../domain/spec';
 
 /**
  * The Flink SQL of a product's materialization job. The topic is read as raw text with its
@@ -28,35 +32,6 @@ const RAW = 'meshloop_raw';
 
 export const tableSql = (table: IcebergTableRef) =>
   `${q(table.catalog)}.${q(table.namespace)}.${q(table.name)}`;
-
-/** The expression reading one JSON field as text (objects and arrays as JSON text). */
-function rawValue(name: string, type: FieldType): string {
-  // Field names are plain identifiers (the naming policy), so the simple path form is safe.
-  const path = quoteLiteral(`$.${name}`);
-  return type === 'json'
-    ? `COALESCE(JSON_QUERY(payload, ${path}), JSON_VALUE(payload, ${path}))`
-    : `JSON_VALUE(payload, ${path})`;
-}
-
-/** The typed value of one field, or NULL when it is absent or does not parse as its type. */
-function typedValue(raw: string, type: FieldType): string {
-  switch (type) {
-    case 'string':
-    case 'json':
-      return raw;
-    case 'timestamp':
-      // ISO-8601 instants ('2026-01-01T10:00:00.5Z', the session is in UTC) or epoch milliseconds.
-      return (
-        `CASE WHEN REGEXP(${raw}, '^-?[0-9]{1,15}$') THEN TO_TIMESTAMP_LTZ(CAST(${raw} AS BIGINT), 3) ` +
-        `ELSE TRY_CAST(REGEXP_REPLACE(REPLACE(${raw}, 'T', ' '), 'Z$', '') AS TIMESTAMP_LTZ(3)) END`
-      );
-    case 'bytes':
-      // Flink's JSON format writes BYTES as base64.
-      return `TRY_CAST(FROM_BASE64(${raw}) AS BYTES)`;
-    default:
-      return `TRY_CAST(${raw} AS ${flinkTypeOf[type]})`;
-  }
-}
 
 /** Everything the job's session needs before the statement set: catalog, source, parsing view. */
 export function materializationSetupStatements(

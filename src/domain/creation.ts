@@ -1,0 +1,120 @@
+import type { FieldType, ProductInput, ProductSpec } from './spec';
+
+/**
+ * What the creation agent (a product's Flink SQL job) is made of, as plain data shared by the
+ * planner, the SQL guard, the deployment activities and the workflow. Pure.
+ */
+
+/** The name a product's SQL uses for an input: `as`, else the topic's entity or the product's name. */
+export function inputAliasOf(input: ProductInput): string {
+  if (input.as) return input.as;
+  const name = 'topic' in input ? input.topic : input.product;
+  const entity = name.includes('.') ? name.slice(name.indexOf('.') + 1) : name;
+  const cleaned = entity
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '');
+  return /^[a-z_]/.test(cleaned) ? cleaned.slice(0, 63) : `t_${cleaned}`.slice(0, 63);
+}
+
+/** Aliases used twice (two inputs named alike): each needs its own `as`. */
+export function duplicateAliases(spec: Pick<ProductSpec, 'inputs'>): string[] {
+  const seen = new Set<string>();
+  const twice = new Set<string>();
+  for (const input of spec.inputs) {
+    const alias = inputAliasOf(input);
+    if (seen.has(alias)) twice.add(alias);
+    seen.add(alias);
+  }
+  return [...twice];
+}
+
+/** One declared input as the product's SQL sees it: a temporary view named by its alias. */
+export type InputBinding = Readonly<{
+  alias: string;
+  /** The Kafka topic read (a product input reads that product's output topic). */
+  topic: string;
+  /** Set when the input is another product. */
+  productId?: string;
+  /** The columns of the view: the JSON fields of the records, typed. */
+  fields: ReadonlyArray<Readonly<{ name: string; type: FieldType }>>;
+  /** The view's event-time column (a watermark is declared on it). */
+  eventTimeField?: string;
+}>;
+
+/** One output column as Flink typed it, e.g. `{ name: 'amount', type: 'DOUBLE', nullable: true }`. */
+export type OutputColumn = Readonly<{ name: string; type: string; nullable: boolean }>;
+
+/** Which input fields an output column is computed from. */
+export type ColumnLineage = Readonly<{
+  column: string;
+  from: ReadonlyArray<Readonly<{ input: string; field: string }>>;
+}>;
+
+/** The SQL guard's verdict: problems say what is wrong and what to do; lineage when it passed. */
+export type SqlCheckResult = Readonly<{
+  ok: boolean;
+  problems: readonly string[];
+  columns: readonly OutputColumn[];
+  lineage: readonly ColumnLineage[];
+}>;
+
+/** What every creation activity is given: the product's spec at one revision (small). */
+export type ProductJobInput = Readonly<{ productId: string; revision: number; spec: ProductSpec }>;
+
+export type DeployResult = Readonly<{
+  jobId: string;
+  jobName: string;
+  /** The Flink Web UI page of the job. */
+  url?: string;
+  /** False when a live job of this name was found (a retry or replay): nothing was submitted. */
+  started: boolean;
+  /** Where records the job could not read go (counted on the product). */
+  rejectedTopic: string;
+  /** Resumed from this savepoint, or undefined when the job started from the inputs' beginning. */
+  fromSavepoint?: string;
+}>;
+
+export type ProductJobState =
+  | 'INITIALIZING'
+  | 'CREATED'
+  | 'RUNNING'
+  | 'FAILING'
+  | 'FAILED'
+  | 'CANCELLING'
+  | 'CANCELED'
+  | 'FINISHED'
+  | 'RESTARTING'
+  | 'SUSPENDED'
+  | 'RECONCILING'
+  | 'NOT_FOUND';
+
+export type ProductJobStatus = Readonly<{
+  state: ProductJobState;
+  jobId?: string;
+  /** Flink's root exception (first line), when the job failed or is restarting. */
+  failure?: string;
+  /** True when the job waits for a task slot the cluster does not have. */
+  waitingForSlot: boolean;
+  /** How many restarts Flink made of this job. */
+  restarts: number;
+  /** Input records the job skipped (not JSON, wrong types, no event time), from the rejected topic. */
+  rejectedRecords: number;
+}>;
+
+export type StopResult = Readonly<{ stopped: boolean; savepoint?: string }>;
+
+/** The Flink job name of a product revision: found by it, so a retried deploy never submits twice. */
+export function productJobNameOf(productId: string, revision: number): string {
+  return `meshloop-create:${productId}:r${revision}`;
+}
+
+/** The topic where a product's job writes the input records it could not read. */
+export function rejectedTopicOf(spec: Pick<ProductSpec, 'outputTopic'>): string {
+  return `${spec.outputTopic.name ?? ''}.rejected`;
+}
+
+/** Whole-SQL comparison that ignores layout: the same statement redeploys from a savepoint. */
+export function normalisedSql(sql: string | undefined): string {
+  return (sql ?? '').replace(/\s+/g, ' ').trim().replace(/;$/, '');
+}
