@@ -1,11 +1,12 @@
 import * as wf from '@temporalio/workflow';
-import type { createActivities } from '../activities';
 import { appendBounded, MAX_DECISIONS, MAX_IGNORED } from '../src/domain/audit';
 import { toCatalogDescriptor } from '../src/domain/catalog';
+import type { ProductJobStatus } from '../src/domain/creation';
+import { normalisedSql, productJobNameOf } from '../src/domain/creation';
 import { InvalidSpecError } from '../src/domain/errors';
 import type { DomainGovernance, Refusal } from '../src/domain/governance';
 import { operatorRefusal } from '../src/domain/governance';
-import type { Decision, DecisionAction, LastError, ProvisionedResource } from '../src/domain/lifecycle';
+import type { Decision, DecisionAction, ProvisionedResource } from '../src/domain/lifecycle';
 import {
   canTransition,
   isApprover,
@@ -44,42 +45,23 @@ import {
   approveSignal,
   deprecateUpdate,
   getStatusQuery,
+  redeployUpdate,
   rejectSignal,
   retireUpdate,
   retryProvisioningUpdate,
   reviewUpdate,
 } from './definitions';
+import {
+  catalogPublishing,
+  describeActivityFailure,
+  housekeeping,
+  meshReading,
+  proposalChecking,
+  provisioning,
+} from './product/proxies';
+import { deployRevision, lookAtJob, stopJob, waitUntilRunning } from './product/job';
 import type { CheckedStart } from './product/start-input';
 import { checkStartInput } from './product/start-input';
-
-type Activities = ReturnType<typeof createActivities>;
-
-// Provisioning retries transient trouble for a few minutes, then the product is `failed` for an operator.
-// Each step takes seconds; a short timeout lets a step lost with a killed worker run again soon.
-const provisioning = wf.proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '30 seconds',
-    maximumAttempts: 8,
-  },
-});
-// Reminders and the dependants check are short and best effort.
-const housekeeping = wf.proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 3 },
-});
-// The catalog must not stay stale: a descriptor is retried until it lands.
-const catalogPublishing = wf.proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
-// Who may decide: mesh.yaml read at decision time. A decision waits for it (failing closed).
-const meshReading = wf.proxyActivities<Activities>({
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '500 milliseconds', maximumInterval: '5 seconds', maximumAttempts: 5 },
-});
 
 /** Who the workflow itself acts as in the audit trail. */
 const SYSTEM = 'meshloop';
@@ -239,30 +221,55 @@ class DataProduct {
     wf.log.info('message ignored', { productId: this.productId, by: entry.by, action, reason: entry.reason });
   }
 
-  /** Proposed: policy checks run before anyone is asked to approve. */
+  /** Proposed: the main loop checks policies and the SQL before anyone is asked to approve. */
   propose(): void {
     const proposer = this.state.spec.proposal?.proposedBy.name ?? this.state.spec.owner;
     this.record({ by: proposer, action: 'propose', comment: this.state.spec.proposal?.reasoning });
-    this.checkPoliciesThenWait();
   }
 
-  private checkPoliciesThenWait(): void {
+  /** Policies, then the SQL guard (Flink validates the SELECT over the declared inputs only). */
+  async checkProposal(): Promise<void> {
     const violations = checkPolicies(this.state.spec, { knownDomains: this.governance?.knownDomains });
     this.state.policyViolations = violations;
-    if (violations.length === 0) {
-      this.transition(Stage.awaitingApproval, {
-        by: SYSTEM,
-        action: 'policyCheck',
-        comment: 'policies passed',
-      });
-    } else {
+    if (violations.length > 0) {
       this.state.lastError = { type: 'PolicyDenied', message: violations.join('; '), at: nowIso() };
       this.transition(Stage.changesRequested, {
         by: SYSTEM,
         action: 'policyCheck',
         comment: `policy violations: ${violations.join('; ')}`,
       });
+      return;
     }
+    const revision = this.state.revision;
+    let problems: readonly string[];
+    try {
+      const result = await proposalChecking.checkProductSql(this.jobInput());
+      problems = result.ok ? [] : result.problems;
+      if (result.ok) this.state.lineage = [...result.lineage];
+    } catch (error) {
+      problems = [`the SQL could not be checked: ${describeActivityFailure(error).message}`];
+    }
+    // A message may have moved the product meanwhile (a rejection): then this check is moot.
+    if (this.stage !== Stage.proposed || this.state.revision !== revision) return;
+    this.state.sqlProblems = [...problems];
+    if (problems.length > 0) {
+      this.state.lastError = { type: 'SqlRefused', message: problems.join('; '), at: nowIso() };
+      this.transition(Stage.changesRequested, {
+        by: SYSTEM,
+        action: 'policyCheck',
+        comment: `the SQL guard refused the SQL: ${problems.join('; ')}`,
+      });
+    } else {
+      this.transition(Stage.awaitingApproval, {
+        by: SYSTEM,
+        action: 'policyCheck',
+        comment: 'policies and the SQL guard passed',
+      });
+    }
+  }
+
+  jobInput() {
+    return { productId: this.productId, revision: this.state.revision, spec: this.state.spec };
   }
 
   // ---- review: the same rules for signals (ignored when refused) and the update (rejected) ----
@@ -280,7 +287,7 @@ class DataProduct {
     const allowedIn: Record<ReviewRequest['action'], Stage[]> = {
       approve: [Stage.awaitingApproval],
       reject: [Stage.awaitingApproval, Stage.changesRequested],
-      requestChanges: [Stage.awaitingApproval, Stage.changesRequested],
+      requestChanges: [Stage.awaitingApproval, Stage.changesRequested, Stage.active, Stage.degraded],
     };
     if (!allowedIn[request.action].includes(this.stage)) {
       const approved = this.state.decisions.find(
@@ -408,14 +415,14 @@ class DataProduct {
     return this.amendmentRefusal(request.spec);
   }
 
-  /** A new revision: approvals start over, and the product goes back to its approvers. */
+  /** A new revision: approvals start over; it is checked again, then goes back to its approvers. */
   amend(by: string, candidate: unknown, comment?: string): void {
     this.state.spec = parseSpec(candidate, 'amended spec');
     this.state.revision += 1;
     this.state.approvals = [];
     this.state.lastError = undefined;
-    this.record({ by: by.trim(), action: 'amend', comment });
-    this.checkPoliciesThenWait();
+    this.state.sqlProblems = [];
+    this.transition(Stage.proposed, { by: by.trim(), action: 'amend', comment });
   }
 
   expire(): void {
@@ -465,45 +472,63 @@ class DataProduct {
 
   // ---- side effects, run by the main loop ----
 
+  /**
+   * Provisioning: the output topic, the SQL guard once more, the Flink job, and the catalog. The
+   * product is active only once its job runs; a job without a slot leaves it degraded.
+   */
   async provision(): Promise<void> {
     const spec = this.state.spec;
+    const input = this.jobInput();
     try {
       const topic = await provisioning.createKafkaTopic({
         productId: this.productId,
         topic: { ...spec.outputTopic },
       });
-      const resource: ProvisionedResource = {
-        kind: 'kafkaTopic',
-        name: topic.topic,
-        created: topic.created,
+      this.addResource({ kind: 'kafkaTopic', name: topic.topic, created: topic.created, at: nowIso() });
+      const check = await provisioning.checkProductSql(input);
+      if (!check.ok) {
+        this.state.sqlProblems = [...check.problems];
+        throw wf.ApplicationFailure.create({
+          type: 'SqlRefused',
+          message: `the SQL guard refused the SQL before deployment: ${check.problems.join('; ')}`,
+          nonRetryable: true,
+        });
+      }
+      this.state.lineage = [...check.lineage];
+      const { deployed, startedFrom } = await deployRevision(input, this.state.job);
+      this.addResource({
+        kind: 'flinkJob',
+        name: deployed.jobName,
+        id: deployed.jobId,
+        ...(deployed.url ? { url: deployed.url } : {}),
+        created: deployed.started,
         at: nowIso(),
-      };
-      this.state.resources = [
-        ...this.state.resources.filter((r) => !(r.kind === resource.kind && r.name === resource.name)),
-        resource,
-      ];
-      // The catalog gets the descriptor as it will be once active: publishing is part of provisioning.
-      const decision: Decision = {
-        by: SYSTEM,
-        action: 'provision',
-        at: nowIso(),
-        revision: this.state.revision,
-        stage: Stage.active,
-      };
+      });
+      const look = await waitUntilRunning(input);
+      this.noteJob(look.status, { name: deployed.jobName, url: deployed.url, savepoint: undefined });
+      if (!look.health.healthy && look.health.settled && !look.status.waitingForSlot) {
+        throw wf.ApplicationFailure.create({
+          type: 'JobFailed',
+          message: look.health.reason,
+          nonRetryable: true,
+        });
+      }
+      const started = `Flink job ${deployed.jobName} started from ${startedFrom}`;
+      const target = look.health.healthy ? Stage.active : Stage.degraded;
+      // The catalog gets the descriptor as it will be: publishing is part of provisioning.
       await provisioning.publishCatalogDescriptor({
         productId: this.productId,
-        descriptor: toCatalogDescriptor({
-          spec,
-          stage: Stage.active,
-          decisions: [...this.state.decisions, decision],
-          resources: this.state.resources,
-          updatedAt: decision.at,
-          version: this.decisionCount + 1,
-        }),
+        descriptor: this.descriptor(target, { by: SYSTEM, action: 'provision' }),
       });
-      this.state.lastError = undefined;
-      this.transition(Stage.active, { by: SYSTEM, action: 'provision' });
-      this.state.publishedStage = Stage.active;
+      if (look.health.healthy) {
+        this.state.lastError = undefined;
+        this.state.degradedBy = undefined;
+        this.transition(Stage.active, { by: SYSTEM, action: 'provision', comment: started });
+      } else {
+        this.record({ by: SYSTEM, action: 'provision', comment: started });
+        this.degrade(look.health.reason);
+      }
+      this.state.publishedStage = target;
     } catch (error) {
       const failure = describeActivityFailure(error);
       this.state.lastError = failure;
@@ -511,6 +536,122 @@ class DataProduct {
         by: SYSTEM,
         action: 'fail',
         comment: `${failure.type}: ${failure.message}`,
+      });
+    }
+  }
+
+  private addResource(resource: ProvisionedResource): void {
+    this.state.resources = [
+      ...this.state.resources.filter((r) => !(r.kind === resource.kind && r.name === resource.name)),
+      resource,
+    ];
+  }
+
+  /** Remember what the job looked like (the catalog and `meshloop show` print it). */
+  private noteJob(
+    status: ProductJobStatus,
+    known: { name?: string; url?: string; savepoint?: string },
+  ): void {
+    const previous = this.state.job?.revision === this.state.revision ? this.state.job : undefined;
+    this.state.job = {
+      name: known.name ?? previous?.name ?? productJobNameOf(this.productId, this.state.revision),
+      id: status.jobId ?? previous?.id ?? '',
+      ...((known.url ?? previous?.url) ? { url: known.url ?? previous?.url } : {}),
+      revision: this.state.revision,
+      sql: normalisedSql(this.state.spec.sql),
+      state: status.state,
+      ...(status.failure ? { failure: bounded(status.failure, 2000) } : {}),
+      rejectedRecords: status.rejectedRecords,
+      checkedAt: nowIso(),
+      ...((known.savepoint ?? previous?.savepoint)
+        ? { savepoint: known.savepoint ?? previous?.savepoint }
+        : {}),
+    };
+  }
+
+  private descriptor(stage: Stage, next?: { by: string; action: DecisionAction }) {
+    const decisions = next
+      ? [...this.state.decisions, { ...next, at: nowIso(), revision: this.state.revision, stage }]
+      : this.state.decisions;
+    return toCatalogDescriptor({
+      spec: this.state.spec,
+      stage,
+      decisions,
+      resources: this.state.resources,
+      ...(this.state.lineage ? { lineage: this.state.lineage } : {}),
+      ...(this.state.job ? { job: this.state.job } : {}),
+      updatedAt: next ? nowIso() : this.state.updatedAt,
+      version: this.decisionCount + (next ? 1 : 0),
+    });
+  }
+
+  degrade(reason: string, by: 'job' | 'analysis' = 'job'): void {
+    this.state.lastError = {
+      type: by === 'job' ? 'JobUnhealthy' : 'AnalysisBreach',
+      message: reason,
+      at: nowIso(),
+    };
+    this.state.degradedBy = by;
+    this.transition(Stage.degraded, { by: SYSTEM, action: 'degrade', comment: reason });
+  }
+
+  /**
+   * While active or degraded: look at the job on the mesh's timer. An unhealthy job degrades the
+   * product with Flink's reason; a job running again recovers it.
+   */
+  async watch(shouldContinueAsNew: () => boolean): Promise<void> {
+    const watched = this.stage;
+    const interval = this.governance?.jobWatchIntervalMs ?? 60_000;
+    if (await wf.condition(() => this.stage !== watched || shouldContinueAsNew(), interval)) return;
+    let look;
+    try {
+      look = await lookAtJob(this.jobInput());
+    } catch (error) {
+      wf.log.warn('could not look at the Flink job', {
+        productId: this.productId,
+        error: describeActivityFailure(error),
+      });
+      return;
+    }
+    if (this.stage !== watched) return;
+    const before = this.state.job;
+    this.noteJob(look.status, {});
+    if (this.stage === Stage.active && !look.health.healthy && look.health.settled) {
+      this.degrade(look.health.reason);
+    } else if (this.stage === Stage.degraded && this.state.degradedBy === 'job' && look.health.healthy) {
+      this.state.lastError = undefined;
+      this.state.degradedBy = undefined;
+      this.transition(Stage.active, { by: SYSTEM, action: 'recover', comment: 'the Flink job runs again' });
+    } else if (before?.rejectedRecords !== this.state.job?.rejectedRecords) {
+      this.state.publishedStage = undefined; // the catalog shows the new rejected count
+    }
+  }
+
+  /** Retired or deprecated: stop the job with a savepoint, once (the topic and its data stay). */
+  async stopJobIfRunning(): Promise<void> {
+    const job = this.state.job;
+    if (!job || job.savepoint !== undefined || ['CANCELED', 'FINISHED'].includes(job.state)) return;
+    try {
+      const stopped = await stopJob({ ...this.jobInput(), revision: job.revision });
+      this.state.job = {
+        ...job,
+        state: stopped.savepoint ? 'FINISHED' : 'CANCELED',
+        ...(stopped.savepoint ? { savepoint: stopped.savepoint } : {}),
+        checkedAt: nowIso(),
+      };
+      this.state.publishedStage = undefined; // the catalog shows where the job stopped
+      this.record({
+        by: SYSTEM,
+        action: this.stage === Stage.deprecated ? 'deprecate' : 'retire',
+        comment: stopped.savepoint
+          ? `Flink job ${job.name} stopped with savepoint ${stopped.savepoint}`
+          : `Flink job ${job.name} ${stopped.stopped ? 'cancelled (it was not running)' : 'was not running'}`,
+      });
+    } catch (error) {
+      this.state.lastError = describeActivityFailure(error);
+      wf.log.warn('stopping the Flink job failed', {
+        productId: this.productId,
+        error: this.state.lastError,
       });
     }
   }
@@ -528,14 +669,7 @@ class DataProduct {
       try {
         await catalogPublishing.publishCatalogDescriptor({
           productId: this.productId,
-          descriptor: toCatalogDescriptor({
-            spec: this.state.spec,
-            stage,
-            decisions: this.state.decisions,
-            resources: this.state.resources,
-            updatedAt: this.state.updatedAt,
-            version: this.decisionCount,
-          }),
+          descriptor: this.descriptor(stage),
         });
         this.state.publishedStage = stage;
       } catch (error) {
@@ -604,19 +738,6 @@ class DataProduct {
 }
 
 const notReady: Refusal = { type: 'NotReady', message: 'the product is still reading mesh.yaml; try again' };
-
-function describeActivityFailure(error: unknown): LastError {
-  const at = nowIso();
-  if (error instanceof wf.ActivityFailure) {
-    const cause = error.cause;
-    if (cause instanceof wf.ApplicationFailure)
-      return { type: cause.type ?? 'Error', message: cause.message, at };
-    if (cause instanceof wf.TimeoutFailure) return { type: 'Timeout', message: cause.message, at };
-    return { type: cause?.name ?? 'ActivityFailure', message: cause?.message ?? error.message, at };
-  }
-  // Anything else (cancellation, a bug) is not a provisioning outcome: let it fail the task.
-  throw error;
-}
 
 /** One data product's life, from proposal to retirement. The workflow id is `data-product:<domain>.<name>`. */
 export async function dataProductWorkflow(input: DataProductInput): Promise<ProductStatus> {
@@ -696,6 +817,17 @@ export async function dataProductWorkflow(input: DataProductInput): Promise<Prod
       product.transition(Stage.deprecated, { by: request.by, action: 'deprecate', comment: request.comment }),
   );
   wf.setHandler(deprecateUpdate, deprecate.handler, { validator: deprecate.validator });
+  const redeploy = operatorUpdate(
+    'redeploy',
+    (stage) => stage === Stage.active || stage === Stage.degraded || stage === Stage.failed,
+    (request) =>
+      product.transition(Stage.provisioning, {
+        by: request.by,
+        action: 'redeploy',
+        comment: request.comment,
+      }),
+  );
+  wf.setHandler(redeployUpdate, redeploy.handler, { validator: redeploy.validator });
   wf.setHandler(
     retireUpdate,
     async (raw: unknown) => {
@@ -732,14 +864,25 @@ export async function dataProductWorkflow(input: DataProductInput): Promise<Prod
       });
     }
     const stage = product.stage;
-    if (isAwaitingDecision(stage)) {
+    if (stage === Stage.proposed) {
+      await product.checkProposal();
+    } else if (isAwaitingDecision(stage)) {
       await product.awaitDecision(shouldContinueAsNew);
     } else if (stage === Stage.provisioning) {
       await product.provision();
+    } else if (stage === Stage.active || stage === Stage.degraded) {
+      await product.watch(shouldContinueAsNew);
     } else {
-      // active, deprecated, failed: wait for an operator (or for history to need a fresh run).
+      if (stage === Stage.deprecated) await product.stopJobIfRunning();
+      // deprecated, failed: wait for an operator (or for history to need a fresh run).
       await wf.condition(() => product.stage !== stage || shouldContinueAsNew());
     }
+  }
+  // Retired (or an amendment of a running product rejected or expired): the job stops with a
+  // savepoint; the topic and its data stay.
+  if (product.state.job) {
+    await product.stopJobIfRunning();
+    await product.publishIfChanged();
   }
   await wf.condition(wf.allHandlersFinished);
   return product.status();

@@ -3,6 +3,7 @@ import * as wf from '@temporalio/workflow';
 import type { Decision, IgnoredMessage, LastError, ProvisionedResource } from '../src/domain/lifecycle';
 import { Stage } from '../src/domain/lifecycle';
 import type { AuditSummary } from '../src/domain/audit';
+import type { ColumnLineage, ProductJob } from '../src/domain/creation';
 import type {
   AmendRequest,
   ApproverMessage,
@@ -41,6 +42,11 @@ export const amendSpecUpdate = wf.defineUpdate<ProductStatus, [AmendRequest]>('a
 export const retryProvisioningUpdate = wf.defineUpdate<ProductStatus, [OperatorRequest]>('retryProvisioning');
 /** Mark an active product as going away; an update so the caller learns whether it applied. */
 export const deprecateUpdate = wf.defineUpdate<ProductStatus, [OperatorRequest]>('deprecate');
+/**
+ * An operator restarts an active, degraded or failed product's Flink job (from its savepoint or
+ * last checkpoint): provisioning runs again.
+ */
+export const redeployUpdate = wf.defineUpdate<ProductStatus, [OperatorRequest]>('redeploy');
 
 /** An update: the operator must hear a refusal (active products still read it) rather than have it vanish. */
 export const retireUpdate = wf.defineUpdate<ProductStatus, [RetireRequest]>('retire');
@@ -68,6 +74,14 @@ export type ProductStatus = {
   olderIgnored?: AuditSummary;
   /** Violations of the last policy check (empty when it passed). */
   policyViolations: string[];
+  /** What the SQL guard found wrong with the current revision's SQL (empty when it passed). */
+  sqlProblems?: string[];
+  /** Output column ← input fields, as the SQL guard extracted it. */
+  lineage?: ColumnLineage[];
+  /** The product's Flink job as last seen (the watch timer refreshes it while active). */
+  job?: ProductJob;
+  /** Why the product is degraded: its job (the watch recovers it) or an analysis check. */
+  degradedBy?: 'job' | 'analysis';
   resources: ProvisionedResource[];
   lastError?: LastError;
   /** ISO time a decision is due by, while waiting for one. */

@@ -1,3 +1,4 @@
+import type { ColumnLineage, ProductJob } from './creation';
 import type { Decision, ProvisionedResource, Stage } from './lifecycle';
 import type { TableStatus } from './materialization';
 import type { OutputTopic, ProductInput, ProductKind, ProductSpec } from './spec';
@@ -23,6 +24,10 @@ export type CatalogDescriptor = Readonly<{
   resources: readonly ProvisionedResource[];
   /** The product's Iceberg table as last described: table, snapshot, row count, last commit. */
   table?: TableStatus;
+  /** Output column ← input fields, from the SQL guard. */
+  lineage?: readonly ColumnLineage[];
+  /** The Flink job that fills the topic: name, id, Web UI link, state, rejected input records. */
+  job?: ProductJob;
   /** ISO time of the change that produced this descriptor (workflow time, so replay-safe). */
   updatedAt: string;
   /**
@@ -38,6 +43,8 @@ export function toCatalogDescriptor(input: {
   decisions: readonly Decision[];
   resources: readonly ProvisionedResource[];
   table?: TableStatus;
+  lineage?: readonly ColumnLineage[];
+  job?: ProductJob;
   updatedAt: Date | string;
   version?: number;
 }): CatalogDescriptor {
@@ -57,6 +64,8 @@ export function toCatalogDescriptor(input: {
     decisions: input.decisions,
     resources: input.resources,
     ...(input.table ? { table: input.table } : {}),
+    ...(input.lineage ? { lineage: input.lineage } : {}),
+    ...(input.job ? { job: input.job } : {}),
     updatedAt: typeof input.updatedAt === 'string' ? input.updatedAt : input.updatedAt.toISOString(),
     version: input.version ?? 0,
   };

@@ -100,6 +100,8 @@ export type ProductJobStatus = Readonly<{
   restarts: number;
   /** Input records the job skipped (not JSON, wrong types, no event time), from the rejected topic. */
   rejectedRecords: number;
+  /** The newest retained checkpoint of the job, to restart from when it failed. */
+  lastCheckpoint?: string;
 }>;
 
 export type StopResult = Readonly<{ stopped: boolean; savepoint?: string }>;
@@ -117,4 +119,80 @@ export function rejectedTopicOf(spec: Pick<ProductSpec, 'outputTopic'>): string 
 /** Whole-SQL comparison that ignores layout: the same statement redeploys from a savepoint. */
 export function normalisedSql(sql: string | undefined): string {
   return (sql ?? '').replace(/\s+/g, ' ').trim().replace(/;$/, '');
+}
+
+/** The creation activities as the product workflow calls them (the worker registers them). */
+export type CreationActivities = {
+  /** The SQL guard: SQL problems are returned; only trouble reaching Flink or the catalog throws. */
+  checkProductSql(input: ProductJobInput): Promise<SqlCheckResult>;
+  deployProductJob(
+    input: ProductJobInput & { savepoint?: string; fromScratch?: boolean },
+  ): Promise<DeployResult>;
+  describeProductJob(input: ProductJobInput): Promise<ProductJobStatus>;
+  stopProductJob(input: ProductJobInput & { drain?: boolean }): Promise<StopResult>;
+};
+
+/** A product's Flink job as its workflow last saw it. */
+export type ProductJob = Readonly<{
+  name: string;
+  id: string;
+  url?: string;
+  /** The spec revision the job runs. */
+  revision: number;
+  /** The deployed SQL, normalised: an amendment with the same SQL resumes from the savepoint. */
+  sql: string;
+  state: ProductJobState;
+  failure?: string;
+  rejectedRecords: number;
+  checkedAt: string;
+  /** Where the job was stopped (retire, deprecate, a new revision): a redeploy resumes from it. */
+  savepoint?: string;
+}>;
+
+/** Restarts tolerated before a restarting job counts as unhealthy (one hiccup is not an outage). */
+export const TOLERATED_RESTARTS = 1;
+
+/**
+ * Is the product's job healthy, and if not, why: the one rule the workflow applies after each
+ * look at the job (provisioning waits with it, the watch timer degrades and recovers with it).
+ */
+export function jobHealthOf(
+  status: ProductJobStatus,
+  jobName: string,
+): { healthy: true } | { healthy: false; settled: boolean; reason: string } {
+  const failure = status.failure ? `: ${status.failure}` : '';
+  if (status.waitingForSlot) {
+    return {
+      healthy: false,
+      settled: true,
+      reason: `the job waits for a task slot and the cluster has none free; stop a product or raise MESHLOOP_FLINK_TASK_SLOTS, then redeploy`,
+    };
+  }
+  switch (status.state) {
+    case 'RUNNING':
+      return { healthy: true };
+    case 'NOT_FOUND':
+      return { healthy: false, settled: true, reason: `no Flink job named ${jobName} exists` };
+    case 'FAILED':
+    case 'CANCELED':
+    case 'FINISHED':
+    case 'SUSPENDED':
+      return {
+        healthy: false,
+        settled: true,
+        reason: `the Flink job ${jobName} is ${status.state}${failure}`,
+      };
+    case 'RESTARTING':
+    case 'FAILING':
+      return status.restarts > TOLERATED_RESTARTS
+        ? {
+            healthy: false,
+            settled: true,
+            reason: `the Flink job keeps restarting (${status.restarts} restarts)${failure}`,
+          }
+        : { healthy: false, settled: false, reason: `the Flink job is ${status.state}${failure}` };
+    default:
+      // INITIALIZING, CREATED, RECONCILING, CANCELLING: on its way somewhere; look again.
+      return { healthy: false, settled: false, reason: `the Flink job is ${status.state}` };
+  }
 }

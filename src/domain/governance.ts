@@ -1,7 +1,7 @@
 import type { Stage } from './lifecycle';
 import { isApprover } from './lifecycle';
 import type { MeshConfig } from './mesh-config';
-import { defaultApprovalDeadlineMs, defaultReminderIntervalMs } from './mesh-config';
+import { defaultApprovalDeadlineMs, defaultJobWatchIntervalMs, defaultReminderIntervalMs } from './mesh-config';
 import { ownValue } from './records';
 
 /**
@@ -19,6 +19,8 @@ export type DomainGovernance = Readonly<{
   requiredApprovals: number;
   approvalDeadlineMs: number;
   reminderIntervalMs: number;
+  /** How often an active product's Flink job is checked. */
+  jobWatchIntervalMs: number;
   /** Every domain of the mesh, for the policy check. */
   knownDomains: readonly string[];
 }>;
@@ -35,6 +37,7 @@ export function governanceOf(mesh: MeshConfig, domain: string): DomainGovernance
       requiredApprovals: 1,
       approvalDeadlineMs: defaultApprovalDeadlineMs,
       reminderIntervalMs: defaultReminderIntervalMs,
+      jobWatchIntervalMs: defaultJobWatchIntervalMs,
       knownDomains,
     };
   }
@@ -46,6 +49,7 @@ export function governanceOf(mesh: MeshConfig, domain: string): DomainGovernance
     requiredApprovals: Math.max(1, config.requiredApprovals),
     approvalDeadlineMs: config.approvalDeadlineMs,
     reminderIntervalMs: config.reminderIntervalMs,
+    jobWatchIntervalMs: config.jobWatchIntervalMs,
     knownDomains,
   };
 }

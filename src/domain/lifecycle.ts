@@ -22,11 +22,12 @@ export const stages: readonly Stage[] = Object.values(Stage);
 
 /** What each stage means, for the CLI, the README and error messages. */
 export const stageMeaning: Readonly<Record<Stage, string>> = {
-  proposed: 'just proposed; policy checks run before anyone is asked',
+  proposed: 'just proposed (or amended); policy checks and the SQL guard run before anyone is asked',
   awaitingApproval: "waiting for the domain's approvers to approve, reject or request changes",
-  changesRequested: 'an approver or a policy asked for changes; waiting for an amended spec',
-  provisioning: 'approved; creating the output topic and publishing the catalog descriptor',
-  active: 'provisioned and readable; listed in the catalog (no Flink job fills its topic yet: issue 8)',
+  changesRequested:
+    'an approver, a policy or the SQL guard asked for changes; waiting for an amended spec (a running job runs on)',
+  provisioning: 'approved; creating the output topic, checking the SQL again and deploying its Flink job',
+  active: 'its Flink job runs and fills its topic; listed in the catalog, watched on a timer',
   degraded:
     'its job failed or cannot get a slot, or a quality or SLA check failed; back to active when it recovers',
   deprecated: 'still readable, but going away: consumers should move off it',
@@ -39,10 +40,14 @@ export const stageMeaning: Readonly<Record<Stage, string>> = {
 const transitions: Readonly<Record<Stage, readonly Stage[]>> = {
   proposed: ['awaitingApproval', 'changesRequested', 'rejected'],
   awaitingApproval: ['provisioning', 'rejected', 'changesRequested', 'expired'],
-  changesRequested: ['awaitingApproval', 'rejected', 'expired'],
-  provisioning: ['active', 'failed'],
-  active: ['degraded', 'deprecated', 'retired'],
-  degraded: ['active', 'deprecated', 'retired'],
+  // An amended spec is checked again (policies, SQL) before the approvers see it.
+  changesRequested: ['proposed', 'awaitingApproval', 'rejected', 'expired'],
+  // A deployed job that cannot get a task slot leaves provisioning degraded, not silently pending.
+  provisioning: ['active', 'degraded', 'failed'],
+  // Redeploying (an operator's `redeploy`) goes through provisioning again; an approver may ask
+  // for changes to a running product (its job runs on until the amendment is approved).
+  active: ['degraded', 'provisioning', 'changesRequested', 'deprecated', 'retired'],
+  degraded: ['active', 'provisioning', 'changesRequested', 'deprecated', 'retired'],
   deprecated: ['retired'],
   failed: ['provisioning', 'retired'],
   retired: [],

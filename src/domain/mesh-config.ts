@@ -22,6 +22,8 @@ const durationMs = z
   });
 
 const approvalSettings = {
+  /** How often a running product's Flink job is checked (default 1m). */
+  jobWatchInterval: durationMs.optional(),
   approvalDeadline: durationMs.optional(),
   reminderInterval: durationMs.optional(),
   requiredApprovals: z.number().int('must be a whole number').min(1, 'must be ≥ 1').optional(),
@@ -75,6 +77,8 @@ export type DomainConfig = Readonly<{
   reminderIntervalMs: number;
   /** Distinct approvers needed before provisioning starts. */
   requiredApprovals: number;
+  /** How often an active product's Flink job is checked. */
+  jobWatchIntervalMs: number;
 }>;
 
 export type MeshConfig = Readonly<{
@@ -85,6 +89,7 @@ export type MeshConfig = Readonly<{
 
 export const defaultApprovalDeadlineMs = 72 * 3_600_000;
 export const defaultReminderIntervalMs = 24 * 3_600_000;
+export const defaultJobWatchIntervalMs = 60_000;
 
 /** Validate a decoded mesh.yaml; every problem is listed with its path. */
 export function parseMeshConfig(value: unknown, source = 'mesh config'): MeshConfig {
@@ -103,6 +108,10 @@ export function parseMeshConfig(value: unknown, source = 'mesh config'): MeshCon
       approvalDeadlineMs: domain.approvalDeadline ?? defaults.approvalDeadline ?? defaultApprovalDeadlineMs,
       reminderIntervalMs: domain.reminderInterval ?? defaults.reminderInterval ?? defaultReminderIntervalMs,
       requiredApprovals: domain.requiredApprovals ?? defaults.requiredApprovals ?? 1,
+      jobWatchIntervalMs: Math.max(
+        1000,
+        domain.jobWatchInterval ?? defaults.jobWatchInterval ?? defaultJobWatchIntervalMs,
+      ),
     };
   }
   return { domains: resolved, operators: parsed.data.operators };

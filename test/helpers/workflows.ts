@@ -6,6 +6,8 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { createActivities } from '../../activities';
+import type { CreationActivities, ProductJobStatus } from '../../src/domain/creation';
+import { productJobNameOf, rejectedTopicOf } from '../../src/domain/creation';
 import type { MeshloopConfig } from '../../src/config';
 import { waitUntil } from '../../src/stack/probe';
 import type { dataProductWorkflow } from '../../workflows/data-product';
@@ -14,7 +16,7 @@ import { getStatusQuery } from '../../workflows/definitions';
 import type { ProductSpecInput } from '../../src/domain/spec';
 import { rawSpec } from './specs';
 
-type Activities = ReturnType<typeof createActivities>;
+type Activities = ReturnType<typeof createActivities> & CreationActivities;
 type ActivityName = keyof Activities;
 
 /**
@@ -30,6 +32,12 @@ export class FakeActivities {
   mesh: MeshSettings = { ...defaultMesh };
   /** Errors `publishCatalogDescriptor` throws, one per call, before it starts succeeding. */
   publishFailures: Error[] = [];
+  /** What the SQL guard answers (no problems: it passes). */
+  sqlProblems: string[] = [];
+  /** What `describeProductJob` answers, one per call; when empty, `jobStatus`. */
+  jobStatuses: Partial<ProductJobStatus>[] = [];
+  jobStatus: Partial<ProductJobStatus> = { state: 'RUNNING' };
+  private jobs = 0;
 
   callsOf<N extends ActivityName>(name: N): Parameters<Activities[N]>[0][] {
     return this.calls
@@ -70,6 +78,7 @@ export class FakeActivities {
           requiredApprovals: this.mesh.requiredApprovals,
           approvalDeadlineMs: this.mesh.approvalDeadlineMs,
           reminderIntervalMs: this.mesh.reminderIntervalMs,
+          jobWatchIntervalMs: this.mesh.jobWatchIntervalMs,
           knownDomains: [...this.mesh.knownDomains],
         });
       },
@@ -80,6 +89,55 @@ export class FakeActivities {
       sendApprovalReminder: (input) => {
         record('sendApprovalReminder', input);
         return Promise.resolve();
+      },
+      checkProductSql: (input) => {
+        record('checkProductSql', input);
+        const problems = [...this.sqlProblems];
+        return Promise.resolve({
+          ok: problems.length === 0,
+          problems,
+          columns: [],
+          lineage:
+            problems.length === 0
+              ? input.spec.schema.fields.map((f) => ({
+                  column: f.name,
+                  from: [{ input: 'in', field: f.name }],
+                }))
+              : [],
+        });
+      },
+      deployProductJob: (input) => {
+        record('deployProductJob', input);
+        this.jobs += 1;
+        return Promise.resolve({
+          jobId: `job-${this.jobs}`,
+          jobName: productJobNameOf(input.productId, input.revision),
+          started: true,
+          rejectedTopic: rejectedTopicOf(input.spec),
+          ...(input.savepoint ? { fromSavepoint: input.savepoint } : {}),
+        });
+      },
+      describeProductJob: (input) => {
+        record('describeProductJob', input);
+        const scripted = this.jobStatuses.shift() ?? this.jobStatus;
+        return Promise.resolve({
+          state: 'RUNNING',
+          jobId: `job-${this.jobs}`,
+          waitingForSlot: false,
+          restarts: 0,
+          rejectedRecords: 0,
+          ...scripted,
+        });
+      },
+      stopProductJob: (input) => {
+        record('stopProductJob', input);
+        // Like Flink: only a running job stops with a savepoint; a failed one is just cancelled.
+        if ((this.jobStatuses[0] ?? this.jobStatus).state !== 'RUNNING')
+          return Promise.resolve({ stopped: true });
+        return Promise.resolve({
+          stopped: true,
+          savepoint: `file:///savepoints/${input.productId}-r${input.revision}`,
+        });
       },
     };
   }
@@ -111,6 +169,7 @@ export type MeshSettings = {
   requiredApprovals: number;
   approvalDeadlineMs: number;
   reminderIntervalMs: number;
+  jobWatchIntervalMs: number;
   knownDomains: string[];
 };
 
@@ -120,6 +179,7 @@ export const defaultMesh: Readonly<MeshSettings> = {
   requiredApprovals: 1,
   approvalDeadlineMs: 5 * 60_000,
   reminderIntervalMs: 60_000,
+  jobWatchIntervalMs: 60_000,
   knownDomains: ['orders', 'payments'],
 };
 

@@ -94,17 +94,36 @@ describe('dataProductWorkflow (real Temporal server, fake activities)', function
           topic: { name: productId, partitions: 4, retentionMs: 3_600_000, cleanupPolicy: 'compact' },
         },
       ]);
+      const jobName = `meshloop-create:${productId}:r1`;
       assert.deepEqual(
         active.resources.map((r) => [r.kind, r.name, r.created]),
-        [['kafkaTopic', productId, true]],
+        [
+          ['kafkaTopic', productId, true],
+          ['flinkJob', jobName, true],
+        ],
+      );
+      assert.match(active.decisions[3]?.comment ?? '', /started from the beginning of its inputs/);
+      // The SQL guard ran before the approvers were asked, and again before deployment.
+      assert.equal(fakes.callsOf('checkProductSql').length, 2);
+      assert.deepEqual(
+        fakes.callsOf('deployProductJob').map((call) => [call.productId, call.revision, call.savepoint]),
+        [[productId, 1, undefined]],
+      );
+      assert.equal(active.job?.name, jobName);
+      assert.equal(active.job?.state, 'RUNNING');
+      assert.deepEqual(
+        active.lineage?.map((l) => l.column),
+        spec.schema.fields.map((f) => f.name),
       );
       assert.deepEqual(fakes.publishedStages(), ['awaitingApproval', 'active']);
       const descriptor = fakes.callsOf('publishCatalogDescriptor')[1]?.descriptor;
       assert.equal(descriptor?.productId, productId);
       assert.deepEqual(
         descriptor?.resources.map((r) => r.name),
-        [productId],
+        [productId, jobName],
       );
+      assert.equal(descriptor?.job?.id, 'job-1');
+      assert.ok(descriptor?.lineage && descriptor.lineage.length > 0, 'the catalog carries the lineage');
       assert.equal(active.lastError, undefined);
       await recordHistory(handle, 'approve-by-signal');
     });
@@ -166,18 +185,23 @@ describe('dataProductWorkflow (real Temporal server, fake activities)', function
       });
       assert.equal(
         afterChanges.stage,
-        'awaitingApproval',
-        'the amendment goes straight back to the approvers',
+        'proposed',
+        'the amendment is checked again before the approvers see it',
       );
       assert.equal(afterChanges.revision, 2);
       assert.equal(afterChanges.spec.outputTopic.partitions, 12);
+      const rechecked = await waitForStatus(handle, stageIs('awaitingApproval'));
       assert.deepEqual(
-        afterChanges.decisions.slice(2).map((d) => [d.action, d.by, d.stage, d.revision]),
+        rechecked.decisions.slice(2).map((d) => [d.action, d.by, d.stage, d.revision]),
         [
           ['requestChanges', 'alice', 'changesRequested', 1],
-          ['amend', 'alice', 'changesRequested', 2],
+          ['amend', 'alice', 'proposed', 2],
           ['policyCheck', 'meshloop', 'awaitingApproval', 2],
         ],
+      );
+      assert.deepEqual(
+        fakes.callsOf('checkProductSql').map((call) => call.revision),
+        [1, 2],
       );
 
       await handle.executeUpdate(reviewUpdate, { args: [{ action: 'approve', by: 'bob' }] });
@@ -213,8 +237,9 @@ describe('dataProductWorkflow (real Temporal server, fake activities)', function
           },
         ],
       });
-      assert.equal(amended.stage, 'awaitingApproval');
+      assert.equal(amended.stage, 'proposed');
       assert.equal(amended.spec.description, 'Revenue per channel per day, in EUR.');
+      await waitForStatus(handle, stageIs('awaitingApproval'));
       assert.deepEqual(amended.approvals, []);
     });
   });
@@ -408,9 +433,10 @@ describe('dataProductWorkflow (real Temporal server, fake activities)', function
           },
         ],
       });
-      assert.equal(fixed.stage, 'awaitingApproval');
-      assert.deepEqual(fixed.policyViolations, []);
-      assert.equal(fixed.lastError, undefined);
+      assert.equal(fixed.stage, 'proposed');
+      const rechecked = await waitForStatus(handle, stageIs('awaitingApproval'));
+      assert.deepEqual(rechecked.policyViolations, []);
+      assert.equal(rechecked.lastError, undefined);
     });
   });
 
@@ -492,11 +518,24 @@ describe('dataProductWorkflow (real Temporal server, fake activities)', function
       assert.equal(retired.stage, 'retired');
       const result = await handle.result();
       assert.equal(result.stage, 'retired');
-      assert.equal(result.decisions.at(-1)?.comment, 'consumers warned (forced)');
+      assert.equal(
+        result.decisions.find((d) => d.action === 'retire' && d.by === 'ops')?.comment,
+        'consumers warned (forced)',
+      );
       assert.deepEqual(
-        result.resources.map((r) => r.name),
-        [active.productId],
+        result.resources.map((r) => r.kind),
+        ['kafkaTopic', 'flinkJob'],
         'the topic is kept',
+      );
+      // The job stopped with a savepoint once (deprecation or retirement, whichever ran first).
+      assert.deepEqual(
+        fakes.callsOf('stopProductJob').map((call) => call.revision),
+        [1],
+      );
+      assert.equal(result.job?.savepoint, `file:///savepoints/${active.productId}-r1`);
+      assert.match(
+        result.decisions.find((d) => d.by === 'meshloop' && /stopped/.test(d.comment ?? ''))?.comment ?? '',
+        /stopped with savepoint/,
       );
       assert.deepEqual(fakes.publishedStages(), ['awaitingApproval', 'active', 'deprecated', 'retired']);
       assert.equal(fakes.callsOf('findActiveDependants').length, 1, 'force skips the check');
@@ -549,7 +588,10 @@ describe('dataProductWorkflow (real Temporal server, fake activities)', function
       assert.equal((await firstRun.describe()).status.name, 'CONTINUED_AS_NEW');
       await recordHistory(firstRun, 'continue-as-new-first-run');
       // Close it so the recorded last run is a whole history that starts from carried state.
-      assert.equal((await handle.executeUpdate(retireUpdate, { args: [{ by: 'ops' }] })).stage, 'retired');
+      assert.equal(
+        (await executeWhenReady(() => handle.executeUpdate(retireUpdate, { args: [{ by: 'ops' }] }))).stage,
+        'retired',
+      );
       const retired = await handle.result();
       assert.equal(retired.decisions.find((d) => d.action === 'approve')?.by, 'alice');
       await recordHistory(handle, 'continue-as-new-last-run');
@@ -595,3 +637,19 @@ const quietBundler = {
   warn: (message: string) => process.stderr.write(`bundler: ${message}\n`),
   error: (message: string) => process.stderr.write(`bundler: ${message}\n`),
 };
+
+/**
+ * Run an update, again while the workflow answers NotReady: right after continuing as new, a run
+ * reads mesh.yaml before it accepts decisions (a client is told to try again).
+ */
+async function executeWhenReady<T>(update: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await update();
+    } catch (error) {
+      const cause = (error as { cause?: { type?: string } }).cause;
+      if (cause?.type !== 'NotReady' || attempt >= 50) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}

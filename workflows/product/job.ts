@@ -1,0 +1,80 @@
+import * as wf from '@temporalio/workflow';
+import type {
+  DeployResult,
+  ProductJob,
+  ProductJobInput,
+  ProductJobStatus,
+  StopResult,
+} from '../../src/domain/creation';
+import { jobHealthOf, normalisedSql, productJobNameOf } from '../../src/domain/creation';
+import { jobControl, jobWatching } from './proxies';
+
+/**
+ * The side effects of a product's Flink job, in the order the workflow needs them. The workflow's
+ * DataProduct decides what each outcome means for the stage; these only act and report.
+ */
+
+/** How long provisioning waits for a submitted job to run before calling the product degraded. */
+export const RUNNING_DEADLINE_MS = 120_000;
+
+export type Deployment = Readonly<{ deployed: DeployResult; startedFrom: string }>;
+
+/**
+ * Deploy the spec's revision. Whatever ran before (an earlier revision, or this one when an
+ * operator redeploys) is stopped first with a savepoint; the new job resumes from it when the SQL
+ * is unchanged, else starts from scratch (the old state does not fit a different query).
+ */
+export async function deployRevision(
+  input: ProductJobInput,
+  previous: ProductJob | undefined,
+): Promise<Deployment> {
+  if (!previous) {
+    const deployed = await jobControl.deployProductJob(input);
+    return { deployed, startedFrom: 'the beginning of its inputs (a new product)' };
+  }
+  const before = { ...input, revision: previous.revision };
+  const stopped = await jobControl.stopProductJob(before);
+  let resumeFrom = stopped.savepoint ?? previous.savepoint;
+  let what = stopped.savepoint ? 'savepoint' : 'savepoint taken when it stopped';
+  if (!resumeFrom && previous.revision === input.revision) {
+    // A failed job left no savepoint: its last retained checkpoint holds the same state.
+    resumeFrom = (await jobWatching.describeProductJob(before)).lastCheckpoint;
+    what = 'last checkpoint';
+  }
+  if (previous.sql !== normalisedSql(input.spec.sql)) {
+    const deployed = await jobControl.deployProductJob({ ...input, fromScratch: true });
+    return {
+      deployed,
+      startedFrom: `scratch: the SQL changed since revision ${previous.revision}, so its state does not fit`,
+    };
+  }
+  if (resumeFrom) {
+    const deployed = await jobControl.deployProductJob({ ...input, savepoint: resumeFrom });
+    return { deployed, startedFrom: `the ${what} of revision ${previous.revision} (${resumeFrom})` };
+  }
+  const deployed = await jobControl.deployProductJob(input);
+  return { deployed, startedFrom: "its inputs' committed offsets (no savepoint or checkpoint was kept)" };
+}
+
+export type JobLook = Readonly<{ status: ProductJobStatus; health: ReturnType<typeof jobHealthOf> }>;
+
+/** Look at the job once. */
+export async function lookAtJob(input: ProductJobInput): Promise<JobLook> {
+  const status = await jobWatching.describeProductJob(input);
+  return { status, health: jobHealthOf(status, productJobNameOf(input.productId, input.revision)) };
+}
+
+/** Look until the job runs, its trouble is settled (failed, no slot), or the deadline passes. */
+export async function waitUntilRunning(input: ProductJobInput): Promise<JobLook> {
+  const deadline = Date.now() + RUNNING_DEADLINE_MS;
+  for (;;) {
+    const look = await lookAtJob(input);
+    if (look.health.healthy || look.health.settled || Date.now() >= deadline) return look;
+    await wf.sleep('2 seconds');
+  }
+}
+
+/** Stop the job with a savepoint (the topic and its data stay). */
+export function stopJob(input: ProductJobInput): Promise<StopResult> {
+  return jobControl.stopProductJob(input);
+}
