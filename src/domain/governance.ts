@@ -1,7 +1,11 @@
 import type { Stage } from './lifecycle';
 import { isApprover } from './lifecycle';
 import type { MeshConfig } from './mesh-config';
-import { defaultApprovalDeadlineMs, defaultJobWatchIntervalMs, defaultReminderIntervalMs } from './mesh-config';
+import {
+  defaultApprovalDeadlineMs,
+  defaultJobWatchIntervalMs,
+  defaultReminderIntervalMs,
+} from './mesh-config';
 import { ownValue } from './records';
 
 /**
