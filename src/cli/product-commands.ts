@@ -11,6 +11,7 @@ import { loadConfig } from '../config';
 import { createKafkaClient } from '../adapters/kafka/client';
 import { readCatalog } from '../adapters/kafka/catalog';
 import type { CatalogDescriptor } from '../domain/catalog';
+import { inputAliasOf } from '../domain/creation';
 import { MeshloopError } from '../domain/errors';
 import { domainConfigOf } from '../domain/mesh-config';
 import { meshloopSearchAttributes } from '../domain/search-attributes';
@@ -21,7 +22,9 @@ import type { ProductStatus } from '../../workflows/definitions';
 import {
   dataProductStartOptions,
   dataProductWorkflowType,
+  deprecateUpdate,
   getStatusQuery,
+  redeployUpdate,
   retireUpdate,
   retryProvisioningUpdate,
   reviewUpdate,
@@ -139,9 +142,41 @@ function formatStatus(status: ProductStatus): string {
     for (const d of status.decisions)
       lines.push(`  ${d.at}  ${d.action} by ${d.by}${d.comment ? `: ${d.comment}` : ''}`);
   }
+  lines.push('inputs');
+  for (const input of status.spec.inputs)
+    lines.push(
+      `  ${inputAliasOf(input)} ← ${'topic' in input ? `topic ${input.topic}` : `product ${input.product}`}`,
+    );
+  lines.push('sql');
+  lines.push(
+    ...(status.spec.sql ?? '(none: the SQL guard refuses a product without one)')
+      .split('\n')
+      .map((l) => `  ${l}`),
+  );
+  if (status.sqlProblems && status.sqlProblems.length > 0) {
+    lines.push('sql problems');
+    for (const problem of status.sqlProblems) lines.push(`  ${problem}`);
+  }
+  if (status.lineage && status.lineage.length > 0) {
+    lines.push('lineage');
+    for (const column of status.lineage)
+      lines.push(
+        `  ${column.column} ← ${column.from.map((f) => `${f.input}.${f.field}`).join(', ') || '(computed)'}`,
+      );
+  }
+  const job = status.job;
+  if (job) {
+    lines.push(
+      `job         ${job.name} ${job.state} (revision ${job.revision}${job.id ? `, id ${job.id}` : ''}), ` +
+        `${job.rejectedRecords} input records rejected, checked ${job.checkedAt}`,
+    );
+    if (job.url) lines.push(`            ${job.url}`);
+    if (job.failure) lines.push(`            failure: ${job.failure}`);
+    if (job.savepoint) lines.push(`            stopped with savepoint ${job.savepoint}`);
+  }
   if (status.resources.length > 0) {
     lines.push('resources');
-    for (const r of status.resources) lines.push(`  ${r.kind} ${r.name}`);
+    for (const r of status.resources) lines.push(`  ${r.kind} ${r.name}${r.id ? ` (${r.id})` : ''}`);
   }
   if (status.lastError) lines.push(`last error  ${status.lastError.type}: ${status.lastError.message}`);
   return lines.join('\n');
@@ -254,20 +289,45 @@ export function registerProductCommands(program: Command): void {
       });
     });
 
-  program
-    .command('retry')
-    .description('Retry provisioning of a failed product once its cause is fixed')
-    .argument('<product>', 'product id (<domain>.<name>)')
-    .requiredOption('--by <who>', 'who retries it (an operator in mesh.yaml)')
-    .option('--comment <text>', 'what was fixed')
-    .action(async (product: string, options: { by: string; comment?: string }) => {
-      await withClient(async (client) => {
-        const status = await client.workflow
-          .getHandle(workflowIdFor(product))
-          .executeUpdate(retryProvisioningUpdate, { args: [{ by: options.by, comment: options.comment }] });
-        console.log(`${status.productId}: ${status.stage}`);
+  const operatorCommands = [
+    {
+      name: 'retry',
+      description: 'Retry provisioning of a failed product once its cause is fixed',
+      update: retryProvisioningUpdate,
+      comment: 'what was fixed',
+    },
+    {
+      name: 'redeploy',
+      description:
+        "Restart an active, degraded or failed product's Flink job from its savepoint or last checkpoint",
+      update: redeployUpdate,
+      comment: 'why',
+    },
+    {
+      name: 'deprecate',
+      description: 'Mark a product as going away; its job stops with a savepoint, its topic stays readable',
+      update: deprecateUpdate,
+      comment: 'what consumers should use instead',
+    },
+  ];
+  for (const operatorCommand of operatorCommands) {
+    program
+      .command(operatorCommand.name)
+      .description(operatorCommand.description)
+      .argument('<product>', 'product id (<domain>.<name>)')
+      .requiredOption('--by <who>', 'who does it (an operator in mesh.yaml)')
+      .option('--comment <text>', operatorCommand.comment)
+      .option('--json', 'print the new status as JSON', false)
+      .action(async (product: string, options: { by: string; comment?: string; json: boolean }) => {
+        await withClient(async (client) => {
+          const status = await client.workflow
+            .getHandle(workflowIdFor(product))
+            .executeUpdate(operatorCommand.update, { args: [{ by: options.by, comment: options.comment }] });
+          if (options.json) console.log(JSON.stringify(status, null, 2));
+          else console.log(`${status.productId}: ${status.stage}`);
+        });
       });
-    });
+  }
 
   program
     .command('catalog')
@@ -287,7 +347,7 @@ export function registerProductCommands(program: Command): void {
       }
       console.log(
         table([
-          ['PRODUCT', 'STAGE', 'OWNER', 'KIND', 'TOPIC', 'INPUTS'],
+          ['PRODUCT', 'STAGE', 'OWNER', 'KIND', 'TOPIC', 'INPUTS', 'JOB', 'REJECTED'],
           // Records are untrusted (anyone may write the topic): every cell is read defensively.
           ...records.map((d) => [
             cell(d.productId),
@@ -301,6 +361,8 @@ export function registerProductCommands(program: Command): void {
                 return cell(input.product ?? input.topic);
               })
               .join(', ') || '-',
+            cell((d.job as { state?: unknown } | undefined)?.state),
+            String(Number((d.job as { rejectedRecords?: unknown } | undefined)?.rejectedRecords ?? 0) || 0),
           ]),
         ]),
       );

@@ -47,6 +47,12 @@ describe('lifecycle stages', () => {
       ['degraded', 'active'],
       ['degraded', 'retired'],
       ['deprecated', 'retired'],
+      // Creation: amendments are checked again, redeploys and slotless jobs.
+      ['changesRequested', 'proposed'],
+      ['provisioning', 'degraded'],
+      ['active', 'provisioning'],
+      ['degraded', 'provisioning'],
+      ['active', 'changesRequested'],
     ];
     for (const [from, to] of allowed) assert.ok(canTransition(from, to), `${from} → ${to}`);
   });
@@ -58,7 +64,9 @@ describe('lifecycle stages', () => {
       ['awaitingApproval', 'active'],
       ['changesRequested', 'provisioning'],
       ['provisioning', 'awaitingApproval'],
-      ['active', 'provisioning'],
+      ['active', 'proposed'],
+      ['degraded', 'awaitingApproval'],
+      ['deprecated', 'provisioning'],
       ['active', 'awaitingApproval'],
       ['rejected', 'awaitingApproval'],
       ['expired', 'awaitingApproval'],

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import type { ProductJobStatus } from '../../src/domain/creation';
+import {
+  duplicateAliases,
+  inputAliasOf,
+  jobHealthOf,
+  normalisedSql,
+  productJobNameOf,
+  rejectedTopicOf,
+} from '../../src/domain/creation';
+import { validSpec } from '../helpers/specs';
+
+const status = (overrides: Partial<ProductJobStatus>): ProductJobStatus => ({
+  state: 'RUNNING',
+  waitingForSlot: false,
+  restarts: 0,
+  rejectedRecords: 0,
+  ...overrides,
+});
+
+describe('creation: names, aliases and job health (pure)', () => {
+  it('aliases an input by `as`, else by its topic entity or product name', () => {
+    assert.equal(inputAliasOf({ topic: 'orders.orders', as: 'o' }), 'o');
+    assert.equal(inputAliasOf({ topic: 'payments.payments' }), 'payments');
+    assert.equal(inputAliasOf({ topic: 'web.Page-Views' }), 'page_views');
+    assert.equal(inputAliasOf({ product: 'orders.orders_with_payments' }), 'orders_with_payments');
+    assert.equal(inputAliasOf({ topic: 'x.9lives' }), 't_9lives');
+  });
+
+  it('finds inputs that would share an alias', () => {
+    const spec = validSpec({ inputs: [{ topic: 'a.orders' }, { topic: 'b.orders' }, { topic: 'c.pay' }] });
+    assert.deepEqual(duplicateAliases(spec), ['orders']);
+    assert.deepEqual(
+      duplicateAliases(validSpec({ inputs: [{ topic: 'a.orders' }, { topic: 'b.orders', as: 'b' }] })),
+      [],
+    );
+  });
+
+  it('names the job by product and revision, the rejected topic after the output', () => {
+    assert.equal(productJobNameOf('orders.daily', 3), 'meshloop-create:orders.daily:r3');
+    assert.equal(rejectedTopicOf(validSpec()), 'orders.daily_revenue.rejected');
+    assert.equal(normalisedSql(' SELECT a\n  FROM  t ;'), 'SELECT a FROM t');
+  });
+
+  it('a running job is healthy; a failed, missing or slotless one is settled trouble with the reason', () => {
+    assert.deepEqual(jobHealthOf(status({}), 'j'), { healthy: true });
+    const failed = jobHealthOf(status({ state: 'FAILED', failure: 'TimeoutException: topic x' }), 'j');
+    assert.deepEqual(failed, {
+      healthy: false,
+      settled: true,
+      reason: 'the Flink job j is FAILED: TimeoutException: topic x',
+    });
+    const missing = jobHealthOf(status({ state: 'NOT_FOUND' }), 'j');
+    assert.equal(missing.healthy === false && missing.reason, 'no Flink job named j exists');
+    const slotless = jobHealthOf(status({ state: 'CREATED', waitingForSlot: true }), 'j');
+    assert.ok(!slotless.healthy && slotless.settled && /task slot/.test(slotless.reason));
+  });
+
+  it('one restart is a hiccup to look at again; more is settled trouble', () => {
+    const once = jobHealthOf(status({ state: 'RESTARTING', restarts: 1 }), 'j');
+    assert.ok(!once.healthy && !once.settled);
+    const again = jobHealthOf(status({ state: 'RESTARTING', restarts: 2, failure: 'boom' }), 'j');
+    assert.ok(!again.healthy && again.settled && /keeps restarting \(2 restarts\): boom/.test(again.reason));
+    const starting = jobHealthOf(status({ state: 'INITIALIZING' }), 'j');
+    assert.ok(!starting.healthy && !starting.settled);
+  });
+});
