@@ -118,10 +118,7 @@ export function rejectedTopicOf(spec: Pick<ProductSpec, 'outputTopic'>): string 
 
 /** Whole-SQL comparison that ignores layout: the same statement redeploys from a savepoint. */
 export function normalisedSql(sql: string | undefined): string {
-  return (sql ?? '')
-    .replace(/\s+/g, ' ')
-    .trim()
-    .replace(/\s*;$/, '');
+  return (sql ?? '').replace(/\s+/g, ' ').trim().replace(/\s*;$/, '');
 }
 
 /** The creation activities as the product workflow calls them (the worker registers them). */
