@@ -26,7 +26,8 @@ import { internalNamesUsed, lineageFromText, statementKindProblems } from './sql
  * 3. The columns are compared with the spec (names exact; types by family, below). When they
  *    match, Flink plans the job's own INSERT into the product's real sink table, which also
  *    catches what only the planner knows (an updating query into an append-only topic ...).
- * 4. Column lineage is read from the query text (sql-text.ts: CTEs, derived tables, window TVFs,
+ * 4. A personal field the spec masks must not be a raw copy of a topic's field.
+ * 5. Column lineage is read from the query text (sql-text.ts: CTEs, derived tables, window TVFs,
  *    stars), and named by Flink's output columns. Flink 1.20 exposes no column lineage through
  *    the gateway (its plans print field indexes, not origins), so the text is the source.
  *
@@ -168,24 +169,59 @@ async function checkInSession(
   }
   if (problems.length > 0) return refused(problems, columns);
 
-  const lineage = lineageOf(select, inputs, columns);
-  if (!lineage)
-    deps.log?.warn('sql guard: column lineage not readable from the SQL text', { product: spec.name });
-  return { ok: true, problems: [], columns, lineage: lineage ?? [] };
-}
-
-/** Lineage from the text, named by Flink's columns (positions agree when the text was read right). */
-function lineageOf(
-  select: string,
-  inputs: readonly InputBinding[],
-  columns: readonly OutputColumn[],
-): ColumnLineage[] | undefined {
   const traced = lineageFromText(
     select,
     inputs.map((input) => ({ alias: input.alias, fields: input.fields.map((f) => f.name) })),
   );
-  if (!traced || traced.length !== columns.length) return undefined;
-  return columns.map((column, i) => ({ column: column.name, from: traced[i]!.from }));
+  // Positions agree with Flink's columns when the text was read right; otherwise no lineage.
+  const lineage =
+    traced && traced.length === columns.length
+      ? columns.map((column, i) => ({
+          column: column.name,
+          from: traced[i]!.from,
+          direct: traced[i]!.direct,
+        }))
+      : undefined;
+  if (!lineage)
+    deps.log?.warn('sql guard: column lineage not readable from the SQL text', { product: spec.name });
+  const masking = lineage ? maskingProblems(spec, inputs, lineage) : [];
+  if (masking.length > 0) return refused(masking, columns);
+  return {
+    ok: true,
+    problems: [],
+    columns,
+    lineage: (lineage ?? []).map(({ column, from }) => ({ column, from })),
+  };
+}
+
+const maskingExamples: Readonly<Record<string, (field: string) => string>> = {
+  hash: (f) => `SHA2(CAST(${f} AS STRING), 256) AS ${f}`,
+  redact: (f) => `CAST(NULL AS STRING) AS ${f} (or a constant such as '***')`,
+  tokenize: (f) => `SUBSTRING(SHA2(CAST(${f} AS STRING), 256), 1, 16) AS ${f}`,
+  truncate: (f) => `RIGHT(CAST(${f} AS STRING), 4) AS ${f} (or LEFT(...))`,
+};
+
+/**
+ * A personal field the spec masks must not be copied from a raw topic as it is: the product's
+ * topic would hold the raw value. (A product input was masked by that product already.)
+ */
+function maskingProblems(
+  spec: ProductSpec,
+  inputs: readonly InputBinding[],
+  lineage: ReadonlyArray<ColumnLineage & { direct: boolean }>,
+): string[] {
+  const rawTopics = new Set(
+    inputs.filter((input) => input.productId === undefined).map((input) => input.alias),
+  );
+  return spec.classification.masking.flatMap((mask) => {
+    if (mask.strategy === 'none') return [];
+    const column = lineage.find((entry) => entry.column === mask.field);
+    if (!column?.direct || !column.from.some((ref) => rawTopics.has(ref.input))) return [];
+    const source = column.from.map((ref) => `${ref.input}.${ref.field}`).join(', ');
+    return [
+      `sql: '${mask.field}' is personal data the spec masks (${mask.strategy}), but the SQL copies ${source} as it is: write e.g. ${maskingExamples[mask.strategy]?.(mask.field) ?? mask.field}`,
+    ];
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

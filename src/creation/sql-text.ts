@@ -199,10 +199,15 @@ export function internalNamesUsed(sql: string, prefix = 'meshloop_'): string[] {
 export type LineageInput = Readonly<{ alias: string; fields: readonly string[] }>;
 export type FieldRef = Readonly<{ input: string; field: string }>;
 /** One output column of a query, in order, with the input fields it is computed from. */
-export type TextLineage = Readonly<{ column: string; from: readonly FieldRef[] }>;
+export type TextLineage = Readonly<{
+  column: string;
+  from: readonly FieldRef[];
+  /** True when the column is an input field copied as it is (no function, no expression). */
+  direct: boolean;
+}>;
 
 /** A relation in a FROM clause: its name in the query and what each of its columns comes from. */
-type Relation = { alias: string; columns: Array<{ name: string; from: FieldRef[] }> };
+type Relation = { alias: string; columns: Array<{ name: string; from: FieldRef[]; direct: boolean }> };
 type Environment = ReadonlyMap<string, Relation['columns']>;
 
 const clauseWords = new Set([
@@ -304,13 +309,14 @@ export function lineageFromText(sql: string, inputs: readonly LineageInput[]): T
   const environment = new Map<string, Relation['columns']>(
     inputs.map((input) => [
       input.alias.toLowerCase(),
-      input.fields.map((field) => ({ name: field, from: [{ input: input.alias, field }] })),
+      input.fields.map((field) => ({ name: field, from: [{ input: input.alias, field }], direct: true })),
     ]),
   );
   try {
     return queryColumns(tokens, 0, tokens.length, environment).map((c) => ({
       column: c.name,
       from: uniqueRefs(c.from),
+      direct: c.direct,
     }));
   } catch (error) {
     if (error instanceof SqlTextError) return undefined;
@@ -351,7 +357,7 @@ function queryColumns(
       const columns = queryColumns(tokens, i + 2, close, environment);
       environment.set(
         nameOf(name).toLowerCase(),
-        renamed ? columns.map((c, k) => ({ name: renamed[k] ?? c.name, from: c.from })) : columns,
+        renamed ? columns.map((c, k) => ({ ...c, name: renamed[k] ?? c.name })) : columns,
       );
       i = close + 1;
       if (tokens[i]?.text === ',') i++;
@@ -377,6 +383,7 @@ function queryColumns(
   return first.map((column, k) => ({
     name: column.name,
     from: results.flatMap((result) => result[k]?.from ?? []),
+    direct: results.every((result) => result[k]?.direct === true),
   }));
 }
 
@@ -491,7 +498,7 @@ function fromRelations(
         // `AS t (a, b, c)` renames the columns.
         const close = closing(tokens, next);
         const names = splitTopLevel(tokens, next + 1, close, depth + 1).map(([a]) => nameOf(tokens[a]!));
-        columns = columns.map((c, k) => ({ name: names[k] ?? c.name, from: c.from }));
+        columns = columns.map((c, k) => ({ ...c, name: names[k] ?? c.name }));
         next = close + 1;
       }
     }
@@ -536,7 +543,7 @@ function tableFunctionColumns(
     }
   }
   void end;
-  return [...input, ...windowColumns.map((name) => ({ name, from: timeFrom }))];
+  return [...input, ...windowColumns.map((name) => ({ name, from: timeFrom, direct: false }))];
 }
 
 /** One select-list item: its output name(s) and the input fields it reads. */
@@ -580,6 +587,7 @@ function selectItem(
   }
   const from: FieldRef[] = [];
   let plainColumn: string | undefined;
+  let direct = false;
   for (let i = 0; i < expression.length; i++) {
     const t = expression[i]!;
     if (!isName(t)) continue;
@@ -590,7 +598,10 @@ function selectItem(
       const columnName = nameOf(expression[i + 2]!);
       const column = relation?.columns.find((c) => c.name.toLowerCase() === columnName.toLowerCase());
       if (column) from.push(...column.from);
-      if (expression.length === 3) plainColumn = columnName;
+      if (expression.length === 3) {
+        plainColumn = columnName;
+        direct = column?.direct ?? false;
+      }
       continue;
     }
     // An unqualified name is a column of the one relation that has it (words that are no column,
@@ -599,8 +610,11 @@ function selectItem(
       r.columns.filter((c) => c.name.toLowerCase() === nameOf(t).toLowerCase()),
     );
     for (const match of matches) from.push(...match.from);
-    if (expression.length === 1 && matches.length > 0) plainColumn = matches[0]!.name;
+    if (expression.length === 1 && matches.length > 0) {
+      plainColumn = matches[0]!.name;
+      direct = matches.every((match) => match.direct);
+    }
   }
   // Flink names an unnamed expression EXPR$<position>.
-  return [{ name: name ?? plainColumn ?? `EXPR$${position}`, from }];
+  return [{ name: name ?? plainColumn ?? `EXPR$${position}`, from, direct }];
 }

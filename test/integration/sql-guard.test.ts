@@ -228,6 +228,42 @@ GROUP BY window_start, window_end;`,
     );
   });
 
+  it('refuses a masked personal field copied as it is, and accepts it hashed', async () => {
+    const masked = (sql: string) =>
+      parseSpec({
+        name: 'profiles_masked',
+        domain: 'customers',
+        owner: 'customers-lead',
+        kind: 'source-aligned',
+        inputs: [
+          {
+            topic: 'customers.profiles',
+            schema: {
+              fields: [
+                { name: 'customer_id', type: 'string' },
+                { name: 'email', type: 'string' },
+              ],
+            },
+          },
+        ],
+        schema: {
+          fields: [
+            { name: 'customer_id', type: 'string' },
+            { name: 'email', type: 'string', pii: true },
+          ],
+        },
+        classification: { pii: true, level: 'confidential', masking: [{ field: 'email', strategy: 'hash' }] },
+        sql,
+      });
+    await refusedWith(
+      masked('SELECT customer_id, p.email FROM profiles p'),
+      /'email' is personal data the spec masks \(hash\), but the SQL copies profiles\.email as it is: write e\.g\. SHA2/,
+    );
+    const hashed = await check(masked('SELECT customer_id, SHA2(email, 256) AS email FROM profiles'));
+    assert.deepEqual(hashed.problems, []);
+    assert.deepEqual(hashed.lineage[1], { column: 'email', from: [{ input: 'profiles', field: 'email' }] });
+  });
+
   it('refuses reading the raw source table behind an input', async () => {
     await refusedWith(joined({ sql: 'SELECT payload FROM meshloop_source_orders' }), /platform's own tables/);
   });

@@ -181,6 +181,22 @@ describe('SQL text: column lineage', () => {
     );
   });
 
+  it('tells a column copied as it is from a computed one', () => {
+    const traced = lineageFromText(
+      'SELECT o.customer_id, status, SHA2(customer_id, 256) AS hashed, x.amount FROM orders o, (SELECT amount FROM payments) x',
+      inputs,
+    );
+    assert.deepEqual(
+      traced?.map((c) => [c.column, c.direct]),
+      [
+        ['customer_id', true],
+        ['status', true],
+        ['hashed', false],
+        ['amount', true],
+      ],
+    );
+  });
+
   it('gives up (undefined) on a relation that is not an input rather than guess', () => {
     assert.equal(lineageFromText('SELECT * FROM secrets', inputs), undefined);
     assert.equal(lineageFromText("SELECT 'open FROM orders", inputs), undefined);
