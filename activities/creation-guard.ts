@@ -3,12 +3,10 @@ import type { SqlGatewayClient } from '../src/adapters/flink/sql-gateway';
 import type { CatalogRecord } from '../src/adapters/kafka/catalog';
 import { readCatalog } from '../src/adapters/kafka/catalog';
 import { CATALOG_TOPIC } from '../src/adapters/kafka/client';
-import { checkProductSql } from '../src/creation/guard';
-import type { UpstreamProduct } from '../src/creation/inputs';
-import { inputBindingsOf } from '../src/creation/inputs';
+import { checkSpecSql } from '../src/creation/guard';
+import { upstreamOfCatalogRecord } from '../src/creation/inputs';
 import { upstreamProductsOf } from '../src/domain/catalog';
 import type { ProductJobInput, SqlCheckResult } from '../src/domain/creation';
-import { parseSpec } from '../src/domain/spec';
 import type { Logger } from '../src/log';
 import { translatingFailures } from './failures';
 
@@ -20,16 +18,6 @@ export type SqlGuardActivityDependencies = Readonly<{
   log: Logger;
   catalogTopic?: string;
 }>;
-
-/** A catalog descriptor's spec, when it is one (records are untrusted). */
-function upstreamOf(record: CatalogRecord | undefined): UpstreamProduct | undefined {
-  if (!record) return undefined;
-  try {
-    return parseSpec(record.spec, `catalog spec of ${record.productId}`);
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * The SQL guard as an activity: before a product is put to its approvers and again before it is
@@ -45,16 +33,11 @@ export function createSqlGuardActivities(deps: SqlGuardActivityDependencies) {
         upstream.length > 0
           ? await readCatalog(deps.kafka, { topic: deps.catalogTopic ?? CATALOG_TOPIC, log })
           : new Map<string, CatalogRecord>();
-      const { bindings, problems } = inputBindingsOf(input.spec, (productId) =>
-        upstreamOf(catalog.get(productId)),
+      const result = await checkSpecSql(
+        { gateway: deps.gateway, kafkaBootstrapServers: deps.kafkaBootstrapServers, log },
+        input.spec,
+        (productId) => upstreamOfCatalogRecord(catalog.get(productId)),
       );
-      const result: SqlCheckResult =
-        problems.length > 0
-          ? { ok: false, problems, columns: [], lineage: [] }
-          : await checkProductSql(
-              { gateway: deps.gateway, kafkaBootstrapServers: deps.kafkaBootstrapServers, log },
-              { spec: input.spec, inputs: bindings },
-            );
       log.info(result.ok ? 'product SQL accepted' : 'product SQL refused', {
         productId: input.productId,
         revision: input.revision,

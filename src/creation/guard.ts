@@ -11,6 +11,8 @@ import {
   SINK_TABLE,
   sinkStatements,
 } from './job-sql';
+import type { UpstreamProduct } from './inputs';
+import { inputBindingsOf } from './inputs';
 import { internalNamesUsed, lineageFromText, statementKindProblems } from './sql-text';
 
 /**
@@ -101,6 +103,20 @@ export async function checkProductSql(
         deps.log?.warn('sql guard session not closed (it idles out)', { session: session.handle, error }),
       );
   }
+}
+
+/**
+ * The guard over a whole spec: its inputs bound first (a product input's columns from
+ * `lookupProduct`, e.g. the catalog), each binding problem returned as it is.
+ */
+export async function checkSpecSql(
+  deps: SqlGuardDependencies,
+  spec: ProductSpec,
+  lookupProduct: (productId: string) => UpstreamProduct | undefined = () => undefined,
+): Promise<SqlCheckResult> {
+  const { bindings, problems } = inputBindingsOf(spec, lookupProduct);
+  if (problems.length > 0) return refused(problems);
+  return checkProductSql(deps, { spec, inputs: bindings });
 }
 
 async function checkInSession(
