@@ -56,7 +56,11 @@ export function sqlNamesOf(profiles: readonly TopicProfile[]): Map<string, strin
 /** A topic input as the SQL reads it: named, with the profiled fields as typed columns. */
 export function topicInputOf(profile: TopicProfile, sqlName: string): ProductInput {
   const fields = profile.fields
-    .filter((field) => field.type !== 'null')
+    // A column is read by its JSON path: only plain (dotted) names make one.
+    .filter(
+      (field) =>
+        field.type !== 'null' && /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(field.name),
+    )
     .slice(0, 1000)
     .map((field) => ({ name: field.name, type: specTypeOf(field.type) }));
   const eventTime = fields.find((field) => field.name === profile.eventTimeField);

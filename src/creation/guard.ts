@@ -55,9 +55,11 @@ const refused = (problems: string[], columns: readonly OutputColumn[] = []): Sql
 });
 
 /** Flink's words, trimmed of its Java class name and of the (long) statement we sent. */
-function flinkProblem(error: FlinkStatementError, what: string): string {
+function flinkProblem(error: FlinkStatementError, what: string, linesBefore = 0): string {
   const message = error.flinkMessage
     .replace(/^(\w+\.)*(\w*Exception): /, '')
+    // Positions as in the product's SQL, not in the statement that wrapped it.
+    .replace(/\bline (\d+)/g, (_, line: string) => `line ${Math.max(1, Number(line) - linesBefore)}`)
     .replace(/\s+/g, ' ')
     .trim();
   return `${what}: ${message.length > 600 ? `${message.slice(0, 600)}…` : message}`;
@@ -149,7 +151,7 @@ async function checkInSession(
     }));
   } catch (error) {
     if (!isSqlProblem(error)) throw error;
-    return refused([flinkProblem(error, 'sql: Flink refused the SQL')]);
+    return refused([flinkProblem(error, 'sql: Flink refused the SQL', 1)]);
   }
 
   const problems = outputColumnProblems(spec, columns);

@@ -287,7 +287,7 @@ GROUP BY window_start, window_end;`,
   it('refuses a column that does not exist, with Flink’s words', async () => {
     await refusedWith(
       joined({ sql: joinSql.replace('CAST(p.paid_at', 'CAST(p.paid_on') }),
-      /Flink refused the SQL: .*Column 'paid_on' not found in table 'p'/,
+      /Flink refused the SQL: From line 2, column 10 to line 2, column 16: Column 'paid_on' not found in table 'p'/,
     );
   });
 
