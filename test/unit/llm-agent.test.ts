@@ -228,6 +228,38 @@ describe('the LLM discovery agent (real openai client, fake OpenAI-compatible se
     assert.match(result.dropped[0]!.reasons.join('\n'), /input topic 'secrets\.everything' was not profiled/);
   });
 
+  it('checks the statement kind of each draft without a guard: DDL goes back twice, then is dropped', async () => {
+    const ddl = join({ sql: "CREATE TABLE t (a STRING) WITH ('connector' = 'kafka')" });
+    const twoStatements = customers({ sql: `${customers().sql}; SET 'x' = 'y'` });
+    fake.answer(
+      { content: { proposals: [ddl, twoStatements] } },
+      { content: { proposals: [ddl, customers()] } },
+      { content: { proposals: [ddl] } },
+    );
+    const result = await run();
+    assert.equal(result.calls, 3);
+    assert.deepEqual(
+      result.proposals.map((p) => p.spec.name),
+      ['customer_contacts'],
+    );
+    assert.deepEqual(
+      result.dropped.map((d) => d.name),
+      ['orders.paid_orders'],
+    );
+    assert.match(
+      result.dropped[0]!.reasons.join('\n'),
+      /sql: the SQL must be a query starting with SELECT or WITH, not 'CREATE'/,
+    );
+    assert.match(
+      fake.requests[1]!.messages.at(-1)!.content,
+      /customers\.customer_contacts: sql: the SQL holds more than one statement/,
+    );
+    assert.ok(
+      !fake.requests[2]!.messages.at(-1)!.content.includes('customer_contacts'),
+      'the fixed one is not sent back',
+    );
+  });
+
   it('records a refusal and proposes nothing', async () => {
     fake.answer({ refusal: 'I cannot help with that.' });
     const result = await run();
