@@ -114,11 +114,9 @@ const statementWords = new Set([
   'MERGE',
   'SHOW',
   'DESCRIBE',
-  'DESC',
   'EXPLAIN',
   'ANALYZE',
   'BEGIN',
-  'END_STATEMENT',
   'JAR',
   'MODULE',
 ]);

@@ -24,6 +24,8 @@ describe('SQL text: statement kind', () => {
     'SELECT /* SET x = 1; */ order_id FROM orders',
     'SELECT TRUNCATE(total_amount, 0) AS whole, o.`update` FROM orders o',
     'SELECT `set`, `drop` FROM orders',
+    'SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY order_ts DESC) AS rn FROM orders) WHERE rn = 1',
+    'SELECT order_id FROM orders ORDER BY order_ts DESC, order_id ASC',
     "SELECT /*+ STATE_TTL(orders = '1d') */ order_id FROM orders",
   ];
   for (const sql of accepted) {
@@ -163,6 +165,15 @@ describe('SQL text: column lineage', () => {
     assert.deepEqual(
       lineage('SELECT p.*, o.status FROM payments p, orders o WHERE p.order_id = o.order_id')?.at(-1),
       ['status <- orders.status'][0],
+    );
+  });
+
+  it('traces a Top-N over a derived table without an alias', () => {
+    assert.deepEqual(
+      lineage(
+        'SELECT order_id, rn FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY order_ts DESC) AS rn FROM orders) WHERE rn = 1',
+      ),
+      ['order_id <- orders.order_id', 'rn <- orders.customer_id orders.order_ts'],
     );
   });
 
