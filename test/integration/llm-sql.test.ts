@@ -1,4 +1,10 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import { createDiscoveryActivities } from '../../activities/discovery';
+import { createKafkaClient } from '../../src/adapters/kafka/client';
 import { SqlGatewayClient } from '../../src/adapters/flink';
 import { createLlmClient } from '../../src/adapters/llm/client';
 import type { LlmAnswer } from '../../src/agents/llm-agent';
@@ -220,6 +226,71 @@ describe('LLM SQL drafts checked by the real SQL guard', function () {
       );
       assert.deepEqual(again.problems, []);
       assert.equal(again.lineage.length, spec.schema.fields.length);
+    }
+  });
+
+  it('runs in the discovery activity when it is given the gateway: a repaired draft starts, with its SQL', async () => {
+    const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'meshloop-llm-sql-'));
+    const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'llm-sql-test' });
+    const producer = kafka.producer();
+    await producer.connect();
+    const suffix = Date.now();
+    const topics = [`_meshloop.catalog-llm-sql-${suffix}`, `_meshloop.proposals-llm-sql-${suffix}`];
+    try {
+      const profilesFile = path.join(workDir, 'profiles.json');
+      await fs.writeFile(profilesFile, JSON.stringify({ profiles }));
+      const meshFile = path.join(workDir, 'mesh.yaml');
+      await fs.writeFile(
+        meshFile,
+        toYaml({
+          domains: Object.fromEntries(
+            Object.values(demoMesh.domains).map((d) => [
+              d.name,
+              { approvers: [...d.approvers], businessGoals: [...d.businessGoals] },
+            ]),
+          ),
+        }),
+      );
+      const activities = createDiscoveryActivities({
+        kafka,
+        producer,
+        log: createLogger('llm-sql-test', 'error'),
+        dataDir: workDir,
+        meshFile,
+        llm: createLlmClient({
+          apiKey: 'sk-test',
+          baseURL: fake.baseURL,
+          model: 'fake-model',
+          timeoutMs: 10_000,
+        }),
+        catalogTopic: topics[0],
+        proposalsTopic: topics[1],
+        sqlGuard: { gateway, kafkaBootstrapServers: config.flink.kafkaBootstrapServers },
+      });
+      fake.answer(
+        { content: { proposals: [join('paid_orders', joinSql.replace('p.amount AS', 'p.amount_paid AS'))] } },
+        { content: { proposals: [join('paid_orders', joinSql)] } },
+      );
+      const batch = await activities.proposeDataProducts({
+        runKey: `llm-sql-${suffix}`,
+        profilesFile,
+        agent: 'auto',
+      });
+      assert.equal(batch.agent, 'llm');
+      assert.match(fake.requests[1]!.messages.at(-1)!.content, /Column 'amount_paid' not found in table 'p'/);
+      assert.deepEqual(
+        batch.starts.map((start) => [start.productId, start.spec.sql]),
+        [['orders.paid_orders', joinSql]],
+      );
+      const report = JSON.parse(await fs.readFile(batch.reportFile, 'utf8')) as { dropped: unknown[] };
+      assert.deepEqual(report.dropped, []);
+    } finally {
+      await producer.disconnect();
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin.deleteTopics({ topics }).catch(() => undefined);
+      await admin.disconnect();
+      await fs.rm(workDir, { recursive: true, force: true });
     }
   });
 });
