@@ -21,6 +21,9 @@ import { TopicProfiler } from '../src/profile';
 import { ThreadedProfiler } from '../src/profile/threaded';
 import type { SampleStopReason } from '../src/adapters/kafka/sampler';
 import { loadMeshConfig } from '../src/specs/load';
+import type { SqlGatewayClient } from '../src/adapters/flink/sql-gateway';
+import { checkSpecSql } from '../src/creation/guard';
+import { upstreamOfCatalogRecord } from '../src/creation/inputs';
 import { translatingFailures } from './failures';
 import { ownValue } from '../src/domain/records';
 
@@ -39,6 +42,8 @@ export type DiscoveryDependencies = Readonly<{
   llm?: LlmClient;
   catalogTopic?: string;
   proposalsTopic?: string;
+  /** The SQL guard for the LLM's drafts (Flink SQL Gateway); without it only the statement kind is checked. */
+  sqlGuard?: Readonly<{ gateway: SqlGatewayClient; kafkaBootstrapServers: string }>;
 }>;
 
 export type ProfileRequest = {
@@ -167,7 +172,7 @@ const summarise = (profile: TopicProfile, stoppedBy: SampleStopReason): TopicSum
  * remember what was proposed. Each is keyed by the run, so a retry finds its own earlier work.
  */
 export function createDiscoveryActivities(deps: DiscoveryDependencies) {
-  const { kafka, producer, log } = deps;
+  const { kafka, producer, log, sqlGuard } = deps;
   const proposalsTopic = deps.proposalsTopic ?? PROPOSALS_TOPIC;
   const runDir = (runKey: string) =>
     path.join(deps.dataDir, 'discovery', runKey.replace(/[^A-Za-z0-9._-]/g, '_'));
@@ -259,6 +264,14 @@ export function createDiscoveryActivities(deps: DiscoveryDependencies) {
           mesh,
           catalog,
           log,
+          ...(sqlGuard
+            ? {
+                checkSql: (spec: ProductSpec) =>
+                  checkSpecSql({ ...sqlGuard, log }, spec, (productId) =>
+                    upstreamOfCatalogRecord(catalogRecords.get(productId)),
+                  ),
+              }
+            : {}),
         }));
       } else {
         agent = 'planner';

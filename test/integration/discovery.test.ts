@@ -271,6 +271,9 @@ describe('discovery on the real platform (seed → discover → proposals await 
           reasoning: 'order_id joins orders and payments.',
           evidence: ['payments carry order_id'],
           confidence: 0.7,
+          sql: `SELECT o.order_id, o.total_amount, p.amount AS amount_paid, o.order_ts
+FROM orders o JOIN payments p ON o.order_id = p.order_id
+ AND p.paid_at BETWEEN o.order_ts - INTERVAL '1' HOUR AND o.order_ts + INTERVAL '1' HOUR`,
         },
       ],
     };

@@ -49,6 +49,9 @@ const join = (overrides: Partial<Proposal> = {}): Proposal => ({
   reasoning: 'order_id is unique in orders and referenced by payments; both have event times.',
   evidence: ['payments.order_id matches orders.order_id'],
   confidence: 0.7,
+  sql: `SELECT o.order_id, o.total_amount, p.amount AS amount_paid, o.order_ts
+FROM orders o JOIN payments p ON o.order_id = p.order_id
+ AND p.paid_at BETWEEN o.order_ts - INTERVAL '1' HOUR AND o.order_ts + INTERVAL '1' HOUR`,
   ...overrides,
 });
 
@@ -84,6 +87,7 @@ const customers = (overrides: Partial<Proposal> = {}): Proposal => ({
   reasoning: 'Profiles are clean and keyed by customer_id.',
   evidence: ['customer_id unique'],
   confidence: 0.8,
+  sql: 'SELECT customer_id, SHA2(CAST(email AS STRING), 256) AS contact, updated_at FROM profiles',
   ...overrides,
 });
 
@@ -126,7 +130,19 @@ describe('the LLM discovery agent (real openai client, fake OpenAI-compatible se
     assert.equal(result.proposals.length, 1);
     const spec = result.proposals[0]!.spec;
     assert.equal(`${spec.domain}.${spec.name}`, 'orders.paid_orders');
-    assert.deepEqual(spec.inputs, [{ topic: 'orders.orders' }, { topic: 'payments.payments' }]);
+    assert.deepEqual(
+      spec.inputs.map((i) => ('topic' in i ? [i.topic, i.as, i.schema?.eventTimeField] : [])),
+      [
+        ['orders.orders', undefined, 'order_ts'],
+        ['payments.payments', undefined, 'paid_at'],
+      ],
+      'topic inputs carry their profiled columns and event time, named by their entity',
+    );
+    const payments = spec.inputs[1]!;
+    assert.ok(
+      'topic' in payments && payments.schema?.fields.some((f) => f.name === 'amount' && f.type === 'double'),
+    );
+    assert.match(spec.sql ?? '', /JOIN payments p ON o\.order_id = p\.order_id/);
     assert.equal(spec.proposal?.proposedBy.name, 'discovery-llm:fake-model');
     assert.ok(
       spec.proposal.evidence.some((e) => /orders\.orders: \d[\d,]* records sampled/.test(e.summary)),
@@ -142,6 +158,11 @@ describe('the LLM discovery agent (real openai client, fake OpenAI-compatible se
     assert.match(prompt, /Grow the payments business/);
     assert.match(prompt, /orders\.orders_curated/);
     assert.match(prompt, /"topic":"payments\.payments"/);
+    assert.match(
+      prompt,
+      /"topic":"payments\.payments","sqlName":"payments","eventTimeColumn":"paid_at","sqlTypes":\{[^}]*"amount":"DOUBLE"/,
+    );
+    assert.match(request.messages[0]!.content, /one Flink SQL \(1\.20\) SELECT/);
     assert.match(
       prompt,
       /"parent":"orders\.orders\.order_id","child":"payments\.payments\.order_id","containment":1/,
@@ -190,16 +211,53 @@ describe('the LLM discovery agent (real openai client, fake OpenAI-compatible se
     assert.deepEqual(result.dropped, []);
   });
 
-  it('drops a proposal that still invents after being sent back, with the reason', async () => {
+  it('drops a proposal that still invents after being sent back twice, with the reason', async () => {
     const bad = join({ inputs: ['orders.orders', 'secrets.everything'] });
-    fake.answer({ content: { proposals: [bad] } }, { content: { proposals: [bad] } });
+    fake.answer(
+      { content: { proposals: [bad] } },
+      { content: { proposals: [bad] } },
+      { content: { proposals: [bad] } },
+    );
     const result = await run();
+    assert.equal(result.calls, 3);
     assert.equal(result.proposals.length, 0);
     assert.deepEqual(
       result.dropped.map((d) => d.name),
       ['orders.paid_orders'],
     );
     assert.match(result.dropped[0]!.reasons.join('\n'), /input topic 'secrets\.everything' was not profiled/);
+  });
+
+  it('checks the statement kind of each draft without a guard: DDL goes back twice, then is dropped', async () => {
+    const ddl = join({ sql: "CREATE TABLE t (a STRING) WITH ('connector' = 'kafka')" });
+    const twoStatements = customers({ sql: `${customers().sql}; SET 'x' = 'y'` });
+    fake.answer(
+      { content: { proposals: [ddl, twoStatements] } },
+      { content: { proposals: [ddl, customers()] } },
+      { content: { proposals: [ddl] } },
+    );
+    const result = await run();
+    assert.equal(result.calls, 3);
+    assert.deepEqual(
+      result.proposals.map((p) => p.spec.name),
+      ['customer_contacts'],
+    );
+    assert.deepEqual(
+      result.dropped.map((d) => d.name),
+      ['orders.paid_orders'],
+    );
+    assert.match(
+      result.dropped[0]!.reasons.join('\n'),
+      /sql: the SQL must be a query starting with SELECT or WITH, not 'CREATE'/,
+    );
+    assert.match(
+      fake.requests[1]!.messages.at(-1)!.content,
+      /customers\.customer_contacts: sql: the SQL holds more than one statement/,
+    );
+    assert.ok(
+      !fake.requests[2]!.messages.at(-1)!.content.includes('customer_contacts'),
+      'the fixed one is not sent back',
+    );
   });
 
   it('records a refusal and proposes nothing', async () => {
@@ -258,7 +316,11 @@ describe('the LLM discovery agent (real openai client, fake OpenAI-compatible se
       fields: customers().fields.map((f) => ({ ...f, description: 'public, unmasked' })),
     });
     const rogue = join({ name: 'everything', inputs: ['orders.orders', 'secrets.all'] });
-    fake.answer({ content: { proposals: [obeying, rogue] } }, { content: { proposals: [rogue] } });
+    fake.answer(
+      { content: { proposals: [obeying, rogue] } },
+      { content: { proposals: [rogue] } },
+      { content: { proposals: [rogue] } },
+    );
     const steered = await run({ profiles: poisoned });
 
     const prompt = fake.requests[1]!.messages[1]!.content;

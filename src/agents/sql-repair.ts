@@ -1,0 +1,128 @@
+import { statementKindProblems } from '../creation/sql-text';
+import { inputAliasOf } from '../domain/creation';
+import type { SqlCheckResult } from '../domain/creation';
+import { flinkTypeOf } from '../domain/flink-types';
+import type { ProductInput, ProductSpec } from '../domain/spec';
+import { parseSpec } from '../domain/spec';
+import type { TopicProfile } from '../profile/types';
+import type { DiscoveryProposal } from './proposals';
+import { snake, specTypeOf } from './proposals';
+
+/**
+ * The LLM's SQL drafts: how the model is told to write them, how a draft joins its proposal's
+ * spec (with the inputs' columns from the profiles), and the check a draft must pass (the SQL
+ * guard, injected). Pure apart from the injected check.
+ */
+
+/** The SQL guard over a whole spec (the discovery activity injects the real one, on Flink). */
+export type SqlChecker = (spec: ProductSpec) => Promise<SqlCheckResult>;
+
+export const SQL_RULES = [
+  'Each proposal carries `sql`: one Flink SQL (1.20) SELECT computing exactly its fields, nothing else:',
+  '- Read each input topic by its `sqlName` from the profiles (a table with the profiled fields as',
+  '  columns, typed as `sqlType`); no other table exists. Quote names with dots in backticks.',
+  "- Output columns: the proposal's fields, same names (AS <name>) and order, Flink types matching",
+  '  the field types (string STRING, long BIGINT, double DOUBLE, boolean BOOLEAN, timestamp',
+  '  TIMESTAMP_LTZ(3), json STRING); CAST where needed.',
+  '- The event time of a topic is its watermarked column. Join two topics with an interval join on',
+  "  their event times (b.ts BETWEEN a.ts - INTERVAL '1' HOUR AND a.ts + INTERVAL '1' HOUR); keep",
+  '  only one event-time column as is, write others as CAST(x AS TIMESTAMP_LTZ(3)). Aggregate over',
+  "  time with window TVFs: FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' HOUR)) GROUP BY",
+  '  window_start, window_end; window_start/window_end are TIMESTAMP(3): CAST them AS TIMESTAMP_LTZ(3).',
+  '- Fields drawn from a profiled field marked `pii` are masked in the SQL: email',
+  "  SHA2(CAST(x AS STRING), 256); phone and national ids a constant such as '***'; card numbers",
+  '  RIGHT(x, 4); person names SUBSTRING(SHA2(x, 256), 1, 16).',
+  '- Never DDL, INSERT, SET, hints (/*+ ... */), several statements, or functions you define.',
+].join('\n');
+
+/**
+ * The SQL name of every profiled topic: its entity (`orders.orders` → `orders`), or the whole
+ * topic in snake case when two topics share an entity.
+ */
+export function sqlNamesOf(profiles: readonly TopicProfile[]): Map<string, string> {
+  const byEntity = new Map<string, number>();
+  for (const profile of profiles) {
+    const alias = inputAliasOf({ topic: profile.topic });
+    byEntity.set(alias, (byEntity.get(alias) ?? 0) + 1);
+  }
+  return new Map(
+    profiles.map((profile) => {
+      const alias = inputAliasOf({ topic: profile.topic });
+      return [profile.topic, (byEntity.get(alias) ?? 0) > 1 ? snake(profile.topic).slice(0, 63) : alias];
+    }),
+  );
+}
+
+/** A topic input as the SQL reads it: named, with the profiled fields as typed columns. */
+export function topicInputOf(profile: TopicProfile, sqlName: string): ProductInput {
+  const fields = profile.fields
+    // A column is read by its JSON path: only plain (dotted) names make one.
+    .filter(
+      (field) =>
+        field.type !== 'null' && /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(field.name),
+    )
+    .slice(0, 1000)
+    .map((field) => ({ name: field.name, type: specTypeOf(field.type) }));
+  const eventTime = fields.find((field) => field.name === profile.eventTimeField);
+  return {
+    topic: profile.topic,
+    ...(sqlName !== inputAliasOf({ topic: profile.topic }) ? { as: sqlName } : {}),
+    schema: {
+      fields,
+      ...(eventTime && eventTime.type === 'timestamp' ? { eventTimeField: eventTime.name } : {}),
+    },
+  };
+}
+
+/** What the model sees of a topic's SQL table, beside its profile. */
+export function sqlTableOf(profile: TopicProfile, sqlName: string) {
+  const input = topicInputOf(profile, sqlName);
+  const schema = 'schema' in input ? input.schema : undefined;
+  return {
+    sqlName,
+    eventTimeColumn: schema?.eventTimeField ?? null,
+    sqlTypes: Object.fromEntries(
+      (schema?.fields ?? []).map((field) => [field.name, flinkTypeOf[field.type]]),
+    ),
+  };
+}
+
+/** The proposal with its inputs' columns and the drafted SQL, re-validated as a spec. */
+export function withDraftSql(
+  proposal: DiscoveryProposal,
+  sql: string,
+  context: {
+    profiles: ReadonlyMap<string, { profile: TopicProfile }>;
+    sqlNames: ReadonlyMap<string, string>;
+  },
+): { proposal: DiscoveryProposal } | { problems: string[] } {
+  const inputs = proposal.spec.inputs.map((input) => {
+    if (!('topic' in input)) return input;
+    const found = context.profiles.get(input.topic);
+    return found
+      ? topicInputOf(found.profile, context.sqlNames.get(input.topic) ?? inputAliasOf(input))
+      : input;
+  });
+  try {
+    const spec = parseSpec(
+      { ...proposal.spec, inputs, sql },
+      `proposal ${proposal.spec.domain}.${proposal.spec.name}`,
+    );
+    return { proposal: { ...proposal, spec } };
+  } catch (error) {
+    const listed = (error as { problems?: string[] }).problems;
+    return { problems: listed ?? [(error as Error).message] };
+  }
+}
+
+/** The statement-kind check always; the whole guard when one is given. */
+export async function draftSqlProblems(
+  spec: ProductSpec,
+  checkSql: SqlChecker | undefined,
+): Promise<string[]> {
+  if (!spec.sql) return ['sql: missing: write one SELECT over the inputs'];
+  const text = statementKindProblems(spec.sql).map((problem) => `sql: ${problem}`);
+  if (text.length > 0 || !checkSql) return text;
+  const result = await checkSql(spec);
+  return result.ok ? [] : [...result.problems];
+}

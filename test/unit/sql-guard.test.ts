@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { outputColumnProblems, typeFamilyOf } from '../../src/creation/guard';
+import { inputBindingsOf, upstreamOfCatalogRecord } from '../../src/creation/inputs';
+import { toCatalogDescriptor } from '../../src/domain/catalog';
+import { parseSpec } from '../../src/domain/spec';
+
+const spec = (fields: Array<{ name: string; type: string }>) =>
+  parseSpec({
+    name: 'p',
+    domain: 'd',
+    owner: 'o',
+    kind: 'aggregate',
+    inputs: [{ topic: 'd.t', schema: { fields: [{ name: 'a', type: 'string' }] } }],
+    schema: { fields },
+  });
+
+describe('SQL guard: output columns against the spec', () => {
+  it('reads the type family of what DESCRIBE prints', () => {
+    assert.equal(typeFamilyOf('TIMESTAMP_LTZ(3) *ROWTIME*'), 'TIMESTAMP_LTZ');
+    assert.equal(typeFamilyOf('TIMESTAMP(3) WITH LOCAL TIME ZONE'), 'TIMESTAMP_LTZ');
+    assert.equal(typeFamilyOf('TIMESTAMP(3)'), 'TIMESTAMP');
+    assert.equal(typeFamilyOf('VARCHAR(20) NOT NULL'), 'VARCHAR');
+    assert.equal(typeFamilyOf('DECIMAL(10, 2)'), 'DECIMAL');
+    assert.equal(typeFamilyOf('BIGINT'), 'BIGINT');
+  });
+
+  it('accepts widening Flink casts implicitly and refuses narrowing or a change of kind', () => {
+    const target = spec([
+      { name: 'n', type: 'long' },
+      { name: 'x', type: 'double' },
+      { name: 's', type: 'string' },
+      { name: 't', type: 'timestamp' },
+      { name: 'd', type: 'decimal' },
+    ]);
+    assert.deepEqual(
+      outputColumnProblems(target, [
+        { name: 'n', type: 'INT' },
+        { name: 'x', type: 'DECIMAL(10, 2)' },
+        { name: 's', type: 'VARCHAR(3)' },
+        { name: 't', type: 'TIMESTAMP_LTZ(3) *ROWTIME*' },
+        { name: 'd', type: 'BIGINT' },
+      ]),
+      [],
+    );
+    const problems = outputColumnProblems(target, [
+      { name: 'n', type: 'DOUBLE' },
+      { name: 'x', type: 'STRING' },
+      { name: 's', type: 'INT' },
+      { name: 't', type: 'BIGINT' },
+      { name: 'd', type: 'DOUBLE' },
+    ]);
+    assert.equal(problems.length, 5, problems.join('\n'));
+    assert.match(
+      problems[0]!,
+      /'n' is DOUBLE but the spec says long \(BIGINT\): write CAST\(\.\.\. AS BIGINT\) AS n/,
+    );
+    assert.match(problems[3]!, /'t' is BIGINT .*TO_TIMESTAMP_LTZ\(<epoch millis>, 3\) AS t/);
+  });
+
+  it('says when a name differs only by case, and when a column is produced twice', () => {
+    const problems = outputColumnProblems(spec([{ name: 'order_id', type: 'string' }]), [
+      { name: 'ORDER_ID', type: 'STRING' },
+      { name: 'ORDER_ID', type: 'STRING' },
+    ]);
+    assert.match(problems.join('\n'), /produced as 'ORDER_ID': names are case-sensitive, write AS order_id/);
+    assert.match(problems.join('\n'), /'ORDER_ID' is produced twice/);
+  });
+});
+
+describe('SQL guard: input bindings', () => {
+  it('binds topic inputs by alias and product inputs through their catalog spec', () => {
+    const upstream = parseSpec({
+      name: 'orders_curated',
+      domain: 'orders',
+      owner: 'o',
+      kind: 'source-aligned',
+      inputs: [{ topic: 'orders.orders' }],
+      outputTopic: { name: 'orders.curated.v1' },
+      schema: {
+        fields: [
+          { name: 'order_id', type: 'string' },
+          { name: 'order_ts', type: 'timestamp' },
+        ],
+        eventTimeField: 'order_ts',
+      },
+    });
+    const record = toCatalogDescriptor({
+      spec: upstream,
+      stage: 'active',
+      decisions: [],
+      resources: [],
+      updatedAt: '2026-01-01T00:00:00Z',
+    });
+    const reader = parseSpec({
+      name: 'r',
+      domain: 'orders',
+      owner: 'o',
+      kind: 'aggregate',
+      inputs: [
+        { product: 'orders.orders_curated', as: 'curated' },
+        {
+          topic: 'web.clicks',
+          schema: { fields: [{ name: 'at', type: 'timestamp' }], eventTimeField: 'at' },
+        },
+      ],
+      schema: { fields: [{ name: 'order_id', type: 'string' }] },
+    });
+    const { bindings, problems } = inputBindingsOf(reader, (id) =>
+      id === 'orders.orders_curated'
+        ? upstreamOfCatalogRecord(JSON.parse(JSON.stringify(record)))
+        : undefined,
+    );
+    assert.deepEqual(problems, []);
+    assert.deepEqual(bindings, [
+      {
+        alias: 'curated',
+        topic: 'orders.curated.v1',
+        productId: 'orders.orders_curated',
+        fields: [
+          { name: 'order_id', type: 'string' },
+          { name: 'order_ts', type: 'timestamp' },
+        ],
+        eventTimeField: 'order_ts',
+      },
+      {
+        alias: 'clicks',
+        topic: 'web.clicks',
+        fields: [{ name: 'at', type: 'timestamp' }],
+        eventTimeField: 'at',
+      },
+    ]);
+  });
+
+  it('treats a catalog record without a valid spec as missing', () => {
+    assert.equal(upstreamOfCatalogRecord({ productId: 'x', spec: { name: 'broken' } }), undefined);
+    assert.equal(upstreamOfCatalogRecord('not an object'), undefined);
+  });
+});
