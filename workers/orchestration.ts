@@ -3,6 +3,8 @@ import type { MeshloopConfig } from '../src/config';
 import { createActivities } from '../activities';
 import { dataConverterFor } from '../src/codec/payload-codec';
 import { createDiscoveryActivities } from '../activities/discovery';
+import { createSqlGuardActivities } from '../activities/creation-guard';
+import { SqlGatewayClient } from '../src/adapters/flink/sql-gateway';
 import { createLlmClient } from '../src/adapters/llm/client';
 import { createKafkaClient } from '../src/adapters/kafka/client';
 import { createIdempotentProducer } from '../src/adapters/kafka/producer';
@@ -46,6 +48,7 @@ export async function startOrchestrationWorker(
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const taskQueue = options.taskQueue ?? config.temporal.taskQueue;
   const dataConverter = dataConverterFor(config.codec.payloadKeys);
+  const gateway = new SqlGatewayClient({ url: config.flink.sqlGatewayUrl, log: log.child('sql-gateway') });
   const worker = await Worker.create({
     connection,
     // With MESHLOOP_PAYLOAD_KEYS every payload is encrypted before it reaches Temporal's store.
@@ -57,6 +60,13 @@ export async function startOrchestrationWorker(
       : { workflowsPath: require.resolve('../workflows') }),
     activities: {
       ...createActivities({ kafka, producer, log: log.child('activities'), meshFile: config.meshFile }),
+      // The SQL guard: Flink validates a product's SQL over its declared inputs only.
+      ...createSqlGuardActivities({
+        kafka,
+        gateway,
+        kafkaBootstrapServers: config.flink.kafkaBootstrapServers,
+        log: log.child('activities'),
+      }),
       // Discovery: the LLM client holds the API key; it never travels through workflow history.
       ...createDiscoveryActivities({
         kafka,
@@ -65,6 +75,7 @@ export async function startOrchestrationWorker(
         dataDir: config.stack.dataDir,
         meshFile: config.meshFile,
         ...(config.llm ? { llm: createLlmClient(config.llm) } : {}),
+        sqlGuard: { gateway, kafkaBootstrapServers: config.flink.kafkaBootstrapServers },
       }),
     },
   });
