@@ -13,12 +13,17 @@ import type { MeshloopConfig } from '../../src/config';
 import { waitUntil } from '../../src/stack/probe';
 import { proposeProduct } from '../../src/cli/product-commands';
 import { parseSpec, workflowIdOf } from '../../src/domain/spec';
-import { getStatusQuery, reviewUpdate } from '../../workflows/definitions';
+import { getStatusQuery, retireUpdate, reviewUpdate } from '../../workflows/definitions';
+import { FlinkRestClient, terminalJobStates } from '../../src/adapters/flink';
 import type { RunningWorker } from '../../workers/orchestration';
 import { startOrchestrationWorker } from '../../workers/orchestration';
 import { createLogger } from '../../src/log';
+import { seedKafka } from '../../src/seed/seed';
 import { testPlatform } from '../helpers/platform';
 import { runCli, spawnWorker } from '../helpers/processes';
+
+/** The seeded orders these products read: a topic of this run's own. */
+const ordersTopic = `lc${randomUUID().slice(0, 8)}.orders.orders`;
 
 function specFor(name: string, extra: Record<string, unknown> = {}) {
   return {
@@ -27,7 +32,21 @@ function specFor(name: string, extra: Record<string, unknown> = {}) {
     owner: 'alice',
     description: 'Orders as placed, one event per order, for everyone who needs them.',
     kind: 'source-aligned',
-    inputs: [{ topic: 'orders.orders' }],
+    inputs: [
+      {
+        topic: ordersTopic,
+        as: 'orders',
+        schema: {
+          fields: [
+            { name: 'order_id', type: 'string' },
+            { name: 'total_amount', type: 'double' },
+            { name: 'order_ts', type: 'timestamp' },
+          ],
+          eventTimeField: 'order_ts',
+        },
+      },
+    ],
+    sql: 'SELECT order_id, total_amount AS amount, order_ts AS created_at FROM orders WHERE order_id IS NOT NULL',
     outputTopic: { partitions: 2, retentionMs: 86_400_000, cleanupPolicy: 'delete' },
     schema: {
       fields: [
@@ -57,6 +76,11 @@ describe('the data product lifecycle on the real platform', function () {
     connection = await Connection.connect({ address: config.temporal.address });
     client = new Client({ connection, namespace: config.temporal.namespace });
     workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'meshloop-lifecycle-'));
+    await seedKafka(kafka, {
+      count: 400,
+      topicPrefix: ordersTopic.replace('orders.orders', ''),
+      only: ['orders'],
+    });
   });
 
   after(async () => {
@@ -72,6 +96,37 @@ describe('the data product lifecycle on the real platform', function () {
     } finally {
       await admin.disconnect();
     }
+  }
+
+  /** Records in a topic (the sum of its partitions' end offsets), once it holds `atLeast` or time runs out. */
+  async function waitForRecords(topic: string, atLeast: number, timeoutMs = 120_000): Promise<number> {
+    const admin = kafka.admin();
+    await admin.connect();
+    let count = 0;
+    try {
+      await waitUntil(
+        async () => {
+          const offsets = await admin.fetchTopicOffsets(topic);
+          count = offsets.reduce((sum, p) => sum + Number(p.high), 0);
+          return count >= atLeast;
+        },
+        { timeoutMs, intervalMs: 500 },
+      );
+      return count;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** Flink jobs of a product that have not ended. */
+  async function liveJobs(productId: string): Promise<string[]> {
+    const jobs = await new FlinkRestClient({ url: config.flink.restUrl }).listJobs();
+    return jobs
+      .filter(
+        (job) =>
+          job.name.startsWith(`meshloop-create:${productId}:`) && !terminalJobStates.includes(job.state),
+      )
+      .map((job) => job.name);
   }
 
   async function waitForStage(workflowId: string, stage: string, timeoutMs = 60_000) {
@@ -125,13 +180,25 @@ describe('the data product lifecycle on the real platform', function () {
       assert.equal(descriptor?.stage, 'active');
       assert.equal(descriptor?.owner, 'alice');
 
+      // Active means producing: every seeded order arrives in the product's topic.
+      assert.equal(await waitForRecords(`orders.${name}`, 400), 400);
+
       const shown = await runCli(['show', `orders.${name}`, '--json'], env);
       assert.equal(shown.code, 0, shown.stderr);
       const status = JSON.parse(shown.stdout) as {
         stage: string;
         decisions: Array<{ by: string; comment?: string }>;
+        job?: { name: string; state: string };
+        lineage?: Array<{ column: string; from: Array<{ input: string; field: string }> }>;
       };
       assert.equal(status.stage, 'active');
+      assert.equal(status.job?.name, `meshloop-create:orders.${name}:r1`);
+      assert.deepEqual(status.lineage?.find((l) => l.column === 'amount')?.from, [
+        { input: 'orders', field: 'total_amount' },
+      ]);
+      const shownText = await runCli(['show', `orders.${name}`], env);
+      assert.match(shownText.stdout, /SELECT order_id, total_amount AS amount/);
+      assert.match(shownText.stdout, /job\s+meshloop-create:orders\.[^ ]+ RUNNING/);
       assert.ok(status.decisions.some((d) => d.by === 'alice' && d.comment === 'ship it'));
 
       const catalog = await runCli(['catalog'], env);
@@ -144,6 +211,11 @@ describe('the data product lifecycle on the real platform', function () {
       const after = (await readCatalog(kafka)).get(`orders.${name}`);
       assert.equal(after?.stage, 'retired');
       assert.ok(await topicSettings(`orders.${name}`), 'retirement keeps the data');
+      const retiredStatus = await client.workflow
+        .getHandle(workflowIdOf(`orders.${name}`))
+        .query(getStatusQuery);
+      assert.match(retiredStatus.job?.savepoint ?? '', /savepoint/, 'the job stopped with a savepoint');
+      assert.deepEqual(await liveJobs(`orders.${name}`), [], 'no job runs for a retired product');
     });
 
     it('fails clearly on a wrong spec file, listing every problem', async () => {
@@ -182,7 +254,7 @@ describe('the data product lifecycle on the real platform', function () {
     });
   });
 
-  it('survives a worker killed with SIGKILL during provisioning: active, with exactly one topic', async function () {
+  it('survives a worker killed with SIGKILL during deployment: active, with exactly one topic and one job', async function () {
     this.timeout(5 * 60_000);
     const taskQueue = `lifecycle-kill-${randomUUID()}`;
     const name = `crash-${randomUUID().slice(0, 8)}`;
@@ -195,18 +267,17 @@ describe('the data product lifecycle on the real platform', function () {
       await waitForStage(workflowId, 'awaitingApproval');
       await handle.executeUpdate(reviewUpdate, { args: [{ action: 'approve', by: 'alice' }] });
 
-      // Kill the worker the moment provisioning has begun (its first activity is scheduled or running).
+      // Kill the worker the moment the job's deployment has begun (the activity is scheduled or running).
       const began = await waitUntil(
         async () => {
           const description = await handle.describe();
-          return (
-            (description.raw.pendingActivities?.length ?? 0) > 0 ||
-            (await handle.query(getStatusQuery)).stage === 'provisioning'
+          return (description.raw.pendingActivities ?? []).some(
+            (activity) => activity.activityType?.name === 'deployProductJob',
           );
         },
-        { timeoutMs: 60_000, intervalMs: 20 },
+        { timeoutMs: 120_000, intervalMs: 20 },
       );
-      assert.equal(began, 'ready', `provisioning never began; worker output:\n${first.output()}`);
+      assert.equal(began, 'ready', `deployment never began; worker output:\n${first.output()}`);
       first.kill('SIGKILL');
       await new Promise((resolve) => first.once('exit', resolve));
 
@@ -216,8 +287,12 @@ describe('the data product lifecycle on the real platform', function () {
       await admin.connect();
       const topics = (await admin.listTopics()).filter((topic) => topic.includes(name));
       await admin.disconnect();
-      assert.deepEqual(topics, [`orders.${name}`]);
+      assert.deepEqual(topics.sort(), [`orders.${name}`, `orders.${name}.rejected`]);
       assert.equal((await readCatalog(kafka)).get(`orders.${name}`)?.stage, 'active');
+      assert.deepEqual(await liveJobs(`orders.${name}`), [`meshloop-create:orders.${name}:r1`]);
+      assert.equal(await waitForRecords(`orders.${name}`, 400), 400, 'one job: each order once');
+      await handle.executeUpdate(retireUpdate, { args: [{ by: 'ops', force: true }] });
+      await waitForStage(workflowId, 'retired');
     } finally {
       if (first.exitCode === null) first.kill('SIGKILL');
       if (second && second.exitCode === null) {
