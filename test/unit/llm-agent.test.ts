@@ -126,7 +126,15 @@ describe('the LLM discovery agent (real openai client, fake OpenAI-compatible se
     assert.equal(result.proposals.length, 1);
     const spec = result.proposals[0]!.spec;
     assert.equal(`${spec.domain}.${spec.name}`, 'orders.paid_orders');
-    assert.deepEqual(spec.inputs, [{ topic: 'orders.orders' }, { topic: 'payments.payments' }]);
+    assert.deepEqual(
+      spec.inputs.map((i) => ('topic' in i ? [i.topic, i.as] : [])),
+      [
+        ['orders.orders', 'orders'],
+        ['payments.payments', 'payments'],
+      ],
+    );
+    // Without SQL from the model, the planner's join on the measured shared key serves.
+    assert.match(spec.sql!, /JOIN payments\n {2}ON orders.`order_id` = payments.`order_id`/);
     assert.equal(spec.proposal?.proposedBy.name, 'discovery-llm:fake-model');
     assert.ok(
       spec.proposal.evidence.some((e) => /orders\.orders: \d[\d,]* records sampled/.test(e.summary)),
