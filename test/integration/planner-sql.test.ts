@@ -1,0 +1,263 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import type { CatalogProduct } from '../../src/agents/planner';
+import { planProposals } from '../../src/agents/planner';
+import { analyseProduct } from '../../src/analysis/analyst';
+import { ruleLabel } from '../../src/analysis/quality-queries';
+import type { MeshloopConfig } from '../../src/config';
+import {
+  guardedSessionProperties,
+  inputStatements,
+  jobStatementSet,
+  sinkStatements,
+} from '../../src/creation/job-sql';
+import type { InputBinding } from '../../src/domain/creation';
+import { inputAliasOf, rejectedTopicOf } from '../../src/domain/creation';
+import { flinkTypeOf } from '../../src/domain/flink-types';
+import type { ProductSpec } from '../../src/domain/spec';
+import { productIdOf } from '../../src/domain/spec';
+import { demoMesh, demoProfiles } from '../helpers/demo-profiles';
+import { FlinkTestContext } from '../helpers/flink';
+import { testPlatform } from '../helpers/platform';
+
+/**
+ * Flink accepts the SQL of every planner proposal of the demo mesh (and of the analyst's rollup):
+ * declared with the job's own input statements in a guarded session, each SELECT yields exactly
+ * the spec's columns with the spec's types, and the whole job (sink, rejected records) plans.
+ * The masking and the join window are checked on literal rows against values computed here.
+ */
+
+/** The inputs of a spec as its job binds them: topics by their declared schema, products by theirs. */
+function bindingsOf(spec: ProductSpec, products: ReadonlyMap<string, ProductSpec>): InputBinding[] {
+  return spec.inputs.map((input) => {
+    const alias = inputAliasOf(input);
+    if ('topic' in input) {
+      assert.ok(input.schema, `${productIdOf(spec)}: input ${input.topic} declares no schema`);
+      return {
+        alias,
+        topic: input.topic,
+        fields: input.schema.fields,
+        ...(input.schema.eventTimeField ? { eventTimeField: input.schema.eventTimeField } : {}),
+      };
+    }
+    const product = products.get(input.product);
+    assert.ok(product, `${productIdOf(spec)}: no spec for input product ${input.product}`);
+    return {
+      alias,
+      topic: product.outputTopic.name,
+      productId: input.product,
+      fields: product.schema.fields.map((f) => ({ name: f.name, type: f.type })),
+      ...(product.schema.eventTimeField ? { eventTimeField: product.schema.eventTimeField } : {}),
+    };
+  });
+}
+
+/** `TIMESTAMP_LTZ(3) *ROWTIME*` → `TIMESTAMP_LTZ(3)`; nullability is the spec's promise, not Flink's. */
+/** A string literal typed STRING (a bare literal is a CHAR(n), padded in VALUES). */
+const text = (value: string) => `CAST('${value}' AS STRING)`;
+
+/**
+ * A small job over literal rows, one slot. Streaming (it ends with its bounded input): batch
+ * shuffles ask for more network buffers than the test TaskManager has.
+ */
+const literalRun = { 'execution.runtime-mode': 'streaming', 'parallelism.default': '1' };
+
+const bareType = (type: string) =>
+  type
+    .replace(/\s*\*ROWTIME\*$/, '')
+    .replace(/\s+NOT NULL$/, '')
+    .trim();
+
+describe('the SQL of planner proposals on Flink', function () {
+  this.timeout(180_000);
+  let config: MeshloopConfig;
+  let flink: FlinkTestContext;
+  const profiles = demoProfiles();
+  const planned = planProposals(profiles, demoMesh).proposals.map((p) => p.spec);
+  const curated = planned.find((s) => productIdOf(s) === 'orders.orders_curated')!;
+  // Higher-order products: the planner joining a running product, and the analyst's rollup of it.
+  const running: CatalogProduct[] = [
+    {
+      productId: 'orders.orders_curated',
+      topic: 'orders.orders_curated',
+      stage: 'active',
+      inputTopics: ['orders.orders'],
+    },
+  ];
+  const productTopicProfile = demoProfiles().find((p) => p.topic === 'orders.orders')!;
+  const higher = planProposals(
+    [...profiles, { ...productTopicProfile, topic: 'orders.orders_curated' }],
+    demoMesh,
+    { products: running },
+  ).proposals.map((p) => p.spec);
+  const analysed = analyseProduct({
+    spec: curated,
+    figures: {
+      snapshotId: '1',
+      rows: 1000,
+      fields: curated.schema.fields.map((f) => ({
+        name: f.name,
+        distinct: f.name === 'currency' ? 3 : 1000,
+        nulls: 0,
+      })),
+      ruleHistory: Object.fromEntries(curated.quality.map((rule) => [ruleLabel(rule), [2, 1, 1]])),
+      query: 'SELECT 1',
+    },
+    neighbours: [],
+  }).proposals.map((p) => p.spec);
+  const specs = [...planned, ...higher.filter((s) => s.inputs.some((i) => 'product' in i)), ...analysed];
+  const byId = new Map(specs.map((s) => [productIdOf(s), s]));
+
+  before(async function () {
+    this.timeout(15 * 60_000);
+    config = await testPlatform();
+  });
+
+  beforeEach(() => {
+    flink = new FlinkTestContext(config);
+  });
+
+  afterEach(async () => {
+    await flink.cleanUp();
+  });
+
+  it('covers every shape: projections, the masked product, joins, a product input and a window aggregate', () => {
+    assert.equal(planned.length, 7, planned.map(productIdOf).join(', '));
+    assert.ok(higher.some((s) => productIdOf(s) === 'orders.orders_curated_with_payments'));
+    assert.ok(
+      analysed.some((s) => /TUMBLE/.test(s.sql ?? '')),
+      analysed.map(productIdOf).join(', '),
+    );
+    for (const spec of specs) assert.ok(spec.sql, `${productIdOf(spec)} has no SQL`);
+  });
+
+  it('yields exactly the spec columns with their Flink types, and the whole job plans', async () => {
+    const kafkaBootstrapServers = config.kafka.brokers.join(',');
+    const mismatches: string[] = [];
+    for (const spec of specs) {
+      const id = productIdOf(spec);
+      const session = await flink.gateway.openSession({
+        name: `planner-sql-${id}`,
+        properties: { ...guardedSessionProperties },
+      });
+      try {
+        for (const binding of bindingsOf(spec, byId)) {
+          for (const statement of inputStatements(binding, {
+            kafkaBootstrapServers,
+            groupId: `planner-sql-${id}`,
+          })) {
+            await session.execute(statement);
+          }
+        }
+        await session.execute(`CREATE TEMPORARY VIEW meshloop_product AS\n${spec.sql!}`);
+        const described = await session.execute('DESCRIBE meshloop_product');
+        const actual = described.rows.map((row) => `${String(row.name)}:${bareType(String(row.type))}`);
+        const expected = spec.schema.fields.map((f) => `${f.name}:${flinkTypeOf[f.type]}`);
+        if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+          mismatches.push(`${id}\n  Flink: ${actual.join(', ')}\n  spec:  ${expected.join(', ')}`);
+        }
+        // The job itself (sink typed by the spec, rejected records) plans: no second rowtime, no
+        // updating result into an append-only topic.
+        for (const statement of sinkStatements(spec, {
+          kafkaBootstrapServers,
+          rejectedTopic: rejectedTopicOf(spec),
+        })) {
+          await session.execute(statement);
+        }
+        const plan = await session.execute(
+          jobStatementSet(spec, bindingsOf(spec, byId), spec.sql!).replace(
+            /^EXECUTE STATEMENT SET/,
+            'EXPLAIN STATEMENT SET',
+          ),
+        );
+        assert.match(
+          JSON.stringify(plan.rows),
+          /Sink\(table=\[default_catalog\.default_database\.meshloop_sink\]/,
+          id,
+        );
+      } finally {
+        await session.close().catch(() => undefined);
+      }
+    }
+    assert.deepEqual(mismatches, []);
+  });
+
+  it('masks the personal fields on literal rows: hash, token and redaction as computed here, nothing raw', async () => {
+    const spec = byId.get('customers.profiles_masked')!;
+    const session = await flink.openSession('planner-sql-masking');
+    await session.configure("SET 'table.local-time-zone' = 'UTC'");
+    const people = [
+      ['c-1', 'Ada Lovelace', 'ada@example.org', '+44 20 7946 0001', 'GB', true],
+      ['c-2', 'Alan Turing', 'alan@example.org', '+44 20 7946 0002', 'GB', false],
+    ] as const;
+    const rows = people
+      .map(
+        ([id, name, email, phone, country, optIn]) =>
+          `(${[id, name, email, phone, country].map(text).join(', ')}, ${optIn}, TO_TIMESTAMP_LTZ(1767225600000, 3))`,
+      )
+      .join(', ');
+    // The input view as literal rows: same alias, same columns.
+    await session.execute(
+      `CREATE TEMPORARY VIEW ${inputAliasOf(spec.inputs[0]!)} AS SELECT * FROM (VALUES ${rows}) ` +
+        'AS t(customer_id, full_name, email, phone, country, marketing_opt_in, updated_at)',
+    );
+    const result = await session.execute(spec.sql!, {
+      executionConfig: literalRun,
+    });
+    flink.track(result.jobId);
+    const byCustomer = new Map(result.rows.map((row) => [row.customer_id as string, row]));
+    const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+    for (const [id, name, email, phone] of people) {
+      const row = byCustomer.get(id);
+      assert.ok(row, `no row for ${id}`);
+      assert.equal(row.email, sha256(email));
+      assert.equal(row.full_name, `tok_${sha256(`customers.profiles_masked:${name}`).slice(0, 16)}`);
+      assert.equal(row.phone, 'REDACTED');
+      const text = JSON.stringify(row);
+      for (const raw of [name, email, phone, phone.replace(/\D/g, '')])
+        assert.ok(!text.includes(raw), `${raw} in ${text}`);
+    }
+  });
+
+  it('joins an order with the payments made within ±1 h of it, and no other', async () => {
+    const spec = byId.get('orders.orders_with_payments')!;
+    const session = await flink.openSession('planner-sql-join');
+    await session.configure("SET 'table.local-time-zone' = 'UTC'");
+    const at = (minutes: number) => `TO_TIMESTAMP_LTZ(${1767225600000 + minutes * 60_000}, 3)`;
+    await session.execute(
+      'CREATE TEMPORARY VIEW orders AS SELECT * FROM (VALUES ' +
+        ['o-1', 'o-2', 'o-3']
+          .map(
+            (id, i) =>
+              `(${text(id)}, ${text(`c-${i}`)}, ${text('placed')}, CAST(${i + 1} AS BIGINT), CAST(${10 * (i + 1)} AS DOUBLE), ${text('EUR')}, ${at(0)})`,
+          )
+          .join(', ') +
+        ') AS t(order_id, customer_id, status, items, total_amount, currency, order_ts)',
+    );
+    await session.execute(
+      'CREATE TEMPORARY VIEW payments AS SELECT * FROM (VALUES ' +
+        [
+          ['p-1', 'o-1', 3],
+          ['p-2', 'o-2', 61],
+          ['p-9', 'o-9', 1],
+        ]
+          .map(
+            ([payment, order, minutes]) =>
+              `(${text(String(payment))}, ${text(String(order))}, ${text('c')}, CAST(10 AS DOUBLE), ${text('EUR')}, ${text('card')}, ${text('captured')}, ${at(Number(minutes))})`,
+          )
+          .join(', ') +
+        ') AS t(`payment_id`, `order_id`, `customer_id`, `amount`, `currency`, `method`, `status`, `paid_at`)',
+    );
+    const result = await session.execute(spec.sql!, {
+      executionConfig: literalRun,
+    });
+    flink.track(result.jobId);
+    // o-1 paid after 3 min joins; o-2 paid after 61 min is outside the window; o-3 has no payment.
+    assert.deepEqual(
+      result.rows.map(
+        (row) => `${String(row.order_id)}:${String(row.payment_id)}:${String(row.payments_status)}`,
+      ),
+      ['o-1:p-1:captured'],
+    );
+  });
+});
