@@ -236,6 +236,8 @@ function joins(parent: ProductSpec, neighbours: readonly Neighbour[], result: An
       .filter((o) => neighbour.spec.schema.key.length === 1 && neighbour.spec.schema.key[0] === o.theirField)
       .sort((a, b) => b.containment - a.containment || a.field.localeCompare(b.field))[0];
     if (!overlap) continue;
+    // A left join updates its rows as matches arrive: only a keyed, compacted (upsert) topic holds that.
+    if (parent.schema.key.length === 0) continue;
     const ours = aliasOf(parent);
     let theirs = aliasOf(neighbour.spec);
     if (theirs === ours) theirs = `${theirs}_2`.slice(0, 63);
@@ -283,7 +285,11 @@ function joins(parent: ProductSpec, neighbours: readonly Neighbour[], result: An
       {
         name: `${parent.name}_with_${neighbour.spec.name}`.slice(0, 100),
         kind: 'aggregate',
-        description: `${parentId} with ${otherId} joined on ${overlap.field} = ${overlap.theirField}.`,
+        description:
+          `${parentId} with ${otherId} joined on ${overlap.field} = ${overlap.theirField} (a left join: ` +
+          `a row without a match has no ${aliasOf(neighbour.spec)} columns), kept current per ${parent.schema.key.join(', ')}.`,
+        // The join's result changes as matches arrive: an upsert topic keeps the newest row per key.
+        outputTopic: { cleanupPolicy: 'compact' },
         inputs: [
           { product: parentId, as: ours },
           { product: otherId, as: theirs },

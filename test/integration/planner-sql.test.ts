@@ -103,7 +103,13 @@ describe('the SQL of planner proposals on Flink', function () {
       ruleHistory: Object.fromEntries(curated.quality.map((rule) => [ruleLabel(rule), [2, 1, 1]])),
       query: 'SELECT 1',
     },
-    neighbours: [],
+    neighbours: [
+      {
+        spec: planned.find((s) => productIdOf(s) === 'customers.profiles_masked')!,
+        stage: 'active',
+        overlaps: [{ field: 'customer_id', theirField: 'customer_id', containment: 0.99, query: 'SELECT 1' }],
+      },
+    ],
   }).proposals.map((p) => p.spec);
   const specs = [...planned, ...higher.filter((s) => s.inputs.some((i) => 'product' in i)), ...analysed];
   const byId = new Map(specs.map((s) => [productIdOf(s), s]));
