@@ -218,10 +218,8 @@ export function planSql(
     };
   }
   const qualified = draft.inputs.length > 1;
-  const refOf = (s: Source) => {
-    const column = qualified ? `${s.alias}.${q(s.column)}` : q(s.column);
-    return s.seconds ? `TO_TIMESTAMP_LTZ(${column}, 0)` : column;
-  };
+  const columnRef = (s: Source) => (qualified ? `${s.alias}.${q(s.column)}` : q(s.column));
+  const refOf = (s: Source) => (s.seconds ? `TO_TIMESTAMP_LTZ(${columnRef(s)}, 0)` : columnRef(s));
   const maskOf = new Map(masking.map((m) => [m.field, m]));
   // Only one column may stay an event-time attribute of the sink: the product's own event time.
   const rowtimeColumns = new Set(
@@ -270,9 +268,10 @@ export function planSql(
     ) {
       expression = `CAST(${expression} AS TIMESTAMP_LTZ(3))`;
     }
-    const plain = sources.length === 1 && !mask && expression === refOf(sources[0]!);
+    // A column read as it is, under its own name, needs no `AS`.
+    const bare = sources.length === 1 && expression === columnRef(sources[0]!);
     columns.push(
-      plain && sources[0]!.column === field.name ? expression : `${expression} AS ${q(field.name)}`,
+      bare && sources[0]!.column === field.name ? expression : `${expression} AS ${q(field.name)}`,
     );
     fields.push({ name: field.name, type, nullable });
   }

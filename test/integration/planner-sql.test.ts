@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { CatalogProduct } from '../../src/agents/planner';
 import { planProposals } from '../../src/agents/planner';
+import { planSql } from '../../src/agents/product-sql';
+import type { DraftField } from '../../src/agents/proposals';
 import { analyseProduct } from '../../src/analysis/analyst';
 import { ruleLabel } from '../../src/analysis/quality-queries';
 import type { MeshloopConfig } from '../../src/config';
@@ -18,6 +20,7 @@ import type { ProductSpec } from '../../src/domain/spec';
 import { productIdOf } from '../../src/domain/spec';
 import { demoMesh, demoProfiles } from '../helpers/demo-profiles';
 import { FlinkTestContext } from '../helpers/flink';
+import { contactRecords, profilesOfRecords } from '../helpers/record-profiles';
 import { testPlatform } from '../helpers/platform';
 
 /**
@@ -186,6 +189,89 @@ describe('the SQL of planner proposals on Flink', function () {
       }
     }
     assert.deepEqual(mismatches, []);
+  });
+
+  it('reads nested JSON fields and epoch seconds as typed, masked columns', async () => {
+    const topic = 'crm.contacts';
+    const from = (name: string, type: DraftField['type'], source = name): DraftField => ({
+      name,
+      type,
+      description: '',
+      from: [{ topic, field: source }],
+      nullable: false,
+    });
+    const planned = planSql(
+      {
+        name: 'contacts_masked',
+        domain: 'crm',
+        kind: 'source-aligned',
+        description: 'contacts',
+        inputs: [topic],
+        fields: [
+          from('contact_id', 'string'),
+          from('address_city', 'string', 'address.city'),
+          from('address_zip', 'string', 'address.zip'),
+          from('card', 'string'),
+          from('visits', 'long'),
+          from('created_at', 'timestamp'),
+          from('updated_at', 'timestamp'),
+        ],
+        key: ['contact_id'],
+        eventTimeField: 'updated_at',
+        reasoning: '',
+        evidence: [],
+        confidence: 0.5,
+      },
+      [
+        { field: 'card', strategy: 'truncate', kind: 'cardNumber' },
+        { field: 'address_zip', strategy: 'redact' },
+        { field: 'address_city', strategy: 'truncate' },
+      ],
+      profilesOfRecords({ [topic]: contactRecords }),
+    );
+    assert.ok('plan' in planned, JSON.stringify(planned));
+    const [input] = planned.plan.inputs;
+    assert.ok(input && 'topic' in input && input.schema);
+    const session = await flink.openSession('planner-sql-contacts');
+    await session.configure("SET 'table.local-time-zone' = 'UTC'");
+    for (const statement of inputStatements(
+      { alias: inputAliasOf(input), topic, fields: input.schema.fields },
+      { kafkaBootstrapServers: config.kafka.brokers.join(','), groupId: 'planner-sql-contacts' },
+    )) {
+      await session.execute(statement);
+    }
+    await session.execute(`CREATE TEMPORARY VIEW meshloop_product AS\n${planned.plan.sql}`);
+    const described = await session.execute('DESCRIBE meshloop_product');
+    assert.deepEqual(
+      described.rows.map((row) => `${String(row.name)}:${bareType(String(row.type))}`),
+      planned.plan.fields.map((f) => `${f.name}:${flinkTypeOf[f.type]}`),
+    );
+    // The same SQL over one literal row in place of the topic's view.
+    await session.execute('DROP TEMPORARY VIEW meshloop_product');
+    await session.execute('DROP TEMPORARY VIEW contacts');
+    await session.execute(
+      'CREATE TEMPORARY VIEW contacts AS SELECT * FROM (VALUES (' +
+        [
+          text('ct-1'),
+          text('Lyon'),
+          text('69001'),
+          text('4111 1111 1111 1234'),
+          'CAST(7 AS BIGINT)',
+          'CAST(1767225600 AS BIGINT)',
+          'TO_TIMESTAMP_LTZ(1767225600000, 3)',
+        ].join(', ') +
+        ')) AS t(`contact_id`, `address.city`, `address.zip`, `card`, `visits`, `created_at`, `updated_at`)',
+    );
+    const rows = await session.execute(planned.plan.sql, { executionConfig: literalRun });
+    flink.track(rows.jobId);
+    assert.equal(rows.rows.length, 1);
+    const row = rows.rows[0]!;
+    assert.deepEqual(
+      [row.contact_id, row.address_city, row.address_zip, row.card, row.visits],
+      ['ct-1', 'L***', 'REDACTED', '****1234', 7],
+    );
+    // Epoch seconds read as the same instant as the milliseconds.
+    assert.equal(String(row.created_at), String(row.updated_at));
   });
 
   it('masks the personal fields on literal rows: hash, token and redaction as computed here, nothing raw', async () => {
