@@ -20,6 +20,7 @@ import type { ProductSpec } from '../../src/domain/spec';
 import { productIdOf } from '../../src/domain/spec';
 import { demoMesh, demoProfiles } from '../helpers/demo-profiles';
 import { FlinkTestContext } from '../helpers/flink';
+import { exampleSpecs } from '../helpers/examples';
 import { contactRecords, profilesOfRecords } from '../helpers/record-profiles';
 import { testPlatform } from '../helpers/platform';
 
@@ -71,7 +72,7 @@ const bareType = (type: string) =>
     .replace(/\s+NOT NULL$/, '')
     .trim();
 
-describe('the SQL of planner proposals on Flink', function () {
+describe('the SQL of planner proposals and hand-written examples on Flink', function () {
   this.timeout(180_000);
   let config: MeshloopConfig;
   let flink: FlinkTestContext;
@@ -120,6 +121,11 @@ describe('the SQL of planner proposals on Flink', function () {
   before(async function () {
     this.timeout(15 * 60_000);
     config = await testPlatform();
+    // The hand-written examples go through the same check.
+    for (const { spec } of await exampleSpecs()) {
+      specs.push(spec);
+      byId.set(productIdOf(spec), spec);
+    }
   });
 
   beforeEach(() => {
@@ -138,6 +144,10 @@ describe('the SQL of planner proposals on Flink', function () {
       analysed.map(productIdOf).join(', '),
     );
     for (const spec of specs) assert.ok(spec.sql, `${productIdOf(spec)} has no SQL`);
+    assert.ok(
+      specs.some((s) => s.proposal?.proposedBy.kind === 'person'),
+      'no hand-written example',
+    );
   });
 
   it('yields exactly the spec columns with their Flink types, and the whole job plans', async () => {
