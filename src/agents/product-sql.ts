@@ -89,6 +89,7 @@ export function maskedExpression(value: string, valueType: FieldType, mask: Colu
   }
 }
 
+/** A profiled field read by the SQL; `type` is the value's (epoch seconds are converted to a timestamp). */
 type Source = Readonly<{
   alias: string;
   column: string;
@@ -157,14 +158,12 @@ export function planSql(
     const alias = aliases.get(topic)?.alias;
     if (!found || !alias) return undefined;
     read.get(topic)?.add(field);
-    const rowtime = profiles.get(topic)?.profile.eventTimeField === field;
-    const seconds = found.type === 'timestamp' && found.timeUnit === 's';
     return {
       alias,
       column: field,
-      type: rowtime && !seconds ? 'timestamp' : specTypeOf(found.type),
+      type: specTypeOf(found.type),
       nullable: found.nullRatio > 0,
-      seconds,
+      seconds: found.type === 'timestamp' && found.timeUnit === 's',
     };
   };
 
@@ -234,9 +233,8 @@ export function planSql(
   const fields: PlannedField[] = [];
   for (const field of draft.fields) {
     let sources = field.from
-      .map((s) => ({ from: s, source: sourceOf(s.topic, s.field) }))
-      .filter((s): s is { from: typeof s.from; source: Source } => s.source !== undefined)
-      .map((s) => s.source);
+      .map((s) => sourceOf(s.topic, s.field))
+      .filter((s): s is Source => s !== undefined);
     if (sources.length === 0) {
       problems.push(`field '${field.name}': none of its sources is a profiled field of an input`);
       continue;
@@ -248,9 +246,8 @@ export function planSql(
         (s.alias === join.childRef.alias && s.column === join.childRef.column);
       if (sources.every(onKey)) sources = [join.parentRef];
     }
-    const typeOf = (s: Source): FieldType => (s.seconds ? 'timestamp' : s.type);
-    const sameType = sources.every((s) => typeOf(s) === typeOf(sources[0]!));
-    let type: FieldType = sameType ? typeOf(sources[0]!) : 'string';
+    const sameType = sources.every((s) => s.type === sources[0]!.type);
+    let type: FieldType = sameType ? sources[0]!.type : 'string';
     let expression =
       sources.length === 1
         ? refOf(sources[0]!)

@@ -65,7 +65,11 @@ export function piiKindOf(field: FieldProfile): PiiKind | undefined {
   return likelyPiiName.test(columnOf(field.name)) ? 'personName' : undefined;
 }
 
-/** The id of an idea: the same kind, inputs, fields, key and masking hash the same, whatever the wording. */
+/**
+ * The id of an idea: the same kind, inputs, fields, key and masking hash the same, whatever the
+ * wording, and whatever the SQL text: the same product drafted again with other SQL (an LLM's
+ * rewording, a planner change) is not proposed twice.
+ */
 export function proposalIdOf(spec: ProductSpec): string {
   const idea = {
     kind: spec.kind,

@@ -307,6 +307,21 @@ describe('the SQL of a planned product', () => {
     assert.deepEqual(planInputs({ inputs: ['orders.orders'] }, index), result.proposal.spec.inputs);
   });
 
+  it('gives two inputs of the same entity name distinct aliases', () => {
+    const inputs = planInputs(
+      {
+        inputs: ['shop.orders', 'partners.orders', 'orders.summary'],
+        products: { 'orders.summary': 'orders.summary' },
+      },
+      new Map(),
+    );
+    assert.deepEqual(inputs, [
+      { topic: 'shop.orders', as: 'orders' },
+      { topic: 'partners.orders', as: 'partners_orders' },
+      { product: 'orders.summary', as: 'summary' },
+    ]);
+  });
+
   it('names the same idea with the same id whatever its SQL says', () => {
     const curated = byId.get('orders.orders_curated')!;
     const rewritten = { ...curated, sql: `${curated.sql!}\nWHERE \`items\` > 0` };
