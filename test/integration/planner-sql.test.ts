@@ -18,6 +18,9 @@ import { inputAliasOf, rejectedTopicOf } from '../../src/domain/creation';
 import { flinkTypeOf } from '../../src/domain/flink-types';
 import type { ProductSpec } from '../../src/domain/spec';
 import { productIdOf } from '../../src/domain/spec';
+import { createKafkaClient } from '../../src/adapters/kafka/client';
+import { generateSeedRecords } from '../../src/seed/generator';
+import { seedKafka } from '../../src/seed/seed';
 import { demoMesh, demoProfiles } from '../helpers/demo-profiles';
 import { FlinkTestContext } from '../helpers/flink';
 import { exampleSpecs } from '../helpers/examples';
@@ -57,6 +60,14 @@ function bindingsOf(spec: ProductSpec, products: ReadonlyMap<string, ProductSpec
 }
 
 /** `TIMESTAMP_LTZ(3) *ROWTIME*` → `TIMESTAMP_LTZ(3)`; nullability is the spec's promise, not Flink's. */
+function* take<T>(items: Iterable<T>, count: number): Generator<T> {
+  let n = 0;
+  for (const item of items) {
+    if (n++ >= count) return;
+    yield item;
+  }
+}
+
 /** A string literal typed STRING (a bare literal is a CHAR(n), padded in VALUES). */
 const text = (value: string) => `CAST('${value}' AS STRING)`;
 
@@ -199,6 +210,94 @@ describe('the SQL of planner proposals and hand-written examples on Flink', func
       }
     }
     assert.deepEqual(mismatches, []);
+  });
+
+  it('computes exactly the rows expected from seeded Kafka records: the join, and the masking', async function () {
+    this.timeout(300_000);
+    const prefix = `psql${Date.now().toString(36)}_`;
+    const options = { seed: 5, topicPrefix: prefix, only: ['orders', 'payments', 'customers'] as const };
+    const count = 3000;
+    const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'planner-sql-test' });
+    assert.equal((await seedKafka(kafka, { ...options, count })).sent, count);
+    const seeded = [...take(generateSeedRecords(options), count)].map((r) => ({
+      topic: r.topic.slice(prefix.length),
+      value: JSON.parse(String(r.value)) as Record<string, string | number>,
+    }));
+
+    /** The product's SELECT over the seeded topics, read up to their current end (a bounded job). */
+    const rowsOf = async (spec: ProductSpec) => {
+      const session = await flink.openSession(`planner-sql-seeded-${spec.name}`);
+      await session.configure("SET 'table.local-time-zone' = 'UTC'");
+      for (const binding of bindingsOf(spec, byId)) {
+        for (const statement of inputStatements(
+          { ...binding, topic: `${prefix}${binding.topic}` },
+          { kafkaBootstrapServers: config.kafka.brokers.join(','), groupId: `${prefix}${spec.name}` },
+        )) {
+          await session.execute(
+            statement.replace(
+              "'scan.startup.mode' = 'earliest-offset'",
+              "'scan.startup.mode' = 'earliest-offset',\n  'scan.bounded.mode' = 'latest-offset'",
+            ),
+          );
+        }
+      }
+      const result = await session.execute(spec.sql!, { executionConfig: literalRun, timeoutMs: 240_000 });
+      flink.track(result.jobId);
+      assert.ok(result.rawRows.every((row) => row.kind === 'INSERT'));
+      return result.rows;
+    };
+
+    // The join: every payment whose order was seeded and lies within the hour of it.
+    const orders = new Map(
+      seeded.filter((r) => r.topic === 'orders.orders').map((r) => [r.value.order_id, r.value]),
+    );
+    const expectedPairs = seeded
+      .filter((r) => r.topic === 'payments.payments')
+      .flatMap(({ value: payment }) => {
+        const order = orders.get(payment.order_id);
+        if (!order) return [];
+        const apart = Math.abs(Date.parse(String(payment.paid_at)) - Date.parse(String(order.order_ts)));
+        return apart <= 3_600_000
+          ? [
+              `${order.order_id}|${payment.payment_id}|${order.total_amount}|${payment.amount}|${payment.status}`,
+            ]
+          : [];
+      })
+      .sort();
+    assert.ok(expectedPairs.length > 100, `only ${expectedPairs.length} pairs in the seed`);
+    const joined = await rowsOf(byId.get('orders.orders_with_payments')!);
+    assert.deepEqual(
+      joined
+        .map(
+          (r) =>
+            `${String(r.order_id)}|${String(r.payment_id)}|${String(r.total_amount)}|${String(r.amount)}|${String(r.payments_status)}`,
+        )
+        .sort(),
+      expectedPairs,
+    );
+
+    // The masking: every profile, its personal fields as computed here, nothing raw anywhere.
+    const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+    const profilesSeeded = seeded.filter((r) => r.topic === 'customers.profiles').map((r) => r.value);
+    const expectedProfiles = profilesSeeded
+      .map(
+        (p) =>
+          `${p.customer_id}|tok_${sha256(`customers.profiles_masked:${p.full_name}`).slice(0, 16)}|${sha256(String(p.email))}|REDACTED`,
+      )
+      .sort();
+    const masked = await rowsOf(byId.get('customers.profiles_masked')!);
+    assert.deepEqual(
+      masked
+        .map((r) => `${String(r.customer_id)}|${String(r.full_name)}|${String(r.email)}|${String(r.phone)}`)
+        .sort(),
+      expectedProfiles,
+    );
+    const output = JSON.stringify(masked);
+    for (const p of profilesSeeded) {
+      for (const raw of [p.full_name, p.email, p.phone, String(p.phone).replace(/\D/g, '')]) {
+        assert.ok(!output.includes(String(raw)), `raw ${String(raw)} in the masked rows`);
+      }
+    }
   });
 
   it('reads nested JSON fields and epoch seconds as typed, masked columns', async () => {
