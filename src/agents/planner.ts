@@ -5,6 +5,7 @@ import type { JoinKey } from './join-keys';
 import { describeOverlap, findJoinKeys } from './join-keys';
 import { columnOf, finishProposal, indexProfiles, specTypeOf, topicParts } from './proposals';
 import { ownValue } from '../domain/records';
+import { JOIN_WINDOW } from './product-sql';
 
 /**
  * The deterministic planner: proposals from the profiles alone, so the mesh works without an LLM.
@@ -12,7 +13,8 @@ import { ownValue } from '../domain/records';
  * - a topic with PII signals → a source-aligned product classified PII, its personal fields masked;
  * - two clean topics sharing a key (unique in one, its values held by the other, found from the
  *   sampled values whatever the fields are called) and both with an event time → an aggregate
- *   product joining them (orders with their payments);
+ *   product joining them (orders with their payments: an inner interval join, ±1 h);
+ * Each proposal carries its Flink SQL (./product-sql).
  * - topics that are products' outputs (from the catalog) are products: never copied as "curated",
  *   but joined like any topic, as `{ product }` inputs (higher-order products).
  * Pure: same profiles, same mesh, same proposals. Record contents never reach a spec (only field
@@ -139,8 +141,8 @@ function joined(
     if (taken.has(name)) name = `${other}_${name}`;
     if (taken.has(name)) continue;
     taken.add(name);
-    // A left join: the child's columns may be missing for a parent record.
-    fields.push({ ...fieldOf(child.topic, f, name), nullable: true });
+    // An inner join: a row has both sides, so the child's columns are as nullable as its fields.
+    fields.push(fieldOf(child.topic, f, name));
   }
   const goal = matchingGoal(ownValue(mesh.domains, domain)?.businessGoals ?? [], [entity, other, domain]);
   const childKeyUnique = child.candidateKeys.includes(join.childField);
@@ -154,7 +156,10 @@ function joined(
     name: `${entity}_with_${other}`,
     domain,
     kind: 'aggregate',
-    description: `${asProduct(parent.topic)} joined with ${asProduct(child.topic)} on ${on}, one row per ${key}, kept current as both streams arrive.`,
+    description:
+      `${asProduct(parent.topic)} joined with ${asProduct(child.topic)} on ${on}: an inner join of the records ` +
+      `whose event times lie within ${JOIN_WINDOW.text} of each other, ` +
+      `${childKeyUnique ? `one row per ${key}` : 'one row per matching pair'}, written as both streams arrive.`,
     inputs: [parent.topic, child.topic],
     ...(products.has(parent.topic) || products.has(child.topic)
       ? {
@@ -166,10 +171,12 @@ function joined(
     fields,
     key: [columnOf(key)],
     ...(parent.eventTimeField ? { eventTimeField: columnOf(parent.eventTimeField) } : {}),
+    join: { parent: parent.topic, parentField: key, child: child.topic, childField: join.childField },
     reasoning:
       `${key} is unique in ${parent.topic} and the values of ${child.topic}.${join.childField} are among its keys` +
       `${childKeyUnique ? ' (one per key there too)' : ''}; both carry an event time ` +
-      `(${parent.eventTimeField} and ${child.eventTimeField}), so they can be joined on ${on} within a time window` +
+      `(${parent.eventTimeField} and ${child.eventTimeField}), so they are joined on ${on} as an inner join within ` +
+      `${JOIN_WINDOW.text} of ${parent.eventTimeField} (a record with no match within that window is left out)` +
       (goal ? `. Serves the ${domain} goal: "${goal}"` : '.'),
     evidence: [
       profileEvidence(parent),

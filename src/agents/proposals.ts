@@ -4,8 +4,12 @@ import { checkPolicies } from '../domain/policies';
 import type { FieldType, ProductSpec, ProductSpecInput } from '../domain/spec';
 import { parseSpec } from '../domain/spec';
 import type { PiiKind } from '../profile/pii';
-import type { FieldProfile, ProfiledType, TopicProfile } from '../profile/types';
+import type { FieldProfile, TopicProfile } from '../profile/types';
 import { ownValue } from '../domain/records';
+import type { ColumnMask } from './product-sql';
+import { planInputs, planSql } from './product-sql';
+
+export { specTypeOf } from './product-sql';
 
 /**
  * What discovery agents (the planner and the LLM) hand over: a validated spec, its content-hash
@@ -41,22 +45,6 @@ export function snake(text: string): string {
 /** A profiled field's name as a product column: `address.city` → `address_city`. */
 export const columnOf = (field: string) => snake(field);
 
-export function specTypeOf(type: ProfiledType): FieldType {
-  switch (type) {
-    case 'long':
-    case 'double':
-    case 'boolean':
-    case 'timestamp':
-    case 'string':
-    case 'json':
-      return type;
-    case 'array':
-      return 'json';
-    default:
-      return 'string';
-  }
-}
-
 /** How each kind of personal data is masked for readers outside the owning domain. */
 export const maskingFor: Record<PiiKind, 'hash' | 'redact' | 'tokenize' | 'truncate'> = {
   email: 'hash',
@@ -77,7 +65,11 @@ export function piiKindOf(field: FieldProfile): PiiKind | undefined {
   return likelyPiiName.test(columnOf(field.name)) ? 'personName' : undefined;
 }
 
-/** The id of an idea: the same kind, inputs, fields, key and masking hash the same, whatever the wording. */
+/**
+ * The id of an idea: the same kind, inputs, fields, key and masking hash the same, whatever the
+ * wording, and whatever the SQL text: the same product drafted again with other SQL (an LLM's
+ * rewording, a planner change) is not proposed twice.
+ */
 export function proposalIdOf(spec: ProductSpec): string {
   const idea = {
     kind: spec.kind,
@@ -120,6 +112,10 @@ export type Draft = Readonly<{
   evidence: ReadonlyArray<{ summary: string; source?: string }>;
   confidence: number;
   freshness?: string;
+  /** Joined drafts: the shared key (else `planSql` measures it from the profiles). */
+  join?: Readonly<{ parent: string; parentField: string; child: string; childField: string }>;
+  /** The drafter's own SQL; without it the planner's deterministic SQL is used. */
+  sql?: string;
 }>;
 
 export type ProfileIndex = ReadonlyMap<
@@ -159,7 +155,7 @@ export function finishProposal(
   }
   if (draft.inputs.length === 0) problems.push('inputs: name at least one profiled topic');
   const names = new Set(draft.fields.map((f) => f.name));
-  const masking: Array<{ field: string; strategy: 'hash' | 'redact' | 'tokenize' | 'truncate' }> = [];
+  const masking: ColumnMask[] = [];
   const fields = draft.fields.map((field) => {
     let piiKind: PiiKind | undefined;
     if (field.from.length === 0)
@@ -181,7 +177,7 @@ export function finishProposal(
       piiKind ??= piiKindOf(profiled);
     }
     if (!piiKind && likelyPiiName.test(field.name)) piiKind = 'personName';
-    if (piiKind) masking.push({ field: field.name, strategy: maskingFor[piiKind] });
+    if (piiKind) masking.push({ field: field.name, strategy: maskingFor[piiKind], kind: piiKind });
     return {
       name: field.name,
       type: field.type,
@@ -196,6 +192,12 @@ export function finishProposal(
   }
   if (problems.length > 0 || !domain) return { problems };
 
+  // Every proposal carries the SQL the approver approves: the drafter's, or the planner's.
+  const planned = draft.sql
+    ? { plan: { inputs: planInputs(draft, context.profiles), sql: draft.sql, fields } }
+    : planSql(draft, masking, context.profiles);
+  if ('problems' in planned) return { problems: planned.problems.map((p) => `sql: ${p}`) };
+  const typed = new Map(planned.plan.fields.map((f) => [f.name, f]));
   const pii = masking.length > 0;
   const input: ProductSpecInput = {
     name: draft.name,
@@ -203,12 +205,11 @@ export function finishProposal(
     owner: domain.approvers[0] ?? draft.domain,
     description: draft.description,
     kind: draft.kind,
-    inputs: draft.inputs.map((topic) => {
-      const product = draft.products?.[topic];
-      return product ? { product } : { topic };
-    }),
+    inputs: planned.plan.inputs,
+    sql: planned.plan.sql,
     schema: {
-      fields,
+      // Typed as the SQL yields them (a masked value is text).
+      fields: fields.map((f) => ({ ...f, ...typed.get(f.name) })),
       key: [...draft.key],
       ...(draft.eventTimeField ? { eventTimeField: draft.eventTimeField } : {}),
     },
@@ -219,7 +220,11 @@ export function finishProposal(
       ...(draft.eventTimeField ? [{ rule: 'notNull' as const, field: draft.eventTimeField }] : []),
     ],
     classification: pii
-      ? { pii: true, level: 'confidential', masking }
+      ? {
+          pii: true,
+          level: 'confidential',
+          masking: masking.map(({ field, strategy }) => ({ field, strategy })),
+        }
       : { pii: false, level: 'internal', masking: [] },
     tags: ['discovered', ...(pii ? ['pii'] : [])],
     proposal: {

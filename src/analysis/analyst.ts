@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import type { ProductSpec, ProductSpecInput, SchemaField } from '../domain/spec';
 import { parseSpec, productIdOf } from '../domain/spec';
 import { checkPolicies } from '../domain/policies';
+import { inputAliasOf } from '../domain/creation';
+import { tumbleAggregateSql } from '../agents/product-sql';
 import { ruleLabel, validRowCondition } from './quality-queries';
 
 /**
@@ -62,13 +64,9 @@ export type AnalystResult = {
 
 const measureTypes = new Set(['int', 'long', 'float', 'double', 'decimal']);
 const flinkIdent = (name: string) => `\`${name.replace(/`/g, '``')}\``;
-/** A product's name as a SQL alias. */
-export const aliasOf = (spec: Pick<ProductSpec, 'name'>) =>
-  spec.name
-    .toLowerCase()
-    .replace(/[^a-z0-9_]+/g, '_')
-    .replace(/^([^a-z_])/, '_$1')
-    .slice(0, 63);
+/** A product's alias in SQL: the one every input of it gets (`inputAliasOf`). */
+export const aliasOf = (spec: Pick<ProductSpec, 'domain' | 'name'>) =>
+  inputAliasOf({ product: productIdOf(spec) });
 
 /** The id of an analyst idea: parent, idea and output shape (never the wording). */
 export function analystProposalIdOf(parentId: string, idea: string, spec: ProductSpec): string {
@@ -172,10 +170,22 @@ function aggregate(parent: ProductSpec, figures: CycleFigures, result: AnalystRe
   const alias = aliasOf(parent);
   const dim = dimension.field.name;
   const total = `total_${measure.name}`;
-  const sql =
-    `SELECT window_start, window_end, ${flinkIdent(dim)}, COUNT(*) AS events, SUM(${flinkIdent(measure.name)}) AS ${flinkIdent(total)}\n` +
-    `FROM TABLE(TUMBLE(TABLE ${alias}, DESCRIPTOR(${flinkIdent(time)}), INTERVAL '1' HOUR))\n` +
-    `GROUP BY window_start, window_end, ${flinkIdent(dim)}`;
+  const rollup = tumbleAggregateSql({
+    alias,
+    timeColumn: time,
+    size: "INTERVAL '1' HOUR",
+    dimensions: [dimension.field],
+    measures: [
+      { name: 'events', fn: 'count' },
+      { name: total, fn: 'sum', column: measure.name, type: measure.type },
+    ],
+  });
+  const described: Record<string, string> = {
+    window_start: 'start of the hour',
+    window_end: 'end of the hour',
+    events: `rows of ${productIdOf(parent)} in the hour`,
+    [total]: `sum of ${measure.name}`,
+  };
   const idea = `aggregate:${dim}:${measure.name}:1h`;
   finish(
     parent,
@@ -185,28 +195,14 @@ function aggregate(parent: ProductSpec, figures: CycleFigures, result: AnalystRe
       kind: 'aggregate',
       description: `${productIdOf(parent)} per hour and ${dim}: events and total ${measure.name}.`,
       inputs: [{ product: productIdOf(parent), as: alias }],
-      sql,
+      sql: rollup.sql,
       schema: {
-        fields: [
-          { name: 'window_start', type: 'timestamp', nullable: false, description: 'start of the hour' },
-          { name: 'window_end', type: 'timestamp', nullable: false, description: 'end of the hour' },
-          copyField(dimension.field),
-          {
-            name: 'events',
-            type: 'long',
-            nullable: false,
-            description: `rows of ${productIdOf(parent)} in the hour`,
-          },
-          {
-            name: total,
-            type:
-              measure.type === 'double' || measure.type === 'float' || measure.type === 'decimal'
-                ? measure.type
-                : 'long',
-            nullable: true,
-            description: `sum of ${measure.name}`,
-          },
-        ],
+        // Typed as Flink types the window TVF's columns and aggregates.
+        fields: rollup.fields.map((f) =>
+          f.name === dim
+            ? copyField(dimension.field)
+            : { ...f, description: described[f.name] ?? '', pii: false },
+        ),
         key: ['window_start', dim],
         eventTimeField: 'window_start',
       },
@@ -240,6 +236,8 @@ function joins(parent: ProductSpec, neighbours: readonly Neighbour[], result: An
       .filter((o) => neighbour.spec.schema.key.length === 1 && neighbour.spec.schema.key[0] === o.theirField)
       .sort((a, b) => b.containment - a.containment || a.field.localeCompare(b.field))[0];
     if (!overlap) continue;
+    // A left join updates its rows as matches arrive: only a keyed, compacted (upsert) topic holds that.
+    if (parent.schema.key.length === 0) continue;
     const ours = aliasOf(parent);
     let theirs = aliasOf(neighbour.spec);
     if (theirs === ours) theirs = `${theirs}_2`.slice(0, 63);
@@ -287,7 +285,11 @@ function joins(parent: ProductSpec, neighbours: readonly Neighbour[], result: An
       {
         name: `${parent.name}_with_${neighbour.spec.name}`.slice(0, 100),
         kind: 'aggregate',
-        description: `${parentId} with ${otherId} joined on ${overlap.field} = ${overlap.theirField}.`,
+        description:
+          `${parentId} with ${otherId} joined on ${overlap.field} = ${overlap.theirField} (a left join: ` +
+          `a row without a match has no ${aliasOf(neighbour.spec)} columns), kept current per ${parent.schema.key.join(', ')}.`,
+        // The join's result changes as matches arrive: an upsert topic keeps the newest row per key.
+        outputTopic: { cleanupPolicy: 'compact' },
         inputs: [
           { product: parentId, as: ours },
           { product: otherId, as: theirs },

@@ -101,10 +101,15 @@ describe('discovery finds join keys from the values in Kafka (real platform)', f
     assert.deepEqual(joins, [`${prefix}lending.applications_with_credit_pulls`]);
     const status = await client.workflow.getHandle(workflowIdOf(joins[0]!)).query(getStatusQuery);
     assert.equal(status.stage, 'awaitingApproval');
-    assert.deepEqual(status.spec.inputs, [
-      { topic: `${prefix}lending.applications` },
-      { topic: `${prefix}risk.credit-pulls` },
-    ]);
+    assert.deepEqual(
+      status.spec.inputs.map((input) => ('topic' in input ? [input.topic, input.as] : [])),
+      [
+        [`${prefix}lending.applications`, 'applications'],
+        [`${prefix}risk.credit-pulls`, 'credit_pulls'],
+      ],
+    );
+    // The join reads the key found from the values, however differently the fields are named.
+    assert.match(status.spec.sql!, /ON applications\.`loan_id` = credit_pulls\.`application_ref`/);
     assert.deepEqual(status.spec.schema.key, ['loan_id']);
     assert.match(
       status.spec.proposal!.evidence.map((e) => e.summary).join('\n'),

@@ -264,12 +264,28 @@ describe('the deterministic analyst', () => {
     const p = byName.get('orders_curated_by_status_hourly')!;
     assert.equal(
       p.spec.sql,
-      'SELECT window_start, window_end, `status`, COUNT(*) AS events, SUM(`total_amount`) AS `total_total_amount`\n' +
+      'SELECT\n' +
+        '  CAST(window_start AS TIMESTAMP_LTZ(3)) AS window_start,\n' +
+        '  CAST(window_end AS TIMESTAMP_LTZ(3)) AS window_end,\n' +
+        '  `status`,\n' +
+        '  COUNT(*) AS `events`,\n' +
+        '  SUM(`total_amount`) AS `total_total_amount`\n' +
         "FROM TABLE(TUMBLE(TABLE orders_curated, DESCRIPTOR(`order_ts`), INTERVAL '1' HOUR))\n" +
         'GROUP BY window_start, window_end, `status`',
     );
     assert.deepEqual(p.spec.inputs, [{ product: 'orders.orders_curated', as: 'orders_curated' }]);
     assert.deepEqual(p.spec.schema.key, ['window_start', 'status']);
+    // Typed as Flink types the window's bounds (cast from TIMESTAMP(3)) and the aggregates.
+    assert.deepEqual(
+      p.spec.schema.fields.map((f) => `${f.name}:${f.type}${f.nullable ? '?' : ''}`),
+      [
+        'window_start:timestamp',
+        'window_end:timestamp',
+        'status:string?',
+        'events:long',
+        'total_total_amount:double?',
+      ],
+    );
     assert.equal(p.insight.figures.distinct_status, 3);
   });
 

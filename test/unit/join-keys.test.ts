@@ -91,7 +91,20 @@ describe('the join finder', () => {
     const { proposals } = planProposals(lendingProfiles(), lendingMesh);
     const join = proposals.find((p) => p.spec.name === 'applications_with_credit_pulls');
     assert.ok(join, proposals.map((p) => p.spec.name).join(', '));
-    assert.deepEqual(join.spec.inputs, [{ topic: 'lending.applications' }, { topic: 'risk.credit-pulls' }]);
+    assert.deepEqual(
+      join.spec.inputs.map(({ as, ...input }) => ({
+        ...('topic' in input ? { topic: input.topic } : input),
+        as,
+      })),
+      [
+        { topic: 'lending.applications', as: 'applications' },
+        { topic: 'risk.credit-pulls', as: 'credit_pulls' },
+      ],
+    );
+    assert.match(
+      join.spec.sql!,
+      /^FROM applications\nJOIN credit_pulls\n {2}ON applications.`loan_id` = credit_pulls.`application_ref`$/m,
+    );
     assert.deepEqual(join.spec.schema.key, ['loan_id']);
     assert.ok(!join.spec.schema.fields.some((f) => f.name === 'application_ref'));
     assert.match(
@@ -149,10 +162,8 @@ describe('discovery over products’ output topics', () => {
     assert.ok(!names.includes('orders.orders_curated_curated'), names.join(', '));
     const join = proposals.find((p) => p.spec.name === 'orders_curated_with_payments');
     assert.ok(join, names.join(', '));
-    assert.deepEqual(join.spec.inputs, [
-      { product: 'orders.orders_curated' },
-      { topic: 'payments.payments' },
-    ]);
+    assert.deepEqual(join.spec.inputs[0], { product: 'orders.orders_curated', as: 'orders_curated' });
+    assert.equal('topic' in join.spec.inputs[1]! && join.spec.inputs[1].topic, 'payments.payments');
     assert.match(join.spec.description, /product orders\.orders_curated joined with payments\.payments/);
     assert.deepEqual(skipped, [
       'inventory.stock: schema drifts (quantity: long/string); fix the producer first',
@@ -171,10 +182,14 @@ describe('discovery over products’ output topics', () => {
         },
       ],
     });
-    const joins = proposals.filter((p) => p.spec.inputs.length > 1).map((p) => JSON.stringify(p.spec.inputs));
+    const joins = proposals
+      .filter((p) => p.spec.inputs.length > 1)
+      .map((p) =>
+        p.spec.inputs.map((i) => ('topic' in i ? `topic:${i.topic}` : `product:${i.product}`)).join(' '),
+      );
     assert.deepEqual(joins.sort(), [
-      '[{"product":"orders.orders_curated"},{"topic":"payments.payments"}]',
-      '[{"product":"orders.orders_curated"},{"topic":"shipments.shipments"}]',
+      'product:orders.orders_curated topic:payments.payments',
+      'product:orders.orders_curated topic:shipments.shipments',
     ]);
   });
 

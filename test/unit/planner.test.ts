@@ -28,7 +28,13 @@ describe('the deterministic planner', () => {
   it('joins orders with payments on order_id with both event times', () => {
     const join = byId.get('orders.orders_with_payments')!;
     assert.equal(join.spec.kind, 'aggregate');
-    assert.deepEqual(join.spec.inputs, [{ topic: 'orders.orders' }, { topic: 'payments.payments' }]);
+    assert.deepEqual(
+      join.spec.inputs.map((i) => ('topic' in i ? [i.topic, i.as, i.schema?.eventTimeField] : [])),
+      [
+        ['orders.orders', 'orders', 'order_ts'],
+        ['payments.payments', 'payments', 'paid_at'],
+      ],
+    );
     assert.deepEqual(join.spec.schema.key, ['order_id']);
     assert.equal(join.spec.schema.eventTimeField, 'order_ts');
     const names = join.spec.schema.fields.map((f) => f.name);
