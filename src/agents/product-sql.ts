@@ -98,6 +98,11 @@ type Source = Readonly<{
   seconds: boolean;
 }>;
 
+/** A column is read by its JSON path (`$.a.b`): only plain, dotted names make one. */
+export function isPlainPath(name: string): boolean {
+  return /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(name);
+}
+
 /** A unique alias per input: `as` from the name, else the whole topic name, else numbered. */
 function aliasesOf(
   draft: Pick<Draft, 'inputs' | 'products'>,
@@ -133,7 +138,11 @@ export function planInputs(
     const rowtime = rowtimeOf(profile);
     const read = fieldsRead?.get(topic);
     const fields = profile.fields
-      .filter((f) => f.type !== 'null' && (read ? read.has(f.name) || f.name === rowtime : true))
+      .filter(
+        (f) =>
+          f.type !== 'null' && isPlainPath(f.name) && (read ? read.has(f.name) || f.name === rowtime : true),
+      )
+      .slice(0, 1000)
       .map((f) => ({ name: f.name, type: f.name === rowtime ? ('timestamp' as const) : inputTypeOf(f) }));
     if (fields.length === 0) return input;
     return { ...input, schema: { fields, ...(rowtime ? { eventTimeField: rowtime } : {}) } };

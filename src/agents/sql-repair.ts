@@ -6,7 +6,8 @@ import type { ProductInput, ProductSpec } from '../domain/spec';
 import { parseSpec } from '../domain/spec';
 import type { TopicProfile } from '../profile/types';
 import type { DiscoveryProposal } from './proposals';
-import { snake, specTypeOf } from './proposals';
+import { indexProfiles, snake } from './proposals';
+import { planInputs } from './product-sql';
 
 /**
  * The LLM's SQL drafts: how the model is told to write them, how a draft joins its proposal's
@@ -53,25 +54,10 @@ export function sqlNamesOf(profiles: readonly TopicProfile[]): Map<string, strin
   );
 }
 
-/** A topic input as the SQL reads it: named, with the profiled fields as typed columns. */
+/** A topic input as the SQL reads it: named, with the profiled fields as typed columns (as the planner declares them). */
 export function topicInputOf(profile: TopicProfile, sqlName: string): ProductInput {
-  const fields = profile.fields
-    // A column is read by its JSON path: only plain (dotted) names make one.
-    .filter(
-      (field) =>
-        field.type !== 'null' && /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(field.name),
-    )
-    .slice(0, 1000)
-    .map((field) => ({ name: field.name, type: specTypeOf(field.type) }));
-  const eventTime = fields.find((field) => field.name === profile.eventTimeField);
-  return {
-    topic: profile.topic,
-    ...(sqlName !== inputAliasOf({ topic: profile.topic }) ? { as: sqlName } : {}),
-    schema: {
-      fields,
-      ...(eventTime && eventTime.type === 'timestamp' ? { eventTimeField: eventTime.name } : {}),
-    },
-  };
+  const [input] = planInputs({ inputs: [profile.topic] }, indexProfiles([profile]));
+  return { ...(input ?? { topic: profile.topic }), as: sqlName };
 }
 
 /** What the model sees of a topic's SQL table, beside its profile. */

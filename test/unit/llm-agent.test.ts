@@ -133,8 +133,8 @@ describe('the LLM discovery agent (real openai client, fake OpenAI-compatible se
     assert.deepEqual(
       spec.inputs.map((i) => ('topic' in i ? [i.topic, i.as, i.schema?.eventTimeField] : [])),
       [
-        ['orders.orders', undefined, 'order_ts'],
-        ['payments.payments', undefined, 'paid_at'],
+        ['orders.orders', 'orders', 'order_ts'],
+        ['payments.payments', 'payments', 'paid_at'],
       ],
       'topic inputs carry their profiled columns and event time, named by their entity',
     );
