@@ -2,6 +2,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import type { MeshloopConfig } from '../src/config';
 import { createActivities } from '../activities';
 import { dataConverterFor } from '../src/codec/payload-codec';
+import { createCreationActivitiesFromConfig } from '../activities/creation';
 import { createDiscoveryActivities } from '../activities/discovery';
 import { createLlmClient } from '../src/adapters/llm/client';
 import { createKafkaClient } from '../src/adapters/kafka/client';
@@ -66,6 +67,8 @@ export async function startOrchestrationWorker(
         meshFile: config.meshFile,
         ...(config.llm ? { llm: createLlmClient(config.llm) } : {}),
       }),
+      // Creation: each product's Flink SQL job (deploy, describe, stop).
+      ...createCreationActivitiesFromConfig(config, log.child('creation'), { kafka }),
     },
   });
   log.info('worker started', {
