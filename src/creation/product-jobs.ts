@@ -197,18 +197,24 @@ export class ProductJobs {
     const newestTrace = exceptions?.['root-exception'] ?? history[0]?.stacktrace;
     const restarts = metrics.numRestarts ?? Math.max(0, history.length - (job.state === 'FAILED' ? 1 : 0));
 
+    // Tasks without a slot: a standalone cluster refuses a slot request it cannot fill at once
+    // (NoResourceAvailableException), so the job restarts and fails within seconds; while
+    // restarting, or before the refusal, its tasks wait with every slot taken.
     const pendingTasks = (detail?.vertices ?? []).some((vertex) => awaitingSlot.has(vertex.status));
-    let waitingForSlot = false;
-    if (isLive(job) && pendingTasks) {
-      const noSlotLastTime = /NoResourceAvailableException/.test(newestTrace ?? '');
+    const notRunning = pendingTasks || failingStates.includes(job.state);
+    const refusedSlot = /NoResourceAvailableException/.test(newestTrace ?? '');
+    let waitingForSlot = notRunning && refusedSlot;
+    if (!waitingForSlot && pendingTasks) {
       const overview = await this.deps.rest.overview().catch(() => undefined);
-      waitingForSlot = noSlotLastTime || overview?.['slots-available'] === 0;
+      waitingForSlot = overview?.['slots-available'] === 0;
     }
-    const failure =
-      failingStates.includes(job.state) || waitingForSlot
-        ? waitingForSlot && !newestTrace
-          ? 'waiting for a task slot: every slot of the Flink cluster is taken'
-          : failureSummary(newestTrace)
+    const noSlot = 'no free task slot in the Flink cluster (every slot is taken by other jobs)';
+    const failure = waitingForSlot
+      ? refusedSlot
+        ? `${noSlot}: ${failureSummary(newestTrace)}`
+        : noSlot
+      : failingStates.includes(job.state)
+        ? failureSummary(newestTrace)
         : undefined;
     return {
       state: job.state,
@@ -306,7 +312,14 @@ export function failureSummary(trace: string | undefined): string | undefined {
     .split('\n')
     .map((line) => line.trim())
     .filter((line, i) => i === 0 || line.startsWith('Caused by: '))
-    .map((line) => line.replace(/^Caused by: /, ''))
+    .map((line) =>
+      line
+        .replace(/^Caused by: /, '')
+        .replace(
+          /^((java\.util\.concurrent\.(CompletionException|ExecutionException)|org\.apache\.flink\.util\.SerializedThrowable): )+/,
+          '',
+        ),
+    )
     .filter((line) => !/JobException: Recovery is suppressed/.test(line));
   const first = chain[0];
   const last = chain[chain.length - 1];

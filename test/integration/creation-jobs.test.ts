@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import { translatingFailures } from '../../activities/failures';
@@ -16,6 +18,7 @@ import { createLogger } from '../../src/log';
 import type { SeedRecord, SeedTopicName } from '../../src/seed/generator';
 import { generateSeedRecords, seedPartitions, seedTopics } from '../../src/seed/generator';
 import { waitUntil } from '../../src/stack/probe';
+import { FlinkTestContext } from '../helpers/flink';
 import { testPlatform } from '../helpers/platform';
 
 /**
@@ -458,29 +461,36 @@ FROM profiles`,
     const records = seededOn('clicks');
     const good = records.filter((r) => !r.malformed);
     const malformed = records.filter((r) => r.malformed);
-    // Flink's Kafka source drops records without a value (tombstones) before SQL sees them.
-    const malformedWithValue = malformed.filter((r) => r.value !== null);
-    assert.ok(malformedWithValue.length >= 5, `the seed has ${malformedWithValue.length} malformed clicks`);
+    // Not JSON, truncated JSON, binary, and records without a value (tombstones).
+    const tombstones = malformed.filter((r) => r.value === null).length;
+    assert.ok(
+      tombstones > 0 && malformed.length > tombstones,
+      `the seed has ${malformed.length} malformed clicks`,
+    );
     await waitForOutput(clicks, good.length);
     const status = await waitForStatus(
       clicks,
-      (s) => s.rejectedRecords >= malformedWithValue.length,
+      (s) => s.rejectedRecords >= malformed.length,
       'the malformed clicks are counted',
     );
     assert.equal(status.state, 'RUNNING');
     assert.equal(status.restarts, 0);
-    assert.equal(status.rejectedRecords, malformedWithValue.length);
+    assert.equal(status.rejectedRecords, malformed.length);
     const out = await readAll(clicks.spec.outputTopic.name);
     assert.deepEqual(
       out.map((r) => parse(r.value).click_id!).sort(),
       good.map((r) => json(r).click_id as string).sort(),
     );
     const rejected = await readAll(rejectedTopicOf(clicks.spec));
+    assert.equal(
+      rejected.filter((r) => (JSON.parse(r.value!) as { reason: string }).reason === 'empty record').length,
+      tombstones,
+    );
     for (const r of rejected) {
       const reason = JSON.parse(r.value!) as { input: string; topic: string; reason: string };
       assert.equal(reason.input, 'clicks');
       assert.equal(reason.topic, inputs.clicks.topic);
-      assert.match(reason.reason, /not a JSON object|missing|not a/);
+      assert.match(reason.reason, /^(not a JSON object|empty record|\w+: (missing|not a) .*)$/);
     }
   });
 
@@ -559,7 +569,7 @@ FROM profiles`,
     });
   });
 
-  it('capacity: twelve product jobs at once all run, with the TaskManager memory measured', async () => {
+  it('capacity: twelve product jobs at once all run (TaskManager memory measured); a product without a slot says it waits for one', async () => {
     const twelve = Array.from({ length: 12 }, (_, i) => ordersCopy(`orders_capacity_${i}`));
     const taskManager = async () => {
       const { taskmanagers } = (await (await fetch(`${config.flink.restUrl}/taskmanagers`)).json()) as {
@@ -583,8 +593,18 @@ FROM profiles`,
       ).json()) as Array<{ id: string; value: string }>;
       return Object.fromEntries(metrics.map((m) => [m.id, Number(m.value)]));
     };
+    // The TaskManager process as the OS sees it (resident memory, threads).
+    const record = JSON.parse(
+      await readFile(path.join(config.stack.dataDir, 'run', 'flink-taskmanager.json'), 'utf8'),
+    ) as { pid: number };
+    const processStatus = async () => {
+      const status = await readFile(`/proc/${record.pid}/status`, 'utf8');
+      const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+      return { rssMb: Math.round(field('VmRSS') / 1024), threads: field('Threads') };
+    };
     const overviewBefore = await rest.overview();
     const memoryBefore = await taskManager();
+    const osBefore = await processStatus();
     for (const input of twelve) await createOutputTopic(input);
     // Submitted together, as a restarted platform would resume every product at once.
     await Promise.all(twelve.map((input) => deploy(input)));
@@ -606,9 +626,11 @@ FROM profiles`,
     }
     const memoryAfter = await taskManager();
     const overviewAfter = await rest.overview();
+    const osAfter = await processStatus();
     const mb = (bytes: number | undefined) => `${((bytes ?? 0) / 2 ** 20).toFixed(0)} MB`;
     process.stderr.write(
-      `      [capacity] slots ${overviewAfter['slots-total']}, free ${overviewBefore['slots-available']} → ${overviewAfter['slots-available']}, jobs running ${overviewAfter['jobs-running']}\n` +
+      `      [capacity] TaskManager RSS ${osBefore.rssMb} MB → ${osAfter.rssMb} MB, threads ${osBefore.threads} → ${osAfter.threads}\n` +
+        `      [capacity] slots ${overviewAfter['slots-total']}, free ${overviewBefore['slots-available']} → ${overviewAfter['slots-available']}, jobs running ${overviewAfter['jobs-running']}\n` +
         `      [capacity] heap used ${mb(memoryBefore['Status.JVM.Memory.Heap.Used'])} → ${mb(memoryAfter['Status.JVM.Memory.Heap.Used'])} of ${mb(memoryAfter['Status.JVM.Memory.Heap.Max'])}; ` +
         `non-heap ${mb(memoryBefore['Status.JVM.Memory.NonHeap.Used'])} → ${mb(memoryAfter['Status.JVM.Memory.NonHeap.Used'])}; ` +
         `direct ${mb(memoryBefore['Status.JVM.Memory.Direct.MemoryUsed'])} → ${mb(memoryAfter['Status.JVM.Memory.Direct.MemoryUsed'])}; ` +
@@ -616,6 +638,63 @@ FROM profiles`,
         `      [capacity] GC young ${memoryAfter['Status.JVM.GarbageCollector.Copy.Count']} (${memoryAfter['Status.JVM.GarbageCollector.Copy.Time']} ms), old ${memoryAfter['Status.JVM.GarbageCollector.MarkSweepCompact.Count']} (${memoryAfter['Status.JVM.GarbageCollector.MarkSweepCompact.Time']} ms)\n`,
     );
     assert.ok(overviewBefore['slots-available'] - overviewAfter['slots-available'] >= 12);
+
+    // The cluster full: one more product waits for a slot, and says so; it runs once one is free.
+    const flink = new FlinkTestContext(config);
+    try {
+      const free = (await rest.overview())['slots-available'];
+      const session = await flink.openSession('slot-filler');
+      await session.configure(
+        "CREATE TEMPORARY TABLE filler_in (n BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '1')",
+      );
+      await session.configure(
+        "CREATE TEMPORARY TABLE filler_out (n BIGINT) WITH ('connector' = 'blackhole')",
+      );
+      const filler = flink.track(
+        (
+          await session.execute('INSERT INTO filler_out SELECT n FROM filler_in', {
+            executionConfig: { 'parallelism.default': String(free), 'pipeline.name': 'slot-filler' },
+          })
+        ).jobId,
+      );
+      await waitUntil(async () => (await rest.overview())['slots-available'] === 0, { timeoutMs: 60_000 });
+      const waiting = ordersCopy('orders_waiting');
+      await createOutputTopic(waiting);
+      await deploy(waiting);
+      const began = Date.now();
+      // The standalone cluster refuses a slot it does not have at once: the job restarts, then
+      // fails, saying why; the product can say so within seconds.
+      const waitingSeen = await waitForStatus(
+        waiting,
+        (s) => s.waitingForSlot,
+        'the product has no slot',
+        30_000,
+      );
+      const seenAfter = Date.now() - began;
+      const status = await waitForStatus(
+        waiting,
+        (s) => s.waitingForSlot && s.state === 'FAILED',
+        'the product fails for want of a slot',
+        60_000,
+      );
+      process.stderr.write(
+        `      [capacity] no slot: seen after ${seenAfter} ms (${waitingSeen.state}), FAILED after ${Date.now() - began} ms: ${status.failure}\n`,
+      );
+      assert.match(status.failure ?? '', /^no free task slot/);
+      assert.match(status.failure ?? '', /NoResourceAvailableException/);
+      await rest.cancelJob(filler);
+      await rest.waitForJobState(filler, ['CANCELED']);
+      const again = await deploy(waiting);
+      assert.equal(again.started, true);
+      await waitForStatus(
+        waiting,
+        (s) => s.state === 'RUNNING' && !s.waitingForSlot && s.jobId === again.jobId,
+        'the product runs once a slot is free',
+      );
+      await mock(() => activities.stopProductJob(waiting));
+    } finally {
+      await flink.cleanUp();
+    }
     for (const input of twelve) await mock(() => activities.stopProductJob(input));
   });
 });
