@@ -195,7 +195,12 @@ export class ProductJobs {
     ]);
     const history = exceptions?.exceptionHistory?.entries ?? [];
     const newestTrace = exceptions?.['root-exception'] ?? history[0]?.stacktrace;
-    const restarts = metrics.numRestarts ?? Math.max(0, history.length - (job.state === 'FAILED' ? 1 : 0));
+    // An ended job has no metrics: every failure in its history but the final one caused a restart
+    // (the final entry, Flink's "recovery is suppressed", may not be recorded yet).
+    const final = history.filter((entry) =>
+      /Recovery is suppressed/.test(entry.stacktrace.split('\n')[0] ?? ''),
+    );
+    const restarts = metrics.numRestarts ?? Math.max(0, history.length - final.length);
 
     // Tasks without a slot: a standalone cluster refuses a slot request it cannot fill at once
     // (NoResourceAvailableException), so the job restarts and fails within seconds; while
