@@ -207,6 +207,9 @@ export function productJobConfig(jobName: string): Record<string, string> {
     'restart-strategy.fixed-delay.attempts': '3',
     'restart-strategy.fixed-delay.delay': '5 s',
     'execution.checkpointing.interval': '10 s',
+    // A failed job keeps its last checkpoint, so a redeploy resumes from it (state and offsets);
+    // a cancelled or stopped one does not (stop takes a savepoint).
+    'execution.checkpointing.externalized-checkpoint-retention': 'DELETE_ON_CANCELLATION',
     // Rows crossing an exchange (a join's shuffle) wait at most this long for a full network
     // buffer: Flink's 100 ms default was most of a joined product's latency (bench/creation).
     'execution.buffer-timeout.interval': '10 ms',

@@ -46,7 +46,10 @@ export type ProductJobRef = Readonly<{ productId: string; revision: number; spec
 export type DeployRequest = ProductJobRef &
   Readonly<{
     inputs: readonly InputBinding[];
-    /** Resume from this savepoint (an amended spec whose state is compatible, a redeploy). */
+    /**
+     * Resume from this savepoint (an amended spec whose state is compatible). Without one, a
+     * revision whose last job failed resumes from that job's last checkpoint.
+     */
     savepoint?: string;
     /** Read every input from its beginning, ignoring the committed offsets of earlier runs. */
     fromScratch?: boolean;
@@ -90,12 +93,19 @@ export class ProductJobs {
     }
     await this.ensureRejectedTopic(spec);
 
-    const existing = (await this.jobsOf(request)).live[0];
+    const { live, ended } = await this.jobsOf(request);
+    const existing = live[0];
     if (existing) {
       this.deps.log?.info('product job already running', { productId, jobId: existing.jid, jobName });
       return { jobId: existing.jid, jobName, url: this.jobUrl(existing.jid), started: false, rejectedTopic };
     }
 
+    // A redeploy of a failed job resumes from its last checkpoint, unless told where or to start over.
+    const savepoint =
+      request.savepoint ??
+      (request.fromScratch || ended[0]?.state !== 'FAILED'
+        ? undefined
+        : await this.deps.rest.latestCheckpointPath(ended[0].jid).catch(() => undefined));
     const session = await this.deps.gateway.openSession({
       name: jobName,
       properties: guardedSessionProperties,
@@ -121,8 +131,8 @@ export class ProductJobs {
         await session.configure(statement);
       }
       const config: Record<string, string> = { ...productJobConfig(jobName) };
-      if (request.savepoint) {
-        config['execution.savepoint.path'] = request.savepoint;
+      if (savepoint) {
+        config['execution.savepoint.path'] = savepoint;
         // A revision may drop an operator (the rejected-records insert of a removed input).
         config['execution.savepoint.ignore-unclaimed-state'] = 'true';
       }
@@ -141,7 +151,7 @@ export class ProductJobs {
       revision,
       jobId,
       jobName,
-      savepoint: request.savepoint,
+      savepoint,
       fromScratch: request.fromScratch ?? false,
     });
 
@@ -155,7 +165,7 @@ export class ProductJobs {
       url: this.jobUrl(jobId),
       started: true,
       rejectedTopic,
-      ...(request.savepoint ? { fromSavepoint: request.savepoint } : {}),
+      ...(savepoint ? { fromSavepoint: savepoint } : {}),
     };
   }
 

@@ -5,8 +5,9 @@ import path from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import { translatingFailures } from '../../activities/failures';
-import { createCreationActivities } from '../../activities/creation';
+import { catalogProductLookup, createCreationActivities } from '../../activities/creation';
 import { FlinkRestClient, SqlGatewayClient, terminalJobStates } from '../../src/adapters/flink';
+import { ensureCatalogTopic, publishCatalogRecord } from '../../src/adapters/kafka/catalog';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
 import type { MeshloopConfig } from '../../src/config';
 import { ProductJobs } from '../../src/creation/product-jobs';
@@ -31,12 +32,15 @@ describe('Creation: product Flink jobs on the real platform', function () {
   const run = randomUUID().replace(/-/g, '').slice(0, 8);
   const prefix = `itc${run}.`;
   const domain = `itc${run}`;
+  const catalogTopic = `${prefix}catalog`;
   const log = createLogger('creation-test', 'warn');
   let config: MeshloopConfig;
   let kafka: Kafka;
   let rest: FlinkRestClient;
   let activities: ReturnType<typeof createCreationActivities>;
   const deployed: ProductJobInput[] = [];
+  /** Products read by other products, and their topics. */
+  const productTopics = new Map<string, string>();
   const topics: string[] = [];
   let seeded: SeedRecord[] = [];
   const seededOn = (name: SeedTopicName) => seeded.filter((r) => r.topic === `${prefix}${seedTopics[name]}`);
@@ -143,7 +147,7 @@ describe('Creation: product Flink jobs on the real platform', function () {
       log,
     });
     activities = translatingFailures(
-      createCreationActivities({ jobs, lookupProduct: () => Promise.resolve(undefined), log }),
+      createCreationActivities({ jobs, lookupProduct: catalogProductLookup(kafka, log, catalogTopic), log }),
     );
     const only: SeedTopicName[] = ['orders', 'payments', 'customers', 'clicks'];
     const generator = generateSeedRecords({ topicPrefix: prefix, only, malformedEvery: 97 });
@@ -260,11 +264,11 @@ describe('Creation: product Flink jobs on the real platform', function () {
     await admin.connect();
     try {
       for (const source of input.spec.inputs) {
-        if (!('topic' in source)) continue;
-        const ends = await endOffsets(source.topic);
+        const topic = 'topic' in source ? source.topic : productTopics.get(source.product)!;
+        const ends = await endOffsets(topic);
         const [committed] = await admin.fetchOffsets({
           groupId: `meshloop-create.${input.productId}`,
-          topics: [source.topic],
+          topics: [topic],
         });
         for (const partition of committed?.partitions ?? []) {
           if (Number(partition.offset) < (ends.get(partition.partition) ?? 0)) return false;
@@ -364,17 +368,7 @@ JOIN payments AS p
     assert.equal(result.jobName, productJobNameOf(joined.productId, 1));
     assert.match(result.url ?? '', new RegExp(`/#/job/running/${result.jobId}/overview$`));
 
-    // The expectation, from the seed records alone.
-    const orders = new Map(seededOn('orders').map((r) => [json(r).order_id as string, json(r)]));
-    const expected = new Map<string, Record<string, unknown>>();
-    for (const record of seededOn('payments')) {
-      const payment = json(record);
-      const order = orders.get(payment.order_id as string);
-      if (!order) continue;
-      const gap = Date.parse(payment.paid_at as string) - Date.parse(order.order_ts as string);
-      if (Math.abs(gap) <= 3_600_000)
-        expected.set(`${order.order_id}|${payment.payment_id}`, { ...order, ...payment });
-    }
+    const expected = expectedJoinedRows();
     assert.ok(expected.size > 100, `the seed gives ${expected.size} joined rows`);
 
     await waitForOutput(joined, expected.size);
@@ -393,6 +387,60 @@ JOIN payments AS p
     }
     const status = await waitForStatus(joined, (s) => s.state === 'RUNNING', 'the joined job runs');
     assert.deepEqual([status.restarts, status.waitingForSlot, status.rejectedRecords], [0, false, 0]);
+  });
+
+  /** The joined product's rows, from the seed records alone: each payment within ±1 h of its order. */
+  function expectedJoinedRows(): Map<string, Record<string, string>> {
+    const orders = new Map(seededOn('orders').map((r) => [json(r).order_id!, json(r)]));
+    const expected = new Map<string, Record<string, string>>();
+    for (const record of seededOn('payments')) {
+      const payment = json(record);
+      const order = orders.get(payment.order_id!);
+      if (!order) continue;
+      const gap = Date.parse(payment.paid_at!) - Date.parse(order.order_ts!);
+      if (Math.abs(gap) <= 3_600_000)
+        expected.set(`${order.order_id}|${payment.payment_id}`, { ...order, ...payment });
+    }
+    return expected;
+  }
+
+  it('a product reading another product reads that product’s topic, with its schema from the catalog', async () => {
+    if (!deployed.includes(joined)) {
+      await createOutputTopic(joined);
+      await deploy(joined);
+    }
+    await ensureCatalogTopic(kafka, catalogTopic);
+    topics.push(catalogTopic);
+    const producer = kafka.producer();
+    await producer.connect();
+    await publishCatalogRecord(
+      producer,
+      { productId: joined.productId, stage: 'active', spec: joined.spec },
+      catalogTopic,
+    );
+    await producer.disconnect();
+    const cards = product('card_payments', {
+      kind: 'consumer-aligned',
+      inputs: [{ product: joined.productId, as: 'paid' }],
+      outputTopic: { partitions: 1 },
+      schema: {
+        fields: [
+          { name: 'order_id', type: 'string', nullable: false },
+          { name: 'payment_id', type: 'string' },
+          { name: 'paid_at', type: 'timestamp' },
+        ],
+        eventTimeField: 'paid_at',
+      },
+      sql: "SELECT order_id, payment_id, paid_at FROM paid WHERE `method` = 'card'",
+    });
+    productTopics.set(joined.productId, joined.spec.outputTopic.name);
+    await createOutputTopic(cards);
+    await deploy(cards);
+    const expected = [...expectedJoinedRows().values()].filter((row) => row.method === 'card');
+    assert.ok(expected.length > 50);
+    await waitForOutput(cards, expected.length);
+    const rows = (await readAll(cards.spec.outputTopic.name)).map((r) => parse(r.value));
+    assert.deepEqual(rows.map((row) => row.payment_id).sort(), expected.map((row) => row.payment_id).sort());
   });
 
   it('a masked product over customer profiles holds no raw e-mail, phone, name or customer id (every record scanned)', async () => {
@@ -528,7 +576,8 @@ FROM profiles`,
     await admin.deleteTopics({ topics: [failing.spec.outputTopic.name] });
     await admin.disconnect();
     const more = generateSeedRecords({ topicPrefix: prefix, only: ['orders'], seed: 7 });
-    await produce(Array.from({ length: 20 }, () => more.next().value as SeedRecord));
+    const lost = Array.from({ length: 20 }, () => more.next().value as SeedRecord);
+    await produce(lost);
     const failed = await waitForStatus(failing, (s) => s.state === 'FAILED', 'the job fails', 300_000);
     assert.match(failed.failure ?? '', new RegExp(failing.spec.outputTopic.name.replace(/\./g, '\\.')));
     assert.ok(failed.restarts >= 3, `restarted ${failed.restarts} times before failing`);
@@ -536,11 +585,19 @@ FROM profiles`,
     await createOutputTopic(failing);
     const redeployed = await deploy(failing);
     assert.equal(redeployed.started, true);
+    // From the failed job's last checkpoint: the orders it could not write are written now.
+    assert.match(redeployed.fromSavepoint ?? '', /\/chk-\d+$/);
     await waitForStatus(
       failing,
       (s) => s.state === 'RUNNING' && s.jobId === redeployed.jobId,
       'it runs again',
     );
+    await waitForOutput(failing, lost.length);
+    const written = new Set(
+      (await readAll(failing.spec.outputTopic.name)).map((r) => parse(r.value).order_id),
+    );
+    for (const record of lost)
+      assert.ok(written.has(json(record).order_id), `${json(record).order_id} written`);
   });
 
   it('stop takes a savepoint; deploying from it resumes without writing a row twice', async () => {

@@ -116,6 +116,15 @@ export class FlinkRestClient {
     return Object.fromEntries(metrics.map((metric) => [metric.id, Number(metric.value)]));
   }
 
+  /** Where the job's newest completed checkpoint was kept (retained ones only), if any. */
+  async latestCheckpointPath(jobId: string): Promise<string | undefined> {
+    const body = await this.request<{
+      latest?: { completed?: { external_path?: string; is_savepoint?: boolean } | null };
+    }>('GET', `/jobs/${jobId}/checkpoints`);
+    const path = body.latest?.completed?.external_path;
+    return path && path !== '<checkpoint-not-externally-addressable>' ? path : undefined;
+  }
+
   /** Ask Flink to cancel the job (no savepoint). Cancelling a finished job is a no-op. */
   async cancelJob(jobId: string): Promise<void> {
     try {
