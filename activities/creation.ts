@@ -23,6 +23,17 @@ function heartbeat(step: string): void {
   }
 }
 
+/** Heartbeat every few seconds while a long step runs (planning a job takes seconds to a minute). */
+async function heartbeating<T>(step: string, work: () => Promise<T>): Promise<T> {
+  heartbeat(step);
+  const timer = setInterval(() => heartbeat(step), 5_000);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 /**
  * The creation agent's side effects: a product's Flink SQL job deployed (found by name when it
  * runs already), described for the watcher, and stopped with a savepoint. Keyed by product id and
@@ -51,14 +62,16 @@ export function createCreationActivities(deps: {
       const { productId, revision, spec } = checked(input);
       heartbeat('resolving inputs');
       const inputs = await resolveInputBindings(spec, deps.lookupProduct);
-      const result = await deps.jobs.deploy({
-        productId,
-        revision,
-        spec,
-        inputs,
-        savepoint: input.savepoint,
-        fromScratch: input.fromScratch,
-      });
+      const result = await heartbeating('deploying', () =>
+        deps.jobs.deploy({
+          productId,
+          revision,
+          spec,
+          inputs,
+          savepoint: input.savepoint,
+          fromScratch: input.fromScratch,
+        }),
+      );
       deps.log.info(result.started ? 'product job deployed' : 'product job already running', {
         productId,
         revision,
@@ -75,8 +88,7 @@ export function createCreationActivities(deps: {
 
     /** Stop with a savepoint when running (its location is returned), cancel otherwise. */
     async stopProductJob(input: ProductJobInput & { drain?: boolean }): Promise<StopResult> {
-      heartbeat('stopping');
-      return deps.jobs.stop({ ...checked(input), drain: input.drain });
+      return heartbeating('stopping', () => deps.jobs.stop({ ...checked(input), drain: input.drain }));
     },
   };
 }
