@@ -2,6 +2,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import type { MeshloopConfig } from '../src/config';
 import { createActivities } from '../activities';
 import { dataConverterFor } from '../src/codec/payload-codec';
+import { createCreationActivitiesFromConfig } from '../activities/creation';
 import { createDiscoveryActivities } from '../activities/discovery';
 import { createSqlGuardActivities } from '../activities/creation-guard';
 import { SqlGatewayClient } from '../src/adapters/flink/sql-gateway';
@@ -77,6 +78,8 @@ export async function startOrchestrationWorker(
         ...(config.llm ? { llm: createLlmClient(config.llm) } : {}),
         sqlGuard: { gateway, kafkaBootstrapServers: config.flink.kafkaBootstrapServers },
       }),
+      // Creation: each product's Flink SQL job (deploy, describe, stop).
+      ...createCreationActivitiesFromConfig(config, log.child('creation'), { kafka }),
     },
   });
   log.info('worker started', {

@@ -59,7 +59,8 @@ const envSchema = z.object({
   MESHLOOP_FLINK_REST_PORT: port.default(portDefaults.MESHLOOP_FLINK_REST_PORT),
   MESHLOOP_FLINK_RPC_PORT: port.default(portDefaults.MESHLOOP_FLINK_RPC_PORT),
   MESHLOOP_FLINK_SQL_GATEWAY_PORT: port.default(portDefaults.MESHLOOP_FLINK_SQL_GATEWAY_PORT),
-  MESHLOOP_FLINK_TASK_SLOTS: z.coerce.number().int().min(1).max(16).default(4),
+  // 12 product jobs and 12 materialization jobs, one slot each (see docs on capacity).
+  MESHLOOP_FLINK_TASK_SLOTS: z.coerce.number().int().min(1).max(64).default(24),
   MESHLOOP_FLINK_KAFKA_BOOTSTRAP: optionalText,
   MESHLOOP_FLINK_ICEBERG_URI: optionalText,
   MESHLOOP_ICEBERG_VERSION: z

@@ -129,8 +129,11 @@ export function sinkStatements(spec: ProductSpec, options: SinkSqlOptions): stri
   const common = [
     `'topic' = ${quoteLiteral(spec.outputTopic.name)}`,
     `'properties.bootstrap.servers' = ${quoteLiteral(options.kafkaBootstrapServers)}`,
-    // A missing topic fails the job within seconds instead of blocking a minute per record.
+    // A missing topic fails the job within seconds instead of blocking a minute per record, and a
+    // batch the broker refuses (its topic deleted) fails in 30 s instead of Kafka's two minutes.
     "'properties.max.block.ms' = '10000'",
+    "'properties.request.timeout.ms' = '10000'",
+    "'properties.delivery.timeout.ms' = '30000'",
     "'value.format' = 'json'",
     "'value.json.timestamp-format.standard' = 'ISO-8601'",
     "'value.json.encode.decimal-as-plain-number' = 'true'",
@@ -153,6 +156,8 @@ export function sinkStatements(spec: ProductSpec, options: SinkSqlOptions): stri
   'topic' = ${quoteLiteral(options.rejectedTopic)},
   'properties.bootstrap.servers' = ${quoteLiteral(options.kafkaBootstrapServers)},
   'properties.max.block.ms' = '10000',
+  'properties.request.timeout.ms' = '10000',
+  'properties.delivery.timeout.ms' = '30000',
   'format' = 'json'
 )`;
   return [sink, rejected];
@@ -166,9 +171,18 @@ export function approvedSelect(sql: string): string {
 /** The job: the product's rows into its topic, every input's rejected records into theirs. */
 export function jobStatementSet(spec: ProductSpec, inputs: readonly InputBinding[], sql: string): string {
   const columns = spec.schema.fields.map((field) => q(field.name)).join(', ');
+  // A sink takes at most one event-time attribute (a join yields one per side): the cast turns
+  // each timestamp into a plain value.
+  const values = spec.schema.fields
+    .map((field) =>
+      field.type === 'timestamp'
+        ? `CAST(${q(field.name)} AS ${flinkTypeOf.timestamp}) AS ${q(field.name)}`
+        : q(field.name),
+    )
+    .join(', ');
   return `EXECUTE STATEMENT SET BEGIN
 INSERT INTO ${q(SINK_TABLE)} (${columns})
-SELECT ${columns} FROM (
+SELECT ${values} FROM (
 ${approvedSelect(sql)}
 ) AS meshloop_product;
 ${inputs.map((input) => `${rejectedInsert(input)};`).join('\n')}
@@ -193,5 +207,11 @@ export function productJobConfig(jobName: string): Record<string, string> {
     'restart-strategy.fixed-delay.attempts': '3',
     'restart-strategy.fixed-delay.delay': '5 s',
     'execution.checkpointing.interval': '10 s',
+    // A failed job keeps its last checkpoint, so a redeploy resumes from it (state and offsets);
+    // a cancelled or stopped one does not (stop takes a savepoint).
+    'execution.checkpointing.externalized-checkpoint-retention': 'DELETE_ON_CANCELLATION',
+    // Rows crossing an exchange (a join's shuffle) wait at most this long for a full network
+    // buffer: Flink's 100 ms default was most of a joined product's latency (bench/creation).
+    'execution.buffer-timeout.interval': '10 ms',
   };
 }

@@ -1,6 +1,14 @@
 export { explainServerTrace, FlinkRequestError, FlinkStatementError } from './errors';
 export { FlinkRestClient, terminalJobStates } from './rest';
-export type { ClusterOverview, JobDetail, JobState, JobSummary, JobVertex, SavepointResult } from './rest';
+export type {
+  ClusterOverview,
+  JobDetail,
+  JobExceptions,
+  JobState,
+  JobSummary,
+  JobVertex,
+  SavepointResult,
+} from './rest';
 export { SqlGatewayClient, SqlGatewaySession } from './sql-gateway';
 export type {
   OperationStatus,

@@ -57,6 +57,15 @@ export type JobDetail = JobSummary &
     timestamps: Readonly<Partial<Record<JobState, number>>>;
   }>;
 
+export type JobExceptions = Readonly<{
+  'root-exception'?: string | null;
+  timestamp?: number | null;
+  exceptionHistory?: Readonly<{
+    entries: ReadonlyArray<Readonly<{ exceptionName: string; stacktrace: string; timestamp: number }>>;
+    truncated: boolean;
+  }>;
+}>;
+
 export type SavepointResult = Readonly<{ location: string }>;
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -91,6 +100,29 @@ export class FlinkRestClient {
   async rootException(jobId: string): Promise<string | undefined> {
     const body = await this.request<{ 'root-exception'?: string | null }>('GET', `/jobs/${jobId}/exceptions`);
     return body['root-exception'] ?? undefined;
+  }
+
+  /** The job's exceptions: the root exception and the history of failures (newest first). */
+  exceptions(jobId: string): Promise<JobExceptions> {
+    return this.request('GET', `/jobs/${jobId}/exceptions?maxExceptions=10`);
+  }
+
+  /** Job-level metrics by name (e.g. `numRestarts`); metrics Flink does not know are left out. */
+  async jobMetrics(jobId: string, names: readonly string[]): Promise<Record<string, number>> {
+    const metrics = await this.request<Array<{ id: string; value: string }>>(
+      'GET',
+      `/jobs/${jobId}/metrics?get=${names.map(encodeURIComponent).join(',')}`,
+    );
+    return Object.fromEntries(metrics.map((metric) => [metric.id, Number(metric.value)]));
+  }
+
+  /** Where the job's newest completed checkpoint was kept (retained ones only), if any. */
+  async latestCheckpointPath(jobId: string): Promise<string | undefined> {
+    const body = await this.request<{
+      latest?: { completed?: { external_path?: string; is_savepoint?: boolean } | null };
+    }>('GET', `/jobs/${jobId}/checkpoints`);
+    const path = body.latest?.completed?.external_path;
+    return path && path !== '<checkpoint-not-externally-addressable>' ? path : undefined;
   }
 
   /** Ask Flink to cancel the job (no savepoint). Cancelling a finished job is a no-op. */

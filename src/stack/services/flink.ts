@@ -135,6 +135,22 @@ export function flinkSharedDir(config: StackConfig): string {
   return path.join(config.dataDir, 'flink');
 }
 
+/**
+ * The TaskManager grows with its slots: every job runs at parallelism 1 in one slot (its operators
+ * share it), with heap state, a Kafka consumer and producers, and a few network buffers.
+ * Measured per job and written out in the README's capacity section.
+ */
+export function taskManagerMemory(slots: number): Record<string, string> {
+  const network = 32 + 8 * slots;
+  return {
+    'taskmanager.memory.process.size': `${1024 + 96 * slots}m`,
+    // Managed memory serves batch sorts/joins and RocksDB; our jobs are small and use heap state.
+    'taskmanager.memory.managed.size': '128m',
+    'taskmanager.memory.network.min': `${network}m`,
+    'taskmanager.memory.network.max': `${network}m`,
+  };
+}
+
 function flinkConfig(ctx: ServiceContext, extra: Record<string, string>): string {
   const { flink } = ctx.config;
   const shared = flinkSharedDir(ctx.config);
@@ -150,10 +166,11 @@ function flinkConfig(ctx: ServiceContext, extra: Record<string, string>): string
     'rest.port': flink.restPort,
     // Sized for a 2-core, 24 GB machine shared with Kafka, Temporal and the catalog.
     'jobmanager.memory.process.size': '900m',
-    'taskmanager.memory.process.size': '1280m',
-    // Managed memory serves batch sorts/joins and RocksDB; our jobs are small and use heap state.
-    'taskmanager.memory.managed.size': '128m',
+    ...taskManagerMemory(flink.taskSlots),
     'taskmanager.numberOfTaskSlots': flink.taskSlots,
+    // A job the cluster has no slot for fails after this (and is seen waiting before: describe's
+    // waitingForSlot) instead of pending for Flink's default five minutes per attempt.
+    'slot.request.timeout': '120s',
     // The TaskManager starts together with the JobManager; retry registration every second rather than
     // Flink's default 10 s pause after a refused connection.
     'cluster.registration.error-delay': '1s',
