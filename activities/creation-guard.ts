@@ -4,9 +4,11 @@ import type { CatalogRecord } from '../src/adapters/kafka/catalog';
 import { readCatalog } from '../src/adapters/kafka/catalog';
 import { CATALOG_TOPIC } from '../src/adapters/kafka/client';
 import { checkSpecSql } from '../src/creation/guard';
+import type { UpstreamProduct } from '../src/creation/inputs';
 import { upstreamOfCatalogRecord } from '../src/creation/inputs';
+import type { ProductSpec } from '../src/domain/spec';
 import { upstreamProductsOf } from '../src/domain/catalog';
-import type { ProductJobInput, SqlCheckResult } from '../src/domain/creation';
+import type { CreationActivities, ProductJobInput, SqlCheckResult } from '../src/domain/creation';
 import type { Logger } from '../src/log';
 import { translatingFailures } from './failures';
 
@@ -28,15 +30,10 @@ export function createSqlGuardActivities(deps: SqlGuardActivityDependencies) {
   const log = deps.log.child('sql-guard');
   return translatingFailures({
     async checkProductSql(input: ProductJobInput): Promise<SqlCheckResult> {
-      const upstream = upstreamProductsOf(input.spec);
-      const catalog =
-        upstream.length > 0
-          ? await readCatalog(deps.kafka, { topic: deps.catalogTopic ?? CATALOG_TOPIC, log })
-          : new Map<string, CatalogRecord>();
       const result = await checkSpecSql(
         { gateway: deps.gateway, kafkaBootstrapServers: deps.kafkaBootstrapServers, log },
         input.spec,
-        (productId) => upstreamOfCatalogRecord(catalog.get(productId)),
+        await upstreamLookupFor(input.spec, { kafka: deps.kafka, catalogTopic: deps.catalogTopic, log }),
       );
       log.info(result.ok ? 'product SQL accepted' : 'product SQL refused', {
         productId: input.productId,
@@ -48,4 +45,24 @@ export function createSqlGuardActivities(deps: SqlGuardActivityDependencies) {
   });
 }
 
+/**
+ * The products a spec reads, as the catalog holds them now (read only when it has product inputs):
+ * the guard and the deployment resolve inputs with this one lookup.
+ */
+export async function upstreamLookupFor(
+  spec: Pick<ProductSpec, 'inputs'>,
+  deps: { kafka: Kafka; catalogTopic?: string; log: Logger },
+): Promise<(productId: string) => UpstreamProduct | undefined> {
+  const catalog =
+    upstreamProductsOf(spec).length > 0
+      ? await readCatalog(deps.kafka, { topic: deps.catalogTopic ?? CATALOG_TOPIC, log: deps.log })
+      : new Map<string, CatalogRecord>();
+  return (productId) => upstreamOfCatalogRecord(catalog.get(productId));
+}
+
 export type SqlGuardActivities = ReturnType<typeof createSqlGuardActivities>;
+
+// The workflow calls it through the contract in src/domain/creation.ts: it must fit it.
+type FitsContract = SqlGuardActivities extends Pick<CreationActivities, 'checkProductSql'> ? true : never;
+const fitsContract: FitsContract = true;
+void fitsContract;

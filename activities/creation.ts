@@ -1,16 +1,20 @@
 import { Context } from '@temporalio/activity';
 import type { Kafka } from 'kafkajs';
 import { FlinkRestClient, SqlGatewayClient } from '../src/adapters/flink';
-import { readCatalog } from '../src/adapters/kafka/catalog';
 import { createKafkaClient } from '../src/adapters/kafka/client';
 import type { MeshloopConfig } from '../src/config';
-import type { UpstreamProductLookup } from '../src/creation/bindings';
-import { resolveInputBindings } from '../src/creation/bindings';
+import { inputBindingsOf } from '../src/creation/inputs';
+import { upstreamLookupFor } from './creation-guard';
 import { ProductJobs } from '../src/creation/product-jobs';
-import type { DeployResult, ProductJobInput, ProductJobStatus, StopResult } from '../src/domain/creation';
+import type {
+  CreationActivities as CreationContract,
+  DeployResult,
+  ProductJobInput,
+  ProductJobStatus,
+  StopResult,
+} from '../src/domain/creation';
 import { InvalidSpecError } from '../src/domain/errors';
-import type { ProductSpec } from '../src/domain/spec';
-import { parseSpec, productIdOf } from '../src/domain/spec';
+import { productIdOf } from '../src/domain/spec';
 import type { Logger } from '../src/log';
 import { translatingFailures } from './failures';
 
@@ -41,8 +45,9 @@ async function heartbeating<T>(step: string, work: () => Promise<T>): Promise<T>
  */
 export function createCreationActivities(deps: {
   jobs: ProductJobs;
-  /** Another product's approved spec (its topic and schema), for product inputs. */
-  lookupProduct: UpstreamProductLookup;
+  /** The catalog (product inputs read the topic and schema of the product they name). */
+  kafka: Kafka;
+  catalogTopic?: string;
   log: Logger;
 }) {
   const checked = (input: ProductJobInput) => {
@@ -61,7 +66,8 @@ export function createCreationActivities(deps: {
     ): Promise<DeployResult> {
       const { productId, revision, spec } = checked(input);
       heartbeat('resolving inputs');
-      const inputs = await resolveInputBindings(spec, deps.lookupProduct);
+      const { bindings: inputs, problems } = inputBindingsOf(spec, await upstreamLookupFor(spec, deps));
+      if (problems.length > 0) throw new InvalidSpecError('the product inputs cannot be read', problems);
       const result = await heartbeating('deploying', () =>
         deps.jobs.deploy({
           productId,
@@ -103,25 +109,10 @@ function attemptOrUndefined(): number | undefined {
 
 export type CreationActivities = ReturnType<typeof createCreationActivities>;
 
-/** A product's approved spec as the catalog has it; records that do not parse count as absent. */
-export function catalogProductLookup(
-  kafka: Kafka,
-  log: Logger,
-  catalogTopic?: string,
-): UpstreamProductLookup {
-  return async (productId) => {
-    const records = await readCatalog(kafka, { topic: catalogTopic, log });
-    const spec = (records.get(productId) as { spec?: unknown } | undefined)?.spec;
-    if (!spec) return undefined;
-    try {
-      const parsed: ProductSpec = parseSpec(spec, `catalog spec of ${productId}`);
-      return productIdOf(parsed) === productId ? parsed : undefined;
-    } catch (error) {
-      log.warn('catalog spec unreadable', { productId, error });
-      return undefined;
-    }
-  };
-}
+// The workflow calls these through the contract in src/domain/creation.ts: they must fit it.
+type FitsContract = CreationActivities extends Omit<CreationContract, 'checkProductSql'> ? true : never;
+const fitsContract: FitsContract = true;
+void fitsContract;
 
 /** The activities as the worker registers them: Flink and Kafka from the configuration. */
 export function createCreationActivitiesFromConfig(
@@ -143,7 +134,8 @@ export function createCreationActivitiesFromConfig(
   return translatingFailures(
     createCreationActivities({
       jobs,
-      lookupProduct: catalogProductLookup(kafka, log, options.catalogTopic),
+      kafka,
+      ...(options.catalogTopic ? { catalogTopic: options.catalogTopic } : {}),
       log,
     }),
   );

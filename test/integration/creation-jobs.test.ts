@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import { translatingFailures } from '../../activities/failures';
-import { catalogProductLookup, createCreationActivities } from '../../activities/creation';
+import { createCreationActivities } from '../../activities/creation';
 import { FlinkRestClient, SqlGatewayClient, terminalJobStates } from '../../src/adapters/flink';
 import { ensureCatalogTopic, publishCatalogRecord } from '../../src/adapters/kafka/catalog';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
@@ -147,7 +147,7 @@ describe('Creation: product Flink jobs on the real platform', function () {
       log,
     });
     activities = translatingFailures(
-      createCreationActivities({ jobs, lookupProduct: catalogProductLookup(kafka, log, catalogTopic), log }),
+      createCreationActivities({ jobs, kafka, catalogTopic, log }),
     );
     const only: SeedTopicName[] = ['orders', 'payments', 'customers', 'clicks'];
     const generator = generateSeedRecords({ topicPrefix: prefix, only, malformedEvery: 97 });

@@ -1,64 +1,6 @@
 import assert from 'node:assert/strict';
-import { resolveInputBindings } from '../../src/creation/bindings';
 import { taskManagerMemory } from '../../src/stack/services/flink';
 import { failureSummary } from '../../src/creation/product-jobs';
-import { InvalidSpecError } from '../../src/domain/errors';
-import type { ProductSpec } from '../../src/domain/spec';
-import { parseSpec } from '../../src/domain/spec';
-
-const upstream: ProductSpec = parseSpec({
-  name: 'orders_clean',
-  domain: 'orders',
-  owner: 'alice',
-  kind: 'source-aligned',
-  outputTopic: { name: 'orders.orders_clean.v1' },
-  schema: {
-    fields: [
-      { name: 'order_id', type: 'string' },
-      { name: 'placed_at', type: 'timestamp' },
-    ],
-    eventTimeField: 'placed_at',
-  },
-});
-
-describe('creation: input bindings', () => {
-  it('a topic input takes its declared columns; a product input reads that product’s topic and schema', async () => {
-    const bindings = await resolveInputBindings(
-      {
-        inputs: [
-          { topic: 'payments.payments', schema: { fields: [{ name: 'payment_id', type: 'string' }] } },
-          { product: 'orders.orders_clean', as: 'orders' },
-        ],
-      },
-      (id) => Promise.resolve(id === 'orders.orders_clean' ? upstream : undefined),
-    );
-    assert.deepEqual(bindings, [
-      { alias: 'payments', topic: 'payments.payments', fields: [{ name: 'payment_id', type: 'string' }] },
-      {
-        alias: 'orders',
-        topic: 'orders.orders_clean.v1',
-        productId: 'orders.orders_clean',
-        fields: [
-          { name: 'order_id', type: 'string' },
-          { name: 'placed_at', type: 'timestamp' },
-        ],
-        eventTimeField: 'placed_at',
-      },
-    ]);
-  });
-
-  it('names every input it cannot read: a topic without a schema, a product not in the catalog', async () => {
-    const failure = await resolveInputBindings(
-      { inputs: [{ topic: 'web.clicks' }, { product: 'web.sessions' }] },
-      () => Promise.resolve(undefined),
-    ).catch((error: unknown) => error);
-    assert.ok(failure instanceof InvalidSpecError);
-    assert.deepEqual(failure.problems, [
-      'inputs.0 (web.clicks): declares no schema, so its columns are unknown',
-      'inputs.1: product web.sessions is not in the catalog',
-    ]);
-  });
-});
 
 describe('creation: Flink’s root exception in one line', () => {
   it('skips the restart wrapper and concurrency wrappers, and keeps the innermost cause', () => {
