@@ -91,11 +91,16 @@ WHERE ${validity(input).valid}`;
   return [source, view];
 }
 
-/** The insert that sends an input's unusable records (with the reason) to the rejected topic. */
-export function rejectedInsert(input: InputBinding): string {
+/**
+ * The insert that sends an input's unusable records (with the reason) to the rejected topic. A
+ * product holding personal data keeps only their coordinates: the raw record may hold what the
+ * product masks.
+ */
+export function rejectedInsert(input: InputBinding, options: { keepPayload: boolean }): string {
   const { valid, reason } = validity(input);
+  const payload = options.keepPayload ? 'payload' : 'CAST(NULL AS STRING)';
   return `INSERT INTO ${q(REJECTED_TABLE)}
-SELECT ${quoteLiteral(input.alias)}, ${quoteLiteral(input.topic)}, kafka_partition, kafka_offset, ${reason}, payload
+SELECT ${quoteLiteral(input.alias)}, ${quoteLiteral(input.topic)}, kafka_partition, kafka_offset, ${reason}, ${payload}
 FROM ${q(sourceTableOf(input.alias))}
 WHERE NOT (${valid}) OR payload IS NULL`;
 }
@@ -114,8 +119,10 @@ export function sinkStatements(spec: ProductSpec, options: SinkSqlOptions): stri
   const keyFields = spec.schema.fields.filter((field) => key.includes(field.name));
   // A single string key is written as the Kafka key's plain text (what the demo's topics use).
   const rawKey = keyFields.length === 1 && keyFields[0]?.type === 'string';
+  // An upserted key cannot be null (Flink makes primary key columns NOT NULL); an appended one can.
   const columns = spec.schema.fields.map(
-    (field) => `${q(field.name)} ${flinkTypeOf[field.type]}${key.includes(field.name) ? ' NOT NULL' : ''}`,
+    (field) =>
+      `${q(field.name)} ${flinkTypeOf[field.type]}${upsert && key.includes(field.name) ? ' NOT NULL' : ''}`,
   );
   if (upsert) columns.push(`PRIMARY KEY (${key.map(q).join(', ')}) NOT ENFORCED`);
   const keyOptions =
@@ -168,7 +175,11 @@ export function approvedSelect(sql: string): string {
   return sql.trim().replace(/;\s*$/, '');
 }
 
-/** The job: the product's rows into its topic, every input's rejected records into theirs. */
+/**
+ * The job: the product's rows into its topic, every input's rejected records into theirs. An
+ * upserted product's rows without a key cannot be written (the key is the row's identity): they
+ * are rejected and counted too, so nothing the SELECT yields vanishes.
+ */
 export function jobStatementSet(spec: ProductSpec, inputs: readonly InputBinding[], sql: string): string {
   const columns = spec.schema.fields.map((field) => q(field.name)).join(', ');
   // A sink takes at most one event-time attribute (a join yields one per side): the cast turns
@@ -180,13 +191,22 @@ export function jobStatementSet(spec: ProductSpec, inputs: readonly InputBinding
         : q(field.name),
     )
     .join(', ');
-  return `EXECUTE STATEMENT SET BEGIN
-INSERT INTO ${q(SINK_TABLE)} (${columns})
-SELECT ${values} FROM (
+  const product = `(
 ${approvedSelect(sql)}
-) AS meshloop_product;
-${inputs.map((input) => `${rejectedInsert(input)};`).join('\n')}
-END`;
+) AS meshloop_product`;
+  const keyless = isUpsertProduct(spec)
+    ? spec.schema.key.map((field) => `${q(field)} IS NULL`).join(' OR ')
+    : undefined;
+  const inserts = [
+    `INSERT INTO ${q(SINK_TABLE)} (${columns})\nSELECT ${values} FROM ${product}${keyless ? `\nWHERE NOT (${keyless})` : ''}`,
+    ...(keyless
+      ? [
+          `INSERT INTO ${q(REJECTED_TABLE)}\nSELECT '(product)', ${quoteLiteral(spec.outputTopic.name)}, CAST(NULL AS INT), CAST(NULL AS BIGINT), ${quoteLiteral(`the key (${spec.schema.key.join(', ')}) is null: an upserted row needs one`)}, CAST(NULL AS STRING) FROM ${product}\nWHERE ${keyless}`,
+        ]
+      : []),
+    ...inputs.map((input) => rejectedInsert(input, { keepPayload: !spec.classification.pii })),
+  ];
+  return `EXECUTE STATEMENT SET BEGIN\n${inserts.map((insert) => `${insert};`).join('\n')}\nEND`;
 }
 
 /** Settings of the job's session: the guard's too (dynamic options off: no hint rewrites a table). */

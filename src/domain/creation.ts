@@ -100,8 +100,6 @@ export type ProductJobStatus = Readonly<{
   restarts: number;
   /** Input records the job skipped (not JSON, wrong types, no event time), from the rejected topic. */
   rejectedRecords: number;
-  /** The newest retained checkpoint of the job, to restart from when it failed. */
-  lastCheckpoint?: string;
 }>;
 
 export type StopResult = Readonly<{ stopped: boolean; savepoint?: string }>;

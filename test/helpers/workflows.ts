@@ -37,6 +37,10 @@ export class FakeActivities {
   /** What `describeProductJob` answers, one per call; when empty, `jobStatus`. */
   jobStatuses: Partial<ProductJobStatus>[] = [];
   jobStatus: Partial<ProductJobStatus> = { state: 'RUNNING' };
+  /** False when the job to stop has failed: it is cancelled, with no savepoint. */
+  stopsWithSavepoint = true;
+  /** The retained checkpoint a redeploy without a savepoint resumes from (as Flink keeps one of a failed job). */
+  lastCheckpoint: string | undefined;
   private jobs = 0;
 
   callsOf<N extends ActivityName>(name: N): Parameters<Activities[N]>[0][] {
@@ -114,7 +118,9 @@ export class FakeActivities {
           jobName: productJobNameOf(input.productId, input.revision),
           started: true,
           rejectedTopic: rejectedTopicOf(input.spec),
-          ...(input.savepoint ? { fromSavepoint: input.savepoint } : {}),
+          ...(input.savepoint || (this.lastCheckpoint && !input.fromScratch)
+            ? { fromSavepoint: input.savepoint ?? this.lastCheckpoint }
+            : {}),
         });
       },
       describeProductJob: (input) => {
@@ -132,8 +138,7 @@ export class FakeActivities {
       stopProductJob: (input) => {
         record('stopProductJob', input);
         // Like Flink: only a running job stops with a savepoint; a failed one is just cancelled.
-        if ((this.jobStatuses[0] ?? this.jobStatus).state !== 'RUNNING')
-          return Promise.resolve({ stopped: true });
+        if (!this.stopsWithSavepoint) return Promise.resolve({ stopped: true });
         return Promise.resolve({
           stopped: true,
           savepoint: `file:///savepoints/${input.productId}-r${input.revision}`,

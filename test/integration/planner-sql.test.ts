@@ -14,6 +14,7 @@ import {
   sinkStatements,
 } from '../../src/creation/job-sql';
 import type { InputBinding } from '../../src/domain/creation';
+import { inputBindingsOf } from '../../src/creation/inputs';
 import { inputAliasOf, rejectedTopicOf } from '../../src/domain/creation';
 import { flinkTypeOf } from '../../src/domain/flink-types';
 import type { ProductSpec } from '../../src/domain/spec';
@@ -34,29 +35,11 @@ import { testPlatform } from '../helpers/platform';
  * The masking and the join window are checked on literal rows against values computed here.
  */
 
-/** The inputs of a spec as its job binds them: topics by their declared schema, products by theirs. */
+/** The inputs of a spec as its job binds them (the deployment's own resolution). */
 function bindingsOf(spec: ProductSpec, products: ReadonlyMap<string, ProductSpec>): InputBinding[] {
-  return spec.inputs.map((input) => {
-    const alias = inputAliasOf(input);
-    if ('topic' in input) {
-      assert.ok(input.schema, `${productIdOf(spec)}: input ${input.topic} declares no schema`);
-      return {
-        alias,
-        topic: input.topic,
-        fields: input.schema.fields,
-        ...(input.schema.eventTimeField ? { eventTimeField: input.schema.eventTimeField } : {}),
-      };
-    }
-    const product = products.get(input.product);
-    assert.ok(product, `${productIdOf(spec)}: no spec for input product ${input.product}`);
-    return {
-      alias,
-      topic: product.outputTopic.name,
-      productId: input.product,
-      fields: product.schema.fields.map((f) => ({ name: f.name, type: f.type })),
-      ...(product.schema.eventTimeField ? { eventTimeField: product.schema.eventTimeField } : {}),
-    };
-  });
+  const { bindings, problems } = inputBindingsOf(spec, (id) => products.get(id));
+  assert.deepEqual(problems, [], `${productIdOf(spec)}: its inputs cannot be bound`);
+  return bindings;
 }
 
 /** `TIMESTAMP_LTZ(3) *ROWTIME*` → `TIMESTAMP_LTZ(3)`; nullability is the spec's promise, not Flink's. */

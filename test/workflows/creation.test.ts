@@ -109,9 +109,9 @@ describe('dataProductWorkflow creation stages (real Temporal server, fake activi
       fakes.jobStatus = {
         state: 'FAILED',
         failure: 'org.apache.kafka.common.errors.TimeoutException: Topic orders.x not present in metadata',
-        lastCheckpoint: 'file:///checkpoints/chk-7',
         rejectedRecords: 3,
       };
+      fakes.lastCheckpoint = 'file:///checkpoints/chk-7';
       const degraded = await waitForStatus(handle, stageIs('degraded'));
       assert.equal(degraded.lastError?.type, 'JobUnhealthy');
       assert.match(degraded.lastError?.message ?? '', /is FAILED: .*Topic orders\.x not present/);
@@ -121,7 +121,7 @@ describe('dataProductWorkflow creation stages (real Temporal server, fake activi
       const outsider = await refusal(handle.executeUpdate(redeployUpdate, { args: [{ by: 'alice' }] }));
       assert.equal(outsider.type, 'NotAnOperator');
 
-      fakes.jobStatuses = [{ state: 'FAILED', lastCheckpoint: 'file:///checkpoints/chk-7' }];
+      fakes.stopsWithSavepoint = false;
       fakes.jobStatus = { state: 'RUNNING' };
       const redeploying = await handle.executeUpdate(redeployUpdate, {
         args: [{ by: 'ops', comment: 'topic recreated' }],
@@ -131,7 +131,11 @@ describe('dataProductWorkflow creation stages (real Temporal server, fake activi
       assert.equal(active.lastError, undefined);
       const deploys = fakes.callsOf('deployProductJob');
       assert.equal(deploys.length, 2);
-      assert.equal(deploys[1]?.savepoint, 'file:///checkpoints/chk-7', 'resumed from the last checkpoint');
+      assert.equal(
+        deploys[1]?.savepoint,
+        undefined,
+        'a failed job has no savepoint: Flink’s checkpoint serves',
+      );
       assert.match(active.decisions.at(-1)?.comment ?? '', /last checkpoint of revision 1/);
       await recordHistory(handle, 'job-degraded-then-redeployed');
     });

@@ -34,13 +34,6 @@ export async function deployRevision(
   }
   const before = { ...input, revision: previous.revision };
   const stopped = await jobControl.stopProductJob(before);
-  let resumeFrom = stopped.savepoint ?? previous.savepoint;
-  let what = stopped.savepoint ? 'savepoint' : 'savepoint taken when it stopped';
-  if (!resumeFrom && previous.revision === input.revision) {
-    // A failed job left no savepoint: its last retained checkpoint holds the same state.
-    resumeFrom = (await jobWatching.describeProductJob(before)).lastCheckpoint;
-    what = 'last checkpoint';
-  }
   if (previous.sql !== normalisedSql(input.spec.sql)) {
     const deployed = await jobControl.deployProductJob({ ...input, fromScratch: true });
     return {
@@ -48,12 +41,17 @@ export async function deployRevision(
       startedFrom: `scratch: the SQL changed since revision ${previous.revision}, so its state does not fit`,
     };
   }
-  if (resumeFrom) {
-    const deployed = await jobControl.deployProductJob({ ...input, savepoint: resumeFrom });
-    return { deployed, startedFrom: `the ${what} of revision ${previous.revision} (${resumeFrom})` };
-  }
-  const deployed = await jobControl.deployProductJob(input);
-  return { deployed, startedFrom: "its inputs' committed offsets (no savepoint or checkpoint was kept)" };
+  // Same SQL: resume from the savepoint just taken (or kept when it stopped); without one, the
+  // deployment resumes a failed job from its last retained checkpoint itself.
+  const savepoint = stopped.savepoint ?? previous.savepoint;
+  const deployed = await jobControl.deployProductJob(savepoint ? { ...input, savepoint } : input);
+  const resumed = deployed.fromSavepoint;
+  return {
+    deployed,
+    startedFrom: resumed
+      ? `the ${resumed === savepoint ? 'savepoint' : 'last checkpoint'} of revision ${previous.revision} (${resumed})`
+      : "its inputs' committed offsets (no savepoint or checkpoint was kept)",
+  };
 }
 
 export type JobLook = Readonly<{ status: ProductJobStatus; health: ReturnType<typeof jobHealthOf> }>;
