@@ -146,9 +146,7 @@ describe('Creation: product Flink jobs on the real platform', function () {
       flinkUiUrl: config.flink.restUrl,
       log,
     });
-    activities = translatingFailures(
-      createCreationActivities({ jobs, kafka, catalogTopic, log }),
-    );
+    activities = translatingFailures(createCreationActivities({ jobs, kafka, catalogTopic, log }));
     const only: SeedTopicName[] = ['orders', 'payments', 'customers', 'clicks'];
     const generator = generateSeedRecords({ topicPrefix: prefix, only, malformedEvery: 97 });
     seeded = Array.from({ length: 5000 }, () => generator.next().value as SeedRecord);
