@@ -211,9 +211,8 @@ describe('the data product lifecycle on the real platform', function () {
       const after = (await readCatalog(kafka)).get(`orders.${name}`);
       assert.equal(after?.stage, 'retired');
       assert.ok(await topicSettings(`orders.${name}`), 'retirement keeps the data');
-      const retiredStatus = await client.workflow
-        .getHandle(workflowIdOf(`orders.${name}`))
-        .query(getStatusQuery);
+      // The workflow ends once the job has stopped with a savepoint.
+      const retiredStatus = await client.workflow.getHandle(workflowIdOf(`orders.${name}`)).result();
       assert.match(retiredStatus.job?.savepoint ?? '', /savepoint/, 'the job stopped with a savepoint');
       assert.deepEqual(await liveJobs(`orders.${name}`), [], 'no job runs for a retired product');
     });
