@@ -16,6 +16,7 @@ import { parseSpec, workflowIdOf } from '../../src/domain/spec';
 import { getStatusQuery, retireUpdate, reviewUpdate } from '../../workflows/definitions';
 import { FlinkRestClient, terminalJobStates } from '../../src/adapters/flink';
 import type { RunningWorker } from '../../workers/orchestration';
+import type { dataProductWorkflow } from '../../workflows/data-product';
 import { startOrchestrationWorker } from '../../workers/orchestration';
 import { createLogger } from '../../src/log';
 import { seedKafka } from '../../src/seed/seed';
@@ -212,7 +213,9 @@ describe('the data product lifecycle on the real platform', function () {
       assert.equal(after?.stage, 'retired');
       assert.ok(await topicSettings(`orders.${name}`), 'retirement keeps the data');
       // The workflow ends once the job has stopped with a savepoint.
-      const retiredStatus = await client.workflow.getHandle(workflowIdOf(`orders.${name}`)).result();
+      const retiredStatus = await client.workflow
+        .getHandle<typeof dataProductWorkflow>(workflowIdOf(`orders.${name}`))
+        .result();
       assert.match(retiredStatus.job?.savepoint ?? '', /savepoint/, 'the job stopped with a savepoint');
       assert.deepEqual(await liveJobs(`orders.${name}`), [], 'no job runs for a retired product');
     });
