@@ -13,7 +13,7 @@ import type { MeshloopConfig } from '../../src/config';
 import { waitUntil } from '../../src/stack/probe';
 import { proposeProduct } from '../../src/cli/product-commands';
 import { parseSpec, workflowIdOf } from '../../src/domain/spec';
-import { getStatusQuery, retireUpdate, reviewUpdate } from '../../workflows/definitions';
+import { getStatusQuery, redeployUpdate, retireUpdate, reviewUpdate } from '../../workflows/definitions';
 import { FlinkRestClient, terminalJobStates } from '../../src/adapters/flink';
 import type { RunningWorker } from '../../workers/orchestration';
 import type { dataProductWorkflow } from '../../workflows/data-product';
@@ -254,6 +254,67 @@ describe('the data product lifecycle on the real platform', function () {
       assert.equal(status.lastError?.type, 'TopicNotOwned');
       assert.match(status.lastError?.message ?? '', /already exists and was not made for this product/);
     });
+  });
+
+  it('a failing job degrades the product with Flink’s reason; an operator’s redeploy makes it active again', async function () {
+    this.timeout(6 * 60_000);
+    // This worker reads a mesh.yaml that looks at jobs every 2 s (the default is a minute).
+    const meshFile = path.join(workDir, 'mesh-fast-watch.yaml');
+    const mesh = await fs.readFile(config.meshFile, 'utf8');
+    await fs.writeFile(meshFile, mesh.replace(/^defaults:\n/m, 'defaults:\n  jobWatchInterval: 2s\n'));
+    const taskQueue = `lifecycle-degrade-${randomUUID()}`;
+    const worker = await startOrchestrationWorker(
+      { ...config, meshFile },
+      createLogger('test-worker', 'warn'),
+      { taskQueue },
+    );
+    try {
+      const name = `fail-${randomUUID().slice(0, 8)}`;
+      const productId = `orders.${name}`;
+      const { workflowId } = await proposeProduct(client, config, parseSpec(specFor(name)), { taskQueue });
+      const handle = client.workflow.getHandle<typeof dataProductWorkflow>(workflowId);
+      await waitForStage(workflowId, 'awaitingApproval');
+      await handle.executeUpdate(reviewUpdate, { args: [{ action: 'approve', by: 'alice' }] });
+      await waitForStage(workflowId, 'active', 180_000);
+      assert.equal(await waitForRecords(productId, 400), 400);
+
+      // The job's sink loses its topic: Flink restarts it three times, then it fails.
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin.deleteTopics({ topics: [productId] });
+      await admin.disconnect();
+      await seedKafka(kafka, {
+        count: 50,
+        seed: 7,
+        topicPrefix: ordersTopic.replace('orders.orders', ''),
+        only: ['orders'],
+      });
+      await waitForStage(workflowId, 'degraded', 180_000);
+      const degraded = await handle.query(getStatusQuery);
+      assert.equal(degraded.lastError?.type, 'JobUnhealthy');
+      // Degraded on the first look that sees it failed, or restarting more than once.
+      assert.match(
+        degraded.lastError?.message ?? '',
+        new RegExp(`(is FAILED|keeps restarting).*Topic ${productId.replace('.', '\\.')} not present`),
+      );
+      assert.equal(degraded.decisions.at(-1)?.action, 'degrade');
+
+      // Redeploy: provisioning creates the topic again and the job resumes from its last checkpoint.
+      const redeploying = await handle.executeUpdate(redeployUpdate, {
+        args: [{ by: 'ops', comment: 'topic deleted by mistake' }],
+      });
+      assert.equal(redeploying.stage, 'provisioning');
+      await waitForStage(workflowId, 'active', 180_000);
+      const active = await handle.query(getStatusQuery);
+      assert.match(active.decisions.at(-1)?.comment ?? '', /started from/);
+      assert.deepEqual(await liveJobs(productId), [`meshloop-create:${productId}:r1`]);
+      // Rows arrive again: at least the 50 orders produced while the topic was gone.
+      assert.ok((await waitForRecords(productId, 50)) >= 50);
+      await handle.executeUpdate(retireUpdate, { args: [{ by: 'ops', force: true }] });
+      await handle.result();
+    } finally {
+      await worker.shutdown();
+    }
   });
 
   it('survives a worker killed with SIGKILL during deployment: active, with exactly one topic and one job', async function () {
