@@ -1,5 +1,6 @@
 import * as wf from '@temporalio/workflow';
 import { appendBounded, MAX_DECISIONS, MAX_IGNORED } from '../src/domain/audit';
+import { approvalAuthentication, checkApprovalSignature } from '../src/domain/approval-signing';
 import { toCatalogDescriptor } from '../src/domain/catalog';
 import type { ProductJobStatus } from '../src/domain/creation';
 import { normalisedSql, productJobNameOf } from '../src/domain/creation';
@@ -71,6 +72,8 @@ function refuse(refusal: Refusal): never {
 }
 
 const nowIso = () => new Date(Date.now()).toISOString();
+
+type DecisionInput = { by: string; action: DecisionAction; comment?: string; via?: string; keyId?: string };
 
 /**
  * One data product's state and the rules that change it. Handlers mutate it synchronously;
@@ -158,7 +161,7 @@ class DataProduct {
   }
 
   /** Move to a stage the lifecycle allows, record why, and make it searchable. */
-  transition(to: Stage, decision: { by: string; action: DecisionAction; comment?: string }): void {
+  transition(to: Stage, decision: DecisionInput): void {
     if (!canTransition(this.stage, to)) {
       refuse({ type: 'WrongStage', message: `a product cannot move from ${this.stage} to ${to}` });
     }
@@ -191,7 +194,7 @@ class DataProduct {
     return this.state.decisionCount ?? this.state.decisions.length;
   }
 
-  record(decision: { by: string; action: DecisionAction; comment?: string }): void {
+  record(decision: DecisionInput): void {
     const entry: Decision = {
       by: bounded(decision.by, MAX_NAME_LENGTH),
       action: decision.action,
@@ -199,6 +202,8 @@ class DataProduct {
       revision: this.state.revision,
       stage: this.stage,
       ...(decision.comment ? { comment: bounded(decision.comment, 6000) } : {}),
+      ...(decision.via ? { via: decision.via } : {}),
+      ...(decision.keyId ? { keyId: decision.keyId } : {}),
     };
     const count = this.decisionCount;
     const { list, summary } = appendBounded(
@@ -306,6 +311,13 @@ class DataProduct {
         message: `${by} already approved revision ${this.state.revision}; ${this.requiredApprovals - this.standingApprovals()} more approval(s) needed`,
       };
     }
+    const signature = checkApprovalSignature(
+      this.governance.approvalSigning,
+      { productId: this.productId, revision: this.state.revision, action: request.action, approver: by },
+      request.signature,
+      Date.now(),
+    );
+    if (!signature.ok) return { type: signature.type, message: signature.reason };
     if (request.amendedSpec !== undefined) {
       if (request.action !== 'requestChanges') {
         return { type: 'InvalidRequest', message: 'only requestChanges carries an amended spec' };
@@ -340,21 +352,26 @@ class DataProduct {
   review(request: ReviewRequest): void {
     const by = request.by.trim();
     const comment = request.comment;
+    // Unlabelled messages are taken as typed into the Temporal UI; the CLI and Slack say `via`.
+    const how = this.governance
+      ? approvalAuthentication(this.governance.approvalSigning, request, 'ui')
+      : { via: request.via ?? 'ui' };
     switch (request.action) {
       case 'approve':
         this.state.approvals.push(by);
         if (this.standingApprovals() >= this.requiredApprovals) {
-          this.transition(Stage.provisioning, { by, action: 'approve', comment });
+          this.transition(Stage.provisioning, { by, action: 'approve', comment, ...how });
         } else {
-          this.record({ by, action: 'approve', comment });
+          this.record({ by, action: 'approve', comment, ...how });
         }
         return;
       case 'reject':
-        this.transition(Stage.rejected, { by, action: 'reject', comment });
+        this.transition(Stage.rejected, { by, action: 'reject', comment, ...how });
         return;
       case 'requestChanges':
-        if (this.stage === Stage.changesRequested) this.record({ by, action: 'requestChanges', comment });
-        else this.transition(Stage.changesRequested, { by, action: 'requestChanges', comment });
+        if (this.stage === Stage.changesRequested)
+          this.record({ by, action: 'requestChanges', comment, ...how });
+        else this.transition(Stage.changesRequested, { by, action: 'requestChanges', comment, ...how });
         if (request.amendedSpec !== undefined)
           this.amend(by, request.amendedSpec, 'amended with the change request');
         return;
@@ -369,7 +386,7 @@ class DataProduct {
     try {
       const parsed = parseMessage(approverMessageSchema, message, `${action} signal`);
       if (!parsed.ok) return this.ignore(claimedSender(message), action, parsed.reason);
-      const request: ReviewRequest = { action, by: parsed.value.by, comment: parsed.value.comment };
+      const request: ReviewRequest = { action, ...parsed.value };
       try {
         await this.readGovernance();
       } catch (error) {

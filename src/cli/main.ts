@@ -6,6 +6,7 @@ import { progressLine } from './output';
 import { registerStackCommands, runStackUp } from './stack-commands';
 import { registerSeedCommand } from '../seed/command';
 import { registerDiscoverCommands, startDiscoveryDemo } from './discover-commands';
+import { registerKeyCommands } from './key-commands';
 import { registerProductCommands } from './product-commands';
 import { registerQueryCommands } from './query-commands';
 
@@ -74,6 +75,7 @@ export function buildProgram(): Command {
   registerStackCommands(program);
   registerSeedCommand(program);
   registerDiscoverCommands(program);
+  registerKeyCommands(program);
   return program;
 }
 

@@ -9,6 +9,7 @@ import type { createActivities } from '../../activities';
 import type { CreationActivities, ProductJobStatus } from '../../src/domain/creation';
 import { productJobNameOf, rejectedTopicOf } from '../../src/domain/creation';
 import type { MeshloopConfig } from '../../src/config';
+import type { ApprovalSigning } from '../../src/domain/approval-signing';
 import { waitUntil } from '../../src/stack/probe';
 import type { dataProductWorkflow } from '../../workflows/data-product';
 import type { DataProductInput, ProductStatus } from '../../workflows/definitions';
@@ -84,6 +85,9 @@ export class FakeActivities {
           reminderIntervalMs: this.mesh.reminderIntervalMs,
           jobWatchIntervalMs: this.mesh.jobWatchIntervalMs,
           knownDomains: [...this.mesh.knownDomains],
+          approvalSigning: this.mesh.approvalSigning,
+          ...(this.mesh.slackChannel ? { slackChannel: this.mesh.slackChannel } : {}),
+          slackUsers: { ...this.mesh.slackUsers },
         });
       },
       findActiveDependants: (input) => {
@@ -176,6 +180,9 @@ export type MeshSettings = {
   reminderIntervalMs: number;
   jobWatchIntervalMs: number;
   knownDomains: string[];
+  approvalSigning: ApprovalSigning;
+  slackChannel?: string;
+  slackUsers: Record<string, string>;
 };
 
 export const defaultMesh: Readonly<MeshSettings> = {
@@ -186,6 +193,8 @@ export const defaultMesh: Readonly<MeshSettings> = {
   reminderIntervalMs: 60_000,
   jobWatchIntervalMs: 60_000,
   knownDomains: ['orders', 'payments'],
+  approvalSigning: { mode: 'off', keys: [] },
+  slackUsers: {},
 };
 
 /** Fake activities whose mesh.yaml says `mesh` (the rest as `defaultMesh`). */
