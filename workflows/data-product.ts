@@ -63,6 +63,7 @@ import {
 import { deployRevision, lookAtJob, stopJob, waitUntilRunning } from './product/job';
 import type { CheckedStart } from './product/start-input';
 import { checkStartInput } from './product/start-input';
+import { startSlackNotifier } from './product/slack-notifier';
 
 /** Who the workflow itself acts as in the audit trail. */
 const SYSTEM = 'meshloop';
@@ -862,6 +863,11 @@ export async function dataProductWorkflow(input: DataProductInput): Promise<Prod
   product.upsertAllSearchAttributes();
   await product.loadGovernance();
   if (!start.carried) product.propose();
+  // The proposal's Slack message is kept current beside the main loop (no channel: no message).
+  const slack = startSlackNotifier(
+    () => product.governance?.slackChannel,
+    () => product.status(),
+  );
 
   const shouldContinueAsNew = () =>
     wf.workflowInfo().continueAsNewSuggested ||
@@ -902,6 +908,7 @@ export async function dataProductWorkflow(input: DataProductInput): Promise<Prod
     await product.publishIfChanged();
   }
   await wf.condition(wf.allHandlersFinished);
+  await slack.settled('2 minutes');
   return product.status();
 }
 

@@ -43,6 +43,8 @@ export class FakeActivities {
   /** The retained checkpoint a redeploy without a savepoint resumes from (as Flink keeps one of a failed job). */
   lastCheckpoint: string | undefined;
   private jobs = 0;
+  /** The Slack activity to delegate to (e.g. the real one against a fake Slack API); skipped otherwise. */
+  slack?: Activities['syncSlackProposalMessage'];
 
   callsOf<N extends ActivityName>(name: N): Parameters<Activities[N]>[0][] {
     return this.calls
@@ -93,6 +95,10 @@ export class FakeActivities {
       findActiveDependants: (input) => {
         record('findActiveDependants', input);
         return Promise.resolve([...this.dependants]);
+      },
+      syncSlackProposalMessage: (input) => {
+        record('syncSlackProposalMessage', input);
+        return this.slack ? this.slack(input) : Promise.resolve({ skipped: true as const });
       },
       sendApprovalReminder: (input) => {
         record('sendApprovalReminder', input);
