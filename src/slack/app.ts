@@ -111,7 +111,8 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
     logger: boltLogger(log),
   });
   const app = new App({
-    token: options.botToken,
+    // A fixed bot token without Bolt's start-up auth.test: an unreachable Slack must not crash the app.
+    authorize: () => Promise.resolve({ botToken: options.botToken }),
     receiver,
     logger: boltLogger(log),
     clientOptions: {
