@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Command } from 'commander';
+import { dataConverterFor } from '../codec/payload-codec';
 import type { MeshloopConfig } from '../config';
 import { loadConfig } from '../config';
 import type { Logger } from '../log';
@@ -34,7 +35,11 @@ export async function startSlackFromConfig(
     botToken: slack.botToken,
     port: slack.port,
     ...(slack.apiUrl ? { apiUrl: slack.apiUrl } : {}),
-    temporal: new Client({ connection, namespace: config.temporal.namespace }),
+    temporal: new Client({
+      connection,
+      namespace: config.temporal.namespace,
+      dataConverter: dataConverterFor(config.codec.payloadKeys),
+    }),
     mesh: () => loadMeshConfig(config.meshFile),
     ...(signingKey ? { signingKey } : {}),
     log: log.child('slack'),
