@@ -12,7 +12,9 @@ import { proposeProduct } from '../../src/cli/product-commands';
 import type { MeshloopConfig } from '../../src/config';
 import { loadConfig } from '../../src/config';
 import { parseSpec, workflowIdOf } from '../../src/domain/spec';
+import { createKafkaClient } from '../../src/adapters/kafka/client';
 import { createLogger } from '../../src/log';
+import { seedKafka } from '../../src/seed/seed';
 import { newSigningKey, writeSigningKeyFile } from '../../src/signing/keys';
 import { waitUntil } from '../../src/stack/probe';
 import type { ProductStatus } from '../../workflows/definitions';
@@ -24,6 +26,8 @@ import { testEnvironment, testPlatform } from '../helpers/platform';
 import { runCli } from '../helpers/processes';
 
 const CHANNEL = 'C0ORDERS';
+/** The seeded orders these products read: a topic of this run's own. */
+const ordersTopic = `sl${randomUUID().slice(0, 8)}.orders.orders`;
 const SECRET = 'integration-signing-secret';
 
 async function freePort(): Promise<number> {
@@ -70,7 +74,7 @@ async function click(port: number, user: string, productId: string, secret = SEC
 }
 
 describe('approvals with signing required, end to end (real platform, worker, Slack app, fake Slack API)', function () {
-  this.timeout(120_000);
+  this.timeout(300_000);
   let connection: Connection;
   let client: Client;
   let workDir: string;
@@ -84,6 +88,12 @@ describe('approvals with signing required, end to end (real platform, worker, Sl
   before(async function () {
     this.timeout(15 * 60_000);
     const platform = await testPlatform();
+    const kafka = createKafkaClient({ brokers: platform.kafka.brokers, clientId: 'slack-e2e-test' });
+    await seedKafka(kafka, {
+      count: 50,
+      topicPrefix: ordersTopic.replace('orders.orders', ''),
+      only: ['orders'],
+    });
     connection = await Connection.connect({ address: platform.temporal.address });
     client = new Client({ connection, namespace: platform.temporal.namespace });
     workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'meshloop-slack-'));
@@ -129,6 +139,7 @@ describe('approvals with signing required, end to end (real platform, worker, Sl
     await fs.rm(workDir, { recursive: true, force: true });
   });
 
+  /** A product over this run's seeded orders: going active means its Flink job really runs. */
   function spec(name: string) {
     return parseSpec({
       name,
@@ -136,9 +147,29 @@ describe('approvals with signing required, end to end (real platform, worker, Sl
       owner: 'alice',
       description: 'Orders as placed, for everyone who needs them.',
       kind: 'source-aligned',
-      inputs: [{ topic: 'orders.orders' }],
-      outputTopic: { partitions: 1, retentionMs: 3_600_000 },
-      schema: { fields: [{ name: 'order_id', type: 'string', nullable: false }], key: ['order_id'] },
+      inputs: [
+        {
+          topic: ordersTopic,
+          as: 'orders',
+          schema: {
+            fields: [
+              { name: 'order_id', type: 'string' },
+              { name: 'order_ts', type: 'timestamp' },
+            ],
+            eventTimeField: 'order_ts',
+          },
+        },
+      ],
+      sql: 'SELECT order_id, order_ts AS created_at FROM orders WHERE order_id IS NOT NULL',
+      outputTopic: { partitions: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
+      schema: {
+        fields: [
+          { name: 'order_id', type: 'string', nullable: false },
+          { name: 'created_at', type: 'timestamp', nullable: false },
+        ],
+        key: ['order_id'],
+        eventTimeField: 'created_at',
+      },
     });
   }
 
@@ -155,7 +186,7 @@ describe('approvals with signing required, end to end (real platform, worker, Sl
           .catch(() => undefined);
         return last !== undefined && ready(last);
       },
-      { timeoutMs: 60_000, intervalMs: 200 },
+      { timeoutMs: 180_000, intervalMs: 200 },
     );
     assert.equal(
       outcome,
