@@ -10,6 +10,7 @@ import type { WorkflowTestContext } from '../helpers/workflows';
 import {
   fakesWith,
   productInput,
+  recordHistory,
   stageIs,
   uniqueProduct,
   waitForStatus,
@@ -153,6 +154,7 @@ describe('approval signing required (real Temporal server)', function () {
         ],
       );
       assert.equal(fakes.callsOf('createKafkaTopic').length, 1);
+      await recordHistory(handle, 'signed-approvals');
     });
   });
 

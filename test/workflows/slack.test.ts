@@ -21,6 +21,7 @@ import type { MeshSettings } from '../helpers/workflows';
 import {
   fakesWith,
   productInput,
+  recordHistory,
   stageIs,
   uniqueProduct,
   waitForStatus,
@@ -236,6 +237,7 @@ describe('Slack: proposals posted and decided in Slack (real Temporal server, fa
         (await handle.query(getStatusQuery)).decisions.filter((d) => d.action === 'approve').length,
         1,
       );
+      await recordHistory(handle, 'slack-approval');
     });
   });
 
@@ -329,6 +331,7 @@ describe('Slack: proposals posted and decided in Slack (real Temporal server, fa
       assert.equal(new Set(reminders).size, reminders.length);
       assert.equal(replies.filter((t) => t.includes('Expired')).length, 1);
       assert.ok(JSON.stringify(message.blocks).includes('*expired*'), 'the message shows expired');
+      await recordHistory(handle, 'slack-reminders-expiry');
     });
   });
 
