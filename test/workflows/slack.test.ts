@@ -206,6 +206,9 @@ describe('Slack: proposals posted and decided in Slack (real Temporal server, fa
       // The activity again, as a retry would run it: still one message.
       await fakes.slack!(fakes.callsOf('syncSlackProposalMessage').at(-1)!);
       assert.equal(messageOf(status.productId).length, 1);
+      // The SQL opens in a modal.
+      await postInteraction(app.port, buttonClick('U0BOB', 'meshloop_view_sql', status.productId));
+      await until(() => slack.views.some((v) => JSON.stringify(v.view).includes('SELECT 1')), 'SQL shown');
     });
   });
 
