@@ -1,6 +1,7 @@
 import * as wf from '@temporalio/workflow';
 import { appendBounded, MAX_DECISIONS, MAX_IGNORED } from '../src/domain/audit';
-import { approvalAuthentication, checkApprovalSignature } from '../src/domain/approval-signing';
+import type { ApprovalSigning } from '../src/domain/approval-signing';
+import { approvalAuthentication, checkApprovalSignature, signingOff } from '../src/domain/approval-signing';
 import { toCatalogDescriptor } from '../src/domain/catalog';
 import type { ProductJobStatus } from '../src/domain/creation';
 import { normalisedSql, productJobNameOf } from '../src/domain/creation';
@@ -113,6 +114,11 @@ class DataProduct {
 
   get approvers(): readonly string[] {
     return this.governance?.approvers ?? [];
+  }
+
+  /** mesh.yaml `approvals` as last read; answers recorded before approval signing existed lack it (off). */
+  approvalSigning(): ApprovalSigning {
+    return (this.governance as Partial<DomainGovernance> | undefined)?.approvalSigning ?? signingOff;
   }
 
   get requiredApprovals(): number {
@@ -313,7 +319,7 @@ class DataProduct {
       };
     }
     const signature = checkApprovalSignature(
-      this.governance.approvalSigning,
+      this.approvalSigning(),
       { productId: this.productId, revision: this.state.revision, action: request.action, approver: by },
       request.signature,
       Date.now(),
@@ -354,9 +360,7 @@ class DataProduct {
     const by = request.by.trim();
     const comment = request.comment;
     // Unlabelled messages are taken as typed into the Temporal UI; the CLI and Slack say `via`.
-    const how = this.governance
-      ? approvalAuthentication(this.governance.approvalSigning, request, 'ui')
-      : { via: request.via ?? 'ui' };
+    const how = approvalAuthentication(this.approvalSigning(), request, 'ui');
     switch (request.action) {
       case 'approve':
         this.state.approvals.push(by);
