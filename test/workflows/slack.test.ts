@@ -188,8 +188,11 @@ describe('Slack: proposals posted and decided in Slack (real Temporal server, fa
       const handle = await start(productInput(uniqueProduct({ sql: 'SELECT 1' })));
       const status = await waitForStatus(handle, stageIs('awaitingApproval'));
       await until(
-        () => messageOf(status.productId).length === 1 && slack.callsOf('chat.update').length > 0,
-        'message posted',
+        // Posted while the SQL guard runs (proposed), then updated in place once it awaits approval.
+        () =>
+          messageOf(status.productId).length === 1 &&
+          JSON.stringify(messageOf(status.productId)[0]?.blocks ?? []).includes('*awaitingApproval*'),
+        'message posted and showing awaitingApproval',
       );
       const [message] = messageOf(status.productId);
       assert.deepEqual(message?.metadata?.event_payload, { product_id: status.productId, revision: 1 });
