@@ -6,7 +6,9 @@ import {
   checkApprovalSignature,
   signingOff,
 } from '../../src/domain/approval-signing';
+import { governanceOf } from '../../src/domain/governance';
 import { parseMeshConfig } from '../../src/domain/mesh-config';
+import { approverMessageSchema, parseMessage, reviewRequestSchema } from '../../src/domain/messages';
 import { newSigningKey, signApproval } from '../../src/signing/keys';
 
 describe('approval signing', () => {
@@ -89,6 +91,38 @@ describe('approval signing', () => {
     assert.throws(
       () => parseMeshConfig({ ...base, approvals: { keys: [{ ...alice.trusted, slackApp: true }] } }),
       /not both/,
+    );
+  });
+
+  it("governance carries the signing settings, the channel and only the domain approvers' Slack users", () => {
+    const mesh = parseMeshConfig({
+      approvals: { signing: 'required', keys: [alice.trusted] },
+      slack: { users: { U0ALICE: 'Alice', U0HEIDI: 'heidi' } },
+      domains: {
+        orders: { approvers: ['alice'], slackChannel: 'C0ORDERS' },
+        web: { approvers: ['heidi'] },
+      },
+    });
+    const orders = governanceOf(mesh, 'orders');
+    assert.deepEqual(orders.approvalSigning, { mode: 'required', keys: [alice.trusted] });
+    assert.equal(orders.slackChannel, 'C0ORDERS');
+    assert.deepEqual(orders.slackUsers, { U0ALICE: 'Alice' });
+    const web = governanceOf(mesh, 'web');
+    assert.equal(web.slackChannel, undefined);
+    assert.deepEqual(web.slackUsers, { U0HEIDI: 'heidi' });
+    assert.deepEqual(governanceOf(mesh, 'constructor').slackUsers, {});
+    assert.equal(governanceOf(mesh, 'constructor').approvalSigning.mode, 'required');
+  });
+
+  it('message schemas accept via and signature, and refuse a malformed proof', () => {
+    const signature = signApproval(alice, fields, at);
+    const review = { action: 'approve', by: 'alice', via: 'cli', signature };
+    assert.deepEqual(parseMessage(reviewRequestSchema, review), { ok: true, value: review });
+    assert.ok(parseMessage(approverMessageSchema, { by: 'alice', via: 'slack', signature }).ok);
+    assert.ok(!parseMessage(approverMessageSchema, { by: 'alice', via: 'email' }).ok);
+    assert.ok(!parseMessage(reviewRequestSchema, { ...review, signature: { ...signature, extra: 1 } }).ok);
+    assert.ok(
+      !parseMessage(reviewRequestSchema, { ...review, signature: { ...signature, signature: 'zz' } }).ok,
     );
   });
 });
