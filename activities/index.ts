@@ -1,9 +1,11 @@
+import type { WebClient } from '@slack/web-api';
 import type { Kafka, Producer } from 'kafkajs';
 import type { Logger } from '../src/log';
 import { translatingFailures } from './failures';
 import { createKafkaActivities } from './kafka';
 import { createMeshActivities } from './mesh';
 import { createNotificationActivities } from './notifications';
+import { createSlackActivities } from './slack';
 
 export type ActivityDependencies = Readonly<{
   kafka: Kafka;
@@ -12,6 +14,8 @@ export type ActivityDependencies = Readonly<{
   /** mesh.yaml: read at each decision for who may approve and operate. */
   meshFile: string;
   catalogTopic?: string;
+  /** Absent without a Slack app configured: proposal messages are then skipped. */
+  slack?: WebClient;
 }>;
 
 /** Every activity the orchestration worker registers; workflows type their proxies with this. */
@@ -20,6 +24,7 @@ export function createActivities(deps: ActivityDependencies) {
     ...createKafkaActivities(deps),
     ...createNotificationActivities(deps),
     ...createMeshActivities(deps),
+    ...createSlackActivities(deps),
   });
 }
 

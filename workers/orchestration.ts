@@ -9,6 +9,7 @@ import { SqlGatewayClient } from '../src/adapters/flink/sql-gateway';
 import { createLlmClient } from '../src/adapters/llm/client';
 import { createKafkaClient } from '../src/adapters/kafka/client';
 import { createIdempotentProducer } from '../src/adapters/kafka/producer';
+import { createSlackWebClient } from '../src/adapters/slack';
 import type { Logger } from '../src/log';
 
 /**
@@ -60,7 +61,13 @@ export async function startOrchestrationWorker(
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: require.resolve('../workflows') }),
     activities: {
-      ...createActivities({ kafka, producer, log: log.child('activities'), meshFile: config.meshFile }),
+      ...createActivities({
+        kafka,
+        producer,
+        log: log.child('activities'),
+        meshFile: config.meshFile,
+        ...(config.slack ? { slack: createSlackWebClient(config.slack) } : {}),
+      }),
       // The SQL guard: Flink validates a product's SQL over its declared inputs only.
       ...createSqlGuardActivities({
         kafka,

@@ -1,5 +1,7 @@
 import * as wf from '@temporalio/workflow';
 import { appendBounded, MAX_DECISIONS, MAX_IGNORED } from '../src/domain/audit';
+import type { ApprovalSigning } from '../src/domain/approval-signing';
+import { approvalAuthentication, checkApprovalSignature, signingOff } from '../src/domain/approval-signing';
 import { toCatalogDescriptor } from '../src/domain/catalog';
 import type { ProductJobStatus } from '../src/domain/creation';
 import { normalisedSql, productJobNameOf } from '../src/domain/creation';
@@ -62,6 +64,7 @@ import {
 import { deployRevision, lookAtJob, stopJob, waitUntilRunning } from './product/job';
 import type { CheckedStart } from './product/start-input';
 import { checkStartInput } from './product/start-input';
+import { startSlackNotifier } from './product/slack-notifier';
 
 /** Who the workflow itself acts as in the audit trail. */
 const SYSTEM = 'meshloop';
@@ -71,6 +74,8 @@ function refuse(refusal: Refusal): never {
 }
 
 const nowIso = () => new Date(Date.now()).toISOString();
+
+type DecisionInput = { by: string; action: DecisionAction; comment?: string; via?: string; keyId?: string };
 
 /**
  * One data product's state and the rules that change it. Handlers mutate it synchronously;
@@ -109,6 +114,11 @@ class DataProduct {
 
   get approvers(): readonly string[] {
     return this.governance?.approvers ?? [];
+  }
+
+  /** mesh.yaml `approvals` as last read; answers recorded before approval signing existed lack it (off). */
+  approvalSigning(): ApprovalSigning {
+    return (this.governance as Partial<DomainGovernance> | undefined)?.approvalSigning ?? signingOff;
   }
 
   get requiredApprovals(): number {
@@ -158,7 +168,7 @@ class DataProduct {
   }
 
   /** Move to a stage the lifecycle allows, record why, and make it searchable. */
-  transition(to: Stage, decision: { by: string; action: DecisionAction; comment?: string }): void {
+  transition(to: Stage, decision: DecisionInput): void {
     if (!canTransition(this.stage, to)) {
       refuse({ type: 'WrongStage', message: `a product cannot move from ${this.stage} to ${to}` });
     }
@@ -191,7 +201,7 @@ class DataProduct {
     return this.state.decisionCount ?? this.state.decisions.length;
   }
 
-  record(decision: { by: string; action: DecisionAction; comment?: string }): void {
+  record(decision: DecisionInput): void {
     const entry: Decision = {
       by: bounded(decision.by, MAX_NAME_LENGTH),
       action: decision.action,
@@ -199,6 +209,8 @@ class DataProduct {
       revision: this.state.revision,
       stage: this.stage,
       ...(decision.comment ? { comment: bounded(decision.comment, 6000) } : {}),
+      ...(decision.via ? { via: decision.via } : {}),
+      ...(decision.keyId ? { keyId: decision.keyId } : {}),
     };
     const count = this.decisionCount;
     const { list, summary } = appendBounded(
@@ -306,6 +318,13 @@ class DataProduct {
         message: `${by} already approved revision ${this.state.revision}; ${this.requiredApprovals - this.standingApprovals()} more approval(s) needed`,
       };
     }
+    const signature = checkApprovalSignature(
+      this.approvalSigning(),
+      { productId: this.productId, revision: this.state.revision, action: request.action, approver: by },
+      request.signature,
+      Date.now(),
+    );
+    if (!signature.ok) return { type: signature.type, message: signature.reason };
     if (request.amendedSpec !== undefined) {
       if (request.action !== 'requestChanges') {
         return { type: 'InvalidRequest', message: 'only requestChanges carries an amended spec' };
@@ -340,21 +359,24 @@ class DataProduct {
   review(request: ReviewRequest): void {
     const by = request.by.trim();
     const comment = request.comment;
+    // Unlabelled messages are taken as typed into the Temporal UI; the CLI and Slack say `via`.
+    const how = approvalAuthentication(this.approvalSigning(), request, 'ui');
     switch (request.action) {
       case 'approve':
         this.state.approvals.push(by);
         if (this.standingApprovals() >= this.requiredApprovals) {
-          this.transition(Stage.provisioning, { by, action: 'approve', comment });
+          this.transition(Stage.provisioning, { by, action: 'approve', comment, ...how });
         } else {
-          this.record({ by, action: 'approve', comment });
+          this.record({ by, action: 'approve', comment, ...how });
         }
         return;
       case 'reject':
-        this.transition(Stage.rejected, { by, action: 'reject', comment });
+        this.transition(Stage.rejected, { by, action: 'reject', comment, ...how });
         return;
       case 'requestChanges':
-        if (this.stage === Stage.changesRequested) this.record({ by, action: 'requestChanges', comment });
-        else this.transition(Stage.changesRequested, { by, action: 'requestChanges', comment });
+        if (this.stage === Stage.changesRequested)
+          this.record({ by, action: 'requestChanges', comment, ...how });
+        else this.transition(Stage.changesRequested, { by, action: 'requestChanges', comment, ...how });
         if (request.amendedSpec !== undefined)
           this.amend(by, request.amendedSpec, 'amended with the change request');
         return;
@@ -369,7 +391,7 @@ class DataProduct {
     try {
       const parsed = parseMessage(approverMessageSchema, message, `${action} signal`);
       if (!parsed.ok) return this.ignore(claimedSender(message), action, parsed.reason);
-      const request: ReviewRequest = { action, by: parsed.value.by, comment: parsed.value.comment };
+      const request: ReviewRequest = { action, ...parsed.value };
       try {
         await this.readGovernance();
       } catch (error) {
@@ -845,6 +867,11 @@ export async function dataProductWorkflow(input: DataProductInput): Promise<Prod
   product.upsertAllSearchAttributes();
   await product.loadGovernance();
   if (!start.carried) product.propose();
+  // The proposal's Slack message is kept current beside the main loop (no channel: no message).
+  const slack = startSlackNotifier(
+    () => product.governance?.slackChannel,
+    () => product.status(),
+  );
 
   const shouldContinueAsNew = () =>
     wf.workflowInfo().continueAsNewSuggested ||
@@ -885,6 +912,7 @@ export async function dataProductWorkflow(input: DataProductInput): Promise<Prod
     await product.publishIfChanged();
   }
   await wf.condition(wf.allHandlersFinished);
+  await slack.settled('2 minutes');
   return product.status();
 }
 

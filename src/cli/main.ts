@@ -6,6 +6,8 @@ import { progressLine } from './output';
 import { registerStackCommands, runStackUp } from './stack-commands';
 import { registerSeedCommand } from '../seed/command';
 import { registerDiscoverCommands, startDiscoveryDemo } from './discover-commands';
+import { registerKeyCommands } from './key-commands';
+import { registerSlackCommand, startSlackFromConfig } from './slack-commands';
 import { registerProductCommands } from './product-commands';
 import { registerQueryCommands } from './query-commands';
 
@@ -34,6 +36,15 @@ export function buildProgram(): Command {
           error: error instanceof Error ? error.message : String(error),
         }),
       );
+      // The Slack app runs beside the worker when its settings are present; trouble there never stops the worker.
+      const slack = config.slack
+        ? await startSlackFromConfig(config, log).catch((error: unknown) => {
+            log.warn('slack app not started', {
+              error: error instanceof Error ? error.message : String(error),
+            });
+            return undefined;
+          })
+        : undefined;
       progressLine(
         `worker running on task queue '${config.temporal.taskQueue}'. Approve products in the Temporal UI ` +
           `(${config.temporal.uiUrl}) or with \`bin/meshloop approve\`. Ctrl-C stops the worker; ` +
@@ -42,6 +53,7 @@ export function buildProgram(): Command {
       for (const signal of ['SIGINT', 'SIGTERM'] as const)
         process.once(signal, () => void running.shutdown());
       await running.done;
+      await slack?.close();
     });
 
   registerProductCommands(program);
@@ -74,6 +86,8 @@ export function buildProgram(): Command {
   registerStackCommands(program);
   registerSeedCommand(program);
   registerDiscoverCommands(program);
+  registerKeyCommands(program);
+  registerSlackCommand(program);
   return program;
 }
 

@@ -18,7 +18,10 @@ import { meshloopSearchAttributes } from '../domain/search-attributes';
 import type { ProductSpec } from '../domain/spec';
 import { productIdOf, workflowIdOf } from '../domain/spec';
 import { loadMeshConfig, loadSpecFile } from '../specs/load';
-import type { ProductStatus } from '../../workflows/definitions';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { ApprovalSignature } from '../domain/approval-signing';
+import { approverKeyFile, loadSigningKey, signApproval } from '../signing/keys';
+import type { ProductStatus, ReviewAction } from '../../workflows/definitions';
 import {
   dataProductStartOptions,
   dataProductWorkflowType,
@@ -34,6 +37,23 @@ import { table } from './output';
 import { formatTableStatus, productTableStatus } from '../query/product-query';
 import { parseDuration } from '../domain/duration';
 import { dataConverterFor } from '../codec/payload-codec';
+
+/**
+ * With a signing key configured, sign the decision for the product's current revision (a newer
+ * revision by the time it arrives makes the workflow refuse it, which is the point).
+ */
+async function cliApprovalSignature(
+  config: MeshloopConfig,
+  handle: WorkflowHandle,
+  action: ReviewAction,
+  approver: string,
+): Promise<ApprovalSignature | undefined> {
+  const keyFile = await approverKeyFile(config);
+  if (!keyFile) return undefined;
+  const key = await loadSigningKey(keyFile);
+  const status = await handle.query(getStatusQuery);
+  return signApproval(key, { productId: status.productId, revision: status.revision, action, approver });
+}
 
 /** A CLI mistake the user can fix: shown as one line, exit 1. */
 export class CliError extends MeshloopError {
@@ -210,11 +230,14 @@ export function registerProductCommands(program: Command): void {
       command.requiredOption('--spec <file>', 'the amended spec the product should take');
     command.action(async (product: string, options: { by: string; comment?: string; spec?: string }) => {
       const amended = options.spec ? await loadSpecFile(options.spec) : undefined;
-      await withClient(async (client) => {
+      await withClient(async (client, config) => {
         const handle = client.workflow.getHandle(workflowIdFor(product));
         const action = name === 'approve' ? 'approve' : name === 'reject' ? 'reject' : 'requestChanges';
+        const signature = await cliApprovalSignature(config, handle, action, options.by);
         const status = await handle.executeUpdate(reviewUpdate, {
-          args: [{ action, by: options.by, comment: options.comment, amendedSpec: amended }],
+          args: [
+            { action, by: options.by, comment: options.comment, amendedSpec: amended, via: 'cli', signature },
+          ],
         });
         console.log(`${status.productId}: ${status.stage}`);
       });

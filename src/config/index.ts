@@ -124,6 +124,14 @@ const envSchema = z.object({
   MESHLOOP_TABLEFLOW_KAFKA_CLUSTER_ID: optionalText,
   CONFLUENT_CLOUD_API_KEY: optionalText,
   CONFLUENT_CLOUD_API_SECRET: optionalText,
+  // Approval signing: the CLI approver's key (default ~/.meshloop/signing-key.json when it exists).
+  MESHLOOP_SIGNING_KEY_FILE: optionalText,
+  // The Slack app: runs when both the bot token and the signing secret are set.
+  MESHLOOP_SLACK_BOT_TOKEN: optionalText,
+  MESHLOOP_SLACK_SIGNING_SECRET: optionalText,
+  MESHLOOP_SLACK_PORT: port.default(3000),
+  MESHLOOP_SLACK_API_URL: optionalText.pipe(z.url('must be a URL like https://slack.com/api/').optional()),
+  MESHLOOP_SLACK_KEY_FILE: optionalText,
   XDG_CACHE_HOME: optionalText,
   HOME: optionalText,
 });
@@ -199,6 +207,18 @@ export type MeshloopConfig = Readonly<{
     maxMessages: number;
     maxBytes: number;
     sampleDeadlineMs: number;
+  }>;
+  /** The key the CLI signs approvals with; `explicit` when set in the environment (then it must exist). */
+  signing: Readonly<{ keyFile: string; explicit: boolean }>;
+  /** The Slack app; absent unless its bot token and signing secret are set. */
+  slack?: Readonly<{
+    botToken: string;
+    signingSecret: string;
+    port: number;
+    /** Slack Web API base URL (tests point it at a fake). */
+    apiUrl?: string;
+    /** The app's approval signing key (its public half is a `slackApp` key in mesh.yaml). */
+    keyFile?: string;
   }>;
 }>;
 
@@ -317,6 +337,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
       maxBytes: e.MESHLOOP_DISCOVERY_MAX_BYTES,
       sampleDeadlineMs: e.MESHLOOP_DISCOVERY_DEADLINE_S * 1000,
     },
+    signing: {
+      keyFile: path.resolve(e.MESHLOOP_SIGNING_KEY_FILE ?? path.join(home, '.meshloop', 'signing-key.json')),
+      explicit: e.MESHLOOP_SIGNING_KEY_FILE !== undefined,
+    },
+    ...(e.MESHLOOP_SLACK_BOT_TOKEN && e.MESHLOOP_SLACK_SIGNING_SECRET
+      ? {
+          slack: {
+            botToken: e.MESHLOOP_SLACK_BOT_TOKEN,
+            signingSecret: e.MESHLOOP_SLACK_SIGNING_SECRET,
+            port: e.MESHLOOP_SLACK_PORT,
+            ...(e.MESHLOOP_SLACK_API_URL ? { apiUrl: e.MESHLOOP_SLACK_API_URL } : {}),
+            ...(e.MESHLOOP_SLACK_KEY_FILE ? { keyFile: path.resolve(e.MESHLOOP_SLACK_KEY_FILE) } : {}),
+          },
+        }
+      : {}),
   });
 }
 

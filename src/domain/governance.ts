@@ -1,3 +1,4 @@
+import type { ApprovalSigning } from './approval-signing';
 import type { Stage } from './lifecycle';
 import { isApprover } from './lifecycle';
 import type { MeshConfig } from './mesh-config';
@@ -27,6 +28,12 @@ export type DomainGovernance = Readonly<{
   jobWatchIntervalMs: number;
   /** Every domain of the mesh, for the policy check. */
   knownDomains: readonly string[];
+  /** mesh.yaml `approvals`: whether a decision must be signed, and the public keys trusted to sign. */
+  approvalSigning: ApprovalSigning;
+  /** The Slack channel the domain's proposals are posted to; none means no Slack message. */
+  slackChannel?: string;
+  /** Slack user id → approver name, for the users who are approvers of this domain. */
+  slackUsers: Readonly<Record<string, string>>;
 }>;
 
 export function governanceOf(mesh: MeshConfig, domain: string): DomainGovernance {
@@ -43,6 +50,8 @@ export function governanceOf(mesh: MeshConfig, domain: string): DomainGovernance
       reminderIntervalMs: defaultReminderIntervalMs,
       jobWatchIntervalMs: defaultJobWatchIntervalMs,
       knownDomains,
+      approvalSigning: mesh.approvalSigning,
+      slackUsers: {},
     };
   }
   return {
@@ -55,6 +64,11 @@ export function governanceOf(mesh: MeshConfig, domain: string): DomainGovernance
     reminderIntervalMs: config.reminderIntervalMs,
     jobWatchIntervalMs: config.jobWatchIntervalMs,
     knownDomains,
+    approvalSigning: mesh.approvalSigning,
+    ...(config.slackChannel ? { slackChannel: config.slackChannel } : {}),
+    slackUsers: Object.fromEntries(
+      Object.entries(mesh.slackUsers).filter(([, name]) => isApprover(config.approvers, name)),
+    ),
   };
 }
 

@@ -123,6 +123,9 @@ export type Decision = Readonly<{
   revision: number;
   /** The stage the product was in after this decision. */
   stage: Stage;
+  /** How a human decision arrived (`cli`, `slack`, `ui`) and, when signed, the trusted key that signed it. */
+  via?: string;
+  keyId?: string;
 }>;
 
 /** A message that arrived but changed nothing: kept for the audit trail. */

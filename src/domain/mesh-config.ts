@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { ApprovalSigning } from './approval-signing';
+import { approvalSigningSchema } from './approval-signing';
 import { durationHint, parseDuration } from './duration';
 import { InvalidSpecError, MeshloopError } from './errors';
 import { ownValue } from './records';
@@ -38,14 +40,24 @@ const domainSchema = z.strictObject({
   approvers: z.array(personName).min(1, 'must name at least one approver'),
   operators,
   businessGoals: z.array(z.string().trim().min(1, 'must not be empty')).default([]),
+  /** Slack channel id (C…) the domain's proposals are posted to. */
+  slackChannel: z.string().trim().min(1).max(80).optional(),
   ...approvalSettings,
 });
+
+const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,20}$/, 'Slack user ids look like U012AB3CD');
 
 const meshConfigSchema = z
   .strictObject({
     defaults: z.strictObject(approvalSettings).prefault({}),
     /** Operators of every domain. */
     operators,
+    /** Who may vouch for an approval; see README "Who can approve". */
+    approvals: approvalSigningSchema.prefault({}),
+    /** Slack user id → approver name: the identity the Slack app records for a click. */
+    slack: z
+      .strictObject({ users: z.record(slackUserId, z.string().trim().min(1).max(200)).default({}) })
+      .prefault({}),
     domains: z
       .record(
         z.string().regex(/^[a-z][a-z0-9_-]*$/, 'domain names are lowercase letters, digits, - or _'),
@@ -54,6 +66,16 @@ const meshConfigSchema = z
       .refine((domains) => Object.keys(domains).length > 0, { message: 'must name at least one domain' }),
   })
   .superRefine((mesh, ctx) => {
+    const keyIds = mesh.approvals.keys.map((key) => key.id);
+    for (const [index, id] of keyIds.entries()) {
+      if (keyIds.indexOf(id) !== index) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['approvals', 'keys', index, 'id'],
+          message: `key id '${id}' is listed twice`,
+        });
+      }
+    }
     for (const [name, domain] of Object.entries(mesh.domains)) {
       const required = domain.requiredApprovals ?? mesh.defaults.requiredApprovals ?? 1;
       if (required > domain.approvers.length) {
@@ -79,12 +101,17 @@ export type DomainConfig = Readonly<{
   requiredApprovals: number;
   /** How often an active product's Flink job is checked. */
   jobWatchIntervalMs: number;
+  /** Slack channel id the domain's proposals are posted to. */
+  slackChannel?: string;
 }>;
 
 export type MeshConfig = Readonly<{
   domains: Readonly<Record<string, DomainConfig>>;
   /** Mesh-wide operators (each domain's `operators` already include them). */
   operators: readonly string[];
+  approvalSigning: ApprovalSigning;
+  /** Slack user id → approver name. */
+  slackUsers: Readonly<Record<string, string>>;
 }>;
 
 export const defaultApprovalDeadlineMs = 72 * 3_600_000;
@@ -95,7 +122,7 @@ export const defaultJobWatchIntervalMs = 60_000;
 export function parseMeshConfig(value: unknown, source = 'mesh config'): MeshConfig {
   const parsed = meshConfigSchema.safeParse(value, { error: friendlyErrors });
   if (!parsed.success) throw new InvalidSpecError(`invalid ${source}`, describeIssues(parsed.error));
-  const { defaults, domains } = parsed.data;
+  const { defaults, domains, approvals, slack } = parsed.data;
   // Read it with `domainConfigOf` or `ownValue`: a plain object also answers to `constructor`.
   const resolved: Record<string, DomainConfig> = {};
   for (const [name, domain] of Object.entries(domains)) {
@@ -112,9 +139,15 @@ export function parseMeshConfig(value: unknown, source = 'mesh config'): MeshCon
         1000,
         domain.jobWatchInterval ?? defaults.jobWatchInterval ?? defaultJobWatchIntervalMs,
       ),
+      ...(domain.slackChannel ? { slackChannel: domain.slackChannel } : {}),
     };
   }
-  return { domains: resolved, operators: parsed.data.operators };
+  return {
+    domains: resolved,
+    operators: parsed.data.operators,
+    approvalSigning: { mode: approvals.signing, keys: approvals.keys },
+    slackUsers: slack.users,
+  };
 }
 
 /** The domain's settings, or a clear error naming the domains that do exist. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { approvalProofShape } from './approval-signing';
 import { describeIssues, friendlyErrors } from './spec';
 
 /**
@@ -33,7 +34,7 @@ const specPayload = z.unknown().refine((value) => jsonLength(value) <= MAX_SPEC_
 });
 
 /** `{"by": "alice", "comment": "looks good"}` — what an approver pastes in the Temporal UI. */
-export const approverMessageSchema = z.strictObject({ by: personName, comment });
+export const approverMessageSchema = z.strictObject({ by: personName, comment, ...approvalProofShape });
 
 export const reviewActions = ['approve', 'reject', 'requestChanges'] as const;
 export const reviewRequestSchema = z.strictObject({
@@ -41,6 +42,8 @@ export const reviewRequestSchema = z.strictObject({
   by: personName,
   comment,
   amendedSpec: specPayload.optional(),
+  // How the decision came (cli, slack, ui) and, where the mesh requires it, its signature.
+  ...approvalProofShape,
 });
 
 export const amendRequestSchema = z.strictObject({ by: personName, spec: specPayload, comment });

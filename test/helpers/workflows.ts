@@ -9,6 +9,7 @@ import type { createActivities } from '../../activities';
 import type { CreationActivities, ProductJobStatus } from '../../src/domain/creation';
 import { productJobNameOf, rejectedTopicOf } from '../../src/domain/creation';
 import type { MeshloopConfig } from '../../src/config';
+import type { ApprovalSigning } from '../../src/domain/approval-signing';
 import { waitUntil } from '../../src/stack/probe';
 import type { dataProductWorkflow } from '../../workflows/data-product';
 import type { DataProductInput, ProductStatus } from '../../workflows/definitions';
@@ -42,6 +43,8 @@ export class FakeActivities {
   /** The retained checkpoint a redeploy without a savepoint resumes from (as Flink keeps one of a failed job). */
   lastCheckpoint: string | undefined;
   private jobs = 0;
+  /** The Slack activity to delegate to (e.g. the real one against a fake Slack API); skipped otherwise. */
+  slack?: Activities['syncSlackProposalMessage'];
 
   callsOf<N extends ActivityName>(name: N): Parameters<Activities[N]>[0][] {
     return this.calls
@@ -84,11 +87,18 @@ export class FakeActivities {
           reminderIntervalMs: this.mesh.reminderIntervalMs,
           jobWatchIntervalMs: this.mesh.jobWatchIntervalMs,
           knownDomains: [...this.mesh.knownDomains],
+          approvalSigning: this.mesh.approvalSigning,
+          ...(this.mesh.slackChannel ? { slackChannel: this.mesh.slackChannel } : {}),
+          slackUsers: { ...this.mesh.slackUsers },
         });
       },
       findActiveDependants: (input) => {
         record('findActiveDependants', input);
         return Promise.resolve([...this.dependants]);
+      },
+      syncSlackProposalMessage: (input) => {
+        record('syncSlackProposalMessage', input);
+        return this.slack ? this.slack(input) : Promise.resolve({ skipped: true as const });
       },
       sendApprovalReminder: (input) => {
         record('sendApprovalReminder', input);
@@ -176,6 +186,9 @@ export type MeshSettings = {
   reminderIntervalMs: number;
   jobWatchIntervalMs: number;
   knownDomains: string[];
+  approvalSigning: ApprovalSigning;
+  slackChannel?: string;
+  slackUsers: Record<string, string>;
 };
 
 export const defaultMesh: Readonly<MeshSettings> = {
@@ -186,6 +199,8 @@ export const defaultMesh: Readonly<MeshSettings> = {
   reminderIntervalMs: 60_000,
   jobWatchIntervalMs: 60_000,
   knownDomains: ['orders', 'payments'],
+  approvalSigning: { mode: 'off', keys: [] },
+  slackUsers: {},
 };
 
 /** Fake activities whose mesh.yaml says `mesh` (the rest as `defaultMesh`). */

@@ -30,6 +30,12 @@ describe('dataProductWorkflow replays its recorded histories', function () {
       'provisioning-failure-then-retry',
       'retire-refused-then-forced',
       'continue-as-new-first-run',
+      // Approval signing and Slack, and products recorded before them (still running somewhere).
+      'signed-approvals',
+      'slack-approval',
+      'slack-reminders-expiry',
+      'pre-signing-approve-by-signal',
+      'pre-signing-continue-as-new-last-run',
     ]) {
       assert.ok(files.includes(`${expected}.json`), `missing ${expected}.json in ${historiesDir}`);
     }

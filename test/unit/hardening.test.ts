@@ -119,6 +119,25 @@ describe('start input', () => {
     assert.match(bad.refusal.message, /invalid carried state: stage: .*approvals\[0\]: must be a string/);
   });
 
+  it('carries how each decision was authenticated (via, key id) across continue-as-new, and nothing else', () => {
+    const decision = {
+      by: 'carol',
+      action: 'approve',
+      at: '2026-01-01T00:00:00.000Z',
+      revision: 1,
+      stage: 'provisioning',
+    };
+    const resumed = { workflowId, continuedFromExecutionRunId: 'r1' };
+    const signed = { ...decision, via: 'slack', keyId: 'slack-app' };
+    assert.ok(checkStartInput({ spec, carried: { ...carried, decisions: [signed] } }, resumed).ok);
+    const odd = checkStartInput(
+      { spec, carried: { ...carried, decisions: [{ ...signed, via: 'email' }] } },
+      resumed,
+    );
+    assert.ok(!odd.ok);
+    assert.match(odd.refusal.message, /decisions\[0\]\.via/);
+  });
+
   it("refuses a workflow id that is not data-product:<the spec's product id>", () => {
     const checked = checkStartInput({ spec }, { workflowId: 'data-product:orders.other' });
     assert.ok(!checked.ok);

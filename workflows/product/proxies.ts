@@ -55,6 +55,18 @@ export const jobWatching = wf.proxyActivities<ProductActivities>({
   retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 3 },
 });
 
+// The proposal's Slack message: 429 and 5xx are retried with backoff; after that the message waits
+// for the product's next change. Never on the main loop's path.
+export const slackPosting = wf.proxyActivities<ProductActivities>({
+  startToCloseTimeout: '20 seconds',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 8,
+  },
+});
+
 const nowIso = () => new Date(Date.now()).toISOString();
 
 /** An activity's failure as the product records it. */

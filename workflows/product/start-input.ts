@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ApprovalVia } from '../../src/domain/approval-signing';
 import { MAX_DECISIONS, MAX_IGNORED } from '../../src/domain/audit';
 import { InvalidSpecError } from '../../src/domain/errors';
 import type { Refusal } from '../../src/domain/governance';
@@ -39,6 +40,9 @@ const carriedSchema = z.looseObject({
         comment: text(MAX_COMMENT_LENGTH * 3).optional(),
         revision: z.number().int().min(1),
         stage,
+        // How a decision came and which trusted key signed it (approval signing).
+        via: z.enum(Object.values(ApprovalVia) as [string, ...string[]]).optional(),
+        keyId: text(64).optional(),
       }),
     )
     .max(MAX_DECISIONS),

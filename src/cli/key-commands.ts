@@ -1,0 +1,52 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import { loadConfig } from '../config';
+import { meshYamlEntry, newSigningKey, writeSigningKeyFile } from '../signing/keys';
+import { CliError } from './product-commands';
+
+/** `meshloop keys new`: a key pair for signing approvals; the public half goes into mesh.yaml. */
+export function registerKeyCommands(program: Command): void {
+  const keys = program.command('keys').description('Keys that sign approvals (mesh.yaml approvals.signing)');
+  keys
+    .command('new')
+    .description("Create an approval signing key pair and print the public half's mesh.yaml entry")
+    .option('--approver <name>', 'the approver this key signs for (as in mesh.yaml)')
+    .option('--slack-app', "the Slack app's key: it signs for whoever Slack verified")
+    .option('--id <id>', 'key id (default: <approver>-<date> or slack-app-<date>)')
+    .option(
+      '--out <file>',
+      'where to write the private key (default: MESHLOOP_SIGNING_KEY_FILE or ~/.meshloop/signing-key.json)',
+    )
+    .action((options: { approver?: string; slackApp?: boolean; id?: string; out?: string }) =>
+      createKey(options),
+    );
+}
+
+async function createKey(options: { approver?: string; slackApp?: boolean; id?: string; out?: string }) {
+  if ((options.approver === undefined) === !options.slackApp) {
+    throw new CliError('say whose key it is: --approver <name> or --slack-app');
+  }
+  const config = loadConfig();
+  const day = new Date().toISOString().slice(0, 10).replace(/-/g, '');
+  const id =
+    options.id ??
+    `${options.slackApp ? 'slack-app' : options.approver!.replace(/[^A-Za-z0-9._-]/g, '_')}-${day}`;
+  const out = path.resolve(
+    options.out ??
+      (options.slackApp
+        ? path.join(path.dirname(config.signing.keyFile), 'slack-app-key.json')
+        : config.signing.keyFile),
+  );
+  const { key, fileText } = newSigningKey({
+    id,
+    ...(options.approver !== undefined ? { approver: options.approver } : {}),
+    ...(options.slackApp ? { slackApp: true } : {}),
+  });
+  await writeSigningKeyFile(out, fileText);
+  console.log(`private key written to ${out} (readable by you only; keep it out of the repository)`);
+  if (options.slackApp) console.log(`point MESHLOOP_SLACK_KEY_FILE at it for \`meshloop slack\``);
+  else if (out !== config.signing.keyFile)
+    console.log(`point MESHLOOP_SIGNING_KEY_FILE at it so the CLI signs`);
+  console.log('add the public half to mesh.yaml:\n\napprovals:\n  signing: required\n  keys:');
+  console.log(meshYamlEntry(key.trusted));
+}

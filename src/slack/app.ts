@@ -1,0 +1,300 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { App, ExpressReceiver, LogLevel } from '@slack/bolt';
+import type { Logger as BoltLogger } from '@slack/bolt';
+import type { WebClient } from '@slack/web-api';
+import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import express from 'express';
+import type { NextFunction, Request, Response } from 'express';
+import { z } from 'zod';
+import type { ButtonValue } from '../adapters/slack';
+import { reviewCommentCallbackId, reviewCommentModal, slackActionIds, sqlModal } from '../adapters/slack';
+import type { DomainGovernance } from '../domain/governance';
+import { governanceOf } from '../domain/governance';
+import type { MeshConfig } from '../domain/mesh-config';
+import { ownValue } from '../domain/records';
+import { workflowIdOf } from '../domain/spec';
+import type { Logger } from '../log';
+import type { SigningKey } from '../signing/keys';
+import { signApproval } from '../signing/keys';
+import type { ReviewAction } from '../../workflows/definitions';
+import { getStatusQuery, reviewUpdate } from '../../workflows/definitions';
+
+/**
+ * The Slack app: approvals where people already work. Slack signs every request (Bolt checks the
+ * v0 signature and its five-minute window; we refuse replays); a click becomes the product
+ * workflow's `review` update as the approver mesh.yaml maps the Slack user to, signed with the
+ * app's key when the mesh requires signed approvals. Refusals go back to the clicker, privately.
+ */
+
+export type SlackAppOptions = Readonly<{
+  signingSecret: string;
+  botToken: string;
+  /** 0 picks a free port. */
+  port: number;
+  apiUrl?: string;
+  temporal: Client;
+  /** Read at each click, so mesh.yaml changes apply without a restart. */
+  mesh: () => Promise<MeshConfig>;
+  /** The app's approval signing key; needed when mesh.yaml requires signed approvals. */
+  signingKey?: SigningKey;
+  log: Logger;
+}>;
+
+export type RunningSlackApp = Readonly<{ port: number; stop: () => Promise<void> }>;
+
+const buttonValueSchema = z.strictObject({
+  productId: z
+    .string()
+    .regex(/^[a-z][a-z0-9_-]*\.[a-z][a-z0-9_]*$/)
+    .max(200),
+  revision: z.number().int().min(1).max(1_000_000),
+});
+const modalMetadataSchema = buttonValueSchema.extend({
+  action: z.enum(['reject', 'requestChanges']),
+  channel: z.string().max(80),
+});
+
+const domainOfProductId = (productId: string) => productId.slice(0, productId.indexOf('.'));
+
+const notAnApprover = (domain: string) =>
+  `Not done: your Slack user is not an approver of domain ${domain} in mesh.yaml.`;
+
+function parseJson<T>(schema: z.ZodType<T>, text: unknown): T | undefined {
+  if (typeof text !== 'string' || text.length > 2000) return undefined;
+  try {
+    const parsed = schema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** How long a signed request stays acceptable to Slack's check (and so how long we remember it). */
+const replayWindowMs = 5 * 60_000 + 30_000;
+const maxRemembered = 20_000;
+
+/**
+ * Bolt checks the signature and the timestamp but not whether the same request came before: a
+ * captured request could be sent again within the window. Remember each signature that window long.
+ */
+export function replayGuard(now: () => number = Date.now) {
+  const seen = new Map<string, number>();
+  return (req: Request, res: Response, next: NextFunction) => {
+    const signature = req.header('x-slack-signature');
+    const timestamp = req.header('x-slack-request-timestamp');
+    if (!signature || !timestamp) return next(); // Bolt refuses it
+    const at = now();
+    for (const [key, expires] of seen) {
+      if (expires > at && seen.size <= maxRemembered) break; // insertion order: the rest is newer
+      seen.delete(key);
+    }
+    const key = `${timestamp}:${signature}`;
+    if (seen.has(key)) {
+      res.status(401).send();
+      return;
+    }
+    seen.set(key, at + replayWindowMs);
+    next();
+  };
+}
+
+export async function startSlackApp(options: SlackAppOptions): Promise<RunningSlackApp> {
+  const { log } = options;
+  const web = express();
+  web.use('/slack', replayGuard());
+  const receiver = new ExpressReceiver({
+    signingSecret: options.signingSecret,
+    app: web,
+    endpoints: { events: '/slack/events', interactions: '/slack/interactions' },
+    logger: boltLogger(log),
+  });
+  const app = new App({
+    // A fixed bot token without Bolt's start-up auth.test: an unreachable Slack must not crash the app.
+    authorize: () => Promise.resolve({ botToken: options.botToken }),
+    receiver,
+    logger: boltLogger(log),
+    clientOptions: {
+      ...(options.apiUrl
+        ? { slackApiUrl: options.apiUrl.endsWith('/') ? options.apiUrl : `${options.apiUrl}/` }
+        : {}),
+      retryConfig: { retries: 2, factor: 1, minTimeout: 200, maxTimeout: 1000 },
+    },
+  });
+
+  const tell = async (client: WebClient, channel: string | undefined, user: string, text: string) => {
+    if (!channel) return;
+    await client.chat
+      .postEphemeral({ channel, user, text })
+      .catch((error: unknown) => log.warn('slack ephemeral failed', { error: String(error) }));
+  };
+
+  /**
+   * The approver a Slack user is for this product's domain, with the domain's governance: the
+   * same view of mesh.yaml the product's workflow reads (`readMeshGovernance`).
+   */
+  const approverOf = async (
+    userId: string,
+    productId: string,
+  ): Promise<{ approver?: string; governance: DomainGovernance }> => {
+    const governance = governanceOf(await options.mesh(), domainOfProductId(productId));
+    return { approver: ownValue(governance.slackUsers, userId), governance };
+  };
+
+  const review = async (input: {
+    client: WebClient;
+    userId: string;
+    channel?: string;
+    target: ButtonValue;
+    action: ReviewAction;
+    comment?: string;
+  }) => {
+    const { client, userId, channel, target, action } = input;
+    const { approver, governance } = await approverOf(userId, target.productId);
+    if (!approver) {
+      await tell(client, channel, userId, notAnApprover(governance.domain));
+      log.info('slack click refused: unmapped user', { userId, productId: target.productId, action });
+      return;
+    }
+    if (governance.approvalSigning.mode === 'required' && !options.signingKey) {
+      await tell(
+        client,
+        channel,
+        userId,
+        'Not done: this mesh requires signed approvals and the Slack app has no key.',
+      );
+      return;
+    }
+    const handle = options.temporal.workflow.getHandle(workflowIdOf(target.productId));
+    try {
+      const status = await handle.query(getStatusQuery);
+      if (status.revision !== target.revision) {
+        await tell(
+          client,
+          channel,
+          userId,
+          `Not done: this message shows revision ${target.revision}; ${target.productId} is at revision ${status.revision}.`,
+        );
+        return;
+      }
+      const signature = options.signingKey
+        ? signApproval(options.signingKey, { ...target, action, approver })
+        : undefined;
+      const after = await handle.executeUpdate(reviewUpdate, {
+        args: [
+          {
+            action,
+            by: approver,
+            via: 'slack',
+            ...(input.comment ? { comment: input.comment } : {}),
+            ...(signature ? { signature } : {}),
+          },
+        ],
+      });
+      log.info('slack review applied', { productId: target.productId, approver, action, stage: after.stage });
+      await tell(client, channel, userId, `Done: ${target.productId} is now ${after.stage}.`);
+    } catch (error) {
+      if (error instanceof WorkflowUpdateFailedError) {
+        const reason = error.cause?.message ?? error.message;
+        log.info('slack review refused', { productId: target.productId, approver, action, reason });
+        await tell(client, channel, userId, `Not done: ${reason}`);
+      } else if (error instanceof WorkflowNotFoundError) {
+        await tell(client, channel, userId, `Not done: ${target.productId} is not running any more.`);
+      } else {
+        log.error('slack review failed', { productId: target.productId, error: String(error) });
+        await tell(
+          client,
+          channel,
+          userId,
+          'Not done: Meshloop could not reach Temporal; try again shortly.',
+        );
+      }
+    }
+  };
+
+  app.action(slackActionIds.approve, async ({ ack, body, client, action }) => {
+    await ack();
+    const target = parseJson(buttonValueSchema, 'value' in action ? action.value : undefined);
+    if (!target) return;
+    await review({ client, userId: body.user.id, channel: body.channel?.id, target, action: 'approve' });
+  });
+
+  for (const [actionId, reviewAction] of [
+    [slackActionIds.reject, 'reject'],
+    [slackActionIds.requestChanges, 'requestChanges'],
+  ] as const) {
+    app.action(actionId, async ({ ack, body, client, action }) => {
+      await ack();
+      const target = parseJson(buttonValueSchema, 'value' in action ? action.value : undefined);
+      const channel = body.channel?.id;
+      if (!target || !channel || !('trigger_id' in body)) return;
+      const { approver, governance } = await approverOf(body.user.id, target.productId);
+      if (!approver) {
+        await tell(client, channel, body.user.id, notAnApprover(governance.domain));
+        return;
+      }
+      await client.views
+        .open({
+          trigger_id: body.trigger_id,
+          view: reviewCommentModal({ ...target, action: reviewAction, channel }) as never,
+        })
+        .catch((error: unknown) => log.warn('slack modal failed', { error: String(error) }));
+    });
+  }
+
+  app.view(reviewCommentCallbackId, async ({ ack, body, view, client }) => {
+    await ack();
+    const metadata = parseJson(modalMetadataSchema, view.private_metadata);
+    if (!metadata) return;
+    const comment = view.state.values.comment?.text?.value ?? undefined;
+    await review({
+      client,
+      userId: body.user.id,
+      channel: metadata.channel,
+      target: { productId: metadata.productId, revision: metadata.revision },
+      action: metadata.action,
+      ...(comment ? { comment: comment.slice(0, 2000) } : {}),
+    });
+  });
+
+  app.action(slackActionIds.viewSql, async ({ ack, body, client, action }) => {
+    await ack();
+    const target = parseJson(buttonValueSchema, 'value' in action ? action.value : undefined);
+    if (!target || !('trigger_id' in body)) return;
+    try {
+      const status = await options.temporal.workflow
+        .getHandle(workflowIdOf(target.productId))
+        .query(getStatusQuery);
+      await client.views.open({
+        trigger_id: body.trigger_id,
+        view: sqlModal(target.productId, status.spec.sql ?? '') as never,
+      });
+    } catch (error) {
+      log.warn('slack SQL view failed', { error: String(error) });
+    }
+  });
+
+  app.error(async (error) => {
+    log.error('slack app error', { error: error.message });
+    return Promise.resolve();
+  });
+
+  const server = (await app.start(options.port)) as Server;
+  const port = (server.address() as AddressInfo).port;
+  log.info('slack app listening', { port, interactivityPath: '/slack/interactions' });
+  return { port, stop: () => app.stop().then(() => undefined) };
+}
+
+function boltLogger(log: Logger): BoltLogger {
+  const slack = log.child('slack');
+  return {
+    debug: () => undefined,
+    info: (...msg: unknown[]) => slack.debug(msg.map(String).join(' ')),
+    warn: (...msg: unknown[]) => slack.warn(msg.map(String).join(' ')),
+    error: (...msg: unknown[]) => slack.error(msg.map(String).join(' ')),
+    setLevel: () => undefined,
+    getLevel: () => LogLevel.INFO,
+    setName: () => undefined,
+  };
+}
