@@ -321,7 +321,10 @@ export type MaterializationLook = Readonly<{
 
 /** `orders.x partition 1 offset 42: placed_at: not a timestamp` */
 export function describeBadRecord(record: BadRecordRef): string {
-  return `${record.topic} partition ${record.partition} offset ${record.offset}: ${record.error}`;
+  // Tableflow does not say where it stopped: no coordinates then, rather than made-up ones.
+  return record.partition >= 0 && record.offset >= 0
+    ? `${record.topic} partition ${record.partition} offset ${record.offset}: ${record.error}`
+    : `${record.topic}: ${record.error}`;
 }
 
 /**
@@ -334,7 +337,8 @@ export function tableTroubleOf(
   acknowledgedBadRecords: number,
   jobName: string,
 ): { reason: string; suspendedAt?: BadRecordRef } | undefined {
-  if (look.suspendedAt && look.badRecords > acknowledgedBadRecords) {
+  // Flink: bad records beyond those dealt with. Tableflow counts none; it reports itself SUSPENDED.
+  if (look.suspendedAt && (look.badRecords > acknowledgedBadRecords || look.state === 'SUSPENDED')) {
     return {
       reason: `materialization suspended at a bad record: ${describeBadRecord(look.suspendedAt)}; the table stops at the record before it. Fix the producer, then redeploy (the bad record stays in the dead-letter table)`,
       suspendedAt: look.suspendedAt,

@@ -49,6 +49,8 @@ export class FakeActivities {
   tableStatus: Partial<MaterializationStatus> = { state: 'RUNNING' };
   /** Errors `startMaterialization` throws, one per call, before it starts succeeding. */
   materializationFailures: Error[] = [];
+  /** Real activities that replace the fakes of the same name (e.g. Tableflow against a fake Confluent API). */
+  replaced: Partial<Activities> = {};
   private jobs = 0;
   private tables = new Set<string>();
   private materializations = 0;
@@ -64,6 +66,10 @@ export class FakeActivities {
   }
 
   activities(): Activities {
+    return { ...this.fakeActivities(), ...this.replaced };
+  }
+
+  private fakeActivities(): Activities {
     const record = (name: ActivityName, input: unknown) => this.calls.push({ name, input });
     return {
       createKafkaTopic: (input) => {
