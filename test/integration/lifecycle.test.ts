@@ -13,6 +13,7 @@ import type { MeshloopConfig } from '../../src/config';
 import { waitUntil } from '../../src/stack/probe';
 import { proposeProduct } from '../../src/cli/product-commands';
 import { parseSpec, workflowIdOf } from '../../src/domain/spec';
+import type { ProductStatus } from '../../workflows/definitions';
 import { getStatusQuery, retireUpdate, reviewUpdate } from '../../workflows/definitions';
 import { FlinkRestClient, terminalJobStates } from '../../src/adapters/flink';
 import type { RunningWorker } from '../../workers/orchestration';
@@ -211,11 +212,13 @@ describe('the data product lifecycle on the real platform', function () {
       const after = (await readCatalog(kafka)).get(`orders.${name}`);
       assert.equal(after?.stage, 'retired');
       assert.ok(await topicSettings(`orders.${name}`), 'retirement keeps the data');
-      const retiredStatus = await client.workflow
+      // The stage is retired at once; the jobs stop after (with savepoints), then the workflow ends.
+      const retiredStatus = (await client.workflow
         .getHandle(workflowIdOf(`orders.${name}`))
-        .query(getStatusQuery);
+        .result()) as ProductStatus;
       assert.match(retiredStatus.job?.savepoint ?? '', /savepoint/, 'the job stopped with a savepoint');
       assert.deepEqual(await liveJobs(`orders.${name}`), [], 'no job runs for a retired product');
+      assert.match(retiredStatus.materialization?.savepoint ?? '', /savepoint/, 'so did the materialization');
     });
 
     it('fails clearly on a wrong spec file, listing every problem', async () => {
