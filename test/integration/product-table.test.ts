@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { Kafka } from 'kafkajs';
 import { FlinkRestClient, terminalJobStates } from '../../src/adapters/flink';
@@ -13,7 +16,7 @@ import { queryProduct } from '../../src/query/product-query';
 import { seedKafka } from '../../src/seed/seed';
 import { waitUntil } from '../../src/stack/probe';
 import type { ProductStatus } from '../../workflows/definitions';
-import { getStatusQuery, retireUpdate, reviewUpdate } from '../../workflows/definitions';
+import { getStatusQuery, redeployUpdate, retireUpdate, reviewUpdate } from '../../workflows/definitions';
 import type { RunningWorker } from '../../workers/orchestration';
 import { startOrchestrationWorker } from '../../workers/orchestration';
 import { testPlatform } from '../helpers/platform';
@@ -78,7 +81,7 @@ describe('every active product lands in its Iceberg table (real worker, real pla
       .sort();
   }
 
-  it('approve: the table holds the topic’s rows within the commit interval plus a few seconds; snapshots listed; retire stops both jobs', async () => {
+  function productSpec(materialization: Record<string, string>) {
     const name = `tbl_${randomUUID().replace(/-/g, '').slice(0, 8)}`;
     const productId = `orders.${name}`;
     const spec = parseSpec({
@@ -112,8 +115,16 @@ describe('every active product lands in its Iceberg table (real worker, real pla
         key: ['order_id'],
         eventTimeField: 'created_at',
       },
-      materialization: { commitInterval: `${COMMIT_INTERVAL_MS / 1000}s`, errorMode: 'log' },
+      materialization,
       tags: ['test'],
+    });
+    return { name, productId, spec };
+  }
+
+  it('approve: the table holds the topic’s rows within the commit interval plus a few seconds; snapshots listed; retire stops both jobs', async () => {
+    const { productId, spec } = productSpec({
+      commitInterval: `${COMMIT_INTERVAL_MS / 1000}s`,
+      errorMode: 'log',
     });
     const { workflowId } = await proposeProduct(client, config, spec, { taskQueue });
     const handle = client.workflow.getHandle(workflowId);
@@ -202,5 +213,103 @@ describe('every active product lands in its Iceberg table (real worker, real pla
     assert.deepEqual(await liveJobs(productId), [], 'no job runs for a retired product');
     const after = await queryProduct(config, productId, { sql: 'select count(*) AS n from t' });
     assert.deepEqual(after.rows, [{ n: String(inTopic) }], 'the table and its data stay');
+  });
+
+  it('suspend: a bad record in the product’s topic degrades the product with its coordinates and stops the materialization; a redeploy resumes it', async () => {
+    // A worker of its own whose mesh.yaml looks at jobs every 2 s (the default is a minute).
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'meshloop-table-'));
+    const meshFile = path.join(dir, 'mesh.yaml');
+    await fs.writeFile(
+      meshFile,
+      (await fs.readFile(config.meshFile, 'utf8')).replace(
+        /^defaults:\n/m,
+        'defaults:\n  jobWatchInterval: 2s\n',
+      ),
+    );
+    const watchQueue = `product-table-watch-${randomUUID()}`;
+    const watcher = await startOrchestrationWorker(
+      { ...config, meshFile },
+      createLogger('test-worker', 'error'),
+      {
+        taskQueue: watchQueue,
+      },
+    );
+    try {
+      const { productId, spec } = productSpec({ commitInterval: '2s', errorMode: 'suspend' });
+      const { workflowId } = await proposeProduct(client, config, spec, { taskQueue: watchQueue });
+      const handle = client.workflow.getHandle(workflowId);
+      const statusWhen = async (ready: (s: ProductStatus) => boolean, what: string) => {
+        let last: ProductStatus | undefined;
+        const outcome = await waitUntil(async () => ready((last = await handle.query(getStatusQuery))), {
+          timeoutMs: 180_000,
+          intervalMs: 300,
+        });
+        assert.equal(outcome, 'ready', `${what}; last: ${JSON.stringify([last?.stage, last?.lastError])}`);
+        return last!;
+      };
+      await statusWhen((s) => s.stage === 'awaitingApproval', 'awaiting approval');
+      await handle.executeUpdate(reviewUpdate, { args: [{ action: 'approve', by: 'alice' }] });
+      await statusWhen((s) => s.stage === 'active', 'active');
+      await waitUntil(async () => (await topicRecords(productId)) >= SEEDED, {
+        timeoutMs: 120_000,
+        intervalMs: 300,
+      });
+
+      // Someone writes a record the table cannot take into the product's topic.
+      const producer = kafka.producer();
+      await producer.connect();
+      const [sent] = await producer.send({
+        topic: productId,
+        messages: [{ value: '{"order_id": "p-1", "amount": 1.5, "created_at": "not a time"}', partition: 1 }],
+      });
+      await producer.disconnect();
+      const degraded = await statusWhen((s) => s.stage === 'degraded', 'degraded by the table');
+      assert.equal(degraded.degradedBy, 'table');
+      assert.equal(degraded.lastError?.type, 'TableSuspended');
+      assert.deepEqual(degraded.materialization?.suspendedAt, {
+        topic: productId,
+        partition: 1,
+        offset: Number(sent?.baseOffset),
+        error: 'created_at: missing, null or not a timestamp',
+      });
+      assert.match(
+        degraded.lastError?.message ?? '',
+        new RegExp(
+          `${productId.replace('.', '\\.')} partition 1 offset ${sent?.baseOffset}: created_at: missing, null or not a timestamp`,
+        ),
+      );
+      assert.deepEqual(
+        await liveJobs(productId),
+        [`meshloop-create:${productId}:r1`],
+        'the materialization stopped',
+      );
+      assert.match(degraded.materialization?.savepoint ?? '', /savepoint/);
+
+      await handle.executeUpdate(redeployUpdate, { args: [{ by: 'ops', comment: 'producer fixed' }] });
+      const redeployed = await statusWhen(
+        (s) => s.stage === 'active' && s.decisions.at(-1)?.action === 'provision' && s.decisions.length > 4,
+        'active again after the redeploy',
+      );
+      assert.equal(redeployed.materialization?.acknowledgedBadRecords, 1);
+      assert.deepEqual(await liveJobs(productId), [
+        `meshloop-create:${productId}:r1`,
+        `meshloop-materialize:${productId}:r1`,
+      ]);
+      // Looks go on (every 2 s) and the dealt-with record does not suspend it again.
+      const checkedAt = redeployed.materialization?.checkedAt ?? '';
+      const later = await statusWhen(
+        (s) => (s.materialization?.checkedAt ?? '') > checkedAt,
+        'the watch looked at the table again',
+      );
+      assert.equal(later.stage, 'active');
+
+      await handle.executeUpdate(retireUpdate, { args: [{ by: 'ops', force: true }] });
+      const retired = (await handle.result()) as ProductStatus;
+      assert.equal(retired.stage, 'retired');
+      assert.deepEqual(await liveJobs(productId), []);
+    } finally {
+      await watcher.shutdown();
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 });
