@@ -30,6 +30,9 @@ describe('dataProductWorkflow replays its recorded histories', function () {
       'provisioning-failure-then-retry',
       'retire-refused-then-forced',
       'continue-as-new-first-run',
+      'table-created-then-retired',
+      'table-suspended-then-redeployed',
+      'table-evolved-then-deprecated',
     ]) {
       assert.ok(files.includes(`${expected}.json`), `missing ${expected}.json in ${historiesDir}`);
     }

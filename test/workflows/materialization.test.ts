@@ -7,6 +7,7 @@ import {
   deprecateUpdate,
   redeployUpdate,
   retireUpdate,
+  retryProvisioningUpdate,
   reviewUpdate,
 } from '../../workflows/definitions';
 import { testPlatform } from '../helpers/platform';
@@ -266,6 +267,30 @@ describe('dataProductWorkflow materialization (real Temporal server, fake activi
         [1, 2],
       );
       await recordHistory(handle, 'table-evolved-then-deprecated');
+    });
+  });
+
+  it('a materialization that cannot start fails provisioning with the reason; an operator’s retry (once the cause is fixed) starts it', async () => {
+    const fakes = fakesWith();
+    fakes.materializationFailures = [
+      ApplicationFailure.nonRetryable(
+        "materialization.provider: 'tableflow' is not configured on this worker",
+        'InvalidSpec',
+      ),
+    ];
+    await withWorker(context, fakes, async ({ start }) => {
+      const handle = await start(productInput(uniqueProduct({ sql: 'SELECT day, revenue FROM placed' })));
+      await waitForStatus(handle, stageIs('awaitingApproval'));
+      await handle.signal(approveSignal, { by: 'alice' });
+      const failed = await waitForStatus(handle, stageIs('failed'));
+      assert.equal(failed.lastError?.type, 'InvalidSpec');
+      assert.match(failed.lastError?.message ?? '', /'tableflow' is not configured/);
+      assert.equal(failed.materialization, undefined);
+
+      await handle.executeUpdate(retryProvisioningUpdate, { args: [{ by: 'ops', comment: 'keys set' }] });
+      const active = await waitForStatus(handle, stageIs('active'));
+      assert.equal(active.materialization?.revision, 1);
+      assert.equal(fakes.callsOf('startMaterialization').length, 2);
     });
   });
 });
