@@ -61,6 +61,7 @@ import {
   provisioning,
 } from './product/proxies';
 import { deployRevision, lookAtJob, stopJob, waitUntilRunning } from './product/job';
+import type { TableDeployment } from './product/table';
 import { lookAtTable, materializeRevision, stopTable } from './product/table';
 import type { CheckedStart } from './product/start-input';
 import { checkStartInput } from './product/start-input';
@@ -528,31 +529,8 @@ class DataProduct {
         });
       }
       // The table: created (or evolved) once the job fills the topic, then kept current from it.
-      const table = await materializeRevision(input, this.state.materialization);
-      this.state.materialization = table.materialization;
-      this.addResource({
-        kind: 'icebergTable',
-        name: table.materialization.table,
-        ...(table.materialization.uuid ? { id: table.materialization.uuid } : {}),
-        created: table.created,
-        at: nowIso(),
-      });
-      if (table.materialization.provider === 'flink') {
-        this.addResource({
-          kind: 'flinkJob',
-          name: table.materialization.jobName,
-          ...(table.materialization.jobId ? { id: table.materialization.jobId } : {}),
-          ...(table.materialization.url ? { url: table.materialization.url } : {}),
-          created: table.startedFrom !== 'already running',
-          at: nowIso(),
-        });
-      }
-      const columns =
-        table.addedColumns.length > 0 ? ` with new columns ${table.addedColumns.join(', ')}` : '';
-      const started =
-        `Flink job ${deployed.jobName} started from ${startedFrom}; ` +
-        `table ${table.materialization.table} ${table.created ? 'created' : 'found'}${columns}, ` +
-        `materialized by ${table.materialization.jobName} from ${table.startedFrom}`;
+      const table = this.noteTable(await materializeRevision(input, this.state.materialization));
+      const started = `Flink job ${deployed.jobName} started from ${startedFrom}; ${table}`;
       const target = look.health.healthy ? Stage.active : Stage.degraded;
       // The catalog gets the descriptor as it will be: publishing is part of provisioning.
       await provisioning.publishCatalogDescriptor({
@@ -577,6 +555,35 @@ class DataProduct {
         comment: `${failure.type}: ${failure.message}`,
       });
     }
+  }
+
+  /** Remember the table and its materialization as resources; says what happened, for the decision. */
+  private noteTable(deployment: TableDeployment): string {
+    const table = deployment.materialization;
+    this.state.materialization = table;
+    this.addResource({
+      kind: 'icebergTable',
+      name: table.table,
+      ...(table.uuid ? { id: table.uuid } : {}),
+      created: deployment.created,
+      at: nowIso(),
+    });
+    if (table.provider === 'flink') {
+      this.addResource({
+        kind: 'flinkJob',
+        name: table.jobName,
+        ...(table.jobId ? { id: table.jobId } : {}),
+        ...(table.url ? { url: table.url } : {}),
+        created: deployment.startedFrom !== 'already running',
+        at: nowIso(),
+      });
+    }
+    const columns =
+      deployment.addedColumns.length > 0 ? ` with new columns ${deployment.addedColumns.join(', ')}` : '';
+    return (
+      `table ${table.table} ${deployment.created ? 'created' : 'found'}${columns}, ` +
+      `materialized by ${table.jobName} from ${deployment.startedFrom}`
+    );
   }
 
   private addResource(resource: ProvisionedResource): void {
