@@ -75,13 +75,15 @@ export function createMaterializationActivities(deps: {
       url?: string;
     }> {
       const { plan, materializer } = planOf(input);
-      const result = await materializer.start(plan, { savepoint: input.savepoint });
+      const result = await heartbeating('starting', () =>
+        materializer.start(plan, { savepoint: input.savepoint }),
+      );
       deps.log.info(result.started ? 'materialization started' : 'materialization already running', {
         productId: plan.productId,
         revision: plan.revision,
         provider: plan.provider,
         id: result.id,
-        attempt: Context.current().info.attempt,
+        attempt: attemptOrUndefined(),
       });
       return { provider: plan.provider, ...result };
     },
@@ -91,8 +93,7 @@ export function createMaterializationActivities(deps: {
       input: MaterializationInput & { drain?: boolean },
     ): Promise<{ stopped: boolean; savepoint?: string }> {
       const { plan, materializer } = planOf(input);
-      Context.current().heartbeat('stopping');
-      return materializer.stop(plan, { drain: input.drain });
+      return heartbeating('stopping', () => materializer.stop(plan, { drain: input.drain }));
     },
 
     /** The table's current snapshot, row count, last commit, the job's state and bad records. */
@@ -104,6 +105,32 @@ export function createMaterializationActivities(deps: {
 }
 
 export type MaterializationActivities = ReturnType<typeof createMaterializationActivities>;
+
+/** Heartbeat every few seconds while a job is planned or a savepoint taken (seconds to a minute). */
+async function heartbeating<T>(step: string, work: () => Promise<T>): Promise<T> {
+  const beat = () => {
+    try {
+      Context.current().heartbeat(step);
+    } catch {
+      // Not inside an activity (scripts, benches).
+    }
+  };
+  beat();
+  const timer = setInterval(beat, 5_000);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+function attemptOrUndefined(): number | undefined {
+  try {
+    return Context.current().info.attempt;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * The activities as the worker registers them: providers from the configuration (Flink always,

@@ -3,6 +3,7 @@ import type { MeshloopConfig } from '../src/config';
 import { createActivities } from '../activities';
 import { dataConverterFor } from '../src/codec/payload-codec';
 import { createCreationActivitiesFromConfig } from '../activities/creation';
+import { createMaterializationActivitiesFromConfig } from '../activities/materialize';
 import { createDiscoveryActivities } from '../activities/discovery';
 import { createSqlGuardActivities } from '../activities/creation-guard';
 import { SqlGatewayClient } from '../src/adapters/flink/sql-gateway';
@@ -87,6 +88,8 @@ export async function startOrchestrationWorker(
       }),
       // Creation: each product's Flink SQL job (deploy, describe, stop).
       ...createCreationActivitiesFromConfig(config, log.child('creation'), { kafka }),
+      // Materialization: each product's Iceberg table and the Flink job (or Tableflow) keeping it current.
+      ...createMaterializationActivitiesFromConfig(config, log.child('materialize')),
     },
   });
   log.info('worker started', {

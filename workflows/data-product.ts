@@ -29,6 +29,7 @@ import {
   retireRequestSchema,
   reviewRequestSchema,
 } from '../src/domain/messages';
+import { checkSchemaEvolution, tableTroubleOf } from '../src/domain/materialization';
 import { checkPolicies } from '../src/domain/policies';
 import { meshloopSearchAttributes } from '../src/domain/search-attributes';
 import type { ProductSpec } from '../src/domain/spec';
@@ -62,6 +63,8 @@ import {
   provisioning,
 } from './product/proxies';
 import { deployRevision, lookAtJob, stopJob, waitUntilRunning } from './product/job';
+import type { TableDeployment } from './product/table';
+import { lookAtTable, materializeRevision, stopTable } from './product/table';
 import type { CheckedStart } from './product/start-input';
 import { checkStartInput } from './product/start-input';
 import { startSlackNotifier } from './product/slack-notifier';
@@ -352,7 +355,19 @@ class DataProduct {
     if (violations.length > 0) {
       return { type: 'PolicyDenied', message: `the amended spec breaks policies: ${violations.join('; ')}` };
     }
-    return undefined;
+    return this.schemaEvolutionRefusal(spec);
+  }
+
+  /** A product with a table takes only the schema changes its table can (added nullable fields, widenings). */
+  schemaEvolutionRefusal(spec: ProductSpec): Refusal | undefined {
+    const table = this.state.materialization;
+    if (!table) return undefined;
+    const change = checkSchemaEvolution(table.schema, spec.schema);
+    if (change.compatible) return undefined;
+    return {
+      type: 'SchemaIncompatible',
+      message: `the amended schema does not fit the table ${table.table} (revision ${table.revision}): ${change.problems.join('; ')}`,
+    };
   }
 
   /** Apply a review that passed `reviewRefusal`. */
@@ -535,7 +550,9 @@ class DataProduct {
           nonRetryable: true,
         });
       }
-      const started = `Flink job ${deployed.jobName} started from ${startedFrom}`;
+      // The table: created (or evolved) once the job fills the topic, then kept current from it.
+      const table = this.noteTable(await materializeRevision(input, this.state.materialization));
+      const started = `Flink job ${deployed.jobName} started from ${startedFrom}; ${table}`;
       const target = look.health.healthy ? Stage.active : Stage.degraded;
       // The catalog gets the descriptor as it will be: publishing is part of provisioning.
       await provisioning.publishCatalogDescriptor({
@@ -560,6 +577,35 @@ class DataProduct {
         comment: `${failure.type}: ${failure.message}`,
       });
     }
+  }
+
+  /** Remember the table and its materialization as resources; says what happened, for the decision. */
+  private noteTable(deployment: TableDeployment): string {
+    const table = deployment.materialization;
+    this.state.materialization = table;
+    this.addResource({
+      kind: 'icebergTable',
+      name: table.table,
+      ...(table.uuid ? { id: table.uuid } : {}),
+      created: deployment.created,
+      at: nowIso(),
+    });
+    if (table.provider === 'flink') {
+      this.addResource({
+        kind: 'flinkJob',
+        name: table.jobName,
+        ...(table.jobId ? { id: table.jobId } : {}),
+        ...(table.url ? { url: table.url } : {}),
+        created: deployment.startedFrom !== 'already running',
+        at: nowIso(),
+      });
+    }
+    const columns =
+      deployment.addedColumns.length > 0 ? ` with new columns ${deployment.addedColumns.join(', ')}` : '';
+    return (
+      `table ${table.table} ${deployment.created ? 'created' : 'found'}${columns}, ` +
+      `materialized by ${table.jobName} from ${deployment.startedFrom}`
+    );
   }
 
   private addResource(resource: ProvisionedResource): void {
@@ -602,14 +648,15 @@ class DataProduct {
       resources: this.state.resources,
       ...(this.state.lineage ? { lineage: this.state.lineage } : {}),
       ...(this.state.job ? { job: this.state.job } : {}),
+      ...(this.state.materialization?.status ? { table: this.state.materialization.status } : {}),
       updatedAt: next ? nowIso() : this.state.updatedAt,
       version: this.decisionCount + (next ? 1 : 0),
     });
   }
 
-  degrade(reason: string, by: 'job' | 'analysis' = 'job'): void {
+  degrade(reason: string, by: 'job' | 'analysis' | 'table' = 'job'): void {
     this.state.lastError = {
-      type: by === 'job' ? 'JobUnhealthy' : 'AnalysisBreach',
+      type: { job: 'JobUnhealthy', analysis: 'AnalysisBreach', table: 'TableSuspended' }[by],
       message: reason,
       at: nowIso(),
     };
@@ -638,6 +685,7 @@ class DataProduct {
     if (this.stage !== watched) return;
     const before = this.state.job;
     this.noteJob(look.status, {});
+    if ((await this.watchTable()) || this.stage !== watched) return;
     if (this.stage === Stage.active && !look.health.healthy && look.health.settled) {
       this.degrade(look.health.reason);
     } else if (this.stage === Stage.degraded && this.state.degradedBy === 'job' && look.health.healthy) {
@@ -646,6 +694,99 @@ class DataProduct {
       this.transition(Stage.active, { by: SYSTEM, action: 'recover', comment: 'the Flink job runs again' });
     } else if (before?.rejectedRecords !== this.state.job?.rejectedRecords) {
       this.state.publishedStage = undefined; // the catalog shows the new rejected count
+    }
+  }
+
+  /**
+   * Look at the table on the watch timer: a `suspend` product's new bad record (or a failed
+   * materialization) stops the materialization and degrades the product with the record's
+   * coordinates; only a redeploy recovers it. Returns true when it changed the stage. A new
+   * snapshot is published to the catalog (no decision is recorded for it).
+   */
+  private async watchTable(): Promise<boolean> {
+    const table = this.state.materialization;
+    if (!table || table.revision !== this.state.revision || this.state.degradedBy === 'table') return false;
+    let look;
+    try {
+      look = await lookAtTable(this.jobInput());
+    } catch (error) {
+      wf.log.warn('could not look at the Iceberg table', {
+        productId: this.productId,
+        error: describeActivityFailure(error),
+      });
+      return false;
+    }
+    const current = this.state.materialization ?? table;
+    this.state.materialization = {
+      ...current,
+      state: look.state,
+      ...(look.failure ? { failure: look.failure } : {}),
+      badRecords: look.badRecords,
+      status: look.table,
+      checkedAt: nowIso(),
+    };
+    const trouble = tableTroubleOf(look, current.acknowledgedBadRecords, current.jobName);
+    if (!trouble) {
+      if (current.status?.snapshotId !== look.table.snapshotId || current.badRecords !== look.badRecords)
+        this.state.publishedStage = undefined; // the catalog shows the new snapshot
+      return false;
+    }
+    if (trouble.suspendedAt) {
+      // Tableflow's `suspend`: the job stops at the bad record; a redeploy resumes from the savepoint.
+      const stopped = await stopTable(this.jobInput(), this.state.materialization, false).catch(
+        (error: unknown) => {
+          wf.log.warn('stopping the materialization failed', {
+            productId: this.productId,
+            error: describeActivityFailure(error),
+          });
+          return undefined;
+        },
+      );
+      this.state.materialization = {
+        ...this.state.materialization,
+        suspendedAt: trouble.suspendedAt,
+        ...(stopped?.savepoint ? { savepoint: stopped.savepoint, state: 'FINISHED' } : {}),
+      };
+    }
+    if (this.stage === Stage.active) {
+      this.degrade(trouble.reason, 'table');
+    } else {
+      // Already degraded by its job or an analysis: the table's trouble is the one a redeploy must fix.
+      this.state.lastError = { type: 'TableSuspended', message: trouble.reason, at: nowIso() };
+      this.state.degradedBy = 'table';
+      this.record({ by: SYSTEM, action: 'degrade', comment: trouble.reason });
+      this.state.publishedStage = undefined;
+    }
+    return true;
+  }
+
+  /** Retired or deprecated: stop the materialization once (Tableflow: disabled on retirement only). */
+  async stopTableIfRunning(): Promise<void> {
+    const table = this.state.materialization;
+    if (!table) return;
+    try {
+      const stopped = await stopTable(this.jobInput(), table, isTerminal(this.stage));
+      if (!stopped) return;
+      this.state.materialization = {
+        ...table,
+        state: stopped.savepoint ? 'FINISHED' : 'CANCELED',
+        ...(stopped.savepoint ? { savepoint: stopped.savepoint } : {}),
+        checkedAt: nowIso(),
+      };
+      this.state.publishedStage = undefined;
+      this.record({
+        by: SYSTEM,
+        action: this.stage === Stage.deprecated ? 'deprecate' : 'retire',
+        comment: stopped.savepoint
+          ? `materialization ${table.jobName} stopped with savepoint ${stopped.savepoint}; table ${table.table} kept`
+          : `materialization ${table.jobName} ${stopped.stopped ? 'stopped' : 'was not running'}; table ${table.table} kept`,
+      });
+    } catch (error) {
+      this.state.lastError = describeActivityFailure(error);
+      wf.log.warn('stopping the materialization failed', {
+        productId: this.productId,
+        error: this.state.lastError,
+      });
     }
   }
 
@@ -900,7 +1041,10 @@ export async function dataProductWorkflow(input: DataProductInput): Promise<Prod
     } else if (stage === Stage.active || stage === Stage.degraded) {
       await product.watch(shouldContinueAsNew);
     } else {
-      if (stage === Stage.deprecated) await product.stopJobIfRunning();
+      if (stage === Stage.deprecated) {
+        await product.stopJobIfRunning();
+        await product.stopTableIfRunning();
+      }
       // deprecated, failed: wait for an operator (or for history to need a fresh run).
       await wf.condition(() => product.stage !== stage || shouldContinueAsNew());
     }
@@ -909,6 +1053,7 @@ export async function dataProductWorkflow(input: DataProductInput): Promise<Prod
   // savepoint; the topic and its data stay.
   if (product.state.job) {
     await product.stopJobIfRunning();
+    await product.stopTableIfRunning();
     await product.publishIfChanged();
   }
   await wf.condition(wf.allHandlersFinished);

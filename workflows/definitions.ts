@@ -4,6 +4,7 @@ import type { Decision, IgnoredMessage, LastError, ProvisionedResource } from '.
 import { Stage } from '../src/domain/lifecycle';
 import type { AuditSummary } from '../src/domain/audit';
 import type { ColumnLineage, ProductJob } from '../src/domain/creation';
+import type { ProductMaterialization } from '../src/domain/materialization';
 import type {
   AmendRequest,
   ApproverMessage,
@@ -80,8 +81,13 @@ export type ProductStatus = {
   lineage?: ColumnLineage[];
   /** The product's Flink job as last seen (the watch timer refreshes it while active). */
   job?: ProductJob;
-  /** Why the product is degraded: its job (the watch recovers it) or an analysis check. */
-  degradedBy?: 'job' | 'analysis';
+  /** The product's Iceberg table and the materialization keeping it current, as last seen. */
+  materialization?: ProductMaterialization;
+  /**
+   * Why the product is degraded: its job (the watch recovers it), an analysis check, or its table
+   * (a suspension or a failed materialization: only a redeploy recovers it).
+   */
+  degradedBy?: 'job' | 'analysis' | 'table';
   resources: ProvisionedResource[];
   lastError?: LastError;
   /** ISO time a decision is due by, while waiting for one. */

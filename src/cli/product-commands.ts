@@ -283,11 +283,12 @@ export function registerProductCommands(program: Command): void {
       await withClient(async (client) => {
         const status = await client.workflow.getHandle(workflowIdFor(product)).query(getStatusQuery);
         // The table's status is read live from the catalog: fresher than any recorded descriptor.
-        const tableStatus = await productTableStatus(
-          loadConfig(),
-          status.productId,
-          parseDuration(status.spec.sla.freshness),
-        ).catch(() => undefined);
+        const tableStatus =
+          (await productTableStatus(
+            loadConfig(),
+            status.productId,
+            parseDuration(status.spec.sla.freshness),
+          ).catch(() => undefined)) ?? status.materialization?.status;
         if (options.json) console.log(JSON.stringify({ ...status, table: tableStatus }, null, 2));
         else
           console.log(

@@ -26,10 +26,11 @@ export const stageMeaning: Readonly<Record<Stage, string>> = {
   awaitingApproval: "waiting for the domain's approvers to approve, reject or request changes",
   changesRequested:
     'an approver, a policy or the SQL guard asked for changes; waiting for an amended spec (a running job runs on)',
-  provisioning: 'approved; creating the output topic, checking the SQL again and deploying its Flink job',
+  provisioning:
+    'approved; creating the output topic, checking the SQL again, deploying its Flink job and materializing its Iceberg table',
   active: 'its Flink job runs and fills its topic; listed in the catalog, watched on a timer',
   degraded:
-    'its job failed or cannot get a slot, or a quality or SLA check failed; back to active when it recovers',
+    'its job failed or cannot get a slot, a quality or SLA check failed, or its table is suspended; back to active when it recovers (a table: after a redeploy)',
   deprecated: 'still readable, but going away: consumers should move off it',
   retired: 'retired by an operator; no longer offered (its data is kept)',
   rejected: 'an approver rejected it',

@@ -164,7 +164,7 @@ export type SchemaChange = Readonly<{
   widened: ReadonlyArray<Readonly<{ name: string; from: FieldType; to: FieldType }>>;
 }>;
 
-type SchemaLike = Readonly<{
+export type SchemaLike = Readonly<{
   fields: ReadonlyArray<Pick<SchemaField, 'name' | 'type' | 'nullable'>>;
   key: readonly string[];
 }>;
@@ -270,4 +270,84 @@ export function rowCountOf(summary: Readonly<Record<string, string>>): number | 
   if (!Number.isFinite(total)) return undefined;
   const positionDeletes = Number(summary['total-position-deletes'] ?? 0);
   return total - (Number.isFinite(positionDeletes) ? positionDeletes : 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a product's workflow remembers of its table, and when the table is in trouble
+
+/** A record the materialization could not write: where it is in Kafka and why. */
+export type BadRecordRef = Readonly<{ topic: string; partition: number; offset: number; error: string }>;
+
+/** The product's table and the materialization that keeps it current, as its workflow last saw them. */
+export type ProductMaterialization = Readonly<{
+  provider: MaterializerProvider;
+  /** `<catalog>.<domain>.<name>` (Tableflow: the topic's table). */
+  table: string;
+  /** Iceberg table uuid (flink) or Tableflow's resource name. */
+  uuid?: string;
+  writeMode: WriteMode;
+  /** The spec revision the materialization runs. */
+  revision: number;
+  /** The schema the table was made (or evolved) for: amendments are checked against it. */
+  schema: SchemaLike;
+  /** Flink job name (or the Tableflow topic) and id. */
+  jobName: string;
+  jobId?: string;
+  url?: string;
+  /** RUNNING, FAILED, FINISHED ... (Flink) or Tableflow's phase. */
+  state: string;
+  failure?: string;
+  /** Where it was stopped (retire, deprecate, a new revision, a suspension): the next start resumes from it. */
+  savepoint?: string;
+  /** Bad records so far (dead-letter table). */
+  badRecords: number;
+  /** Bad records already dealt with (a redeploy after a suspension): only more suspend the product again. */
+  acknowledgedBadRecords: number;
+  /** Set when `suspend` stopped it: the first bad record's coordinates. */
+  suspendedAt?: BadRecordRef;
+  /** The table's snapshot, row count, last commit (for the catalog). */
+  status?: TableStatus;
+  checkedAt: string;
+}>;
+
+/** What a look at the materialization reports (the `describeIcebergTable` activity's answer). */
+export type MaterializationLook = Readonly<{
+  state: string;
+  failure?: string;
+  badRecords: number;
+  suspendedAt?: BadRecordRef;
+  table: TableStatus;
+}>;
+
+/** `orders.x partition 1 offset 42: placed_at: not a timestamp` */
+export function describeBadRecord(record: BadRecordRef): string {
+  // Tableflow does not say where it stopped: no coordinates then, rather than made-up ones.
+  return record.partition >= 0 && record.offset >= 0
+    ? `${record.topic} partition ${record.partition} offset ${record.offset}: ${record.error}`
+    : `${record.topic}: ${record.error}`;
+}
+
+/**
+ * Is the table in trouble that needs an operator? A `suspend` product with bad records beyond those
+ * already dealt with, or a materialization job that failed. Pure: the workflow degrades the product
+ * with the reason; only a redeploy brings it back (the bad record stays in the dead-letter table).
+ */
+export function tableTroubleOf(
+  look: MaterializationLook,
+  acknowledgedBadRecords: number,
+  jobName: string,
+): { reason: string; suspendedAt?: BadRecordRef } | undefined {
+  // Flink: bad records beyond those dealt with. Tableflow counts none; it reports itself SUSPENDED.
+  if (look.suspendedAt && (look.badRecords > acknowledgedBadRecords || look.state === 'SUSPENDED')) {
+    return {
+      reason: `materialization suspended at a bad record: ${describeBadRecord(look.suspendedAt)}; the table stops at the record before it. Fix the producer, then redeploy (the bad record stays in the dead-letter table)`,
+      suspendedAt: look.suspendedAt,
+    };
+  }
+  if (look.state === 'FAILED') {
+    return {
+      reason: `the materialization job ${jobName} is FAILED${look.failure ? `: ${look.failure}` : ''}; redeploy once the cause is fixed`,
+    };
+  }
+  return undefined;
 }

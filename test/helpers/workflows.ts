@@ -6,6 +6,9 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { createActivities } from '../../activities';
+import type { MaterializationActivities } from '../../activities/materialize';
+import { materializationJobName, writeModeOf } from '../../src/domain/materialization';
+import type { MaterializationStatus } from '../../src/materialize/types';
 import type { CreationActivities, ProductJobStatus } from '../../src/domain/creation';
 import { productJobNameOf, rejectedTopicOf } from '../../src/domain/creation';
 import type { MeshloopConfig } from '../../src/config';
@@ -17,7 +20,7 @@ import { getStatusQuery } from '../../workflows/definitions';
 import type { ProductSpecInput } from '../../src/domain/spec';
 import { rawSpec } from './specs';
 
-type Activities = ReturnType<typeof createActivities> & CreationActivities;
+type Activities = ReturnType<typeof createActivities> & CreationActivities & MaterializationActivities;
 type ActivityName = keyof Activities;
 
 /**
@@ -42,9 +45,18 @@ export class FakeActivities {
   stopsWithSavepoint = true;
   /** The retained checkpoint a redeploy without a savepoint resumes from (as Flink keeps one of a failed job). */
   lastCheckpoint: string | undefined;
+  /** What `describeIcebergTable` answers, one per call; when empty, `tableStatus`. */
+  tableStatuses: Partial<MaterializationStatus>[] = [];
+  tableStatus: Partial<MaterializationStatus> = { state: 'RUNNING' };
+  /** Errors `startMaterialization` throws, one per call, before it starts succeeding. */
+  materializationFailures: Error[] = [];
+  /** Real activities that replace the fakes of the same name (e.g. Tableflow against a fake Confluent API). */
+  replaced: Partial<Activities> = {};
   private jobs = 0;
   /** The Slack activity to delegate to (e.g. the real one against a fake Slack API); skipped otherwise. */
   slack?: Activities['syncSlackProposalMessage'];
+  private tables = new Set<string>();
+  private materializations = 0;
 
   callsOf<N extends ActivityName>(name: N): Parameters<Activities[N]>[0][] {
     return this.calls
@@ -57,6 +69,10 @@ export class FakeActivities {
   }
 
   activities(): Activities {
+    return { ...this.fakeActivities(), ...this.replaced };
+  }
+
+  private fakeActivities(): Activities {
     const record = (name: ActivityName, input: unknown) => this.calls.push({ name, input });
     return {
       createKafkaTopic: (input) => {
@@ -142,6 +158,61 @@ export class FakeActivities {
           waitingForSlot: false,
           restarts: 0,
           rejectedRecords: 0,
+          ...scripted,
+        });
+      },
+      createIcebergTable: (input) => {
+        record('createIcebergTable', input);
+        const table = `lake.${input.spec.domain}.${input.spec.name}`;
+        const created = !this.tables.has(table);
+        this.tables.add(table);
+        const earlier = this.callsOf('createIcebergTable').at(-2)?.spec.schema.fields ?? [];
+        return Promise.resolve({
+          provider: input.spec.materialization?.provider ?? 'flink',
+          table,
+          tableUuid: `uuid-${input.spec.name}`,
+          created,
+          // As ensureTable: the revision's fields the table did not have yet.
+          addedColumns: created
+            ? []
+            : input.spec.schema.fields
+                .filter((field) => !earlier.some((old) => old.name === field.name))
+                .map((field) => field.name),
+          writeMode: writeModeOf(input.spec),
+        });
+      },
+      startMaterialization: (input) => {
+        record('startMaterialization', input);
+        const failure = this.materializationFailures.shift();
+        if (failure) return Promise.reject(failure);
+        this.materializations += 1;
+        return Promise.resolve({
+          provider: input.spec.materialization?.provider ?? 'flink',
+          id: `materialize-${this.materializations}`,
+          name: materializationJobName(input.productId, input.revision),
+          started: true,
+        });
+      },
+      stopMaterialization: (input) => {
+        record('stopMaterialization', input);
+        return Promise.resolve({
+          stopped: true,
+          savepoint: `file:///savepoints/${input.productId}-materialize-r${input.revision}`,
+        });
+      },
+      describeIcebergTable: (input) => {
+        record('describeIcebergTable', input);
+        const scripted = this.tableStatuses.shift() ?? this.tableStatus;
+        return Promise.resolve({
+          provider: 'flink' as const,
+          state: 'RUNNING',
+          jobId: `materialize-${this.materializations}`,
+          badRecords: 0,
+          table: {
+            table: `lake.${input.spec.domain}.${input.spec.name}`,
+            provider: 'flink' as const,
+            snapshots: 0,
+          },
           ...scripted,
         });
       },

@@ -218,6 +218,7 @@ describe('the data product lifecycle on the real platform', function () {
         .result();
       assert.match(retiredStatus.job?.savepoint ?? '', /savepoint/, 'the job stopped with a savepoint');
       assert.deepEqual(await liveJobs(`orders.${name}`), [], 'no job runs for a retired product');
+      assert.match(retiredStatus.materialization?.savepoint ?? '', /savepoint/, 'so did the materialization');
     });
 
     it('fails clearly on a wrong spec file, listing every problem', async () => {

@@ -36,6 +36,9 @@ describe('dataProductWorkflow replays its recorded histories', function () {
       'slack-reminders-expiry',
       'pre-signing-approve-by-signal',
       'pre-signing-continue-as-new-last-run',
+      'table-created-then-retired',
+      'table-suspended-then-redeployed',
+      'table-evolved-then-deprecated',
     ]) {
       assert.ok(files.includes(`${expected}.json`), `missing ${expected}.json in ${historiesDir}`);
     }

@@ -7,6 +7,7 @@ import {
   rowCountOf,
   tablePropertiesOf,
   tableStatusOf,
+  tableTroubleOf,
   writeModeOf,
 } from '../../src/domain/materialization';
 import type { MeshMaterializationDefaults } from '../../src/domain/materialization';
@@ -300,5 +301,42 @@ describe('materialization configuration', () => {
     assert.equal(config.materialize.provider, 'tableflow');
     assert.equal(config.materialize.commitIntervalMs, 5000);
     assert.equal(config.tableflow?.apiUrl, 'https://api.confluent.cloud');
+  });
+});
+
+describe('table trouble (what degrades a product through its table)', () => {
+  const table = { table: 'lake.orders.x', provider: 'flink' as const, snapshots: 1 };
+  const bad = { topic: 'orders.x', partition: 1, offset: 42, error: 'placed_at: not a timestamp' };
+
+  it('a suspend product’s bad record is trouble, with its coordinates, until a redeploy acknowledges it', () => {
+    const look = { state: 'RUNNING', badRecords: 1, suspendedAt: bad, table };
+    const trouble = tableTroubleOf(look, 0, 'meshloop-materialize:orders.x:r1');
+    assert.deepEqual(trouble?.suspendedAt, bad);
+    assert.match(trouble?.reason ?? '', /orders\.x partition 1 offset 42: placed_at: not a timestamp/);
+    assert.equal(tableTroubleOf(look, 1, 'j'), undefined, 'already dealt with');
+    assert.ok(tableTroubleOf({ ...look, badRecords: 2 }, 1, 'j'), 'a new one suspends again');
+  });
+
+  it('Tableflow’s own suspension (no count, no coordinates) and a failed job are trouble; a running table is not', () => {
+    const suspended = tableTroubleOf(
+      { state: 'SUSPENDED', badRecords: 0, suspendedAt: { ...bad, partition: -1, offset: -1 }, table },
+      0,
+      'orders.x',
+    );
+    assert.match(suspended?.reason ?? '', /bad record: orders\.x: placed_at/);
+    assert.doesNotMatch(suspended?.reason ?? '', /-1/);
+    assert.match(
+      tableTroubleOf(
+        { state: 'FAILED', failure: 'java.io.IOException: disk full', badRecords: 0, table },
+        0,
+        'j',
+      )?.reason ?? '',
+      /the materialization job j is FAILED: java\.io\.IOException: disk full/,
+    );
+    assert.equal(
+      tableTroubleOf({ state: 'RUNNING', badRecords: 3, table }, 0, 'j'),
+      undefined,
+      'log and skip go on',
+    );
   });
 });

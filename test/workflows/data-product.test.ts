@@ -100,6 +100,8 @@ describe('dataProductWorkflow (real Temporal server, fake activities)', function
         [
           ['kafkaTopic', productId, true],
           ['flinkJob', jobName, true],
+          ['icebergTable', `lake.${productId}`, true],
+          ['flinkJob', `meshloop-materialize:${productId}:r1`, true],
         ],
       );
       assert.match(active.decisions[3]?.comment ?? '', /started from the beginning of its inputs/);
@@ -120,8 +122,9 @@ describe('dataProductWorkflow (real Temporal server, fake activities)', function
       assert.equal(descriptor?.productId, productId);
       assert.deepEqual(
         descriptor?.resources.map((r) => r.name),
-        [productId, jobName],
+        [productId, jobName, `lake.${productId}`, `meshloop-materialize:${productId}:r1`],
       );
+      assert.equal(descriptor?.table?.table, `lake.${productId}`, 'the catalog carries the table');
       assert.equal(descriptor?.job?.id, 'job-1');
       assert.ok(descriptor?.lineage && descriptor.lineage.length > 0, 'the catalog carries the lineage');
       assert.equal(active.lastError, undefined);
@@ -524,8 +527,13 @@ describe('dataProductWorkflow (real Temporal server, fake activities)', function
       );
       assert.deepEqual(
         result.resources.map((r) => r.kind),
-        ['kafkaTopic', 'flinkJob'],
-        'the topic is kept',
+        ['kafkaTopic', 'flinkJob', 'icebergTable', 'flinkJob'],
+        'the topic and the table are kept',
+      );
+      assert.deepEqual(
+        fakes.callsOf('stopMaterialization').map((call) => call.revision),
+        [1],
+        'the materialization stopped once too',
       );
       // The job stopped with a savepoint once (deprecation or retirement, whichever ran first).
       assert.deepEqual(
