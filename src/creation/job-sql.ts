@@ -177,8 +177,9 @@ export function approvedSelect(sql: string): string {
 
 /**
  * The job: the product's rows into its topic, every input's rejected records into theirs. An
- * upserted product's rows without a key cannot be written (the key is the row's identity): they
- * are rejected and counted too, so nothing the SELECT yields vanishes.
+ * upserted product's rows need a key (it is the row's identity, and Flink makes it NOT NULL): rows
+ * without one are left out of the topic. They cannot be counted in the rejected topic like input
+ * records, because an updating query (a left join) cannot feed an append-only topic.
  */
 export function jobStatementSet(spec: ProductSpec, inputs: readonly InputBinding[], sql: string): string {
   const columns = spec.schema.fields.map((field) => q(field.name)).join(', ');
@@ -199,11 +200,6 @@ ${approvedSelect(sql)}
     : undefined;
   const inserts = [
     `INSERT INTO ${q(SINK_TABLE)} (${columns})\nSELECT ${values} FROM ${product}${keyless ? `\nWHERE NOT (${keyless})` : ''}`,
-    ...(keyless
-      ? [
-          `INSERT INTO ${q(REJECTED_TABLE)}\nSELECT '(product)', ${quoteLiteral(spec.outputTopic.name)}, CAST(NULL AS INT), CAST(NULL AS BIGINT), ${quoteLiteral(`the key (${spec.schema.key.join(', ')}) is null: an upserted row needs one`)}, CAST(NULL AS STRING) FROM ${product}\nWHERE ${keyless}`,
-        ]
-      : []),
     ...inputs.map((input) => rejectedInsert(input, { keepPayload: !spec.classification.pii })),
   ];
   return `EXECUTE STATEMENT SET BEGIN\n${inserts.map((insert) => `${insert};`).join('\n')}\nEND`;

@@ -368,3 +368,24 @@ export async function recordHistory(handle: WorkflowHandle, name: string): Promi
   await mkdir(historiesDir, { recursive: true });
   await writeFile(path.join(historiesDir, `${name}.json`), historyToJSON(history) + '\n');
 }
+
+/**
+ * A product's status once its proposal checks ran (policies and the SQL guard, which asks Flink):
+ * the first status past `proposed`, or the last one seen at the deadline.
+ */
+export async function statusAfterChecks(
+  client: Client,
+  productId: string,
+  timeoutMs = 120_000,
+): Promise<ProductStatus> {
+  const handle = client.workflow.getHandle<typeof dataProductWorkflow>(`data-product:${productId}`);
+  let status = await handle.query(getStatusQuery);
+  await waitUntil(
+    async () => {
+      status = await handle.query(getStatusQuery);
+      return status.stage !== 'proposed';
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
+  return status;
+}

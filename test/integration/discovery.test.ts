@@ -23,11 +23,10 @@ import { getStatusQuery } from '../../workflows/definitions';
 import type { DiscoveryResult, discoveryWorkflow } from '../../workflows/discovery';
 import type { RunningWorker } from '../../workers/orchestration';
 import { startOrchestrationWorker } from '../../workers/orchestration';
-import { waitUntil } from '../../src/stack/probe';
 import { testEnvironment, testPlatform } from '../helpers/platform';
 import { FakeOpenAi } from '../helpers/fake-openai';
 import { runCli } from '../helpers/processes';
-import { recordHistory } from '../helpers/workflows';
+import { recordHistory, statusAfterChecks } from '../helpers/workflows';
 
 describe('discovery on the real platform (seed → discover → proposals await approval)', function () {
   // Topics and domains of their own, so runs never see each other's data or proposals.
@@ -153,7 +152,7 @@ describe('discovery on the real platform (seed → discover → proposals await 
     assert.deepEqual(first.existing, []);
 
     for (const productId of first.started) {
-      const status = await client.workflow.getHandle(workflowIdOf(productId)).query(getStatusQuery);
+      const status = await statusAfterChecks(client, productId);
       assert.equal(
         status.stage,
         'awaitingApproval',
@@ -288,15 +287,8 @@ FROM orders o JOIN payments p ON o.order_id = p.order_id
       });
       assert.equal(once.agent, 'llm');
       assert.deepEqual(once.started, [productId]);
-      // The product reads mesh.yaml (an activity) before it asks its approvers: wait for that.
-      let status = await client.workflow.getHandle(workflowIdOf(productId)).query(getStatusQuery);
-      await waitUntil(
-        async () => {
-          status = await client.workflow.getHandle(workflowIdOf(productId)).query(getStatusQuery);
-          return status.stage === 'awaitingApproval';
-        },
-        { timeoutMs: 20_000, intervalMs: 100 },
-      );
+      // The product reads mesh.yaml and runs the SQL guard before it asks its approvers.
+      const status = await statusAfterChecks(client, productId);
       assert.equal(status.stage, 'awaitingApproval');
       assert.equal(status.spec.proposal?.proposedBy.name, 'discovery-llm:fake-model');
       assert.match(

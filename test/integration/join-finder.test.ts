@@ -11,12 +11,12 @@ import { createKafkaClient } from '../../src/adapters/kafka/client';
 import { loadConfig } from '../../src/config';
 import { workflowIdOf } from '../../src/domain/spec';
 import { createLogger } from '../../src/log';
-import { getStatusQuery } from '../../workflows/definitions';
 import type { DiscoveryResult, discoveryWorkflow } from '../../workflows/discovery';
 import type { RunningWorker } from '../../workers/orchestration';
 import { startOrchestrationWorker } from '../../workers/orchestration';
 import { lendingRecords, lendingStart } from '../helpers/lending';
 import { testEnvironment, testPlatform } from '../helpers/platform';
+import { statusAfterChecks } from '../helpers/workflows';
 
 describe('discovery finds join keys from the values in Kafka (real platform)', function () {
   const run = `j${randomUUID().replace(/-/g, '').slice(0, 8)}`;
@@ -99,7 +99,7 @@ describe('discovery finds join keys from the values in Kafka (real platform)', f
     });
     const joins = result.started.filter((id) => id.includes('_with_'));
     assert.deepEqual(joins, [`${prefix}lending.applications_with_credit_pulls`]);
-    const status = await client.workflow.getHandle(workflowIdOf(joins[0]!)).query(getStatusQuery);
+    const status = await statusAfterChecks(client, joins[0]!);
     assert.equal(status.stage, 'awaitingApproval');
     assert.deepEqual(
       status.spec.inputs.map((input) => ('topic' in input ? [input.topic, input.as] : [])),
