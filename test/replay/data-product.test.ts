@@ -34,7 +34,6 @@ describe('dataProductWorkflow replays its recorded histories', function () {
       'signed-approvals',
       'slack-approval',
       'slack-reminders-expiry',
-      'pre-signing-approve-by-signal',
       'pre-signing-continue-as-new-last-run',
       'table-created-then-retired',
       'table-suspended-then-redeployed',
