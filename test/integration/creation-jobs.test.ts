@@ -556,14 +556,22 @@ FROM profiles`,
     await createOutputTopic(twice);
     const [a, b] = await Promise.all([deploy(twice), deploy(twice)]);
     assert.equal(a.jobId, b.jobId, 'both deployments name the same job');
-    // A racer's job may register with Flink after both deployments looked: the next look at the
-    // product (the workflow looks right after deploying) cancels it.
-    await waitForStatus(twice, (s) => s.state === 'RUNNING' && s.jobId === a.jobId, 'the one job runs');
-    const remaining = await live(twice);
+    // A racer's job may register with Flink after both deployments looked: the next looks at the
+    // product (the workflow looks right after deploying) cancel it, and it ends.
+    let remaining = await live(twice);
+    await waitUntil(
+      async () => {
+        await mock(() => activities.describeProductJob(twice));
+        remaining = await live(twice);
+        return remaining.length === 1;
+      },
+      { timeoutMs: 60_000, intervalMs: 1000 },
+    );
     assert.deepEqual(
       remaining.map((j) => j.jid),
       [a.jobId],
     );
+    await waitForStatus(twice, (s) => s.state === 'RUNNING' && s.jobId === a.jobId, 'the one job runs');
   });
 
   it('a job whose topic is deleted fails with Flink’s root exception naming it; deploying again brings it back', async () => {

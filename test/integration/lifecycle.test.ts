@@ -26,7 +26,7 @@ import { runCli, spawnWorker } from '../helpers/processes';
 /** The seeded orders these products read: a topic of this run's own. */
 const ordersTopic = `lc${randomUUID().slice(0, 8)}.orders.orders`;
 
-function specFor(name: string, extra: Record<string, unknown> = {}) {
+function specFor(name: string, extra: Record<string, unknown> = {}, inputTopic = ordersTopic) {
   return {
     name,
     domain: 'orders',
@@ -35,7 +35,7 @@ function specFor(name: string, extra: Record<string, unknown> = {}) {
     kind: 'source-aligned',
     inputs: [
       {
-        topic: ordersTopic,
+        topic: inputTopic,
         as: 'orders',
         schema: {
           fields: [
@@ -259,6 +259,10 @@ describe('the data product lifecycle on the real platform', function () {
 
   it('a failing job degrades the product with Flink’s reason; an operator’s redeploy makes it active again', async function () {
     this.timeout(6 * 60_000);
+    // Its own orders topic: the orders it adds later must not reach the other tests' products.
+    const failingOrders = `lf${randomUUID().slice(0, 8)}.orders.orders`;
+    const failingPrefix = failingOrders.replace('orders.orders', '');
+    await seedKafka(kafka, { count: 400, topicPrefix: failingPrefix, only: ['orders'] });
     // This worker reads a mesh.yaml that looks at jobs every 2 s (the default is a minute).
     const meshFile = path.join(workDir, 'mesh-fast-watch.yaml');
     const mesh = await fs.readFile(config.meshFile, 'utf8');
@@ -272,7 +276,12 @@ describe('the data product lifecycle on the real platform', function () {
     try {
       const name = `fail-${randomUUID().slice(0, 8)}`;
       const productId = `orders.${name}`;
-      const { workflowId } = await proposeProduct(client, config, parseSpec(specFor(name)), { taskQueue });
+      const { workflowId } = await proposeProduct(
+        client,
+        config,
+        parseSpec(specFor(name, {}, failingOrders)),
+        { taskQueue },
+      );
       const handle = client.workflow.getHandle<typeof dataProductWorkflow>(workflowId);
       await waitForStage(workflowId, 'awaitingApproval');
       await handle.executeUpdate(reviewUpdate, { args: [{ action: 'approve', by: 'alice' }] });
@@ -287,7 +296,7 @@ describe('the data product lifecycle on the real platform', function () {
       await seedKafka(kafka, {
         count: 50,
         seed: 7,
-        topicPrefix: ordersTopic.replace('orders.orders', ''),
+        topicPrefix: failingPrefix,
         only: ['orders'],
       });
       await waitForStage(workflowId, 'degraded', 180_000);
