@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Client, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import assert from 'node:assert/strict';
+import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import type { createActivities } from '../../activities';
 import type { MaterializationActivities } from '../../activities/materialize';
 import { materializationJobName, writeModeOf } from '../../src/domain/materialization';
@@ -18,6 +21,7 @@ import type { dataProductWorkflow } from '../../workflows/data-product';
 import type { DataProductInput, ProductStatus } from '../../workflows/definitions';
 import { getStatusQuery } from '../../workflows/definitions';
 import type { ProductSpecInput } from '../../src/domain/spec';
+import { testPlatform } from './platform';
 import { rawSpec } from './specs';
 
 type Activities = ReturnType<typeof createActivities> & CreationActivities & MaterializationActivities;
@@ -234,6 +238,47 @@ export type WorkflowTestContext = Readonly<{
   client: Client;
   bundle: WorkflowBundleWithSourceMap;
 }>;
+
+const quietBundler = {
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  log: () => undefined,
+  warn: () => undefined,
+  error: (message: string) => process.stderr.write(`bundler: ${message}\n`),
+};
+
+let bundled: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** The workflows bundled once per test run: every suite runs the same code. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundled ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietBundler });
+  return bundled;
+}
+
+/** What a workflow suite's `before` opens: the test platform, a client and the bundle; `close` in `after`. */
+export async function openWorkflowTestContext(): Promise<
+  WorkflowTestContext & { close: () => Promise<void> }
+> {
+  const config = await testPlatform();
+  const connection = await Connection.connect({ address: config.temporal.address });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  return { config, client, bundle: await workflowBundle(), close: () => connection.close() };
+}
+
+/** The update was refused (validator or handler); returns the failure's type and message. */
+export async function refusal(
+  promise: Promise<unknown>,
+): Promise<{ type: string | undefined; message: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof WorkflowUpdateFailedError, `expected a refused update, got ${String(error)}`);
+    assert.ok(error.cause instanceof ApplicationFailure, 'expected an ApplicationFailure cause');
+    return { type: error.cause.type ?? undefined, message: error.cause.message };
+  }
+  assert.fail('the update was accepted');
+}
 
 /** A unique product per test: its own name, owner (for visibility queries) and task queue. */
 export function uniqueProduct(overrides: Record<string, unknown> = {}) {

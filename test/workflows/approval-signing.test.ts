@@ -1,37 +1,22 @@
 import assert from 'node:assert/strict';
-import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import type { ApprovalSigning } from '../../src/domain/approval-signing';
 import { newSigningKey, signApproval } from '../../src/signing/keys';
 import { approveSignal, reviewUpdate } from '../../workflows/definitions';
-import { testPlatform } from '../helpers/platform';
-import type { WorkflowTestContext } from '../helpers/workflows';
 import {
   fakesWith,
+  openWorkflowTestContext,
   productInput,
   recordHistory,
+  refusal,
   stageIs,
   uniqueProduct,
   waitForStatus,
   withWorker,
 } from '../helpers/workflows';
 
-async function refusal(promise: Promise<unknown>): Promise<{ type: string | undefined; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof WorkflowUpdateFailedError, `expected a refused update, got ${String(error)}`);
-    assert.ok(error.cause instanceof ApplicationFailure);
-    return { type: error.cause.type ?? undefined, message: error.cause.message };
-  }
-  assert.fail('the update was accepted');
-}
-
 describe('approval signing required (real Temporal server)', function () {
   this.timeout(60_000);
-  let context: WorkflowTestContext;
-  let connection: Connection;
+  let context: Awaited<ReturnType<typeof openWorkflowTestContext>>;
   const alice = newSigningKey({ id: 'alice-laptop', approver: 'alice' }).key;
   const slackApp = newSigningKey({ id: 'slack-app', slackApp: true }).key;
   const stranger = newSigningKey({ id: 'alice-laptop', approver: 'alice' }).key; // same id, other key
@@ -40,25 +25,11 @@ describe('approval signing required (real Temporal server)', function () {
 
   before(async function () {
     this.timeout(15 * 60_000);
-    const config = await testPlatform();
-    connection = await Connection.connect({ address: config.temporal.address });
-    const client = new Client({ connection, namespace: config.temporal.namespace });
-    const bundle = await bundleWorkflowCode({
-      workflowsPath: require.resolve('../../workflows'),
-      logger: {
-        trace() {},
-        debug() {},
-        info() {},
-        log() {},
-        warn() {},
-        error: (m: string) => console.error(m),
-      },
-    });
-    context = { config, client, bundle };
+    context = await openWorkflowTestContext();
   });
 
   after(async () => {
-    await connection?.close();
+    await context?.close();
   });
 
   it('an unsigned signal (as typed into the Temporal UI) is recorded as refused and changes nothing', async () => {

@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import {
   amendSpecUpdate,
   approveSignal,
@@ -9,12 +6,12 @@ import {
   retireUpdate,
   reviewUpdate,
 } from '../../workflows/definitions';
-import { testPlatform } from '../helpers/platform';
-import type { WorkflowTestContext } from '../helpers/workflows';
 import {
   fakesWith,
+  openWorkflowTestContext,
   productInput,
   recordHistory,
+  refusal,
   stageIs,
   uniqueProduct,
   waitForStatus,
@@ -27,45 +24,17 @@ import {
  * activities themselves run against Flink in test/integration.
  */
 
-async function refusal(promise: Promise<unknown>): Promise<{ type: string | undefined; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof WorkflowUpdateFailedError, `expected a refused update, got ${String(error)}`);
-    assert.ok(error.cause instanceof ApplicationFailure);
-    return { type: error.cause.type ?? undefined, message: error.cause.message };
-  }
-  assert.fail('the update was accepted');
-}
-
-const quietBundler = {
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: (message: string) => process.stderr.write(`${message}\n`),
-  log: () => undefined,
-};
-
 describe('dataProductWorkflow creation stages (real Temporal server, fake activities)', function () {
   this.timeout(60_000);
-  let context: WorkflowTestContext;
-  let connection: Connection;
+  let context: Awaited<ReturnType<typeof openWorkflowTestContext>>;
 
   before(async function () {
     this.timeout(15 * 60_000);
-    const config = await testPlatform();
-    connection = await Connection.connect({ address: config.temporal.address });
-    const client = new Client({ connection, namespace: config.temporal.namespace });
-    const bundle = await bundleWorkflowCode({
-      workflowsPath: require.resolve('../../workflows'),
-      logger: quietBundler,
-    });
-    context = { config, client, bundle };
+    context = await openWorkflowTestContext();
   });
 
   after(async () => {
-    await connection?.close();
+    await context?.close();
   });
 
   it('SQL the guard refuses sends the proposal back with the reasons; fixed SQL reaches the approvers', async () => {

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { meshloopSearchAttributes } from '../../src/domain/search-attributes';
 import { waitUntil } from '../../src/stack/probe';
 import {
@@ -14,51 +12,30 @@ import {
   retryProvisioningUpdate,
   reviewUpdate,
 } from '../../workflows/definitions';
-import { testPlatform } from '../helpers/platform';
-import type { WorkflowTestContext } from '../helpers/workflows';
 import {
   FakeActivities,
   fakesWith,
+  openWorkflowTestContext,
   productInput,
   recordHistory,
+  refusal,
   stageIs,
   uniqueProduct,
   waitForStatus,
   withWorker,
 } from '../helpers/workflows';
 
-/** The update was refused (validator or handler); returns the failure's type and message. */
-async function refusal(promise: Promise<unknown>): Promise<{ type: string | undefined; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof WorkflowUpdateFailedError, `expected a refused update, got ${String(error)}`);
-    assert.ok(error.cause instanceof ApplicationFailure, `expected an ApplicationFailure cause`);
-    return { type: error.cause.type ?? undefined, message: error.cause.message };
-  }
-  assert.fail('the update was accepted');
-}
-
 describe('dataProductWorkflow (real Temporal server, fake activities)', function () {
   this.timeout(60_000);
-  let context: WorkflowTestContext;
-  let connection: Connection;
+  let context: Awaited<ReturnType<typeof openWorkflowTestContext>>;
 
   before(async function () {
     this.timeout(15 * 60_000); // a cold first run downloads the platform
-    const config = await testPlatform();
-    connection = await Connection.connect({ address: config.temporal.address });
-    const client = new Client({ connection, namespace: config.temporal.namespace });
-    // Bundled once for the whole suite; each test gets its own worker and task queue.
-    const bundle = await bundleWorkflowCode({
-      workflowsPath: require.resolve('../../workflows'),
-      logger: quietBundler,
-    });
-    context = { config, client, bundle };
+    context = await openWorkflowTestContext();
   });
 
   after(async () => {
-    await connection?.close();
+    await context?.close();
   });
 
   it('an approver approves by signal: the topic is created, the catalog updated, the product active', async () => {
@@ -636,15 +613,6 @@ describe('dataProductWorkflow (real Temporal server, fake activities)', function
     });
   });
 });
-
-const quietBundler = {
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  log: () => undefined,
-  warn: (message: string) => process.stderr.write(`bundler: ${message}\n`),
-  error: (message: string) => process.stderr.write(`bundler: ${message}\n`),
-};
 
 /**
  * Run an update, again while the workflow answers NotReady: right after continuing as new, a run

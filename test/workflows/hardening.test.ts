@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { Client, Connection, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import type { dataProductWorkflow } from '../../workflows/data-product';
 import {
   approveSignal,
@@ -12,51 +11,31 @@ import {
   retryProvisioningUpdate,
   reviewUpdate,
 } from '../../workflows/definitions';
-import { testPlatform } from '../helpers/platform';
-import type { WorkflowTestContext } from '../helpers/workflows';
 import {
   fakesWith,
+  openWorkflowTestContext,
   productInput,
+  refusal,
   stageIs,
   uniqueProduct,
   waitForStatus,
   withWorker,
 } from '../helpers/workflows';
 
-/** The update was refused; returns the failure's type and message. */
-async function refusal(promise: Promise<unknown>): Promise<{ type: string | undefined; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof WorkflowUpdateFailedError, `expected a refused update, got ${String(error)}`);
-    assert.ok(error.cause instanceof ApplicationFailure, 'expected an ApplicationFailure cause');
-    return { type: error.cause.type ?? undefined, message: error.cause.message };
-  }
-  assert.fail('the update was accepted');
-}
-
 /** Signals and updates carry whatever JSON someone pastes; the typed definitions do not stop that. */
 const anyJson = (value: unknown) => value as never;
 
 describe('dataProductWorkflow treats every input as untrusted (real Temporal server)', function () {
   this.timeout(90_000);
-  let context: WorkflowTestContext;
-  let connection: Connection;
+  let context: Awaited<ReturnType<typeof openWorkflowTestContext>>;
 
   before(async function () {
     this.timeout(15 * 60_000);
-    const config = await testPlatform();
-    connection = await Connection.connect({ address: config.temporal.address });
-    const client = new Client({ connection, namespace: config.temporal.namespace });
-    const bundle = await bundleWorkflowCode({
-      workflowsPath: require.resolve('../../workflows'),
-      logger: { trace() {}, debug() {}, info() {}, log() {}, warn() {}, error() {} },
-    });
-    context = { config, client, bundle };
+    context = await openWorkflowTestContext();
   });
 
   after(async () => {
-    await connection?.close();
+    await context?.close();
   });
 
   it('poison signals are recorded as ignored with the reason; the product still answers and takes a real approval', async () => {

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import {
   approveSignal,
   deprecateUpdate,
@@ -10,12 +8,12 @@ import {
   retryProvisioningUpdate,
   reviewUpdate,
 } from '../../workflows/definitions';
-import { testPlatform } from '../helpers/platform';
-import type { WorkflowTestContext } from '../helpers/workflows';
 import {
   fakesWith,
+  openWorkflowTestContext,
   productInput,
   recordHistory,
+  refusal,
   stageIs,
   uniqueProduct,
   waitForStatus,
@@ -30,15 +28,6 @@ import {
  * themselves run against the real platform in test/integration.
  */
 
-const quietBundler = {
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: (message: string) => process.stderr.write(`${message}\n`),
-  log: () => undefined,
-};
-
 const snapshot = (id: string, rows: number) => ({
   snapshotId: id,
   rowCount: rows,
@@ -49,23 +38,15 @@ const snapshot = (id: string, rows: number) => ({
 
 describe('dataProductWorkflow materialization (real Temporal server, fake activities)', function () {
   this.timeout(60_000);
-  let context: WorkflowTestContext;
-  let connection: Connection;
+  let context: Awaited<ReturnType<typeof openWorkflowTestContext>>;
 
   before(async function () {
     this.timeout(15 * 60_000);
-    const config = await testPlatform();
-    connection = await Connection.connect({ address: config.temporal.address });
-    const client = new Client({ connection, namespace: config.temporal.namespace });
-    const bundle = await bundleWorkflowCode({
-      workflowsPath: require.resolve('../../workflows'),
-      logger: quietBundler,
-    });
-    context = { config, client, bundle };
+    context = await openWorkflowTestContext();
   });
 
   after(async () => {
-    await connection?.close();
+    await context?.close();
   });
 
   it('creates the table and starts its materialization once the job runs; the watch publishes new snapshots without recording decisions; retirement stops both jobs', async () => {
@@ -294,14 +275,3 @@ describe('dataProductWorkflow materialization (real Temporal server, fake activi
     });
   });
 });
-
-async function refusal(promise: Promise<unknown>): Promise<{ type: string | undefined; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof WorkflowUpdateFailedError, `expected a refused update, got ${String(error)}`);
-    assert.ok(error.cause instanceof ApplicationFailure);
-    return { type: error.cause.type ?? undefined, message: error.cause.message };
-  }
-  assert.fail('the update was accepted');
-}

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { createSlackActivities } from '../../activities/slack';
 import { translatingFailures } from '../../activities/failures';
 import { createSlackWebClient } from '../../src/adapters/slack';
@@ -15,11 +13,11 @@ import { waitUntil } from '../../src/stack/probe';
 import type { ProductStatus } from '../../workflows/definitions';
 import { getStatusQuery } from '../../workflows/definitions';
 import { FakeSlack } from '../helpers/fake-slack';
-import { testPlatform } from '../helpers/platform';
-import type { WorkflowTestContext, FakeActivities } from '../helpers/workflows';
+import type { FakeActivities } from '../helpers/workflows';
 import type { MeshSettings } from '../helpers/workflows';
 import {
   fakesWith,
+  openWorkflowTestContext,
   productInput,
   recordHistory,
   stageIs,
@@ -115,8 +113,7 @@ function modalSubmission(user: string, view: Record<string, unknown>, comment: s
 
 describe('Slack: proposals posted and decided in Slack (real Temporal server, fake Slack Web API)', function () {
   this.timeout(90_000);
-  let context: WorkflowTestContext;
-  let connection: Connection;
+  let context: Awaited<ReturnType<typeof openWorkflowTestContext>>;
   const slack = new FakeSlack();
   let app: RunningSlackApp;
   const slackKey = newSigningKey({ id: 'slack-app', slackApp: true }).key;
@@ -129,28 +126,14 @@ describe('Slack: proposals posted and decided in Slack (real Temporal server, fa
 
   before(async function () {
     this.timeout(15 * 60_000);
-    const config = await testPlatform();
-    connection = await Connection.connect({ address: config.temporal.address });
-    const client = new Client({ connection, namespace: config.temporal.namespace });
-    const bundle = await bundleWorkflowCode({
-      workflowsPath: require.resolve('../../workflows'),
-      logger: {
-        trace() {},
-        debug() {},
-        info() {},
-        log() {},
-        warn() {},
-        error: (m: string) => console.error(m),
-      },
-    });
-    context = { config, client, bundle };
+    context = await openWorkflowTestContext();
     await slack.start();
     app = await startSlackApp({
       signingSecret: SIGNING_SECRET,
       botToken: 'xoxb-test',
       port: 0,
       apiUrl: slack.url,
-      temporal: client,
+      temporal: context.client,
       mesh: () => Promise.resolve(mesh),
       signingKey: slackKey,
       log: quiet,
@@ -160,7 +143,7 @@ describe('Slack: proposals posted and decided in Slack (real Temporal server, fa
   after(async () => {
     await app?.stop();
     await slack.stop();
-    await connection?.close();
+    await context?.close();
   });
 
   /** Fakes whose Slack activity is the real one, against the fake Slack Web API. */

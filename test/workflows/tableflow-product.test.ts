@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { translatingFailures } from '../../activities/failures';
 import { createMaterializationActivities } from '../../activities/materialize';
 import { TableflowClient } from '../../src/adapters/tableflow/client';
@@ -8,10 +6,9 @@ import { createLogger } from '../../src/log';
 import { TableflowMaterializer } from '../../src/materialize/tableflow';
 import { approveSignal, deprecateUpdate, retireUpdate } from '../../workflows/definitions';
 import { FakeConfluentCloud } from '../helpers/fake-confluent';
-import { testPlatform } from '../helpers/platform';
-import type { WorkflowTestContext } from '../helpers/workflows';
 import {
   fakesWith,
+  openWorkflowTestContext,
   productInput,
   stageIs,
   uniqueProduct,
@@ -26,26 +23,18 @@ import {
  */
 describe('dataProductWorkflow with the Tableflow provider (fake Confluent Cloud API)', function () {
   this.timeout(60_000);
-  let context: WorkflowTestContext;
-  let connection: Connection;
+  let context: Awaited<ReturnType<typeof openWorkflowTestContext>>;
   let fake: FakeConfluentCloud;
 
   before(async function () {
     this.timeout(15 * 60_000);
-    const config = await testPlatform();
-    connection = await Connection.connect({ address: config.temporal.address });
-    const client = new Client({ connection, namespace: config.temporal.namespace });
-    const bundle = await bundleWorkflowCode({
-      workflowsPath: require.resolve('../../workflows'),
-      logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} },
-    });
-    context = { config, client, bundle };
+    context = await openWorkflowTestContext();
     fake = await FakeConfluentCloud.start();
   });
 
   after(async () => {
     await fake?.close();
-    await connection?.close();
+    await context?.close();
   });
 
   function tableflowActivities() {
