@@ -176,6 +176,11 @@ const materializationSchema = z.strictObject({
   commitInterval: duration.optional(),
 });
 
+export const analysisSchema = z.strictObject({
+  /** How often an analysis cycle runs over the product's Iceberg table, e.g. `1h`. */
+  every: duration.default('1h'),
+});
+
 export const productSpecSchema = z
   .strictObject({
     name: identifier,
@@ -188,6 +193,7 @@ export const productSpecSchema = z
     schema: schemaSchema,
     sla: slaSchema.prefault({}),
     quality: list(qualityRuleSchema, 200).default([]),
+    analysis: analysisSchema.prefault({}),
     classification: classificationSchema.prefault({}),
     tags: list(nonEmpty, 50).default([]),
     /** The transformation: one Flink SQL `SELECT` over the inputs, by their aliases. */
