@@ -4,7 +4,8 @@ import { Context } from '@temporalio/activity';
 import type { Kafka, Producer } from 'kafkajs';
 import type { CatalogRecord } from '../src/adapters/kafka/catalog';
 import { ensureCatalogTopic, readCatalog } from '../src/adapters/kafka/catalog';
-import { CATALOG_TOPIC, MESHLOOP_TOPIC_PREFIX } from '../src/adapters/kafka/client';
+import { CATALOG_TOPIC } from '../src/adapters/kafka/client';
+import { PROPOSALS_TOPIC, recordProposalsInLedger } from '../src/adapters/kafka/proposals-ledger';
 import { listDataTopics, sampleTopics } from '../src/adapters/kafka/sampler';
 import type { LlmClient } from '../src/adapters/llm/client';
 import type { CatalogEntry } from '../src/agents/llm-agent';
@@ -27,8 +28,7 @@ import { upstreamOfCatalogRecord } from '../src/creation/inputs';
 import { translatingFailures } from './failures';
 import { ownValue } from '../src/domain/records';
 
-/** Every proposal ever made, keyed by its content hash: the same idea is never proposed twice. */
-export const PROPOSALS_TOPIC = `${MESHLOOP_TOPIC_PREFIX}proposals`;
+export { PROPOSALS_TOPIC };
 
 export type DiscoveryDependencies = Readonly<{
   kafka: Kafka;
@@ -338,14 +338,10 @@ export function createDiscoveryActivities(deps: DiscoveryDependencies) {
 
     /** Remember proposals in the ledger (compacted, keyed by proposal id). Safe to repeat. */
     async recordProposalOutcomes(input: { runKey: string; outcomes: ProposalOutcome[] }): Promise<void> {
-      await ensureCatalogTopic(kafka, proposalsTopic);
-      await producer.send({
+      await recordProposalsInLedger(kafka, producer, {
         topic: proposalsTopic,
-        acks: -1,
-        messages: input.outcomes.map((o) => ({
-          key: o.proposalId,
-          value: JSON.stringify({ ...o, productId: o.productId, runKey: input.runKey }),
-        })),
+        runKey: input.runKey,
+        outcomes: input.outcomes,
       });
       log.info('proposals recorded', { runKey: input.runKey, count: input.outcomes.length });
     },

@@ -52,6 +52,11 @@ export type QueryOptions = Readonly<{
   snapshotId?: string;
   /** At most this many rows come back (default 10,000). */
   maxRows?: number;
+  /**
+   * More tables of this reader, each under its own name (a lower-case identifier other than `t`),
+   * for queries over two tables (the analyst measuring how keys overlap).
+   */
+  alsoAs?: Readonly<Record<string, Readonly<{ table: IcebergTableRef; snapshotId?: string }>>>;
 }>;
 
 export type LakeSnapshot = Readonly<{
@@ -128,17 +133,25 @@ export class IcebergLake {
     return `${CATALOG}.${quoteIdent(ref.namespace)}.${quoteIdent(ref.name)}`;
   }
 
-  /** Run one SELECT where `t` is the table (at `snapshotId` when given). */
-  async query(sql: string, options: QueryOptions): Promise<QueryResult> {
-    const snapshot = options.snapshotId;
+  private async defineView(name: string, table: IcebergTableRef, snapshot: string | undefined) {
     if (snapshot !== undefined && !/^-?\d{1,20}$/.test(snapshot)) {
       throw new LakeQueryError(`'${snapshot}' is not a snapshot id`);
     }
     await this.connection.run(
-      `CREATE OR REPLACE TEMP VIEW t AS SELECT * FROM ${this.tableSql(options.table)}${
+      `CREATE OR REPLACE TEMP VIEW ${quoteIdent(name)} AS SELECT * FROM ${this.tableSql(table)}${
         snapshot === undefined ? '' : ` AT (VERSION => ${snapshot})`
       }`,
     );
+  }
+
+  /** Run one SELECT where `t` is the table (at `snapshotId` when given). */
+  async query(sql: string, options: QueryOptions): Promise<QueryResult> {
+    await this.defineView('t', options.table, options.snapshotId);
+    for (const [name, other] of Object.entries(options.alsoAs ?? {})) {
+      if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name) || name === 't')
+        throw new LakeQueryError(`'${name}' cannot name a table in a query`);
+      await this.defineView(name, other.table, other.snapshotId);
+    }
     // Checked after `t` exists: DuckDB binds the statement to type it.
     await assertSingleSelect(this.connection, sql);
     const maxRows = options.maxRows ?? 10_000;

@@ -1,0 +1,318 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import type { Kafka, Producer } from 'kafkajs';
+import type { AnalysisProposals, CycleOutcome } from '../../activities/analysis';
+import { createAnalysisCycleActivitiesFromConfig } from '../../activities/analysis-cycle';
+import { SqlGatewayClient } from '../../src/adapters/flink/sql-gateway';
+import { ensureCatalogTopic, readCatalog } from '../../src/adapters/kafka/catalog';
+import { createKafkaClient, MESHLOOP_TOPIC_PREFIX } from '../../src/adapters/kafka/client';
+import type { MeshloopConfig } from '../../src/config';
+import { checkSpecSql } from '../../src/creation/guard';
+import { upstreamOfCatalogRecord } from '../../src/creation/inputs';
+import type { ProductSpec } from '../../src/domain/spec';
+import { parseSpec, productIdOf } from '../../src/domain/spec';
+import { createLogger } from '../../src/log';
+import { queryProduct } from '../../src/query/product-query';
+import { createProductTable, lakeTableSql, openLakeWriter, publishProduct } from '../helpers/lake-tables';
+import { testPlatform } from '../helpers/platform';
+
+/**
+ * The analysis cycle's activities on the real platform: product tables in the Iceberg REST catalog
+ * written by DuckDB, descriptors in a catalog topic of this run's own, the SQL guard in Flink's SQL
+ * Gateway, results in `meshloop.analysis_results` read back with `meshloop query`'s code.
+ */
+describe('analysis cycle on the real platform: checks at a pinned snapshot, results table, proposals', function () {
+  this.timeout(300_000);
+  const suffix = randomUUID().replace(/-/g, '').slice(0, 8);
+  const catalogTopic = `${MESHLOOP_TOPIC_PREFIX}catalog-analysis-${suffix}`;
+  const proposalsTopic = `${MESHLOOP_TOPIC_PREFIX}proposals-analysis-${suffix}`;
+  const log = createLogger('analysis-cycle-test', 'warn');
+  let config: MeshloopConfig;
+  let kafka: Kafka;
+  let producer: Producer;
+  let activities: ReturnType<typeof createAnalysisCycleActivitiesFromConfig>;
+  let gateway: SqlGatewayClient;
+
+  const orders: ProductSpec = parseSpec({
+    name: `an_${suffix}`,
+    domain: 'orders',
+    owner: 'alice',
+    description: 'Orders as placed, one row per order.',
+    kind: 'source-aligned',
+    inputs: [
+      {
+        topic: 'orders.orders',
+        as: 'orders',
+        schema: {
+          fields: [
+            { name: 'order_id', type: 'string' },
+            { name: 'customer_id', type: 'string' },
+            { name: 'status', type: 'string' },
+            { name: 'coupon', type: 'string' },
+            { name: 'total_amount', type: 'double' },
+            { name: 'order_ts', type: 'timestamp' },
+          ],
+          eventTimeField: 'order_ts',
+        },
+      },
+    ],
+    sql: 'SELECT order_id, customer_id, status, coupon, total_amount AS amount, order_ts AS placed_at FROM orders',
+    schema: {
+      fields: [
+        { name: 'order_id', type: 'string', nullable: false },
+        { name: 'customer_id', type: 'string' },
+        { name: 'status', type: 'string' },
+        { name: 'coupon', type: 'string' },
+        { name: 'amount', type: 'double' },
+        { name: 'placed_at', type: 'timestamp' },
+      ],
+      key: ['order_id'],
+      eventTimeField: 'placed_at',
+    },
+    quality: [
+      { rule: 'notNull', field: 'customer_id' },
+      { rule: 'range', field: 'amount', min: 0 },
+      { rule: 'allowedValues', field: 'status', values: ['created', 'paid', 'shipped', 'refunded'] },
+    ],
+    sla: { freshness: '1h' },
+  });
+  const ordersId = productIdOf(orders);
+
+  // A neighbour keyed by customer_id: every customer the orders name is one of its keys.
+  const customers: ProductSpec = parseSpec({
+    name: `cu_${suffix}`,
+    domain: 'customers',
+    owner: 'bob',
+    description: 'Customers, one row per customer.',
+    kind: 'source-aligned',
+    inputs: [
+      {
+        topic: 'customers.profiles',
+        as: 'profiles',
+        schema: {
+          fields: [
+            { name: 'customer_id', type: 'string' },
+            { name: 'country', type: 'string' },
+          ],
+        },
+      },
+    ],
+    sql: 'SELECT customer_id, country FROM profiles',
+    outputTopic: { cleanupPolicy: 'compact' },
+    schema: {
+      fields: [
+        { name: 'customer_id', type: 'string', nullable: false },
+        { name: 'country', type: 'string' },
+      ],
+      key: ['customer_id'],
+    },
+  });
+
+  before(async function () {
+    this.timeout(15 * 60_000);
+    config = await testPlatform();
+    kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'analysis-cycle-test' });
+    producer = kafka.producer();
+    await producer.connect();
+    gateway = new SqlGatewayClient({ url: config.flink.sqlGatewayUrl });
+    activities = createAnalysisCycleActivitiesFromConfig(config, log, {
+      kafka,
+      producer,
+      gateway,
+      catalogTopic,
+      proposalsTopic,
+    });
+    await ensureCatalogTopic(kafka, catalogTopic);
+    for (const spec of [orders, customers]) {
+      await createProductTable(config, spec);
+      await publishProduct(producer, spec, 'active', catalogTopic);
+    }
+    const writer = await openLakeWriter(config);
+    try {
+      // 200 orders of 20 customers; three without a customer (the breach).
+      await writer.connection.run(
+        `INSERT INTO ${lakeTableSql(orders)} SELECT 'o-' || i, ` +
+          `CASE WHEN i IN (7, 8, 9) THEN NULL ELSE 'c-' || (i % 20) END, ` +
+          `['created', 'paid', 'shipped'][1 + i % 3], 'K' || i, (i % 50) * 1.5 + 1, now() - to_seconds(i) ` +
+          `FROM range(200) r(i)`,
+      );
+      await writer.connection.run(
+        `INSERT INTO ${lakeTableSql(customers)} SELECT 'c-' || i, ['fr', 'de', 'it'][1 + i % 3] FROM range(30) r(i)`,
+      );
+    } finally {
+      writer.close();
+    }
+  });
+
+  after(async () => {
+    await producer?.disconnect();
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: [catalogTopic, proposalsTopic] }).catch(() => undefined);
+    await admin.disconnect();
+  });
+
+  const resultsOf = async (cycleKey: string) =>
+    (
+      await queryProduct(config, 'meshloop.analysis_results', {
+        sql:
+          `SELECT rule, outcome, failing, examples, snapshot_id FROM t ` +
+          `WHERE product_id = '${ordersId}' AND cycle_key = '${cycleKey}' ORDER BY rule`,
+      })
+    ).rows;
+
+  let first: CycleOutcome;
+  let second: CycleOutcome;
+  const firstKey = `cycle-${suffix}-1`;
+  const secondKey = `cycle-${suffix}-2`;
+
+  it('a quality breach: the rule, its failing count and failing keys; the rows are in meshloop.analysis_results, written once', async () => {
+    first = await activities.runAnalysisCycle({ productId: ordersId, cycleKey: firstKey });
+    assert.equal(first.outcome, 'breach', JSON.stringify(first));
+    assert.equal(first.rows, 200);
+    assert.ok(first.snapshotId);
+    const breach = first.breaches.find((b) => b.rule === 'notNull:customer_id');
+    assert.ok(breach, JSON.stringify(first.breaches));
+    assert.equal(breach.failing, 3);
+    assert.deepEqual([...breach.examples].sort(), ['o-7', 'o-8', 'o-9']);
+    assert.deepEqual(
+      first.breaches.map((b) => b.rule),
+      ['notNull:customer_id'],
+      'the other rules and the freshness SLA pass',
+    );
+
+    const rows = await resultsOf(firstKey);
+    const byRule = new Map(rows.map((r) => [r.rule as string, r]));
+    assert.equal(byRule.get('cycle')?.outcome, 'breach');
+    assert.equal(byRule.get('notNull:customer_id')?.outcome, 'fail');
+    assert.equal(byRule.get('notNull:customer_id')?.failing, '3');
+    assert.deepEqual((JSON.parse(byRule.get('notNull:customer_id')?.examples as string) as string[]).sort(), [
+      'o-7',
+      'o-8',
+      'o-9',
+    ]);
+    assert.equal(byRule.get('range:amount')?.outcome, 'pass');
+    assert.equal(byRule.get('sla:freshness')?.outcome, 'pass');
+    assert.equal(byRule.get('drift')?.outcome, 'skipped', 'the first cycle has nothing to compare with');
+    assert.ok(rows.every((r) => r.snapshot_id === first.snapshotId));
+
+    // A retried activity returns the stored cycle and writes nothing more.
+    const again = await activities.runAnalysisCycle({ productId: ordersId, cycleKey: firstKey });
+    assert.deepEqual(again, first);
+    assert.equal((await resultsOf(firstKey)).length, rows.length);
+  });
+
+  it('a later snapshot without the breach passes; a new value and new nulls are drift findings', async () => {
+    const writer = await openLakeWriter(config);
+    try {
+      await writer.connection.run(`DELETE FROM ${lakeTableSql(orders)} WHERE customer_id IS NULL`);
+      // 60 refunds: a status never seen before, and no coupon.
+      await writer.connection.run(
+        `INSERT INTO ${lakeTableSql(orders)} SELECT 'r-' || i, 'c-' || (i % 20), 'refunded', NULL, 5.0, now() - to_seconds(i) ` +
+          `FROM range(60) r(i)`,
+      );
+    } finally {
+      writer.close();
+    }
+    second = await activities.runAnalysisCycle({ productId: ordersId, cycleKey: secondKey });
+    assert.equal(second.outcome, 'pass', JSON.stringify(second));
+    assert.equal(second.rows, 257);
+    assert.notEqual(second.snapshotId, first.snapshotId);
+    assert.ok(
+      second.findings.some((f) => f.startsWith('drift: status: new values') && f.includes("'refunded'")),
+      JSON.stringify(second.findings),
+    );
+    assert.ok(
+      second.findings.some((f) => f.startsWith('drift: coupon: nulls 0 %')),
+      JSON.stringify(second.findings),
+    );
+    const rows = await resultsOf(secondKey);
+    const drift = rows.find((r) => r.rule === 'drift');
+    assert.equal(drift?.outcome, 'finding');
+    assert.equal(rows.find((r) => r.rule === 'cycle')?.outcome, 'pass');
+    assert.equal(rows.find((r) => r.rule === 'notNull:customer_id')?.failing, '0');
+  });
+
+  let proposals: AnalysisProposals;
+
+  it('proposes an aggregate with its parent, evidence and SQL that passed the guard', async () => {
+    proposals = await activities.proposeFromAnalysis({
+      productId: ordersId,
+      cycleKey: secondKey,
+      snapshotId: second.snapshotId as string,
+    });
+    assert.ok(proposals.knownDomains.includes('orders'));
+    const aggregate = proposals.starts.find((s) => s.spec.name === `${orders.name}_by_status_hourly`);
+    assert.ok(aggregate, JSON.stringify(proposals.starts.map((s) => s.spec.name)));
+    assert.equal(aggregate.spec.kind, 'aggregate');
+    assert.equal(aggregate.spec.proposal?.parentProductId, ordersId);
+    assert.deepEqual(aggregate.spec.inputs, [{ product: ordersId, as: aggregate.spec.inputs[0]?.as }]);
+    const evidence = aggregate.spec.proposal?.evidence ?? [];
+    assert.ok(
+      evidence.some((e) => e.summary.includes('status has 4 distinct values')),
+      JSON.stringify(evidence),
+    );
+    assert.ok(
+      evidence.some((e) => e.summary.startsWith('query: SELECT')),
+      JSON.stringify(evidence),
+    );
+    // The guard, asked again here on its own, agrees.
+    const catalog = await readCatalog(kafka, { topic: catalogTopic });
+    const verdict = await checkSpecSql(
+      { gateway, kafkaBootstrapServers: config.flink.kafkaBootstrapServers },
+      aggregate.spec,
+      (id) => upstreamOfCatalogRecord(catalog.get(id)),
+    );
+    assert.equal(verdict.ok, true, verdict.problems.join('\n'));
+  });
+
+  it('proposes a join with the neighbour whose keys hold the orders’ customers', () => {
+    const join = proposals.starts.find((s) =>
+      s.spec.inputs.some((i) => 'product' in i && i.product === productIdOf(customers)),
+    );
+    assert.ok(join, JSON.stringify(proposals.starts.map((s) => s.spec.name)));
+    assert.equal(join.spec.proposal?.parentProductId, ordersId);
+    assert.match(join.spec.sql ?? '', /LEFT JOIN/);
+    assert.match(join.spec.sql ?? '', /`customer_id`/);
+    assert.ok(join.spec.schema.fields.some((f) => f.name === 'country'));
+    assert.ok(
+      join.spec.proposal?.evidence.some((e) => e.summary.includes('100 %')),
+      JSON.stringify(join.spec.proposal?.evidence),
+    );
+  });
+
+  it('after the outcomes are recorded, the same ideas are not proposed again', async () => {
+    assert.ok(proposals.starts.length >= 2);
+    await activities.recordAnalysisProposalOutcomes({
+      cycleKey: secondKey,
+      outcomes: proposals.starts.map((s) => ({
+        proposalId: s.proposalId,
+        productId: s.productId,
+        workflowId: s.workflowId,
+        outcome: 'started' as const,
+      })),
+    });
+    const again = await activities.proposeFromAnalysis({
+      productId: ordersId,
+      cycleKey: secondKey,
+      snapshotId: second.snapshotId as string,
+    });
+    const before = new Set(proposals.starts.map((s) => s.proposalId));
+    assert.deepEqual(
+      again.starts.filter((s) => before.has(s.proposalId)).map((s) => s.spec.name),
+      [],
+    );
+  });
+
+  it('a product without a table yet is noData, recorded as such', async () => {
+    const lonely = parseSpec({ ...orders, name: `nt_${suffix}` });
+    await publishProduct(producer, lonely, 'active', catalogTopic);
+    const outcome = await activities.runAnalysisCycle({
+      productId: productIdOf(lonely),
+      cycleKey: `cycle-${suffix}-lonely`,
+    });
+    assert.equal(outcome.outcome, 'noData');
+    assert.equal(outcome.snapshotId, null);
+    assert.match(outcome.findings[0] ?? '', /no Iceberg table yet/);
+  });
+});
