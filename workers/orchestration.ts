@@ -1,3 +1,4 @@
+import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { MeshloopConfig } from '../src/config';
 import { createActivities } from '../activities';
@@ -5,6 +6,8 @@ import { dataConverterFor } from '../src/codec/payload-codec';
 import { createCreationActivitiesFromConfig } from '../activities/creation';
 import { createMaterializationActivitiesFromConfig } from '../activities/materialize';
 import { createDiscoveryActivities } from '../activities/discovery';
+import { createAnalysisScheduleActivities } from '../activities/analysis';
+import { createAnalysisCycleActivitiesFromConfig } from '../activities/analysis-cycle';
 import { createSqlGuardActivities } from '../activities/creation-guard';
 import { SqlGatewayClient } from '../src/adapters/flink/sql-gateway';
 import { createLlmClient } from '../src/adapters/llm/client';
@@ -52,6 +55,13 @@ export async function startOrchestrationWorker(
   const taskQueue = options.taskQueue ?? config.temporal.taskQueue;
   const dataConverter = dataConverterFor(config.codec.payloadKeys);
   const gateway = new SqlGatewayClient({ url: config.flink.sqlGatewayUrl, log: log.child('sql-gateway') });
+  // The analysis schedules are Temporal Schedules: their activities need a client of their own.
+  const clientConnection = await Connection.connect({ address: config.temporal.address });
+  const client = new Client({
+    connection: clientConnection,
+    namespace: config.temporal.namespace,
+    ...(dataConverter ? { dataConverter } : {}),
+  });
   const worker = await Worker.create({
     connection,
     // With MESHLOOP_PAYLOAD_KEYS every payload is encrypted before it reaches Temporal's store.
@@ -90,6 +100,10 @@ export async function startOrchestrationWorker(
       ...createCreationActivitiesFromConfig(config, log.child('creation'), { kafka }),
       // Materialization: each product's Iceberg table and the Flink job (or Tableflow) keeping it current.
       ...createMaterializationActivitiesFromConfig(config, log.child('materialize')),
+      // Analysis: each product's cycle in DuckDB over its Iceberg table, results, the analyst's
+      // proposals; and the Temporal Schedule that runs the cycles.
+      ...createAnalysisCycleActivitiesFromConfig(config, log.child('analysis'), { kafka, producer, gateway }),
+      ...createAnalysisScheduleActivities({ client, taskQueue, log: log.child('analysis') }),
     },
   });
   log.info('worker started', {
@@ -99,6 +113,7 @@ export async function startOrchestrationWorker(
   });
   const done = worker.run().finally(async () => {
     await producer.disconnect().catch(() => undefined);
+    await clientConnection.close().catch(() => undefined);
     await connection.close().catch(() => undefined);
     log.info('worker stopped', { taskQueue });
   });
