@@ -1,20 +1,24 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
 import type { Kafka, Producer } from 'kafkajs';
 import type { AnalysisProposals, CycleOutcome } from '../../activities/analysis';
 import { createAnalysisCycleActivitiesFromConfig } from '../../activities/analysis-cycle';
 import { SqlGatewayClient } from '../../src/adapters/flink/sql-gateway';
 import { ensureCatalogTopic, readCatalog } from '../../src/adapters/kafka/catalog';
-import { createKafkaClient, MESHLOOP_TOPIC_PREFIX } from '../../src/adapters/kafka/client';
+import { CATALOG_TOPIC, createKafkaClient, MESHLOOP_TOPIC_PREFIX } from '../../src/adapters/kafka/client';
 import type { MeshloopConfig } from '../../src/config';
 import { checkSpecSql } from '../../src/creation/guard';
 import { upstreamOfCatalogRecord } from '../../src/creation/inputs';
 import type { ProductSpec } from '../../src/domain/spec';
-import { parseSpec, productIdOf } from '../../src/domain/spec';
+import { parseSpec, productIdOf, workflowIdOf } from '../../src/domain/spec';
 import { createLogger } from '../../src/log';
 import { queryProduct } from '../../src/query/product-query';
 import { createProductTable, lakeTableSql, openLakeWriter, publishProduct } from '../helpers/lake-tables';
 import { testPlatform } from '../helpers/platform';
+import type { analysisWorkflow } from '../../workflows/analysis';
+import type { RunningWorker } from '../../workers/orchestration';
+import { startOrchestrationWorker } from '../../workers/orchestration';
 
 /**
  * The analysis cycle's activities on the real platform: product tables in the Iceberg REST catalog
@@ -314,5 +318,122 @@ describe('analysis cycle on the real platform: checks at a pinned snapshot, resu
     assert.equal(outcome.outcome, 'noData');
     assert.equal(outcome.snapshotId, null);
     assert.match(outcome.findings[0] ?? '', /no Iceberg table yet/);
+  });
+});
+
+/**
+ * The orchestration worker as `npm start` runs it: `analysisWorkflow` finds the cycle's activities
+ * registered, reads the real catalog topic, starts the analyst's proposals as product workflows and
+ * records them in the ledger, so the next cycle does not propose them again.
+ */
+describe('analysisWorkflow through the orchestration worker (real activities, real platform)', function () {
+  this.timeout(300_000);
+  const suffix = randomUUID().replace(/-/g, '').slice(0, 8);
+  const taskQueue = `analysis-cycle-${suffix}`;
+  let config: MeshloopConfig;
+  let kafka: Kafka;
+  let producer: Producer;
+  let connection: Connection;
+  let client: Client;
+  let worker: RunningWorker;
+  const started: string[] = [];
+
+  const spec: ProductSpec = parseSpec({
+    name: `wf_${suffix}`,
+    domain: 'orders',
+    owner: 'alice',
+    description: 'Orders as placed, one row per order.',
+    kind: 'source-aligned',
+    inputs: [
+      {
+        topic: 'orders.orders',
+        as: 'orders',
+        schema: {
+          fields: [
+            { name: 'order_id', type: 'string' },
+            { name: 'channel', type: 'string' },
+            { name: 'total_amount', type: 'double' },
+            { name: 'order_ts', type: 'timestamp' },
+          ],
+          eventTimeField: 'order_ts',
+        },
+      },
+    ],
+    sql: 'SELECT order_id, channel, total_amount AS amount, order_ts AS placed_at FROM orders',
+    schema: {
+      fields: [
+        { name: 'order_id', type: 'string', nullable: false },
+        { name: 'channel', type: 'string' },
+        { name: 'amount', type: 'double' },
+        { name: 'placed_at', type: 'timestamp' },
+      ],
+      key: ['order_id'],
+      eventTimeField: 'placed_at',
+    },
+    quality: [{ rule: 'range', field: 'amount', min: 0 }],
+  });
+  const productId = productIdOf(spec);
+
+  before(async function () {
+    this.timeout(15 * 60_000);
+    config = await testPlatform();
+    kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'analysis-workflow-test' });
+    producer = kafka.producer();
+    await producer.connect();
+    connection = await Connection.connect({ address: config.temporal.address });
+    client = new Client({ connection, namespace: config.temporal.namespace });
+    await ensureCatalogTopic(kafka);
+    await createProductTable(config, spec);
+    await publishProduct(producer, spec, 'active', CATALOG_TOPIC);
+    const writer = await openLakeWriter(config);
+    try {
+      // Two negative amounts: a range breach.
+      await writer.connection.run(
+        `INSERT INTO ${lakeTableSql(spec)} SELECT 'w-' || i, ['web', 'app'][1 + i % 2], ` +
+          `CASE WHEN i < 2 THEN -1.0 ELSE i * 1.0 END, now() - to_seconds(i) FROM range(100) r(i)`,
+      );
+    } finally {
+      writer.close();
+    }
+    worker = await startOrchestrationWorker(config, createLogger('analysis-worker', 'warn'), { taskQueue });
+  });
+
+  after(async () => {
+    for (const workflowId of started) {
+      await client.workflow
+        .getHandle(workflowId)
+        .terminate('analysis test done')
+        .catch(() => undefined);
+    }
+    await worker?.shutdown();
+    await connection?.close();
+    await producer?.disconnect();
+  });
+
+  const runCycle = () =>
+    client.workflow.execute<typeof analysisWorkflow>('analysisWorkflow', {
+      taskQueue,
+      workflowId: `analysis:${productId}-test-${randomUUID().slice(0, 8)}`,
+      args: [{ productId }],
+    });
+
+  it('reports the breach, starts the analyst’s proposals as product workflows; the next cycle proposes nothing again', async () => {
+    const first = await runCycle();
+    started.push(...first.started.map((id) => workflowIdOf(id)));
+    assert.equal(first.summary.outcome, 'breach', JSON.stringify(first.summary));
+    assert.deepEqual(
+      first.summary.breaches.map((b) => [b.rule, b.failing]),
+      [['range:amount', 2]],
+    );
+    assert.ok(first.started.includes(`orders.${spec.name}_by_channel_hourly`), JSON.stringify(first));
+    assert.equal(first.summary.proposals.length, first.started.length + first.existing.length);
+    const child = await client.workflow
+      .getHandle(workflowIdOf(`orders.${spec.name}_by_channel_hourly`))
+      .describe();
+    assert.equal(child.type, 'dataProductWorkflow');
+
+    const second = await runCycle();
+    assert.deepEqual([second.started, second.existing, second.summary.proposals], [[], [], []]);
+    assert.equal(second.summary.outcome, 'breach');
   });
 });
