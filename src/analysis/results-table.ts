@@ -4,6 +4,7 @@ import type { LakeTable } from '../adapters/duckdb/lake';
 import type { WriterColumn } from '../adapters/duckdb/lake-writer';
 import { IcebergLakeWriter } from '../adapters/duckdb/lake-writer';
 import type { AnalysisCycleSummary } from '../domain/analysis';
+import { SchemaIncompatibleError } from '../domain/errors';
 import { analysisCycleSummarySchema } from '../domain/analysis';
 import type { IcebergTableRef } from '../domain/materialization';
 
@@ -52,7 +53,8 @@ const columns: ReadonlyArray<WriterColumn & { iceberg: string; required: boolean
   { name: 'figures', type: 'VARCHAR', iceberg: 'string', required: false },
   { name: 'examples', type: 'VARCHAR', iceberg: 'string', required: false },
   { name: 'summary', type: 'VARCHAR', iceberg: 'string', required: false },
-  { name: 'at', type: 'TIMESTAMPTZ', iceberg: 'timestamptz', required: true },
+  // Not `at`: that is a keyword in DuckDB (time travel), and people query this table by hand.
+  { name: 'analysed_at', type: 'TIMESTAMPTZ', iceberg: 'timestamptz', required: true },
 ];
 
 export function resultsTableRequest() {
@@ -90,7 +92,15 @@ export async function ensureResultsTable(
     return { ref, location: created.metadata.location };
   } catch (error) {
     if (!(error instanceof IcebergCatalogError && error.status === 409)) throw error;
-    return { ref, location: (await catalog.loadTable(name)).metadata.location };
+    const loaded = await catalog.loadTable(name);
+    const have = new Set(loaded.currentSchema?.fields.map((f) => f.name) ?? []);
+    const missing = columns.filter((c) => !have.has(c.name)).map((c) => c.name);
+    if (missing.length > 0) {
+      throw new SchemaIncompatibleError(
+        `${ref.namespace}.${ref.name} exists without the columns ${missing.join(', ')}: it is not Meshloop's analysis results table (drop it, or set another)`,
+      );
+    }
+    return { ref, location: loaded.metadata.location };
   }
 }
 
@@ -143,9 +153,9 @@ export class AnalysisResultsTable {
   /** The product's last `limit` cycles that read a snapshot, oldest first. */
   async pastCycles(productId: string, limit: number): Promise<PastCycle[]> {
     const rows = await this.writer.select(
-      `SELECT cycle_key, snapshot_id, "rows", CAST("at" AS VARCHAR) AS at_text FROM r ` +
+      `SELECT cycle_key, snapshot_id, "rows", CAST(analysed_at AS VARCHAR) AS at_text FROM r ` +
         `WHERE product_id = $1 AND rule = '${CYCLE_ROW}' AND snapshot_id IS NOT NULL ` +
-        `ORDER BY "at" DESC, cycle_key DESC LIMIT ${Math.max(1, Math.floor(limit))}`,
+        `ORDER BY analysed_at DESC, cycle_key DESC LIMIT ${Math.max(1, Math.floor(limit))}`,
       [productId],
     );
     return rows
@@ -161,8 +171,8 @@ export class AnalysisResultsTable {
   /** Per rule, the failing counts of the product's last `limit` cycles (oldest first). */
   async ruleHistory(productId: string, limit: number): Promise<Record<string, number[]>> {
     const rows = await this.writer.select(
-      `WITH cycles AS (SELECT cycle_key, "at" AS cycle_at FROM r WHERE product_id = $1 AND rule = '${CYCLE_ROW}' AND snapshot_id IS NOT NULL ` +
-        `ORDER BY "at" DESC, cycle_key DESC LIMIT ${Math.max(1, Math.floor(limit))}) ` +
+      `WITH cycles AS (SELECT cycle_key, analysed_at AS cycle_at FROM r WHERE product_id = $1 AND rule = '${CYCLE_ROW}' AND snapshot_id IS NOT NULL ` +
+        `ORDER BY analysed_at DESC, cycle_key DESC LIMIT ${Math.max(1, Math.floor(limit))}) ` +
         `SELECT r.rule, r.failing FROM r JOIN cycles USING (cycle_key) ` +
         `WHERE r.product_id = $1 AND r.outcome IN ('pass', 'fail') ORDER BY cycles.cycle_at, cycles.cycle_key`,
       [productId],
