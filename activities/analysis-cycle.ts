@@ -171,7 +171,7 @@ export function createAnalysisCycleActivities(deps: AnalysisCycleDependencies) {
               ? `${productId} has no Iceberg table yet`
               : `${productId}'s table has no snapshot yet (nothing committed)`;
           const outcome = noDataOutcome(productId, cycleKey, at, why);
-          await results.append(resultRowsOf(outcome));
+          await results.appendCycle(resultRowsOf(outcome));
           log.info('analysis cycle without data', { productId, cycleKey, why });
           return outcome;
         }
@@ -206,7 +206,7 @@ export function createAnalysisCycleActivities(deps: AnalysisCycleDependencies) {
         // A twin attempt may have finished meanwhile: its rows stand, ours are not written twice.
         const raced = await results.storedCycle(productId, cycleKey);
         if (raced) return raced;
-        await results.append(resultRowsOf(outcome, measurement));
+        await results.appendCycle(resultRowsOf(outcome, measurement));
         log.info('analysis cycle', {
           productId,
           cycleKey,

@@ -4,7 +4,7 @@ import type { LakeTable } from '../adapters/duckdb/lake';
 import type { WriterColumn } from '../adapters/duckdb/lake-writer';
 import { IcebergLakeWriter } from '../adapters/duckdb/lake-writer';
 import type { AnalysisCycleSummary } from '../domain/analysis';
-import { SchemaIncompatibleError } from '../domain/errors';
+import { SchemaIncompatibleError, UpstreamUnavailableError } from '../domain/errors';
 import { analysisCycleSummarySchema } from '../domain/analysis';
 import type { IcebergTableRef } from '../domain/materialization';
 
@@ -130,6 +130,26 @@ export function outcomeOfCycleRow(figures: string): CycleOutcome | undefined {
   }
 }
 
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const isCommitConflict = (error: unknown) =>
+  /Conflict_409|CommitFailedException|created concurrently/i.test(
+    String((error as Error | undefined)?.message),
+  );
+
+/** One append at a time per table in this process: racing commits are what lose writes. */
+const appending = new Map<string, Promise<unknown>>();
+async function serialised<T>(ref: IcebergTableRef, work: () => Promise<T>): Promise<T> {
+  const key = `${ref.catalog}.${ref.namespace}.${ref.name}`;
+  const previous = appending.get(key) ?? Promise.resolve();
+  const next = previous.catch(() => undefined).then(work);
+  appending.set(key, next);
+  try {
+    return await next;
+  } finally {
+    if (appending.get(key) === next) appending.delete(key);
+  }
+}
+
 export class AnalysisResultsTable {
   private constructor(private readonly writer: IcebergLakeWriter) {}
 
@@ -186,7 +206,16 @@ export class AnalysisResultsTable {
     return history;
   }
 
-  /** One cycle's rows, in one commit. */
+  /** Whether the table holds this cycle's row now. */
+  async hasCycle(productId: string, cycleKey: string): Promise<boolean> {
+    const rows = await this.writer.select(
+      `SELECT count(*) AS n FROM r WHERE product_id = $1 AND cycle_key = $2 AND rule = '${CYCLE_ROW}'`,
+      [productId, cycleKey],
+    );
+    return count(rows[0]?.n) > 0;
+  }
+
+  /** One commit of rows, as they are. */
   async append(rows: readonly ResultRow[]): Promise<void> {
     await this.writer.append(
       columns,
@@ -203,6 +232,38 @@ export class AnalysisResultsTable {
         row.summary,
         row.at,
       ]),
+    );
+  }
+
+  /**
+   * One cycle's rows (its `cycle` row among them), stored exactly once. Appends are serialised in
+   * this process, and each is read back: DuckDB 1.5.5's Iceberg commits that race another writer's
+   * may fail with 409 or, measured here, report success without landing; either is tried again
+   * (the read-back first, so a late landing is not written twice).
+   */
+  async appendCycle(rows: readonly ResultRow[], options: { attempts?: number } = {}): Promise<void> {
+    const cycle = rows.find((row) => row.rule === CYCLE_ROW);
+    if (!cycle) throw new Error('a cycle is stored with its cycle row');
+    const attempts = options.attempts ?? 6;
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (attempt > 1) {
+        await delay(Math.round(100 * attempt * (0.5 + Math.random())));
+        if (await this.hasCycle(cycle.productId, cycle.cycleKey)) return;
+      }
+      try {
+        await serialised(this.writer.ref, () => this.append(rows));
+      } catch (error) {
+        if (!isCommitConflict(error)) throw error;
+        lastError = error;
+        continue;
+      }
+      if (await this.hasCycle(cycle.productId, cycle.cycleKey)) return;
+    }
+    throw new UpstreamUnavailableError(
+      'Iceberg',
+      `the results of cycle ${cycle.cycleKey} were not stored after ${attempts} attempts (concurrent commits)`,
+      lastError,
     );
   }
 

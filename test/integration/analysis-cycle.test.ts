@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { Kafka, Producer } from 'kafkajs';
 import type { AnalysisProposals, CycleOutcome } from '../../activities/analysis';
 import { createAnalysisCycleActivitiesFromConfig } from '../../activities/analysis-cycle';
+import { ensureDuckDbExtensions } from '../../src/adapters/duckdb/extensions';
 import { SqlGatewayClient } from '../../src/adapters/flink/sql-gateway';
+import { IcebergCatalogClient } from '../../src/adapters/iceberg';
+import { AnalysisResultsTable, ensureResultsTable } from '../../src/analysis/results-table';
 import { ensureCatalogTopic, readCatalog } from '../../src/adapters/kafka/catalog';
 import { CATALOG_TOPIC, createKafkaClient, MESHLOOP_TOPIC_PREFIX } from '../../src/adapters/kafka/client';
 import type { MeshloopConfig } from '../../src/config';
@@ -435,5 +440,66 @@ describe('analysisWorkflow through the orchestration worker (real activities, re
     const second = await runCycle();
     assert.deepEqual([second.started, second.existing, second.summary.proposals], [[], [], []]);
     assert.equal(second.summary.outcome, 'breach');
+  });
+});
+
+describe('meshloop.analysis_results under concurrent writers', function () {
+  this.timeout(300_000);
+
+  it('every cycle lands exactly once when several processes append at the same time', async () => {
+    const config = await testPlatform();
+    const iceberg = new IcebergCatalogClient({ url: config.iceberg.catalogUrl });
+    const ref = { catalog: 'lake', namespace: 'meshloop', name: `results_${randomUUID().slice(0, 8)}` };
+    const table = await ensureResultsTable(iceberg, ref);
+    const writers = ['a', 'b', 'c', 'd'];
+    const cycles = 5;
+    try {
+      await Promise.all(
+        writers.map(
+          (who) =>
+            new Promise<void>((resolve, reject) => {
+              const child = spawn(
+                process.execPath,
+                [
+                  '--import',
+                  'tsx',
+                  path.join(__dirname, '../helpers/append-cycles.ts'),
+                  config.iceberg.catalogUrl,
+                  config.stack.cacheDir,
+                  table.location,
+                  ref.namespace,
+                  ref.name,
+                  `p.${who}`,
+                  String(cycles),
+                ],
+                { stdio: ['ignore', 'inherit', 'inherit'] },
+              );
+              child.once('error', reject);
+              child.once('exit', (code) =>
+                code === 0 ? resolve() : reject(new Error(`writer ${who} exited ${code}`)),
+              );
+            }),
+        ),
+      );
+      const extensionDir = await ensureDuckDbExtensions(config.stack.cacheDir);
+      const results = await AnalysisResultsTable.open({
+        extensionDir,
+        catalogUrl: config.iceberg.catalogUrl,
+        table,
+      });
+      try {
+        for (const who of writers)
+          for (let i = 0; i < cycles; i++)
+            assert.ok(await results.hasCycle(`p.${who}`, `k${i}`), `cycle k${i} of p.${who} is stored`);
+      } finally {
+        results.close();
+      }
+      const loaded = await iceberg.loadTable({ namespace: [ref.namespace], name: ref.name });
+      assert.equal(loaded.currentSnapshot?.summary['total-records'], String(writers.length * cycles));
+    } finally {
+      await iceberg
+        .dropTable({ namespace: [ref.namespace], name: ref.name }, { purge: true })
+        .catch(() => undefined);
+    }
   });
 });
