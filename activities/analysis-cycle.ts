@@ -148,79 +148,83 @@ export function createAnalysisCycleActivities(deps: AnalysisCycleDependencies) {
     }
   };
 
-  const activities = {
-    async runAnalysisCycle(input: { productId: string; cycleKey: string }): Promise<CycleOutcome> {
-      const at = now();
-      const { productId, cycleKey } = input;
-      const results = await openResults();
-      try {
-        const stored = await results.storedCycle(productId, cycleKey);
-        if (stored) {
-          log.info('analysis cycle already stored', { productId, cycleKey, outcome: stored.outcome });
-          return stored;
-        }
-        const record = (await readCatalog(kafka, { topic: catalogTopic, log })).get(productId);
-        const spec = specOfRecord(record);
-        const ref = productTableOf(productId, deps.catalogName);
-        const loaded = spec ? await loadTable(ref) : undefined;
-        const snapshot = loaded?.currentSnapshot;
-        if (!spec || !loaded || !snapshot) {
-          const why = !spec
-            ? `${productId} has no readable spec in the catalog`
-            : !loaded
-              ? `${productId} has no Iceberg table yet`
-              : `${productId}'s table has no snapshot yet (nothing committed)`;
-          const outcome = noDataOutcome(productId, cycleKey, at, why);
-          await results.appendCycle(resultRowsOf(outcome));
-          log.info('analysis cycle without data', { productId, cycleKey, why });
-          return outcome;
-        }
-        const past = (await results.pastCycles(productId, PAST_CYCLES)).filter(
-          (c) => c.cycleKey !== cycleKey,
-        );
-        const lake = await IcebergLake.open({
-          extensionDir: await deps.extensionDir(),
-          catalogUrl: deps.catalogUrl,
-          tables: [{ ref, location: loaded.metadata.location }],
-        });
-        const began = Date.now();
-        let measurement;
-        try {
-          measurement = await heartbeating((step) =>
-            measureCycle({
-              lake,
-              table: ref,
-              spec,
-              cycleKey,
-              snapshot,
-              past,
-              snapshotIds: new Set(loaded.snapshots.map((s) => s.snapshotId)),
-              now: at,
-              step,
-            }),
-          );
-        } finally {
-          lake.close();
-        }
-        const outcome = outcomeOf(measurement);
-        // A twin attempt may have finished meanwhile: its rows stand, ours are not written twice.
-        const raced = await results.storedCycle(productId, cycleKey);
-        if (raced) return raced;
-        await results.appendCycle(resultRowsOf(outcome, measurement));
-        log.info('analysis cycle', {
-          productId,
-          cycleKey,
-          snapshotId: outcome.snapshotId,
-          outcome: outcome.outcome,
-          rows: outcome.rows,
-          breaches: outcome.breaches.map((b) => b.rule),
-          findings: outcome.findings.length,
-          ms: Date.now() - began,
-        });
-        return outcome;
-      } finally {
-        results.close();
+  /** One cycle: stored already (a retry) → that; no snapshot → noData; else the checks, stored once. */
+  const runCycle = async (
+    input: { productId: string; cycleKey: string },
+    step: (what: string) => void,
+  ): Promise<CycleOutcome> => {
+    const at = now();
+    const { productId, cycleKey } = input;
+    const results = await openResults();
+    try {
+      const stored = await results.storedCycle(productId, cycleKey);
+      if (stored) {
+        log.info('analysis cycle already stored', { productId, cycleKey, outcome: stored.outcome });
+        return stored;
       }
+      const record = (await readCatalog(kafka, { topic: catalogTopic, log })).get(productId);
+      const spec = specOfRecord(record);
+      const ref = productTableOf(productId, deps.catalogName);
+      const loaded = spec ? await loadTable(ref) : undefined;
+      const snapshot = loaded?.currentSnapshot;
+      if (!spec || !loaded || !snapshot) {
+        const why = !spec
+          ? `${productId} has no readable spec in the catalog`
+          : !loaded
+            ? `${productId} has no Iceberg table yet`
+            : `${productId}'s table has no snapshot yet (nothing committed)`;
+        const outcome = noDataOutcome(productId, cycleKey, at, why);
+        await results.appendCycle(resultRowsOf(outcome));
+        log.info('analysis cycle without data', { productId, cycleKey, why });
+        return outcome;
+      }
+      const past = (await results.pastCycles(productId, PAST_CYCLES)).filter((c) => c.cycleKey !== cycleKey);
+      const lake = await IcebergLake.open({
+        extensionDir: await deps.extensionDir(),
+        catalogUrl: deps.catalogUrl,
+        tables: [{ ref, location: loaded.metadata.location }],
+      });
+      const began = Date.now();
+      let measurement;
+      try {
+        measurement = await measureCycle({
+          lake,
+          table: ref,
+          spec,
+          cycleKey,
+          snapshot,
+          past,
+          snapshotIds: new Set(loaded.snapshots.map((s) => s.snapshotId)),
+          now: at,
+          step,
+        });
+      } finally {
+        lake.close();
+      }
+      const outcome = outcomeOf(measurement);
+      // A twin attempt may have finished meanwhile: its rows stand, ours are not written twice.
+      const raced = await results.storedCycle(productId, cycleKey);
+      if (raced) return raced;
+      await results.appendCycle(resultRowsOf(outcome, measurement));
+      log.info('analysis cycle', {
+        productId,
+        cycleKey,
+        snapshotId: outcome.snapshotId,
+        outcome: outcome.outcome,
+        rows: outcome.rows,
+        breaches: outcome.breaches.map((b) => b.rule),
+        findings: outcome.findings.length,
+        ms: Date.now() - began,
+      });
+      return outcome;
+    } finally {
+      results.close();
+    }
+  };
+
+  const activities = {
+    runAnalysisCycle(input: { productId: string; cycleKey: string }): Promise<CycleOutcome> {
+      return heartbeating((step) => runCycle(input, step));
     },
 
     async proposeFromAnalysis(input: {

@@ -1,4 +1,5 @@
 import type { IcebergLake } from '../adapters/duckdb/lake';
+import { LakeQueryError } from '../adapters/duckdb/lake';
 import { parseDuration } from '../domain/duration';
 import type { IcebergTableRef } from '../domain/materialization';
 import type { ProductSpec } from '../domain/spec';
@@ -80,7 +81,7 @@ export function freshnessCheck(input: {
   basis: FreshnessCheck['basis'];
 }): FreshnessCheck {
   const limitMs = parseDuration(input.freshness) ?? 3_600_000;
-  const what = input.basis === 'eventTime' ? 'newest event' : 'last commit (no event time field)';
+  const what = input.basis === 'eventTime' ? 'newest event' : 'last commit (no readable event time)';
   if (input.newestMs === undefined) {
     return {
       outcome: 'fail',
@@ -193,11 +194,21 @@ export async function measureCycle(input: MeasureInput): Promise<CycleMeasuremen
   const step = input.step ?? (() => undefined);
   const at = { table, snapshotId: snapshot.snapshotId };
 
-  const { queries, uncheckable } = qualityRuleQueries(spec, { now, maxExamples: MAX_EXAMPLES });
+  const { queries, uncheckable: notQueries } = qualityRuleQueries(spec, { now, maxExamples: MAX_EXAMPLES });
+  const uncheckable = [...notQueries];
   const rules: RuleResult[] = [];
   for (const query of queries) {
     step(`rule ${query.rule}`);
-    const row = (await lake.query(query.sql, { ...at, maxRows: 1 })).rows[0] ?? {};
+    let row: Record<string, unknown>;
+    try {
+      row = (await lake.query(query.sql, { ...at, maxRows: 1 })).rows[0] ?? {};
+    } catch (error) {
+      // DuckDB refused the rule's query (a column the table lacks, a custom condition that does not
+      // bind): the rule is reported as not checked, the other checks still run.
+      if (!(error instanceof LakeQueryError)) throw error;
+      uncheckable.push({ rule: query.rule, reason: clip(error.message, 300) });
+      continue;
+    }
     rules.push({
       rule: query.rule,
       failing: num(row.failing),
@@ -209,21 +220,28 @@ export async function measureCycle(input: MeasureInput): Promise<CycleMeasuremen
 
   const eventTime = spec.schema.eventTimeField;
   let newestMs: number | undefined = snapshot.timestampMs;
+  let basis: FreshnessCheck['basis'] = 'lastCommit';
   if (eventTime && current.profile.fields.some((f) => f.name === eventTime)) {
     step('freshness');
-    const row = (
-      await lake.query(`SELECT epoch_ms(max(${duckIdent(eventTime)}))::BIGINT AS newest FROM t`, {
-        ...at,
-        maxRows: 1,
-      })
-    ).rows[0];
-    newestMs = row?.newest === null || row?.newest === undefined ? undefined : num(row.newest);
+    try {
+      const row = (
+        await lake.query(
+          `SELECT epoch_ms(CAST(max(${duckIdent(eventTime)}) AS TIMESTAMPTZ))::BIGINT AS newest FROM t`,
+          { ...at, maxRows: 1 },
+        )
+      ).rows[0];
+      newestMs = row?.newest === null || row?.newest === undefined ? undefined : num(row.newest);
+      basis = 'eventTime';
+    } catch (error) {
+      // An event time DuckDB cannot read as a time (epoch numbers): the last commit stands in.
+      if (!(error instanceof LakeQueryError)) throw error;
+    }
   }
   const freshness = freshnessCheck({
     newestMs,
     nowMs: now.getTime(),
     freshness: spec.sla.freshness,
-    basis: eventTime ? 'eventTime' : 'lastCommit',
+    basis,
   });
 
   const { added, recent } = volumeFigures(input.past, current.profile.rows);
@@ -245,13 +263,21 @@ export async function measureCycle(input: MeasureInput): Promise<CycleMeasuremen
       skipped: `the previous cycle's snapshot ${previous.snapshotId} has expired`,
     };
   else {
-    const before = await profileAt(lake, table, spec, previous.snapshotId, step);
-    drift = {
-      previousSnapshotId: previous.snapshotId,
-      findings: compareSnapshots(before.profile, current.profile),
-    };
+    try {
+      const before = await profileAt(lake, table, spec, previous.snapshotId, step);
+      drift = {
+        previousSnapshotId: previous.snapshotId,
+        findings: compareSnapshots(before.profile, current.profile),
+      };
+    } catch (error) {
+      if (!(error instanceof LakeQueryError)) throw error;
+      drift = {
+        previousSnapshotId: previous.snapshotId,
+        findings: [],
+        skipped: clip(`the previous snapshot could not be read: ${error.message}`, 300),
+      };
+    }
   }
-
   return {
     productId: productIdOf(spec),
     cycleKey: input.cycleKey,

@@ -82,6 +82,8 @@ describe('analysis cycle on the real platform: checks at a pinned snapshot, resu
       { rule: 'notNull', field: 'customer_id' },
       { rule: 'range', field: 'amount', min: 0 },
       { rule: 'allowedValues', field: 'status', values: ['created', 'paid', 'shipped', 'refunded'] },
+      // A plain row condition over a column the table does not have: DuckDB refuses it.
+      { rule: 'custom', name: 'ghost', sql: 'ghost_column > 0' },
     ],
     sla: { freshness: '1h' },
   });
@@ -203,6 +205,11 @@ describe('analysis cycle on the real platform: checks at a pinned snapshot, resu
     assert.equal(byRule.get('range:amount')?.outcome, 'pass');
     assert.equal(byRule.get('sla:freshness')?.outcome, 'pass');
     assert.equal(byRule.get('drift')?.outcome, 'skipped', 'the first cycle has nothing to compare with');
+    assert.equal(byRule.get('custom:ghost')?.outcome, 'uncheckable');
+    assert.ok(
+      first.findings.some((f) => f.startsWith('custom:ghost not checked:') && f.includes('ghost_column')),
+      JSON.stringify(first.findings),
+    );
     assert.ok(rows.every((r) => r.snapshot_id === first.snapshotId));
 
     // A retried activity returns the stored cycle and writes nothing more.

@@ -112,7 +112,7 @@ describe('analysis cycle: SLA freshness', () => {
       basis: 'lastCommit',
     });
     assert.equal(check.outcome, 'fail');
-    assert.match(check.summary, /last commit \(no event time field\)/);
+    assert.match(check.summary, /last commit \(no readable event time\)/);
   });
 });
 
