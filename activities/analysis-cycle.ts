@@ -11,7 +11,7 @@ import { readCatalog } from '../src/adapters/kafka/catalog';
 import { CATALOG_TOPIC } from '../src/adapters/kafka/client';
 import { readProposalsLedger, recordProposalsInLedger } from '../src/adapters/kafka/proposals-ledger';
 import type { AnalystProposal, AnalystResult, CycleFigures, Neighbour } from '../src/analysis/analyst';
-import { analyseProduct } from '../src/analysis/analyst';
+import { analyseProduct, FAILING_CYCLES } from '../src/analysis/analyst';
 import {
   measureCycle,
   noDataOutcome,
@@ -20,7 +20,6 @@ import {
   profileAt,
   resultRowsOf,
 } from '../src/analysis/cycle';
-import { FAILING_CYCLES } from '../src/analysis/analyst';
 import type { NeighbourTable } from '../src/analysis/neighbours';
 import { MAX_NEIGHBOURS, measureNeighbours, overlapCandidates } from '../src/analysis/neighbours';
 import { AnalysisResultsTable, ensureResultsTable, resultsTableRef } from '../src/analysis/results-table';
@@ -148,6 +147,36 @@ export function createAnalysisCycleActivities(deps: AnalysisCycleDependencies) {
     }
   };
 
+  /**
+   * Other analysed products (active, degraded) with a single key our fields might hold, and a
+   * snapshot to read; at most MAX_NEIGHBOURS. None when our product has no key (the analyst joins
+   * only keyed products).
+   */
+  const neighbourTablesOf = async (
+    parent: ProductSpec,
+    catalog: ReadonlyMap<string, CatalogRecord>,
+  ): Promise<Array<NeighbourTable & { location: string }>> => {
+    const found: Array<NeighbourTable & { location: string }> = [];
+    if (parent.schema.key.length === 0) return found;
+    for (const record of catalog.values()) {
+      if (found.length >= MAX_NEIGHBOURS) break;
+      const spec = specOfRecord(record);
+      if (!spec || !ANALYSED_STAGES.has(stageOf(record)) || overlapCandidates(parent, spec).length === 0)
+        continue;
+      const table = productTableOf(productIdOf(spec), deps.catalogName);
+      const loaded = await loadTable(table);
+      if (!loaded?.currentSnapshot) continue;
+      found.push({
+        spec,
+        stage: stageOf(record),
+        table,
+        snapshotId: loaded.currentSnapshot.snapshotId,
+        location: loaded.metadata.location,
+      });
+    }
+    return found;
+  };
+
   /** One cycle: stored already (a retry) → that; no snapshot → noData; else the checks, stored once. */
   const runCycle = async (
     input: { productId: string; cycleKey: string },
@@ -247,27 +276,11 @@ export function createAnalysisCycleActivities(deps: AnalysisCycleDependencies) {
         return { starts: [], knownDomains };
       }
 
-      // Neighbours: other analysed products with a single key our fields might hold, and a snapshot.
-      const neighbourTables: NeighbourTable[] = [];
-      const lakeTables: LakeTable[] = [{ ref, location: loaded.metadata.location }];
-      if (parent.schema.key.length > 0) {
-        for (const record of catalog.values()) {
-          if (neighbourTables.length >= MAX_NEIGHBOURS) break;
-          const spec = specOfRecord(record);
-          if (!spec || !ANALYSED_STAGES.has(stageOf(record)) || overlapCandidates(parent, spec).length === 0)
-            continue;
-          const theirRef = productTableOf(productIdOf(spec), deps.catalogName);
-          const theirs = await loadTable(theirRef);
-          if (!theirs?.currentSnapshot) continue;
-          neighbourTables.push({
-            spec,
-            stage: stageOf(record),
-            table: theirRef,
-            snapshotId: theirs.currentSnapshot.snapshotId,
-          });
-          lakeTables.push({ ref: theirRef, location: theirs.metadata.location });
-        }
-      }
+      const neighbourTables = await neighbourTablesOf(parent, catalog);
+      const lakeTables: LakeTable[] = [
+        { ref, location: loaded.metadata.location },
+        ...neighbourTables.map((n) => ({ ref: n.table, location: n.location })),
+      ];
 
       const results = await openResults();
       let figures: CycleFigures;

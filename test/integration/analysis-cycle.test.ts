@@ -320,6 +320,46 @@ describe('analysis cycle on the real platform: checks at a pinned snapshot, resu
     );
   });
 
+  it('volume: rows added per cycle against the recent cycles; a spike is a finding, not a breach', async () => {
+    const steady = parseSpec({ ...orders, name: `vo_${suffix}`, quality: [] });
+    const productId = productIdOf(steady);
+    await createProductTable(config, steady);
+    await publishProduct(producer, steady, 'active', catalogTopic);
+    const writer = await openLakeWriter(config);
+    const outcomes: CycleOutcome[] = [];
+    try {
+      // 100 rows before each of five cycles, then 1,000 before the sixth.
+      for (const [i, added] of [100, 100, 100, 100, 100, 1000].entries()) {
+        await writer.connection.run(
+          `INSERT INTO ${lakeTableSql(steady)} SELECT 'v${i}-' || i, 'c-1', 'paid', 'K', 1.0, now() FROM range(${added}) r(i)`,
+        );
+        outcomes.push(await activities.runAnalysisCycle({ productId, cycleKey: `volume-${suffix}-${i}` }));
+      }
+    } finally {
+      writer.close();
+    }
+    assert.deepEqual(
+      outcomes.map((o) => [o.outcome, o.rows]),
+      [100, 200, 300, 400, 500, 1500].map((rows) => ['pass', rows]),
+    );
+    assert.ok(outcomes.slice(0, 5).every((o) => !o.findings.some((f) => f.startsWith('volume'))));
+    const spike = outcomes[5]?.findings.find((f) => f.startsWith('volume spike:'));
+    assert.match(spike ?? '', /1000 rows added against a median of 100 over the last 4 cycles \(10\.00×/);
+    const stored = (
+      await queryProduct(config, 'meshloop.analysis_results', {
+        sql: `SELECT outcome, figures FROM t WHERE product_id = '${productId}' AND rule = 'sla:volume' ORDER BY analysed_at`,
+      })
+    ).rows.map((r) => r.outcome);
+    assert.deepEqual(stored, [
+      'insufficientHistory',
+      'insufficientHistory',
+      'insufficientHistory',
+      'insufficientHistory',
+      'ok',
+      'spike',
+    ]);
+  });
+
   it('a product without a table yet is noData, recorded as such', async () => {
     const lonely = parseSpec({ ...orders, name: `nt_${suffix}` });
     await publishProduct(producer, lonely, 'active', catalogTopic);
