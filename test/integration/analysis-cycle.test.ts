@@ -360,6 +360,45 @@ describe('analysis cycle on the real platform: checks at a pinned snapshot, resu
     ]);
   });
 
+  it('a rule failing in three cycles in a row (read back from the results table) earns a valid-rows proposal', async () => {
+    const leaky = parseSpec({
+      ...orders,
+      name: `vr_${suffix}`,
+      quality: [{ rule: 'notNull', field: 'customer_id' }],
+    });
+    const productId = productIdOf(leaky);
+    await createProductTable(config, leaky);
+    await publishProduct(producer, leaky, 'active', catalogTopic);
+    const writer = await openLakeWriter(config);
+    let last: CycleOutcome | undefined;
+    try {
+      for (let i = 0; i < 3; i++) {
+        // 20 rows a cycle, two of them without a customer.
+        await writer.connection.run(
+          `INSERT INTO ${lakeTableSql(leaky)} SELECT 'l${i}-' || i, CASE WHEN i < 2 THEN NULL ELSE 'c-1' END, ` +
+            `'paid', 'K', 1.0, now() FROM range(20) r(i)`,
+        );
+        last = await activities.runAnalysisCycle({ productId, cycleKey: `leaky-${suffix}-${i}` });
+        assert.equal(last.breaches[0]?.failing, 2 * (i + 1));
+      }
+    } finally {
+      writer.close();
+    }
+    const proposed = await activities.proposeFromAnalysis({
+      productId,
+      cycleKey: `leaky-${suffix}-2`,
+      snapshotId: last?.snapshotId as string,
+    });
+    const valid = proposed.starts.find((s) => s.spec.name === `${leaky.name}_valid_notnull_customer_id`);
+    assert.ok(valid, JSON.stringify(proposed.starts.map((s) => s.spec.name)));
+    assert.match(valid.spec.sql ?? '', /WHERE `customer_id` IS NOT NULL/);
+    assert.equal(valid.spec.proposal?.parentProductId, productId);
+    assert.ok(
+      valid.spec.proposal?.evidence.some((e) => e.summary.includes('over the last 3 cycles: 2, 4, 6')),
+      JSON.stringify(valid.spec.proposal?.evidence),
+    );
+  });
+
   it('a product without a table yet is noData, recorded as such', async () => {
     const lonely = parseSpec({ ...orders, name: `nt_${suffix}` });
     await publishProduct(producer, lonely, 'active', catalogTopic);
