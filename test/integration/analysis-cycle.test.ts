@@ -6,6 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { Kafka, Producer } from 'kafkajs';
 import type { AnalysisProposals, CycleOutcome } from '../../activities/analysis';
 import { createAnalysisCycleActivitiesFromConfig } from '../../activities/analysis-cycle';
+import { analyseProduct } from '../../src/analysis/analyst';
 import { ensureDuckDbExtensions } from '../../src/adapters/duckdb/extensions';
 import { SqlGatewayClient } from '../../src/adapters/flink/sql-gateway';
 import { IcebergCatalogClient } from '../../src/adapters/iceberg';
@@ -159,7 +160,9 @@ describe('analysis cycle on the real platform: checks at a pinned snapshot, resu
     await producer?.disconnect();
     const admin = kafka.admin();
     await admin.connect();
-    await admin.deleteTopics({ topics: [catalogTopic, proposalsTopic] }).catch(() => undefined);
+    await admin
+      .deleteTopics({ topics: [catalogTopic, proposalsTopic, `${proposalsTopic}-llm`] })
+      .catch(() => undefined);
     await admin.disconnect();
   });
 
@@ -318,6 +321,44 @@ describe('analysis cycle on the real platform: checks at a pinned snapshot, resu
       again.starts.filter((s) => before.has(s.proposalId)).map((s) => s.spec.name),
       [],
     );
+  });
+
+  it('with an LLM analyst configured it proposes; a proposal whose SQL reads an undeclared table is refused by the guard', async () => {
+    const seen: string[] = [];
+    const withLlm = createAnalysisCycleActivitiesFromConfig(config, log, {
+      kafka,
+      producer,
+      gateway,
+      catalogTopic,
+      proposalsTopic: `${proposalsTopic}-llm`,
+      // Stands in for src/agents/llm-analyst.ts: the deterministic ideas, plus one reading a table
+      // the spec does not declare, as a model might write it.
+      llmAnalyst: async (input) => {
+        const result = analyseProduct({
+          spec: input.parent,
+          figures: input.figures,
+          neighbours: input.neighbours,
+        });
+        const honest = result.proposals[0];
+        assert.ok(honest);
+        seen.push(...(await input.checkSql(honest.spec)));
+        const sneaky = {
+          ...honest,
+          proposalId: `sneaky-${suffix}`,
+          idea: 'sneaky',
+          spec: { ...honest.spec, name: `${honest.spec.name}_sneaky`, sql: 'SELECT * FROM secrets' },
+        };
+        return { proposals: [honest, sneaky], dropped: [] };
+      },
+    });
+    const answer = await withLlm.proposeFromAnalysis({
+      productId: ordersId,
+      cycleKey: secondKey,
+      snapshotId: second.snapshotId as string,
+    });
+    assert.deepEqual(seen, [], 'the honest proposal passed the guard the analyst was given');
+    assert.ok(answer.starts.some((s) => s.spec.name === `${orders.name}_by_status_hourly`));
+    assert.ok(!answer.starts.some((s) => s.proposalId === `sneaky-${suffix}`), 'the guard refused it');
   });
 
   it('volume: rows added per cycle against the recent cycles; a spike is a finding, not a breach', async () => {
