@@ -18,8 +18,8 @@ export type AnalysisProposals = { starts: ProposalStart[]; knownDomains: string[
 
 /**
  * The steps of a cycle that read the product's Iceberg table in DuckDB, write the results table and
- * run the analyst (src/analysis). Implemented over the DuckDB adapter when it lands; the workflow
- * tests fake them.
+ * run the analyst (src/analysis). Implemented in activities/analysis-cycle.ts; the workflow tests
+ * fake them.
  */
 export type AnalysisCycleActivities = {
   /** Pin the current snapshot, run the rules, SLA and drift checks there, store the results. */
