@@ -68,6 +68,15 @@ import { lookAtTable, materializeRevision, stopTable } from './product/table';
 import type { CheckedStart } from './product/start-input';
 import { checkStartInput } from './product/start-input';
 import { startSlackNotifier } from './product/slack-notifier';
+import {
+  analysisEveryOf,
+  breachReason,
+  keepCycle,
+  syncAnalysisSchedule,
+  wantedSchedule,
+} from './product/analysis';
+import { analysisCycleSignal } from './analysis';
+import { parseAnalysisCycleSummary } from '../src/domain/analysis';
 
 /** Who the workflow itself acts as in the audit trail. */
 const SYSTEM = 'meshloop';
@@ -665,6 +674,55 @@ class DataProduct {
   }
 
   /**
+   * An analysis cycle's summary (signal `analysisCycle`, untrusted: parsed, never thrown on). A
+   * breach degrades an active product with the rules and figures; a cycle that passes recovers a
+   * product that an analysis degraded. Job and table trouble outrank it: they stay.
+   */
+  onAnalysisCycle(raw: unknown): void {
+    const summary = parseAnalysisCycleSummary(raw);
+    if (!summary) return this.ignore('unknown', 'analysisCycle', 'not an analysis cycle summary');
+    if (summary.productId !== this.productId)
+      return this.ignore('analysis', 'analysisCycle', `a summary for ${summary.productId}, not this product`);
+    if (this.state.analysisCycles?.some((c) => c.cycleKey === summary.cycleKey))
+      return this.ignore('analysis', 'analysisCycle', `cycle ${summary.cycleKey} was already received`);
+    this.state.analysisCycles = keepCycle(this.state.analysisCycles, summary);
+    if (summary.outcome === 'breach' && this.stage === Stage.active) {
+      this.degrade(breachReason(summary), 'analysis');
+    } else if (
+      summary.outcome === 'pass' &&
+      this.stage === Stage.degraded &&
+      this.state.degradedBy === 'analysis'
+    ) {
+      this.state.lastError = undefined;
+      this.state.degradedBy = undefined;
+      this.transition(Stage.active, {
+        by: SYSTEM,
+        action: 'recover',
+        comment: `analysis ${summary.cycleKey} passed every check${summary.snapshotId ? ` at snapshot ${summary.snapshotId}` : ''}`,
+      });
+    }
+  }
+
+  /** Keep the analysis schedule in step with the stage (see workflows/product/analysis.ts). */
+  async syncAnalysisSchedule(): Promise<void> {
+    // Products recorded before analysis schedules existed replay without them.
+    if (!wf.patched('analysis-schedules')) return;
+    const wanted = wantedSchedule(this.stage, this.state.degradedBy);
+    const why =
+      wanted === 'paused'
+        ? `product is ${this.stage}${this.state.degradedBy ? ` (${this.state.degradedBy})` : ''}`
+        : `product is ${this.stage}`;
+    const next = await syncAnalysisSchedule({
+      productId: this.productId,
+      current: this.state.analysisSchedule,
+      wanted,
+      every: analysisEveryOf(this.state.spec),
+      why,
+    });
+    if (next) this.state.analysisSchedule = next;
+  }
+
+  /**
    * While active or degraded: look at the job on the mesh's timer. An unhealthy job degrades the
    * product with Flink's reason; a job running again recovers it.
    */
@@ -917,6 +975,7 @@ export async function dataProductWorkflow(input: DataProductInput): Promise<Prod
   wf.setHandler(getStatusQuery, () => product.status());
   wf.setHandler(approveSignal, (message: unknown) => product.onSignal('approve', message));
   wf.setHandler(rejectSignal, (message: unknown) => product.onSignal('reject', message));
+  wf.setHandler(analysisCycleSignal, (summary: unknown) => product.onAnalysisCycle(summary));
   // Updates: the validator parses and refuses at once with mesh.yaml as last read; the handler
   // reads mesh.yaml again (decision time) and checks once more before anything changes.
   wf.setHandler(
@@ -1021,6 +1080,7 @@ export async function dataProductWorkflow(input: DataProductInput): Promise<Prod
   for (;;) {
     // Messages may change the stage during any await, so every pass starts from the current one.
     await product.publishIfChanged();
+    await product.syncAnalysisSchedule();
     if (isTerminal(product.stage)) break;
     if (shouldContinueAsNew()) {
       // Let running handlers finish so no update is cut off; buffered signals reach the next run.

@@ -11,6 +11,9 @@ export const analysisScheduleIdOf = (productId: string) => `${ANALYSIS_SCHEDULE_
 /** Cycles the product workflow keeps in its state (and carries over continue-as-new). */
 export const KEPT_CYCLES = 5;
 
+/** What a product's workflow last made of its analysis schedule, and at which interval. */
+export type AnalysisScheduleState = Readonly<{ state: 'running' | 'paused' | 'deleted'; every: string }>;
+
 export const analysisCycleSummarySchema = z.strictObject({
   productId: z.string().min(1).max(300),
   cycleKey: z.string().min(1).max(300),
