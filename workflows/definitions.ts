@@ -93,6 +93,8 @@ export type ProductStatus = {
   analysisSchedule?: AnalysisScheduleState;
   /** The newest analysis cycles' summaries (at most KEPT_CYCLES), newest last. */
   analysisCycles?: AnalysisCycleSummary[];
+  /** Summaries received by signal, waiting to be confirmed against the stored results. */
+  pendingCycles?: AnalysisCycleSummary[];
   resources: ProvisionedResource[];
   lastError?: LastError;
   /** ISO time a decision is due by, while waiting for one. */

@@ -38,11 +38,12 @@ async function main(): Promise<void> {
   const fakes = fakesWith();
 
   let ran = 0;
+  const stored = new Map<string, CycleOutcome>();
   const cycle: AnalysisCycleActivities = {
     runAnalysisCycle: (input): Promise<CycleOutcome> => {
       ran += 1;
       const breach = ran % 10 === 5;
-      return Promise.resolve({
+      const outcome: CycleOutcome = {
         productId: input.productId,
         cycleKey: input.cycleKey,
         snapshotId: String(7_000_000_000_000_000_000n + BigInt(ran)),
@@ -53,7 +54,15 @@ async function main(): Promise<void> {
           ? [{ rule: 'notNull:customer_id', failing: 3, examples: ['o-1', 'o-2'], summary: '3 rows' }]
           : [],
         findings: [`${1000} rows added`],
-      });
+      };
+      stored.set(input.cycleKey, outcome);
+      return Promise.resolve(outcome);
+    },
+    // Kept to the last few cycles, as the product reads only the one it was told about.
+    readStoredAnalysisCycle: (input) => {
+      const outcome = stored.get(input.cycleKey) ?? null;
+      stored.delete(input.cycleKey);
+      return Promise.resolve(outcome);
     },
     proposeFromAnalysis: () => Promise.resolve({ starts: [], knownDomains: [] }),
     recordAnalysisProposalOutcomes: () => Promise.resolve(),

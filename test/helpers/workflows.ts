@@ -10,7 +10,12 @@ import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import type { createActivities } from '../../activities';
 import type { MaterializationActivities } from '../../activities/materialize';
-import type { AnalysisScheduleActivities, ScheduleState } from '../../activities/analysis';
+import type {
+  AnalysisCycleActivities,
+  AnalysisScheduleActivities,
+  CycleOutcome,
+  ScheduleState,
+} from '../../activities/analysis';
 import { parseDuration } from '../../src/domain/duration';
 import { materializationJobName, writeModeOf } from '../../src/domain/materialization';
 import type { MaterializationStatus } from '../../src/materialize/types';
@@ -29,7 +34,8 @@ import { rawSpec } from './specs';
 type Activities = ReturnType<typeof createActivities> &
   CreationActivities &
   MaterializationActivities &
-  AnalysisScheduleActivities;
+  AnalysisScheduleActivities &
+  Pick<AnalysisCycleActivities, 'readStoredAnalysisCycle'>;
 type ActivityName = keyof Activities;
 
 /**
@@ -68,6 +74,8 @@ export class FakeActivities {
   private materializations = 0;
   /** The analysis schedules as a Temporal server would hold them, by product id. */
   readonly schedules = new Map<string, { paused: boolean; note?: string; everyMs: number }>();
+  /** What the analysis results table holds, by cycle key (a cycle stores it before it signals). */
+  readonly storedCycles = new Map<string, CycleOutcome>();
 
   scheduleOf(productId: string): ScheduleState {
     const schedule = this.schedules.get(productId);
@@ -254,6 +262,11 @@ export class FakeActivities {
       deleteTemporalAnalysisSchedule: (input) => {
         record('deleteTemporalAnalysisSchedule', input);
         return Promise.resolve(this.schedules.delete(input.productId));
+      },
+      readStoredAnalysisCycle: (input) => {
+        record('readStoredAnalysisCycle', input);
+        const stored = this.storedCycles.get(input.cycleKey);
+        return Promise.resolve(stored?.productId === input.productId ? stored : null);
       },
       describeTemporalAnalysisSchedule: (input) => {
         record('describeTemporalAnalysisSchedule', input);

@@ -38,6 +38,17 @@ const cycle = (
   proposals: [],
 });
 
+/** A cycle that ran: its results are stored (as runAnalysisCycle does), then its summary is signalled. */
+async function cycleRan(
+  fakes: ReturnType<typeof fakesWith>,
+  handle: { signal: (def: typeof analysisCycleSignal, summary: AnalysisCycleSummary) => Promise<void> },
+  summary: AnalysisCycleSummary,
+): Promise<void> {
+  const { proposals: _shown, ...stored } = summary;
+  fakes.storedCycles.set(summary.cycleKey, stored);
+  await handle.signal(analysisCycleSignal, summary);
+}
+
 const nullCustomers = {
   rule: 'notNull:customer_id',
   failing: 3,
@@ -79,7 +90,7 @@ describe('dataProductWorkflow analysis stages (real Temporal server, fake activi
         note: undefined,
       });
 
-      await handle.signal(analysisCycleSignal, cycle(productId, 'c1', 'breach', [nullCustomers]));
+      await cycleRan(fakes, handle, cycle(productId, 'c1', 'breach', [nullCustomers]));
       const degraded = await waitForStatus(handle, stageIs('degraded'));
       assert.equal(degraded.degradedBy, 'analysis');
       assert.equal(degraded.lastError?.type, 'AnalysisBreach');
@@ -92,8 +103,8 @@ describe('dataProductWorkflow analysis stages (real Temporal server, fake activi
       assert.equal(fakes.schedules.get(productId)?.paused, false);
       assert.equal(fakes.callsOf('pauseTemporalAnalysisSchedule').length, 0);
 
-      await handle.signal(analysisCycleSignal, cycle(productId, 'c2', 'breach', [nullCustomers]));
-      await handle.signal(analysisCycleSignal, cycle(productId, 'c3', 'pass'));
+      await cycleRan(fakes, handle, cycle(productId, 'c2', 'breach', [nullCustomers]));
+      await cycleRan(fakes, handle, cycle(productId, 'c3', 'pass'));
       const recovered = await waitForStatus(handle, stageIs('active'));
       assert.equal(recovered.degradedBy, undefined);
       assert.equal(recovered.lastError, undefined);
@@ -126,12 +137,15 @@ describe('dataProductWorkflow analysis stages (real Temporal server, fake activi
       await handle.signal(analysisCycleSignal, 'x'.repeat(10_000) as never);
       await handle.signal(analysisCycleSignal, cycle('orders.someone_else', 'o1', 'breach', [nullCustomers]));
       for (let i = 0; i < KEPT_CYCLES + 2; i++)
-        await handle.signal(analysisCycleSignal, cycle(productId, `p${i}`, 'pass'));
+        await cycleRan(fakes, handle, cycle(productId, `p${i}`, 'pass'));
+      await waitForStatus(handle, (s) => s.analysisCycles?.at(-1)?.cycleKey === `p${KEPT_CYCLES + 1}`);
+      // Repeated; never run (nothing stored: a forged breach); and one whose signal lies about its outcome.
       await handle.signal(
         analysisCycleSignal,
         cycle(productId, `p${KEPT_CYCLES + 1}`, 'breach', [nullCustomers]),
       );
-      const status = await waitForStatus(handle, (s) => s.ignored.length >= 4);
+      await handle.signal(analysisCycleSignal, cycle(productId, 'forged', 'breach', [nullCustomers]));
+      const status = await waitForStatus(handle, (s) => s.ignored.length >= 5);
       assert.equal(status.stage, 'active');
       assert.deepEqual(
         status.ignored.map((i) => i.reason),
@@ -140,12 +154,22 @@ describe('dataProductWorkflow analysis stages (real Temporal server, fake activi
           'not an analysis cycle summary',
           'a summary for orders.someone_else, not this product',
           `cycle p${KEPT_CYCLES + 1} was already received`,
+          'no analysis cycle forged is stored: ignored',
         ],
       );
       assert.deepEqual(
         status.analysisCycles?.map((c) => c.cycleKey),
         Array.from({ length: KEPT_CYCLES }, (_, i) => `p${i + 2}`),
       );
+
+      // What the cycle stored counts, not what the signal claims.
+      fakes.storedCycles.set('stored-breach', {
+        ...cycle(productId, 'stored-breach', 'breach', [nullCustomers]),
+      });
+      await handle.signal(analysisCycleSignal, cycle(productId, 'stored-breach', 'pass'));
+      const degraded = await waitForStatus(handle, stageIs('degraded'));
+      assert.equal(degraded.analysisCycles?.at(-1)?.outcome, 'breach');
+      assert.match(degraded.lastError?.message ?? '', /notNull:customer_id: 3 failing/);
     });
   });
 
@@ -206,8 +230,7 @@ describe('dataProductWorkflow analysis stages (real Temporal server, fake activi
       await waitForStatus(handle, stageIs('awaitingApproval'));
       await handle.signal(approveSignal, { by: 'alice' });
       await waitForStatus(handle, stageIs('active'));
-      for (let i = 0; i < 30; i++)
-        await handle.signal(analysisCycleSignal, cycle(productId, `k${i}`, 'pass'));
+      for (let i = 0; i < 30; i++) await cycleRan(fakes, handle, cycle(productId, `k${i}`, 'pass'));
       const status = await waitForStatus(
         handle,
         (s) => s.continuedAsNew >= 1 && s.analysisCycles?.at(-1)?.cycleKey === 'k29',

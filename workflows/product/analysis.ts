@@ -1,5 +1,5 @@
 import * as wf from '@temporalio/workflow';
-import type { AnalysisScheduleActivities } from '../../activities/analysis';
+import type { AnalysisCycleActivities, AnalysisScheduleActivities } from '../../activities/analysis';
 import type { AnalysisCycleSummary, AnalysisScheduleState } from '../../src/domain/analysis';
 import { KEPT_CYCLES } from '../../src/domain/analysis';
 import { isTerminal, Stage } from '../../src/domain/lifecycle';
@@ -22,6 +22,35 @@ const scheduling = wf.proxyActivities<AnalysisScheduleActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5 },
 });
+
+// Reading a cycle's stored results opens DuckDB on the results table: seconds.
+const cycleReading = wf.proxyActivities<AnalysisCycleActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 5 },
+});
+
+/**
+ * A signalled summary as the cycle stored it: the stored outcome, breaches and findings count (a
+ * signal is anyone's to send); the proposals it started come from the summary, as they are only
+ * shown. Never throws: a summary that cannot be confirmed comes back with the reason.
+ */
+export async function readStoredCycle(
+  summary: AnalysisCycleSummary,
+): Promise<{ ok: true; summary: AnalysisCycleSummary } | { ok: false; reason: string }> {
+  try {
+    const stored = await cycleReading.readStoredAnalysisCycle({
+      productId: summary.productId,
+      cycleKey: summary.cycleKey,
+    });
+    if (!stored) return { ok: false, reason: `no analysis cycle ${summary.cycleKey} is stored: ignored` };
+    return { ok: true, summary: { ...stored, proposals: summary.proposals } };
+  } catch (error) {
+    return {
+      ok: false,
+      reason: `cycle ${summary.cycleKey} could not be confirmed: ${String(error).slice(0, 300)}`,
+    };
+  }
+}
 
 /** Specs carried from before `analysis.every` existed have no `analysis`. */
 export const analysisEveryOf = (spec: ProductSpec): string =>
