@@ -203,7 +203,7 @@ describe('LLM analyst drafts checked by the real SQL guard', function () {
       parent: orders,
       figures,
       neighbours,
-      checkSql: async (spec) => (await guard(spec)).problems,
+      checkSql: async (spec) => [...(await guard(spec)).problems],
       log: createLogger('llm-analyst-test', 'error'),
     });
 
