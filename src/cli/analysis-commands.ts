@@ -1,7 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { ScheduleNotFoundError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { Command } from 'commander';
-import type { MeshloopConfig } from '../config';
 import { ANALYSIS_SCHEDULE_PREFIX, analysisScheduleIdOf } from '../domain/analysis';
 import { formatDuration } from '../domain/duration';
 import type { TableStatus } from '../domain/materialization';
@@ -228,11 +227,6 @@ export function formatAnalysisSchedules(rows: readonly AnalysisScheduleRow[]): s
   ]);
 }
 
-async function productTableStatusOf(config: MeshloopConfig, productId: string) {
-  productTableOf(productId, config.materialize.catalog); // refuses a malformed id with the reason
-  return productTableStatus(config, productId);
-}
-
 export function registerAnalysisCommands(program: Command): void {
   program
     .command('analyse')
@@ -269,10 +263,8 @@ export function registerAnalysisCommands(program: Command): void {
         throw new CliError('name a product to analyse (or --status); see `meshloop analyse --help`');
       const productId = product.replace(/^data-product:/, '');
       await withClient(async (client, config) => {
-        await checkAnalysable(productId, {
-          client,
-          tableStatus: (id) => productTableStatusOf(config, id),
-        });
+        productTableOf(productId, config.materialize.catalog); // refuses a malformed id with the reason
+        await checkAnalysable(productId, { client, tableStatus: (id) => productTableStatus(config, id) });
         const { result } = await runAnalysisNow(client, { productId, taskQueue: config.temporal.taskQueue });
         console.log(options.json ? JSON.stringify(result, null, 2) : formatAnalysisResult(result));
       });
