@@ -350,7 +350,11 @@ function draftOf(
       ...(idea.eventTimeField !== null ? { eventTimeField: idea.eventTimeField } : {}),
     },
     ...(ruleOf ? { quality: [ruleOf] } : {}),
-    reasoning: idea.reasoning,
+    // An agent proposal must explain itself (policy): the insight stands in for missing reasoning.
+    reasoning:
+      idea.reasoning.trim() ||
+      idea.insight.trim() ||
+      `${idea.kind} proposed from the analysis of ${context.parentId}`,
   };
   return { draft, ...(ruleOf ? { ruleOf } : {}), masking, level };
 }

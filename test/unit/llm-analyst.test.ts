@@ -407,6 +407,9 @@ describe('the LLM analyst against a scripted model', () => {
       key: ['order_id'],
       eventTimeField: 'order_ts',
       rule,
+      // No reasoning: the insight stands in (an agent proposal must explain itself).
+      reasoning: '',
+      insight: 'customer_id was null in each of the last 3 cycles',
       sql: 'SELECT order_id, customer_id, status, total_amount, order_ts FROM orders_curated WHERE customer_id IS NOT NULL',
     });
     const guard = textGuard();
@@ -423,5 +426,6 @@ describe('the LLM analyst against a scripted model', () => {
     assert.equal(spec.kind, 'consumer-aligned');
     assert.deepEqual(spec.quality, [{ rule: 'notNull', field: 'customer_id' }]);
     assert.equal(result.proposals[0]!.insight.figures.failing, 12);
+    assert.equal(spec.proposal?.reasoning, 'customer_id was null in each of the last 3 cycles');
   });
 });
