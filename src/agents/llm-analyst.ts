@@ -486,8 +486,17 @@ export async function proposeWithLlmAnalyst(input: {
     return result;
   }
   const failing: FailingDrafts = new Map();
+  const named = new Set<string>();
   for (const idea of first.ideas) {
-    if (failing.has(nameOf(idea))) continue;
+    // A product name is its identity (workflow id, topic): one idea per name.
+    if (named.has(nameOf(idea))) {
+      result.dropped.push({
+        idea: nameOf(idea),
+        reasons: ['the answer names two ideas so: the second is left out'],
+      });
+      continue;
+    }
+    named.add(nameOf(idea));
     const problems = await problemsOf(idea);
     if (problems.length > 0) failing.set(nameOf(idea), problems);
   }
