@@ -274,11 +274,18 @@ describe('the LLM analyst against a scripted model', () => {
   it('keeps a valid idea with its parent, evidence, masking-free schema and an id that ignores the wording', async () => {
     const guard = textGuard();
     fake.answer(
-      { content: { ideas: [aggregate()] } },
+      // A second idea under the same name is left out: a name is a product's identity.
+      { content: { ideas: [aggregate(), aggregate({ key: ['status'] })] } },
       { content: { ideas: [aggregate({ name: 'renamed' })] } },
     );
     const result = await run(guard.checkSql);
-    assert.deepEqual(result.dropped, []);
+    assert.deepEqual(result.dropped, [
+      {
+        idea: 'orders.orders_by_status_hourly',
+        reasons: ['the answer names two ideas so: the second is left out'],
+      },
+    ]);
+    assert.equal(result.proposals.length, 1);
     const [proposal] = result.proposals;
     assert.ok(proposal);
     const spec = proposal.spec;
