@@ -34,6 +34,7 @@ import {
 } from '../../workflows/definitions';
 import type { dataProductWorkflow } from '../../workflows/data-product';
 import { table } from './output';
+import { formatRecentCycles } from './analysis-lines';
 import { formatTableStatus, productTableStatus } from '../query/product-query';
 import { parseDuration } from '../domain/duration';
 import { dataConverterFor } from '../codec/payload-codec';
@@ -204,6 +205,7 @@ function formatStatus(status: ProductStatus): string {
     lines.push('resources');
     for (const r of status.resources) lines.push(`  ${r.kind} ${r.name}${r.id ? ` (${r.id})` : ''}`);
   }
+  lines.push(...formatRecentCycles(status));
   if (status.lastError) lines.push(`last error  ${status.lastError.type}: ${status.lastError.message}`);
   return lines.join('\n');
 }

@@ -6,6 +6,7 @@ import {
   formatAnalysisSchedules,
 } from '../../src/cli/analysis-commands';
 import { formatIdeaLineage, ideaLineageOf } from '../../src/cli/idea-lineage';
+import { formatRecentCycles } from '../../src/cli/analysis-lines';
 import { buildProgram } from '../../src/cli/main';
 import type { AnalysisResult } from '../../workflows/analysis';
 
@@ -219,5 +220,33 @@ describe('meshloop analyse: help', () => {
     assert.match(help, /--status/);
     assert.match(help, /--json/);
     assert.match(help, /meshloop analyse --status/);
+  });
+
+  it('show prints the schedule and the last cycles, newest first, with each breach', () => {
+    const older = { ...breach.summary, cycleKey: 'c1', at: '2026-12-01T05:00:00.000Z' };
+    const newer = {
+      ...breach.summary,
+      cycleKey: 'c2',
+      at: '2026-12-01T06:00:00.000Z',
+      outcome: 'pass' as const,
+      breaches: [],
+      findings: [],
+      proposals: ['abc'],
+    };
+    const lines = formatRecentCycles({
+      productId: 'orders.orders_curated',
+      analysisSchedule: { state: 'running', every: '1h' },
+      analysisCycles: [older, newer],
+    });
+    assert.equal(lines[0], 'analysis    every 1h, schedule analysis:orders.orders_curated running');
+    assert.match(
+      lines[1] ?? '',
+      /^ {2}2026-12-01T06:00:00.000Z {2}pass at snapshot 5120794012345678901, 12000 rows; 1 proposal$/,
+    );
+    assert.match(lines[2] ?? '', /2026-12-01T05:00:00.000Z {2}breach .*: notNull:customer_id \d+ failing/);
+    assert.deepEqual(formatRecentCycles({ productId: 'a.b' }), [
+      'analysis    no schedule (it starts when the product is active)',
+      '  no cycle yet (run one now: meshloop analyse a.b)',
+    ]);
   });
 });
