@@ -10,7 +10,7 @@ import type { CatalogRecord } from '../src/adapters/kafka/catalog';
 import { readCatalog } from '../src/adapters/kafka/catalog';
 import { CATALOG_TOPIC } from '../src/adapters/kafka/client';
 import { readProposalsLedger, recordProposalsInLedger } from '../src/adapters/kafka/proposals-ledger';
-import type { AnalystProposal, AnalystResult, CycleFigures, Neighbour } from '../src/analysis/analyst';
+import type { AnalystResult, CycleFigures, Neighbour } from '../src/analysis/analyst';
 import { analyseProduct, FAILING_CYCLES } from '../src/analysis/analyst';
 import {
   measureCycle,
@@ -115,8 +115,6 @@ function specOfRecord(record: CatalogRecord | undefined): ProductSpec | undefine
     return undefined;
   }
 }
-
-const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
 export function createAnalysisCycleActivities(deps: AnalysisCycleDependencies) {
   const { kafka, producer, log } = deps;
@@ -363,7 +361,8 @@ export function createAnalysisCycleActivities(deps: AnalysisCycleDependencies) {
           });
           continue;
         }
-        const spec = withQueryEvidence(proposal, productId, snapshotId);
+        // The analyst put the insight (summary, figures, the query it ran) in the spec's evidence.
+        const { spec } = proposal;
         const child = productIdOf(spec);
         starts.push({
           proposalId: proposal.proposalId,
@@ -386,6 +385,22 @@ export function createAnalysisCycleActivities(deps: AnalysisCycleDependencies) {
       return { starts, knownDomains };
     },
 
+    /**
+     * What `runAnalysisCycle` stored for this cycle, or null: the product workflow trusts a signalled
+     * summary only as far as this confirms it (a forged signal finds nothing, or other figures).
+     */
+    async readStoredAnalysisCycle(input: {
+      productId: string;
+      cycleKey: string;
+    }): Promise<CycleOutcome | null> {
+      const results = await openResults();
+      try {
+        return (await results.storedCycle(input.productId, input.cycleKey)) ?? null;
+      } finally {
+        results.close();
+      }
+    },
+
     async recordAnalysisProposalOutcomes(input: {
       cycleKey: string;
       outcomes: Parameters<typeof recordProposalsInLedger>[2]['outcomes'];
@@ -400,17 +415,6 @@ export function createAnalysisCycleActivities(deps: AnalysisCycleDependencies) {
   } satisfies AnalysisCycleActivities;
 
   return translatingFailures(activities);
-}
-
-/** The query behind the insight, as evidence beside the analyst's summary. */
-function withQueryEvidence(proposal: AnalystProposal, productId: string, snapshotId: string): ProductSpec {
-  const { spec, insight } = proposal;
-  if (!spec.proposal || insight.query.trim() === '') return spec;
-  const evidence = [
-    ...spec.proposal.evidence,
-    { summary: clip(`query: ${insight.query}`, 1000), source: `duckdb:${productId}@${snapshotId}` },
-  ].slice(0, 50);
-  return { ...spec, proposal: { ...spec.proposal, evidence } };
 }
 
 export type AnalysisCycleActivityImplementations = ReturnType<typeof createAnalysisCycleActivities>;

@@ -31,6 +31,8 @@ export type AnalysisCycleActivities = {
     snapshotId: string;
   }): Promise<AnalysisProposals>;
   recordAnalysisProposalOutcomes(input: { cycleKey: string; outcomes: ProposalOutcome[] }): Promise<void>;
+  /** What `runAnalysisCycle` stored for this cycle (meshloop.analysis_results), or null when nothing. */
+  readStoredAnalysisCycle(input: { productId: string; cycleKey: string }): Promise<CycleOutcome | null>;
 };
 
 export type AnalysisScheduleDependencies = Readonly<{ client: Client; taskQueue: string; log: Logger }>;

@@ -7,7 +7,9 @@ import { createCreationActivitiesFromConfig } from '../activities/creation';
 import { createMaterializationActivitiesFromConfig } from '../activities/materialize';
 import { createDiscoveryActivities } from '../activities/discovery';
 import { createAnalysisScheduleActivities } from '../activities/analysis';
+import type { LlmAnalystInput } from '../activities/analysis-cycle';
 import { createAnalysisCycleActivitiesFromConfig } from '../activities/analysis-cycle';
+import { proposeWithLlmAnalyst } from '../src/agents/llm-analyst';
 import { createSqlGuardActivities } from '../activities/creation-guard';
 import { SqlGatewayClient } from '../src/adapters/flink/sql-gateway';
 import { createLlmClient } from '../src/adapters/llm/client';
@@ -55,6 +57,8 @@ export async function startOrchestrationWorker(
   const taskQueue = options.taskQueue ?? config.temporal.taskQueue;
   const dataConverter = dataConverterFor(config.codec.payloadKeys);
   const gateway = new SqlGatewayClient({ url: config.flink.sqlGatewayUrl, log: log.child('sql-gateway') });
+  // One LLM client (it holds the API key; it never travels through workflow history).
+  const llm = config.llm ? createLlmClient(config.llm) : undefined;
   // The analysis schedules are Temporal Schedules: their activities need a client of their own.
   const clientConnection = await Connection.connect({ address: config.temporal.address });
   const client = new Client({
@@ -93,7 +97,7 @@ export async function startOrchestrationWorker(
         log: log.child('discovery'),
         dataDir: config.stack.dataDir,
         meshFile: config.meshFile,
-        ...(config.llm ? { llm: createLlmClient(config.llm) } : {}),
+        ...(llm ? { llm } : {}),
         sqlGuard: { gateway, kafkaBootstrapServers: config.flink.kafkaBootstrapServers },
       }),
       // Creation: each product's Flink SQL job (deploy, describe, stop).
@@ -102,7 +106,13 @@ export async function startOrchestrationWorker(
       ...createMaterializationActivitiesFromConfig(config, log.child('materialize')),
       // Analysis: each product's cycle in DuckDB over its Iceberg table, results, the analyst's
       // proposals; and the Temporal Schedule that runs the cycles.
-      ...createAnalysisCycleActivitiesFromConfig(config, log.child('analysis'), { kafka, producer, gateway }),
+      ...createAnalysisCycleActivitiesFromConfig(config, log.child('analysis'), {
+        kafka,
+        producer,
+        gateway,
+        // With an API key the LLM analyst proposes (its SQL through the same guard); without, the rules.
+        ...(llm ? { llmAnalyst: (input: LlmAnalystInput) => proposeWithLlmAnalyst({ ...input, llm }) } : {}),
+      }),
       ...createAnalysisScheduleActivities({ client, taskQueue, log: log.child('analysis') }),
     },
   });

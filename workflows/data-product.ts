@@ -68,6 +68,16 @@ import { lookAtTable, materializeRevision, stopTable } from './product/table';
 import type { CheckedStart } from './product/start-input';
 import { checkStartInput } from './product/start-input';
 import { startSlackNotifier } from './product/slack-notifier';
+import {
+  analysisEveryOf,
+  breachReason,
+  keepCycle,
+  readStoredCycle,
+  syncAnalysisSchedule,
+  wantedSchedule,
+} from './product/analysis';
+import { analysisCycleSignal } from './analysis';
+import { MAX_PENDING_CYCLES, parseAnalysisCycleSummary } from '../src/domain/analysis';
 
 /** Who the workflow itself acts as in the audit trail. */
 const SYSTEM = 'meshloop';
@@ -665,13 +675,100 @@ class DataProduct {
   }
 
   /**
+   * An analysis cycle's summary (signal `analysisCycle`): untrusted, so it is parsed (never thrown
+   * on) and only queued; the main loop confirms it against what the cycle stored before it counts.
+   */
+  onAnalysisCycle(raw: unknown): void {
+    const summary = parseAnalysisCycleSummary(raw);
+    if (!summary) return this.ignore('unknown', 'analysisCycle', 'not an analysis cycle summary');
+    if (summary.productId !== this.productId)
+      return this.ignore('analysis', 'analysisCycle', `a summary for ${summary.productId}, not this product`);
+    const known = [...(this.state.analysisCycles ?? []), ...(this.state.pendingCycles ?? [])];
+    if (known.some((c) => c.cycleKey === summary.cycleKey))
+      return this.ignore('analysis', 'analysisCycle', `cycle ${summary.cycleKey} was already received`);
+    const pending = [...(this.state.pendingCycles ?? []), summary];
+    for (const dropped of pending.slice(0, -MAX_PENDING_CYCLES))
+      this.ignore(
+        'analysis',
+        'analysisCycle',
+        `cycle ${dropped.cycleKey} dropped: too many waiting to be confirmed`,
+      );
+    this.state.pendingCycles = pending.slice(-MAX_PENDING_CYCLES);
+  }
+
+  get cyclesPending(): boolean {
+    return (this.state.pendingCycles?.length ?? 0) > 0;
+  }
+
+  /**
+   * Count each queued cycle as `meshloop.analysis_results` holds it (a summary no cycle stored is
+   * ignored, so a forged signal cannot degrade or recover the product). A breach degrades an active
+   * product with the rules and figures; a passing cycle recovers a product an analysis degraded.
+   * Job and table trouble outrank an analysis: they stay.
+   */
+  async confirmAnalysisCycles(): Promise<void> {
+    for (;;) {
+      const summary = this.state.pendingCycles?.[0];
+      if (!summary) return;
+      const stored = await readStoredCycle(summary);
+      this.state.pendingCycles = this.state.pendingCycles?.filter((c) => c.cycleKey !== summary.cycleKey);
+      if (!stored.ok) {
+        this.ignore('analysis', 'analysisCycle', stored.reason);
+        continue;
+      }
+      const cycle = stored.summary;
+      this.state.analysisCycles = keepCycle(this.state.analysisCycles, cycle);
+      if (cycle.outcome === 'breach' && this.stage === Stage.active) {
+        this.degrade(breachReason(cycle), 'analysis');
+      } else if (
+        cycle.outcome === 'pass' &&
+        this.stage === Stage.degraded &&
+        this.state.degradedBy === 'analysis'
+      ) {
+        this.state.lastError = undefined;
+        this.state.degradedBy = undefined;
+        this.transition(Stage.active, {
+          by: SYSTEM,
+          action: 'recover',
+          comment: `analysis ${cycle.cycleKey} passed every check${cycle.snapshotId ? ` at snapshot ${cycle.snapshotId}` : ''}`,
+        });
+      }
+    }
+  }
+
+  /** Keep the analysis schedule in step with the stage (see workflows/product/analysis.ts). */
+  async syncAnalysisSchedule(): Promise<void> {
+    // Products recorded before analysis schedules existed replay without them.
+    if (!wf.patched('analysis-schedules')) return;
+    const wanted = wantedSchedule(this.stage, this.state.degradedBy);
+    const why =
+      wanted === 'paused'
+        ? `product is ${this.stage}${this.state.degradedBy ? ` (${this.state.degradedBy})` : ''}`
+        : `product is ${this.stage}`;
+    const next = await syncAnalysisSchedule({
+      productId: this.productId,
+      current: this.state.analysisSchedule,
+      wanted,
+      every: analysisEveryOf(this.state.spec),
+      why,
+    });
+    if (next) this.state.analysisSchedule = next;
+  }
+
+  /**
    * While active or degraded: look at the job on the mesh's timer. An unhealthy job degrades the
    * product with Flink's reason; a job running again recovers it.
    */
   async watch(shouldContinueAsNew: () => boolean): Promise<void> {
     const watched = this.stage;
     const interval = this.governance?.jobWatchIntervalMs ?? 60_000;
-    if (await wf.condition(() => this.stage !== watched || shouldContinueAsNew(), interval)) return;
+    if (
+      await wf.condition(
+        () => this.stage !== watched || this.cyclesPending || shouldContinueAsNew(),
+        interval,
+      )
+    )
+      return;
     let look;
     try {
       look = await lookAtJob(this.jobInput());
@@ -848,7 +945,10 @@ class DataProduct {
     const waitingIn = this.stage;
     const version = this.decisionCount;
     const somethingHappened = () =>
-      this.stage !== waitingIn || this.decisionCount !== version || shouldContinueAsNew();
+      this.stage !== waitingIn ||
+      this.decisionCount !== version ||
+      this.cyclesPending ||
+      shouldContinueAsNew();
     for (;;) {
       const now = Date.now();
       const deadlineAt = this.state.deadlineAt ?? now;
@@ -917,6 +1017,7 @@ export async function dataProductWorkflow(input: DataProductInput): Promise<Prod
   wf.setHandler(getStatusQuery, () => product.status());
   wf.setHandler(approveSignal, (message: unknown) => product.onSignal('approve', message));
   wf.setHandler(rejectSignal, (message: unknown) => product.onSignal('reject', message));
+  wf.setHandler(analysisCycleSignal, (summary: unknown) => product.onAnalysisCycle(summary));
   // Updates: the validator parses and refuses at once with mesh.yaml as last read; the handler
   // reads mesh.yaml again (decision time) and checks once more before anything changes.
   wf.setHandler(
@@ -1020,7 +1121,9 @@ export async function dataProductWorkflow(input: DataProductInput): Promise<Prod
 
   for (;;) {
     // Messages may change the stage during any await, so every pass starts from the current one.
+    await product.confirmAnalysisCycles();
     await product.publishIfChanged();
+    await product.syncAnalysisSchedule();
     if (isTerminal(product.stage)) break;
     if (shouldContinueAsNew()) {
       // Let running handlers finish so no update is cut off; buffered signals reach the next run.
@@ -1046,7 +1149,7 @@ export async function dataProductWorkflow(input: DataProductInput): Promise<Prod
         await product.stopTableIfRunning();
       }
       // deprecated, failed: wait for an operator (or for history to need a fresh run).
-      await wf.condition(() => product.stage !== stage || shouldContinueAsNew());
+      await wf.condition(() => product.stage !== stage || product.cyclesPending || shouldContinueAsNew());
     }
   }
   // Retired (or an amendment of a running product rejected or expired): the job stops with a

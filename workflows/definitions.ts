@@ -2,6 +2,7 @@ import { TypedSearchAttributes } from '@temporalio/common';
 import * as wf from '@temporalio/workflow';
 import type { Decision, IgnoredMessage, LastError, ProvisionedResource } from '../src/domain/lifecycle';
 import { Stage } from '../src/domain/lifecycle';
+import type { AnalysisCycleSummary, AnalysisScheduleState } from '../src/domain/analysis';
 import type { AuditSummary } from '../src/domain/audit';
 import type { ColumnLineage, ProductJob } from '../src/domain/creation';
 import type { ProductMaterialization } from '../src/domain/materialization';
@@ -88,6 +89,12 @@ export type ProductStatus = {
    * (a suspension or a failed materialization: only a redeploy recovers it).
    */
   degradedBy?: 'job' | 'analysis' | 'table';
+  /** What the workflow last made of its analysis schedule (`analysis:<product id>`). */
+  analysisSchedule?: AnalysisScheduleState;
+  /** The newest analysis cycles' summaries (at most KEPT_CYCLES), newest last. */
+  analysisCycles?: AnalysisCycleSummary[];
+  /** Summaries received by signal, waiting to be confirmed against the stored results. */
+  pendingCycles?: AnalysisCycleSummary[];
   resources: ProvisionedResource[];
   lastError?: LastError;
   /** ISO time a decision is due by, while waiting for one. */

@@ -112,3 +112,53 @@ export async function draftSqlProblems(
   const result = await checkSql(spec);
   return result.ok ? [] : [...result.problems];
 }
+
+/** Drafts that failed their checks, by name, with the problems (sentences the model can act on). */
+export type FailingDrafts = Map<string, string[]>;
+
+/** The message that sends failing drafts back to the model. */
+export function repairRequest(failing: ReadonlyMap<string, readonly string[]>, instruction: string): string {
+  return (
+    'These drafts failed validation against the real schemas and the Flink SQL guard:\n' +
+    [...failing].map(([name, problems]) => `- ${name}: ${problems.join('; ')}`).join('\n') +
+    `\n${instruction}`
+  );
+}
+
+/**
+ * The repair loop of the LLM agents: drafts with problems go back to the model with the list, at
+ * most `maxRepairs` times. Each answer may fix some; a draft the answer does not resend keeps its
+ * problems, and drafts nobody asked about are ignored. Returns what still fails.
+ */
+export async function repairDrafts<T>(input: {
+  failing: FailingDrafts;
+  maxRepairs: number;
+  /** One more request naming the failing drafts: their new versions, a refusal, or undefined when the answer was unusable (the loop ends). */
+  askAgain: (
+    failing: ReadonlyMap<string, readonly string[]>,
+    repair: number,
+  ) => Promise<readonly T[] | { refused: string } | undefined>;
+  nameOf: (draft: T) => string;
+  /** Empty when the draft is accepted (the caller keeps it). */
+  problemsOf: (draft: T) => Promise<string[]>;
+}): Promise<FailingDrafts> {
+  const failing = new Map(input.failing);
+  for (let repair = 1; repair <= input.maxRepairs && failing.size > 0; repair++) {
+    const answer = await input.askAgain(failing, repair);
+    if (answer === undefined) break;
+    if ('refused' in answer) {
+      for (const name of failing.keys()) failing.set(name, [`the model refused: ${answer.refused}`]);
+      break;
+    }
+    const resent = new Set<string>();
+    for (const draft of answer) {
+      const name = input.nameOf(draft);
+      if (!failing.has(name) || resent.has(name)) continue;
+      resent.add(name);
+      const problems = await input.problemsOf(draft);
+      if (problems.length === 0) failing.delete(name);
+      else failing.set(name, problems);
+    }
+  }
+  return failing;
+}

@@ -79,21 +79,42 @@ export function analystProposalIdOf(parentId: string, idea: string, spec: Produc
   return createHash('sha256').update(JSON.stringify(shape)).digest('hex');
 }
 
-function finish(
+/** What the analysts write of a proposal; the platform adds domain, owner, classification, lineage and tags. */
+export type AnalystDraft = Omit<
+  ProductSpecInput,
+  'owner' | 'domain' | 'classification' | 'proposal' | 'tags'
+> & {
+  reasoning: string;
+};
+
+/**
+ * An analyst's idea as a full spec over `parent` (the deterministic analyst's and the LLM's alike):
+ * the parent's domain and owner, masking of the parent's personal fields it keeps, the parent as
+ * lineage (`proposal.parentProductId`), the insight as evidence (summary, figures, query), and an
+ * id hashed from the idea and the output's shape. Every problem (spec, policy) is a sentence.
+ */
+export function analystProposalOf(
   parent: ProductSpec,
   idea: string,
-  input: Omit<ProductSpecInput, 'owner' | 'domain' | 'classification' | 'proposal' | 'tags'> & {
-    reasoning: string;
-  },
+  input: AnalystDraft,
   insight: Insight,
   confidence: number,
-  result: AnalystResult,
-): void {
+  options: {
+    /** Who proposes (default the deterministic analyst). */
+    agentName?: string;
+    /** What the id hashes instead of `idea` (an idea named by a model: its wording must not count). */
+    ideaKey?: string;
+  } = {},
+): { proposal: AnalystProposal } | { problems: string[] } {
   const parentId = productIdOf(parent);
   const names = new Set(input.schema.fields.map((f) => f.name));
   // Masking follows the data: a derived product masks whatever it keeps of its parents' personal fields.
   const masking = parent.classification.masking.filter((m) => names.has(m.field));
   const { reasoning, ...rest } = input;
+  const source = `analysis:${parentId}@${insight.figures.snapshot ?? ''}`.slice(0, 500);
+  const figures = Object.entries(insight.figures)
+    .map(([name, value]) => `${name}=${value}`)
+    .join(', ');
   const candidate: ProductSpecInput = {
     ...rest,
     domain: parent.domain,
@@ -105,13 +126,12 @@ function finish(
     },
     tags: ['derived', 'analysis'],
     proposal: {
-      proposedBy: { kind: 'agent', name: ANALYST_NAME },
+      proposedBy: { kind: 'agent', name: options.agentName ?? ANALYST_NAME },
       reasoning,
       evidence: [
-        {
-          summary: insight.summary.slice(0, 1000),
-          source: `analysis:${parentId}@${insight.figures.snapshot ?? ''}`,
-        },
+        { summary: insight.summary.slice(0, 1000), source },
+        ...(figures ? [{ summary: `figures: ${figures}`.slice(0, 1000), source }] : []),
+        ...(insight.query.trim() ? [{ summary: `query: ${insight.query}`.slice(0, 1000), source }] : []),
       ],
       confidence,
       parentProductId: parentId,
@@ -121,24 +141,32 @@ function finish(
   try {
     spec = parseSpec(candidate, `analyst proposal ${parent.domain}.${input.name}`);
   } catch (error) {
-    result.dropped.push({
-      idea,
-      reasons: (error as { problems?: string[] }).problems ?? [(error as Error).message],
-    });
-    return;
+    return { problems: (error as { problems?: string[] }).problems ?? [(error as Error).message] };
   }
   const violations = checkPolicies(spec, {});
-  if (violations.length > 0) {
-    result.dropped.push({ idea, reasons: violations.map((v) => `policy: ${v}`) });
-    return;
-  }
-  const proposalId = analystProposalIdOf(parentId, idea, spec);
-  result.proposals.push({
-    proposalId,
-    idea,
-    spec: { ...spec, tags: [...spec.tags, `proposal-${proposalId.slice(0, 12)}`] },
-    insight,
-  });
+  if (violations.length > 0) return { problems: violations.map((v) => `policy: ${v}`) };
+  const proposalId = analystProposalIdOf(parentId, options.ideaKey ?? idea, spec);
+  return {
+    proposal: {
+      proposalId,
+      idea,
+      spec: { ...spec, tags: [...spec.tags, `proposal-${proposalId.slice(0, 12)}`] },
+      insight,
+    },
+  };
+}
+
+function finish(
+  parent: ProductSpec,
+  idea: string,
+  input: AnalystDraft,
+  insight: Insight,
+  confidence: number,
+  result: AnalystResult,
+): void {
+  const built = analystProposalOf(parent, idea, input, insight, confidence);
+  if ('problems' in built) result.dropped.push({ idea, reasons: built.problems });
+  else result.proposals.push(built.proposal);
 }
 
 const copyField = (field: SchemaField, rename?: string, nullable = field.nullable) => ({

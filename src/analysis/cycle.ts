@@ -383,12 +383,11 @@ export function resultRowsOf(outcome: CycleOutcome, m?: CycleMeasurement): Resul
     rule: CYCLE_ROW,
     outcome: outcome.outcome,
     failing: outcome.breaches.length,
-    // The profile is kept small enough to carry: without its value lists when they would not fit.
-    figures: json({
+    // The whole outcome, always (a retried cycle and the product workflow read it back; the summary
+    // schema bounds it to well under 100 KB); the profile beside it only when it is small.
+    figures: JSON.stringify({
       outcome,
-      ...(m
-        ? { profile: JSON.stringify(m.profile).length < MAX_FIGURES_CHARS / 2 ? m.profile : undefined }
-        : {}),
+      ...(m && JSON.stringify(m.profile).length < MAX_FIGURES_CHARS ? { profile: m.profile } : {}),
     }),
     examples: '[]',
     summary: clip(

@@ -10,6 +10,7 @@ import { registerKeyCommands } from './key-commands';
 import { registerSlackCommand, startSlackFromConfig } from './slack-commands';
 import { registerProductCommands } from './product-commands';
 import { registerQueryCommands } from './query-commands';
+import { registerAnalysisCommands } from './analysis-commands';
 
 export function buildProgram(): Command {
   const program = new Command('meshloop')
@@ -58,6 +59,7 @@ export function buildProgram(): Command {
 
   registerProductCommands(program);
   registerQueryCommands(program);
+  registerAnalysisCommands(program);
   program
     .command('codec-server')
     .description(

@@ -34,9 +34,16 @@ import {
 } from '../../workflows/definitions';
 import type { dataProductWorkflow } from '../../workflows/data-product';
 import { table } from './output';
+import { formatRecentCycles } from './analysis-lines';
 import { formatTableStatus, productTableStatus } from '../query/product-query';
 import { parseDuration } from '../domain/duration';
 import { dataConverterFor } from '../codec/payload-codec';
+import { formatIdeaLineage, ideaLineageOf } from './idea-lineage';
+
+async function readIdeaLineage(config: MeshloopConfig, productId: string, spec: ProductSpec) {
+  const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'meshloop-cli' });
+  return ideaLineageOf(productId, spec, (await readCatalog(kafka, { timeoutMs: 10_000 })).values());
+}
 
 /**
  * With a signing key configured, sign the decision for the product's current revision (a newer
@@ -118,7 +125,7 @@ function workflowIdFor(product: string): string {
   return product.startsWith('data-product:') ? product : workflowIdOf(product);
 }
 
-async function withClient<T>(run: (client: Client, config: MeshloopConfig) => Promise<T>): Promise<T> {
+export async function withClient<T>(run: (client: Client, config: MeshloopConfig) => Promise<T>): Promise<T> {
   const config = loadConfig();
   const { client, close } = await connect(config);
   try {
@@ -198,6 +205,7 @@ function formatStatus(status: ProductStatus): string {
     lines.push('resources');
     for (const r of status.resources) lines.push(`  ${r.kind} ${r.name}${r.id ? ` (${r.id})` : ''}`);
   }
+  lines.push(...formatRecentCycles(status));
   if (status.lastError) lines.push(`last error  ${status.lastError.type}: ${status.lastError.message}`);
   return lines.join('\n');
 }
@@ -276,7 +284,9 @@ export function registerProductCommands(program: Command): void {
 
   program
     .command('show')
-    .description("Show a product's stage, spec, evidence, decisions and resources")
+    .description(
+      "Show a product's stage, spec, evidence, decisions, resources, and its lineage of ideas (the product whose analysis proposed it, and those proposed from its analyses)",
+    )
     .argument('<product>', 'product id (<domain>.<name>)')
     .option('--json', 'machine-readable output', false)
     .action(async (product: string, options: { json: boolean }) => {
@@ -289,10 +299,15 @@ export function registerProductCommands(program: Command): void {
             status.productId,
             parseDuration(status.spec.sla.freshness),
           ).catch(() => undefined)) ?? status.materialization?.status;
-        if (options.json) console.log(JSON.stringify({ ...status, table: tableStatus }, null, 2));
+        // Children of the idea lineage live in the catalog; without it the parent is still known.
+        const ideas = await readIdeaLineage(loadConfig(), status.productId, status.spec).catch(
+          () => undefined,
+        );
+        if (options.json) console.log(JSON.stringify({ ...status, table: tableStatus, ideas }, null, 2));
         else
           console.log(
-            `${formatStatus(status)}${tableStatus ? `\ntable: ${formatTableStatus(tableStatus)}` : ''}`,
+            `${formatStatus(status)}${tableStatus ? `\ntable: ${formatTableStatus(tableStatus)}` : ''}\n` +
+              formatIdeaLineage(ideas, status.spec.proposal?.parentProductId),
           );
       });
     });

@@ -10,6 +10,11 @@ export const ANALYSIS_SCHEDULE_PREFIX = 'analysis:';
 export const analysisScheduleIdOf = (productId: string) => `${ANALYSIS_SCHEDULE_PREFIX}${productId}`;
 /** Cycles the product workflow keeps in its state (and carries over continue-as-new). */
 export const KEPT_CYCLES = 5;
+/** Signalled summaries waiting to be confirmed against the stored results; older ones are dropped. */
+export const MAX_PENDING_CYCLES = 20;
+
+/** What a product's workflow last made of its analysis schedule, and at which interval. */
+export type AnalysisScheduleState = Readonly<{ state: 'running' | 'paused' | 'deleted'; every: string }>;
 
 export const analysisCycleSummarySchema = z.strictObject({
   productId: z.string().min(1).max(300),

@@ -10,6 +10,13 @@ import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import type { createActivities } from '../../activities';
 import type { MaterializationActivities } from '../../activities/materialize';
+import type {
+  AnalysisCycleActivities,
+  AnalysisScheduleActivities,
+  CycleOutcome,
+  ScheduleState,
+} from '../../activities/analysis';
+import { parseDuration } from '../../src/domain/duration';
 import { materializationJobName, writeModeOf } from '../../src/domain/materialization';
 import type { MaterializationStatus } from '../../src/materialize/types';
 import type { CreationActivities, ProductJobStatus } from '../../src/domain/creation';
@@ -24,7 +31,11 @@ import type { ProductSpecInput } from '../../src/domain/spec';
 import { testPlatform } from './platform';
 import { rawSpec } from './specs';
 
-type Activities = ReturnType<typeof createActivities> & CreationActivities & MaterializationActivities;
+type Activities = ReturnType<typeof createActivities> &
+  CreationActivities &
+  MaterializationActivities &
+  AnalysisScheduleActivities &
+  Pick<AnalysisCycleActivities, 'readStoredAnalysisCycle'>;
 type ActivityName = keyof Activities;
 
 /**
@@ -61,6 +72,15 @@ export class FakeActivities {
   slack?: Activities['syncSlackProposalMessage'];
   private tables = new Set<string>();
   private materializations = 0;
+  /** The analysis schedules as a Temporal server would hold them, by product id. */
+  readonly schedules = new Map<string, { paused: boolean; note?: string; everyMs: number }>();
+  /** What the analysis results table holds, by cycle key (a cycle stores it before it signals). */
+  readonly storedCycles = new Map<string, CycleOutcome>();
+
+  scheduleOf(productId: string): ScheduleState {
+    const schedule = this.schedules.get(productId);
+    return schedule ? { exists: true, note: schedule.note, ...schedule } : { exists: false };
+  }
 
   callsOf<N extends ActivityName>(name: N): Parameters<Activities[N]>[0][] {
     return this.calls
@@ -219,6 +239,38 @@ export class FakeActivities {
           },
           ...scripted,
         });
+      },
+      ensureTemporalAnalysisSchedule: (input) => {
+        record('ensureTemporalAnalysisSchedule', input);
+        const everyMs = parseDuration(input.every ?? '1h') ?? 3_600_000;
+        const existing = this.schedules.get(input.productId);
+        this.schedules.set(input.productId, { paused: existing?.paused ?? false, everyMs });
+        return Promise.resolve({ scheduleId: `analysis:${input.productId}`, created: !existing, everyMs });
+      },
+      pauseTemporalAnalysisSchedule: (input) => {
+        record('pauseTemporalAnalysisSchedule', input);
+        const existing = this.schedules.get(input.productId);
+        if (existing) this.schedules.set(input.productId, { ...existing, paused: true, note: input.note });
+        return Promise.resolve(existing !== undefined);
+      },
+      resumeTemporalAnalysisSchedule: (input) => {
+        record('resumeTemporalAnalysisSchedule', input);
+        const existing = this.schedules.get(input.productId);
+        if (existing) this.schedules.set(input.productId, { ...existing, paused: false, note: input.note });
+        return Promise.resolve(existing !== undefined);
+      },
+      deleteTemporalAnalysisSchedule: (input) => {
+        record('deleteTemporalAnalysisSchedule', input);
+        return Promise.resolve(this.schedules.delete(input.productId));
+      },
+      readStoredAnalysisCycle: (input) => {
+        record('readStoredAnalysisCycle', input);
+        const stored = this.storedCycles.get(input.cycleKey);
+        return Promise.resolve(stored?.productId === input.productId ? stored : null);
+      },
+      describeTemporalAnalysisSchedule: (input) => {
+        record('describeTemporalAnalysisSchedule', input);
+        return Promise.resolve(this.scheduleOf(input.productId));
       },
       stopProductJob: (input) => {
         record('stopProductJob', input);

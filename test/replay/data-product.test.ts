@@ -38,6 +38,7 @@ describe('dataProductWorkflow replays its recorded histories', function () {
       'table-created-then-retired',
       'table-suspended-then-redeployed',
       'table-evolved-then-deprecated',
+      'analysis-breach-then-recovered',
     ]) {
       assert.ok(files.includes(`${expected}.json`), `missing ${expected}.json in ${historiesDir}`);
     }

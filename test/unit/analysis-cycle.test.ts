@@ -247,6 +247,27 @@ describe('analysis cycle: outcome and results rows', () => {
     assert.equal(outcomeOfCycleRow('not json'), undefined);
   });
 
+  it('the largest outcome the schema allows still round-trips through its cycle row', () => {
+    const m = measurement({
+      rules: Array.from({ length: 25 }, (_, i) => ({
+        rule: `custom:${'r'.repeat(300)}${i}`,
+        failing: 7,
+        examples: Array.from({ length: 12 }, () => 'é'.repeat(400)),
+      })),
+      drift: {
+        findings: Array.from({ length: 25 }, (_, i) => ({
+          field: `f${i}`,
+          kind: 'newNulls' as const,
+          summary: 'n'.repeat(600),
+        })),
+      },
+    });
+    const outcome = outcomeOf(m);
+    const cycleRow = resultRowsOf(outcome, m)[0];
+    assert.ok((cycleRow?.figures.length ?? 0) > 32_000, 'larger than one figures cell elsewhere');
+    assert.deepEqual(outcomeOfCycleRow(cycleRow?.figures ?? ''), outcome);
+  });
+
   it('a cycle without data is one row, noData, with the reason', () => {
     const outcome = noDataOutcome(
       'orders.x',

@@ -17,12 +17,18 @@ import { FakeActivities, productInput, stageIs, uniqueProduct, waitForStatus } f
 /** The DuckDB steps, scripted: the cycle's outcome and the analyst's proposals are the test's. */
 class FakeCycle implements AnalysisCycleActivities {
   readonly recorded: ProposalOutcome[][] = [];
+  readonly stored = new Map<string, CycleOutcome>();
   constructor(
     readonly outcome: (input: { productId: string; cycleKey: string }) => CycleOutcome,
     readonly proposals: AnalysisProposals,
   ) {}
   runAnalysisCycle(input: { productId: string; cycleKey: string }) {
-    return Promise.resolve(this.outcome(input));
+    const outcome = this.outcome(input);
+    this.stored.set(input.cycleKey, outcome);
+    return Promise.resolve(outcome);
+  }
+  readStoredAnalysisCycle(input: { productId: string; cycleKey: string }) {
+    return Promise.resolve(this.stored.get(input.cycleKey) ?? null);
   }
   proposeFromAnalysis() {
     return Promise.resolve(this.proposals);
@@ -78,6 +84,7 @@ describe('analysis schedules and analysisWorkflow (real Temporal server, fake Du
         runAnalysisCycle: cycle.runAnalysisCycle.bind(cycle),
         proposeFromAnalysis: cycle.proposeFromAnalysis.bind(cycle),
         recordAnalysisProposalOutcomes: cycle.recordAnalysisProposalOutcomes.bind(cycle),
+        readStoredAnalysisCycle: cycle.readStoredAnalysisCycle.bind(cycle),
       },
     });
     try {

@@ -1,0 +1,248 @@
+import assert from 'node:assert/strict';
+import type { AnalysisCycleSummary } from '../../src/domain/analysis';
+import { KEPT_CYCLES } from '../../src/domain/analysis';
+import { analysisCycleSignal } from '../../workflows/analysis';
+import { approveSignal, deprecateUpdate, retireUpdate } from '../../workflows/definitions';
+import {
+  fakesWith,
+  openWorkflowTestContext,
+  productInput,
+  recordHistory,
+  stageIs,
+  uniqueProduct,
+  waitForStatus,
+  withWorker,
+} from '../helpers/workflows';
+
+/**
+ * The analysis stages of a product's workflow with fake activities: its schedule follows the stage
+ * (running, paused, deleted), and cycle summaries degrade and recover it. The schedule activities
+ * run against the real Temporal server in test/workflows/analysis.test.ts; the cycles against the
+ * real platform in test/integration.
+ */
+
+const cycle = (
+  productId: string,
+  key: string,
+  outcome: AnalysisCycleSummary['outcome'],
+  breaches: AnalysisCycleSummary['breaches'] = [],
+): AnalysisCycleSummary => ({
+  productId,
+  cycleKey: key,
+  snapshotId: '7051234567890123456',
+  at: '2026-12-01T06:00:00.000Z',
+  outcome,
+  rows: 1200,
+  breaches,
+  findings: [],
+  proposals: [],
+});
+
+/** A cycle that ran: its results are stored (as runAnalysisCycle does), then its summary is signalled. */
+async function cycleRan(
+  fakes: ReturnType<typeof fakesWith>,
+  handle: { signal: (def: typeof analysisCycleSignal, summary: AnalysisCycleSummary) => Promise<void> },
+  summary: AnalysisCycleSummary,
+): Promise<void> {
+  const { proposals: _shown, ...stored } = summary;
+  fakes.storedCycles.set(summary.cycleKey, stored);
+  await handle.signal(analysisCycleSignal, summary);
+}
+
+const nullCustomers = {
+  rule: 'notNull:customer_id',
+  failing: 3,
+  examples: ['o-1', 'o-2', 'o-3'],
+  summary: '3 rows have no customer_id',
+};
+
+describe('dataProductWorkflow analysis stages (real Temporal server, fake activities)', function () {
+  this.timeout(60_000);
+  let context: Awaited<ReturnType<typeof openWorkflowTestContext>>;
+
+  before(async function () {
+    this.timeout(15 * 60_000);
+    context = await openWorkflowTestContext();
+  });
+
+  after(async () => {
+    await context?.close();
+  });
+
+  it('a breach degrades the product with the rule and its figures; a later clean cycle makes it active again', async () => {
+    const fakes = fakesWith();
+    const spec = uniqueProduct({ sql: 'SELECT day, revenue FROM placed', analysis: { every: '30m' } });
+    const productId = `${spec.domain}.${spec.name}`;
+    await withWorker(context, fakes, async ({ start }) => {
+      const handle = await start(productInput(spec));
+      await waitForStatus(handle, stageIs('awaitingApproval'));
+      assert.equal(fakes.schedules.size, 0, 'no schedule before the product runs');
+      await handle.signal(approveSignal, { by: 'alice' });
+      const active = await waitForStatus(
+        handle,
+        (s) => s.stage === 'active' && s.analysisSchedule !== undefined,
+      );
+      assert.deepEqual(active.analysisSchedule, { state: 'running', every: '30m' });
+      assert.deepEqual(fakes.scheduleOf(productId), {
+        exists: true,
+        paused: false,
+        everyMs: 1_800_000,
+        note: undefined,
+      });
+
+      await cycleRan(fakes, handle, cycle(productId, 'c1', 'breach', [nullCustomers]));
+      const degraded = await waitForStatus(handle, stageIs('degraded'));
+      assert.equal(degraded.degradedBy, 'analysis');
+      assert.equal(degraded.lastError?.type, 'AnalysisBreach');
+      assert.match(
+        degraded.lastError?.message ?? '',
+        /notNull:customer_id: 3 failing \(e\.g\. o-1, o-2, o-3\)/,
+      );
+      assert.equal(degraded.decisions.at(-1)?.action, 'degrade');
+      // Only a later cycle can clear an analysis breach: the schedule keeps running.
+      assert.equal(fakes.schedules.get(productId)?.paused, false);
+      assert.equal(fakes.callsOf('pauseTemporalAnalysisSchedule').length, 0);
+
+      await cycleRan(fakes, handle, cycle(productId, 'c2', 'breach', [nullCustomers]));
+      await cycleRan(fakes, handle, cycle(productId, 'c3', 'pass'));
+      const recovered = await waitForStatus(handle, stageIs('active'));
+      assert.equal(recovered.degradedBy, undefined);
+      assert.equal(recovered.lastError, undefined);
+      assert.equal(recovered.decisions.at(-1)?.action, 'recover');
+      assert.match(recovered.decisions.at(-1)?.comment ?? '', /analysis c3 passed every check/);
+      assert.deepEqual(
+        recovered.analysisCycles?.map((c) => [c.cycleKey, c.outcome]),
+        [
+          ['c1', 'breach'],
+          ['c2', 'breach'],
+          ['c3', 'pass'],
+        ],
+      );
+      assert.ok(fakes.publishedStages().includes('degraded'), 'the catalog showed the breach');
+      await recordHistory(handle, 'analysis-breach-then-recovered');
+    });
+  });
+
+  it('summaries that are malformed, for another product or repeated change nothing; only the last few are kept', async () => {
+    const fakes = fakesWith();
+    const spec = uniqueProduct({ sql: 'SELECT day, revenue FROM placed' });
+    const productId = `${spec.domain}.${spec.name}`;
+    await withWorker(context, fakes, async ({ start }) => {
+      const handle = await start(productInput(spec));
+      await waitForStatus(handle, stageIs('awaitingApproval'));
+      await handle.signal(approveSignal, { by: 'alice' });
+      await waitForStatus(handle, stageIs('active'));
+
+      await handle.signal(analysisCycleSignal, { productId, outcome: 'breach' } as never);
+      await handle.signal(analysisCycleSignal, 'x'.repeat(10_000) as never);
+      await handle.signal(analysisCycleSignal, cycle('orders.someone_else', 'o1', 'breach', [nullCustomers]));
+      for (let i = 0; i < KEPT_CYCLES + 2; i++)
+        await cycleRan(fakes, handle, cycle(productId, `p${i}`, 'pass'));
+      await waitForStatus(handle, (s) => s.analysisCycles?.at(-1)?.cycleKey === `p${KEPT_CYCLES + 1}`);
+      // Repeated; never run (nothing stored: a forged breach); and one whose signal lies about its outcome.
+      await handle.signal(
+        analysisCycleSignal,
+        cycle(productId, `p${KEPT_CYCLES + 1}`, 'breach', [nullCustomers]),
+      );
+      await handle.signal(analysisCycleSignal, cycle(productId, 'forged', 'breach', [nullCustomers]));
+      const status = await waitForStatus(handle, (s) => s.ignored.length >= 5);
+      assert.equal(status.stage, 'active');
+      assert.deepEqual(
+        status.ignored.map((i) => i.reason),
+        [
+          'not an analysis cycle summary',
+          'not an analysis cycle summary',
+          'a summary for orders.someone_else, not this product',
+          `cycle p${KEPT_CYCLES + 1} was already received`,
+          'no analysis cycle forged is stored: ignored',
+        ],
+      );
+      assert.deepEqual(
+        status.analysisCycles?.map((c) => c.cycleKey),
+        Array.from({ length: KEPT_CYCLES }, (_, i) => `p${i + 2}`),
+      );
+
+      // What the cycle stored counts, not what the signal claims.
+      fakes.storedCycles.set('stored-breach', {
+        ...cycle(productId, 'stored-breach', 'breach', [nullCustomers]),
+      });
+      await handle.signal(analysisCycleSignal, cycle(productId, 'stored-breach', 'pass'));
+      const degraded = await waitForStatus(handle, stageIs('degraded'));
+      assert.equal(degraded.analysisCycles?.at(-1)?.outcome, 'breach');
+      assert.match(degraded.lastError?.message ?? '', /notNull:customer_id: 3 failing/);
+    });
+  });
+
+  it('the schedule pauses while the job is in trouble or the product is deprecated, and is deleted on retirement', async () => {
+    const fakes = fakesWith({ jobWatchIntervalMs: 300 });
+    const spec = uniqueProduct({ sql: 'SELECT day, revenue FROM placed' });
+    const productId = `${spec.domain}.${spec.name}`;
+    await withWorker(context, fakes, async ({ start }) => {
+      const handle = await start(productInput(spec));
+      await waitForStatus(handle, stageIs('awaitingApproval'));
+      await handle.signal(approveSignal, { by: 'alice' });
+      await waitForStatus(handle, (s) => s.analysisSchedule?.state === 'running');
+      assert.deepEqual(fakes.scheduleOf(productId), {
+        exists: true,
+        paused: false,
+        everyMs: 3_600_000,
+        note: undefined,
+      });
+
+      fakes.jobStatus = { state: 'FAILED', failure: 'boom' };
+      const paused = await waitForStatus(handle, (s) => s.analysisSchedule?.state === 'paused');
+      assert.equal(paused.stage, 'degraded');
+      assert.deepEqual(fakes.scheduleOf(productId), {
+        exists: true,
+        paused: true,
+        everyMs: 3_600_000,
+        note: 'product is degraded (job)',
+      });
+
+      fakes.jobStatus = { state: 'RUNNING' };
+      await waitForStatus(handle, (s) => s.stage === 'active' && s.analysisSchedule?.state === 'running');
+      assert.equal(fakes.schedules.get(productId)?.paused, false);
+      assert.equal(fakes.callsOf('resumeTemporalAnalysisSchedule').length, 1);
+
+      await handle.executeUpdate(deprecateUpdate, { args: [{ by: 'ops' }] });
+      await waitForStatus(handle, (s) => s.analysisSchedule?.state === 'paused');
+      assert.match(fakes.schedules.get(productId)?.note ?? '', /deprecated/);
+
+      await handle.executeUpdate(retireUpdate, { args: [{ by: 'ops' }] });
+      const retired = await handle.result();
+      assert.equal(retired.stage, 'retired');
+      assert.deepEqual(retired.analysisSchedule, { state: 'deleted', every: '1h' });
+      assert.deepEqual(fakes.scheduleOf(productId), { exists: false });
+      assert.equal(
+        fakes.callsOf('ensureTemporalAnalysisSchedule').length,
+        2,
+        'created, then ensured again on resume',
+      );
+    });
+  });
+
+  it('carries its analysis cycles and schedule over continue-as-new', async () => {
+    const fakes = fakesWith();
+    const spec = uniqueProduct({ sql: 'SELECT day, revenue FROM placed' });
+    const productId = `${spec.domain}.${spec.name}`;
+    await withWorker(context, fakes, async ({ start }) => {
+      const handle = await start(productInput(spec, { maxHistoryEvents: 80 }));
+      await waitForStatus(handle, stageIs('awaitingApproval'));
+      await handle.signal(approveSignal, { by: 'alice' });
+      await waitForStatus(handle, stageIs('active'));
+      for (let i = 0; i < 30; i++) await cycleRan(fakes, handle, cycle(productId, `k${i}`, 'pass'));
+      const status = await waitForStatus(
+        handle,
+        (s) => s.continuedAsNew >= 1 && s.analysisCycles?.at(-1)?.cycleKey === 'k29',
+      );
+      assert.equal(status.stage, 'active');
+      assert.equal(status.analysisSchedule?.state, 'running');
+      assert.equal(status.analysisCycles?.length, KEPT_CYCLES);
+      assert.equal(
+        fakes.callsOf('ensureTemporalAnalysisSchedule').length,
+        1,
+        'a new run does not recreate it',
+      );
+    });
+  });
+});
