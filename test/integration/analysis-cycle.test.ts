@@ -7,6 +7,8 @@ import type { Kafka, Producer } from 'kafkajs';
 import type { AnalysisProposals, CycleOutcome } from '../../activities/analysis';
 import { createAnalysisCycleActivitiesFromConfig } from '../../activities/analysis-cycle';
 import { analyseProduct } from '../../src/analysis/analyst';
+import { proposeWithLlmAnalyst } from '../../src/agents/llm-analyst';
+import { createLlmClient } from '../../src/adapters/llm/client';
 import { ensureDuckDbExtensions } from '../../src/adapters/duckdb/extensions';
 import { SqlGatewayClient } from '../../src/adapters/flink/sql-gateway';
 import { IcebergCatalogClient } from '../../src/adapters/iceberg';
@@ -21,6 +23,7 @@ import { parseSpec, productIdOf, workflowIdOf } from '../../src/domain/spec';
 import { createLogger } from '../../src/log';
 import { queryProduct } from '../../src/query/product-query';
 import { createProductTable, lakeTableSql, openLakeWriter, publishProduct } from '../helpers/lake-tables';
+import { FakeOpenAi } from '../helpers/fake-openai';
 import { testPlatform } from '../helpers/platform';
 import type { analysisWorkflow } from '../../workflows/analysis';
 import type { RunningWorker } from '../../workers/orchestration';
@@ -161,7 +164,9 @@ describe('analysis cycle on the real platform: checks at a pinned snapshot, resu
     const admin = kafka.admin();
     await admin.connect();
     await admin
-      .deleteTopics({ topics: [catalogTopic, proposalsTopic, `${proposalsTopic}-llm`] })
+      .deleteTopics({
+        topics: [catalogTopic, proposalsTopic, `${proposalsTopic}-llm`, `${proposalsTopic}-openai`],
+      })
       .catch(() => undefined);
     await admin.disconnect();
   });
@@ -359,6 +364,90 @@ describe('analysis cycle on the real platform: checks at a pinned snapshot, resu
     assert.deepEqual(seen, [], 'the honest proposal passed the guard the analyst was given');
     assert.ok(answer.starts.some((s) => s.spec.name === `${orders.name}_by_status_hourly`));
     assert.ok(!answer.starts.some((s) => s.proposalId === `sneaky-${suffix}`), 'the guard refused it');
+  });
+
+  it('with an API key the LLM analyst proposes (fake OpenAI server): a draft reading another table is dropped with the guard’s reason', async () => {
+    const fake = await FakeOpenAi.start();
+    try {
+      const alias = orders.name;
+      const rollup = (name: string, from: string) => ({
+        kind: 'aggregate',
+        name,
+        description: 'Orders per hour and status.',
+        inputs: [ordersId],
+        fields: [
+          { name: 'window_start', type: 'timestamp', description: 'hour', sources: [] },
+          {
+            name: 'status',
+            type: 'string',
+            description: 'status',
+            sources: [{ product: ordersId, field: 'status' }],
+          },
+          { name: 'events', type: 'long', description: 'orders', sources: [] },
+          {
+            name: 'revenue',
+            type: 'double',
+            description: 'sum',
+            sources: [{ product: ordersId, field: 'amount' }],
+          },
+        ],
+        key: ['window_start', 'status'],
+        eventTimeField: 'window_start',
+        upsert: false,
+        rule: null,
+        insight: 'status has 4 distinct values',
+        reasoning: 'An hourly rollup per status serves dashboards.',
+        confidence: 0.7,
+        sql:
+          `SELECT CAST(window_start AS TIMESTAMP_LTZ(3)) AS window_start, status, COUNT(*) AS events, SUM(amount) AS revenue ` +
+          `FROM TABLE(TUMBLE(TABLE ${from}, DESCRIPTOR(placed_at), INTERVAL '1' HOUR)) GROUP BY window_start, window_end, status`,
+      });
+      const good = rollup(`${orders.name}_llm_hourly`, alias);
+      // Another idea (another output column), reading a table that is not among its inputs.
+      const other = rollup(`${orders.name}_elsewhere_hourly`, 'payments_raw');
+      const elsewhere = {
+        ...other,
+        fields: other.fields.map((f) => (f.name === 'revenue' ? { ...f, name: 'turnover' } : f)),
+        sql: other.sql.replace('AS revenue', 'AS turnover'),
+      };
+      // The model does not learn: the draft reading another table comes back twice, then is dropped.
+      fake.answer(
+        { content: { ideas: [good, elsewhere] } },
+        { content: { ideas: [elsewhere] } },
+        { content: { ideas: [elsewhere] } },
+      );
+      const llm = createLlmClient({
+        apiKey: 'sk-test',
+        baseURL: fake.baseURL,
+        model: 'fake-model',
+        timeoutMs: 10_000,
+      });
+      const withLlm = createAnalysisCycleActivitiesFromConfig(config, log, {
+        kafka,
+        producer,
+        gateway,
+        catalogTopic,
+        proposalsTopic: `${proposalsTopic}-openai`,
+        llmAnalyst: (input) => proposeWithLlmAnalyst({ ...input, llm }),
+      });
+      const answer = await withLlm.proposeFromAnalysis({
+        productId: ordersId,
+        cycleKey: secondKey,
+        snapshotId: second.snapshotId as string,
+      });
+      assert.equal(fake.requests.length, 3);
+      assert.deepEqual(
+        answer.starts.map((s) => [
+          s.spec.name,
+          s.spec.proposal?.proposedBy.name,
+          s.spec.proposal?.parentProductId,
+        ]),
+        [[good.name, 'llm-analyst', ordersId]],
+      );
+      assert.match(fake.requests[1]?.messages.at(-1)?.content ?? '', /Object 'payments_raw' not found/);
+    } finally {
+      await fake.close().catch(() => undefined);
+    }
   });
 
   it('volume: rows added per cycle against the recent cycles; a spike is a finding, not a breach', async () => {
