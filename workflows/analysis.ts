@@ -37,11 +37,19 @@ export async function analysisWorkflow(input: AnalysisInput): Promise<AnalysisRe
 
   let proposals: AnalysisProposals = { starts: [], knownDomains: [] };
   if (cycle.snapshotId !== null) {
-    proposals = await proposeFromAnalysis({
-      productId: input.productId,
-      cycleKey,
-      snapshotId: cycle.snapshotId,
-    });
+    try {
+      proposals = await proposeFromAnalysis({
+        productId: input.productId,
+        cycleKey,
+        snapshotId: cycle.snapshotId,
+      });
+    } catch (error) {
+      // The analyst failing (an LLM down) must not hide the cycle's checks from the product.
+      wf.log.warn('analyst failed; the cycle is reported without proposals', {
+        productId: input.productId,
+        error: String(error),
+      });
+    }
   }
   const summary: AnalysisCycleSummary = {
     ...cycle,

@@ -1121,7 +1121,8 @@ export async function dataProductWorkflow(input: DataProductInput): Promise<Prod
 
   for (;;) {
     // Messages may change the stage during any await, so every pass starts from the current one.
-    await product.confirmAnalysisCycles();
+    // Only when a summary waits: an extra await would reorder commands in recorded histories.
+    if (product.cyclesPending) await product.confirmAnalysisCycles();
     await product.publishIfChanged();
     await product.syncAnalysisSchedule();
     if (isTerminal(product.stage)) break;
