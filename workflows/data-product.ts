@@ -69,7 +69,6 @@ import type { CheckedStart } from './product/start-input';
 import { checkStartInput } from './product/start-input';
 import { startSlackNotifier } from './product/slack-notifier';
 import {
-  analysisEveryOf,
   breachReason,
   keepCycle,
   readStoredCycle,
@@ -749,7 +748,8 @@ class DataProduct {
       productId: this.productId,
       current: this.state.analysisSchedule,
       wanted,
-      every: analysisEveryOf(this.state.spec),
+      // Every spec here was parsed (start, carried or amended): `analysis.every` has its default.
+      every: this.state.spec.analysis.every,
       why,
     });
     if (next) this.state.analysisSchedule = next;

@@ -3,7 +3,6 @@ import type { AnalysisCycleActivities, AnalysisScheduleActivities } from '../../
 import type { AnalysisCycleSummary, AnalysisScheduleState } from '../../src/domain/analysis';
 import { KEPT_CYCLES } from '../../src/domain/analysis';
 import { isTerminal, Stage } from '../../src/domain/lifecycle';
-import type { ProductSpec } from '../../src/domain/spec';
 
 /**
  * A product's analysis schedule (`analysis:<product id>`) follows its stage: running while the
@@ -14,8 +13,6 @@ import type { ProductSpec } from '../../src/domain/spec';
  */
 
 export type ScheduleWanted = AnalysisScheduleState['state'];
-
-export const DEFAULT_ANALYSIS_EVERY = '1h';
 
 // Schedules are Temporal's own: a failed act is tried again on the next pass of the main loop.
 const scheduling = wf.proxyActivities<AnalysisScheduleActivities>({
@@ -51,10 +48,6 @@ export async function readStoredCycle(
     };
   }
 }
-
-/** Specs carried from before `analysis.every` existed have no `analysis`. */
-export const analysisEveryOf = (spec: ProductSpec): string =>
-  (spec as Partial<ProductSpec>).analysis?.every ?? DEFAULT_ANALYSIS_EVERY;
 
 /** What the stage asks of the schedule. */
 export function wantedSchedule(stage: Stage, degradedBy: string | undefined): ScheduleWanted {
