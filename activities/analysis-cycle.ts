@@ -6,7 +6,6 @@ import { IcebergLake } from '../src/adapters/duckdb/lake';
 import type { SqlGatewayClient } from '../src/adapters/flink/sql-gateway';
 import type { LoadedTable } from '../src/adapters/iceberg';
 import { IcebergCatalogClient, IcebergCatalogError } from '../src/adapters/iceberg';
-import type { CatalogRecord } from '../src/adapters/kafka/catalog';
 import { readCatalog } from '../src/adapters/kafka/catalog';
 import { CATALOG_TOPIC } from '../src/adapters/kafka/client';
 import { readProposalsLedger, recordProposalsInLedger } from '../src/adapters/kafka/proposals-ledger';
@@ -25,11 +24,11 @@ import { MAX_NEIGHBOURS, measureNeighbours, overlapCandidates } from '../src/ana
 import { AnalysisResultsTable, ensureResultsTable, resultsTableRef } from '../src/analysis/results-table';
 import type { MeshloopConfig } from '../src/config';
 import { checkSpecSql } from '../src/creation/guard';
-import { upstreamOfCatalogRecord } from '../src/creation/inputs';
+import type { CatalogView } from '../src/domain/catalog-view';
 import type { IcebergTableRef } from '../src/domain/materialization';
 import { ownValue } from '../src/domain/records';
 import type { ProductSpec } from '../src/domain/spec';
-import { parseSpec, productIdOf, workflowIdOf } from '../src/domain/spec';
+import { productIdOf, workflowIdOf } from '../src/domain/spec';
 import type { Logger } from '../src/log';
 import { productTableOf } from '../src/query/product-query';
 import { loadMeshConfig } from '../src/specs/load';
@@ -104,17 +103,6 @@ async function heartbeating<T>(work: (step: (what: string) => void) => Promise<T
 }
 
 const ANALYSED_STAGES = new Set(['active', 'degraded']);
-const stageOf = (record: CatalogRecord | undefined) =>
-  typeof record?.stage === 'string' ? record.stage : 'unknown';
-
-function specOfRecord(record: CatalogRecord | undefined): ProductSpec | undefined {
-  if (!record) return undefined;
-  try {
-    return parseSpec(record.spec, `catalog spec of ${record.productId}`);
-  } catch {
-    return undefined;
-  }
-}
 
 export function createAnalysisCycleActivities(deps: AnalysisCycleDependencies) {
   const { kafka, producer, log } = deps;
@@ -152,21 +140,19 @@ export function createAnalysisCycleActivities(deps: AnalysisCycleDependencies) {
    */
   const neighbourTablesOf = async (
     parent: ProductSpec,
-    catalog: ReadonlyMap<string, CatalogRecord>,
+    catalog: CatalogView,
   ): Promise<Array<NeighbourTable & { location: string }>> => {
     const found: Array<NeighbourTable & { location: string }> = [];
     if (parent.schema.key.length === 0) return found;
-    for (const record of catalog.values()) {
+    for (const { spec, stage } of catalog.all()) {
       if (found.length >= MAX_NEIGHBOURS) break;
-      const spec = specOfRecord(record);
-      if (!spec || !ANALYSED_STAGES.has(stageOf(record)) || overlapCandidates(parent, spec).length === 0)
-        continue;
+      if (!ANALYSED_STAGES.has(stage) || overlapCandidates(parent, spec).length === 0) continue;
       const table = productTableOf(productIdOf(spec), deps.catalogName);
       const loaded = await loadTable(table);
       if (!loaded?.currentSnapshot) continue;
       found.push({
         spec,
-        stage: stageOf(record),
+        stage,
         table,
         snapshotId: loaded.currentSnapshot.snapshotId,
         location: loaded.metadata.location,
@@ -189,8 +175,7 @@ export function createAnalysisCycleActivities(deps: AnalysisCycleDependencies) {
         log.info('analysis cycle already stored', { productId, cycleKey, outcome: stored.outcome });
         return stored;
       }
-      const record = (await readCatalog(kafka, { topic: catalogTopic, log })).get(productId);
-      const spec = specOfRecord(record);
+      const spec = (await readCatalog(kafka, { topic: catalogTopic, log })).view.specOf(productId);
       const ref = productTableOf(productId, deps.catalogName);
       const loaded = spec ? await loadTable(ref) : undefined;
       const snapshot = loaded?.currentSnapshot;
@@ -262,11 +247,11 @@ export function createAnalysisCycleActivities(deps: AnalysisCycleDependencies) {
       const { productId, cycleKey, snapshotId } = input;
       const mesh = await loadMeshConfig(deps.meshFile);
       const knownDomains = Object.keys(mesh.domains);
-      const [catalog, ledger] = await Promise.all([
+      const [{ view: catalog }, ledger] = await Promise.all([
         readCatalog(kafka, { topic: catalogTopic, log }),
         readProposalsLedger(kafka, { topic: deps.proposalsTopic, log }),
       ]);
-      const parent = specOfRecord(catalog.get(productId));
+      const parent = catalog.specOf(productId);
       const ref = productTableOf(productId, deps.catalogName);
       const loaded = parent ? await loadTable(ref) : undefined;
       if (!parent || !loaded?.snapshots.some((s) => s.snapshotId === snapshotId)) {
@@ -325,9 +310,7 @@ export function createAnalysisCycleActivities(deps: AnalysisCycleDependencies) {
         const key = JSON.stringify([spec.sql, spec.inputs, spec.schema, spec.outputTopic]);
         const known = verdicts.get(key);
         if (known) return known;
-        const verdict = checkSpecSql({ ...deps.sqlGuard, log }, spec, (id) =>
-          upstreamOfCatalogRecord(catalog.get(id)),
-        ).then((result) => (result.ok ? [] : [...result.problems]));
+        const verdict = checkSpecSql({ ...deps.sqlGuard, log }, spec, (id) => catalog.specOf(id)).then((result) => (result.ok ? [] : [...result.problems]));
         verdicts.set(key, verdict);
         return verdict;
       };

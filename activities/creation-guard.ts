@@ -1,13 +1,12 @@
 import type { Kafka } from 'kafkajs';
 import type { SqlGatewayClient } from '../src/adapters/flink/sql-gateway';
-import type { CatalogRecord } from '../src/adapters/kafka/catalog';
 import { readCatalog } from '../src/adapters/kafka/catalog';
 import { CATALOG_TOPIC } from '../src/adapters/kafka/client';
 import { checkSpecSql } from '../src/creation/guard';
 import type { UpstreamProduct } from '../src/creation/inputs';
-import { upstreamOfCatalogRecord } from '../src/creation/inputs';
 import type { ProductSpec } from '../src/domain/spec';
 import { upstreamProductsOf } from '../src/domain/catalog';
+import { CatalogView } from '../src/domain/catalog-view';
 import type { CreationActivities, ProductJobInput, SqlCheckResult } from '../src/domain/creation';
 import type { Logger } from '../src/log';
 import { translatingFailures } from './failures';
@@ -55,9 +54,9 @@ export async function upstreamLookupFor(
 ): Promise<(productId: string) => UpstreamProduct | undefined> {
   const catalog =
     upstreamProductsOf(spec).length > 0
-      ? await readCatalog(deps.kafka, { topic: deps.catalogTopic ?? CATALOG_TOPIC, log: deps.log })
-      : new Map<string, CatalogRecord>();
-  return (productId) => upstreamOfCatalogRecord(catalog.get(productId));
+      ? (await readCatalog(deps.kafka, { topic: deps.catalogTopic ?? CATALOG_TOPIC, log: deps.log })).view
+      : CatalogView.empty;
+  return (productId) => catalog.specOf(productId);
 }
 
 export type SqlGuardActivities = ReturnType<typeof createSqlGuardActivities>;

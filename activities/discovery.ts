@@ -2,15 +2,16 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { Kafka, Producer } from 'kafkajs';
-import type { CatalogRecord } from '../src/adapters/kafka/catalog';
 import { ensureCatalogTopic, readCatalog } from '../src/adapters/kafka/catalog';
 import { CATALOG_TOPIC } from '../src/adapters/kafka/client';
-import { PROPOSALS_TOPIC, recordProposalsInLedger } from '../src/adapters/kafka/proposals-ledger';
+import {
+  PROPOSALS_TOPIC,
+  readProposalsLedger,
+  recordProposalsInLedger,
+} from '../src/adapters/kafka/proposals-ledger';
 import { listDataTopics, sampleTopics } from '../src/adapters/kafka/sampler';
 import type { LlmClient } from '../src/adapters/llm/client';
-import type { CatalogEntry } from '../src/agents/llm-agent';
 import { proposeWithLlm } from '../src/agents/llm-agent';
-import type { CatalogProduct } from '../src/agents/planner';
 import { planProposals } from '../src/agents/planner';
 import type { DiscoveryProposal, DroppedProposal } from '../src/agents/proposals';
 import type { DomainConfig } from '../src/domain/mesh-config';
@@ -24,7 +25,6 @@ import type { SampleStopReason } from '../src/adapters/kafka/sampler';
 import { loadMeshConfig } from '../src/specs/load';
 import type { SqlGatewayClient } from '../src/adapters/flink/sql-gateway';
 import { checkSpecSql } from '../src/creation/guard';
-import { upstreamOfCatalogRecord } from '../src/creation/inputs';
 import { translatingFailures } from './failures';
 import { ownValue } from '../src/domain/records';
 
@@ -136,28 +136,6 @@ async function readJson<T>(file: string): Promise<T | undefined> {
   }
 }
 
-/** Which topic each catalog product writes, and its stage: discovery treats those topics as products. */
-export function catalogProducts(records: Iterable<CatalogRecord>): CatalogProduct[] {
-  return [...records].flatMap((record) => {
-    const topic = (record.outputTopic as { name?: unknown } | undefined)?.name;
-    return typeof topic === 'string' && typeof record.stage === 'string'
-      ? [
-          {
-            productId: record.productId,
-            topic,
-            stage: record.stage,
-            inputTopics: (Array.isArray(record.inputs) ? (record.inputs as unknown[]) : []).flatMap(
-              (input) => {
-                const name = (input as { topic?: unknown } | null)?.topic;
-                return typeof name === 'string' ? [name] : [];
-              },
-            ),
-          },
-        ]
-      : [];
-  });
-}
-
 const summarise = (profile: TopicProfile, stoppedBy: SampleStopReason): TopicSummary => ({
   topic: profile.topic,
   records: profile.records,
@@ -247,11 +225,11 @@ export function createDiscoveryActivities(deps: DiscoveryDependencies) {
       if (!stored) throw new Error(`profiles file ${input.profilesFile} is missing`);
       const mesh = await loadMeshConfig(deps.meshFile);
       await ensureCatalogTopic(kafka, proposalsTopic);
-      const [catalogRecords, ledger] = await Promise.all([
+      const [{ view: catalogView }, ledger] = await Promise.all([
         readCatalog(kafka, { topic: deps.catalogTopic ?? CATALOG_TOPIC, log }),
-        readCatalog(kafka, { topic: proposalsTopic, log }),
+        readProposalsLedger(kafka, { topic: proposalsTopic, log }),
       ]);
-      const catalog = [...catalogRecords.values()] as unknown as CatalogEntry[];
+      const catalog = catalogView.all();
       let proposals: DiscoveryProposal[];
       let dropped: DroppedProposal[];
       let skipped: string[] = [];
@@ -267,16 +245,14 @@ export function createDiscoveryActivities(deps: DiscoveryDependencies) {
           ...(sqlGuard
             ? {
                 checkSql: (spec: ProductSpec) =>
-                  checkSpecSql({ ...sqlGuard, log }, spec, (productId) =>
-                    upstreamOfCatalogRecord(catalogRecords.get(productId)),
-                  ),
+                  checkSpecSql({ ...sqlGuard, log }, spec, (productId) => catalogView.specOf(productId)),
               }
             : {}),
         }));
       } else {
         agent = 'planner';
         ({ proposals, dropped, skipped } = planProposals(stored.profiles, mesh, {
-          products: catalogProducts(catalogRecords.values()),
+          products: catalogView.productTopics(),
         }));
       }
       const fresh = proposals.filter((p) => !ledger.has(p.proposalId));

@@ -1,10 +1,14 @@
 import { Context } from '@temporalio/activity';
 import type { Kafka, Producer } from 'kafkajs';
-import { ensureCatalogTopic, publishCatalogRecord, readCatalog } from '../src/adapters/kafka/catalog';
+import {
+  ensureCatalogTopic,
+  publishCatalogRecord,
+  readCatalog,
+  readCompactedRecords,
+} from '../src/adapters/kafka/catalog';
 import type { TopicSettings } from '../src/adapters/kafka/topics';
 import { ensureTopic } from '../src/adapters/kafka/topics';
 import type { CatalogDescriptor } from '../src/domain/catalog';
-import { upstreamProductsOf } from '../src/domain/catalog';
 import { MESHLOOP_TOPIC_PREFIX } from '../src/adapters/kafka/client';
 import { TopicNotOwnedError, topicOwnershipRefusal } from '../src/domain/topic-ownership';
 import type { Logger } from '../src/log';
@@ -52,29 +56,14 @@ export function createKafkaActivities(deps: {
       const name = input.topic.name;
       await owners();
       const ownership = async () => {
-        const [claims, descriptors] = await Promise.all([
-          readCatalog(kafka, { topic: ownersTopic, log }),
+        const [claims, { view: catalog }] = await Promise.all([
+          readCompactedRecords(kafka, { topic: ownersTopic, log }),
           readCatalog(kafka, { topic: deps.catalogTopic, log }),
         ]);
-        const claimedBy = claims.get(name)?.productId;
-        const catalogOwners = [...descriptors.values()]
-          .filter((record) => {
-            const output = (record as { outputTopic?: { name?: unknown } }).outputTopic;
-            return typeof output === 'object' && output !== null && output.name === name;
-          })
-          .map((record) => record.productId)
-          .filter((owner) => owner !== input.productId);
+        const claimedBy = claims.records.get(name)?.productId;
+        const catalogOwners = catalog.writersOf(name).filter((owner) => owner !== input.productId);
         // Only a descriptor that lists the topic as made counts: naming it as the output is a wish.
-        const own = descriptors.get(input.productId) as { resources?: unknown } | undefined;
-        const provisionedBefore =
-          Array.isArray(own?.resources) &&
-          own.resources.some(
-            (r: unknown) =>
-              typeof r === 'object' &&
-              r !== null &&
-              (r as { kind?: unknown }).kind === 'kafkaTopic' &&
-              (r as { name?: unknown }).name === name,
-          );
+        const provisionedBefore = catalog.madeTopic(input.productId, name);
         return { claimedBy, catalogOwners, provisionedBefore };
       };
       const admin = kafka.admin();
@@ -126,25 +115,8 @@ export function createKafkaActivities(deps: {
 
     /** Active products that list this one as an input: retiring it would break them. */
     async findActiveDependants(input: { productId: string }): Promise<string[]> {
-      const records = await readCatalog(kafka, { topic: deps.catalogTopic, log });
-      return [...records.values()]
-        .filter((record) => {
-          const descriptor = record as unknown as CatalogDescriptor;
-          // A record without a list of inputs (written by anyone) reads nothing.
-          const inputs: unknown = descriptor.inputs;
-          return (
-            descriptor.stage === 'active' &&
-            descriptor.productId !== input.productId &&
-            Array.isArray(inputs) &&
-            upstreamProductsOf({
-              inputs: inputs.filter(
-                (i): i is CatalogDescriptor['inputs'][number] => typeof i === 'object' && i !== null,
-              ),
-            }).includes(input.productId)
-          );
-        })
-        .map((record) => record.productId)
-        .sort();
+      const { view } = await readCatalog(kafka, { topic: deps.catalogTopic, log });
+      return view.activeDependantsOf(input.productId);
     },
   };
 }

@@ -10,7 +10,6 @@ import type { MeshloopConfig } from '../config';
 import { loadConfig } from '../config';
 import { createKafkaClient } from '../adapters/kafka/client';
 import { readCatalog } from '../adapters/kafka/catalog';
-import type { CatalogDescriptor } from '../domain/catalog';
 import { inputAliasOf } from '../domain/creation';
 import { MeshloopError } from '../domain/errors';
 import { domainConfigOf } from '../domain/mesh-config';
@@ -42,7 +41,7 @@ import { formatIdeaLineage, ideaLineageOf } from './idea-lineage';
 
 async function readIdeaLineage(config: MeshloopConfig, productId: string, spec: ProductSpec) {
   const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'meshloop-cli' });
-  return ideaLineageOf(productId, spec, (await readCatalog(kafka, { timeoutMs: 10_000 })).values());
+  return ideaLineageOf(productId, spec, (await readCatalog(kafka, { timeoutMs: 10_000 })).view);
 }
 
 /**
@@ -114,11 +113,6 @@ export async function proposeProduct(
     throw error;
   }
   return { productId, workflowId };
-}
-
-/** A catalog value as a table cell: strings as they are (cut at 200), anything else as `-`. */
-function cell(value: unknown): string {
-  return typeof value === 'string' && value !== '' ? value.slice(0, 200) : '-';
 }
 
 function workflowIdFor(product: string): string {
@@ -375,7 +369,10 @@ export function registerProductCommands(program: Command): void {
     .action(async (options: { json: boolean }) => {
       const config = loadConfig();
       const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'meshloop-cli' });
-      const records = [...(await readCatalog(kafka)).values()] as unknown as CatalogDescriptor[];
+      const { view, skipped } = await readCatalog(kafka);
+      // Anyone may write the catalog topic: what is not a descriptor is left out, and said so.
+      if (skipped > 0) console.error(`${skipped} catalog record(s) skipped: not a readable product descriptor`);
+      const records = view.all();
       if (options.json) {
         console.log(JSON.stringify(records, null, 2));
         return;
@@ -387,21 +384,15 @@ export function registerProductCommands(program: Command): void {
       console.log(
         table([
           ['PRODUCT', 'STAGE', 'OWNER', 'KIND', 'TOPIC', 'INPUTS', 'JOB', 'REJECTED'],
-          // Records are untrusted (anyone may write the topic): every cell is read defensively.
           ...records.map((d) => [
-            cell(d.productId),
-            cell(d.stage),
-            cell(d.owner),
-            cell(d.kind),
-            cell((d.outputTopic as { name?: unknown } | undefined)?.name),
-            (Array.isArray(d.inputs) ? (d.inputs as unknown[]) : [])
-              .map((i) => {
-                const input = (i ?? {}) as { product?: unknown; topic?: unknown };
-                return cell(input.product ?? input.topic);
-              })
-              .join(', ') || '-',
-            cell((d.job as { state?: unknown } | undefined)?.state),
-            String(Number((d.job as { rejectedRecords?: unknown } | undefined)?.rejectedRecords ?? 0) || 0),
+            d.productId,
+            d.stage,
+            d.owner,
+            d.kind,
+            d.outputTopic.name,
+            d.inputs.map((input) => ('product' in input ? input.product : input.topic)).join(', ') || '-',
+            d.job?.state ?? '-',
+            String(d.job?.rejectedRecords ?? 0),
           ]),
         ]),
       );

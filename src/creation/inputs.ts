@@ -1,21 +1,9 @@
 import type { InputBinding } from '../domain/creation';
 import { duplicateAliases, inputAliasOf } from '../domain/creation';
 import type { ProductSpec } from '../domain/spec';
-import { parseSpec } from '../domain/spec';
 
-/** What a product input needs of the product it reads (from the catalog). */
+/** What a product input needs of the product it reads (from the catalog: `CatalogView.specOf`). */
 export type UpstreamProduct = Pick<ProductSpec, 'schema' | 'outputTopic'>;
-
-/** The spec inside a catalog descriptor, when it is one (catalog records are untrusted). */
-export function upstreamOfCatalogRecord(record: unknown): UpstreamProduct | undefined {
-  if (record === null || typeof record !== 'object') return undefined;
-  const { productId, spec } = record as { productId?: unknown; spec?: unknown };
-  try {
-    return parseSpec(spec, `catalog spec of ${String(productId)}`);
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * The inputs of a spec as its SQL sees them: one binding per input, named by its alias. A topic

@@ -1,8 +1,12 @@
-import type { ColumnLineage, ProductJob } from './creation';
-import type { Decision, ProvisionedResource, Stage } from './lifecycle';
+import { z } from 'zod';
+import type { ColumnLineage, ProductJob, ProductJobState } from './creation';
+import { InvalidSpecError } from './errors';
+import type { Decision, ProvisionedResource } from './lifecycle';
+import { DecisionAction, Stage } from './lifecycle';
 import type { TableStatus } from './materialization';
+import { materializerProviders } from './materialization';
 import type { OutputTopic, ProductInput, ProductKind, ProductSpec } from './spec';
-import { productIdOf } from './spec';
+import { describeIssues, parseSpec, productIdOf } from './spec';
 
 /**
  * What the catalog (a compacted Kafka topic keyed by product id) holds for each product. The CLI,
@@ -74,6 +78,138 @@ export function toCatalogDescriptor(input: {
 /** Product ids this product reads (its upstream lineage inside the mesh). */
 export function upstreamProductsOf(spec: { inputs: readonly ProductInput[] }): string[] {
   return spec.inputs.flatMap((input) => ('product' in input ? [input.product] : []));
+}
+
+/**
+ * Reading the catalog. Its records are untrusted (anyone who can write the topic can write
+ * anything) and span every version of Meshloop that wrote them: a descriptor needs what every
+ * version wrote (product id, stage, a spec that parses and names the same product, decisions,
+ * resources, time); `version`, `table`, `lineage` and `job` came later and may be absent. The
+ * copies of spec fields at the top (name, owner, inputs ...) are not read: they are rebuilt from
+ * the spec. A part only some readers show (a decision, a resource, the table, the job) that does
+ * not parse is left out rather than losing the product.
+ */
+const stageSchema = z.enum(Stage);
+
+/** Each element that parses; the others are left out. */
+const listOf = <T>(schema: z.ZodType<T>) =>
+  z.array(z.unknown()).transform((items) =>
+    items.flatMap((item) => {
+      const parsed = schema.safeParse(item);
+      return parsed.success ? [parsed.data] : [];
+    }),
+  );
+
+const decisionSchema = z.object({
+  by: z.string(),
+  action: z.enum(DecisionAction),
+  at: z.string(),
+  comment: z.string().optional(),
+  revision: z.number(),
+  stage: stageSchema,
+  via: z.string().optional(),
+  keyId: z.string().optional(),
+});
+
+const resourceSchema = z.object({
+  kind: z.enum(['kafkaTopic', 'flinkJob', 'icebergTable']),
+  name: z.string(),
+  id: z.string().optional(),
+  url: z.string().optional(),
+  created: z.boolean(),
+  at: z.string(),
+});
+
+const tableStatusSchema = z.object({
+  table: z.string(),
+  provider: z.enum(materializerProviders),
+  snapshotId: z.string().optional(),
+  rowCount: z.number().optional(),
+  lastCommitAt: z.string().optional(),
+  freshnessMs: z.number().optional(),
+  withinSla: z.boolean().optional(),
+  snapshots: z.number(),
+});
+
+const lineageSchema = z.array(
+  z.object({
+    column: z.string(),
+    from: z.array(z.object({ input: z.string(), field: z.string() })),
+  }),
+);
+
+const jobStates = [
+  'INITIALIZING',
+  'CREATED',
+  'RUNNING',
+  'FAILING',
+  'FAILED',
+  'CANCELLING',
+  'CANCELED',
+  'FINISHED',
+  'RESTARTING',
+  'SUSPENDED',
+  'RECONCILING',
+  'NOT_FOUND',
+] as const satisfies readonly ProductJobState[];
+// Every state the type knows is listed (a new one must be added here too).
+const everyJobState: Exclude<ProductJobState, (typeof jobStates)[number]> extends never ? true : never = true;
+void everyJobState;
+
+const jobSchema = z.object({
+  name: z.string(),
+  id: z.string(),
+  url: z.string().optional(),
+  revision: z.number(),
+  sql: z.string(),
+  state: z.enum(jobStates),
+  failure: z.string().optional(),
+  rejectedRecords: z.number(),
+  checkedAt: z.string(),
+  savepoint: z.string().optional(),
+});
+
+const specSchema = z.unknown().transform((value, ctx): ProductSpec => {
+  try {
+    return parseSpec(value, 'catalog spec');
+  } catch (error) {
+    if (!(error instanceof InvalidSpecError)) throw error;
+    for (const problem of error.problems) ctx.addIssue({ code: 'custom', message: problem });
+    return z.NEVER;
+  }
+});
+
+const descriptorSchema = z.object({
+  productId: z.string().min(1),
+  stage: stageSchema,
+  spec: specSchema,
+  decisions: listOf<Decision>(decisionSchema),
+  resources: listOf<ProvisionedResource>(resourceSchema),
+  table: tableStatusSchema.optional().catch(undefined),
+  lineage: lineageSchema.optional().catch(undefined),
+  job: jobSchema.optional().catch(undefined),
+  updatedAt: z.string(),
+  // Records written before versions existed (or with a bad one) count as version 0.
+  version: z.number().int().nonnegative().optional().catch(undefined),
+});
+
+export type DescriptorParse =
+  | Readonly<{ ok: true; descriptor: CatalogDescriptor }>
+  | Readonly<{ ok: false; problem: string }>;
+
+/** One catalog record, decoded from JSON: the descriptor it holds, or why it is not one. */
+export function parseCatalogDescriptor(value: unknown): DescriptorParse {
+  const parsed = descriptorSchema.safeParse(value);
+  if (!parsed.success) {
+    const problems = describeIssues(parsed.error);
+    const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
+    return { ok: false, problem: `not a catalog descriptor: ${problems.slice(0, 3).join('; ')}${more}` };
+  }
+  const { productId, version, ...parts } = parsed.data;
+  if (productIdOf(parts.spec) !== productId) {
+    return { ok: false, problem: `product ${productId} carries the spec of ${productIdOf(parts.spec)}` };
+  }
+  return { ok: true, descriptor: toCatalogDescriptor({ ...parts, version: version ?? 0 }) };
 }
 
 /** A descriptor's version as read from the catalog (0 for records written before versions). */

@@ -17,7 +17,6 @@ import { ensureCatalogTopic, readCatalog } from '../../src/adapters/kafka/catalo
 import { CATALOG_TOPIC, createKafkaClient, MESHLOOP_TOPIC_PREFIX } from '../../src/adapters/kafka/client';
 import type { MeshloopConfig } from '../../src/config';
 import { checkSpecSql } from '../../src/creation/guard';
-import { upstreamOfCatalogRecord } from '../../src/creation/inputs';
 import type { ProductSpec } from '../../src/domain/spec';
 import { parseSpec, productIdOf, workflowIdOf } from '../../src/domain/spec';
 import { createLogger } from '../../src/log';
@@ -281,11 +280,11 @@ describe('analysis cycle on the real platform: checks at a pinned snapshot, resu
       JSON.stringify(evidence),
     );
     // The guard, asked again here on its own, agrees.
-    const catalog = await readCatalog(kafka, { topic: catalogTopic });
+    const { view: catalog } = await readCatalog(kafka, { topic: catalogTopic });
     const verdict = await checkSpecSql(
       { gateway, kafkaBootstrapServers: config.flink.kafkaBootstrapServers },
       aggregate.spec,
-      (id) => upstreamOfCatalogRecord(catalog.get(id)),
+      (id) => catalog.specOf(id),
     );
     assert.equal(verdict.ok, true, verdict.problems.join('\n'));
   });

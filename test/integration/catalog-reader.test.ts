@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
-import { ensureCatalogTopic, readCatalogRecords } from '../../src/adapters/kafka/catalog';
+import { ensureCatalogTopic, readCompactedRecords } from '../../src/adapters/kafka/catalog';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
 import { createLogger } from '../../src/log';
 import { testPlatform } from '../helpers/platform';
@@ -42,7 +42,7 @@ describe('catalog reader (real Kafka)', function () {
     const lines: string[] = [];
     const log = createLogger('test', 'info', (line) => lines.push(line));
     const began = Date.now();
-    const { records, unreadable } = await readCatalogRecords(kafka, { topic, timeoutMs: 20_000, log });
+    const { records, unreadable } = await readCompactedRecords(kafka, { topic, timeoutMs: 20_000, log });
     assert.ok(Date.now() - began < 15_000, 'no timeout: bad records do not stall the reader');
     assert.equal(unreadable, 3);
     assert.deepEqual([...records.keys()].sort(), ['orders.a', 'orders.b']);

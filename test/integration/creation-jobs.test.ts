@@ -9,6 +9,7 @@ import { createCreationActivities } from '../../activities/creation';
 import { FlinkRestClient, SqlGatewayClient, terminalJobStates } from '../../src/adapters/flink';
 import { ensureCatalogTopic, publishCatalogRecord } from '../../src/adapters/kafka/catalog';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
+import { toCatalogDescriptor } from '../../src/domain/catalog';
 import type { MeshloopConfig } from '../../src/config';
 import { ProductJobs } from '../../src/creation/product-jobs';
 import type { ProductJobInput, ProductJobStatus } from '../../src/domain/creation';
@@ -413,7 +414,13 @@ JOIN payments AS p
     await producer.connect();
     await publishCatalogRecord(
       producer,
-      { productId: joined.productId, stage: 'active', spec: joined.spec },
+      toCatalogDescriptor({
+        spec: joined.spec,
+        stage: 'active',
+        decisions: [],
+        resources: [],
+        updatedAt: new Date(),
+      }),
       catalogTopic,
     );
     await producer.disconnect();

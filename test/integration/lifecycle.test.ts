@@ -177,7 +177,7 @@ describe('the data product lifecycle on the real platform', function () {
         retentionMs: 86_400_000,
         cleanupPolicy: 'delete',
       });
-      const descriptor = (await readCatalog(kafka)).get(`orders.${name}`);
+      const descriptor = (await readCatalog(kafka)).view.get(`orders.${name}`);
       assert.equal(descriptor?.stage, 'active');
       assert.equal(descriptor?.owner, 'alice');
 
@@ -209,7 +209,7 @@ describe('the data product lifecycle on the real platform', function () {
       const retired = await runCli(['retire', `orders.${name}`, '--by', 'ops'], env);
       assert.equal(retired.code, 0, retired.stderr);
       await waitForStage(workflowIdOf(`orders.${name}`), 'retired');
-      const after = (await readCatalog(kafka)).get(`orders.${name}`);
+      const after = (await readCatalog(kafka)).view.get(`orders.${name}`);
       assert.equal(after?.stage, 'retired');
       assert.ok(await topicSettings(`orders.${name}`), 'retirement keeps the data');
       // The workflow ends once the job has stopped with a savepoint.
@@ -361,7 +361,7 @@ describe('the data product lifecycle on the real platform', function () {
       const topics = (await admin.listTopics()).filter((topic) => topic.includes(name));
       await admin.disconnect();
       assert.deepEqual(topics.sort(), [`orders.${name}`, `orders.${name}.rejected`]);
-      assert.equal((await readCatalog(kafka)).get(`orders.${name}`)?.stage, 'active');
+      assert.equal((await readCatalog(kafka)).view.get(`orders.${name}`)?.stage, 'active');
       assert.deepEqual(await liveJobs(`orders.${name}`), [`meshloop-create:orders.${name}:r1`]);
       assert.equal(await waitForRecords(`orders.${name}`, 400), 400, 'one job: each order once');
       await handle.executeUpdate(retireUpdate, { args: [{ by: 'ops', force: true }] });

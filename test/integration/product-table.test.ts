@@ -202,7 +202,7 @@ describe('every active product lands in its Iceberg table (real worker, real pla
     );
 
     // The watch timer (1m by default) is not waited for here: the catalog got the table at provisioning.
-    const descriptor = (await readCatalog(kafka)).get(productId) as { table?: { table: string } } | undefined;
+    const descriptor = (await readCatalog(kafka)).view.get(productId);
     assert.equal(descriptor?.table?.table, `lake.${productId}`);
 
     await handle.executeUpdate(retireUpdate, { args: [{ by: 'ops', force: true }] });

@@ -5,9 +5,11 @@ import type { Kafka, Producer } from 'kafkajs';
 import { createKafkaActivities } from '../../activities/kafka';
 import { ensureCatalogTopic } from '../../src/adapters/kafka/catalog';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
+import { toCatalogDescriptor } from '../../src/domain/catalog';
 import { TopicNotOwnedError } from '../../src/domain/topic-ownership';
 import { createLogger } from '../../src/log';
 import { testPlatform } from '../helpers/platform';
+import { validSpec } from '../helpers/specs';
 
 describe('output topics are a product’s own (real Kafka)', function () {
   this.timeout(90_000);
@@ -71,11 +73,15 @@ describe('output topics are a product’s own (real Kafka)', function () {
       messages: [
         {
           key: `orders.raw_${run}`,
-          value: JSON.stringify({
-            productId: `orders.raw_${run}`,
-            outputTopic: { name: raw },
-            resources: [],
-          }),
+          value: JSON.stringify(
+            toCatalogDescriptor({
+              spec: validSpec({ name: `raw_${run}`, outputTopic: { name: raw } }),
+              stage: 'awaitingApproval',
+              decisions: [],
+              resources: [],
+              updatedAt: new Date(),
+            }),
+          ),
         },
       ],
     });

@@ -7,8 +7,12 @@ import {
 } from '../../src/cli/analysis-commands';
 import { formatIdeaLineage, ideaLineageOf } from '../../src/cli/idea-lineage';
 import { formatRecentCycles } from '../../src/cli/analysis-lines';
+import { parseCatalogDescriptor, toCatalogDescriptor } from '../../src/domain/catalog';
+import { CatalogView } from '../../src/domain/catalog-view';
+import type { Stage } from '../../src/domain/lifecycle';
 import { buildProgram } from '../../src/cli/main';
 import type { AnalysisResult } from '../../workflows/analysis';
+import { validSpec } from '../helpers/specs';
 
 const breach: AnalysisResult = {
   summary: {
@@ -139,34 +143,35 @@ describe('meshloop analyse --status: printing the schedules', () => {
 });
 
 describe('meshloop show: the lineage of ideas', () => {
-  const catalog: unknown[] = [
-    {
-      productId: 'orders.b_child',
-      stage: 'awaitingApproval',
-      spec: { proposal: { parentProductId: 'orders.parent' } },
-    },
-    {
-      productId: 'orders.a_child',
-      stage: 'active',
-      spec: { proposal: { parentProductId: 'orders.parent' } },
-    },
-    {
-      productId: 'orders.other',
-      stage: 'active',
-      spec: { proposal: { parentProductId: 'orders.elsewhere' } },
-    },
-    { productId: 'orders.parent', stage: 'active', spec: { proposal: { parentProductId: 'orders.parent' } } },
-    // Anyone may write the catalog topic: what is not a descriptor is passed over.
+  const descriptor = (name: string, stage: Stage, parent?: string) =>
+    toCatalogDescriptor({
+      spec: validSpec({
+        name,
+        ...(parent
+          ? { proposal: { proposedBy: { kind: 'agent', name: 'llm-analyst' }, parentProductId: parent } }
+          : {}),
+      }),
+      stage,
+      decisions: [],
+      resources: [],
+      updatedAt: '2026-12-01T06:00:00.000Z',
+    });
+  const records: unknown[] = [
+    descriptor('b_child', 'awaitingApproval', 'orders.parent'),
+    descriptor('a_child', 'active', 'orders.parent'),
+    descriptor('other', 'active', 'orders.elsewhere'),
+    descriptor('parent', 'active', 'orders.parent'),
+    // Anyone may write the catalog topic: what is not a descriptor is skipped on the way in.
     null,
     'orders.parent',
-    { productId: 42, spec: { proposal: { parentProductId: 'orders.parent' } } },
-    { productId: 'orders.no_spec', stage: 'active' },
-    {
-      productId: 'orders.odd_stage',
-      stage: { evil: true },
-      spec: { proposal: { parentProductId: 'orders.parent' } },
-    },
+    { ...descriptor('odd_stage', 'active', 'orders.parent'), stage: { evil: true } },
   ];
+  const catalog = new CatalogView(
+    records.flatMap((record) => {
+      const parsed = parseCatalogDescriptor(record);
+      return parsed.ok ? [parsed.descriptor] : [];
+    }),
+  );
 
   it('finds the children in the catalog and the parent in the spec', () => {
     const lineage = ideaLineageOf('orders.parent', { proposal: undefined }, catalog);
@@ -174,7 +179,6 @@ describe('meshloop show: the lineage of ideas', () => {
       children: [
         { productId: 'orders.a_child', stage: 'active' },
         { productId: 'orders.b_child', stage: 'awaitingApproval' },
-        { productId: 'orders.odd_stage', stage: 'unknown' },
       ],
     });
     const child = ideaLineageOf(

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { outputColumnProblems, typeFamilyOf } from '../../src/creation/guard';
-import { inputBindingsOf, upstreamOfCatalogRecord } from '../../src/creation/inputs';
-import { toCatalogDescriptor } from '../../src/domain/catalog';
+import { inputBindingsOf } from '../../src/creation/inputs';
+import { parseCatalogDescriptor, toCatalogDescriptor } from '../../src/domain/catalog';
+import { CatalogView } from '../../src/domain/catalog-view';
 import { parseSpec } from '../../src/domain/spec';
 
 const spec = (fields: Array<{ name: string; type: string }>) =>
@@ -105,11 +106,11 @@ describe('SQL guard: input bindings', () => {
       ],
       schema: { fields: [{ name: 'order_id', type: 'string' }] },
     });
-    const { bindings, problems } = inputBindingsOf(reader, (id) =>
-      id === 'orders.orders_curated'
-        ? upstreamOfCatalogRecord(JSON.parse(JSON.stringify(record)))
-        : undefined,
-    );
+    // As the catalog topic holds it: JSON, parsed on the way in.
+    const parsed = parseCatalogDescriptor(JSON.parse(JSON.stringify(record)));
+    assert.ok(parsed.ok);
+    const catalog = new CatalogView([parsed.descriptor]);
+    const { bindings, problems } = inputBindingsOf(reader, (id) => catalog.specOf(id));
     assert.deepEqual(problems, []);
     assert.deepEqual(bindings, [
       {
@@ -131,8 +132,16 @@ describe('SQL guard: input bindings', () => {
     ]);
   });
 
-  it('treats a catalog record without a valid spec as missing', () => {
-    assert.equal(upstreamOfCatalogRecord({ productId: 'x', spec: { name: 'broken' } }), undefined);
-    assert.equal(upstreamOfCatalogRecord('not an object'), undefined);
+  it('says when a product input is not in the catalog', () => {
+    const reader = parseSpec({
+      name: 'r',
+      domain: 'orders',
+      owner: 'o',
+      kind: 'aggregate',
+      inputs: [{ product: 'orders.missing' }],
+      schema: { fields: [{ name: 'order_id', type: 'string' }] },
+    });
+    const { problems } = inputBindingsOf(reader, (id) => CatalogView.empty.specOf(id));
+    assert.match(problems.join('\n'), /product 'orders.missing' is not in the catalog/);
   });
 });

@@ -1,12 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { Kafka, Producer } from 'kafkajs';
-import { descriptorVersion } from '../../domain/catalog';
+import type { CatalogDescriptor } from '../../domain/catalog';
+import { descriptorVersion, parseCatalogDescriptor } from '../../domain/catalog';
+import { CatalogView } from '../../domain/catalog-view';
 import type { Logger } from '../../log';
 import { CATALOG_TOPIC } from './client';
 import { ensureTopic } from './topics';
 
-/** A descriptor in the catalog: JSON keyed by product id. The domain defines its exact shape. */
-export type CatalogRecord = Readonly<{ productId: string } & Record<string, unknown>>;
+/**
+ * One record of a compacted topic of JSON objects with a product id: what the topic owners and the
+ * proposals ledger hold. Untrusted and untyped; catalog descriptors are read with `readCatalog`,
+ * parsed, never as these.
+ */
+export type RawRecord = Readonly<{ productId: string } & Record<string, unknown>>;
 
 /** The catalog is compacted: the newest descriptor per product id is the truth, forever. */
 export async function ensureCatalogTopic(kafka: Kafka, topic = CATALOG_TOPIC): Promise<void> {
@@ -21,7 +27,7 @@ export async function ensureCatalogTopic(kafka: Kafka, topic = CATALOG_TOPIC): P
 
 export async function publishCatalogRecord(
   producer: Producer,
-  record: CatalogRecord,
+  record: CatalogDescriptor,
   topic = CATALOG_TOPIC,
 ): Promise<void> {
   await producer.send({
@@ -31,59 +37,122 @@ export async function publishCatalogRecord(
   });
 }
 
-/**
- * One catalog record as read: a JSON object with a `productId`, or undefined when it is not one
- * (records are untrusted: anyone who can write the topic can write anything).
- */
-export function decodeCatalogRecord(value: Buffer): CatalogRecord | undefined {
-  let decoded: unknown;
+/** What one record decodes to: a value, or why it is skipped. */
+export type Decoded<T> = Readonly<{ ok: true; value: T }> | Readonly<{ ok: false; problem: string }>;
+
+function decodeJson(value: Buffer): Decoded<unknown> {
   try {
-    decoded = JSON.parse(value.toString('utf8'));
+    return { ok: true, value: JSON.parse(value.toString('utf8')) };
   } catch {
-    return undefined;
+    return { ok: false, problem: 'not JSON' };
   }
-  if (decoded === null || typeof decoded !== 'object' || Array.isArray(decoded)) return undefined;
-  const productId = (decoded as { productId?: unknown }).productId;
-  return typeof productId === 'string' && productId !== '' ? (decoded as CatalogRecord) : undefined;
+}
+
+/** A JSON object with a non-empty `productId` (any other record is skipped). */
+export function decodeRawRecord(value: Buffer): Decoded<RawRecord> {
+  const json = decodeJson(value);
+  if (!json.ok) return json;
+  const decoded = json.value;
+  if (decoded === null || typeof decoded !== 'object' || Array.isArray(decoded))
+    return { ok: false, problem: 'not a JSON object' };
+  const productId: unknown = (decoded as { productId?: unknown }).productId;
+  return typeof productId === 'string' && productId !== ''
+    ? { ok: true, value: { ...decoded, productId } }
+    : { ok: false, problem: 'no productId' };
+}
+
+/** A catalog descriptor, parsed, under its own product id as the key (any other record is skipped). */
+export function decodeCatalogDescriptor(key: string, value: Buffer): Decoded<CatalogDescriptor> {
+  const json = decodeJson(value);
+  if (!json.ok) return json;
+  const parsed = parseCatalogDescriptor(json.value);
+  if (!parsed.ok) return parsed;
+  return parsed.descriptor.productId === key
+    ? { ok: true, value: parsed.descriptor }
+    : { ok: false, problem: `the descriptor of ${parsed.descriptor.productId} under the key ${key}` };
 }
 
 /**
- * Keep the newest descriptor: the highest version wins, and among equal versions the later record
- * (a late attempt of an older publish cannot replace a newer descriptor).
+ * The newest record per key, fed one message at a time: a tombstone removes the key; a record that
+ * does not decode is skipped and counted (it neither replaces nor removes what the key holds); the
+ * highest version wins, and among equal versions the later record (so a late attempt of an older
+ * publish cannot replace a newer descriptor).
  */
-export function keepNewest(records: Map<string, CatalogRecord>, key: string, record: CatalogRecord): void {
-  const current = records.get(key);
-  if (current === undefined || descriptorVersion(record) >= descriptorVersion(current))
-    records.set(key, record);
+export class NewestByKey<T> {
+  readonly records = new Map<string, T>();
+  skipped = 0;
+
+  constructor(
+    private readonly decode: (key: string, value: Buffer) => Decoded<T>,
+    private readonly versionOf: (record: T) => number,
+  ) {}
+
+  /** Undefined when taken (or a tombstone, or keyless); else why the record was skipped. */
+  add(key: string | undefined, value: Buffer | null): string | undefined {
+    if (!key) return undefined;
+    if (value === null) {
+      this.records.delete(key);
+      return undefined;
+    }
+    const decoded = this.decode(key, value);
+    if (!decoded.ok) {
+      this.skipped++;
+      return decoded.problem;
+    }
+    const current = this.records.get(key);
+    if (current === undefined || this.versionOf(decoded.value) >= this.versionOf(current))
+      this.records.set(key, decoded.value);
+    return undefined;
+  }
 }
 
 export type CatalogReadOptions = { topic?: string; timeoutMs?: number; log?: Logger };
 
+/** The catalog as read: one view over the parsed descriptors, and how many records were skipped. */
+export type CatalogRead = Readonly<{ view: CatalogView; skipped: number }>;
+
 /**
- * Read the whole catalog up to its current end and keep the newest descriptor per product id.
- * Unreadable records are counted and skipped with a log line naming their offset.
- * Uses a throwaway consumer group, deleted afterwards, so nothing is left behind.
+ * Read the whole catalog up to its current end: the newest descriptor per product id, parsed.
+ * Records that are not descriptors are skipped, counted and logged (one bad record must not stall
+ * retire and discovery, nor be taken for a product).
  */
-export async function readCatalog(
-  kafka: Kafka,
-  options: CatalogReadOptions = {},
-): Promise<Map<string, CatalogRecord>> {
-  return (await readCatalogRecords(kafka, options)).records;
+export async function readCatalog(kafka: Kafka, options: CatalogReadOptions = {}): Promise<CatalogRead> {
+  const newest = new NewestByKey(decodeCatalogDescriptor, (descriptor) => descriptor.version);
+  await readToEnd(kafka, options, newest);
+  if (newest.skipped > 0)
+    options.log?.warn('catalog records skipped', {
+      topic: options.topic ?? CATALOG_TOPIC,
+      skipped: newest.skipped,
+    });
+  return { view: new CatalogView(newest.records.values()), skipped: newest.skipped };
 }
 
-export async function readCatalogRecords(
+/**
+ * Read a compacted topic of JSON objects with a product id (the topic owners, the proposals ledger)
+ * up to its current end, keeping the newest record per key; unreadable records are counted and
+ * skipped. Not for the catalog: its descriptors are read parsed, with `readCatalog`.
+ */
+export async function readCompactedRecords(
   kafka: Kafka,
   options: CatalogReadOptions = {},
-): Promise<{ records: Map<string, CatalogRecord>; unreadable: number }> {
+): Promise<{ records: Map<string, RawRecord>; unreadable: number }> {
+  const newest = new NewestByKey((_key, value) => decodeRawRecord(value), descriptorVersion);
+  await readToEnd(kafka, options, newest);
+  return { records: newest.records, unreadable: newest.skipped };
+}
+
+/**
+ * Feed every record of the topic up to its current end to `newest`, logging each skipped one with
+ * its offset. Uses a throwaway consumer group, deleted afterwards, so nothing is left behind.
+ */
+async function readToEnd<T>(kafka: Kafka, options: CatalogReadOptions, newest: NewestByKey<T>): Promise<void> {
   const topic = options.topic ?? CATALOG_TOPIC;
   const admin = kafka.admin();
   await admin.connect();
   const groupId = `_meshloop-catalog-reader-${randomUUID()}`;
   const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
-  const records = new Map<string, CatalogRecord>();
-  let unreadable = 0;
   try {
-    if (!(await admin.listTopics()).includes(topic)) return { records, unreadable };
+    if (!(await admin.listTopics()).includes(topic)) return;
     const ends = new Map(
       (await admin.fetchTopicOffsets(topic)).map((p) => [
         p.partition,
@@ -93,7 +162,7 @@ export async function readCatalogRecords(
     const remaining = new Set(
       [...ends].filter(([, range]) => range.high > range.low).map(([partition]) => partition),
     );
-    if (remaining.size === 0) return { records, unreadable };
+    if (remaining.size === 0) return;
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
@@ -105,23 +174,14 @@ export async function readCatalogRecords(
       consumer
         .run({
           eachMessage: ({ partition, message }) => {
-            const key = message.key?.toString();
-            if (key) {
-              if (message.value === null) records.delete(key);
-              else {
-                const record = decodeCatalogRecord(message.value);
-                if (record) keepNewest(records, key, record);
-                else {
-                  // Counted and skipped: one bad record must not stall retire and discovery.
-                  unreadable++;
-                  options.log?.warn('unreadable catalog record skipped', {
-                    topic,
-                    partition,
-                    offset: message.offset,
-                  });
-                }
-              }
-            }
+            const problem = newest.add(message.key?.toString(), message.value);
+            if (problem !== undefined)
+              options.log?.warn('unreadable catalog record skipped', {
+                topic,
+                partition,
+                offset: message.offset,
+                problem,
+              });
             if (BigInt(message.offset) + 1n >= (ends.get(partition)?.high ?? 0n)) remaining.delete(partition);
             if (remaining.size === 0) {
               clearTimeout(timer);
@@ -132,7 +192,6 @@ export async function readCatalogRecords(
         })
         .catch(reject);
     });
-    return { records, unreadable };
   } finally {
     await consumer.disconnect().catch(() => undefined);
     await admin.deleteGroups([groupId]).catch(() => undefined);

@@ -1,6 +1,6 @@
 import type { Kafka, Producer } from 'kafkajs';
 import type { Logger } from '../../log';
-import { ensureCatalogTopic, readCatalog } from './catalog';
+import { ensureCatalogTopic, readCompactedRecords } from './catalog';
 import { MESHLOOP_TOPIC_PREFIX } from './client';
 
 /**
@@ -24,7 +24,7 @@ export async function readProposalsLedger(
 ): Promise<ReadonlySet<string>> {
   const topic = options.topic ?? PROPOSALS_TOPIC;
   await ensureCatalogTopic(kafka, topic);
-  return new Set((await readCatalog(kafka, { topic, log: options.log })).keys());
+  return new Set((await readCompactedRecords(kafka, { topic, log: options.log })).records.keys());
 }
 
 /** Remember proposals (keyed by proposal id, so repeating a call changes nothing). */
