@@ -310,7 +310,9 @@ export function createAnalysisCycleActivities(deps: AnalysisCycleDependencies) {
         const key = JSON.stringify([spec.sql, spec.inputs, spec.schema, spec.outputTopic]);
         const known = verdicts.get(key);
         if (known) return known;
-        const verdict = checkSpecSql({ ...deps.sqlGuard, log }, spec, (id) => catalog.specOf(id)).then((result) => (result.ok ? [] : [...result.problems]));
+        const verdict = checkSpecSql({ ...deps.sqlGuard, log }, spec, (id) => catalog.specOf(id)).then(
+          (result) => (result.ok ? [] : [...result.problems]),
+        );
         verdicts.set(key, verdict);
         return verdict;
       };

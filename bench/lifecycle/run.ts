@@ -12,7 +12,7 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createKafkaClient, CATALOG_TOPIC } from '../../src/adapters/kafka/client';
-import { ensureCatalogTopic } from '../../src/adapters/kafka/catalog';
+import { decodeCatalogDescriptor, ensureCatalogTopic } from '../../src/adapters/kafka/catalog';
 import { loadMeshConfig } from '../../src/specs/load';
 import { parseSpec } from '../../src/domain/spec';
 import { domainConfigOf } from '../../src/domain/mesh-config';
@@ -113,10 +113,10 @@ async function main(): Promise<void> {
   );
   await consumer.run({
     eachMessage: ({ message }) => {
-      const descriptor = JSON.parse(message.value?.toString() ?? '{}') as {
-        productId: string;
-        stage: string;
-      };
+      const key = message.key?.toString();
+      const decoded = key && message.value ? decodeCatalogDescriptor(key, message.value) : undefined;
+      if (!decoded?.ok) return Promise.resolve();
+      const descriptor = decoded.value;
       const timing = realTimings.get(descriptor.productId);
       if (!timing) return Promise.resolve();
       if (descriptor.stage === 'awaitingApproval' && !timing.approvedAt) {

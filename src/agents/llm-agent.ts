@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { LlmClient, LlmMessage } from '../adapters/llm/client';
+import type { CatalogDescriptor } from '../domain/catalog';
 import { LlmOutputInvalidError } from '../domain/errors';
 import type { MeshConfig } from '../domain/mesh-config';
 import { fieldTypes, productKinds } from '../domain/spec';
@@ -52,7 +53,8 @@ export const llmAnswerSchema = z.object({
 export type LlmAnswer = z.infer<typeof llmAnswerSchema>;
 type LlmProposal = LlmAnswer['proposals'][number];
 
-export type CatalogEntry = Readonly<{ productId: string; kind?: string; stage?: string; inputs?: unknown }>;
+/** What the prompt tells of each catalog product (from `CatalogView.all()`). */
+export type CatalogEntry = Pick<CatalogDescriptor, 'productId' | 'kind' | 'stage'>;
 
 export const SYSTEM_PROMPT = [
   'You are the discovery agent of a data mesh. From profiles of Kafka topics, propose data products',

@@ -371,7 +371,8 @@ export function registerProductCommands(program: Command): void {
       const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'meshloop-cli' });
       const { view, skipped } = await readCatalog(kafka);
       // Anyone may write the catalog topic: what is not a descriptor is left out, and said so.
-      if (skipped > 0) console.error(`${skipped} catalog record(s) skipped: not a readable product descriptor`);
+      if (skipped > 0)
+        console.error(`${skipped} catalog record(s) skipped: not a readable product descriptor`);
       const records = view.all();
       if (options.json) {
         console.log(JSON.stringify(records, null, 2));

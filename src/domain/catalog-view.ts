@@ -75,9 +75,7 @@ export class CatalogView {
     return this.all()
       .filter(
         (d) =>
-          d.stage === 'active' &&
-          d.productId !== productId &&
-          upstreamProductsOf(d.spec).includes(productId),
+          d.stage === 'active' && d.productId !== productId && upstreamProductsOf(d.spec).includes(productId),
       )
       .map((d) => d.productId)
       .sort();

@@ -194,8 +194,7 @@ const descriptorSchema = z.object({
 });
 
 export type DescriptorParse =
-  | Readonly<{ ok: true; descriptor: CatalogDescriptor }>
-  | Readonly<{ ok: false; problem: string }>;
+  Readonly<{ ok: true; descriptor: CatalogDescriptor }> | Readonly<{ ok: false; problem: string }>;
 
 /** One catalog record, decoded from JSON: the descriptor it holds, or why it is not one. */
 export function parseCatalogDescriptor(value: unknown): DescriptorParse {

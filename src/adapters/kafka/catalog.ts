@@ -145,7 +145,11 @@ export async function readCompactedRecords(
  * Feed every record of the topic up to its current end to `newest`, logging each skipped one with
  * its offset. Uses a throwaway consumer group, deleted afterwards, so nothing is left behind.
  */
-async function readToEnd<T>(kafka: Kafka, options: CatalogReadOptions, newest: NewestByKey<T>): Promise<void> {
+async function readToEnd<T>(
+  kafka: Kafka,
+  options: CatalogReadOptions,
+  newest: NewestByKey<T>,
+): Promise<void> {
   const topic = options.topic ?? CATALOG_TOPIC;
   const admin = kafka.admin();
   await admin.connect();
