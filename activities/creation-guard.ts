@@ -8,9 +8,8 @@ import type { UpstreamProduct } from '../src/creation/inputs';
 import { upstreamOfCatalogRecord } from '../src/creation/inputs';
 import type { ProductSpec } from '../src/domain/spec';
 import { upstreamProductsOf } from '../src/domain/catalog';
-import type { CreationActivities, ProductJobInput, SqlCheckResult } from '../src/domain/creation';
+import type { ProductJobInput, SqlCheckResult } from '../src/domain/creation';
 import type { Logger } from '../src/log';
-import { translatingFailures } from './failures';
 
 export type SqlGuardActivityDependencies = Readonly<{
   kafka: Kafka;
@@ -28,7 +27,7 @@ export type SqlGuardActivityDependencies = Readonly<{
  */
 export function createSqlGuardActivities(deps: SqlGuardActivityDependencies) {
   const log = deps.log.child('sql-guard');
-  return translatingFailures({
+  return {
     async checkProductSql(input: ProductJobInput): Promise<SqlCheckResult> {
       const result = await checkSpecSql(
         { gateway: deps.gateway, kafkaBootstrapServers: deps.kafkaBootstrapServers, log },
@@ -42,7 +41,7 @@ export function createSqlGuardActivities(deps: SqlGuardActivityDependencies) {
       });
       return result;
     },
-  });
+  };
 }
 
 /**
@@ -61,8 +60,3 @@ export async function upstreamLookupFor(
 }
 
 export type SqlGuardActivities = ReturnType<typeof createSqlGuardActivities>;
-
-// The workflow calls it through the contract in src/domain/creation.ts: it must fit it.
-type FitsContract = SqlGuardActivities extends Pick<CreationActivities, 'checkProductSql'> ? true : never;
-const fitsContract: FitsContract = true;
-void fitsContract;
