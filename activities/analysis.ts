@@ -1,45 +1,11 @@
 import type { Client } from '@temporalio/client';
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
-import type { AnalysisCycleSummary } from '../src/domain/analysis';
-import { analysisScheduleIdOf } from '../src/domain/analysis';
+import type { AnalysisInput, ScheduleState } from '../src/domain/analysis';
+import { analysisScheduleIdOf, analysisWorkflowType, DEFAULT_ANALYSIS_EVERY } from '../src/domain/analysis';
 import { parseDuration } from '../src/domain/duration';
 import type { Logger } from '../src/log';
-import type { AnalysisInput } from '../workflows/analysis';
-import type { ProposalOutcome, ProposalStart } from './discovery';
-import { translatingFailures } from './failures';
-
-/** The default interval between a product's analysis cycles (the spec's `analysis.every`). */
-export const DEFAULT_ANALYSIS_EVERY = '1h';
-const ANALYSIS_WORKFLOW_TYPE = 'analysisWorkflow';
-
-/** What a cycle reports before the analyst has spoken. */
-export type CycleOutcome = Omit<AnalysisCycleSummary, 'proposals'>;
-export type AnalysisProposals = { starts: ProposalStart[]; knownDomains: string[] };
-
-/**
- * The steps of a cycle that read the product's Iceberg table in DuckDB, write the results table and
- * run the analyst (src/analysis). Implemented in activities/analysis-cycle.ts; the workflow tests
- * fake them.
- */
-export type AnalysisCycleActivities = {
-  /** Pin the current snapshot, run the rules, SLA and drift checks there, store the results. */
-  runAnalysisCycle(input: { productId: string; cycleKey: string }): Promise<CycleOutcome>;
-  /** The analyst's new ideas (not in the proposals ledger) for this cycle's snapshot. */
-  proposeFromAnalysis(input: {
-    productId: string;
-    cycleKey: string;
-    snapshotId: string;
-  }): Promise<AnalysisProposals>;
-  recordAnalysisProposalOutcomes(input: { cycleKey: string; outcomes: ProposalOutcome[] }): Promise<void>;
-  /** What `runAnalysisCycle` stored for this cycle (meshloop.analysis_results), or null when nothing. */
-  readStoredAnalysisCycle(input: { productId: string; cycleKey: string }): Promise<CycleOutcome | null>;
-};
 
 export type AnalysisScheduleDependencies = Readonly<{ client: Client; taskQueue: string; log: Logger }>;
-
-export type ScheduleState =
-  | { exists: false }
-  | { exists: true; paused: boolean; note: string | undefined; everyMs: number | undefined };
 
 /**
  * One Temporal Schedule per product, `analysis:<product id>`, starting `analysisWorkflow` every
@@ -51,7 +17,7 @@ export function createAnalysisScheduleActivities(deps: AnalysisScheduleDependenc
   const { client, log } = deps;
   const handleOf = (productId: string) => client.schedule.getHandle(analysisScheduleIdOf(productId));
 
-  return translatingFailures({
+  return {
     async ensureTemporalAnalysisSchedule(input: {
       productId: string;
       every?: string;
@@ -63,7 +29,7 @@ export function createAnalysisScheduleActivities(deps: AnalysisScheduleDependenc
       const args: [AnalysisInput] = [{ productId: input.productId }];
       const action = {
         type: 'startWorkflow' as const,
-        workflowType: ANALYSIS_WORKFLOW_TYPE,
+        workflowType: analysisWorkflowType,
         workflowId: `${scheduleId}-cycle`,
         taskQueue: deps.taskQueue,
         args,
@@ -138,8 +104,10 @@ export function createAnalysisScheduleActivities(deps: AnalysisScheduleDependenc
         throw error;
       }
     },
-  });
+  };
 }
 
 export type AnalysisScheduleActivities = ReturnType<typeof createAnalysisScheduleActivities>;
-export type AnalysisActivities = AnalysisCycleActivities & AnalysisScheduleActivities;
+
+// The cycle's own steps are activities/analysis-cycle.ts; the product workflow proxies both groups.
+export type { AnalysisCycleActivities } from './analysis-cycle';

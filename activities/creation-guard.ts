@@ -7,9 +7,8 @@ import type { UpstreamProduct } from '../src/creation/inputs';
 import type { ProductSpec } from '../src/domain/spec';
 import { upstreamProductsOf } from '../src/domain/catalog';
 import { CatalogView } from '../src/domain/catalog-view';
-import type { CreationActivities, ProductJobInput, SqlCheckResult } from '../src/domain/creation';
+import type { ProductJobInput, SqlCheckResult } from '../src/domain/creation';
 import type { Logger } from '../src/log';
-import { translatingFailures } from './failures';
 
 export type SqlGuardActivityDependencies = Readonly<{
   kafka: Kafka;
@@ -27,7 +26,7 @@ export type SqlGuardActivityDependencies = Readonly<{
  */
 export function createSqlGuardActivities(deps: SqlGuardActivityDependencies) {
   const log = deps.log.child('sql-guard');
-  return translatingFailures({
+  return {
     async checkProductSql(input: ProductJobInput): Promise<SqlCheckResult> {
       const result = await checkSpecSql(
         { gateway: deps.gateway, kafkaBootstrapServers: deps.kafkaBootstrapServers, log },
@@ -41,7 +40,7 @@ export function createSqlGuardActivities(deps: SqlGuardActivityDependencies) {
       });
       return result;
     },
-  });
+  };
 }
 
 /**
@@ -60,8 +59,3 @@ export async function upstreamLookupFor(
 }
 
 export type SqlGuardActivities = ReturnType<typeof createSqlGuardActivities>;
-
-// The workflow calls it through the contract in src/domain/creation.ts: it must fit it.
-type FitsContract = SqlGuardActivities extends Pick<CreationActivities, 'checkProductSql'> ? true : never;
-const fitsContract: FitsContract = true;
-void fitsContract;

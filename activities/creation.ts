@@ -1,42 +1,12 @@
-import { Context } from '@temporalio/activity';
 import type { Kafka } from 'kafkajs';
-import { FlinkRestClient, SqlGatewayClient } from '../src/adapters/flink';
-import { createKafkaClient } from '../src/adapters/kafka/client';
-import type { MeshloopConfig } from '../src/config';
 import { inputBindingsOf } from '../src/creation/inputs';
-import { upstreamLookupFor } from './creation-guard';
-import { ProductJobs } from '../src/creation/product-jobs';
-import type {
-  CreationActivities as CreationContract,
-  DeployResult,
-  ProductJobInput,
-  ProductJobStatus,
-  StopResult,
-} from '../src/domain/creation';
+import type { ProductJobs } from '../src/creation/product-jobs';
+import type { DeployResult, ProductJobInput, ProductJobStatus, StopResult } from '../src/domain/creation';
 import { InvalidSpecError } from '../src/domain/errors';
 import { productIdOf } from '../src/domain/spec';
 import type { Logger } from '../src/log';
-import { translatingFailures } from './failures';
-
-/** Heartbeat when running as an activity; a no-op when called directly (scripts, benches). */
-function heartbeat(step: string): void {
-  try {
-    Context.current().heartbeat(step);
-  } catch {
-    // Not inside an activity.
-  }
-}
-
-/** Heartbeat every few seconds while a long step runs (planning a job takes seconds to a minute). */
-async function heartbeating<T>(step: string, work: () => Promise<T>): Promise<T> {
-  heartbeat(step);
-  const timer = setInterval(() => heartbeat(step), 5_000);
-  try {
-    return await work();
-  } finally {
-    clearInterval(timer);
-  }
-}
+import { upstreamLookupFor } from './creation-guard';
+import { activityAttempt, heartbeat, heartbeating } from './heartbeat';
 
 /**
  * The creation agent's side effects: a product's Flink SQL job deployed (found by name when it
@@ -82,7 +52,7 @@ export function createCreationActivities(deps: {
         productId,
         revision,
         jobId: result.jobId,
-        attempt: attemptOrUndefined(),
+        attempt: activityAttempt(),
       });
       return result;
     },
@@ -99,44 +69,4 @@ export function createCreationActivities(deps: {
   };
 }
 
-function attemptOrUndefined(): number | undefined {
-  try {
-    return Context.current().info.attempt;
-  } catch {
-    return undefined;
-  }
-}
-
 export type CreationActivities = ReturnType<typeof createCreationActivities>;
-
-// The workflow calls these through the contract in src/domain/creation.ts: they must fit it.
-type FitsContract = CreationActivities extends Omit<CreationContract, 'checkProductSql'> ? true : never;
-const fitsContract: FitsContract = true;
-void fitsContract;
-
-/** The activities as the worker registers them: Flink and Kafka from the configuration. */
-export function createCreationActivitiesFromConfig(
-  config: MeshloopConfig,
-  log: Logger,
-  options: { kafka?: Kafka; catalogTopic?: string } = {},
-) {
-  const kafka =
-    options.kafka ?? createKafkaClient({ brokers: config.kafka.brokers, clientId: 'meshloop-creation', log });
-  const jobs = new ProductJobs({
-    gateway: new SqlGatewayClient({ url: config.flink.sqlGatewayUrl, log }),
-    rest: new FlinkRestClient({ url: config.flink.restUrl }),
-    kafka,
-    kafkaBootstrapServers: config.flink.kafkaBootstrapServers,
-    flinkUiUrl: config.flink.restUrl,
-    log,
-    heartbeat,
-  });
-  return translatingFailures(
-    createCreationActivities({
-      jobs,
-      kafka,
-      ...(options.catalogTopic ? { catalogTopic: options.catalogTopic } : {}),
-      log,
-    }),
-  );
-}

@@ -1,4 +1,3 @@
-import { Context } from '@temporalio/activity';
 import type { Kafka, Producer } from 'kafkajs';
 import {
   ensureCatalogTopic,
@@ -12,6 +11,7 @@ import type { CatalogDescriptor } from '../src/domain/catalog';
 import { MESHLOOP_TOPIC_PREFIX } from '../src/adapters/kafka/client';
 import { TopicNotOwnedError, topicOwnershipRefusal } from '../src/domain/topic-ownership';
 import type { Logger } from '../src/log';
+import { activityAttempt } from './heartbeat';
 
 /** Output topics and the product that claimed each one before creating it. */
 export const TOPIC_OWNERS_TOPIC = `${MESHLOOP_TOPIC_PREFIX}topic-owners`;
@@ -92,7 +92,7 @@ export function createKafkaActivities(deps: {
         log.info(created ? 'topic created' : 'topic already there with the same settings', {
           productId: input.productId,
           topic: input.topic.name,
-          attempt: Context.current().info.attempt,
+          attempt: activityAttempt(),
         });
         return { topic: input.topic.name, created };
       } finally {

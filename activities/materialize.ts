@@ -1,4 +1,3 @@
-import { Context } from '@temporalio/activity';
 import { InvalidSpecError } from '../src/domain/errors';
 import type {
   MaterializationPlan,
@@ -10,9 +9,7 @@ import type { ProductSpec } from '../src/domain/spec';
 import { productIdOf } from '../src/domain/spec';
 import type { Logger } from '../src/log';
 import type { Materializers } from '../src/materialize';
-import { createMaterializers } from '../src/materialize';
-import type { MeshloopConfig } from '../src/config';
-import { translatingFailures } from './failures';
+import { activityAttempt, heartbeating } from './heartbeat';
 import type { MaterializationStatus, Materializer } from '../src/materialize/types';
 
 /** What every materialization activity is given: the product's spec at one revision (small). */
@@ -83,7 +80,7 @@ export function createMaterializationActivities(deps: {
         revision: plan.revision,
         provider: plan.provider,
         id: result.id,
-        attempt: attemptOrUndefined(),
+        attempt: activityAttempt(),
       });
       return { provider: plan.provider, ...result };
     },
@@ -105,43 +102,3 @@ export function createMaterializationActivities(deps: {
 }
 
 export type MaterializationActivities = ReturnType<typeof createMaterializationActivities>;
-
-/** Heartbeat every few seconds while a job is planned or a savepoint taken (seconds to a minute). */
-async function heartbeating<T>(step: string, work: () => Promise<T>): Promise<T> {
-  const beat = () => {
-    try {
-      Context.current().heartbeat(step);
-    } catch {
-      // Not inside an activity (scripts, benches).
-    }
-  };
-  beat();
-  const timer = setInterval(beat, 5_000);
-  try {
-    return await work();
-  } finally {
-    clearInterval(timer);
-  }
-}
-
-function attemptOrUndefined(): number | undefined {
-  try {
-    return Context.current().info.attempt;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The activities as the worker registers them: providers from the configuration (Flink always,
- * Tableflow when its keys are set), the mesh's defaults, failures translated.
- */
-export function createMaterializationActivitiesFromConfig(config: MeshloopConfig, log: Logger) {
-  return translatingFailures(
-    createMaterializationActivities({
-      materializers: createMaterializers(config, log),
-      defaults: config.materialize,
-      log,
-    }),
-  );
-}

@@ -1,22 +1,16 @@
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import type { MeshloopConfig } from '../src/config';
 import { createActivities } from '../activities';
-import { dataConverterFor } from '../src/codec/payload-codec';
-import { createCreationActivitiesFromConfig } from '../activities/creation';
-import { createMaterializationActivitiesFromConfig } from '../activities/materialize';
-import { createDiscoveryActivities } from '../activities/discovery';
-import { createAnalysisScheduleActivities } from '../activities/analysis';
-import type { LlmAnalystInput } from '../activities/analysis-cycle';
-import { createAnalysisCycleActivitiesFromConfig } from '../activities/analysis-cycle';
-import { proposeWithLlmAnalyst } from '../src/agents/llm-analyst';
-import { createSqlGuardActivities } from '../activities/creation-guard';
-import { SqlGatewayClient } from '../src/adapters/flink/sql-gateway';
-import { createLlmClient } from '../src/adapters/llm/client';
+import { FlinkRestClient, SqlGatewayClient } from '../src/adapters/flink';
 import { createKafkaClient } from '../src/adapters/kafka/client';
 import { createIdempotentProducer } from '../src/adapters/kafka/producer';
+import { createLlmClient } from '../src/adapters/llm/client';
 import { createSlackWebClient } from '../src/adapters/slack';
+import { analysisLakeFromConfig } from '../src/analysis/cycle-service';
+import { dataConverterFor } from '../src/codec/payload-codec';
+import type { MeshloopConfig } from '../src/config';
 import type { Logger } from '../src/log';
+import { createMaterializers } from '../src/materialize';
 
 /**
  * Route the Temporal SDK's own logs into our structured logger, warnings and up unless the log
@@ -66,6 +60,28 @@ export async function startOrchestrationWorker(
     namespace: config.temporal.namespace,
     ...(dataConverter ? { dataConverter } : {}),
   });
+  // Every activity, built once from the clients above (failures translated in the factory).
+  const activities = createActivities({
+    log,
+    kafka,
+    producer,
+    temporal: { client, taskQueue },
+    flink: {
+      gateway,
+      rest: new FlinkRestClient({ url: config.flink.restUrl }),
+      kafkaBootstrapServers: config.flink.kafkaBootstrapServers,
+      uiUrl: config.flink.restUrl,
+    },
+    materializers: createMaterializers(config, log.child('materialize')),
+    lake: analysisLakeFromConfig(config, log.child('analysis')),
+    ...(llm ? { llm } : {}),
+    ...(config.slack ? { slack: createSlackWebClient(config.slack) } : {}),
+    settings: {
+      meshFile: config.meshFile,
+      dataDir: config.stack.dataDir,
+      materialization: config.materialize,
+    },
+  });
   const worker = await Worker.create({
     connection,
     // With MESHLOOP_PAYLOAD_KEYS every payload is encrypted before it reaches Temporal's store.
@@ -75,46 +91,7 @@ export async function startOrchestrationWorker(
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: require.resolve('../workflows') }),
-    activities: {
-      ...createActivities({
-        kafka,
-        producer,
-        log: log.child('activities'),
-        meshFile: config.meshFile,
-        ...(config.slack ? { slack: createSlackWebClient(config.slack) } : {}),
-      }),
-      // The SQL guard: Flink validates a product's SQL over its declared inputs only.
-      ...createSqlGuardActivities({
-        kafka,
-        gateway,
-        kafkaBootstrapServers: config.flink.kafkaBootstrapServers,
-        log: log.child('activities'),
-      }),
-      // Discovery: the LLM client holds the API key; it never travels through workflow history.
-      ...createDiscoveryActivities({
-        kafka,
-        producer,
-        log: log.child('discovery'),
-        dataDir: config.stack.dataDir,
-        meshFile: config.meshFile,
-        ...(llm ? { llm } : {}),
-        sqlGuard: { gateway, kafkaBootstrapServers: config.flink.kafkaBootstrapServers },
-      }),
-      // Creation: each product's Flink SQL job (deploy, describe, stop).
-      ...createCreationActivitiesFromConfig(config, log.child('creation'), { kafka }),
-      // Materialization: each product's Iceberg table and the Flink job (or Tableflow) keeping it current.
-      ...createMaterializationActivitiesFromConfig(config, log.child('materialize')),
-      // Analysis: each product's cycle in DuckDB over its Iceberg table, results, the analyst's
-      // proposals; and the Temporal Schedule that runs the cycles.
-      ...createAnalysisCycleActivitiesFromConfig(config, log.child('analysis'), {
-        kafka,
-        producer,
-        gateway,
-        // With an API key the LLM analyst proposes (its SQL through the same guard); without, the rules.
-        ...(llm ? { llmAnalyst: (input: LlmAnalystInput) => proposeWithLlmAnalyst({ ...input, llm }) } : {}),
-      }),
-      ...createAnalysisScheduleActivities({ client, taskQueue, log: log.child('analysis') }),
-    },
+    activities,
   });
   log.info('worker started', {
     taskQueue,

@@ -1,7 +1,8 @@
 import * as wf from '@temporalio/workflow';
-import type { AnalysisActivities, AnalysisProposals } from '../activities/analysis';
-import type { ProposalOutcome } from '../activities/discovery';
-import type { AnalysisCycleSummary } from '../src/domain/analysis';
+import type { MeshloopActivities } from '../activities';
+import type { AnalysisCycleSummary, AnalysisInput, AnalysisProposals } from '../src/domain/analysis';
+import { analysisWorkflowType } from '../src/domain/analysis';
+import type { ProposalOutcome } from '../src/domain/proposals';
 import { workflowIdOf } from '../src/domain/spec';
 import { startProposedProduct } from './product/start-proposal';
 
@@ -12,19 +13,19 @@ import { startProposedProduct } from './product/start-proposal';
  * each new idea of the analyst, its parent named in the spec.
  */
 
-export type AnalysisInput = { productId: string };
+export type { AnalysisInput };
 export type AnalysisResult = { summary: AnalysisCycleSummary; started: string[]; existing: string[] };
 
-export const analysisWorkflowType = 'analysisWorkflow';
+export { analysisWorkflowType };
 /** Carries one cycle's summary to the product's workflow, which parses it (untrusted input). */
 export const analysisCycleSignal = wf.defineSignal<[AnalysisCycleSummary]>('analysisCycle');
 
-const { runAnalysisCycle } = wf.proxyActivities<AnalysisActivities>({
+const { runAnalysisCycle } = wf.proxyActivities<MeshloopActivities>({
   startToCloseTimeout: '30m',
   heartbeatTimeout: '2m',
   retry: { maximumAttempts: 3, initialInterval: '5s' },
 });
-const { proposeFromAnalysis, recordAnalysisProposalOutcomes } = wf.proxyActivities<AnalysisActivities>({
+const { proposeFromAnalysis, recordAnalysisProposalOutcomes } = wf.proxyActivities<MeshloopActivities>({
   startToCloseTimeout: '10m',
   retry: { maximumAttempts: 4, initialInterval: '5s', backoffCoefficient: 2 },
 });

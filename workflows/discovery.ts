@@ -1,11 +1,8 @@
 import * as wf from '@temporalio/workflow';
-import type {
-  DiscoveryActivities,
-  ProposalBatch,
-  ProposalOutcome,
-  ProposalStart,
-  TopicSummary,
-} from '../activities/discovery';
+import type { MeshloopActivities } from '../activities';
+import type { DiscoveryInput, DiscoveryResult, ProposalBatch } from '../src/domain/discovery';
+import { discoveryWorkflowType } from '../src/domain/discovery';
+import type { ProposalOutcome, ProposalStart } from '../src/domain/proposals';
 import { startProposedProduct } from './product/start-proposal';
 
 /**
@@ -15,41 +12,16 @@ import { startProposedProduct } from './product/start-proposal';
  * `meshloop discover` runs it once now.
  */
 
-export type DiscoveryInput = {
-  topics?: string[];
-  topicPrefix?: string;
-  maxMessages?: number;
-  maxBytes?: number;
-  sampleDeadlineMs?: number;
-  /** `auto`: the LLM when the worker has a key, else the planner. */
-  agent?: 'auto' | 'planner';
-};
+export type { DiscoveryInput, DiscoveryResult };
+export { discoveryWorkflowType };
 
-export type DiscoveryResult = {
-  runKey: string;
-  profilesFile: string;
-  reportFile: string;
-  agent: 'llm' | 'planner';
-  /** Set when the LLM failed for good and the planner proposed instead. */
-  llmFailure?: string;
-  topics: TopicSummary[];
-  started: string[];
-  /** Product ids that already had a workflow (the same name proposed before). */
-  existing: string[];
-  alreadyProposed: number;
-  dropped: number;
-  skipped: number;
-};
-
-export const discoveryWorkflowType = 'discoveryWorkflow';
-
-const { profileKafkaTopics } = wf.proxyActivities<DiscoveryActivities>({
+const { profileKafkaTopics } = wf.proxyActivities<MeshloopActivities>({
   startToCloseTimeout: '20m',
   heartbeatTimeout: '1m',
   retry: { maximumAttempts: 3, initialInterval: '2s' },
 });
 const { proposeDataProducts, recordProposalOutcomes, readProposalStarts } =
-  wf.proxyActivities<DiscoveryActivities>({
+  wf.proxyActivities<MeshloopActivities>({
     startToCloseTimeout: '10m',
     retry: { maximumAttempts: 4, initialInterval: '5s', backoffCoefficient: 2 },
   });

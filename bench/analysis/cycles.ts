@@ -14,7 +14,8 @@
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import type { AnalysisCycleActivities, CycleOutcome } from '../../activities/analysis';
+import type { AnalysisCycleActivities } from '../../activities/analysis-cycle';
+import type { CycleOutcome } from '../../src/domain/analysis';
 import type { dataProductWorkflow } from '../../workflows/data-product';
 import type { analysisWorkflow } from '../../workflows/analysis';
 import { approveSignal, getStatusQuery } from '../../workflows/definitions';

@@ -3,7 +3,7 @@ import { quoteIdentifier as q, quoteLiteral } from '../domain/flink-types';
 import type { FieldType, ProductInput, maskingStrategies } from '../domain/spec';
 import type { PiiKind } from '../profile/pii';
 import type { FieldProfile, ProfiledType, TopicProfile } from '../profile/types';
-import type { Draft, ProfileIndex } from './proposals';
+import type { Draft, ProfileIndex } from './drafts';
 import { findJoinKeys } from './join-keys';
 
 /**

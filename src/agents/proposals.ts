@@ -1,15 +1,19 @@
 import { createHash } from 'node:crypto';
 import type { DomainConfig, MeshConfig } from '../domain/mesh-config';
 import { checkPolicies } from '../domain/policies';
-import type { FieldType, ProductSpec, ProductSpecInput } from '../domain/spec';
+import type { ProductSpec, ProductSpecInput } from '../domain/spec';
 import { parseSpec } from '../domain/spec';
 import type { PiiKind } from '../profile/pii';
-import type { FieldProfile, TopicProfile } from '../profile/types';
+import type { FieldProfile } from '../profile/types';
 import { ownValue } from '../domain/records';
+import type { Draft, ProfileIndex } from './drafts';
 import type { ColumnMask } from './product-sql';
 import { planInputs, planSql } from './product-sql';
 
 export { specTypeOf } from './product-sql';
+// Drafts are what both agents and the SQL planner share (a module of their own: no import circle).
+export type { Draft, DraftField, ProfileIndex, SourceField } from './drafts';
+export { indexProfiles } from './drafts';
 
 /**
  * What discovery agents (the planner and the LLM) hand over: a validated spec, its content-hash
@@ -83,53 +87,6 @@ export function proposalIdOf(spec: ProductSpec): string {
     masking: spec.classification.masking.map((mask) => `${mask.field}:${mask.strategy}`).sort(),
   };
   return createHash('sha256').update(JSON.stringify(idea)).digest('hex');
-}
-
-export type SourceField = Readonly<{ topic: string; field: string }>;
-
-/** An output column and the profiled source fields it comes from. */
-export type DraftField = Readonly<{
-  name: string;
-  type: FieldType;
-  description: string;
-  from: readonly SourceField[];
-  nullable: boolean;
-}>;
-
-/** What either agent drafts; `finishProposal` turns it into a checked spec. */
-export type Draft = Readonly<{
-  name: string;
-  domain: string;
-  kind: ProductSpec['kind'];
-  description: string;
-  inputs: readonly string[];
-  /** Inputs that are products' output topics: topic → product id (the spec names the product). */
-  products?: Readonly<Record<string, string>>;
-  fields: readonly DraftField[];
-  key: readonly string[];
-  eventTimeField?: string;
-  reasoning: string;
-  evidence: ReadonlyArray<{ summary: string; source?: string }>;
-  confidence: number;
-  freshness?: string;
-  /** Joined drafts: the shared key (else `planSql` measures it from the profiles). */
-  join?: Readonly<{ parent: string; parentField: string; child: string; childField: string }>;
-  /** The drafter's own SQL; without it the planner's deterministic SQL is used. */
-  sql?: string;
-}>;
-
-export type ProfileIndex = ReadonlyMap<
-  string,
-  { profile: TopicProfile; fields: ReadonlyMap<string, FieldProfile> }
->;
-
-export function indexProfiles(profiles: readonly TopicProfile[]): ProfileIndex {
-  return new Map(
-    profiles.map((profile) => [
-      profile.topic,
-      { profile, fields: new Map(profile.fields.map((f) => [f.name, f])) },
-    ]),
-  );
 }
 
 /**

@@ -3,7 +3,7 @@ import { IcebergCatalogError } from '../adapters/iceberg';
 import type { LakeTable } from '../adapters/duckdb/lake';
 import type { WriterColumn } from '../adapters/duckdb/lake-writer';
 import { IcebergLakeWriter } from '../adapters/duckdb/lake-writer';
-import type { AnalysisCycleSummary } from '../domain/analysis';
+import type { CycleOutcome } from '../domain/analysis';
 import { SchemaIncompatibleError, UpstreamUnavailableError } from '../domain/errors';
 import { analysisCycleSummarySchema } from '../domain/analysis';
 import type { IcebergTableRef } from '../domain/materialization';
@@ -20,8 +20,6 @@ export const RESULTS_NAMESPACE = 'meshloop';
 export const RESULTS_TABLE_NAME = 'analysis_results';
 /** The rule name of the row that summarises a whole cycle. */
 export const CYCLE_ROW = 'cycle';
-
-export type CycleOutcome = Omit<AnalysisCycleSummary, 'proposals'>;
 
 export type ResultRow = Readonly<{
   productId: string;

@@ -1,8 +1,8 @@
 import type { Client } from '@temporalio/client';
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import type { MeshloopConfig } from '../config';
-import type { DiscoveryInput } from '../../workflows/discovery';
-import { discoveryWorkflowType } from '../../workflows/discovery';
+import type { DiscoveryInput } from '../domain/discovery';
+import { discoveryWorkflowType } from '../domain/discovery';
 
 /** The one discovery schedule of a namespace. */
 export const DISCOVERY_SCHEDULE_ID = 'meshloop-discovery';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ProposalStart } from './proposals';
 
 /**
  * What one analysis cycle tells its product's workflow (by signal): compact, bounded, no data.
@@ -12,6 +13,12 @@ export const analysisScheduleIdOf = (productId: string) => `${ANALYSIS_SCHEDULE_
 export const KEPT_CYCLES = 5;
 /** Signalled summaries waiting to be confirmed against the stored results; older ones are dropped. */
 export const MAX_PENDING_CYCLES = 20;
+
+/** The workflow of one analysis cycle (workflows/analysis.ts): each schedule starts it. */
+export const analysisWorkflowType = 'analysisWorkflow';
+export type AnalysisInput = { productId: string };
+/** The default interval between a product's analysis cycles (the spec's `analysis.every`). */
+export const DEFAULT_ANALYSIS_EVERY = '1h';
 
 /** What a product's workflow last made of its analysis schedule, and at which interval. */
 export type AnalysisScheduleState = Readonly<{ state: 'running' | 'paused' | 'deleted'; every: string }>;
@@ -48,3 +55,13 @@ export function parseAnalysisCycleSummary(value: unknown): AnalysisCycleSummary 
   const parsed = analysisCycleSummarySchema.safeParse(value);
   return parsed.success ? parsed.data : undefined;
 }
+
+/** What a cycle reports before the analyst has spoken. */
+export type CycleOutcome = Omit<AnalysisCycleSummary, 'proposals'>;
+/** The analyst's new ideas of one cycle, checked and ready to start. */
+export type AnalysisProposals = { starts: ProposalStart[]; knownDomains: string[] };
+
+/** A product's analysis schedule as Temporal holds it. */
+export type ScheduleState =
+  | { exists: false }
+  | { exists: true; paused: boolean; note: string | undefined; everyMs: number | undefined };

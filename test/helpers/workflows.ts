@@ -8,18 +8,14 @@ import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
-import type { createActivities } from '../../activities';
-import type { MaterializationActivities } from '../../activities/materialize';
-import type {
-  AnalysisCycleActivities,
-  AnalysisScheduleActivities,
-  CycleOutcome,
-  ScheduleState,
-} from '../../activities/analysis';
+import type { MeshloopActivities } from '../../activities';
+import type { AnalysisCycleActivities } from '../../activities/analysis-cycle';
+import type { DiscoveryActivities } from '../../activities/discovery';
+import type { CycleOutcome, ScheduleState } from '../../src/domain/analysis';
 import { parseDuration } from '../../src/domain/duration';
 import { materializationJobName, writeModeOf } from '../../src/domain/materialization';
 import type { MaterializationStatus } from '../../src/materialize/types';
-import type { CreationActivities, ProductJobStatus } from '../../src/domain/creation';
+import type { ProductJobStatus } from '../../src/domain/creation';
 import { productJobNameOf, rejectedTopicOf } from '../../src/domain/creation';
 import type { MeshloopConfig } from '../../src/config';
 import type { ApprovalSigning } from '../../src/domain/approval-signing';
@@ -31,11 +27,11 @@ import type { ProductSpecInput } from '../../src/domain/spec';
 import { testPlatform } from './platform';
 import { rawSpec } from './specs';
 
-type Activities = ReturnType<typeof createActivities> &
-  CreationActivities &
-  MaterializationActivities &
-  AnalysisScheduleActivities &
-  Pick<AnalysisCycleActivities, 'readStoredAnalysisCycle'>;
+/** The activities a product's workflow calls: all but discovery's and the analysis cycle's own steps. */
+type Activities = Omit<
+  MeshloopActivities,
+  keyof DiscoveryActivities | Exclude<keyof AnalysisCycleActivities, 'readStoredAnalysisCycle'>
+>;
 type ActivityName = keyof Activities;
 
 /**

@@ -4,8 +4,10 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { Kafka, Producer } from 'kafkajs';
-import type { AnalysisProposals, CycleOutcome } from '../../activities/analysis';
-import { createAnalysisCycleActivitiesFromConfig } from '../../activities/analysis-cycle';
+import { createAnalysisCycleActivities } from '../../activities/analysis-cycle';
+import type { LlmAnalyst } from '../../src/analysis/cycle-service';
+import { analysisLakeFromConfig } from '../../src/analysis/cycle-service';
+import type { AnalysisProposals, CycleOutcome } from '../../src/domain/analysis';
 import { analyseProduct } from '../../src/analysis/analyst';
 import { proposeWithLlmAnalyst } from '../../src/agents/llm-analyst';
 import { createLlmClient } from '../../src/adapters/llm/client';
@@ -28,6 +30,29 @@ import type { analysisWorkflow } from '../../workflows/analysis';
 import type { RunningWorker } from '../../workers/orchestration';
 import { startOrchestrationWorker } from '../../workers/orchestration';
 
+/** The cycle's activities as the worker builds them (activities/index.ts), on this run's topics. */
+function cycleActivities(
+  config: MeshloopConfig,
+  log: ReturnType<typeof createLogger>,
+  clients: {
+    kafka: Kafka;
+    producer: Producer;
+    gateway: SqlGatewayClient;
+    catalogTopic: string;
+    proposalsTopic: string;
+    llmAnalyst?: LlmAnalyst;
+  },
+) {
+  const { gateway, ...rest } = clients;
+  return createAnalysisCycleActivities({
+    ...analysisLakeFromConfig(config, log),
+    ...rest,
+    log,
+    meshFile: config.meshFile,
+    sqlGuard: { gateway, kafkaBootstrapServers: config.flink.kafkaBootstrapServers },
+  });
+}
+
 /**
  * The analysis cycle's activities on the real platform: product tables in the Iceberg REST catalog
  * written by DuckDB, descriptors in a catalog topic of this run's own, the SQL guard in Flink's SQL
@@ -42,7 +67,7 @@ describe('analysis cycle on the real platform: checks at a pinned snapshot, resu
   let config: MeshloopConfig;
   let kafka: Kafka;
   let producer: Producer;
-  let activities: ReturnType<typeof createAnalysisCycleActivitiesFromConfig>;
+  let activities: ReturnType<typeof cycleActivities>;
   let gateway: SqlGatewayClient;
 
   const orders: ProductSpec = parseSpec({
@@ -129,7 +154,7 @@ describe('analysis cycle on the real platform: checks at a pinned snapshot, resu
     producer = kafka.producer();
     await producer.connect();
     gateway = new SqlGatewayClient({ url: config.flink.sqlGatewayUrl });
-    activities = createAnalysisCycleActivitiesFromConfig(config, log, {
+    activities = cycleActivities(config, log, {
       kafka,
       producer,
       gateway,
@@ -329,7 +354,7 @@ describe('analysis cycle on the real platform: checks at a pinned snapshot, resu
 
   it('with an LLM analyst configured it proposes; a proposal whose SQL reads an undeclared table is refused by the guard', async () => {
     const seen: string[] = [];
-    const withLlm = createAnalysisCycleActivitiesFromConfig(config, log, {
+    const withLlm = cycleActivities(config, log, {
       kafka,
       producer,
       gateway,
@@ -421,7 +446,7 @@ describe('analysis cycle on the real platform: checks at a pinned snapshot, resu
         model: 'fake-model',
         timeoutMs: 10_000,
       });
-      const withLlm = createAnalysisCycleActivitiesFromConfig(config, log, {
+      const withLlm = cycleActivities(config, log, {
         kafka,
         producer,
         gateway,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { MAX_INLINE_STARTS_BYTES, pageOfStarts } from '../../activities/discovery';
+import { MAX_INLINE_STARTS_BYTES, pageOfStarts } from '../../src/domain/proposals';
 import { planProposals } from '../../src/agents/planner';
 import { appendBounded } from '../../src/domain/audit';
 import { governanceOf, operatorRefusal } from '../../src/domain/governance';

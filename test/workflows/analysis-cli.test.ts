@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import type { CycleOutcome } from '../../activities/analysis';
+import type { CycleOutcome } from '../../src/domain/analysis';
 import { createAnalysisScheduleActivities } from '../../activities/analysis';
 import type { AnalysisScheduleRow } from '../../src/cli/analysis-commands';
 import {

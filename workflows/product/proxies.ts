@@ -1,11 +1,9 @@
 import * as wf from '@temporalio/workflow';
 import type { MeshloopActivities } from '../../activities';
-import type { MaterializationActivities } from '../../activities/materialize';
-import type { CreationActivities } from '../../src/domain/creation';
 import type { LastError } from '../../src/domain/lifecycle';
 
-/** Every activity a product's workflow calls, typed once. */
-export type ProductActivities = MeshloopActivities & CreationActivities & MaterializationActivities;
+/** Every activity a product's workflow calls, typed once: as the worker's factory builds them. */
+export type ProductActivities = MeshloopActivities;
 
 // Provisioning retries transient trouble for a few minutes, then the product is `failed` for an operator.
 // Each step takes seconds; a short timeout lets a step lost with a killed worker run again soon.

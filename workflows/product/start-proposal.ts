@@ -1,6 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import * as wf from '@temporalio/workflow';
-import type { ProposalOutcome, ProposalStart } from '../../activities/discovery';
+import type { ProposalOutcome, ProposalStart } from '../../src/domain/proposals';
 import { dataProductStartOptions, dataProductWorkflowType } from '../definitions';
 
 /**

@@ -1,0 +1,159 @@
+import path from 'node:path';
+import { ensureCatalogTopic, readCatalog } from '../adapters/kafka/catalog';
+import { CATALOG_TOPIC } from '../adapters/kafka/client';
+import {
+  PROPOSALS_TOPIC,
+  readProposalsLedger,
+  recordProposalsInLedger,
+} from '../adapters/kafka/proposals-ledger';
+import { proposeWithLlm } from '../agents/llm-agent';
+import { planProposals } from '../agents/planner';
+import type { DiscoveryProposal, DroppedProposal } from '../agents/proposals';
+import { checkSpecSql } from '../creation/guard';
+import type { CatalogView } from '../domain/catalog-view';
+import type { ProposalBatch } from '../domain/discovery';
+import type { MeshConfig } from '../domain/mesh-config';
+import type { ProposalOutcome, ProposalStart } from '../domain/proposals';
+import { MAX_INLINE_STARTS_BYTES, pageOfStarts } from '../domain/proposals';
+import { ownValue } from '../domain/records';
+import type { ProductSpec } from '../domain/spec';
+import { productIdOf, workflowIdOf } from '../domain/spec';
+import type { TopicProfile } from '../profile';
+import { loadMeshConfig } from '../specs/load';
+import type { DiscoveryDependencies } from './run';
+import { readJson, runDirOf, writeJsonAtomically } from './run';
+
+/**
+ * Discovery's proposals: drafted from stored profiles by the LLM when configured (agent `auto`),
+ * by the planner otherwise; ideas already in the proposals ledger are left out, and each proposal
+ * made is remembered there.
+ */
+
+type Drafted = {
+  agent: ProposalBatch['agent'];
+  proposals: DiscoveryProposal[];
+  dropped: DroppedProposal[];
+  skipped: string[];
+};
+
+/** The LLM's proposals (its SQL through the guard) when asked and configured, else the planner's. */
+async function draftProposals(
+  deps: DiscoveryDependencies,
+  input: { profiles: TopicProfile[]; agent: 'auto' | 'planner'; mesh: MeshConfig },
+  catalogView: CatalogView,
+): Promise<Drafted> {
+  const { log, sqlGuard } = deps;
+  const { mesh } = input;
+  const catalog = catalogView.all();
+  if (input.agent === 'auto' && deps.llm) {
+    const { proposals, dropped } = await proposeWithLlm({
+      llm: deps.llm,
+      profiles: input.profiles,
+      mesh,
+      catalog,
+      log,
+      ...(sqlGuard
+        ? {
+            checkSql: (spec: ProductSpec) =>
+              checkSpecSql({ ...sqlGuard, log }, spec, (productId) => catalogView.specOf(productId)),
+          }
+        : {}),
+    });
+    return { agent: 'llm', proposals, dropped, skipped: [] };
+  }
+  const { proposals, dropped, skipped } = planProposals(input.profiles, mesh, {
+    products: catalogView.productTopics(),
+  });
+  return { agent: 'planner', proposals, dropped, skipped };
+}
+
+/** Propose products from stored profiles; ideas already in the proposals ledger are left out. */
+export async function proposeProducts(
+  deps: DiscoveryDependencies,
+  input: { runKey: string; profilesFile: string; agent: 'auto' | 'planner' },
+): Promise<ProposalBatch> {
+  const { kafka, log } = deps;
+  const proposalsTopic = deps.proposalsTopic ?? PROPOSALS_TOPIC;
+  const runDir = runDirOf(deps.dataDir, input.runKey);
+  const stored = await readJson<{ profiles: TopicProfile[] }>(input.profilesFile);
+  if (!stored) throw new Error(`profiles file ${input.profilesFile} is missing`);
+  const mesh = await loadMeshConfig(deps.meshFile);
+  await ensureCatalogTopic(kafka, proposalsTopic);
+  const [{ view: catalogView }, ledger] = await Promise.all([
+    readCatalog(kafka, { topic: deps.catalogTopic ?? CATALOG_TOPIC, log }),
+    readProposalsLedger(kafka, { topic: proposalsTopic, log }),
+  ]);
+  const { agent, proposals, dropped, skipped } = await draftProposals(
+    deps,
+    { profiles: stored.profiles, agent: input.agent, mesh },
+    catalogView,
+  );
+  const fresh = proposals.filter((p) => !ledger.has(p.proposalId));
+  const reportFile = path.join(runDir, `proposals-${agent}.json`);
+  await writeJsonAtomically(reportFile, {
+    runKey: input.runKey,
+    agent,
+    proposals,
+    fresh: fresh.map((p) => p.proposalId),
+    alreadyProposed: proposals.filter((p) => ledger.has(p.proposalId)).map((p) => p.proposalId),
+    dropped,
+    skipped,
+  });
+  for (const d of dropped)
+    log.warn('proposal dropped', { runKey: input.runKey, agent, name: d.name, reasons: d.reasons });
+  log.info('proposals drafted', {
+    runKey: input.runKey,
+    agent,
+    proposals: proposals.length,
+    fresh: fresh.length,
+    dropped: dropped.length,
+    skipped: skipped.length,
+  });
+  const starts: ProposalStart[] = fresh.flatMap((p) => {
+    const domain = ownValue(mesh.domains, p.spec.domain);
+    const productId = productIdOf(p.spec);
+    return domain
+      ? [
+          {
+            proposalId: p.proposalId,
+            productId,
+            workflowId: workflowIdOf(productId),
+            spec: p.spec,
+            domain,
+          },
+        ]
+      : [];
+  });
+  const byReference = JSON.stringify(starts).length > MAX_INLINE_STARTS_BYTES;
+  const startsFile = path.join(runDir, `starts-${agent}.json`);
+  if (byReference) await writeJsonAtomically(startsFile, starts);
+  return {
+    agent,
+    reportFile,
+    ...(byReference ? { starts: [], startsFile, startsCount: starts.length } : { starts }),
+    knownDomains: Object.keys(mesh.domains),
+    alreadyProposed: proposals.length - fresh.length,
+    dropped: dropped.length,
+    skipped: skipped.length,
+  };
+}
+
+/** One page of starts passed by reference (at most MAX_INLINE_STARTS_BYTES of JSON). */
+export async function readStartsPage(startsFile: string, offset: number): Promise<ProposalStart[]> {
+  const starts = await readJson<ProposalStart[]>(startsFile);
+  if (!starts) throw new Error(`starts file ${startsFile} is missing`);
+  return pageOfStarts(starts, offset, MAX_INLINE_STARTS_BYTES);
+}
+
+/** Remember proposals in the ledger (compacted, keyed by proposal id). Safe to repeat. */
+export async function recordProposals(
+  deps: DiscoveryDependencies,
+  input: { runKey: string; outcomes: ProposalOutcome[] },
+): Promise<void> {
+  await recordProposalsInLedger(deps.kafka, deps.producer, {
+    topic: deps.proposalsTopic ?? PROPOSALS_TOPIC,
+    runKey: input.runKey,
+    outcomes: input.outcomes,
+  });
+  deps.log.info('proposals recorded', { runKey: input.runKey, count: input.outcomes.length });
+}
