@@ -65,6 +65,34 @@ function readManifest(file) {
   }
 }
 
+/**
+ * Compiles one source; its syntax errors, if any, as `file:line:column: message`.
+ * @param {string} file @param {string} text @param {ts.CompilerOptions} options @param {string} output
+ */
+function compile(file, text, options, output) {
+  const result = ts.transpileModule(text, {
+    compilerOptions: options,
+    fileName: file,
+    reportDiagnostics: true,
+  });
+  writeAtomically(output, result.outputText);
+  return (result.diagnostics ?? []).map((diagnostic) => {
+    const at =
+      diagnostic.file && diagnostic.start !== undefined
+        ? diagnostic.file.getLineAndCharacterOfPosition(diagnostic.start)
+        : { line: -1, character: -1 };
+    const where = `${path.relative(root, file)}:${at.line + 1}:${at.character + 1}`;
+    return `${where}: ${ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n')}`;
+  });
+}
+
+/** Every .js file under `dir`. @param {string} dir @returns {string[]} */
+const outputsIn = (dir) =>
+  fs
+    .readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((name) => name.endsWith('.js'))
+    .map((name) => path.join(dir, name));
+
 function build() {
   const began = Date.now();
   const { options, fileNames, outDir, rootDir } = buildConfig();
@@ -73,52 +101,38 @@ function build() {
   const key = digest(JSON.stringify({ typescript: ts.version, options }).replaceAll(root, '<root>'));
   const previous = readManifest(manifestFile);
   const before = previous?.key === key ? previous.files : {};
-  /** @type {Record<string, string>} */
+  /** @type {Record<string, string>} the hash of each source compiled without errors */
   const files = {};
   /** @param {string} source */
   const outputOf = (source) => path.join(outDir, source.replace(/\.ts$/, '.js'));
   const problems = [];
   let compiled = 0;
-  for (const file of fileNames) {
-    if (file.endsWith('.d.ts')) continue;
+  for (const file of fileNames.filter((name) => !name.endsWith('.d.ts'))) {
     const source = path.relative(rootDir, file);
     const text = fs.readFileSync(file, 'utf8');
     const hash = digest(text);
-    files[source] = hash;
-    if (before[source] === hash && fs.existsSync(outputOf(source))) continue;
-    const output = ts.transpileModule(text, {
-      compilerOptions: options,
-      fileName: file,
-      reportDiagnostics: true,
-    });
-    for (const diagnostic of output.diagnostics ?? []) {
-      const where =
-        diagnostic.file && diagnostic.start !== undefined
-          ? diagnostic.file.getLineAndCharacterOfPosition(diagnostic.start)
-          : undefined;
-      const at = where ? `${source}:${where.line + 1}:${where.character + 1}` : source;
-      problems.push(`${at}: ${ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n')}`);
+    if (before[source] !== hash || !fs.existsSync(outputOf(source))) {
+      const found = compile(file, text, options, outputOf(source));
+      compiled++;
+      problems.push(...found);
+      if (found.length > 0) continue;
     }
-    writeAtomically(outputOf(source), output.outputText);
-    compiled++;
+    files[source] = hash;
   }
-  let removed = 0;
-  for (const source of Object.keys(previous?.files ?? {})) {
-    if (source in files) continue;
-    fs.rmSync(outputOf(source), { force: true });
-    removed++;
-  }
+  // Outputs without a source (deleted or renamed) go: nothing may load them.
+  const expected = new Set(fileNames.map((file) => outputOf(path.relative(rootDir, file))));
+  const orphans = outputsIn(outDir).filter((output) => !expected.has(output));
+  for (const output of orphans) fs.rmSync(output);
+  // A source with syntax errors is left out of the manifest: the next build compiles it again.
+  writeAtomically(manifestFile, JSON.stringify({ key, files }));
   if (problems.length > 0) {
-    // No manifest: the next build compiles these files again, and bin/meshloop does not run them.
-    fs.rmSync(manifestFile, { force: true });
     process.stderr.write(`meshloop build: ${problems.length} syntax error(s)\n${problems.join('\n')}\n`);
     process.exit(1);
   }
-  writeAtomically(manifestFile, JSON.stringify({ key, files }));
   if (!quiet)
     process.stderr.write(
-      `meshloop build: ${compiled} of ${Object.keys(files).length} files compiled to ` +
-        `${path.relative(root, outDir)}/, ${removed} removed (${Date.now() - began} ms)\n`,
+      `meshloop build: ${compiled} of ${expected.size} files compiled to ` +
+        `${path.relative(root, outDir)}/, ${orphans.length} removed (${Date.now() - began} ms)\n`,
     );
 }
 
