@@ -213,6 +213,12 @@ const complexityExceptions = {
   'workflows/discovery.ts': 18,
 };
 
+/** The project's own rules (test/unit/lint-rules.test.ts). */
+export const meshloopRules = {
+  'deterministic-imports': deterministicImports,
+  'no-import-cycles': noImportCycles,
+};
+
 export default tseslint.config(
   { ignores: ['node_modules/**', '.meshloop/**', 'dist/**', 'test/fixtures/**'] },
   js.configs.recommended,
@@ -224,11 +230,7 @@ export default tseslint.config(
         tsconfigRootDir: root,
       },
     },
-    plugins: {
-      meshloop: {
-        rules: { 'deterministic-imports': deterministicImports, 'no-import-cycles': noImportCycles },
-      },
-    },
+    plugins: { meshloop: { rules: meshloopRules } },
     rules: {
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-floating-promises': 'error',
