@@ -15,7 +15,9 @@ import type * as stackCommands from './stack-commands';
 
 // Start-up: the command groups below load the Temporal, Kafka, Slack and DuckDB clients (about half a
 // second), so this module imports none of them at the top. `meshloop --help` and `--version` print
-// from the index without loading any group; a command loads its own group only (see `main`).
+// from the index below without loading any group; a command loads its own group only (`groupsFor`).
+// When a group's top-level commands or their descriptions change, change the index with them:
+// test/unit/cli.test.ts fails until `--help` reads the same with and without the groups loaded.
 
 type Register = (program: Command) => void;
 type CommandGroup = Readonly<{
