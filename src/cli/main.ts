@@ -1,23 +1,138 @@
-import { Command, CommanderError } from 'commander';
-import { ConfigError, loadConfig } from '../config';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command, CommanderError, Help } from 'commander';
 import { MeshloopError } from '../domain/errors';
-import { createLogger } from '../log';
-import { progressLine } from './output';
-import { registerStackCommands, runStackUp } from './stack-commands';
-import { registerSeedCommand } from '../seed/command';
-import { registerDiscoverCommands, startDiscoveryDemo } from './discover-commands';
-import { registerKeyCommands } from './key-commands';
-import { registerSlackCommand, startSlackFromConfig } from './slack-commands';
-import { registerProductCommands } from './product-commands';
-import { registerQueryCommands } from './query-commands';
-import { registerAnalysisCommands } from './analysis-commands';
+import type { MeshloopConfig } from '../config';
+import type { Logger } from '../log';
+import type * as analysisCommands from './analysis-commands';
+import type * as discoverCommands from './discover-commands';
+import type * as keyCommands from './key-commands';
+import type * as productCommands from './product-commands';
+import type * as queryCommands from './query-commands';
+import type * as seedCommand from '../seed/command';
+import type * as slackCommands from './slack-commands';
+import type * as stackCommands from './stack-commands';
 
-export function buildProgram(): Command {
-  const program = new Command('meshloop')
-    .description('Meshloop: an agentic data mesh on Temporal, Kafka, Flink and Apache Iceberg')
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+// Start-up: the command groups below load the Temporal, Kafka, Slack and DuckDB clients (about half a
+// second), so this module imports none of them at the top. `meshloop --help` and `--version` print
+// from the index below without loading any group; a command loads its own group only (`groupsFor`).
+// When a group's top-level commands or their descriptions change, change the index with them:
+// test/unit/cli.test.ts fails until `--help` reads the same with and without the groups loaded.
 
+type Register = (program: Command) => void;
+type CommandGroup = Readonly<{
+  /** Each top-level command the group registers, as `--help` lists it: [term, description]. */
+  commands: ReadonlyArray<readonly [term: string, description: string]>;
+  load: () => Register;
+}>;
+
+/* eslint-disable @typescript-eslint/no-require-imports -- a group loads on demand, synchronously */
+const groups = {
+  product: {
+    commands: [
+      [
+        'propose <spec>',
+        'Propose a data product from a spec file (YAML or JSON); it then waits for an approver',
+      ],
+      ['approve [options] <product>', 'Approve a proposed product (it is then provisioned)'],
+      ['reject [options] <product>', 'Reject a proposed product'],
+      ['request-changes [options] <product>', 'Send a proposal back with an amended spec'],
+      ['list [options]', 'List data products, newest first'],
+      [
+        'show [options] <product>',
+        "Show a product's stage, spec, evidence, decisions, resources, and its lineage of ideas (the product whose analysis proposed it, and those proposed from its analyses)",
+      ],
+      [
+        'retire [options] <product>',
+        'Retire a product (its data is kept); refused while active products read it, unless --force',
+      ],
+      ['retry [options] <product>', 'Retry provisioning of a failed product once its cause is fixed'],
+      [
+        'redeploy [options] <product>',
+        "Restart an active, degraded or failed product's Flink job from its savepoint or last checkpoint",
+      ],
+      [
+        'deprecate [options] <product>',
+        'Mark a product as going away; its job stops with a savepoint, its topic stays readable',
+      ],
+      ['catalog [options]', 'Print the catalog: the newest descriptor of every product'],
+    ],
+    load: () => (require('./product-commands') as typeof productCommands).registerProductCommands,
+  },
+  query: {
+    commands: [
+      [
+        'query [options] <product> [sql]',
+        "SQL over a product's Iceberg table in embedded DuckDB, read-only; the table is `t` (without SQL: the first rows)",
+      ],
+      [
+        'snapshots [options] <product>',
+        "A product's Iceberg snapshots, oldest first (ids for `query --as-of`)",
+      ],
+    ],
+    load: () => (require('./query-commands') as typeof queryCommands).registerQueryCommands,
+  },
+  analysis: {
+    commands: [
+      [
+        'analyse|analyze [options] [product]',
+        "Run one analysis cycle of a product now (quality rules, SLA and drift on its Iceberg table; the analyst's proposals) and print its checks; or list the analysis schedules",
+      ],
+    ],
+    load: () => (require('./analysis-commands') as typeof analysisCommands).registerAnalysisCommands,
+  },
+  stack: {
+    commands: [['stack', 'Run the local platform (Temporal, Kafka, ...) as plain processes on 127.0.0.1']],
+    load: () => (require('./stack-commands') as typeof stackCommands).registerStackCommands,
+  },
+  seed: {
+    commands: [
+      [
+        'seed [options]',
+        'Produce a demo mesh into Kafka: orders, payments, shipments, customer profiles (PII), web clicks and inventory (its schema drifts), keyed, with event times, joinable ids and a few malformed records',
+      ],
+    ],
+    load: () => (require('../seed/command') as typeof seedCommand).registerSeedCommand,
+  },
+  discover: {
+    commands: [
+      [
+        'discover [options]',
+        'Profile the topics in Kafka and propose data products (once, now); or manage the discovery schedule',
+      ],
+    ],
+    load: () => (require('./discover-commands') as typeof discoverCommands).registerDiscoverCommands,
+  },
+  keys: {
+    commands: [['keys', 'Keys that sign approvals (mesh.yaml approvals.signing)']],
+    load: () => (require('./key-commands') as typeof keyCommands).registerKeyCommands,
+  },
+  slack: {
+    commands: [
+      [
+        'slack',
+        'Run the Slack app alone: approvals from Slack (interactivity URL: http://<host>:<port>/slack/interactions)',
+      ],
+    ],
+    load: () => (require('./slack-commands') as typeof slackCommands).registerSlackCommand,
+  },
+} satisfies Record<string, CommandGroup>;
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+type GroupName = keyof typeof groups;
+const allGroups = Object.keys(groups) as GroupName[];
+
+/** The version in package.json (the first one above this file, whether it runs from src/ or dist/src/). */
+function packageVersion(): string {
+  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (fs.existsSync(file))
+      return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+  }
+  return 'unknown';
+}
+
+function registerStart(program: Command): void {
   program
     .command('start')
     .description(
@@ -25,27 +140,25 @@ export function buildProgram(): Command {
     )
     .option('--no-worker', 'only bring up the platform')
     .action(async (options: { worker: boolean }) => {
+      const { runStackUp } = await import('./stack-commands');
       await runStackUp();
       if (!options.worker) return;
+      const { loadConfig } = await import('../config');
+      const { createLogger } = await import('../log');
+      const { progressLine } = await import('./output');
       const config = loadConfig();
       const { installWorkerRuntime, startOrchestrationWorker } = await import('../../workers/orchestration');
       const log = createLogger('worker', config.logLevel);
       installWorkerRuntime(log.child('sdk'), config.logLevel);
       const running = await startOrchestrationWorker(config, log);
+      const { startDiscoveryDemo } = await import('./discover-commands');
       await startDiscoveryDemo(config).catch((error: unknown) =>
         log.warn('discovery demo not started', {
           error: error instanceof Error ? error.message : String(error),
         }),
       );
       // The Slack app runs beside the worker when its settings are present; trouble there never stops the worker.
-      const slack = config.slack
-        ? await startSlackFromConfig(config, log).catch((error: unknown) => {
-            log.warn('slack app not started', {
-              error: error instanceof Error ? error.message : String(error),
-            });
-            return undefined;
-          })
-        : undefined;
+      const slack = config.slack ? await startSlack(config, log) : undefined;
       progressLine(
         `worker running on task queue '${config.temporal.taskQueue}'. Approve products in the Temporal UI ` +
           `(${config.temporal.uiUrl}) or with \`bin/meshloop approve\`. Ctrl-C stops the worker; ` +
@@ -56,16 +169,25 @@ export function buildProgram(): Command {
       await running.done;
       await slack?.close();
     });
+}
 
-  registerProductCommands(program);
-  registerQueryCommands(program);
-  registerAnalysisCommands(program);
+async function startSlack(config: MeshloopConfig, log: Logger) {
+  const { startSlackFromConfig } = await import('./slack-commands');
+  return startSlackFromConfig(config, log).catch((error: unknown) => {
+    log.warn('slack app not started', { error: error instanceof Error ? error.message : String(error) });
+    return undefined;
+  });
+}
+
+function registerCodecServer(program: Command): void {
   program
     .command('codec-server')
     .description(
       'serve /encode and /decode for the Temporal UI (127.0.0.1, CORS for the UI only); needs MESHLOOP_PAYLOAD_KEYS',
     )
     .action(async () => {
+      const { loadConfig } = await import('../config');
+      const { createLogger } = await import('../log');
       const config = loadConfig();
       const { AesGcmPayloadCodec, parsePayloadKeys } = await import('../codec/payload-codec');
       const { createCodecServer, listenLocally } = await import('../codec/server');
@@ -85,20 +207,76 @@ export function buildProgram(): Command {
       );
       await new Promise<void>((resolve) => process.once('SIGINT', () => server.close(() => resolve())));
     });
-  registerStackCommands(program);
-  registerSeedCommand(program);
-  registerDiscoverCommands(program);
-  registerKeyCommands(program);
-  registerSlackCommand(program);
+}
+
+/**
+ * The program with the named groups registered in full; every other group's commands are listed
+ * (name, term and description, as `--help` shows them) but not loaded.
+ */
+function programWith(loaded: ReadonlySet<GroupName>): Command {
+  const program = new Command('meshloop')
+    .description('Meshloop: an agentic data mesh on Temporal, Kafka, Flink and Apache Iceberg')
+    .version(packageVersion())
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  const listed = new Map<Command, string>();
+  const add = (name: GroupName) => {
+    if (loaded.has(name)) return groups[name].load()(program);
+    for (const [term, description] of groups[name].commands) {
+      const [names = ''] = term.split(' ');
+      const [command = '', ...aliases] = names.split('|');
+      const stub = program.command(command).description(description).aliases(aliases);
+      listed.set(stub, term);
+    }
+  };
+  const helper = new Help();
+  program.configureHelp({
+    subcommandTerm: (command) => listed.get(command) ?? helper.subcommandTerm(command),
+  });
+  registerStart(program);
+  add('product');
+  add('query');
+  add('analysis');
+  registerCodecServer(program);
+  add('stack');
+  add('seed');
+  add('discover');
+  add('keys');
+  add('slack');
   return program;
+}
+
+/** Every command, registered in full. */
+export function buildProgram(): Command {
+  return programWith(new Set(allGroups));
+}
+
+/**
+ * The groups a command line needs: none for `--help`, `--version` and the commands defined here, the
+ * command's own group otherwise (`help <command>` too), and all of them for a name the index does not know.
+ */
+export function groupsFor(argv: readonly string[]): Set<GroupName> {
+  const words = argv.filter((arg) => !arg.startsWith('-'));
+  const name = words[0] === 'help' ? words[1] : words[0];
+  if (name === undefined || name === 'start' || name === 'codec-server' || name === 'help') return new Set();
+  const owner = allGroups.find((group) =>
+    groups[group].commands.some(([term]) => (term.split(' ')[0] ?? '').split('|').includes(name)),
+  );
+  return new Set(owner ? [owner] : allGroups);
+}
+
+/** The program a command line needs: the groups of `groupsFor`, the others listed only. */
+export function programFor(argv: readonly string[]): Command {
+  return programWith(groupsFor(argv));
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync([...argv], { from: 'user' });
+    await programFor(argv).parseAsync([...argv], { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
+    const { ConfigError } = await import('../config');
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
       return 2;

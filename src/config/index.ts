@@ -27,8 +27,14 @@ export const portDefaults = {
   MESHLOOP_CODEC_SERVER_PORT: 8234,
 } as const;
 
-/** The project root: the default data directory lives here whatever the working directory. */
-export const projectRoot = path.resolve(__dirname, '..', '..');
+/**
+ * The project root: the default data directory lives here whatever the working directory. Compiled
+ * (bin/meshloop runs dist/src/config/index.js) this file sits one level deeper.
+ */
+export const projectRoot = path.resolve(
+  __dirname,
+  ...(__filename.endsWith('.js') ? ['..', '..', '..'] : ['..', '..']),
+);
 const optionalText = z
   .string()
   .trim()

@@ -59,9 +59,13 @@ export class ThreadedProfiler {
     private readonly maxInFlight = 16,
   ) {
     try {
-      // The thread runs TypeScript like the rest of Meshloop: through tsx.
+      // The thread runs what this module runs: compiled JavaScript from dist/, or TypeScript through tsx
+      // (resolved here: the thread's own require resolves from the working directory).
       const entry = require.resolve('./profile-thread');
-      this.worker = new Worker(`require('tsx/cjs/api').register(); require(${JSON.stringify(entry)});`, {
+      const tsx = entry.endsWith('.ts')
+        ? `require(${JSON.stringify(require.resolve('tsx/cjs/api'))}).register(); `
+        : '';
+      this.worker = new Worker(`${tsx}require(${JSON.stringify(entry)});`, {
         eval: true,
         workerData: { options },
       });
