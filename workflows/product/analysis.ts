@@ -1,8 +1,10 @@
 import * as wf from '@temporalio/workflow';
 import type { AnalysisCycleActivities, AnalysisScheduleActivities } from '../../activities/analysis';
 import type { AnalysisCycleSummary, AnalysisScheduleState } from '../../src/domain/analysis';
-import { KEPT_CYCLES } from '../../src/domain/analysis';
+import { KEPT_CYCLES, MAX_PENDING_CYCLES, parseAnalysisCycleSummary } from '../../src/domain/analysis';
 import { isTerminal, Stage } from '../../src/domain/lifecycle';
+import { SYSTEM } from '../../src/domain/product-state';
+import type { Product } from './product';
 
 /**
  * A product's analysis schedule (`analysis:<product id>`) follows its stage: running while the
@@ -110,4 +112,89 @@ export function breachReason(summary: AnalysisCycleSummary): string {
   });
   const snapshot = summary.snapshotId ? ` at snapshot ${summary.snapshotId}` : '';
   return `analysis ${summary.cycleKey}${snapshot} found a breach: ${rules.join('; ')}`.slice(0, 2000);
+}
+
+/**
+ * An analysis cycle's summary (signal `analysisCycle`): untrusted, so it is parsed (never thrown
+ * on) and only queued; the main loop confirms it against what the cycle stored before it counts.
+ */
+export function onAnalysisCycle(product: Product, raw: unknown): void {
+  const summary = parseAnalysisCycleSummary(raw);
+  if (!summary) return product.ignore('unknown', 'analysisCycle', 'not an analysis cycle summary');
+  if (summary.productId !== product.productId)
+    return product.ignore(
+      'analysis',
+      'analysisCycle',
+      `a summary for ${summary.productId}, not this product`,
+    );
+  const state = product.state;
+  const known = [...(state.analysisCycles ?? []), ...(state.pendingCycles ?? [])];
+  if (known.some((c) => c.cycleKey === summary.cycleKey))
+    return product.ignore('analysis', 'analysisCycle', `cycle ${summary.cycleKey} was already received`);
+  const pending = [...(state.pendingCycles ?? []), summary];
+  for (const dropped of pending.slice(0, -MAX_PENDING_CYCLES))
+    product.ignore(
+      'analysis',
+      'analysisCycle',
+      `cycle ${dropped.cycleKey} dropped: too many waiting to be confirmed`,
+    );
+  state.pendingCycles = pending.slice(-MAX_PENDING_CYCLES);
+}
+
+/**
+ * Count each queued cycle as `meshloop.analysis_results` holds it (a summary no cycle stored is
+ * ignored, so a forged signal cannot degrade or recover the product). A breach degrades an active
+ * product with the rules and figures; a passing cycle recovers a product an analysis degraded.
+ * Job and table trouble outrank an analysis: they stay.
+ */
+export async function confirmAnalysisCycles(product: Product): Promise<void> {
+  const state = product.state;
+  for (;;) {
+    const summary = state.pendingCycles?.[0];
+    if (!summary) return;
+    const stored = await readStoredCycle(summary);
+    state.pendingCycles = state.pendingCycles?.filter((c) => c.cycleKey !== summary.cycleKey);
+    if (!stored.ok) {
+      product.ignore('analysis', 'analysisCycle', stored.reason);
+      continue;
+    }
+    const cycle = stored.summary;
+    state.analysisCycles = keepCycle(state.analysisCycles, cycle);
+    if (cycle.outcome === 'breach' && product.stage === Stage.active) {
+      product.degrade(breachReason(cycle), 'analysis');
+    } else if (
+      cycle.outcome === 'pass' &&
+      product.stage === Stage.degraded &&
+      state.degradedBy === 'analysis'
+    ) {
+      state.lastError = undefined;
+      state.degradedBy = undefined;
+      product.transition(Stage.active, {
+        by: SYSTEM,
+        action: 'recover',
+        comment: `analysis ${cycle.cycleKey} passed every check${cycle.snapshotId ? ` at snapshot ${cycle.snapshotId}` : ''}`,
+      });
+    }
+  }
+}
+
+/** Keep the product's analysis schedule in step with its stage. */
+export async function keepScheduleInStep(product: Product): Promise<void> {
+  // Products recorded before analysis schedules existed replay without them.
+  if (!wf.patched('analysis-schedules')) return;
+  const state = product.state;
+  const wanted = wantedSchedule(product.stage, state.degradedBy);
+  const why =
+    wanted === 'paused'
+      ? `product is ${product.stage}${state.degradedBy ? ` (${state.degradedBy})` : ''}`
+      : `product is ${product.stage}`;
+  const next = await syncAnalysisSchedule({
+    productId: product.productId,
+    current: state.analysisSchedule,
+    wanted,
+    // Every spec here was parsed (start, carried or amended): `analysis.every` has its default.
+    every: state.spec.analysis.every,
+    why,
+  });
+  if (next) state.analysisSchedule = next;
 }

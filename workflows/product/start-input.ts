@@ -7,7 +7,7 @@ import { DecisionAction, stages } from '../../src/domain/lifecycle';
 import { MAX_COMMENT_LENGTH, MAX_NAME_LENGTH, personName } from '../../src/domain/messages';
 import type { ProductSpec } from '../../src/domain/spec';
 import { describeIssues, friendlyErrors, parseSpec, productIdOf, workflowIdOf } from '../../src/domain/spec';
-import type { CarriedState } from '../definitions';
+import type { CarriedState } from '../../src/domain/product-state';
 
 /**
  * A product workflow's start input is untrusted: anyone who reaches Temporal can start a workflow

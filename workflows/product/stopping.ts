@@ -1,0 +1,66 @@
+import * as wf from '@temporalio/workflow';
+import { isTerminal, Stage } from '../../src/domain/lifecycle';
+import { SYSTEM } from '../../src/domain/product-state';
+import { stopJob } from './job';
+import type { Product } from './product';
+import { nowIso } from './product';
+import { describeActivityFailure } from './proxies';
+import { stopTable } from './table';
+
+/** Retired or deprecated: stop the materialization once (Tableflow: disabled on retirement only). */
+export async function stopTableIfRunning(product: Product): Promise<void> {
+  const state = product.state;
+  const table = state.materialization;
+  if (!table) return;
+  try {
+    const stopped = await stopTable(product.jobInput(), table, isTerminal(product.stage));
+    if (!stopped) return;
+    state.materialization = {
+      ...table,
+      state: stopped.savepoint ? 'FINISHED' : 'CANCELED',
+      ...(stopped.savepoint ? { savepoint: stopped.savepoint } : {}),
+      checkedAt: nowIso(),
+    };
+    state.publishedStage = undefined;
+    product.record({
+      by: SYSTEM,
+      action: product.stage === Stage.deprecated ? 'deprecate' : 'retire',
+      comment: stopped.savepoint
+        ? `materialization ${table.jobName} stopped with savepoint ${stopped.savepoint}; table ${table.table} kept`
+        : `materialization ${table.jobName} ${stopped.stopped ? 'stopped' : 'was not running'}; table ${table.table} kept`,
+    });
+  } catch (error) {
+    state.lastError = describeActivityFailure(error);
+    wf.log.warn('stopping the materialization failed', {
+      productId: product.productId,
+      error: state.lastError,
+    });
+  }
+}
+
+/** Retired or deprecated: stop the job with a savepoint, once (the topic and its data stay). */
+export async function stopJobIfRunning(product: Product): Promise<void> {
+  const state = product.state;
+  const job = state.job;
+  if (!job || job.savepoint !== undefined || ['CANCELED', 'FINISHED'].includes(job.state)) return;
+  try {
+    const stopped = await stopJob({ ...product.jobInput(), revision: job.revision });
+    state.job = {
+      ...job,
+      state: stopped.savepoint ? 'FINISHED' : 'CANCELED',
+      ...(stopped.savepoint ? { savepoint: stopped.savepoint } : {}),
+      checkedAt: nowIso(),
+    };
+    state.publishedStage = undefined; // the catalog shows where the job stopped
+    product.record({
+      by: SYSTEM,
+      action: product.stage === Stage.deprecated ? 'deprecate' : 'retire',
+      comment: stopped.savepoint
+        ? `Flink job ${job.name} stopped with savepoint ${stopped.savepoint}`
+        : `Flink job ${job.name} ${stopped.stopped ? 'cancelled (it was not running)' : 'was not running'}`,
+    });
+  } catch (error) {
+    state.lastError = describeActivityFailure(error);
+    wf.log.warn('stopping the Flink job failed', { productId: product.productId, error: state.lastError });
+  }
+}
