@@ -24,9 +24,9 @@ import {
 import { analysisCycleSignal } from './analysis';
 import { confirmAnalysisCycles, keepScheduleInStep, onAnalysisCycle } from './product/analysis';
 import { publishIfChanged } from './product/catalog';
-import { applyOperatorAct, operatorMoves, retire } from './product/operators';
+import { applyOperatorAct, retire } from './product/operators';
 import { Product, refuse, throwIf } from './product/product';
-import { checkProposal, propose } from './product/proposal';
+import { checkProposal } from './product/proposal';
 import { provision } from './product/provisioning';
 import { amend, awaitDecision, onReviewSignal, review } from './product/review';
 import { startSlackNotifier } from './product/slack-notifier';
@@ -49,7 +49,7 @@ export async function dataProductWorkflow(input: DataProductInput): Promise<Prod
 
   product.upsertAllSearchAttributes();
   await product.loadGovernance();
-  if (!start.carried) propose(product);
+  if (!start.carried) product.report({ kind: 'proposed' });
   // The proposal's Slack message is kept current beside the main loop (no channel: no message).
   const slack = startSlackNotifier(
     () => product.governance?.slackChannel,
@@ -151,7 +151,7 @@ function registerHandlers(product: Product): void {
     [deprecateUpdate, 'deprecate'],
     [redeployUpdate, 'redeploy'],
   ] as const) {
-    const act = operatorMoves[action].act;
+    const act = operatorActs[action];
     const refused = (raw: unknown) =>
       productOperatorRefusal(
         product.state,

@@ -62,6 +62,12 @@ export type ProductStatus = {
    * (a suspension or a failed materialization: only a redeploy recovers it).
    */
   degradedBy?: DegradeSource;
+  /**
+   * Every reason the product is degraded now, most serious first in effect (`degradedBy` and
+   * `lastError` show the most serious: table, then job, then analysis). Absent in products recorded
+   * before several causes were kept: there `degradedBy` is the one cause.
+   */
+  degradeCauses?: DegradeCause[];
   /** What the workflow last made of its analysis schedule (`analysis:<product id>`). */
   analysisSchedule?: AnalysisScheduleState;
   /** The newest analysis cycles' summaries (at most KEPT_CYCLES), newest last. */
@@ -90,6 +96,54 @@ export type CarriedState = Omit<
   /** The stage whose descriptor the catalog holds (set once a publish landed). */
   publishedStage?: Stage;
 };
+
+/** How serious each cause is: a table needs a redeploy, a job may recover by itself, an analysis by a later cycle. */
+const causeRank: Readonly<Record<DegradeSource, number>> = { table: 3, job: 2, analysis: 1 };
+
+/** The last error a cause shows. */
+export const causeErrorType: Readonly<Record<DegradeSource, string>> = {
+  job: 'JobUnhealthy',
+  analysis: 'AnalysisBreach',
+  table: 'TableSuspended',
+};
+
+/**
+ * Why a degraded product is degraded now (none when it is not degraded). A product recorded with
+ * one cause at a time has only `degradedBy`; its reason is the last error when that is the cause's.
+ */
+export function causesOf(
+  state: Pick<CarriedState, 'stage' | 'degradedBy' | 'degradeCauses' | 'lastError' | 'updatedAt'>,
+): readonly DegradeCause[] {
+  if (state.stage !== Stage.degraded) return [];
+  if (state.degradeCauses) return state.degradeCauses;
+  const by = state.degradedBy;
+  if (!by) return [];
+  const error = state.lastError?.type === causeErrorType[by] ? state.lastError : undefined;
+  return [
+    {
+      by,
+      type: causeErrorType[by],
+      message: error?.message ?? `degraded by its ${by}`,
+      at: error?.at ?? state.updatedAt,
+    },
+  ];
+}
+
+/** The most serious cause (the latest of equals): the one `degradedBy` and the last error show. */
+export function topCause(causes: readonly DegradeCause[]): DegradeCause | undefined {
+  let top: DegradeCause | undefined;
+  for (const cause of causes) if (!top || causeRank[cause.by] >= causeRank[top.by]) top = cause;
+  return top;
+}
+
+/** The causes with `cause` in place of an earlier one from the same source. */
+export function withCause(causes: readonly DegradeCause[], cause: DegradeCause): DegradeCause[] {
+  return [...withoutCause(causes, cause.by), cause];
+}
+
+export function withoutCause(causes: readonly DegradeCause[], by: DegradeSource): DegradeCause[] {
+  return causes.filter((c) => c.by !== by);
+}
 
 /** A decision as the workflow asks for it; the time, revision and stage are added when recorded. */
 export type DecisionInput = {

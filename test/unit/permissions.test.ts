@@ -133,7 +133,7 @@ describe('permissions: who may do what to a product, now', () => {
         acknowledgedBadRecords: 0,
         checkedAt: 't',
       },
-    } as Partial<CarriedState>);
+    });
     const added = validSpec({
       schema: {
         fields: [

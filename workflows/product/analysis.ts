@@ -3,7 +3,6 @@ import type { AnalysisCycleActivities, AnalysisScheduleActivities } from '../../
 import type { AnalysisCycleSummary, AnalysisScheduleState } from '../../src/domain/analysis';
 import { KEPT_CYCLES, MAX_PENDING_CYCLES, parseAnalysisCycleSummary } from '../../src/domain/analysis';
 import { isTerminal, Stage } from '../../src/domain/lifecycle';
-import { SYSTEM } from '../../src/domain/product-state';
 import type { Product } from './product';
 
 /**
@@ -160,21 +159,13 @@ export async function confirmAnalysisCycles(product: Product): Promise<void> {
     }
     const cycle = stored.summary;
     state.analysisCycles = keepCycle(state.analysisCycles, cycle);
-    if (cycle.outcome === 'breach' && product.stage === Stage.active) {
-      product.degrade(breachReason(cycle), 'analysis');
-    } else if (
-      cycle.outcome === 'pass' &&
-      product.stage === Stage.degraded &&
-      state.degradedBy === 'analysis'
-    ) {
-      state.lastError = undefined;
-      state.degradedBy = undefined;
-      product.transition(Stage.active, {
-        by: SYSTEM,
-        action: 'recover',
-        comment: `analysis ${cycle.cycleKey} passed every check${cycle.snapshotId ? ` at snapshot ${cycle.snapshotId}` : ''}`,
-      });
-    }
+    const snapshot = cycle.snapshotId ? ` at snapshot ${cycle.snapshotId}` : '';
+    product.report({
+      kind: 'analysisConfirmed',
+      outcome: cycle.outcome,
+      breach: breachReason(cycle),
+      pass: `analysis ${cycle.cycleKey} passed every check${snapshot}`,
+    });
   }
 }
 

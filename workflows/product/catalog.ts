@@ -20,10 +20,10 @@ export async function publishIfChanged(product: Product): Promise<void> {
         productId: product.productId,
         descriptor: descriptorOf(product.state, stage, nowIso()),
       });
-      product.state.publishedStage = stage;
+      product.report({ kind: 'published', stage });
     } catch (error) {
       // Only a non-retryable failure gets here: note it, and try again later or on the next change.
-      product.state.lastError = describeActivityFailure(error);
+      product.report({ kind: 'actFailed', failure: describeActivityFailure(error) });
       await wf.condition(() => product.stage !== stage, '1 minute');
     }
   }

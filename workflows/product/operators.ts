@@ -1,28 +1,21 @@
-import { isRetirable, Stage } from '../../src/domain/lifecycle';
+import { isRetirable } from '../../src/domain/lifecycle';
 import type { OperatorRequest, RetireRequest } from '../../src/domain/messages';
 import { operatorActs, productOperatorRefusal } from '../../src/domain/permissions';
 import type { Product } from './product';
 import { refuse, throwIf } from './product';
 import { housekeeping } from './proxies';
 
-/** What an operator's act (retry provisioning, deprecate, redeploy) does once it was allowed. */
-export const operatorMoves = {
-  retryProvisioning: { act: operatorActs.retryProvisioning, to: Stage.provisioning },
-  deprecate: { act: operatorActs.deprecate, to: Stage.deprecated },
-  redeploy: { act: operatorActs.redeploy, to: Stage.provisioning },
-} as const;
-
+/** An operator's act that passed its permission check (in the update's handler). */
 export function applyOperatorAct(
   product: Product,
-  action: keyof typeof operatorMoves,
+  action: 'retryProvisioning' | 'deprecate' | 'redeploy',
   request: OperatorRequest,
 ): void {
-  product.transition(operatorMoves[action].to, { by: request.by, action, comment: request.comment });
+  product.report({ kind: 'operatorActed', action, by: request.by, comment: request.comment });
 }
 
 /** Retire: refused while active products still read this one, unless forced. */
 export async function retire(product: Product, request: RetireRequest): Promise<void> {
-  const by = request.by.trim();
   await product.readGovernance();
   throwIf(productOperatorRefusal(product.state, product.governance, request, operatorActs.retire));
   if (!request.force) {
@@ -38,5 +31,5 @@ export async function retire(product: Product, request: RetireRequest): Promise<
   if (!isRetirable(product.stage))
     refuse({ type: 'WrongStage', message: `cannot retire a product that is ${product.stage}` });
   const comment = [request.comment, request.force ? '(forced)' : undefined].filter(Boolean).join(' ');
-  product.transition(Stage.retired, { by, action: 'retire', comment });
+  product.report({ kind: 'operatorActed', action: 'retire', by: request.by, comment });
 }

@@ -1,17 +1,10 @@
 import * as wf from '@temporalio/workflow';
 import type { DomainGovernance, Refusal } from '../../src/domain/governance';
-import { canTransition, isAwaitingDecision, Stage } from '../../src/domain/lifecycle';
-import type { CarriedState, DecisionInput, ProductStatus } from '../../src/domain/product-state';
-import {
-  approvalDeadlineMsOf,
-  decisionCountOf,
-  proposedState,
-  recordDecision,
-  recordIgnored,
-  reminderIntervalMsOf,
-  SYSTEM,
-  statusOf,
-} from '../../src/domain/product-state';
+import type { Stage } from '../../src/domain/lifecycle';
+import type { CarriedState, ProductStatus } from '../../src/domain/product-state';
+import { decisionCountOf, proposedState, recordIgnored, statusOf } from '../../src/domain/product-state';
+import type { Observed, Outcome, ProductEvent } from '../../src/domain/transitions';
+import { applyOutcome, decide } from '../../src/domain/transitions';
 import { meshloopSearchAttributes } from '../../src/domain/search-attributes';
 import { productIdOf } from '../../src/domain/spec';
 import { describeActivityFailure, meshReading } from './proxies';
@@ -28,9 +21,10 @@ export function throwIf(refusal: Refusal | undefined): void {
 }
 
 /**
- * One data product's state and mesh.yaml as last read. Handlers change it synchronously; the main
- * loop and the stage modules beside it (proposal, review, provisioning, watch, analysis, catalog)
- * perform the side effects the state calls for.
+ * One data product's state and mesh.yaml as last read. Handlers, the main loop and the stage
+ * modules beside it (proposal, review, provisioning, watch, analysis, catalog) act and `report`
+ * what happened; `decide` alone moves the stage. Facts they observe (the job, the table, the
+ * lineage, resources) they note in the state themselves.
  */
 export class Product {
   readonly productId: string;
@@ -90,40 +84,33 @@ export class Product {
     }
   }
 
-  /** Move to a stage the lifecycle allows, record why, and make it searchable. */
-  transition(to: Stage, decision: DecisionInput): void {
-    if (!canTransition(this.stage, to)) {
-      refuse({ type: 'WrongStage', message: `a product cannot move from ${this.stage} to ${to}` });
-    }
-    this.state.stage = to;
-    this.record(decision);
-    if (isAwaitingDecision(to)) {
-      // Each wait for a decision gets the domain's full deadline; reminders only bother approvers.
-      const now = Date.now();
-      this.state.deadlineAt = now + approvalDeadlineMsOf(this.governance);
-      this.state.nextReminderAt =
-        to === Stage.awaitingApproval ? now + reminderIntervalMsOf(this.governance) : undefined;
-    }
-    wf.upsertSearchAttributes([{ key: meshloopSearchAttributes.stage, value: to }]);
+  /** The stage and revision an act starts in: its event is stale once the product moved. */
+  observe(): Observed {
+    return { stage: this.stage, revision: this.state.revision };
   }
 
-  record(decision: DecisionInput): void {
-    recordDecision(this.state, decision, nowIso());
+  /**
+   * Report what happened; `decide` (src/domain/transitions.ts) says what it means and this applies
+   * it: the only writer of the stage, the decisions, the last error and the degrade causes.
+   */
+  report(event: ProductEvent): Outcome {
+    const outcome = decide(this.state, event, {
+      governance: this.governance,
+      now: Date.now(),
+      degradeCauses: false,
+    });
+    if (outcome.refusal) refuse(outcome.refusal);
+    applyOutcome(this.state, outcome, nowIso());
+    for (const effect of outcome.effects) {
+      if (effect.kind === 'searchStage')
+        wf.upsertSearchAttributes([{ key: meshloopSearchAttributes.stage, value: effect.stage }]);
+    }
+    return outcome;
   }
 
   ignore(by: string, action: string, reason: string): void {
     const entry = recordIgnored(this.state, by, action, reason, nowIso());
     wf.log.info('message ignored', { productId: this.productId, by: entry.by, action, reason: entry.reason });
-  }
-
-  degrade(reason: string, by: 'job' | 'analysis' | 'table' = 'job'): void {
-    this.state.lastError = {
-      type: { job: 'JobUnhealthy', analysis: 'AnalysisBreach', table: 'TableSuspended' }[by],
-      message: reason,
-      at: nowIso(),
-    };
-    this.state.degradedBy = by;
-    this.transition(Stage.degraded, { by: SYSTEM, action: 'degrade', comment: reason });
   }
 
   upsertAllSearchAttributes(): void {

@@ -16,6 +16,7 @@ export async function provision(product: Product): Promise<void> {
   const state = product.state;
   const spec = state.spec;
   const input = product.jobInput();
+  const observed = product.observe();
   try {
     const topic = await provisioning.createKafkaTopic({
       productId: product.productId,
@@ -70,23 +71,9 @@ export async function provision(product: Product): Promise<void> {
       productId: product.productId,
       descriptor: descriptorOf(state, target, nowIso(), { by: SYSTEM, action: 'provision' }),
     });
-    if (look.health.healthy) {
-      state.lastError = undefined;
-      state.degradedBy = undefined;
-      product.transition(Stage.active, { by: SYSTEM, action: 'provision', comment: started });
-    } else {
-      product.record({ by: SYSTEM, action: 'provision', comment: started });
-      product.degrade(look.health.reason);
-    }
-    state.publishedStage = target;
+    product.report({ kind: 'provisioned', observed, health: look.health, comment: started });
   } catch (error) {
-    const failure = describeActivityFailure(error);
-    state.lastError = failure;
-    product.transition(Stage.failed, {
-      by: SYSTEM,
-      action: 'fail',
-      comment: `${failure.type}: ${failure.message}`,
-    });
+    product.report({ kind: 'provisioningFailed', observed, failure: describeActivityFailure(error) });
   }
 }
 

@@ -4,15 +4,7 @@ import { samePerson, Stage } from '../../src/domain/lifecycle';
 import type { ReviewRequest } from '../../src/domain/messages';
 import { approverMessageSchema, claimedSender, parseMessage } from '../../src/domain/messages';
 import { reviewRefusal } from '../../src/domain/permissions';
-import {
-  approvalDeadlineMsOf,
-  approvalSigningOf,
-  approversOf,
-  reminderIntervalMsOf,
-  requiredApprovalsOf,
-  standingApprovals,
-  SYSTEM,
-} from '../../src/domain/product-state';
+import { approvalSigningOf, approversOf, reminderIntervalMsOf } from '../../src/domain/product-state';
 import { parseSpec } from '../../src/domain/spec';
 import type { Product } from './product';
 import { describeActivityFailure, housekeeping } from './proxies';
@@ -22,32 +14,14 @@ import { describeActivityFailure, housekeeping } from './proxies';
  * reminders and the approval deadline. The same rules (src/domain/permissions.ts) for all.
  */
 
-/** Apply a review that passed `reviewRefusal`. */
+/** Apply a review that passed `reviewRefusal` (a change request may carry the amended spec). */
 export function review(product: Product, request: ReviewRequest): void {
-  const by = request.by.trim();
-  const comment = request.comment;
   // Unlabelled messages are taken as typed into the Temporal UI; the CLI and Slack say `via`.
   const how = approvalAuthentication(approvalSigningOf(product.governance), request, 'ui');
-  switch (request.action) {
-    case 'approve':
-      product.state.approvals.push(by);
-      if (standingApprovals(product.state, product.governance) >= requiredApprovalsOf(product.governance)) {
-        product.transition(Stage.provisioning, { by, action: 'approve', comment, ...how });
-      } else {
-        product.record({ by, action: 'approve', comment, ...how });
-      }
-      return;
-    case 'reject':
-      product.transition(Stage.rejected, { by, action: 'reject', comment, ...how });
-      return;
-    case 'requestChanges':
-      if (product.stage === Stage.changesRequested)
-        product.record({ by, action: 'requestChanges', comment, ...how });
-      else product.transition(Stage.changesRequested, { by, action: 'requestChanges', comment, ...how });
-      if (request.amendedSpec !== undefined)
-        amend(product, by, request.amendedSpec, 'amended with the change request');
-      return;
-  }
+  const { action, by, comment } = request;
+  product.report({ kind: 'reviewed', action, by, comment, ...how });
+  if (request.action === 'requestChanges' && request.amendedSpec !== undefined)
+    amend(product, by, request.amendedSpec, 'amended with the change request');
 }
 
 /**
@@ -86,13 +60,7 @@ export async function onReviewSignal(
 
 /** A new revision: approvals start over; it is checked again, then goes back to its approvers. */
 export function amend(product: Product, by: string, candidate: unknown, comment?: string): void {
-  const state = product.state;
-  state.spec = parseSpec(candidate, 'amended spec');
-  state.revision += 1;
-  state.approvals = [];
-  state.lastError = undefined;
-  state.sqlProblems = [];
-  product.transition(Stage.proposed, { by: by.trim(), action: 'amend', comment });
+  product.report({ kind: 'amended', by, spec: parseSpec(candidate, 'amended spec'), comment });
 }
 
 /** Wait for a decision, reminding approvers, until the deadline; returns when there is something to do. */
@@ -108,11 +76,7 @@ export async function awaitDecision(product: Product, shouldContinueAsNew: () =>
     const now = Date.now();
     const deadlineAt = product.state.deadlineAt ?? now;
     if (now >= deadlineAt) {
-      product.transition(Stage.expired, {
-        by: SYSTEM,
-        action: 'expire',
-        comment: `no decision within ${Math.round(approvalDeadlineMsOf(product.governance) / 1000)} s`,
-      });
+      product.report({ kind: 'deadlinePassed' });
       return;
     }
     const wakeAt = Math.min(deadlineAt, product.state.nextReminderAt ?? deadlineAt);

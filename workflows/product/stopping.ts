@@ -1,6 +1,5 @@
 import * as wf from '@temporalio/workflow';
-import { isTerminal, Stage } from '../../src/domain/lifecycle';
-import { SYSTEM } from '../../src/domain/product-state';
+import { isTerminal } from '../../src/domain/lifecycle';
 import { stopJob } from './job';
 import type { Product } from './product';
 import { nowIso } from './product';
@@ -21,20 +20,16 @@ export async function stopTableIfRunning(product: Product): Promise<void> {
       ...(stopped.savepoint ? { savepoint: stopped.savepoint } : {}),
       checkedAt: nowIso(),
     };
-    state.publishedStage = undefined;
-    product.record({
-      by: SYSTEM,
-      action: product.stage === Stage.deprecated ? 'deprecate' : 'retire',
+    product.report({
+      kind: 'stopped',
       comment: stopped.savepoint
         ? `materialization ${table.jobName} stopped with savepoint ${stopped.savepoint}; table ${table.table} kept`
         : `materialization ${table.jobName} ${stopped.stopped ? 'stopped' : 'was not running'}; table ${table.table} kept`,
     });
   } catch (error) {
-    state.lastError = describeActivityFailure(error);
-    wf.log.warn('stopping the materialization failed', {
-      productId: product.productId,
-      error: state.lastError,
-    });
+    const failure = describeActivityFailure(error);
+    product.report({ kind: 'actFailed', failure });
+    wf.log.warn('stopping the materialization failed', { productId: product.productId, error: failure });
   }
 }
 
@@ -51,16 +46,16 @@ export async function stopJobIfRunning(product: Product): Promise<void> {
       ...(stopped.savepoint ? { savepoint: stopped.savepoint } : {}),
       checkedAt: nowIso(),
     };
-    state.publishedStage = undefined; // the catalog shows where the job stopped
-    product.record({
-      by: SYSTEM,
-      action: product.stage === Stage.deprecated ? 'deprecate' : 'retire',
+    // The catalog shows where the job stopped.
+    product.report({
+      kind: 'stopped',
       comment: stopped.savepoint
         ? `Flink job ${job.name} stopped with savepoint ${stopped.savepoint}`
         : `Flink job ${job.name} ${stopped.stopped ? 'cancelled (it was not running)' : 'was not running'}`,
     });
   } catch (error) {
-    state.lastError = describeActivityFailure(error);
-    wf.log.warn('stopping the Flink job failed', { productId: product.productId, error: state.lastError });
+    const failure = describeActivityFailure(error);
+    product.report({ kind: 'actFailed', failure });
+    wf.log.warn('stopping the Flink job failed', { productId: product.productId, error: failure });
   }
 }

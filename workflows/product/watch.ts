@@ -1,7 +1,7 @@
 import * as wf from '@temporalio/workflow';
-import { Stage } from '../../src/domain/lifecycle';
 import { tableTroubleOf } from '../../src/domain/materialization';
-import { jobSeen, SYSTEM } from '../../src/domain/product-state';
+import { causesOf, jobSeen } from '../../src/domain/product-state';
+import type { Observed } from '../../src/domain/transitions';
 import { lookAtJob } from './job';
 import type { Product } from './product';
 import { nowIso } from './product';
@@ -9,19 +9,16 @@ import { describeActivityFailure } from './proxies';
 import { lookAtTable, stopTable } from './table';
 
 /**
- * While active or degraded: look at the job on the mesh's timer. An unhealthy job degrades the
- * product with Flink's reason; a job running again recovers it.
+ * While active or degraded: look at the job and the table on the mesh's timer, and report what
+ * they look like (an unhealthy job degrades the product with Flink's reason, a job running again
+ * recovers it; see src/domain/transitions.ts). Each look is reported with the stage it started
+ * in: a message that moved the product meanwhile makes it stale.
  */
 export async function watch(product: Product, shouldContinueAsNew: () => boolean): Promise<void> {
-  const watched = product.stage;
+  const observed = product.observe();
   const interval = product.governance?.jobWatchIntervalMs ?? 60_000;
-  if (
-    await wf.condition(
-      () => product.stage !== watched || product.cyclesPending || shouldContinueAsNew(),
-      interval,
-    )
-  )
-    return;
+  const moved = () => product.stage !== observed.stage;
+  if (await wf.condition(() => moved() || product.cyclesPending || shouldContinueAsNew(), interval)) return;
   let look;
   try {
     look = await lookAtJob(product.jobInput());
@@ -32,32 +29,27 @@ export async function watch(product: Product, shouldContinueAsNew: () => boolean
     });
     return;
   }
-  if (product.stage !== watched) return;
+  if (moved()) return;
   const state = product.state;
   const before = state.job;
   state.job = jobSeen(product.productId, state, look.status, {}, nowIso());
-  if ((await watchTable(product)) || product.stage !== watched) return;
-  if (product.stage === Stage.active && !look.health.healthy && look.health.settled) {
-    product.degrade(look.health.reason);
-  } else if (product.stage === Stage.degraded && state.degradedBy === 'job' && look.health.healthy) {
-    state.lastError = undefined;
-    state.degradedBy = undefined;
-    product.transition(Stage.active, { by: SYSTEM, action: 'recover', comment: 'the Flink job runs again' });
-  } else if (before?.rejectedRecords !== state.job?.rejectedRecords) {
-    state.publishedStage = undefined; // the catalog shows the new rejected count
-  }
+  if ((await watchTable(product, observed)) || moved()) return;
+  const rejectedChanged = before?.rejectedRecords !== state.job.rejectedRecords;
+  // A new rejected count alone only refreshes the catalog.
+  product.report({ kind: 'jobLooked', observed, health: look.health, rejectedChanged });
 }
 
 /**
  * Look at the table on the watch timer: a `suspend` product's new bad record (or a failed
  * materialization) stops the materialization and degrades the product with the record's
- * coordinates; only a redeploy recovers it. Returns true when it changed the stage. A new
+ * coordinates; only a redeploy recovers it. Returns true when the table was in trouble. A new
  * snapshot is published to the catalog (no decision is recorded for it).
  */
-async function watchTable(product: Product): Promise<boolean> {
+async function watchTable(product: Product, observed: Observed): Promise<boolean> {
   const state = product.state;
   const table = state.materialization;
-  if (!table || table.revision !== state.revision || state.degradedBy === 'table') return false;
+  if (!table || table.revision !== state.revision || causesOf(state).some((c) => c.by === 'table'))
+    return false;
   let look;
   try {
     look = await lookAtTable(product.jobInput());
@@ -79,8 +71,9 @@ async function watchTable(product: Product): Promise<boolean> {
   };
   const trouble = tableTroubleOf(look, current.acknowledgedBadRecords, current.jobName);
   if (!trouble) {
-    if (current.status?.snapshotId !== look.table.snapshotId || current.badRecords !== look.badRecords)
-      state.publishedStage = undefined; // the catalog shows the new snapshot
+    const changed =
+      current.status?.snapshotId !== look.table.snapshotId || current.badRecords !== look.badRecords;
+    product.report({ kind: 'tableLooked', observed, changed });
     return false;
   }
   if (trouble.suspendedAt) {
@@ -100,14 +93,7 @@ async function watchTable(product: Product): Promise<boolean> {
       ...(stopped?.savepoint ? { savepoint: stopped.savepoint, state: 'FINISHED' } : {}),
     };
   }
-  if (product.stage === Stage.active) {
-    product.degrade(trouble.reason, 'table');
-  } else {
-    // Already degraded by its job or an analysis: the table's trouble is the one a redeploy must fix.
-    state.lastError = { type: 'TableSuspended', message: trouble.reason, at: nowIso() };
-    state.degradedBy = 'table';
-    product.record({ by: SYSTEM, action: 'degrade', comment: trouble.reason });
-    state.publishedStage = undefined;
-  }
+  // Already degraded by its job or an analysis: the table's trouble is the one a redeploy must fix.
+  product.report({ kind: 'tableLooked', observed, trouble: trouble.reason, changed: true });
   return true;
 }
