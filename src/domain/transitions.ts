@@ -1,6 +1,6 @@
 import type { DomainGovernance, Refusal } from './governance';
 import type { LastError } from './lifecycle';
-import { canTransition, isAwaitingDecision, Stage } from './lifecycle';
+import { canTransition, isAwaitingDecision, isTerminal, Stage } from './lifecycle';
 import type { CarriedState, DecisionInput, DegradeCause, DegradeSource } from './product-state';
 import {
   approvalDeadlineMsOf,
@@ -227,6 +227,24 @@ export function applyOutcome(state: CarriedState, outcome: Outcome, at: string):
     recordDecision(state, decision, at);
   }
   if (outcome.next) state.stage = outcome.next;
+}
+
+/** What the product's analysis schedule should be in this state. */
+export type ScheduleWanted = 'running' | 'paused' | 'deleted';
+
+/**
+ * The schedule runs while the product is active, or degraded by analysis breaches alone (only a
+ * later cycle can clear them); it pauses while its job or table is in trouble (whatever an
+ * analysis found too), while deprecated or provisioned again, and is deleted when the product ends.
+ */
+export function wantedSchedule(state: Parameters<typeof causesOf>[0]): ScheduleWanted {
+  if (state.stage === Stage.active) return 'running';
+  if (state.stage === Stage.degraded) {
+    const causes = causesOf(state);
+    return causes.length > 0 && causes.every((c) => c.by === 'analysis') ? 'running' : 'paused';
+  }
+  if (isTerminal(state.stage)) return 'deleted';
+  return 'paused';
 }
 
 /** Did the product move (or take a new revision) since the act reporting it started? */

@@ -5,7 +5,7 @@ import type { Stage } from '../../src/domain/lifecycle';
 import type { CarriedState } from '../../src/domain/product-state';
 import { causesOf, proposedState } from '../../src/domain/product-state';
 import type { DecideContext, Health, ProductEvent } from '../../src/domain/transitions';
-import { applyOutcome, decide } from '../../src/domain/transitions';
+import { applyOutcome, decide, wantedSchedule } from '../../src/domain/transitions';
 import { validSpec } from '../helpers/specs';
 
 const t0 = Date.parse('2026-01-01T00:00:00Z');
@@ -315,5 +315,24 @@ describe('decide: the one place a product changes stage', () => {
     const active = stateIn('active', { publishedStage: 'active' });
     run(active, oneCause, { ...jobLooked(active, running), rejectedChanged: true } as ProductEvent);
     assert.equal(active.publishedStage, undefined);
+  });
+
+  it('runs the analysis schedule while active or degraded by breaches alone; pauses it for any job or table trouble', () => {
+    assert.equal(wantedSchedule(stateIn('active')), 'running');
+    const analysis = run(stateIn('active'), severalCauses, breach);
+    assert.equal(wantedSchedule(analysis), 'running');
+    run(analysis, severalCauses, jobLooked(analysis, failing));
+    assert.equal(wantedSchedule(analysis), 'paused', 'a failing job pauses it, whatever the analysis found');
+    run(analysis, severalCauses, pass);
+    assert.equal(wantedSchedule(analysis), 'paused');
+    assert.equal(
+      wantedSchedule(stateIn('degraded', { degradedBy: 'analysis' })),
+      'running',
+      'carried with one cause',
+    );
+    assert.equal(wantedSchedule(stateIn('degraded', { degradedBy: 'table' })), 'paused');
+    assert.equal(wantedSchedule(stateIn('degraded')), 'paused');
+    assert.equal(wantedSchedule(stateIn('deprecated')), 'paused');
+    assert.equal(wantedSchedule(stateIn('retired')), 'deleted');
   });
 });

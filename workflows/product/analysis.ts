@@ -2,7 +2,9 @@ import * as wf from '@temporalio/workflow';
 import type { AnalysisCycleActivities, AnalysisScheduleActivities } from '../../activities/analysis';
 import type { AnalysisCycleSummary, AnalysisScheduleState } from '../../src/domain/analysis';
 import { KEPT_CYCLES, MAX_PENDING_CYCLES, parseAnalysisCycleSummary } from '../../src/domain/analysis';
-import { isTerminal, Stage } from '../../src/domain/lifecycle';
+import { causesOf } from '../../src/domain/product-state';
+import type { ScheduleWanted } from '../../src/domain/transitions';
+import { wantedSchedule } from '../../src/domain/transitions';
 import type { Product } from './product';
 
 /**
@@ -12,8 +14,6 @@ import type { Product } from './product';
  * deleted when the product ends. The workflow keeps what it last asked for, so it acts only on a
  * change; each act is idempotent, so a retry or a replay repeats nothing harmful.
  */
-
-export type ScheduleWanted = AnalysisScheduleState['state'];
 
 // Schedules are Temporal's own: a failed act is tried again on the next pass of the main loop.
 const scheduling = wf.proxyActivities<AnalysisScheduleActivities>({
@@ -48,14 +48,6 @@ export async function readStoredCycle(
       reason: `cycle ${summary.cycleKey} could not be confirmed: ${String(error).slice(0, 300)}`,
     };
   }
-}
-
-/** What the stage asks of the schedule. */
-export function wantedSchedule(stage: Stage, degradedBy: string | undefined): ScheduleWanted {
-  if (stage === Stage.active) return 'running';
-  if (stage === Stage.degraded) return degradedBy === 'analysis' ? 'running' : 'paused';
-  if (isTerminal(stage)) return 'deleted';
-  return 'paused';
 }
 
 /**
@@ -174,10 +166,11 @@ export async function keepScheduleInStep(product: Product): Promise<void> {
   // Products recorded before analysis schedules existed replay without them.
   if (!wf.patched('analysis-schedules')) return;
   const state = product.state;
-  const wanted = wantedSchedule(product.stage, state.degradedBy);
+  const wanted = wantedSchedule(state);
+  const causes = causesOf(state).map((c) => c.by);
   const why =
-    wanted === 'paused'
-      ? `product is ${product.stage}${state.degradedBy ? ` (${state.degradedBy})` : ''}`
+    wanted === 'paused' && causes.length > 0
+      ? `product is ${product.stage} (${causes.join(', ')})`
       : `product is ${product.stage}`;
   const next = await syncAnalysisSchedule({
     productId: product.productId,

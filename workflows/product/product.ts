@@ -10,6 +10,14 @@ import { productIdOf } from '../../src/domain/spec';
 import { describeActivityFailure, meshReading } from './proxies';
 import type { CheckedStart } from './start-input';
 
+/** The events whose meaning depends on how many degrade causes a product keeps. */
+const degradeRelevant: ReadonlySet<ProductEvent['kind']> = new Set([
+  'provisioned',
+  'jobLooked',
+  'tableLooked',
+  'analysisConfirmed',
+]);
+
 export const nowIso = () => new Date(Date.now()).toISOString();
 
 export function refuse(refusal: Refusal): never {
@@ -97,7 +105,8 @@ export class Product {
     const outcome = decide(this.state, event, {
       governance: this.governance,
       now: Date.now(),
-      degradeCauses: false,
+      // Several degrade causes at once; histories recorded before keep one cause at a time.
+      degradeCauses: degradeRelevant.has(event.kind) && wf.patched('degrade-causes'),
     });
     if (outcome.refusal) refuse(outcome.refusal);
     applyOutcome(this.state, outcome, nowIso());
