@@ -1,5 +1,3 @@
-import type { DomainGovernance, Refusal } from './governance';
-import type { LastError } from './lifecycle';
 import { canTransition, isAwaitingDecision, isTerminal, Stage } from './lifecycle';
 import type { CarriedState, DecisionInput, DegradeCause, DegradeSource } from './product-state';
 import {
@@ -15,7 +13,7 @@ import {
   withCause,
   withoutCause,
 } from './product-state';
-import type { ProductSpec } from './spec';
+import type { DecideContext, Observed, Outcome, ProductEvent } from './product-events';
 
 /**
  * The one place a product's stage changes. The workflow and the stage modules beside it act
@@ -29,195 +27,115 @@ import type { ProductSpec } from './spec';
  * event is stale and changes nothing.
  */
 
-/** The stage and revision an act started in (the product may have moved while it awaited). */
-export type Observed = Readonly<{ stage: Stage; revision: number }>;
-
-/** How a job or a table looked, as far as the stage is concerned. */
-export type Health = Readonly<{ healthy: true } | { healthy: false; settled: boolean; reason: string }>;
-
-export type ProductEvent =
-  /** A new product (not a continued run): the proposer's decision. */
-  | Readonly<{ kind: 'proposed' }>
-  /** The policies' verdict on the current spec, before the SQL guard runs. */
-  | Readonly<{ kind: 'policiesChecked'; violations: readonly string[] }>
-  /** The SQL guard's verdict on the revision `observed` (problems empty: it passed). */
-  | Readonly<{ kind: 'sqlChecked'; observed: Observed; problems: readonly string[] }>
-  /** A review that passed the permission checks. */
-  | Readonly<{
-      kind: 'reviewed';
-      action: 'approve' | 'reject' | 'requestChanges';
-      by: string;
-      comment?: string;
-      via?: string;
-      keyId?: string;
-    }>
-  /** An amendment that passed the permission checks, parsed. */
-  | Readonly<{ kind: 'amended'; by: string; spec: ProductSpec; comment?: string }>
-  /** Nobody decided before the deadline. */
-  | Readonly<{ kind: 'deadlinePassed' }>
-  /** An operator's act that passed the permission checks. */
-  | Readonly<{
-      kind: 'operatorActed';
-      action: 'retryProvisioning' | 'deprecate' | 'redeploy' | 'retire';
-      by: string;
-      comment?: string;
-    }>
-  /** Provisioning deployed the revision; `health` is its job's; the catalog already holds the result. */
-  | Readonly<{ kind: 'provisioned'; observed: Observed; health: Health; comment: string }>
-  | Readonly<{ kind: 'provisioningFailed'; observed: Observed; failure: LastError }>
-  /** The watch looked at the job; `rejectedChanged`: its rejected-records count moved. */
-  | Readonly<{ kind: 'jobLooked'; observed: Observed; health: Health; rejectedChanged: boolean }>
-  /** The watch looked at the table: its trouble (a suspension, a failed materialization), or whether it changed. */
-  | Readonly<{ kind: 'tableLooked'; observed: Observed; trouble?: string; changed: boolean }>
-  /** A confirmed analysis cycle, about the product as it is now. */
-  | Readonly<{ kind: 'analysisConfirmed'; outcome: string; breach: string; pass: string }>
-  /** The catalog holds the descriptor of `stage` now. */
-  | Readonly<{ kind: 'published'; stage: Stage }>
-  /** The job or the table stopped (deprecated or retired); `comment` says where. */
-  | Readonly<{ kind: 'stopped'; comment: string }>
-  /** Publishing or stopping failed for good: shown as the last error. */
-  | Readonly<{ kind: 'actFailed'; failure: LastError }>;
-
-export type DecideContext = Readonly<{
-  governance: DomainGovernance | undefined;
-  /** Workflow time, epoch ms. */
-  now: number;
-  /** Several degrade causes at once (`wf.patched('degrade-causes')`); off: the one-cause rules of recorded histories. */
-  degradeCauses: boolean;
-}>;
-
-export type Effect =
-  /** The workflow's `MeshloopStage` search attribute. */
-  Readonly<{ kind: 'searchStage'; stage: Stage }>;
-
-export type Outcome = Readonly<{
-  /** The stage after the event; undefined when it stays. */
-  next?: Stage;
-  /** Other fields of the state, set before the decisions are recorded (undefined clears a field). */
-  changes: Partial<CarriedState>;
-  /** Decisions to record, in order, each in the stage it names. */
-  record: readonly Readonly<{ stage: Stage; decision: DecisionInput }>[];
-  effects: readonly Effect[];
-  /** Set when the event asks for a move the lifecycle does not allow: nothing else happens. */
-  refusal?: Refusal;
-}>;
-
 const nothing: Outcome = { changes: {}, record: [], effects: [] };
 
 /** What `event` means for the product in `state`. */
 export function decide(state: CarriedState, event: ProductEvent, context: DecideContext): Outcome {
   if ('observed' in event && isStale(state, event.observed)) return nothing;
-  const at = new Date(context.now).toISOString();
-  const move = (to: Stage, decision: DecisionInput, changes: Partial<CarriedState> = {}) =>
-    moveTo(state, to, decision, changes, context);
-  switch (event.kind) {
-    case 'proposed': {
-      const proposer = state.spec.proposal?.proposedBy.name ?? state.spec.owner;
-      return stay(state, { by: proposer, action: 'propose', comment: state.spec.proposal?.reasoning });
-    }
-    case 'policiesChecked': {
-      const { violations } = event;
-      if (violations.length === 0) return { ...nothing, changes: { policyViolations: [] } };
-      return move(
-        Stage.changesRequested,
-        { by: SYSTEM, action: 'policyCheck', comment: `policy violations: ${violations.join('; ')}` },
-        {
-          policyViolations: [...violations],
-          lastError: { type: 'PolicyDenied', message: violations.join('; '), at },
-        },
-      );
-    }
-    case 'sqlChecked': {
-      const problems = [...event.problems];
-      if (problems.length === 0) {
-        return move(
-          Stage.awaitingApproval,
-          { by: SYSTEM, action: 'policyCheck', comment: 'policies and the SQL guard passed' },
-          { sqlProblems: problems },
-        );
-      }
-      return move(
-        Stage.changesRequested,
-        {
-          by: SYSTEM,
-          action: 'policyCheck',
-          comment: `the SQL guard refused the SQL: ${problems.join('; ')}`,
-        },
-        { sqlProblems: problems, lastError: { type: 'SqlRefused', message: problems.join('; '), at } },
-      );
-    }
-    case 'reviewed':
-      return reviewed(state, event, context);
-    case 'amended':
-      return move(
-        Stage.proposed,
-        { by: event.by.trim(), action: 'amend', comment: event.comment },
-        {
-          spec: event.spec,
-          revision: state.revision + 1,
-          approvals: [],
-          lastError: undefined,
-          sqlProblems: [],
-        },
-      );
-    case 'deadlinePassed': {
-      const seconds = Math.round(approvalDeadlineMsOf(context.governance) / 1000);
-      return move(Stage.expired, {
-        by: SYSTEM,
-        action: 'expire',
-        comment: `no decision within ${seconds} s`,
-      });
-    }
-    case 'operatorActed': {
-      const to = {
-        retryProvisioning: Stage.provisioning,
-        redeploy: Stage.provisioning,
-        deprecate: Stage.deprecated,
-        retire: Stage.retired,
-      }[event.action];
-      // Retiring records who, trimmed; the other acts record `by` as it came (recorded histories).
-      const by = event.action === 'retire' ? event.by.trim() : event.by;
-      return move(to, { by, action: event.action, comment: event.comment });
-    }
-    case 'provisioned':
-      return provisioned(state, event, context);
-    case 'provisioningFailed': {
-      const { failure } = event;
-      return move(
-        Stage.failed,
-        { by: SYSTEM, action: 'fail', comment: `${failure.type}: ${failure.message}` },
-        { lastError: failure },
-      );
-    }
-    case 'jobLooked':
-      return jobLooked(state, event, context);
-    case 'tableLooked':
-      if (event.trouble === undefined) return event.changed ? catalogStale : nothing;
-      return degrade(state, 'table', event.trouble, context);
-    case 'analysisConfirmed':
-      if (event.outcome === 'breach') {
-        if (state.stage === Stage.active) return degrade(state, 'analysis', event.breach, context);
-        if (context.degradeCauses && state.stage === Stage.degraded)
-          return degrade(state, 'analysis', event.breach, context);
-        return nothing;
-      }
-      if (event.outcome === 'pass') return recover(state, 'analysis', event.pass, context);
-      return nothing;
-    case 'published':
-      return { ...nothing, changes: { publishedStage: event.stage } };
-    case 'stopped':
-      return {
-        ...stay(state, {
-          by: SYSTEM,
-          action: state.stage === Stage.deprecated ? 'deprecate' : 'retire',
-          comment: event.comment,
-        }),
-        changes: { publishedStage: undefined },
-      };
-    case 'actFailed':
-      return { ...nothing, changes: { lastError: event.failure } };
-  }
+  // One rule per kind of event, looked up in one table (as sdk-typescript dispatches activations).
+  const rule = rules[event.kind] as Rule<ProductEvent['kind']>;
+  return rule(state, event, context);
 }
+
+type Rule<K extends ProductEvent['kind']> = (
+  state: CarriedState,
+  event: Extract<ProductEvent, { kind: K }>,
+  context: DecideContext,
+) => Outcome;
+
+const isoOf = (context: DecideContext) => new Date(context.now).toISOString();
+
+const operatorMoves = {
+  retryProvisioning: Stage.provisioning,
+  redeploy: Stage.provisioning,
+  deprecate: Stage.deprecated,
+  retire: Stage.retired,
+} as const;
+
+const rules: { readonly [K in ProductEvent['kind']]: Rule<K> } = {
+  proposed: (state) => {
+    const proposer = state.spec.proposal?.proposedBy.name ?? state.spec.owner;
+    return stay(state, { by: proposer, action: 'propose', comment: state.spec.proposal?.reasoning });
+  },
+  policiesChecked: (state, { violations }, context) => {
+    if (violations.length === 0) return { ...nothing, changes: { policyViolations: [] } };
+    const lastError = { type: 'PolicyDenied', message: violations.join('; '), at: isoOf(context) };
+    const comment = `policy violations: ${violations.join('; ')}`;
+    return moveTo(
+      state,
+      Stage.changesRequested,
+      { by: SYSTEM, action: 'policyCheck', comment },
+      { policyViolations: [...violations], lastError },
+      context,
+    );
+  },
+  sqlChecked: (state, event, context) => {
+    const problems = [...event.problems];
+    if (problems.length === 0) {
+      const comment = 'policies and the SQL guard passed';
+      const decision: DecisionInput = { by: SYSTEM, action: 'policyCheck', comment };
+      return moveTo(state, Stage.awaitingApproval, decision, { sqlProblems: problems }, context);
+    }
+    const lastError = { type: 'SqlRefused', message: problems.join('; '), at: isoOf(context) };
+    const comment = `the SQL guard refused the SQL: ${problems.join('; ')}`;
+    const decision: DecisionInput = { by: SYSTEM, action: 'policyCheck', comment };
+    return moveTo(state, Stage.changesRequested, decision, { sqlProblems: problems, lastError }, context);
+  },
+  reviewed: (state, event, context) => reviewed(state, event, context),
+  amended: (state, event, context) =>
+    moveTo(
+      state,
+      Stage.proposed,
+      { by: event.by.trim(), action: 'amend', comment: event.comment },
+      {
+        spec: event.spec,
+        revision: state.revision + 1,
+        approvals: [],
+        lastError: undefined,
+        sqlProblems: [],
+      },
+      context,
+    ),
+  deadlinePassed: (state, _event, context) => {
+    const seconds = Math.round(approvalDeadlineMsOf(context.governance) / 1000);
+    const decision: DecisionInput = {
+      by: SYSTEM,
+      action: 'expire',
+      comment: `no decision within ${seconds} s`,
+    };
+    return moveTo(state, Stage.expired, decision, {}, context);
+  },
+  operatorActed: (state, event, context) => {
+    // Retiring records who, trimmed; the other acts record `by` as it came (recorded histories).
+    const by = event.action === 'retire' ? event.by.trim() : event.by;
+    const decision: DecisionInput = { by, action: event.action, comment: event.comment };
+    return moveTo(state, operatorMoves[event.action], decision, {}, context);
+  },
+  provisioned: (state, event, context) => provisioned(state, event, context),
+  provisioningFailed: (state, { failure }, context) => {
+    const comment = `${failure.type}: ${failure.message}`;
+    const decision: DecisionInput = { by: SYSTEM, action: 'fail', comment };
+    return moveTo(state, Stage.failed, decision, { lastError: failure }, context);
+  },
+  jobLooked: (state, event, context) => jobLooked(state, event, context),
+  tableLooked: (state, event, context) => {
+    if (event.trouble === undefined) return event.changed ? catalogStale : nothing;
+    return degrade(state, 'table', event.trouble, context);
+  },
+  analysisConfirmed: (state, event, context) => {
+    if (event.outcome === 'pass') return recover(state, 'analysis', event.pass, context);
+    if (event.outcome !== 'breach') return nothing;
+    // With one cause at a time, a product already degraded keeps its cause.
+    const takes = state.stage === Stage.active || (context.degradeCauses && state.stage === Stage.degraded);
+    return takes ? degrade(state, 'analysis', event.breach, context) : nothing;
+  },
+  published: (_state, event) => ({ ...nothing, changes: { publishedStage: event.stage } }),
+  stopped: (state, event) => {
+    const action = state.stage === Stage.deprecated ? 'deprecate' : 'retire';
+    return stay(state, { by: SYSTEM, action, comment: event.comment }, { publishedStage: undefined });
+  },
+  actFailed: (_state, event) => ({ ...nothing, changes: { lastError: event.failure } }),
+};
 
 /** Write an outcome into the state (in place): its changes, then its decisions, then the stage. */
 export function applyOutcome(state: CarriedState, outcome: Outcome, at: string): void {
@@ -348,17 +266,13 @@ function jobLooked(
   context: DecideContext,
 ): Outcome {
   const { health } = event;
-  const troubled = !health.healthy && health.settled;
-  if (troubled && state.stage === Stage.active) return degrade(state, 'job', health.reason, context);
-  if (context.degradeCauses) {
-    const byJob = causesOf(state).some((c) => c.by === 'job');
-    if (troubled && state.stage === Stage.degraded && !byJob)
-      return degrade(state, 'job', health.reason, context);
-    if (health.healthy && state.stage === Stage.degraded && byJob)
-      return recover(state, 'job', 'the Flink job runs again', context);
-  } else if (health.healthy && state.stage === Stage.degraded && state.degradedBy === 'job') {
-    return recover(state, 'job', 'the Flink job runs again', context);
-  }
+  const trouble = !health.healthy && health.settled ? health.reason : undefined;
+  const byJob = causesOf(state).some((c) => c.by === 'job');
+  // With one cause at a time, a product degraded by something else keeps that cause.
+  const takes =
+    state.stage === Stage.active || (context.degradeCauses && state.stage === Stage.degraded && !byJob);
+  if (trouble !== undefined && takes) return degrade(state, 'job', trouble, context);
+  if (health.healthy && byJob) return recover(state, 'job', 'the Flink job runs again', context);
   return event.rejectedChanged ? catalogStale : nothing;
 }
 

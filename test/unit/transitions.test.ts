@@ -4,7 +4,7 @@ import type { DomainGovernance } from '../../src/domain/governance';
 import type { Stage } from '../../src/domain/lifecycle';
 import type { CarriedState } from '../../src/domain/product-state';
 import { causesOf, proposedState } from '../../src/domain/product-state';
-import type { DecideContext, Health, ProductEvent } from '../../src/domain/transitions';
+import type { DecideContext, Health, ProductEvent } from '../../src/domain/product-events';
 import { applyOutcome, decide, wantedSchedule } from '../../src/domain/transitions';
 import { validSpec } from '../helpers/specs';
 

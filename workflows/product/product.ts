@@ -3,7 +3,7 @@ import type { DomainGovernance, Refusal } from '../../src/domain/governance';
 import type { Stage } from '../../src/domain/lifecycle';
 import type { CarriedState, ProductStatus } from '../../src/domain/product-state';
 import { decisionCountOf, proposedState, recordIgnored, statusOf } from '../../src/domain/product-state';
-import type { Observed, Outcome, ProductEvent } from '../../src/domain/transitions';
+import type { Observed, Outcome, ProductEvent } from '../../src/domain/product-events';
 import { applyOutcome, decide } from '../../src/domain/transitions';
 import { meshloopSearchAttributes } from '../../src/domain/search-attributes';
 import { productIdOf } from '../../src/domain/spec';

@@ -1,7 +1,7 @@
 import * as wf from '@temporalio/workflow';
 import { tableTroubleOf } from '../../src/domain/materialization';
 import { causesOf, jobSeen } from '../../src/domain/product-state';
-import type { Observed } from '../../src/domain/transitions';
+import type { Observed } from '../../src/domain/product-events';
 import { lookAtJob } from './job';
 import type { Product } from './product';
 import { nowIso } from './product';
