@@ -1,11 +1,6 @@
 import { TypedSearchAttributes } from '@temporalio/common';
 import * as wf from '@temporalio/workflow';
-import type { Decision, IgnoredMessage, LastError, ProvisionedResource } from '../src/domain/lifecycle';
 import { Stage } from '../src/domain/lifecycle';
-import type { AnalysisCycleSummary, AnalysisScheduleState } from '../src/domain/analysis';
-import type { AuditSummary } from '../src/domain/audit';
-import type { ColumnLineage, ProductJob } from '../src/domain/creation';
-import type { ProductMaterialization } from '../src/domain/materialization';
 import type {
   AmendRequest,
   ApproverMessage,
@@ -14,12 +9,15 @@ import type {
   ReviewAction,
   ReviewRequest,
 } from '../src/domain/messages';
+import type { CarriedState, ProductStatus } from '../src/domain/product-state';
 import { meshloopSearchAttributes } from '../src/domain/search-attributes';
 import type { ProductSpec, ProductSpecInput } from '../src/domain/spec';
 import { productIdOf, workflowIdOf } from '../src/domain/spec';
 
 // The messages' shapes are zod schemas in src/domain/messages.ts; every handler parses with them.
 export type { AmendRequest, ApproverMessage, OperatorRequest, RetireRequest, ReviewAction, ReviewRequest };
+// A product's state lives in src/domain/product-state.ts; callers of the workflow read it here too.
+export type { CarriedState, ProductStatus };
 
 /**
  * The messages of a data product's workflow, defined once: the workflow, the CLI, tests and the
@@ -54,69 +52,6 @@ export const redeployUpdate = wf.defineUpdate<ProductStatus, [OperatorRequest]>(
 export const retireUpdate = wf.defineUpdate<ProductStatus, [RetireRequest]>('retire');
 
 export const getStatusQuery = wf.defineQuery<ProductStatus>('getStatus');
-
-/** Everything a caller may want to know about a product, as `getStatus` answers it. */
-export type ProductStatus = {
-  productId: string;
-  stage: Stage;
-  spec: ProductSpec;
-  /** Raised by each amendment; approvals count for the current revision only. */
-  revision: number;
-  approvers: string[];
-  requiredApprovals: number;
-  /** Approvers who approved the current revision so far. */
-  approvals: string[];
-  /** The newest decisions (at most 100); older ones are counted in `olderDecisions`. */
-  decisions: Decision[];
-  olderDecisions?: AuditSummary;
-  /** Decisions ever recorded: the catalog descriptor's version. */
-  decisionCount?: number;
-  /** Messages that changed nothing (unauthorised, duplicate, wrong stage), newest last, bounded. */
-  ignored: IgnoredMessage[];
-  olderIgnored?: AuditSummary;
-  /** Violations of the last policy check (empty when it passed). */
-  policyViolations: string[];
-  /** What the SQL guard found wrong with the current revision's SQL (empty when it passed). */
-  sqlProblems?: string[];
-  /** Output column ← input fields, as the SQL guard extracted it. */
-  lineage?: ColumnLineage[];
-  /** The product's Flink job as last seen (the watch timer refreshes it while active). */
-  job?: ProductJob;
-  /** The product's Iceberg table and the materialization keeping it current, as last seen. */
-  materialization?: ProductMaterialization;
-  /**
-   * Why the product is degraded: its job (the watch recovers it), an analysis check, or its table
-   * (a suspension or a failed materialization: only a redeploy recovers it).
-   */
-  degradedBy?: 'job' | 'analysis' | 'table';
-  /** What the workflow last made of its analysis schedule (`analysis:<product id>`). */
-  analysisSchedule?: AnalysisScheduleState;
-  /** The newest analysis cycles' summaries (at most KEPT_CYCLES), newest last. */
-  analysisCycles?: AnalysisCycleSummary[];
-  /** Summaries received by signal, waiting to be confirmed against the stored results. */
-  pendingCycles?: AnalysisCycleSummary[];
-  resources: ProvisionedResource[];
-  lastError?: LastError;
-  /** ISO time a decision is due by, while waiting for one. */
-  deadline?: string;
-  remindersSent: number;
-  /** How many times the workflow continued as new (its history restarted). */
-  continuedAsNew: number;
-  proposedAt: string;
-  updatedAt: string;
-};
-
-/** What survives continue-as-new: the whole product state. */
-export type CarriedState = Omit<
-  ProductStatus,
-  'productId' | 'approvers' | 'requiredApprovals' | 'deadline'
-> & {
-  /** Epoch ms; absolute so a new run keeps the same deadline and reminder rhythm. */
-  deadlineAt?: number;
-  nextReminderAt?: number;
-  /** The stage whose descriptor the catalog holds (set once a publish landed). */
-  publishedStage?: Stage;
-};
 
 /**
  * The start input: only the spec. Who approves and operates, deadlines and reminders come from

@@ -13,6 +13,7 @@ import { readCatalog } from '../adapters/kafka/catalog';
 import { inputAliasOf } from '../domain/creation';
 import { MeshloopError } from '../domain/errors';
 import { domainConfigOf } from '../domain/mesh-config';
+import { causesOf } from '../domain/product-state';
 import { meshloopSearchAttributes } from '../domain/search-attributes';
 import type { ProductSpec } from '../domain/spec';
 import { productIdOf, workflowIdOf } from '../domain/spec';
@@ -200,6 +201,10 @@ function formatStatus(status: ProductStatus): string {
     for (const r of status.resources) lines.push(`  ${r.kind} ${r.name}${r.id ? ` (${r.id})` : ''}`);
   }
   lines.push(...formatRecentCycles(status));
+  // Every current reason the product is degraded (a job, an analysis, a table), not only the last.
+  const causes = causesOf(status);
+  if (causes.length > 0) lines.push('degraded by');
+  for (const cause of causes) lines.push(`  ${cause.by} since ${cause.at}: ${cause.type}: ${cause.message}`);
   if (status.lastError) lines.push(`last error  ${status.lastError.type}: ${status.lastError.message}`);
   return lines.join('\n');
 }

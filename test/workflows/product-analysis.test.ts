@@ -221,6 +221,65 @@ describe('dataProductWorkflow analysis stages (real Temporal server, fake activi
     });
   });
 
+  it('keeps every degrade cause: a failing job and a breach at once; a passing cycle leaves the job, the job running again recovers', async () => {
+    const fakes = fakesWith({ jobWatchIntervalMs: 300 });
+    const spec = uniqueProduct({ sql: 'SELECT day, revenue FROM placed' });
+    const productId = `${spec.domain}.${spec.name}`;
+    await withWorker(context, fakes, async ({ start }) => {
+      const handle = await start(productInput(spec));
+      await waitForStatus(handle, stageIs('awaitingApproval'));
+      await handle.signal(approveSignal, { by: 'alice' });
+      await waitForStatus(handle, (s) => s.stage === 'active' && s.analysisSchedule?.state === 'running');
+
+      await cycleRan(fakes, handle, cycle(productId, 'c1', 'breach', [nullCustomers]));
+      await waitForStatus(handle, (s) => s.stage === 'degraded' && s.degradedBy === 'analysis');
+      fakes.jobStatus = { state: 'FAILED', failure: 'boom' };
+      const both = await waitForStatus(
+        handle,
+        (s) =>
+          s.degradeCauses?.some((c) => c.by === 'job') === true && s.analysisSchedule?.state === 'paused',
+      );
+      assert.deepEqual(
+        both.degradeCauses?.map((c) => [c.by, c.type]),
+        [
+          ['analysis', 'AnalysisBreach'],
+          ['job', 'JobUnhealthy'],
+        ],
+      );
+      // The more serious cause is the one shown; the schedule pauses for the job whatever the analysis found.
+      assert.equal(both.degradedBy, 'job');
+      assert.equal(both.lastError?.type, 'JobUnhealthy');
+      assert.match(both.lastError?.message ?? '', /FAILED: boom/);
+      assert.equal(fakes.schedules.get(productId)?.note, 'product is degraded (analysis, job)');
+
+      await cycleRan(fakes, handle, cycle(productId, 'c2', 'pass'));
+      const jobOnly = await waitForStatus(handle, (s) => s.analysisCycles?.at(-1)?.cycleKey === 'c2');
+      assert.equal(
+        jobOnly.stage,
+        'degraded',
+        'a passing cycle does not make a product with a failing job active',
+      );
+      assert.deepEqual(
+        jobOnly.degradeCauses?.map((c) => c.by),
+        ['job'],
+      );
+      assert.match(
+        jobOnly.decisions.at(-1)?.comment ?? '',
+        /analysis c2 passed every check.*; still degraded by job/,
+      );
+
+      fakes.jobStatus = { state: 'RUNNING' };
+      const recovered = await waitForStatus(
+        handle,
+        (s) => s.stage === 'active' && s.analysisSchedule?.state === 'running',
+      );
+      assert.equal(recovered.degradedBy, undefined);
+      assert.equal(recovered.degradeCauses, undefined);
+      assert.equal(recovered.lastError, undefined);
+      assert.equal(recovered.decisions.at(-1)?.action, 'recover');
+    });
+  });
+
   it('carries its analysis cycles and schedule over continue-as-new', async () => {
     const fakes = fakesWith();
     const spec = uniqueProduct({ sql: 'SELECT day, revenue FROM placed' });

@@ -1,8 +1,11 @@
 import * as wf from '@temporalio/workflow';
 import type { AnalysisCycleActivities, AnalysisScheduleActivities } from '../../activities/analysis';
 import type { AnalysisCycleSummary, AnalysisScheduleState } from '../../src/domain/analysis';
-import { KEPT_CYCLES } from '../../src/domain/analysis';
-import { isTerminal, Stage } from '../../src/domain/lifecycle';
+import { KEPT_CYCLES, MAX_PENDING_CYCLES, parseAnalysisCycleSummary } from '../../src/domain/analysis';
+import { causesOf } from '../../src/domain/product-state';
+import type { ScheduleWanted } from '../../src/domain/transitions';
+import { wantedSchedule } from '../../src/domain/transitions';
+import type { Product } from './product';
 
 /**
  * A product's analysis schedule (`analysis:<product id>`) follows its stage: running while the
@@ -11,8 +14,6 @@ import { isTerminal, Stage } from '../../src/domain/lifecycle';
  * deleted when the product ends. The workflow keeps what it last asked for, so it acts only on a
  * change; each act is idempotent, so a retry or a replay repeats nothing harmful.
  */
-
-export type ScheduleWanted = AnalysisScheduleState['state'];
 
 // Schedules are Temporal's own: a failed act is tried again on the next pass of the main loop.
 const scheduling = wf.proxyActivities<AnalysisScheduleActivities>({
@@ -47,14 +48,6 @@ export async function readStoredCycle(
       reason: `cycle ${summary.cycleKey} could not be confirmed: ${String(error).slice(0, 300)}`,
     };
   }
-}
-
-/** What the stage asks of the schedule. */
-export function wantedSchedule(stage: Stage, degradedBy: string | undefined): ScheduleWanted {
-  if (stage === Stage.active) return 'running';
-  if (stage === Stage.degraded) return degradedBy === 'analysis' ? 'running' : 'paused';
-  if (isTerminal(stage)) return 'deleted';
-  return 'paused';
 }
 
 /**
@@ -110,4 +103,82 @@ export function breachReason(summary: AnalysisCycleSummary): string {
   });
   const snapshot = summary.snapshotId ? ` at snapshot ${summary.snapshotId}` : '';
   return `analysis ${summary.cycleKey}${snapshot} found a breach: ${rules.join('; ')}`.slice(0, 2000);
+}
+
+/**
+ * An analysis cycle's summary (signal `analysisCycle`): untrusted, so it is parsed (never thrown
+ * on) and only queued; the main loop confirms it against what the cycle stored before it counts.
+ */
+export function onAnalysisCycle(product: Product, raw: unknown): void {
+  const summary = parseAnalysisCycleSummary(raw);
+  if (!summary) return product.ignore('unknown', 'analysisCycle', 'not an analysis cycle summary');
+  if (summary.productId !== product.productId)
+    return product.ignore(
+      'analysis',
+      'analysisCycle',
+      `a summary for ${summary.productId}, not this product`,
+    );
+  const state = product.state;
+  const known = [...(state.analysisCycles ?? []), ...(state.pendingCycles ?? [])];
+  if (known.some((c) => c.cycleKey === summary.cycleKey))
+    return product.ignore('analysis', 'analysisCycle', `cycle ${summary.cycleKey} was already received`);
+  const pending = [...(state.pendingCycles ?? []), summary];
+  for (const dropped of pending.slice(0, -MAX_PENDING_CYCLES))
+    product.ignore(
+      'analysis',
+      'analysisCycle',
+      `cycle ${dropped.cycleKey} dropped: too many waiting to be confirmed`,
+    );
+  state.pendingCycles = pending.slice(-MAX_PENDING_CYCLES);
+}
+
+/**
+ * Count each queued cycle as `meshloop.analysis_results` holds it (a summary no cycle stored is
+ * ignored, so a forged signal cannot degrade or recover the product). A breach degrades an active
+ * product with the rules and figures; a passing cycle recovers a product an analysis degraded.
+ * Job and table trouble outrank an analysis: they stay.
+ */
+export async function confirmAnalysisCycles(product: Product): Promise<void> {
+  const state = product.state;
+  for (;;) {
+    const summary = state.pendingCycles?.[0];
+    if (!summary) return;
+    const stored = await readStoredCycle(summary);
+    state.pendingCycles = state.pendingCycles?.filter((c) => c.cycleKey !== summary.cycleKey);
+    if (!stored.ok) {
+      product.ignore('analysis', 'analysisCycle', stored.reason);
+      continue;
+    }
+    const cycle = stored.summary;
+    state.analysisCycles = keepCycle(state.analysisCycles, cycle);
+    const snapshot = cycle.snapshotId ? ` at snapshot ${cycle.snapshotId}` : '';
+    product.report({
+      kind: 'analysisConfirmed',
+      outcome: cycle.outcome,
+      breach: breachReason(cycle),
+      pass: `analysis ${cycle.cycleKey} passed every check${snapshot}`,
+    });
+  }
+}
+
+/** Keep the product's analysis schedule in step with its stage. */
+export async function keepScheduleInStep(product: Product): Promise<void> {
+  // Products recorded before analysis schedules existed replay without them.
+  if (!wf.patched('analysis-schedules')) return;
+  const state = product.state;
+  const wanted = wantedSchedule(state);
+  const causes = causesOf(state).map((c) => c.by);
+  const why =
+    wanted === 'paused' && causes.length > 0
+      ? `product is ${product.stage} (${causes.join(', ')})`
+      : `product is ${product.stage}`;
+  const next = await syncAnalysisSchedule({
+    productId: product.productId,
+    current: state.analysisSchedule,
+    wanted,
+    // Every spec here was parsed (start, carried or amended): `analysis.every` has its default.
+    every: state.spec.analysis.every,
+    why,
+  });
+  if (next) state.analysisSchedule = next;
 }

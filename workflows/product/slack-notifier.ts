@@ -1,7 +1,7 @@
 import type { Duration } from '@temporalio/common';
 import * as wf from '@temporalio/workflow';
 import type { SlackProposalInput } from '../../activities/slack';
-import type { ProductStatus } from '../definitions';
+import type { ProductStatus } from '../../src/domain/product-state';
 import { slackPosting } from './proxies';
 
 /** The decisions a Slack message shows; bounded so the activity input stays small. */

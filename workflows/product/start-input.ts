@@ -7,7 +7,7 @@ import { DecisionAction, stages } from '../../src/domain/lifecycle';
 import { MAX_COMMENT_LENGTH, MAX_NAME_LENGTH, personName } from '../../src/domain/messages';
 import type { ProductSpec } from '../../src/domain/spec';
 import { describeIssues, friendlyErrors, parseSpec, productIdOf, workflowIdOf } from '../../src/domain/spec';
-import type { CarriedState } from '../definitions';
+import type { CarriedState } from '../../src/domain/product-state';
 
 /**
  * A product workflow's start input is untrusted: anyone who reaches Temporal can start a workflow
@@ -19,6 +19,7 @@ const MAX_LIST = 1000;
 const text = (max: number) => z.string().max(max);
 const isoTime = text(40);
 const stage = z.enum(stages as [string, ...string[]]);
+const degradeSource = z.enum(['job', 'analysis', 'table']);
 const audit = z.strictObject({
   count: z.number().int().min(0),
   byAction: z.record(text(100), z.number().int().min(0)),
@@ -54,6 +55,11 @@ const carriedSchema = z.looseObject({
     .array(z.looseObject({ kind: text(40), name: text(300), created: z.boolean(), at: isoTime }))
     .max(100),
   lastError: z.strictObject({ type: text(200), message: text(20_000), at: isoTime }).optional(),
+  degradedBy: degradeSource.optional(),
+  degradeCauses: z
+    .array(z.strictObject({ by: degradeSource, type: text(200), message: text(20_000), at: isoTime }))
+    .max(3)
+    .optional(),
   remindersSent: z.number().int().min(0),
   continuedAsNew: z.number().int().min(0),
   proposedAt: isoTime,

@@ -1,0 +1,178 @@
+import { checkApprovalSignature } from './approval-signing';
+import { InvalidSpecError } from './errors';
+import type { DomainGovernance, Refusal } from './governance';
+import { operatorRefusal } from './governance';
+import { canTransition, isApprover, isRetirable, samePerson, Stage } from './lifecycle';
+import { checkSchemaEvolution } from './materialization';
+import type { AmendRequest, OperatorRequest, ReviewRequest } from './messages';
+import { checkPolicies } from './policies';
+import type { CarriedState } from './product-state';
+import { approvalSigningOf, approversOf, requiredApprovalsOf, standingApprovals } from './product-state';
+import type { ProductSpec } from './spec';
+import { parseSpec, productIdOf } from './spec';
+
+/**
+ * Who may do what to a product, now: pure checks over its state, mesh.yaml as last read
+ * (`governance`, undefined until the first read), the request and the time. Undefined means
+ * allowed; a refusal says why. The workflow asks them in update validators (refused at once),
+ * again when a handler runs with mesh.yaml read at decision time, and for signals (ignored).
+ */
+
+export const notReady: Refusal = {
+  type: 'NotReady',
+  message: 'the product is still reading mesh.yaml; try again',
+};
+
+/** The stages each review action applies in. */
+const reviewableIn: Readonly<Record<ReviewRequest['action'], readonly Stage[]>> = {
+  approve: [Stage.awaitingApproval],
+  reject: [Stage.awaitingApproval, Stage.changesRequested],
+  requestChanges: [Stage.awaitingApproval, Stage.changesRequested, Stage.active, Stage.degraded],
+};
+
+/** May `request.by` approve, reject or request changes now? `request` is parsed (messages.ts). */
+export function reviewRefusal(
+  state: CarriedState,
+  governance: DomainGovernance | undefined,
+  request: ReviewRequest,
+  now: number,
+): Refusal | undefined {
+  const by = request.by.trim();
+  if (!governance) return notReady;
+  const approvers = approversOf(governance);
+  if (!isApprover(approvers, by)) {
+    return {
+      type: 'NotAnApprover',
+      message: `${by} is not an approver of domain ${state.spec.domain} (approvers: ${approvers.join(', ')})`,
+    };
+  }
+  if (!reviewableIn[request.action].includes(state.stage)) {
+    const approved = state.decisions.find(
+      (d) => d.action === 'approve' && samePerson(d.by, by) && d.revision === state.revision,
+    );
+    return {
+      type: approved && request.action === 'approve' ? 'DuplicateApproval' : 'WrongStage',
+      message: approved
+        ? `${by} already approved revision ${state.revision} at ${approved.at}; the product is ${state.stage}`
+        : `cannot ${request.action} a product that is ${state.stage}`,
+    };
+  }
+  if (request.action === 'approve' && state.approvals.some((name) => samePerson(name, by))) {
+    return {
+      type: 'DuplicateApproval',
+      message: `${by} already approved revision ${state.revision}; ${requiredApprovalsOf(governance) - standingApprovals(state, governance)} more approval(s) needed`,
+    };
+  }
+  const signature = checkApprovalSignature(
+    approvalSigningOf(governance),
+    { productId: productIdOf(state.spec), revision: state.revision, action: request.action, approver: by },
+    request.signature,
+    now,
+  );
+  if (!signature.ok) return { type: signature.type, message: signature.reason };
+  if (request.amendedSpec !== undefined) {
+    if (request.action !== 'requestChanges') {
+      return { type: 'InvalidRequest', message: 'only requestChanges carries an amended spec' };
+    }
+    return amendmentRefusal(state, governance, request.amendedSpec);
+  }
+  return undefined;
+}
+
+/** May `request.by` answer a change request with `request.spec` now? */
+export function amendRefusal(
+  state: CarriedState,
+  governance: DomainGovernance | undefined,
+  request: AmendRequest,
+): Refusal | undefined {
+  const by = request.by.trim();
+  if (!governance) return notReady;
+  const spec = state.spec;
+  const allowed =
+    by !== '' &&
+    (isApprover(approversOf(governance), by) ||
+      samePerson(spec.owner, by) ||
+      (spec.proposal !== undefined && samePerson(spec.proposal.proposedBy.name, by)));
+  if (!allowed) {
+    return {
+      type: 'NotAllowed',
+      message: `${by || '(nobody)'} may not amend ${productIdOf(spec)}: only its owner, its proposer or an approver`,
+    };
+  }
+  if (state.stage !== Stage.changesRequested) {
+    return {
+      type: 'WrongStage',
+      message: `amend a product when changes are requested; it is ${state.stage}`,
+    };
+  }
+  return amendmentRefusal(state, governance, request.spec);
+}
+
+/** May the product take `candidate` as its next spec (valid, same id, within policies, fits its table)? */
+export function amendmentRefusal(
+  state: CarriedState,
+  governance: DomainGovernance | undefined,
+  candidate: unknown,
+): Refusal | undefined {
+  let spec: ProductSpec;
+  try {
+    spec = parseSpec(candidate, 'amended spec');
+  } catch (error) {
+    if (error instanceof InvalidSpecError) return { type: 'InvalidSpec', message: error.message };
+    throw error;
+  }
+  const productId = productIdOf(state.spec);
+  if (productIdOf(spec) !== productId) {
+    return {
+      type: 'InvalidSpec',
+      message: `an amendment cannot change the product id (${productId} → ${productIdOf(spec)}); propose a new product instead`,
+    };
+  }
+  const violations = checkPolicies(spec, { knownDomains: governance?.knownDomains });
+  if (violations.length > 0) {
+    return { type: 'PolicyDenied', message: `the amended spec breaks policies: ${violations.join('; ')}` };
+  }
+  return schemaEvolutionRefusal(state, spec);
+}
+
+/** A product with a table takes only the schema changes its table can (added nullable fields, widenings). */
+export function schemaEvolutionRefusal(state: CarriedState, spec: ProductSpec): Refusal | undefined {
+  const table = state.materialization;
+  if (!table) return undefined;
+  const change = checkSchemaEvolution(table.schema, spec.schema);
+  if (change.compatible) return undefined;
+  return {
+    type: 'SchemaIncompatible',
+    message: `the amended schema does not fit the table ${table.table} (revision ${table.revision}): ${change.problems.join('; ')}`,
+  };
+}
+
+/** An operator's act: how a refusal names it, and the stages it applies in. */
+export type OperatorAct = Readonly<{ what: string; allowedIn: (stage: Stage) => boolean }>;
+
+export const operatorActs = {
+  retryProvisioning: { what: 'retry provisioning of', allowedIn: (stage) => stage === Stage.failed },
+  deprecate: { what: 'deprecate', allowedIn: (stage) => canTransition(stage, Stage.deprecated) },
+  redeploy: {
+    what: 'redeploy',
+    allowedIn: (stage) => stage === Stage.active || stage === Stage.degraded || stage === Stage.failed,
+  },
+  retire: { what: 'retire', allowedIn: isRetirable },
+} as const satisfies Record<string, OperatorAct>;
+
+/** May `request.by` perform the operator's act now? */
+export function productOperatorRefusal(
+  state: CarriedState,
+  governance: DomainGovernance | undefined,
+  request: OperatorRequest,
+  act: OperatorAct,
+): Refusal | undefined {
+  if (!governance) return notReady;
+  return operatorRefusal({
+    governance,
+    by: request.by,
+    stage: state.stage,
+    allowedIn: act.allowedIn,
+    what: act.what,
+  });
+}
