@@ -149,16 +149,7 @@ function formatStatus(status: ProductStatus): string {
     `output      ${status.spec.outputTopic.name ?? '-'} (${status.spec.outputTopic.partitions} partitions, retention.ms ${status.spec.outputTopic.retentionMs}, ${status.spec.outputTopic.cleanupPolicy})`,
   ];
   if (status.spec.description) lines.push(`description ${status.spec.description}`);
-  const proposal = status.spec.proposal;
-  if (proposal) {
-    lines.push(
-      `proposed by ${proposal.proposedBy.kind} ${proposal.proposedBy.name}` +
-        (proposal.confidence !== undefined ? ` (confidence ${proposal.confidence})` : ''),
-    );
-    if (proposal.reasoning) lines.push(`reasoning   ${proposal.reasoning}`);
-    for (const evidence of proposal.evidence)
-      lines.push(`evidence    ${evidence.summary}${evidence.source ? ` [${evidence.source}]` : ''}`);
-  }
+  lines.push(...formatProposal(status.spec.proposal));
   if (status.decisions.length > 0) {
     lines.push('decisions');
     for (const d of status.decisions)
@@ -186,16 +177,7 @@ function formatStatus(status: ProductStatus): string {
         `  ${column.column} ← ${column.from.map((f) => `${f.input}.${f.field}`).join(', ') || '(computed)'}`,
       );
   }
-  const job = status.job;
-  if (job) {
-    lines.push(
-      `job         ${job.name} ${job.state} (revision ${job.revision}${job.id ? `, id ${job.id}` : ''}), ` +
-        `${job.rejectedRecords} input records rejected, checked ${job.checkedAt}`,
-    );
-    if (job.url) lines.push(`            ${job.url}`);
-    if (job.failure) lines.push(`            failure: ${job.failure}`);
-    if (job.savepoint) lines.push(`            stopped with savepoint ${job.savepoint}`);
-  }
+  lines.push(...formatJob(status.job));
   if (status.resources.length > 0) {
     lines.push('resources');
     for (const r of status.resources) lines.push(`  ${r.kind} ${r.name}${r.id ? ` (${r.id})` : ''}`);
@@ -207,6 +189,30 @@ function formatStatus(status: ProductStatus): string {
   for (const cause of causes) lines.push(`  ${cause.by} since ${cause.at}: ${cause.type}: ${cause.message}`);
   if (status.lastError) lines.push(`last error  ${status.lastError.type}: ${status.lastError.message}`);
   return lines.join('\n');
+}
+
+function formatProposal(proposal: ProductStatus['spec']['proposal']): string[] {
+  if (!proposal) return [];
+  const lines = [
+    `proposed by ${proposal.proposedBy.kind} ${proposal.proposedBy.name}` +
+      (proposal.confidence !== undefined ? ` (confidence ${proposal.confidence})` : ''),
+  ];
+  if (proposal.reasoning) lines.push(`reasoning   ${proposal.reasoning}`);
+  for (const evidence of proposal.evidence)
+    lines.push(`evidence    ${evidence.summary}${evidence.source ? ` [${evidence.source}]` : ''}`);
+  return lines;
+}
+
+function formatJob(job: ProductStatus['job']): string[] {
+  if (!job) return [];
+  const lines = [
+    `job         ${job.name} ${job.state} (revision ${job.revision}${job.id ? `, id ${job.id}` : ''}), ` +
+      `${job.rejectedRecords} input records rejected, checked ${job.checkedAt}`,
+  ];
+  if (job.url) lines.push(`            ${job.url}`);
+  if (job.failure) lines.push(`            failure: ${job.failure}`);
+  if (job.savepoint) lines.push(`            stopped with savepoint ${job.savepoint}`);
+  return lines;
 }
 
 export function registerProductCommands(program: Command): void {

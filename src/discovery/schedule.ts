@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import type { MeshloopConfig } from '../config';
+import { waitUntil } from '../stack/probe';
 import type { DiscoveryInput } from '../domain/discovery';
 import { discoveryWorkflowType } from '../domain/discovery';
 
@@ -69,6 +70,12 @@ export async function setDiscoveryPaused(
     if (!(error instanceof ScheduleNotFoundError) || paused) throw error;
     await ensureDiscoverySchedule(client, config, { scheduleId });
   }
+  // The server applies a pause to the schedule asynchronously: a describe right after may still show
+  // the old state. Return once it shows the new one (bounded), so `--status` after `--pause` agrees.
+  await waitUntil(async () => (await describeDiscoverySchedule(client, scheduleId))?.paused === paused, {
+    timeoutMs: 10_000,
+    intervalMs: 100,
+  });
 }
 
 export async function describeDiscoverySchedule(client: Client, scheduleId = DISCOVERY_SCHEDULE_ID) {

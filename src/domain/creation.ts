@@ -119,17 +119,6 @@ export function normalisedSql(sql: string | undefined): string {
   return (sql ?? '').replace(/\s+/g, ' ').trim().replace(/\s*;$/, '');
 }
 
-/** The creation activities as the product workflow calls them (the worker registers them). */
-export type CreationActivities = {
-  /** The SQL guard: SQL problems are returned; only trouble reaching Flink or the catalog throws. */
-  checkProductSql(input: ProductJobInput): Promise<SqlCheckResult>;
-  deployProductJob(
-    input: ProductJobInput & { savepoint?: string; fromScratch?: boolean },
-  ): Promise<DeployResult>;
-  describeProductJob(input: ProductJobInput): Promise<ProductJobStatus>;
-  stopProductJob(input: ProductJobInput & { drain?: boolean }): Promise<StopResult>;
-};
-
 /** A product's Flink job as its workflow last saw it. */
 export type ProductJob = Readonly<{
   name: string;

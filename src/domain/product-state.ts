@@ -268,20 +268,32 @@ export function jobSeen(
   known: { name?: string; url?: string; savepoint?: string },
   at: string,
 ): ProductJob {
-  const previous = state.job?.revision === state.revision ? state.job : undefined;
   return {
-    name: known.name ?? previous?.name ?? productJobNameOf(productId, state.revision),
-    id: status.jobId ?? previous?.id ?? '',
-    ...((known.url ?? previous?.url) ? { url: known.url ?? previous?.url } : {}),
+    ...jobIdentity(productId, state, status, known),
     revision: state.revision,
     sql: normalisedSql(state.spec.sql),
     state: status.state,
     ...(status.failure ? { failure: bounded(status.failure, 2000) } : {}),
     rejectedRecords: status.rejectedRecords,
     checkedAt: at,
-    ...((known.savepoint ?? previous?.savepoint)
-      ? { savepoint: known.savepoint ?? previous?.savepoint }
-      : {}),
+  };
+}
+
+/** Name, id, URL and savepoint: as just learnt, else as known of this revision's job, else derived. */
+function jobIdentity(
+  productId: string,
+  state: CarriedState,
+  status: ProductJobStatus,
+  known: { name?: string; url?: string; savepoint?: string },
+): Pick<ProductJob, 'name' | 'id' | 'url' | 'savepoint'> {
+  const previous = state.job?.revision === state.revision ? state.job : undefined;
+  const url = known.url ?? previous?.url;
+  const savepoint = known.savepoint ?? previous?.savepoint;
+  return {
+    name: known.name ?? previous?.name ?? productJobNameOf(productId, state.revision),
+    id: status.jobId ?? previous?.id ?? '',
+    ...(url ? { url } : {}),
+    ...(savepoint ? { savepoint } : {}),
   };
 }
 

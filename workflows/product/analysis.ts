@@ -1,11 +1,11 @@
 import * as wf from '@temporalio/workflow';
-import type { AnalysisCycleActivities, AnalysisScheduleActivities } from '../../activities/analysis';
 import type { AnalysisCycleSummary, AnalysisScheduleState } from '../../src/domain/analysis';
 import { KEPT_CYCLES, MAX_PENDING_CYCLES, parseAnalysisCycleSummary } from '../../src/domain/analysis';
 import { causesOf } from '../../src/domain/product-state';
 import type { ScheduleWanted } from '../../src/domain/transitions';
 import { wantedSchedule } from '../../src/domain/transitions';
 import type { Product } from './product';
+import { cycleReading, scheduling } from './proxies';
 
 /**
  * A product's analysis schedule (`analysis:<product id>`) follows its stage: running while the
@@ -14,18 +14,6 @@ import type { Product } from './product';
  * deleted when the product ends. The workflow keeps what it last asked for, so it acts only on a
  * change; each act is idempotent, so a retry or a replay repeats nothing harmful.
  */
-
-// Schedules are Temporal's own: a failed act is tried again on the next pass of the main loop.
-const scheduling = wf.proxyActivities<AnalysisScheduleActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5 },
-});
-
-// Reading a cycle's stored results opens DuckDB on the results table: seconds.
-const cycleReading = wf.proxyActivities<AnalysisCycleActivities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 5 },
-});
 
 /**
  * A signalled summary as the cycle stored it: the stored outcome, breaches and findings count (a

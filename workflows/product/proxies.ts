@@ -66,6 +66,18 @@ export const slackPosting = wf.proxyActivities<ProductActivities>({
   },
 });
 
+// The analysis schedule (Temporal's own): a failed act is tried again on the next pass of the main loop.
+export const scheduling = wf.proxyActivities<ProductActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5 },
+});
+
+// Reading a cycle's stored results opens DuckDB on the results table: seconds.
+export const cycleReading = wf.proxyActivities<ProductActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 5 },
+});
+
 const nowIso = () => new Date(Date.now()).toISOString();
 
 /** An activity's failure as the product records it. */
