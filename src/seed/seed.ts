@@ -1,5 +1,6 @@
 import type { Kafka, Message } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
+import { createTopicsAndAwaitLeaders } from '../adapters/kafka/topics';
 import type { SeedOptions, SeedTopicName } from './generator';
 import { generateSeedRecords, seedPartitions, seedTopics } from './generator';
 
@@ -43,10 +44,10 @@ export async function ensureSeedTopics(
     const existing = new Set(await admin.listTopics());
     const missing = wanted.filter((topic) => !existing.has(topic.topic));
     if (missing.length > 0) {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((t) => ({ ...t, replicationFactor: 1 })),
-      });
+      await createTopicsAndAwaitLeaders(
+        admin,
+        missing.map((t) => ({ ...t, replicationFactor: 1 })),
+      );
     }
     return wanted.map((topic) => topic.topic);
   } finally {
