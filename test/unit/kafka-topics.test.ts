@@ -6,10 +6,13 @@ import { UpstreamUnavailableError } from '../../src/domain/errors';
 
 type MetadataAnswer = Error | ITopicMetadata[];
 
-/** An admin whose metadata answers come from a script, one per call (the last one repeats). */
-function scriptedAdmin(answers: MetadataAnswer[]) {
-  const calls = { metadata: 0, createTopics: [] as unknown[] };
-  const admin: Pick<Admin, 'createTopics' | 'fetchTopicMetadata'> = {
+/**
+ * An admin whose metadata answers come from a script, one per call (the last one repeats), and
+ * whose ListOffsets fail with the errors in `offsets` first, then answer.
+ */
+function scriptedAdmin(answers: MetadataAnswer[], offsets: Error[] = []) {
+  const calls = { metadata: 0, offsets: [] as string[], createTopics: [] as unknown[] };
+  const admin: Pick<Admin, 'createTopics' | 'fetchTopicMetadata' | 'fetchTopicOffsets'> = {
     createTopics: (options) => {
       calls.createTopics.push(options);
       return Promise.resolve(true);
@@ -17,6 +20,11 @@ function scriptedAdmin(answers: MetadataAnswer[]) {
     fetchTopicMetadata: () => {
       const answer = answers[Math.min(calls.metadata++, answers.length - 1)]!;
       return answer instanceof Error ? Promise.reject(answer) : Promise.resolve({ topics: answer });
+    },
+    fetchTopicOffsets: (topic) => {
+      calls.offsets.push(topic);
+      const error = offsets.shift();
+      return error ? Promise.reject(error) : Promise.resolve([]);
     },
   };
   return { admin, calls };
@@ -27,6 +35,13 @@ const protocolError = (type: string, code: number, retriable: boolean, message: 
   new KafkaJSProtocolError(Object.assign(new Error(message), { type, code, retriable }));
 const unknownTopic = () =>
   protocolError('UNKNOWN_TOPIC_OR_PARTITION', 3, true, 'This server does not host this topic-partition');
+const notLeader = () =>
+  protocolError(
+    'NOT_LEADER_FOR_PARTITION',
+    6,
+    true,
+    'This server is not the leader for that topic-partition',
+  );
 const noLeader = () =>
   protocolError('LEADER_NOT_AVAILABLE', 5, true, 'There is no leader for this topic-partition');
 const led = (name: string, leaders: number[]): ITopicMetadata => ({
@@ -51,6 +66,14 @@ describe('waiting for new topics to have leaders', () => {
     ]);
     await awaitTopicLeaders(admin, ['a', 'b'], { pollMs: 1 });
     assert.equal(calls.metadata, 5);
+    assert.deepEqual(calls.offsets, ['a', 'b'], 'each leader serves its partitions');
+  });
+
+  it('waits until the leader serves the partitions, not only until metadata names it', async () => {
+    const { admin, calls } = scriptedAdmin([[led('a', [1]), led('b', [1])]], [notLeader(), unknownTopic()]);
+    await awaitTopicLeaders(admin, ['a', 'b'], { pollMs: 1 });
+    assert.equal(calls.metadata, 3);
+    assert.deepEqual(calls.offsets, ['a', 'a', 'a', 'b']);
   });
 
   it('keeps waiting while a topic is missing from the answer', async () => {

@@ -32,7 +32,7 @@ export async function describeTopic(admin: Admin, name: string): Promise<Existin
   };
 }
 
-/** Metadata errors that only mean the broker has not caught up yet (kafkajs's `staleMetadata`). */
+/** Errors that only mean the broker has not caught up yet (kafkajs's `staleMetadata`). */
 const notYetKnown = new Set([
   'UNKNOWN_TOPIC_OR_PARTITION',
   'LEADER_NOT_AVAILABLE',
@@ -42,15 +42,32 @@ const notYetKnown = new Set([
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export type AwaitLeadersOptions = Readonly<{ timeoutMs?: number; pollMs?: number }>;
+type ReadinessAdmin = Pick<Admin, 'fetchTopicMetadata' | 'fetchTopicOffsets'>;
+
+/** The topics not usable yet: a partition without a leader in metadata, or not served by it. */
+async function topicsNotReady(admin: ReadinessAdmin, topics: readonly string[]): Promise<string[]> {
+  const metadata = await admin.fetchTopicMetadata({ topics: [...topics] });
+  const led = new Set(
+    metadata.topics
+      .filter((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))
+      .map((t) => t.name),
+  );
+  const missing = topics.filter((topic) => !led.has(topic));
+  if (missing.length > 0) return missing;
+  // Metadata names a leader a moment before that broker hosts the partition (it applies the same
+  // change to its replicas next); ListOffsets is answered by the partition itself.
+  for (const topic of topics) await admin.fetchTopicOffsets(topic);
+  return [];
+}
 
 /**
- * Wait until the broker answers metadata for every topic with a leader for every partition.
- * CreateTopics returns once the controller has committed the topics; a broker learns of them a
- * little later, and until then answers UNKNOWN_TOPIC_OR_PARTITION, which kafkajs's own
+ * Wait until every partition of the topics has a leader that serves it. CreateTopics returns once
+ * the controller has committed the topics; the broker learns of them a little later, and until
+ * then answers UNKNOWN_TOPIC_OR_PARTITION (or NOT_LEADER_FOR_PARTITION), which kafkajs's own
  * `waitForLeaders` does not wait through (it retries only LEADER_NOT_AVAILABLE).
  */
 export async function awaitTopicLeaders(
-  admin: Pick<Admin, 'fetchTopicMetadata'>,
+  admin: ReadinessAdmin,
   topics: readonly string[],
   options: AwaitLeadersOptions = {},
 ): Promise<void> {
@@ -60,15 +77,9 @@ export async function awaitTopicLeaders(
   let lastError: unknown;
   for (;;) {
     try {
-      const metadata = await admin.fetchTopicMetadata({ topics: [...topics] });
-      const ready = new Set(
-        metadata.topics
-          .filter((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))
-          .map((t) => t.name),
-      );
-      const missing = topics.filter((topic) => !ready.has(topic));
-      if (missing.length === 0) return;
-      waitingFor = missing.join(', ');
+      const notReady = await topicsNotReady(admin, topics);
+      if (notReady.length === 0) return;
+      waitingFor = notReady.join(', ');
     } catch (error) {
       if (!notYetKnown.has((error as { type?: string }).type ?? '')) throw error;
       lastError = error;
@@ -76,7 +87,7 @@ export async function awaitTopicLeaders(
     if (Date.now() >= deadline) {
       throw new UpstreamUnavailableError(
         'Kafka',
-        `no leader for every partition of ${waitingFor} ${timeoutMs} ms after creating it`,
+        `no leader serving every partition of ${waitingFor} ${timeoutMs} ms after creating it`,
         lastError,
       );
     }
@@ -86,10 +97,10 @@ export async function awaitTopicLeaders(
 
 /**
  * `admin.createTopics`, returning only once the topics can be used: every partition has a leader
- * in the metadata the broker serves. True when it created every topic (as kafkajs's result).
+ * that serves it. True when it created every topic (as kafkajs's result).
  */
 export async function createTopicsAndAwaitLeaders(
-  admin: Pick<Admin, 'createTopics' | 'fetchTopicMetadata'>,
+  admin: Pick<Admin, 'createTopics'> & ReadinessAdmin,
   topics: ITopicConfig[],
   options: AwaitLeadersOptions = {},
 ): Promise<boolean> {
