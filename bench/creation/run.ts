@@ -19,6 +19,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kafka, Producer } from 'kafkajs';
 import { FlinkRestClient, SqlGatewayClient } from '../../src/adapters/flink';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
+import { createTopicsAndAwaitLeaders } from '../../src/adapters/kafka/topics';
 import type { MeshloopConfig } from '../../src/config';
 import { ProductJobs } from '../../src/creation/product-jobs';
 import { productJobConfig } from '../../src/creation/job-sql';
@@ -45,10 +46,10 @@ async function createTopics(kafka: Kafka, topics: string[]) {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({
-      topics: topics.map((topic) => ({ topic, numPartitions: 1 })),
-      waitForLeaders: true,
-    });
+    await createTopicsAndAwaitLeaders(
+      admin,
+      topics.map((topic) => ({ topic, numPartitions: 1 })),
+    );
   } finally {
     await admin.disconnect();
   }

@@ -22,6 +22,7 @@ import { ensureDuckDbExtensions } from '../../src/adapters/duckdb/extensions';
 import { IcebergLake } from '../../src/adapters/duckdb/lake';
 import { IcebergCatalogClient } from '../../src/adapters/iceberg';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
+import { createTopicsAndAwaitLeaders } from '../../src/adapters/kafka/topics';
 import type { MeshloopConfig } from '../../src/config';
 import { parseDuration } from '../../src/domain/duration';
 import { quoteLiteral } from '../../src/domain/flink-types';
@@ -86,7 +87,7 @@ async function produceRows(config: MeshloopConfig, topic: string, count: number)
   await admin.connect();
   const existing = await admin.fetchTopicOffsets(topic).catch(() => undefined);
   const have = existing?.reduce((sum, partition) => sum + Number(partition.high), 0) ?? 0;
-  if (!existing) await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+  if (!existing) await createTopicsAndAwaitLeaders(admin, [{ topic, numPartitions: 1 }]);
   await admin.disconnect();
   if (have >= count) {
     out(`topic ${topic} already holds ${have} records`);
@@ -322,10 +323,7 @@ async function main() {
   const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'bench' });
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({
-    topics: [{ topic: latencyPlan.topic, numPartitions: 1 }],
-    waitForLeaders: true,
-  });
+  await createTopicsAndAwaitLeaders(admin, [{ topic: latencyPlan.topic, numPartitions: 1 }]);
   const lat = await latency(config, flink, latencyPlan);
   await admin.deleteTopics({ topics: [latencyPlan.topic] }).catch(() => undefined);
   await admin.disconnect();

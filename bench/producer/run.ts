@@ -3,6 +3,7 @@ import { Partitioners } from 'kafkajs';
 import type { Producer } from 'kafkajs';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
 import { serialiseSends } from '../../src/adapters/kafka/producer';
+import { createTopicsAndAwaitLeaders } from '../../src/adapters/kafka/topics';
 import { testPlatform, stopTestPlatform } from '../../test/helpers/platform';
 
 /**
@@ -18,7 +19,7 @@ async function main(): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   const topic = `bench-producer-${randomUUID().slice(0, 8)}`;
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 3 }] });
+  await createTopicsAndAwaitLeaders(admin, [{ topic, numPartitions: 3 }]);
   const variants: Array<[string, (p: Producer) => Producer]> = [
     ['idempotent, concurrent sends', (p) => p],
     ['idempotent, sends in order (as the worker runs)', serialiseSends],

@@ -15,6 +15,7 @@ import type { Kafka } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
 import { sampleTopics } from '../../src/adapters/kafka/sampler';
+import { createTopicsAndAwaitLeaders } from '../../src/adapters/kafka/topics';
 import { loadConfig } from '../../src/config';
 import { TopicProfiler } from '../../src/profile';
 import { ThreadedProfiler } from '../../src/profile/threaded';
@@ -33,10 +34,7 @@ async function countMessages(kafka: Kafka): Promise<number> {
   await admin.connect();
   try {
     if (!(await admin.listTopics()).includes(topic)) {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: [{ topic, numPartitions: 3, replicationFactor: 1 }],
-      });
+      await createTopicsAndAwaitLeaders(admin, [{ topic, numPartitions: 3, replicationFactor: 1 }]);
       return 0;
     }
     return (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);

@@ -1,7 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import type { FlinkRestClient, JobSummary, SqlGatewayClient } from '../adapters/flink';
 import { terminalJobStates } from '../adapters/flink';
-import { describeTopic } from '../adapters/kafka/topics';
+import { createTopicsAndAwaitLeaders, describeTopic } from '../adapters/kafka/topics';
 import type {
   DeployResult,
   InputBinding,
@@ -290,20 +290,17 @@ export class ProductJobs {
     try {
       const name = rejectedTopicOf(spec);
       if (await describeTopic(admin, name)) return;
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: [
-          {
-            topic: name,
-            numPartitions: spec.outputTopic.partitions,
-            replicationFactor: 1,
-            configEntries: [
-              { name: 'retention.ms', value: String(spec.outputTopic.retentionMs) },
-              { name: 'cleanup.policy', value: 'delete' },
-            ],
-          },
-        ],
-      });
+      await createTopicsAndAwaitLeaders(admin, [
+        {
+          topic: name,
+          numPartitions: spec.outputTopic.partitions,
+          replicationFactor: 1,
+          configEntries: [
+            { name: 'retention.ms', value: String(spec.outputTopic.retentionMs) },
+            { name: 'cleanup.policy', value: 'delete' },
+          ],
+        },
+      ]);
     } finally {
       await admin.disconnect();
     }

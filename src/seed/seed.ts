@@ -1,5 +1,6 @@
 import type { Kafka, Message } from 'kafkajs';
-import { Partitioners } from 'kafkajs';
+import { createIdempotentProducer } from '../adapters/kafka/producer';
+import { createTopicsAndAwaitLeaders } from '../adapters/kafka/topics';
 import type { SeedOptions, SeedTopicName } from './generator';
 import { generateSeedRecords, seedPartitions, seedTopics } from './generator';
 
@@ -43,10 +44,10 @@ export async function ensureSeedTopics(
     const existing = new Set(await admin.listTopics());
     const missing = wanted.filter((topic) => !existing.has(topic.topic));
     if (missing.length > 0) {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((t) => ({ ...t, replicationFactor: 1 })),
-      });
+      await createTopicsAndAwaitLeaders(
+        admin,
+        missing.map((t) => ({ ...t, replicationFactor: 1 })),
+      );
     }
     return wanted.map((topic) => topic.topic);
   } finally {
@@ -65,10 +66,9 @@ export async function seedKafka(kafka: Kafka, options: SeedRunOptions = {}): Pro
     options.batchSize ?? (options.rate ? Math.max(1, Math.min(500, Math.floor(options.rate / 10))) : 500);
   const everyMs = options.progressEveryMs ?? 1000;
   await ensureSeedTopics(kafka, options);
-  const producer = kafka.producer({
-    allowAutoTopicCreation: false,
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
+  // Idempotent: a batch a retry sends again (a slow broker, a busy machine) lands once, so the
+  // keys the generator made unique stay unique in Kafka.
+  const producer = createIdempotentProducer(kafka);
   await producer.connect();
   const began = Date.now();
   const byTopic: Record<string, number> = {};
@@ -97,7 +97,7 @@ export async function seedKafka(kafka: Kafka, options: SeedRunOptions = {}): Pro
         if (record.malformed) malformed++;
       }
       await producer.sendBatch({
-        acks: 1,
+        acks: -1,
         topicMessages: [...batch.entries()].map(([topic, messages]) => ({ topic, messages })),
       });
       sent += size;

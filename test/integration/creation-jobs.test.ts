@@ -9,6 +9,7 @@ import { createCreationActivities } from '../../activities/creation';
 import { FlinkRestClient, SqlGatewayClient, terminalJobStates } from '../../src/adapters/flink';
 import { ensureCatalogTopic, publishCatalogRecord } from '../../src/adapters/kafka/catalog';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
+import { createTopicsAndAwaitLeaders } from '../../src/adapters/kafka/topics';
 import { toCatalogDescriptor } from '../../src/domain/catalog';
 import type { MeshloopConfig } from '../../src/config';
 import { ProductJobs } from '../../src/creation/product-jobs';
@@ -180,14 +181,14 @@ describe('Creation: product Flink jobs on the real platform', function () {
     const admin = kafka.admin();
     await admin.connect();
     try {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: wanted.map((t) => ({
+      await createTopicsAndAwaitLeaders(
+        admin,
+        wanted.map((t) => ({
           topic: t.topic,
           numPartitions: t.partitions,
           configEntries: [{ name: 'cleanup.policy', value: t.compact ? 'compact' : 'delete' }],
         })),
-      });
+      );
       topics.push(...wanted.map((t) => t.topic));
     } finally {
       await admin.disconnect();

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Kafka } from 'kafkajs';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
+import { createTopicsAndAwaitLeaders } from '../../src/adapters/kafka/topics';
 import type { MeshloopConfig } from '../../src/config';
 import { stackStatus } from '../../src/stack/stack';
 import { consumeMessages, FlinkTestContext, sqlString } from '../helpers/flink';
@@ -64,7 +65,7 @@ describe('Flink SQL on the real platform: Kafka to Kafka', function () {
     topics.push(input, output);
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic: input }, { topic: output }], waitForLeaders: true });
+    await createTopicsAndAwaitLeaders(admin, [{ topic: input }, { topic: output }]);
     await admin.disconnect();
 
     const orders = Array.from({ length: 20 }, (_, i) => ({

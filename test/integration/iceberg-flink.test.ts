@@ -4,6 +4,7 @@ import type { Kafka } from 'kafkajs';
 import { IcebergCatalogClient, IcebergCatalogError } from '../../src/adapters/iceberg';
 import type { LoadedTable } from '../../src/adapters/iceberg';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
+import { createTopicsAndAwaitLeaders } from '../../src/adapters/kafka/topics';
 import type { MeshloopConfig } from '../../src/config';
 import { waitUntil } from '../../src/stack/probe';
 import { stackStatus } from '../../src/stack/stack';
@@ -54,7 +55,7 @@ describe('Iceberg on the real platform: Flink writes Kafka into a table through 
 
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+    await createTopicsAndAwaitLeaders(admin, [{ topic, numPartitions: 2 }]);
     cleanups.push(async () => {
       await admin.deleteTopics({ topics: [topic] });
       await admin.disconnect();

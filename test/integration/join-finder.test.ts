@@ -8,6 +8,7 @@ import type { Kafka } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import { stringify as toYaml } from 'yaml';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
+import { createTopicsAndAwaitLeaders } from '../../src/adapters/kafka/topics';
 import { loadConfig } from '../../src/config';
 import { workflowIdOf } from '../../src/domain/spec';
 import { createLogger } from '../../src/log';
@@ -55,10 +56,10 @@ describe('discovery finds join keys from the values in Kafka (real platform)', f
     const records = lendingRecords({ prefix });
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: Object.keys(records).map((topic) => ({ topic, numPartitions: 1, replicationFactor: 1 })),
-    });
+    await createTopicsAndAwaitLeaders(
+      admin,
+      Object.keys(records).map((topic) => ({ topic, numPartitions: 1, replicationFactor: 1 })),
+    );
     await admin.disconnect();
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();

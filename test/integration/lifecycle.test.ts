@@ -8,7 +8,7 @@ import type { Kafka } from 'kafkajs';
 import { stringify as toYaml } from 'yaml';
 import { readCatalog } from '../../src/adapters/kafka/catalog';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
-import { describeTopic } from '../../src/adapters/kafka/topics';
+import { createTopicsAndAwaitLeaders, describeTopic } from '../../src/adapters/kafka/topics';
 import type { MeshloopConfig } from '../../src/config';
 import { waitUntil } from '../../src/stack/probe';
 import { proposeProduct } from '../../src/cli/product-commands';
@@ -263,10 +263,7 @@ describe('the data product lifecycle on the real platform', function () {
       const name = `clash-${randomUUID().slice(0, 8)}`;
       const admin = kafka.admin();
       await admin.connect();
-      await admin.createTopics({
-        topics: [{ topic: `orders.${name}`, numPartitions: 5 }],
-        waitForLeaders: true,
-      });
+      await createTopicsAndAwaitLeaders(admin, [{ topic: `orders.${name}`, numPartitions: 5 }]);
       await admin.disconnect();
       const spec = parseSpec(specFor(name));
       const { workflowId } = await proposeProduct(client, config, spec, { taskQueue });

@@ -8,6 +8,7 @@ import { ensureDuckDbExtensions } from '../../src/adapters/duckdb/extensions';
 import { IcebergLake } from '../../src/adapters/duckdb/lake';
 import { IcebergCatalogClient } from '../../src/adapters/iceberg';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
+import { createTopicsAndAwaitLeaders } from '../../src/adapters/kafka/topics';
 import type { MeshloopConfig } from '../../src/config';
 import { materializationPlanOf } from '../../src/domain/materialization';
 import type { ProductSpec, ProductSpecInput } from '../../src/domain/spec';
@@ -93,16 +94,13 @@ describe('Materialization on the real platform: product topics land in Iceberg t
     await admin.connect();
     try {
       const topic = input.spec.outputTopic;
-      await admin.createTopics({
-        topics: [
-          {
-            topic: topic.name,
-            numPartitions: topic.partitions,
-            configEntries: [{ name: 'cleanup.policy', value: topic.cleanupPolicy }],
-          },
-        ],
-        waitForLeaders: true,
-      });
+      await createTopicsAndAwaitLeaders(admin, [
+        {
+          topic: topic.name,
+          numPartitions: topic.partitions,
+          configEntries: [{ name: 'cleanup.policy', value: topic.cleanupPolicy }],
+        },
+      ]);
       topics.push(topic.name);
     } finally {
       await admin.disconnect();

@@ -4,6 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
+import { createTopicsAndAwaitLeaders } from '../../src/adapters/kafka/topics';
 import type { MeshloopConfig } from '../../src/config';
 import { meshloopSearchAttributes } from '../../src/domain/search-attributes';
 import { stackStatus } from '../../src/stack/stack';
@@ -85,19 +86,16 @@ describe('the local platform (real Temporal and Kafka)', function () {
     const consumer = kafka.consumer({ groupId: `platform-check-${randomUUID()}` });
     await admin.connect();
     try {
-      const created = await admin.createTopics({
-        topics: [
-          {
-            topic,
-            numPartitions: 3,
-            configEntries: [
-              { name: 'retention.ms', value: '3600000' },
-              { name: 'cleanup.policy', value: 'compact' },
-            ],
-          },
-        ],
-        waitForLeaders: true,
-      });
+      const created = await createTopicsAndAwaitLeaders(admin, [
+        {
+          topic,
+          numPartitions: 3,
+          configEntries: [
+            { name: 'retention.ms', value: '3600000' },
+            { name: 'cleanup.policy', value: 'compact' },
+          ],
+        },
+      ]);
       assert.equal(created, true);
 
       const described = await admin.describeConfigs({

@@ -5,6 +5,7 @@ import type { Kafka, Producer } from 'kafkajs';
 import { createKafkaActivities } from '../../activities/kafka';
 import { ensureCatalogTopic } from '../../src/adapters/kafka/catalog';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
+import { createTopicsAndAwaitLeaders } from '../../src/adapters/kafka/topics';
 import { toCatalogDescriptor } from '../../src/domain/catalog';
 import { TopicNotOwnedError } from '../../src/domain/topic-ownership';
 import { createLogger } from '../../src/log';
@@ -52,19 +53,16 @@ describe('output topics are a product’s own (real Kafka)', function () {
     const raw = `orders.raw_${run}`;
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        {
-          topic: raw,
-          numPartitions: 3,
-          configEntries: [
-            { name: 'retention.ms', value: '604800000' },
-            { name: 'cleanup.policy', value: 'delete' },
-          ],
-        },
-      ],
-    });
+    await createTopicsAndAwaitLeaders(admin, [
+      {
+        topic: raw,
+        numPartitions: 3,
+        configEntries: [
+          { name: 'retention.ms', value: '604800000' },
+          { name: 'cleanup.policy', value: 'delete' },
+        ],
+      },
+    ]);
     // Even with its own descriptor naming the topic (awaiting approval), a product does not own it.
     await ensureCatalogTopic(kafka, `_meshloop.catalog-ownership-${run}`);
     await producer.send({

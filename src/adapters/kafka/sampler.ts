@@ -234,7 +234,11 @@ async function consume(
           lastTaken = message.offset;
           if (offset + 1 >= end) part.done = true;
         }
-        if (lastTaken !== undefined) payload.resolveOffset(lastTaken);
+        if (lastTaken !== undefined) {
+          payload.resolveOffset(lastTaken);
+          // Nothing is committed: after a rejoin the group fetches these records again; skip them.
+          part.start = BigInt(lastTaken) + 1n;
+        }
         // Offsets may have gaps (compaction, transaction markers): the batch's end counts too.
         if (batch.messages.length > 0 && BigInt(batch.lastOffset()) + 1n >= part.end) part.done = true;
         if (taken.length > 0) await handlers.onMessages(batch.topic, taken);
