@@ -198,7 +198,7 @@ const complexityExceptions = {
   'src/analysis/drift.ts': 22,
   'src/cli/analysis-commands.ts': 17,
   'src/cli/discover-commands.ts': 16,
-  'src/cli/product-commands.ts': 30,
+  'src/cli/product-commands.ts': 22,
   'src/config/index.ts': 26,
   'src/creation/guard.ts': 21,
   'src/creation/product-jobs.ts': 25,
@@ -209,7 +209,6 @@ const complexityExceptions = {
   'src/seed/seed.ts': 18,
   'test/helpers/fake-confluent.ts': 34,
   'test/helpers/fake-slack.ts': 17,
-  'workflows/data-product.ts': 20,
   'workflows/discovery.ts': 18,
 };
 
