@@ -3,7 +3,7 @@ import type { ProductSpec, ProductSpecInput, SchemaField } from '../domain/spec'
 import { parseSpec, productIdOf } from '../domain/spec';
 import { checkPolicies } from '../domain/policies';
 import { inputAliasOf } from '../domain/creation';
-import { tumbleAggregateSql } from '../agents/product-sql';
+import { tumbleAggregateSql } from '../creation/window-aggregate';
 import { ruleLabel, validRowCondition } from './quality-queries';
 
 /**

@@ -9,7 +9,7 @@ import type * as discoverCommands from './discover-commands';
 import type * as keyCommands from './key-commands';
 import type * as productCommands from './product-commands';
 import type * as queryCommands from './query-commands';
-import type * as seedCommand from '../seed/command';
+import type * as seedCommand from './seed-commands';
 import type * as slackCommands from './slack-commands';
 import type * as stackCommands from './stack-commands';
 
@@ -92,7 +92,7 @@ const groups = {
         'Produce a demo mesh into Kafka: orders, payments, shipments, customer profiles (PII), web clicks and inventory (its schema drifts), keyed, with event times, joinable ids and a few malformed records',
       ],
     ],
-    load: () => (require('../seed/command') as typeof seedCommand).registerSeedCommand,
+    load: () => (require('./seed-commands') as typeof seedCommand).registerSeedCommand,
   },
   discover: {
     commands: [

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { planProposals } from '../../src/agents/planner';
-import { maskedExpression, planInputs, planSql, tumbleAggregateSql } from '../../src/agents/product-sql';
+import { maskedExpression, planInputs, planSql } from '../../src/agents/product-sql';
+import { tumbleAggregateSql } from '../../src/creation/window-aggregate';
 import type { Draft, DraftField } from '../../src/agents/proposals';
 import { finishProposal, indexProfiles, proposalIdOf } from '../../src/agents/proposals';
 import { tablesReadBy } from '../../src/analysis/analyst';

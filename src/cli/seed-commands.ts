@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { createKafkaClient } from '../adapters/kafka/client';
-import { progressLine, table } from '../cli/output';
+import { progressLine, table } from './output';
 import { loadConfig } from '../config';
 import { createLogger } from '../log';
-import type { SeedTopicName } from './generator';
-import { DEFAULT_SEED, seedTopics } from './generator';
-import { seedKafka } from './seed';
+import type { SeedTopicName } from '../seed/generator';
+import { DEFAULT_SEED, seedTopics } from '../seed/generator';
+import { seedKafka } from '../seed/seed';
 
 const positiveInt = (value: string) => {
   const n = Number(value);
