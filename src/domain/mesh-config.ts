@@ -52,7 +52,7 @@ const meshConfigSchema = z
     defaults: z.strictObject(approvalSettings).prefault({}),
     /** Operators of every domain. */
     operators,
-    /** Who may vouch for an approval; see README "Who can approve". */
+    /** Who may vouch for an approval; see docs/lifecycle.md "Who can approve". */
     approvals: approvalSigningSchema.prefault({}),
     /** Slack user id → approver name: the identity the Slack app records for a click. */
     slack: z

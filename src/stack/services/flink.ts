@@ -138,7 +138,7 @@ export function flinkSharedDir(config: StackConfig): string {
 /**
  * The TaskManager grows with its slots: every job runs at parallelism 1 in one slot (its operators
  * share it), with heap state, a Kafka consumer and producers, and a few network buffers.
- * Measured per job and written out in the README's capacity section.
+ * Measured per job and written out in docs/creation.md, "Capacity".
  */
 export function taskManagerMemory(slots: number): Record<string, string> {
   const network = 32 + 8 * slots;
