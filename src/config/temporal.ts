@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import type { ClientConfigProfile, ClientConfigTLS, ConfigDataSource } from '@temporalio/envconfig';
 import { loadClientConfigProfile, loadConfigData } from '@temporalio/envconfig';
 import type { TLSConfig } from '@temporalio/client';
@@ -67,30 +68,48 @@ export function isTemporalSecret(key: string): boolean {
   );
 }
 
-/** The TEMPORAL_* variables that are set (an empty value counts as unset, as everywhere in Meshloop). */
+/**
+ * The TEMPORAL_* variables that are set (an empty value counts as unset, as everywhere in Meshloop), and
+ * those envconfig finds the default profile file with.
+ */
 function temporalEnv(env: Env): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
-    if (key.startsWith('TEMPORAL_') && value !== undefined && value.trim() !== '') out[key] = value.trim();
+    const wanted = key.startsWith('TEMPORAL_') || ['HOME', 'XDG_CONFIG_HOME', 'APPDATA'].includes(key);
+    if (wanted && value !== undefined && value.trim() !== '') out[key] = value.trim();
   }
   return out;
 }
 
-function profileFile(env: Record<string, string>): { wanted: boolean; label: string } {
-  const file = env.TEMPORAL_CONFIG_FILE;
+/** The profile file as envconfig finds it (TEMPORAL_CONFIG_FILE, else the Temporal CLI's default). */
+function defaultProfilePath(env: Record<string, string>): string | undefined {
+  if (env.TEMPORAL_CONFIG_FILE) return env.TEMPORAL_CONFIG_FILE;
+  const dir =
+    process.platform === 'win32'
+      ? env.APPDATA
+      : process.platform === 'darwin'
+        ? env.HOME && path.join(env.HOME, 'Library', 'Application Support')
+        : (env.XDG_CONFIG_HOME ?? (env.HOME && path.join(env.HOME, '.config')));
+  return dir ? path.join(dir, 'temporalio', 'temporal.toml') : undefined;
+}
+
+function profileFile(env: Record<string, string>): { wanted: boolean; path?: string; label: string } {
+  const at = defaultProfilePath(env);
   return {
-    wanted: file !== undefined || env.TEMPORAL_PROFILE !== undefined,
-    label: `${file ?? '~/.config/temporalio/temporal.toml'} [${env.TEMPORAL_PROFILE ?? 'default'}]`,
+    wanted: env.TEMPORAL_CONFIG_FILE !== undefined || env.TEMPORAL_PROFILE !== undefined,
+    ...(at ? { path: at } : {}),
+    label: `${at ?? '(no profile file: HOME is not set)'} [${env.TEMPORAL_PROFILE ?? 'default'}]`,
   };
 }
 
 function profileFromFile(
   env: Record<string, string>,
-  label: string,
+  file: ReturnType<typeof profileFile>,
   problems: string[],
 ): ClientConfigProfile {
-  if (env.TEMPORAL_CONFIG_FILE && !fs.existsSync(env.TEMPORAL_CONFIG_FILE)) {
-    problems.push(`TEMPORAL_CONFIG_FILE: no file at ${env.TEMPORAL_CONFIG_FILE}`);
+  if (file.path === undefined || !fs.existsSync(file.path)) {
+    const key = env.TEMPORAL_CONFIG_FILE ? 'TEMPORAL_CONFIG_FILE' : 'TEMPORAL_PROFILE';
+    problems.push(`${key}: no Temporal profile file at ${file.path ?? '(HOME is not set)'}`);
     return {};
   }
   try {
@@ -98,7 +117,7 @@ function profileFromFile(
   } catch (error) {
     const message = (error as Error).message;
     const key = /Profile '.*' not found/.test(message) ? 'TEMPORAL_PROFILE' : 'TEMPORAL_CONFIG_FILE';
-    problems.push(`${key}: ${message} (${label})`);
+    problems.push(`${key}: ${message} (${file.label})`);
     return {};
   }
 }
@@ -114,7 +133,7 @@ export function resolveTemporal(
 ): ResolvedTemporal {
   const env = temporalEnv(rawEnv);
   const file = profileFile(env);
-  const fromFile = file.wanted ? profileFromFile(env, file.label, problems) : {};
+  const fromFile = file.wanted ? profileFromFile(env, file, problems) : {};
   const fromEnv = loadClientConfigProfile({ overrideEnvVars: env, disableFile: true });
   const origins: Record<string, Origin> = {};
   const pick = <T>(field: string, envKey: string, envValue: T | undefined, fileValue: T | undefined) => {
