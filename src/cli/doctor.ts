@@ -61,6 +61,9 @@ export function temporalFix(message: string, config: MeshloopConfig): string {
   if (/certificate|tls|ssl|handshake/i.test(message)) {
     return 'TLS failed: check TEMPORAL_TLS, TEMPORAL_TLS_SERVER_CA_CERT_PATH and TEMPORAL_TLS_SERVER_NAME (or the profile)';
   }
+  if (config.temporal.connection.tls) {
+    return `no TLS connection to Temporal at ${config.temporal.address}: TLS is on (TEMPORAL_TLS, an API key or the profile's tls); check the server offers TLS there, TEMPORAL_TLS_SERVER_CA_CERT_PATH and TEMPORAL_TLS_SERVER_NAME, and TEMPORAL_ADDRESS`;
+  }
   return `Temporal is not reachable at ${config.temporal.address}: set TEMPORAL_ADDRESS (or the profile's address; the local platform: MESHLOOP_TEMPORAL_PORT, \`meshloop stack up\`)`;
 }
 
