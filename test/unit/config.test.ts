@@ -11,6 +11,7 @@ import { ConfigError, loadConfig, temporalConnectOptions } from '../../src/confi
 import type { Setting } from '../../src/config/describe';
 import { describeSettings, mask } from '../../src/config/describe';
 import { redact } from '../../src/log';
+import { serviceEnvironment } from '../../src/stack/process';
 
 const root = path.resolve(__dirname, '..', '..');
 
@@ -296,6 +297,13 @@ describe('configuration: connections', () => {
     assert.equal(setting(settings, 'MESHLOOP_KAFKA_SASL_USERNAME').value, 'meshloop');
     assert.equal(setting(settings, 'MESHLOOP_TEMPORAL_PORT').source, 'default');
     assert.equal(setting(settings, 'flink.headers').value, 'Authorization');
+    // The services `stack up` starts inherit none of them.
+    assert.deepEqual(
+      Object.keys(
+        serviceEnvironment({ ...secrets, TEMPORAL_TLS_CLIENT_KEY_DATA: 'pem', PATH: '/bin' }),
+      ).sort(),
+      ['MESHLOOP_KAFKA_SASL_MECHANISM', 'MESHLOOP_KAFKA_SASL_USERNAME', 'PATH'],
+    );
     assert.deepEqual(redact({ headers: { Authorization: 'x' }, sasl: { password: 'y' } }), {
       headers: '[redacted]',
       sasl: '[redacted]',
