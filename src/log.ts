@@ -12,7 +12,7 @@ export interface Logger {
 }
 
 const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-const secretField = /(api[-_]?key|secret|token|password|authorization|payload[-_]?keys)/i;
+const secretField = /(api[-_]?key|secret|token|password|authorization|payload[-_]?keys|headers|sasl)/i;
 
 export function redact(fields: LogFields): LogFields {
   const out: LogFields = {};

@@ -11,6 +11,7 @@ import { dataConverterFor } from '../src/codec/payload-codec';
 import type { MeshloopConfig } from '../src/config';
 import type { Logger } from '../src/log';
 import { createMaterializers } from '../src/materialize';
+import { temporalConnectOptions } from '../src/config';
 
 /**
  * Route the Temporal SDK's own logs into our structured logger, warnings and up unless the log
@@ -39,7 +40,7 @@ export async function startOrchestrationWorker(
   options: { taskQueue?: string; workflowBundle?: { code: string } } = {},
 ): Promise<RunningWorker> {
   const kafka = createKafkaClient({
-    brokers: config.kafka.brokers,
+    connection: config.kafka,
     clientId: 'meshloop-worker',
     log: log.child('kafka'),
   });
@@ -47,14 +48,18 @@ export async function startOrchestrationWorker(
   // "it stalls under concurrent sends" note).
   const producer = createIdempotentProducer(kafka);
   await producer.connect();
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const connection = await NativeConnection.connect(temporalConnectOptions(config.temporal.connection));
   const taskQueue = options.taskQueue ?? config.temporal.taskQueue;
   const dataConverter = dataConverterFor(config.codec.payloadKeys);
-  const gateway = new SqlGatewayClient({ url: config.flink.sqlGatewayUrl, log: log.child('sql-gateway') });
+  const gateway = new SqlGatewayClient({
+    url: config.flink.sqlGatewayUrl,
+    headers: config.flink.headers,
+    log: log.child('sql-gateway'),
+  });
   // One LLM client (it holds the API key; it never travels through workflow history).
   const llm = config.llm ? createLlmClient(config.llm) : undefined;
   // The analysis schedules are Temporal Schedules: their activities need a client of their own.
-  const clientConnection = await Connection.connect({ address: config.temporal.address });
+  const clientConnection = await Connection.connect(temporalConnectOptions(config.temporal.connection));
   const client = new Client({
     connection: clientConnection,
     namespace: config.temporal.namespace,
@@ -68,7 +73,7 @@ export async function startOrchestrationWorker(
     temporal: { client, taskQueue },
     flink: {
       gateway,
-      rest: new FlinkRestClient({ url: config.flink.restUrl }),
+      rest: new FlinkRestClient({ url: config.flink.restUrl, headers: config.flink.headers }),
       kafkaBootstrapServers: config.flink.kafkaBootstrapServers,
       uiUrl: config.flink.restUrl,
     },

@@ -22,6 +22,7 @@ import { approveSignal, getStatusQuery } from '../../workflows/definitions';
 import { stopTestPlatform, testPlatform } from '../../test/helpers/platform';
 import { fakesWith, uniqueProduct, workflowBundle } from '../../test/helpers/workflows';
 import { waitUntil } from '../../src/stack/probe';
+import { temporalConnectOptions } from '../../src/config';
 
 const cycles = Number(process.env.BENCH_CYCLES ?? 1000);
 const baselineAt = Math.min(100, Math.floor(cycles / 10));
@@ -31,7 +32,7 @@ const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const config = await testPlatform();
-  const connection = await Connection.connect({ address: config.temporal.address });
+  const connection = await Connection.connect(temporalConnectOptions(config.temporal.connection));
   const client = new Client({ connection, namespace: config.temporal.namespace });
   const taskQueue = `bench-analysis-${randomUUID()}`;
   const spec = uniqueProduct({ sql: 'SELECT day, revenue FROM placed' });
@@ -68,7 +69,7 @@ async function main(): Promise<void> {
     proposeFromAnalysis: () => Promise.resolve({ starts: [], knownDomains: [] }),
     recordAnalysisProposalOutcomes: () => Promise.resolve(),
   };
-  const native = await NativeConnection.connect({ address: config.temporal.address });
+  const native = await NativeConnection.connect(temporalConnectOptions(config.temporal.connection));
   const worker = await Worker.create({
     connection: native,
     namespace: config.temporal.namespace,

@@ -101,7 +101,7 @@ async function main() {
   const config = await testPlatform();
   const suffix = randomUUID().replace(/-/g, '').slice(0, 8);
   const log = createLogger('bench-analysis', 'warn');
-  const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'bench-analysis' });
+  const kafka = createKafkaClient({ connection: config.kafka, clientId: 'bench-analysis' });
   const producer = kafka.producer();
   await producer.connect();
   const catalogTopic = `${MESHLOOP_TOPIC_PREFIX}catalog-bench-${suffix}`;
@@ -124,7 +124,7 @@ async function main() {
     extensionDir: () => Promise.resolve(extensionDir),
     meshFile: config.meshFile,
     sqlGuard: {
-      gateway: new SqlGatewayClient({ url: config.flink.sqlGatewayUrl }),
+      gateway: new SqlGatewayClient({ url: config.flink.sqlGatewayUrl, headers: config.flink.headers }),
       kafkaBootstrapServers: config.flink.kafkaBootstrapServers,
     },
     catalogTopic,

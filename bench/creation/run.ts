@@ -134,9 +134,9 @@ async function measure(
 
 async function main() {
   const config: MeshloopConfig = await testPlatform();
-  const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'bench-creation' });
-  const gateway = new SqlGatewayClient({ url: config.flink.sqlGatewayUrl });
-  const rest = new FlinkRestClient({ url: config.flink.restUrl });
+  const kafka = createKafkaClient({ connection: config.kafka, clientId: 'bench-creation' });
+  const gateway = new SqlGatewayClient({ url: config.flink.sqlGatewayUrl, headers: config.flink.headers });
+  const rest = new FlinkRestClient({ url: config.flink.restUrl, headers: config.flink.headers });
   const jobs = new ProductJobs({
     gateway,
     rest,

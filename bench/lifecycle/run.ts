@@ -22,6 +22,7 @@ import { startOrchestrationWorker } from '../../workers/orchestration';
 import { stopTestPlatform, testPlatform } from '../../test/helpers/platform';
 import { baselineApprove } from './baseline-workflow';
 import { dataConverterFor } from '../../src/codec/payload-codec';
+import { temporalConnectOptions } from '../../src/config';
 
 const products = Number(process.env.BENCH_PRODUCTS ?? 200);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 50);
@@ -80,7 +81,7 @@ async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
   const config = await testPlatform();
-  const connection = await Connection.connect({ address: config.temporal.address });
+  const connection = await Connection.connect(temporalConnectOptions(config.temporal.connection));
   const client = new Client({
     connection,
     namespace: config.temporal.namespace,
@@ -92,7 +93,7 @@ async function main(): Promise<void> {
   console.log(`bench/lifecycle: ${products} products, ${concurrency} requests in flight, run ${run}`);
 
   // --- Meshloop: the real workflow, worker, Kafka topics and catalog ---
-  const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'bench-lifecycle' });
+  const kafka = createKafkaClient({ connection: config.kafka, clientId: 'bench-lifecycle' });
   await ensureCatalogTopic(kafka);
   const realTimings = new Map<string, Timing>();
   const approving: Promise<void>[] = [];
@@ -162,7 +163,7 @@ async function main(): Promise<void> {
   // --- Baseline: same messages, no-op activities, same server ---
   const baseTimings = new Map<string, Timing>();
   const baseQueue = `bench-baseline-${run}`;
-  const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
+  const nativeConnection = await NativeConnection.connect(temporalConnectOptions(config.temporal.connection));
   const baseWorker = await Worker.create({
     connection: nativeConnection,
     namespace: config.temporal.namespace,

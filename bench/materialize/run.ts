@@ -82,7 +82,7 @@ const order = (i: number) =>
   });
 
 async function produceRows(config: MeshloopConfig, topic: string, count: number): Promise<void> {
-  const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'bench-materialize' });
+  const kafka = createKafkaClient({ connection: config.kafka, clientId: 'bench-materialize' });
   const admin = kafka.admin();
   await admin.connect();
   const existing = await admin.fetchTopicOffsets(topic).catch(() => undefined);
@@ -109,8 +109,8 @@ class Flink {
   readonly gateway: SqlGatewayClient;
   readonly rest: FlinkRestClient;
   constructor(readonly config: MeshloopConfig) {
-    this.gateway = new SqlGatewayClient({ url: config.flink.sqlGatewayUrl });
-    this.rest = new FlinkRestClient({ url: config.flink.restUrl });
+    this.gateway = new SqlGatewayClient({ url: config.flink.sqlGatewayUrl, headers: config.flink.headers });
+    this.rest = new FlinkRestClient({ url: config.flink.restUrl, headers: config.flink.headers });
   }
 
   /** Run a bounded INSERT to its end; rows/s over the job's RUNNING time. */
@@ -195,7 +195,7 @@ async function latency(config: MeshloopConfig, flink: Flink, plan: Materializati
     }));
     if (!jobId) throw new Error('no job');
     await flink.rest.waitForJobState(jobId, ['RUNNING']);
-    const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'bench-latency' });
+    const kafka = createKafkaClient({ connection: config.kafka, clientId: 'bench-latency' });
     const producer = kafka.producer();
     await producer.connect();
     const ackedAt: number[] = [];
@@ -320,7 +320,7 @@ async function main() {
     1,
     defaults,
   );
-  const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'bench' });
+  const kafka = createKafkaClient({ connection: config.kafka, clientId: 'bench' });
   const admin = kafka.admin();
   await admin.connect();
   await createTopicsAndAwaitLeaders(admin, [{ topic: latencyPlan.topic, numPartitions: 1 }]);

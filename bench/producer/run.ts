@@ -15,7 +15,7 @@ import { testPlatform, stopTestPlatform } from '../../test/helpers/platform';
 async function main(): Promise<void> {
   const sends = Number(process.env.SENDS ?? 2000);
   const config = await testPlatform();
-  const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'bench-producer' });
+  const kafka = createKafkaClient({ connection: config.kafka, clientId: 'bench-producer' });
   const admin = kafka.admin();
   await admin.connect();
   const topic = `bench-producer-${randomUUID().slice(0, 8)}`;

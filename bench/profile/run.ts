@@ -130,7 +130,7 @@ async function consumeRaw(kafka: Kafka, total: number): Promise<number> {
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'bench-profile' });
+  const kafka = createKafkaClient({ connection: config.kafka, clientId: 'bench-profile' });
   const existing = await countMessages(kafka);
   if (existing < messages) await produce(kafka, messages - existing);
   const total = await countMessages(kafka);

@@ -1,7 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { loadConfig } from '../config';
+import { loadConfig, temporalConnectOptions } from '../config';
 import { parseDuration } from '../domain/duration';
 import { MeshloopError } from '../domain/errors';
 import {
@@ -76,12 +76,15 @@ export function formatDiscoveryResult(result: DiscoveryResult): string {
  * discovery schedule in place, its first run now, so proposals appear without further steps.
  */
 export async function startDiscoveryDemo(config: MeshloopConfig): Promise<void> {
-  const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'meshloop-demo' });
+  const kafka = createKafkaClient({ connection: config.kafka, clientId: 'meshloop-demo' });
   if (!(await listDataTopics(kafka)).includes(seedTopics.orders)) {
     progressLine('seeding the demo mesh (10,000 records; `bin/meshloop seed` adds more)');
     await seedKafka(kafka, { count: 10_000 });
   }
-  const connection = await Connection.connect({ address: config.temporal.address, connectTimeout: 3000 });
+  const connection = await Connection.connect({
+    ...temporalConnectOptions(config.temporal.connection),
+    connectTimeout: 3000,
+  });
   try {
     const client = new Client({
       connection,
@@ -129,7 +132,10 @@ export function registerDiscoverCommands(program: Command): void {
       const config = loadConfig();
       let connection: Connection;
       try {
-        connection = await Connection.connect({ address: config.temporal.address, connectTimeout: 3000 });
+        connection = await Connection.connect({
+          ...temporalConnectOptions(config.temporal.connection),
+          connectTimeout: 3000,
+        });
       } catch (error) {
         throw new MeshloopError(
           'CliError',

@@ -5,6 +5,7 @@ import { MeshloopError } from '../domain/errors';
 import type { MeshloopConfig } from '../config';
 import type { Logger } from '../log';
 import type * as analysisCommands from './analysis-commands';
+import type * as configCommands from './config-commands';
 import type * as discoverCommands from './discover-commands';
 import type * as keyCommands from './key-commands';
 import type * as productCommands from './product-commands';
@@ -106,6 +107,19 @@ const groups = {
   keys: {
     commands: [['keys', 'Keys that sign approvals (mesh.yaml approvals.signing)']],
     load: () => (require('./key-commands') as typeof keyCommands).registerKeyCommands,
+  },
+  config: {
+    commands: [
+      [
+        'config [options]',
+        'Print every effective setting and where it came from (default, .env, environment, Temporal profile); secrets masked',
+      ],
+      [
+        'doctor [options]',
+        'Check every configured endpoint with its real client (Temporal, Kafka, Flink SQL Gateway and REST, the Iceberg catalog); exits non-zero when one fails',
+      ],
+    ],
+    load: () => (require('./config-commands') as typeof configCommands).registerConfigCommands,
   },
   slack: {
     commands: [
@@ -242,6 +256,7 @@ function programWith(loaded: ReadonlySet<GroupName>): Command {
   add('seed');
   add('discover');
   add('keys');
+  add('config');
   add('slack');
   return program;
 }

@@ -7,7 +7,7 @@ import {
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Command } from 'commander';
 import type { MeshloopConfig } from '../config';
-import { loadConfig } from '../config';
+import { loadConfig, temporalConnectOptions } from '../config';
 import { createKafkaClient } from '../adapters/kafka/client';
 import { readCatalog } from '../adapters/kafka/catalog';
 import { inputAliasOf } from '../domain/creation';
@@ -41,7 +41,7 @@ import { dataConverterFor } from '../codec/payload-codec';
 import { formatIdeaLineage, ideaLineageOf } from './idea-lineage';
 
 async function readIdeaLineage(config: MeshloopConfig, productId: string, spec: ProductSpec) {
-  const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'meshloop-cli' });
+  const kafka = createKafkaClient({ connection: config.kafka, clientId: 'meshloop-cli' });
   return ideaLineageOf(productId, spec, (await readCatalog(kafka, { timeoutMs: 10_000 })).view);
 }
 
@@ -72,7 +72,10 @@ export class CliError extends MeshloopError {
 async function connect(config: MeshloopConfig): Promise<{ client: Client; close: () => Promise<void> }> {
   let connection: Connection;
   try {
-    connection = await Connection.connect({ address: config.temporal.address, connectTimeout: 3000 });
+    connection = await Connection.connect({
+      ...temporalConnectOptions(config.temporal.connection),
+      connectTimeout: 3000,
+    });
   } catch (error) {
     throw new CliError(
       `cannot reach Temporal at ${config.temporal.address} (${(error as Error).message}). ` +
@@ -379,7 +382,7 @@ export function registerProductCommands(program: Command): void {
     .option('--json', 'machine-readable output', false)
     .action(async (options: { json: boolean }) => {
       const config = loadConfig();
-      const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'meshloop-cli' });
+      const kafka = createKafkaClient({ connection: config.kafka, clientId: 'meshloop-cli' });
       const { view, skipped } = await readCatalog(kafka);
       // Anyone may write the catalog topic: what is not a descriptor is left out, and said so.
       if (skipped > 0)

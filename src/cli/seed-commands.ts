@@ -60,7 +60,7 @@ export function registerSeedCommand(program: Command): void {
       }) => {
         const config = loadConfig();
         const log = createLogger('seed', config.logLevel);
-        const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'meshloop-seed', log });
+        const kafka = createKafkaClient({ connection: config.kafka, clientId: 'meshloop-seed', log });
         progressLine(
           `seeding Kafka at ${config.kafka.brokers.join(',')} (seed ${options.seed}` +
             `${options.count ? `, ${options.count} records` : ''}${options.duration ? `, ${options.duration} s` : ''}` +

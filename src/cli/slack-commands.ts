@@ -2,7 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { Command } from 'commander';
 import { dataConverterFor } from '../codec/payload-codec';
 import type { MeshloopConfig } from '../config';
-import { loadConfig } from '../config';
+import { loadConfig, temporalConnectOptions } from '../config';
 import type { Logger } from '../log';
 import { createLogger } from '../log';
 import { loadSigningKey } from '../signing/keys';
@@ -29,7 +29,7 @@ export async function startSlackFromConfig(
       'mesh.yaml requires signed approvals but MESHLOOP_SLACK_KEY_FILE is not set: Slack clicks will be refused',
     );
   }
-  const connection = await Connection.connect({ address: config.temporal.address });
+  const connection = await Connection.connect(temporalConnectOptions(config.temporal.connection));
   const running = await startSlackApp({
     signingSecret: slack.signingSecret,
     botToken: slack.botToken,

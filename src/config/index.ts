@@ -3,6 +3,15 @@ import path from 'node:path';
 import { z } from 'zod';
 import { parsePayloadKeys } from '../codec/payload-codec';
 import { durationHint, parseDuration } from '../domain/duration';
+import type { FlinkEndpoints, KafkaConnection } from './connections';
+import { connectionEnvShape, resolveFlink, resolveKafka } from './connections';
+import { loadDotEnv } from './dotenv';
+import type { TemporalConnection } from './temporal';
+import { resolveTemporal } from './temporal';
+
+export type { FlinkEndpoints, KafkaConnection } from './connections';
+export type { TemporalConnection } from './temporal';
+export { temporalConnectOptions } from './temporal';
 
 /**
  * The one place that reads the environment. Everything else receives a frozen `MeshloopConfig`.
@@ -41,7 +50,9 @@ const optionalText = z
   .transform((value) => (value === '' ? undefined : value))
   .optional();
 
-const envSchema = z.object({
+export const envSchema = z.object({
+  // Where Temporal, Kafka and Flink are and how to reach them (src/config/connections.ts, temporal.ts).
+  ...connectionEnvShape,
   MESHLOOP_DATA_DIR: optionalText,
   MESHLOOP_CACHE_DIR: optionalText,
   MESHLOOP_TEMPORAL_BIN: optionalText,
@@ -167,19 +178,27 @@ export type StackConfig = Readonly<{
 
 export type MeshloopConfig = Readonly<{
   stack: StackConfig;
-  temporal: Readonly<{ address: string; namespace: string; taskQueue: string; uiUrl: string }>;
-  kafka: Readonly<{ brokers: readonly string[] }>;
+  temporal: Readonly<{
+    /** The server's address (also in `connection`). */
+    address: string;
+    namespace: string;
+    taskQueue: string;
+    uiUrl: string;
+    /** How every Temporal connection is made: `temporalConnectOptions(config.temporal.connection)`. Has secrets. */
+    connection: TemporalConnection;
+  }>;
+  /** Bootstrap brokers, TLS and SASL: what `createKafkaClient` takes. Has secrets. */
+  kafka: KafkaConnection;
   /**
    * Flink REST API (also the Flink Web UI) and the SQL Gateway's REST endpoint; and the Kafka and
    * Iceberg catalog addresses *as Flink's processes reach them*, for the SQL we submit (they differ from
    * ours when Flink runs in containers).
    */
-  flink: Readonly<{
-    restUrl: string;
-    sqlGatewayUrl: string;
-    kafkaBootstrapServers: string;
-    icebergCatalogUri: string;
-  }>;
+  flink: FlinkEndpoints &
+    Readonly<{
+      kafkaBootstrapServers: string;
+      icebergCatalogUri: string;
+    }>;
   /** The Iceberg REST catalog, as Flink (`'uri'`) and our own client reach it. */
   iceberg: Readonly<{ catalogUrl: string }>;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -237,13 +256,25 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * The configuration from `env`. With the default (`process.env`), `.env` in the working directory is
+ * loaded first (`process.loadEnvFile`: variables already set win). Every wrong setting is reported in
+ * one `ConfigError`.
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
-  }
-  const e = parsed.data;
+  if (env === process.env) loadDotEnv();
+  const { data: e, problems } = parseEnv(env);
   const home = e.HOME ?? os.homedir();
+  const temporal = resolveTemporal(
+    env,
+    {
+      address: `127.0.0.1:${e.MESHLOOP_TEMPORAL_PORT}`,
+      namespace: e.MESHLOOP_TEMPORAL_NAMESPACE,
+      addressKey: 'MESHLOOP_TEMPORAL_PORT',
+      namespaceKey: 'MESHLOOP_TEMPORAL_NAMESPACE',
+    },
+    problems,
+  );
   const stack: StackConfig = {
     dataDir: path.resolve(projectRoot, e.MESHLOOP_DATA_DIR ?? '.meshloop'),
     cacheDir: path.resolve(
@@ -254,7 +285,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
       binary: e.MESHLOOP_TEMPORAL_BIN,
       port: e.MESHLOOP_TEMPORAL_PORT,
       uiPort: e.MESHLOOP_TEMPORAL_UI_PORT,
-      namespace: e.MESHLOOP_TEMPORAL_NAMESPACE,
+      // The namespace the local server creates: the one Meshloop uses (TEMPORAL_NAMESPACE, a profile's, or this).
+      namespace: temporal.namespace,
       ...(e.MESHLOOP_PAYLOAD_KEYS
         ? { uiCodecEndpoint: `http://127.0.0.1:${e.MESHLOOP_CODEC_SERVER_PORT}` }
         : {}),
@@ -273,8 +305,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
     },
     iceberg: { version: e.MESHLOOP_ICEBERG_VERSION, port: e.MESHLOOP_ICEBERG_REST_PORT },
   };
-  const duplicatePorts = findDuplicatePorts(stack, e.MESHLOOP_CODEC_SERVER_PORT);
-  if (duplicatePorts.length > 0) throw new ConfigError(duplicatePorts);
+  problems.push(...findDuplicatePorts(stack, e.MESHLOOP_CODEC_SERVER_PORT));
+  const kafka = resolveKafka(e, `127.0.0.1:${stack.kafka.port}`, problems);
+  const flink = resolveFlink(e, stack.flink);
   const tableflowKeys = {
     CONFLUENT_CLOUD_API_KEY: e.CONFLUENT_CLOUD_API_KEY,
     CONFLUENT_CLOUD_API_SECRET: e.CONFLUENT_CLOUD_API_SECRET,
@@ -283,23 +316,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
   };
   const missingTableflow = Object.entries(tableflowKeys).filter(([, value]) => !value);
   if (e.MESHLOOP_MATERIALIZER === 'tableflow' && missingTableflow.length > 0) {
-    throw new ConfigError(
-      missingTableflow.map(([key]) => `${key}: required with MESHLOOP_MATERIALIZER=tableflow`),
+    problems.push(
+      ...missingTableflow.map(([key]) => `${key}: required with MESHLOOP_MATERIALIZER=tableflow`),
     );
   }
+  if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze({
     stack,
     temporal: {
-      address: `127.0.0.1:${stack.temporal.port}`,
-      namespace: stack.temporal.namespace,
+      address: temporal.connection.address,
+      namespace: temporal.namespace,
       taskQueue: e.MESHLOOP_TASK_QUEUE,
       uiUrl: `http://127.0.0.1:${stack.temporal.uiPort}`,
+      connection: temporal.connection,
     },
-    kafka: { brokers: [`127.0.0.1:${stack.kafka.port}`] },
+    kafka,
     flink: {
-      restUrl: `http://127.0.0.1:${stack.flink.restPort}`,
-      sqlGatewayUrl: `http://127.0.0.1:${stack.flink.sqlGatewayPort}`,
-      kafkaBootstrapServers: e.MESHLOOP_FLINK_KAFKA_BOOTSTRAP ?? `127.0.0.1:${stack.kafka.port}`,
+      ...flink,
+      kafkaBootstrapServers: e.MESHLOOP_FLINK_KAFKA_BOOTSTRAP ?? kafka.brokers.join(','),
       icebergCatalogUri: e.MESHLOOP_FLINK_ICEBERG_URI ?? `http://127.0.0.1:${stack.iceberg.port}`,
     },
     iceberg: { catalogUrl: `http://127.0.0.1:${stack.iceberg.port}` },
@@ -359,6 +393,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
         }
       : {}),
   });
+}
+
+type EnvData = z.infer<typeof envSchema>;
+
+/**
+ * Each key on its own, so that one message lists every wrong key (a wrong key takes its default
+ * meanwhile, for the checks across keys).
+ */
+export function parseEnv(env: NodeJS.ProcessEnv): { data: EnvData; problems: string[] } {
+  const data: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [key, schema] of Object.entries(envSchema.shape)) {
+    const parsed = (schema as z.ZodType).safeParse(env[key]);
+    if (parsed.success) data[key] = parsed.data;
+    else {
+      problems.push(...parsed.error.issues.map((issue) => `${key}: ${issue.message}`));
+      data[key] = (schema as z.ZodType).safeParse(undefined).data;
+    }
+  }
+  return { data: data as EnvData, problems };
 }
 
 function findDuplicatePorts(stack: StackConfig, codecPort: number): string[] {

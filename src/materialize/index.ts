@@ -18,8 +18,8 @@ export function createMaterializers(config: MeshloopConfig, log?: Logger): Mater
   return {
     flink: new FlinkMaterializer({
       catalog,
-      gateway: new SqlGatewayClient({ url: config.flink.sqlGatewayUrl, log }),
-      rest: new FlinkRestClient({ url: config.flink.restUrl }),
+      gateway: new SqlGatewayClient({ url: config.flink.sqlGatewayUrl, headers: config.flink.headers, log }),
+      rest: new FlinkRestClient({ url: config.flink.restUrl, headers: config.flink.headers }),
       kafkaBootstrapServers: config.flink.kafkaBootstrapServers,
       icebergCatalogUri: config.flink.icebergCatalogUri,
       flinkUiUrl: flinkUi,

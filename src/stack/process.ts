@@ -48,9 +48,10 @@ function isZombie(pid: number): boolean {
  * Start a process detached in its own process group, output appended to the log file.
  * It outlives this CLI; the run record lets a later `down` find it again.
  */
-// Names of variables a service must never see: the LLM key, payload keys, anyone's tokens.
+// Names of variables a service must never see: the LLM key, payload keys, anyone's tokens, a Temporal
+// client key or gRPC headers, Flink's proxy headers.
 const secretVariable =
-  /(^OPENAI_|API_?KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|PAYLOAD_KEYS|SESSION)/i;
+  /(^OPENAI_|API_?KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|PAYLOAD_KEYS|SESSION|KEY_DATA|GRPC_META|HEADERS)/i;
 
 /** The environment a spawned service inherits: ours without secrets (Kafka or Flink have no use for them). */
 export function serviceEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {

@@ -26,6 +26,7 @@ import { getStatusQuery } from '../../workflows/definitions';
 import type { ProductSpecInput } from '../../src/domain/spec';
 import { testPlatform } from './platform';
 import { rawSpec } from './specs';
+import { temporalConnectOptions } from '../../src/config';
 
 /** The activities a product's workflow calls: all but discovery's and the analysis cycle's own steps. */
 type Activities = Omit<
@@ -309,7 +310,7 @@ export async function openWorkflowTestContext(): Promise<
   WorkflowTestContext & { close: () => Promise<void> }
 > {
   const config = await testPlatform();
-  const connection = await Connection.connect({ address: config.temporal.address });
+  const connection = await Connection.connect(temporalConnectOptions(config.temporal.connection));
   const client = new Client({ connection, namespace: config.temporal.namespace });
   return { config, client, bundle: await workflowBundle(), close: () => connection.close() };
 }
@@ -389,7 +390,9 @@ export async function withWorker<T>(
   }) => Promise<T>,
 ): Promise<T> {
   const taskQueue = `product-test-${randomUUID()}`;
-  const connection = await NativeConnection.connect({ address: context.config.temporal.address });
+  const connection = await NativeConnection.connect(
+    temporalConnectOptions(context.config.temporal.connection),
+  );
   const worker = await Worker.create({
     connection,
     namespace: context.config.temporal.namespace,

@@ -29,6 +29,7 @@ import { testPlatform } from '../helpers/platform';
 import type { analysisWorkflow } from '../../workflows/analysis';
 import type { RunningWorker } from '../../workers/orchestration';
 import { startOrchestrationWorker } from '../../workers/orchestration';
+import { temporalConnectOptions } from '../../src/config';
 
 /** The cycle's activities as the worker builds them (activities/index.ts), on this run's topics. */
 function cycleActivities(
@@ -150,7 +151,7 @@ describe('analysis cycle on the real platform: checks at a pinned snapshot, resu
   before(async function () {
     this.timeout(15 * 60_000);
     config = await testPlatform();
-    kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'analysis-cycle-test' });
+    kafka = createKafkaClient({ connection: config.kafka, clientId: 'analysis-cycle-test' });
     producer = kafka.producer();
     await producer.connect();
     gateway = new SqlGatewayClient({ url: config.flink.sqlGatewayUrl });
@@ -622,10 +623,10 @@ describe('analysisWorkflow through the orchestration worker (real activities, re
   before(async function () {
     this.timeout(15 * 60_000);
     config = await testPlatform();
-    kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'analysis-workflow-test' });
+    kafka = createKafkaClient({ connection: config.kafka, clientId: 'analysis-workflow-test' });
     producer = kafka.producer();
     await producer.connect();
-    connection = await Connection.connect({ address: config.temporal.address });
+    connection = await Connection.connect(temporalConnectOptions(config.temporal.connection));
     client = new Client({ connection, namespace: config.temporal.namespace });
     await ensureCatalogTopic(kafka);
     await createProductTable(config, spec);

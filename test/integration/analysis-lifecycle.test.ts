@@ -18,6 +18,7 @@ import type { RunningWorker } from '../../workers/orchestration';
 import { startOrchestrationWorker } from '../../workers/orchestration';
 import { lakeTableSql, openLakeWriter } from '../helpers/lake-tables';
 import { testPlatform } from '../helpers/platform';
+import { temporalConnectOptions } from '../../src/config';
 
 const ordersTopic = `al${randomUUID().slice(0, 8)}.orders.orders`;
 const SEEDED = 300;
@@ -42,8 +43,8 @@ describe('analysis degrades and recovers a real product (real worker, real platf
   before(async function () {
     this.timeout(15 * 60_000);
     config = await testPlatform();
-    kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'analysis-lifecycle-test' });
-    connection = await Connection.connect({ address: config.temporal.address });
+    kafka = createKafkaClient({ connection: config.kafka, clientId: 'analysis-lifecycle-test' });
+    connection = await Connection.connect(temporalConnectOptions(config.temporal.connection));
     client = new Client({ connection, namespace: config.temporal.namespace });
     await seedKafka(kafka, {
       count: SEEDED,

@@ -13,7 +13,7 @@ describe('catalog reader (real Kafka)', function () {
   before(async function () {
     this.timeout(15 * 60_000);
     const config = await testPlatform();
-    kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'catalog-reader-test' });
+    kafka = createKafkaClient({ connection: config.kafka, clientId: 'catalog-reader-test' });
   });
 
   it('skips unreadable records with a log line naming their offset, and keeps the highest version', async () => {

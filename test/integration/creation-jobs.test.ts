@@ -138,7 +138,7 @@ describe('Creation: product Flink jobs on the real platform', function () {
   before(async function () {
     this.timeout(15 * 60_000);
     config = await testPlatform();
-    kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'creation-test' });
+    kafka = createKafkaClient({ connection: config.kafka, clientId: 'creation-test' });
     rest = new FlinkRestClient({ url: config.flink.restUrl });
     const jobs = new ProductJobs({
       gateway: new SqlGatewayClient({ url: config.flink.sqlGatewayUrl }),

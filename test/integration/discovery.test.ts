@@ -9,7 +9,7 @@ import { Partitioners } from 'kafkajs';
 import { stringify as toYaml } from 'yaml';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
 import type { MeshloopConfig } from '../../src/config';
-import { loadConfig } from '../../src/config';
+import { loadConfig, temporalConnectOptions } from '../../src/config';
 import {
   describeDiscoverySchedule,
   ensureDiscoverySchedule,
@@ -66,8 +66,8 @@ describe('discovery on the real platform (seed → discover → proposals await 
       OPENAI_API_KEY: '',
     };
     config = loadConfig(env);
-    kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'discovery-test' });
-    connection = await Connection.connect({ address: config.temporal.address });
+    kafka = createKafkaClient({ connection: config.kafka, clientId: 'discovery-test' });
+    connection = await Connection.connect(temporalConnectOptions(config.temporal.connection));
     client = new Client({ connection, namespace: config.temporal.namespace });
 
     const seeded = await seedKafka(kafka, { count: 6000, seed: 11, topicPrefix: prefix });

@@ -20,7 +20,7 @@ describe('Flink SQL on the real platform: Kafka to Kafka', function () {
   before(async function () {
     this.timeout(15 * 60_000); // a cold first run downloads Flink and the catalog
     config = await testPlatform();
-    kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'flink-kafka-test' });
+    kafka = createKafkaClient({ connection: config.kafka, clientId: 'flink-kafka-test' });
   });
 
   beforeEach(() => {

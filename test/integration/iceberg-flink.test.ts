@@ -22,7 +22,7 @@ describe('Iceberg on the real platform: Flink writes Kafka into a table through 
   before(async function () {
     this.timeout(15 * 60_000);
     config = await testPlatform();
-    kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'iceberg-flink-test' });
+    kafka = createKafkaClient({ connection: config.kafka, clientId: 'iceberg-flink-test' });
     catalog = new IcebergCatalogClient({ url: config.iceberg.catalogUrl });
     flink = new FlinkTestContext(config);
   });

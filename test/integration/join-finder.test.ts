@@ -9,7 +9,7 @@ import { Partitioners } from 'kafkajs';
 import { stringify as toYaml } from 'yaml';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
 import { createTopicsAndAwaitLeaders } from '../../src/adapters/kafka/topics';
-import { loadConfig } from '../../src/config';
+import { loadConfig, temporalConnectOptions } from '../../src/config';
 import { workflowIdOf } from '../../src/domain/spec';
 import { createLogger } from '../../src/log';
 import type { DiscoveryResult, discoveryWorkflow } from '../../workflows/discovery';
@@ -52,7 +52,7 @@ describe('discovery finds join keys from the values in Kafka (real platform)', f
       MESHLOOP_TASK_QUEUE: taskQueue,
       OPENAI_API_KEY: '',
     });
-    kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'join-finder-test' });
+    kafka = createKafkaClient({ connection: config.kafka, clientId: 'join-finder-test' });
     const records = lendingRecords({ prefix });
     const admin = kafka.admin();
     await admin.connect();
@@ -74,7 +74,7 @@ describe('discovery finds join keys from the values in Kafka (real platform)', f
       });
     }
     await producer.disconnect();
-    connection = await Connection.connect({ address: config.temporal.address });
+    connection = await Connection.connect(temporalConnectOptions(config.temporal.connection));
     client = new Client({ connection, namespace: config.temporal.namespace });
     worker = await startOrchestrationWorker(config, createLogger('join-finder-test', 'warn'), { taskQueue });
   });

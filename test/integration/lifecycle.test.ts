@@ -23,6 +23,7 @@ import { createLogger } from '../../src/log';
 import { seedKafka } from '../../src/seed/seed';
 import { testPlatform } from '../helpers/platform';
 import { runCli, spawnWorker } from '../helpers/processes';
+import { temporalConnectOptions } from '../../src/config';
 
 /** The seeded orders these products read: a topic of this run's own. */
 const ordersTopic = `lc${randomUUID().slice(0, 8)}.orders.orders`;
@@ -74,8 +75,8 @@ describe('the data product lifecycle on the real platform', function () {
   before(async function () {
     this.timeout(15 * 60_000);
     config = await testPlatform();
-    kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'lifecycle-test' });
-    connection = await Connection.connect({ address: config.temporal.address });
+    kafka = createKafkaClient({ connection: config.kafka, clientId: 'lifecycle-test' });
+    connection = await Connection.connect(temporalConnectOptions(config.temporal.connection));
     client = new Client({ connection, namespace: config.temporal.namespace });
     workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'meshloop-lifecycle-'));
     await seedKafka(kafka, {

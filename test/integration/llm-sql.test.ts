@@ -231,7 +231,7 @@ describe('LLM SQL drafts checked by the real SQL guard', function () {
 
   it('runs in the discovery activity when it is given the gateway: a repaired draft starts, with its SQL', async () => {
     const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'meshloop-llm-sql-'));
-    const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'llm-sql-test' });
+    const kafka = createKafkaClient({ connection: config.kafka, clientId: 'llm-sql-test' });
     const producer = kafka.producer();
     await producer.connect();
     const suffix = Date.now();

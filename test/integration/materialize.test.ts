@@ -39,7 +39,7 @@ describe('Materialization on the real platform: product topics land in Iceberg t
   before(async function () {
     this.timeout(15 * 60_000);
     config = await testPlatform();
-    kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'materialize-test' });
+    kafka = createKafkaClient({ connection: config.kafka, clientId: 'materialize-test' });
     activities = translatingFailures(
       createMaterializationActivities({
         materializers: createMaterializers(config, log),

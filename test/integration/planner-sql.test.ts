@@ -200,7 +200,7 @@ describe('the SQL of planner proposals and hand-written examples on Flink', func
     const prefix = `psql${Date.now().toString(36)}_`;
     const options = { seed: 5, topicPrefix: prefix, only: ['orders', 'payments', 'customers'] as const };
     const count = 3000;
-    const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'planner-sql-test' });
+    const kafka = createKafkaClient({ connection: config.kafka, clientId: 'planner-sql-test' });
     assert.equal((await seedKafka(kafka, { ...options, count })).sent, count);
     const seeded = [...take(generateSeedRecords(options), count)].map((r) => ({
       topic: r.topic.slice(prefix.length),

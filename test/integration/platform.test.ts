@@ -11,6 +11,7 @@ import { stackStatus } from '../../src/stack/stack';
 import { waitUntil } from '../../src/stack/probe';
 import type { platformCheckWorkflow } from '../fixtures/workflows/platform-check';
 import { testPlatform } from '../helpers/platform';
+import { temporalConnectOptions } from '../../src/config';
 
 describe('the local platform (real Temporal and Kafka)', function () {
   let config: MeshloopConfig;
@@ -32,12 +33,12 @@ describe('the local platform (real Temporal and Kafka)', function () {
   });
 
   it('runs a workflow on a worker and finds it by a Meshloop search attribute', async () => {
-    const connection = await Connection.connect({ address: config.temporal.address });
+    const connection = await Connection.connect(temporalConnectOptions(config.temporal.connection));
     const client = new Client({ connection, namespace: config.temporal.namespace });
     const taskQueue = `platform-check-${randomUUID()}`;
     const domain = `check-${randomUUID().slice(0, 8)}`;
     const worker = await Worker.create({
-      connection: await NativeConnection.connect({ address: config.temporal.address }),
+      connection: await NativeConnection.connect(temporalConnectOptions(config.temporal.connection)),
       namespace: config.temporal.namespace,
       taskQueue,
       workflowsPath: require.resolve('../fixtures/workflows/platform-check'),

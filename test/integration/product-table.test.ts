@@ -21,6 +21,7 @@ import type { RunningWorker } from '../../workers/orchestration';
 import { startOrchestrationWorker } from '../../workers/orchestration';
 import { testPlatform } from '../helpers/platform';
 import { runCli } from '../helpers/processes';
+import { temporalConnectOptions } from '../../src/config';
 
 /** The seeded orders the product reads: a topic of this run's own. */
 const ordersTopic = `tb${randomUUID().slice(0, 8)}.orders.orders`;
@@ -46,8 +47,8 @@ describe('every active product lands in its Iceberg table (real worker, real pla
   before(async function () {
     this.timeout(15 * 60_000);
     config = await testPlatform();
-    kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'product-table-test' });
-    connection = await Connection.connect({ address: config.temporal.address });
+    kafka = createKafkaClient({ connection: config.kafka, clientId: 'product-table-test' });
+    connection = await Connection.connect(temporalConnectOptions(config.temporal.connection));
     client = new Client({ connection, namespace: config.temporal.namespace });
     await seedKafka(kafka, {
       count: SEEDED,

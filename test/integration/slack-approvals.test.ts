@@ -10,7 +10,7 @@ import { stringify as toYaml } from 'yaml';
 import { startSlackFromConfig } from '../../src/cli/slack-commands';
 import { proposeProduct } from '../../src/cli/product-commands';
 import type { MeshloopConfig } from '../../src/config';
-import { loadConfig } from '../../src/config';
+import { loadConfig, temporalConnectOptions } from '../../src/config';
 import { parseSpec, workflowIdOf } from '../../src/domain/spec';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
 import { createLogger } from '../../src/log';
@@ -88,13 +88,13 @@ describe('approvals with signing required, end to end (real platform, worker, Sl
   before(async function () {
     this.timeout(15 * 60_000);
     const platform = await testPlatform();
-    const kafka = createKafkaClient({ brokers: platform.kafka.brokers, clientId: 'slack-e2e-test' });
+    const kafka = createKafkaClient({ connection: platform.kafka, clientId: 'slack-e2e-test' });
     await seedKafka(kafka, {
       count: 50,
       topicPrefix: ordersTopic.replace('orders.orders', ''),
       only: ['orders'],
     });
-    connection = await Connection.connect({ address: platform.temporal.address });
+    connection = await Connection.connect(temporalConnectOptions(platform.temporal.connection));
     client = new Client({ connection, namespace: platform.temporal.namespace });
     workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'meshloop-slack-'));
     const alice = newSigningKey({ id: 'alice-laptop', approver: 'alice' });

@@ -364,7 +364,7 @@ GROUP BY window_start, window_end;`,
   });
 
   it('as an activity: reads a product input from the catalog, and says when one is missing', async () => {
-    const kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'sql-guard-test' });
+    const kafka = createKafkaClient({ connection: config.kafka, clientId: 'sql-guard-test' });
     const catalogTopic = `_meshloop.catalog-guard-test-${Date.now()}`;
     await ensureCatalogTopic(kafka, catalogTopic);
     const producer = kafka.producer();

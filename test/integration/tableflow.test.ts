@@ -15,6 +15,7 @@ import { FakeConfluentCloud } from '../helpers/fake-confluent';
 import { testPlatform } from '../helpers/platform';
 import { validSpec } from '../helpers/specs';
 import type { materializeOnceWorkflow } from '../fixtures/workflows/materialize-once';
+import { temporalConnectOptions } from '../../src/config';
 
 describe('Tableflow provider against a fake Confluent Cloud API', function () {
   this.timeout(120_000);
@@ -111,11 +112,11 @@ describe('Tableflow provider against a fake Confluent Cloud API', function () {
     });
 
     async function runWorkflow(secret: string, product: MaterializationInput) {
-      const connection = await Connection.connect({ address: config.temporal.address });
+      const connection = await Connection.connect(temporalConnectOptions(config.temporal.connection));
       const client = new Client({ connection, namespace: config.temporal.namespace });
       const taskQueue = `tableflow-${randomUUID()}`;
       const worker = await Worker.create({
-        connection: await NativeConnection.connect({ address: config.temporal.address }),
+        connection: await NativeConnection.connect(temporalConnectOptions(config.temporal.connection)),
         namespace: config.temporal.namespace,
         taskQueue,
         workflowsPath: require.resolve('../fixtures/workflows/materialize-once'),

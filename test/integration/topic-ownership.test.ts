@@ -20,7 +20,7 @@ describe('output topics are a product’s own (real Kafka)', function () {
   before(async function () {
     this.timeout(15 * 60_000);
     const config = await testPlatform();
-    kafka = createKafkaClient({ brokers: config.kafka.brokers, clientId: 'topic-ownership-test' });
+    kafka = createKafkaClient({ connection: config.kafka, clientId: 'topic-ownership-test' });
     producer = kafka.producer({ allowAutoTopicCreation: false });
     await producer.connect();
   });

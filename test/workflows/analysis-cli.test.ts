@@ -25,6 +25,7 @@ import {
   uniqueProduct,
   waitForStatus,
 } from '../helpers/workflows';
+import { temporalConnectOptions } from '../../src/config';
 
 /**
  * `meshloop analyse` and `analyse --status` against the real Temporal server: the cycle's DuckDB
@@ -56,7 +57,7 @@ describe('meshloop analyse on the real Temporal server', function () {
 
   async function withAnalysisWorker<T>(body: (taskQueue: string) => Promise<T>): Promise<T> {
     const taskQueue = `analysis-cli-test-${randomUUID()}`;
-    const native = await NativeConnection.connect({ address: context.config.temporal.address });
+    const native = await NativeConnection.connect(temporalConnectOptions(context.config.temporal.connection));
     const worker = await Worker.create({
       connection: native,
       namespace: context.config.temporal.namespace,

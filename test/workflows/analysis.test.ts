@@ -14,6 +14,7 @@ import { waitUntil } from '../../src/stack/probe';
 import type { analysisWorkflow } from '../../workflows/analysis';
 import { testPlatform } from '../helpers/platform';
 import { FakeActivities, productInput, stageIs, uniqueProduct, waitForStatus } from '../helpers/workflows';
+import { temporalConnectOptions } from '../../src/config';
 
 /** The DuckDB steps, scripted: the cycle's outcome and the analyst's proposals are the test's. */
 class FakeCycle implements AnalysisCycleActivities {
@@ -60,7 +61,7 @@ describe('analysis schedules and analysisWorkflow (real Temporal server, fake Du
   before(async function () {
     this.timeout(15 * 60_000);
     config = await testPlatform();
-    connection = await Connection.connect({ address: config.temporal.address });
+    connection = await Connection.connect(temporalConnectOptions(config.temporal.connection));
     client = new Client({ connection, namespace: config.temporal.namespace });
     bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quiet });
   });
@@ -73,7 +74,7 @@ describe('analysis schedules and analysisWorkflow (real Temporal server, fake Du
     body: (taskQueue: string) => Promise<T>,
   ): Promise<T> {
     const taskQueue = `analysis-test-${randomUUID()}`;
-    const native = await NativeConnection.connect({ address: config.temporal.address });
+    const native = await NativeConnection.connect(temporalConnectOptions(config.temporal.connection));
     const worker = await Worker.create({
       connection: native,
       namespace: config.temporal.namespace,

@@ -13,6 +13,7 @@ import type { dataProductWorkflow } from '../../workflows/data-product';
 import { approveSignal } from '../../workflows/definitions';
 import { testPlatform } from '../helpers/platform';
 import { fakesWith, stageIs, uniqueProduct, waitForStatus } from '../helpers/workflows';
+import { temporalConnectOptions } from '../../src/config';
 
 /** Every byte Temporal's dev server stored: its SQLite file and write-ahead log. */
 async function storedBytes(config: MeshloopConfig): Promise<Buffer> {
@@ -40,9 +41,11 @@ describe('payload encryption (real Temporal server, its SQLite store read back)'
   /** Run one product to active with the given data converter; its spec and comment carry `marker`. */
   async function runProduct(marker: string, dataConverter: DataConverter | undefined): Promise<void> {
     const taskQueue = `encryption-test-${randomUUID()}`;
-    const connection = await Connection.connect({ address: config.temporal.address });
+    const connection = await Connection.connect(temporalConnectOptions(config.temporal.connection));
     const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter });
-    const workerConnection = await NativeConnection.connect({ address: config.temporal.address });
+    const workerConnection = await NativeConnection.connect(
+      temporalConnectOptions(config.temporal.connection),
+    );
     const worker = await Worker.create({
       connection: workerConnection,
       namespace: config.temporal.namespace,

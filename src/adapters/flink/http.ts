@@ -11,13 +11,19 @@ export async function flinkRequest<T>(
   api: 'sql-gateway' | 'rest',
   method: HttpMethod,
   url: string,
-  options: { body?: unknown; timeoutMs?: number } = {},
+  options: { body?: unknown; timeoutMs?: number; headers?: Readonly<Record<string, string>> } = {},
 ): Promise<T> {
   let response: Response;
+  // Extra headers (config.flink.headers: a gateway behind a proxy) go on every request; they may carry
+  // credentials, so they are never part of an error's message.
+  const headers = {
+    ...options.headers,
+    ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+  };
   try {
     response = await fetch(url, {
       method,
-      headers: options.body === undefined ? undefined : { 'content-type': 'application/json' },
+      headers,
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
       signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
     });

@@ -72,7 +72,14 @@ const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 export class FlinkRestClient {
   private readonly base: string;
-  constructor(private readonly options: Readonly<{ url: string; requestTimeoutMs?: number }>) {
+  constructor(
+    private readonly options: Readonly<{
+      url: string;
+      requestTimeoutMs?: number;
+      /** Sent with every request (config.flink.headers). */
+      headers?: Readonly<Record<string, string>>;
+    }>,
+  ) {
     this.base = options.url.replace(/\/+$/, '');
   }
 
@@ -80,6 +87,7 @@ export class FlinkRestClient {
     return flinkRequest<T>('rest', method, `${this.base}${path}`, {
       body,
       timeoutMs: this.options.requestTimeoutMs,
+      headers: this.options.headers,
     });
   }
 

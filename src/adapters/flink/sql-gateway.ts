@@ -65,6 +65,8 @@ export type SqlGatewayClientOptions = Readonly<{
   log?: Logger;
   /** Per HTTP request. Default 30 s. */
   requestTimeoutMs?: number;
+  /** Sent with every request (config.flink.headers: a gateway behind a proxy). */
+  headers?: Readonly<Record<string, string>>;
 }>;
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -78,7 +80,11 @@ export class SqlGatewayClient {
   /** @internal shared by sessions */
   request<T>(method: HttpMethod, pathOrUri: string, body?: unknown): Promise<T> {
     const url = pathOrUri.startsWith('/') ? `${this.base}${pathOrUri}` : `${this.base}/v3/${pathOrUri}`;
-    return flinkRequest<T>('sql-gateway', method, url, { body, timeoutMs: this.options.requestTimeoutMs });
+    return flinkRequest<T>('sql-gateway', method, url, {
+      body,
+      timeoutMs: this.options.requestTimeoutMs,
+      headers: this.options.headers,
+    });
   }
 
   get log(): Logger | undefined {

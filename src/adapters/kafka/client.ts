@@ -1,5 +1,7 @@
+import fs from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
-import type { LogEntry } from 'kafkajs';
+import type { KafkaConfig, LogEntry } from 'kafkajs';
+import type { KafkaConnection } from '../../config';
 import type { Logger } from '../../log';
 
 /** Meshloop's own topics start with this prefix; discovery never profiles them. */
@@ -17,7 +19,8 @@ export function isInternalTopic(topic: string): boolean {
  * our structured logger.
  */
 export function createKafkaClient(options: {
-  brokers: readonly string[];
+  /** config.kafka: brokers, TLS, SASL. */
+  connection: KafkaConnection;
   clientId: string;
   log?: Logger;
   retries?: number;
@@ -25,7 +28,8 @@ export function createKafkaClient(options: {
   const log = options.log;
   return new Kafka({
     clientId: options.clientId,
-    brokers: [...options.brokers],
+    brokers: [...options.connection.brokers],
+    ...kafkaSecurity(options.connection),
     connectionTimeout: 3000,
     requestTimeout: 30_000,
     retry: { retries: options.retries ?? 2 },
@@ -39,4 +43,27 @@ export function createKafkaClient(options: {
         else log.warn(message, fields);
       },
   });
+}
+
+/** kafkajs's `ssl` and `sasl` from the connection settings; certificate files are read here. */
+export function kafkaSecurity(connection: KafkaConnection): Pick<KafkaConfig, 'ssl' | 'sasl'> {
+  const { tls, sasl } = connection;
+  const read = (file?: string) => (file ? fs.readFileSync(file, 'utf8') : undefined);
+  const ssl: KafkaConfig['ssl'] = tls
+    ? Object.keys(tls).length === 0
+      ? true
+      : { ca: read(tls.caFile), cert: read(tls.certFile), key: read(tls.keyFile) }
+    : undefined;
+  let auth: KafkaConfig['sasl'];
+  if (sasl?.mechanism === 'oauthbearer') {
+    const value = sasl.token;
+    auth = { mechanism: 'oauthbearer', oauthBearerProvider: () => Promise.resolve({ value }) };
+  } else if (sasl) {
+    auth = {
+      mechanism: sasl.mechanism,
+      username: sasl.username,
+      password: sasl.password,
+    } as KafkaConfig['sasl'];
+  }
+  return { ...(ssl ? { ssl } : {}), ...(auth ? { sasl: auth } : {}) };
 }
