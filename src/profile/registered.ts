@@ -38,12 +38,8 @@ function avroTypeOf(type: AvroType): { type: ProfiledType; registeredType: strin
     return branches.length === 1 ? avroTypeOf(branches[0]!) : { type: 'json', registeredType: 'union' };
   }
   if (typeof type === 'object' && type !== null) {
-    const logical = type.logicalType;
-    if (logical && /^(timestamp|local-timestamp)-(millis|micros|nanos)$/.test(logical))
-      return { type: 'timestamp', registeredType: logical };
-    if (logical === 'date') return { type: 'timestamp', registeredType: logical };
-    if (logical === 'decimal') return { type: 'double', registeredType: logical };
-    if (logical === 'uuid') return { type: 'string', registeredType: logical };
+    const logical = type.logicalType ? avroLogicalTypes(type.logicalType) : undefined;
+    if (logical) return { type: logical, registeredType: type.logicalType! };
     if (type.type === 'record') return 'record';
     if (type.type === 'array') return { type: 'array', registeredType: 'array' };
     if (type.type === 'map') return { type: 'json', registeredType: 'map' };
@@ -62,6 +58,12 @@ function avroTypeOf(type: AvroType): { type: ProfiledType; registeredType: strin
     null: 'null',
   };
   return { type: primitive[type] ?? 'json', registeredType: type };
+}
+
+function avroLogicalTypes(logical: string): ProfiledType | undefined {
+  if (/^(timestamp|local-timestamp)-(millis|micros|nanos)$/.test(logical) || logical === 'date')
+    return 'timestamp';
+  return logical === 'decimal' ? 'double' : logical === 'uuid' ? 'string' : undefined;
 }
 
 /** The fields of an Avro record schema (its JSON text), flattened. Unparseable schemas give none. */
@@ -97,6 +99,27 @@ type JsonSchemaNode = {
   properties?: Record<string, JsonSchemaNode>;
 };
 
+const jsonSchemaTypes: Record<string, ProfiledType> = {
+  integer: 'long',
+  number: 'double',
+  boolean: 'boolean',
+  string: 'string',
+  array: 'array',
+};
+
+function jsonSchemaTypeOf(node: JsonSchemaNode | undefined): string {
+  const types = (Array.isArray(node?.type) ? node.type : [node?.type]).filter((t) => t && t !== 'null');
+  return types.length === 1 ? (types[0] as string) : 'json';
+}
+
+function jsonSchemaField(type: string, format: string | undefined): Omit<RegisteredField, 'name'> {
+  const timed = type === 'string' && (format === 'date-time' || format === 'date');
+  return {
+    type: timed ? 'timestamp' : (jsonSchemaTypes[type] ?? 'json'),
+    registeredType: format ? `${type} (${format})` : type,
+  };
+}
+
 /** The properties of a JSON Schema object (its text), flattened. */
 export function jsonSchemaFields(schemaText: string): RegisteredField[] {
   const out: RegisteredField[] = [];
@@ -104,30 +127,9 @@ export function jsonSchemaFields(schemaText: string): RegisteredField[] {
     for (const [key, child] of Object.entries(node.properties ?? {})) {
       if (out.length >= MAX_FIELDS) return;
       const name = prefix ? `${prefix}.${key}` : key;
-      const types = (Array.isArray(child?.type) ? child.type : [child?.type]).filter(
-        (t) => t && t !== 'null',
-      );
-      const type = types.length === 1 ? (types[0] as string) : 'json';
-      if (type === 'object' && child.properties && depth < FLATTEN_DEPTH) {
-        walk(child, name, depth + 1);
-        continue;
-      }
-      const format = child?.format;
-      const mapped: ProfiledType =
-        type === 'integer'
-          ? 'long'
-          : type === 'number'
-            ? 'double'
-            : type === 'boolean'
-              ? 'boolean'
-              : type === 'string'
-                ? format === 'date-time' || format === 'date'
-                  ? 'timestamp'
-                  : 'string'
-                : type === 'array'
-                  ? 'array'
-                  : 'json';
-      out.push({ name, type: mapped, registeredType: format ? `${type} (${format})` : type });
+      const type = jsonSchemaTypeOf(child);
+      if (type === 'object' && child.properties && depth < FLATTEN_DEPTH) walk(child, name, depth + 1);
+      else out.push({ name, ...jsonSchemaField(type, child?.format) });
     }
   };
   try {

@@ -9,6 +9,7 @@ import type {
 import type { SchemaRegistryConfig } from '../../config';
 import type { Logger } from '../../log';
 import type { DecodeFailure, ProfiledMessage } from '../../profile/profiler';
+import type { ProfiledType } from '../../profile/types';
 import type { RegisteredField, RegisteredFormat, RegisteredSchema } from '../../profile/registered';
 import { avroFields, jsonSchemaFields } from '../../profile/registered';
 import { createSchemaRegistryClient } from './client';
@@ -241,6 +242,13 @@ const integerScalars = new Set<ScalarType>([
 ]);
 const TIMESTAMP = 'google.protobuf.Timestamp';
 
+function scalarType(scalar: ScalarType): ProfiledType {
+  if (scalar === ScalarType.BOOL) return 'boolean';
+  if (scalar === ScalarType.DOUBLE || scalar === ScalarType.FLOAT) return 'double';
+  // Bytes are profiled as their base64 text.
+  return integerScalars.has(scalar) ? 'long' : 'string';
+}
+
 function scalarName(scalar: ScalarType): string {
   return (ScalarType[scalar] ?? 'scalar').toLowerCase();
 }
@@ -290,19 +298,9 @@ export function protobufFields(desc: DescMessage, prefix = '', depth = 1): Regis
   for (const field of desc.fields) {
     const name = prefix ? `${prefix}.${field.name}` : field.name;
     switch (field.fieldKind) {
-      case 'scalar': {
-        const s = field.scalar;
-        const type =
-          s === ScalarType.BOOL
-            ? 'boolean'
-            : s === ScalarType.DOUBLE || s === ScalarType.FLOAT
-              ? 'double'
-              : integerScalars.has(s)
-                ? 'long'
-                : 'string';
-        out.push({ name, type, registeredType: scalarName(s) });
+      case 'scalar':
+        out.push({ name, type: scalarType(field.scalar), registeredType: scalarName(field.scalar) });
         break;
-      }
       case 'enum':
         out.push({ name, type: 'string', registeredType: field.enum.typeName });
         break;
