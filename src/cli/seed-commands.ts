@@ -96,8 +96,7 @@ export function registerSeedCommand(program: Command): void {
     .command('seed')
     .description(
       'Produce a demo mesh into Kafka: orders, payments, shipments, customer profiles (PII), web clicks and ' +
-        'inventory (its schema drifts) as JSON, loyalty points as Avro and support tickets as Protobuf ' +
-        '(through the Schema Registry), keyed, with event times, joinable ids and a few malformed records',
+        'inventory (its schema drifts), keyed, with event times, joinable ids and a few malformed records',
     )
     .option(
       '-n, --count <records>',
@@ -116,7 +115,7 @@ export function registerSeedCommand(program: Command): void {
     .option('--topic-prefix <prefix>', 'put before every topic name', '')
     .option(
       '--registry-count <records>',
-      `records for the Schema Registry domains (${Object.values(registryTopics).join(', ')})`,
+      `records for the domains behind the Schema Registry (${Object.values(registryTopics).join(', ')}: Avro, Protobuf)`,
       positiveInt,
       2000,
     )
