@@ -33,7 +33,7 @@ export type RegistrySeedResult = Readonly<{
 const { STRING, INT32, BOOL, ENUM, MESSAGE } = FieldDescriptorProto_Type;
 
 /** support.proto as a descriptor (what protoc would make of `supportTicketProto`), built without protoc. */
-function supportTicketFile(): FileDescriptorProto {
+export function supportTicketFile(): FileDescriptorProto {
   const field = (name: string, number: number, type: FieldDescriptorProto_Type, typeName?: string) => ({
     name,
     number,

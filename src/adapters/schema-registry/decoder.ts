@@ -2,9 +2,9 @@ import type { DescField, DescMessage } from '@bufbuild/protobuf';
 import { ScalarType } from '@bufbuild/protobuf';
 import type {
   AvroDeserializer,
+  Client,
   JsonDeserializer,
   ProtobufDeserializer,
-  SchemaRegistryClient,
 } from '@confluentinc/schemaregistry';
 import type { SchemaRegistryConfig } from '../../config';
 import type { Logger } from '../../log';
@@ -61,7 +61,7 @@ export class RegistryDecoder {
   private readonly options: Required<RegistryDecoderOptions>;
 
   private constructor(
-    private readonly client: SchemaRegistryClient,
+    private readonly client: Client,
     private readonly deserializers: Deserializers,
     private readonly log: Logger | undefined,
     options: RegistryDecoderOptions,
@@ -73,7 +73,14 @@ export class RegistryDecoder {
     config: SchemaRegistryConfig,
     options: RegistryDecoderOptions & { log?: Logger } = {},
   ): Promise<RegistryDecoder> {
-    const client = await createSchemaRegistryClient(config);
+    return RegistryDecoder.withClient(await createSchemaRegistryClient(config), options);
+  }
+
+  /** Over a given client (tests pass the library's in-memory MockClient). */
+  static async withClient(
+    client: Client,
+    options: RegistryDecoderOptions & { log?: Logger } = {},
+  ): Promise<RegistryDecoder> {
     const serde = await import('@confluentinc/schemaregistry');
     const value = serde.SerdeType.VALUE;
     return new RegistryDecoder(
