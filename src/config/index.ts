@@ -85,7 +85,9 @@ const envSchema = z.object({
     .regex(/^3\.\d+\.\d+$/, 'an Apicurio Registry 3.x version like 3.3.3')
     .default('3.3.3'),
   MESHLOOP_SCHEMA_REGISTRY_PORT: port.default(portDefaults.MESHLOOP_SCHEMA_REGISTRY_PORT),
-  MESHLOOP_SCHEMA_REGISTRY_MANAGEMENT_PORT: port.default(portDefaults.MESHLOOP_SCHEMA_REGISTRY_MANAGEMENT_PORT),
+  MESHLOOP_SCHEMA_REGISTRY_MANAGEMENT_PORT: port.default(
+    portDefaults.MESHLOOP_SCHEMA_REGISTRY_MANAGEMENT_PORT,
+  ),
   MESHLOOP_SCHEMA_REGISTRY_URL: optionalText.pipe(
     z.url('must be a URL like http://127.0.0.1:8085/apis/ccompat/v7').optional(),
   ),

@@ -20,10 +20,7 @@ export const schemaRegistryHome = (config: StackConfig) =>
 export const localSchemaRegistryUrl = (config: StackConfig) =>
   `http://127.0.0.1:${config.schemaRegistry.port}/apis/ccompat/v7`;
 
-async function installAssembly(
-  config: StackConfig,
-  progress: (message: string) => void,
-): Promise<void> {
+async function installAssembly(config: StackConfig, progress: (message: string) => void): Promise<void> {
   const home = schemaRegistryHome(config);
   // A marker: an interrupted download or extraction starts over instead of being used.
   const marker = path.join(home, '.complete');
