@@ -78,7 +78,8 @@ export function supportTicketFile(): FileDescriptorProto {
 /** The encoders of both formats, registering each topic's value schema on first use (`<topic>-value`). */
 async function createEncoders(config: SchemaRegistryConfig) {
   const serde = await import('@confluentinc/schemaregistry');
-  const client = await createSchemaRegistryClient(config);
+  // Registering a schema is the registry's slowest request: more time than reads get.
+  const client = await createSchemaRegistryClient(config, 60_000);
   const files = createFileRegistry(supportTicketFile(), (name) =>
     name === 'google/protobuf/timestamp.proto' ? file_google_protobuf_timestamp : undefined,
   );

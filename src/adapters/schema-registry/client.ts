@@ -1,13 +1,20 @@
 import type { ClientConfig, SchemaRegistryClient } from '@confluentinc/schemaregistry';
 import type { SchemaRegistryConfig } from '../../config';
 
-/** Registry requests are few and cached; a registry that does not answer must not stall discovery. */
-const REQUEST_TIMEOUT_MS = 5000;
+/**
+ * Registry requests are few and cached, so a generous timeout costs little, and a busy registry
+ * (a loaded machine, a JVM still warming up) is not mistaken for a missing one; yet one that does
+ * not answer must not stall discovery for long.
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
 
-export function schemaRegistryClientConfig(config: SchemaRegistryConfig): ClientConfig {
+export function schemaRegistryClientConfig(
+  config: SchemaRegistryConfig,
+  timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
+): ClientConfig {
   return {
     baseURLs: [config.url],
-    createAxiosDefaults: { timeout: REQUEST_TIMEOUT_MS },
+    createAxiosDefaults: { timeout: timeoutMs },
     maxRetries: 1,
     ...(config.basicAuth
       ? {
@@ -29,7 +36,8 @@ export function schemaRegistryClientConfig(config: SchemaRegistryConfig): Client
  */
 export async function createSchemaRegistryClient(
   config: SchemaRegistryConfig,
+  timeoutMs?: number,
 ): Promise<SchemaRegistryClient> {
   const { SchemaRegistryClient } = await import('@confluentinc/schemaregistry');
-  return new SchemaRegistryClient(schemaRegistryClientConfig(config));
+  return new SchemaRegistryClient(schemaRegistryClientConfig(config, timeoutMs));
 }
