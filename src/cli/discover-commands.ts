@@ -17,6 +17,7 @@ import { createKafkaClient } from '../adapters/kafka/client';
 import { listDataTopics } from '../adapters/kafka/sampler';
 import type { MeshloopConfig } from '../config';
 import { seedTopics } from '../seed/generator';
+import { registryAddress } from '../adapters/schema-registry/client';
 import { seedKafka } from '../seed/seed';
 import { registryTopics } from '../seed/registry-generator';
 import { seedRegistryTopics } from '../seed/registry-seed';
@@ -89,7 +90,7 @@ export async function startDiscoveryDemo(config: MeshloopConfig): Promise<void> 
     // The JSON demo works without them: a registry that fails is reported, not fatal.
     await seedRegistryTopics(kafka, config.schemaRegistry, { count: 2000 }).catch((error: Error) =>
       progressLine(
-        `the Schema Registry at ${config.schemaRegistry.url} failed (${error.message}); ` +
+        `the Schema Registry at ${registryAddress(config.schemaRegistry)} failed (${error.message}); ` +
           '`bin/meshloop seed --only loyalty,support` tries again',
       ),
     );

@@ -9,6 +9,7 @@ import { createLogger } from '../log';
 import type { SeedTopicName } from '../seed/generator';
 import { DEFAULT_SEED, seedTopics } from '../seed/generator';
 import type { SeedResult } from '../seed/seed';
+import { registryAddress } from '../adapters/schema-registry/client';
 import { seedKafka } from '../seed/seed';
 import type { RegistryTopicName } from '../seed/registry-generator';
 import { registryTopics } from '../seed/registry-generator';
@@ -52,7 +53,7 @@ async function seedThroughRegistry(
       ? `answered ${status}: ${(error as Error).message}`
       : `did not answer (${(error as Error).message})`;
     throw new Error(
-      `the Schema Registry at ${config.schemaRegistry.url} ${cause}. Start the local one with ` +
+      `the Schema Registry at ${registryAddress(config.schemaRegistry)} ${cause}. Start the local one with ` +
         '`meshloop stack up registry`, check MESHLOOP_SCHEMA_REGISTRY_URL and its credentials, ' +
         'or seed the JSON topics only with --no-registry.',
       { cause: error },
@@ -163,7 +164,7 @@ export function registerSeedCommand(program: Command): void {
             });
         if (seedRegistry)
           progressLine(
-            `Avro and Protobuf topics through the Schema Registry at ${config.schemaRegistry.url}`,
+            `Avro and Protobuf topics through the Schema Registry at ${registryAddress(config.schemaRegistry)}`,
           );
         const registry = seedRegistry
           ? await seedThroughRegistry(kafka, config, {

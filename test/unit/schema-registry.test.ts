@@ -9,6 +9,7 @@ import {
   SerdeType,
 } from '@confluentinc/schemaregistry';
 import { file_google_protobuf_timestamp, timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { registryAddress } from '../../src/adapters/schema-registry/client';
 import { RegistryDecoder } from '../../src/adapters/schema-registry/decoder';
 import { protobufIndexesSound, wireSchemaId } from '../../src/adapters/schema-registry/wire';
 import { loadConfig } from '../../src/config';
@@ -325,6 +326,10 @@ describe('Schema Registry records (Confluent wire format)', () => {
         () => loadConfig({ MESHLOOP_SCHEMA_REGISTRY_URL: 'not a url' }),
         /MESHLOOP_SCHEMA_REGISTRY_URL/,
       );
+      // Messages name the registry without credentials written into its URL.
+      const withUserInfo = loadConfig({ MESHLOOP_SCHEMA_REGISTRY_URL: 'https://key:secret@sr.example/x' });
+      assert.equal(registryAddress(withUserInfo.schemaRegistry), 'https://***@sr.example/x');
+      assert.equal(registryAddress(local), 'http://127.0.0.1:18085/apis/ccompat/v7');
     });
   });
 });

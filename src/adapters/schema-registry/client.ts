@@ -41,3 +41,17 @@ export async function createSchemaRegistryClient(
   const { SchemaRegistryClient } = await import('@confluentinc/schemaregistry');
   return new SchemaRegistryClient(schemaRegistryClientConfig(config, timeoutMs));
 }
+
+/** The registry's address for messages: credentials written into the URL itself are masked. */
+export function registryAddress(config: SchemaRegistryConfig): string {
+  try {
+    const url = new URL(config.url);
+    if (url.username || url.password) {
+      url.username = '***';
+      url.password = '';
+    }
+    return url.toString().replace(/\/$/, '');
+  } catch {
+    return '(the configured registry)';
+  }
+}
