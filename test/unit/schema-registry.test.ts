@@ -8,9 +8,15 @@ import {
   ProtobufSerializer,
   SerdeType,
 } from '@confluentinc/schemaregistry';
-import { file_google_protobuf_timestamp, timestampFromMs } from '@bufbuild/protobuf/wkt';
+import {
+  FieldDescriptorProto_Label,
+  FieldDescriptorProto_Type,
+  FileDescriptorProtoSchema,
+  file_google_protobuf_timestamp,
+  timestampFromMs,
+} from '@bufbuild/protobuf/wkt';
 import { registryAddress } from '../../src/adapters/schema-registry/client';
-import { RegistryDecoder } from '../../src/adapters/schema-registry/decoder';
+import { protobufFields, protobufToPlain, RegistryDecoder } from '../../src/adapters/schema-registry/decoder';
 import { protobufIndexesSound, wireSchemaId } from '../../src/adapters/schema-registry/wire';
 import { loadConfig } from '../../src/config';
 import type { ProfiledMessage } from '../../src/profile';
@@ -293,6 +299,106 @@ describe('Schema Registry records (Confluent wire format)', () => {
       assert.ok(out.every((m) => m.decodeFailure === 'unknownSchema'));
       assert.equal(warnings.length, 1, 'said once');
       assert.ok(Date.now() - began < 15_000, `took ${Date.now() - began} ms`);
+    });
+  });
+
+  describe('Protobuf messages as plain JSON', () => {
+    it('reads oneofs, maps, repeated enums and nested messages under the .proto names', () => {
+      const { OPTIONAL: one, REPEATED: many } = FieldDescriptorProto_Label;
+      const { STRING, INT64, ENUM, MESSAGE } = FieldDescriptorProto_Type;
+      const file = create(FileDescriptorProtoSchema, {
+        name: 't.proto',
+        package: 't',
+        syntax: 'proto3',
+        messageType: [
+          {
+            name: 'Event',
+            field: [
+              { name: 'event_id', number: 1, type: STRING, label: one, jsonName: 'eventId' },
+              { name: 'big_count', number: 2, type: INT64, label: one, jsonName: 'bigCount' },
+              { name: 'by_email', number: 3, type: STRING, label: one, jsonName: 'byEmail', oneofIndex: 0 },
+              { name: 'by_phone', number: 4, type: STRING, label: one, jsonName: 'byPhone', oneofIndex: 0 },
+              {
+                name: 'labels',
+                number: 5,
+                type: MESSAGE,
+                label: many,
+                typeName: '.t.Event.LabelsEntry',
+                jsonName: 'labels',
+              },
+              {
+                name: 'colours',
+                number: 6,
+                type: ENUM,
+                label: many,
+                typeName: '.t.Colour',
+                jsonName: 'colours',
+              },
+              {
+                name: 'inner',
+                number: 7,
+                type: MESSAGE,
+                label: one,
+                typeName: '.t.Inner',
+                jsonName: 'inner',
+              },
+            ],
+            oneofDecl: [{ name: 'contact' }],
+            nestedType: [
+              {
+                name: 'LabelsEntry',
+                field: [
+                  { name: 'key', number: 1, type: STRING, label: one, jsonName: 'key' },
+                  { name: 'value', number: 2, type: STRING, label: one, jsonName: 'value' },
+                ],
+                options: { mapEntry: true },
+              },
+            ],
+          },
+          {
+            name: 'Inner',
+            field: [{ name: 'shop_name', number: 1, type: STRING, label: one, jsonName: 'shopName' }],
+          },
+        ],
+        enumType: [
+          {
+            name: 'Colour',
+            value: [
+              { name: 'NONE', number: 0 },
+              { name: 'RED', number: 1 },
+            ],
+          },
+        ],
+      });
+      const desc = createFileRegistry(file, () => undefined).getMessage('t.Event')!;
+      const event = create(desc, {
+        eventId: 'e1',
+        bigCount: 2n ** 62n,
+        contact: { case: 'byPhone', value: '+49' },
+        labels: { a: 'b' },
+        colours: [1, 0],
+        inner: { shopName: 'Berlin' },
+      });
+      assert.deepEqual(protobufToPlain(desc, event, 32), {
+        event_id: 'e1',
+        big_count: String(2n ** 62n),
+        by_phone: '+49',
+        labels: { a: 'b' },
+        colours: ['RED', 'NONE'],
+        inner: { shop_name: 'Berlin' },
+      });
+      assert.deepEqual(
+        protobufFields(desc).map((f) => `${f.name}:${f.type}/${f.registeredType}`),
+        [
+          'event_id:string/string',
+          'big_count:long/int64',
+          'by_email:string/string',
+          'by_phone:string/string',
+          'labels:json/map',
+          'colours:array/repeated',
+          'inner.shop_name:string/string',
+        ],
+      );
     });
   });
 

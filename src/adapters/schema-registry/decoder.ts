@@ -1,4 +1,4 @@
-import type { DescField, DescMessage } from '@bufbuild/protobuf';
+import type { DescEnum, DescField, DescMessage } from '@bufbuild/protobuf';
 import { ScalarType } from '@bufbuild/protobuf';
 import type {
   AvroDeserializer,
@@ -224,10 +224,7 @@ export function toPlain(value: unknown, depth: number): unknown {
       if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
       if (Array.isArray(value)) return value.map((item) => toPlain(item, depth - 1));
       const out: Record<string, unknown> = {};
-      for (const [key, inner] of Object.entries(value)) {
-        // avsc wraps union branches as { "type": value } only when asked; plain objects pass through.
-        if (!key.startsWith('$')) out[key] = toPlain(inner, depth - 1);
-      }
+      for (const [key, inner] of Object.entries(value)) out[key] = toPlain(inner, depth - 1);
       return out;
     }
     default:
@@ -271,11 +268,17 @@ export function protobufToPlain(desc: DescMessage, message: unknown, depth: numb
   }
   const out: Record<string, unknown> = {};
   for (const field of desc.fields) {
-    const value = source[field.localName];
+    const value = field.oneof ? oneofValue(source, field) : source[field.localName];
     if (value === undefined) continue;
     out[field.name] = protobufValue(field, value, depth - 1);
   }
   return out;
+}
+
+/** A oneof member lives under the oneof's name as `{ case, value }` in protobuf-es messages. */
+function oneofValue(source: Record<string, unknown>, field: DescField): unknown {
+  const chosen = source[field.oneof!.localName] as { case?: string; value?: unknown } | undefined;
+  return chosen?.case === field.localName ? chosen.value : undefined;
 }
 
 function protobufValue(field: DescField, value: unknown, depth: number): unknown {
@@ -283,7 +286,7 @@ function protobufValue(field: DescField, value: unknown, depth: number): unknown
     case 'scalar':
       return toPlain(value, depth);
     case 'enum':
-      return field.enum.values.find((v) => v.number === value)?.name ?? value;
+      return enumName(field.enum, value);
     case 'message':
       return protobufToPlain(field.message, value, depth);
     case 'list':
@@ -291,12 +294,28 @@ function protobufValue(field: DescField, value: unknown, depth: number): unknown
         ? value.map((item) =>
             field.listKind === 'message'
               ? protobufToPlain(field.message, item, depth - 1)
-              : toPlain(item, depth - 1),
+              : field.listKind === 'enum'
+                ? enumName(field.enum, item)
+                : toPlain(item, depth - 1),
           )
         : [];
-    default:
-      return toPlain(value, depth);
+    case 'map': {
+      const out: Record<string, unknown> = {};
+      for (const [key, item] of Object.entries((value ?? {}) as Record<string, unknown>)) {
+        out[key] =
+          field.mapKind === 'message'
+            ? protobufToPlain(field.message, item, depth - 1)
+            : field.mapKind === 'enum'
+              ? enumName(field.enum, item)
+              : toPlain(item, depth - 1);
+      }
+      return out;
+    }
   }
+}
+
+function enumName(desc: DescEnum, value: unknown): unknown {
+  return desc.values.find((v) => v.number === value)?.name ?? value;
 }
 
 /** The fields of a Protobuf message, flattened as the profiler flattens nested objects. */
