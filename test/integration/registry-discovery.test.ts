@@ -6,7 +6,10 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { Kafka } from 'kafkajs';
 import { stringify as toYaml } from 'yaml';
+import { JsonSerializer, SchemaRegistryClient, SerdeType } from '@confluentinc/schemaregistry';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
+import { createTopicsAndAwaitLeaders } from '../../src/adapters/kafka/topics';
+import { schemaRegistryClientConfig } from '../../src/adapters/schema-registry/client';
 import type { MeshloopConfig } from '../../src/config';
 import { loadConfig } from '../../src/config';
 import { workflowIdOf } from '../../src/domain/spec';
@@ -130,6 +133,49 @@ describe('discovery of Avro and Protobuf topics through the Schema Registry', fu
     await seedKafka(kafka, { count: 3000, seed: 42, topicPrefix: prefix, only: ['customers', 'orders'] });
   });
 
+  it('a JSON Schema topic, with records the registry cannot explain beside it', async function () {
+    this.timeout(2 * 60_000);
+    const topic = `${prefix}support.surveys`;
+    const admin = kafka.admin();
+    await admin.connect();
+    await createTopicsAndAwaitLeaders(admin, [{ topic, numPartitions: 1, replicationFactor: 1 }]);
+    await admin.disconnect();
+    const registry = new SchemaRegistryClient(schemaRegistryClientConfig(config.schemaRegistry));
+    await registry.register(`${topic}-value`, {
+      schemaType: 'JSON',
+      schema: JSON.stringify({
+        type: 'object',
+        properties: {
+          survey_id: { type: 'string' },
+          score: { type: 'integer' },
+          answered_at: { type: 'string', format: 'date-time' },
+        },
+      }),
+    });
+    const serializer = new JsonSerializer(registry, SerdeType.VALUE, { useLatestVersion: true });
+    const values: Buffer[] = [];
+    for (let i = 0; i < 200; i++) {
+      values.push(
+        await serializer.serialize(topic, {
+          survey_id: `srv-${i}`,
+          score: i % 11,
+          answered_at: new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString(),
+        }),
+      );
+    }
+    // An id the registry never gave, and a record cut short after its header.
+    const unknownId = Buffer.from([0, 0x7f, 0xff, 0xff, 0x01, 0x7b, 0x7d]);
+    const truncated = Buffer.concat([values[0]!.subarray(0, 5), Buffer.from('{"survey_id": ')]);
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: [...values, unknownId, truncated].map((value) => ({ value })),
+    });
+    await producer.disconnect();
+  });
+
   it('profiles them with their registered field names and types, and proposes products from them', async function () {
     this.timeout(5 * 60_000);
     result = await client.workflow.execute<typeof discoveryWorkflow>('discoveryWorkflow', {
@@ -174,6 +220,17 @@ describe('discovery of Avro and Protobuf topics through the Schema Registry', fu
     assert.ok(
       support.fields.find((f) => f.name === 'priority')?.topValues?.some((v) => v.value === 'NORMAL'),
     );
+
+    const surveys = profileOf('support.surveys');
+    assert.equal(surveys.format?.kind, 'json-schema');
+    assert.equal(surveys.parsed, 200);
+    assert.equal(surveys.unparseable.byReason.unknownSchema, 1, JSON.stringify(surveys.unparseable));
+    assert.equal(surveys.unparseable.byReason.undecodable, 1, JSON.stringify(surveys.unparseable));
+    assert.deepEqual(typed(surveys), {
+      survey_id: 'string/string',
+      score: 'long/integer',
+      answered_at: 'timestamp/string (date-time)',
+    });
 
     // JSON topics profile as they always did.
     const orders = profileOf('orders.orders');
