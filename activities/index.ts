@@ -7,6 +7,7 @@ import { proposeWithLlmAnalyst } from '../src/agents/llm-analyst';
 import type { AnalysisLake, LlmAnalystInput } from '../src/analysis/cycle-service';
 import { ProductJobs } from '../src/creation/product-jobs';
 import type { MeshMaterializationDefaults } from '../src/domain/materialization';
+import type { SchemaRegistryConfig } from '../src/config';
 import type { Logger } from '../src/log';
 import type { Materializers } from '../src/materialize';
 import { createAnalysisScheduleActivities } from './analysis';
@@ -56,6 +57,8 @@ export type ActivityClients = Readonly<{
     materialization: MeshMaterializationDefaults;
     catalogTopic?: string;
     proposalsTopic?: string;
+    /** Discovery decodes Avro, Protobuf and JSON Schema records through it (its credentials stay here). */
+    schemaRegistry?: SchemaRegistryConfig;
   }>;
 }>;
 
@@ -95,6 +98,7 @@ export function createActivities(clients: ActivityClients) {
       dataDir: settings.dataDir,
       meshFile: settings.meshFile,
       ...(llm ? { llm } : {}),
+      ...(settings.schemaRegistry ? { schemaRegistry: settings.schemaRegistry } : {}),
       sqlGuard,
       ...topics,
     }),

@@ -85,6 +85,7 @@ export async function startOrchestrationWorker(
       meshFile: config.meshFile,
       dataDir: config.stack.dataDir,
       materialization: config.materialize,
+      schemaRegistry: config.schemaRegistry,
     },
   });
   const worker = await Worker.create({

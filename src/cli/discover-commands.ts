@@ -17,7 +17,10 @@ import { createKafkaClient } from '../adapters/kafka/client';
 import { listDataTopics } from '../adapters/kafka/sampler';
 import type { MeshloopConfig } from '../config';
 import { seedTopics } from '../seed/generator';
+import { registryAddress } from '../adapters/schema-registry/client';
 import { seedKafka } from '../seed/seed';
+import { registryTopics } from '../seed/registry-generator';
+import { seedRegistryTopics } from '../seed/registry-seed';
 import { progressLine, table } from './output';
 import { dataConverterFor } from '../codec/payload-codec';
 
@@ -77,9 +80,20 @@ export function formatDiscoveryResult(result: DiscoveryResult): string {
  */
 export async function startDiscoveryDemo(config: MeshloopConfig): Promise<void> {
   const kafka = createKafkaClient({ connection: config.kafka, clientId: 'meshloop-demo' });
-  if (!(await listDataTopics(kafka)).includes(seedTopics.orders)) {
+  const topics = await listDataTopics(kafka);
+  if (!topics.includes(seedTopics.orders)) {
     progressLine('seeding the demo mesh (10,000 records; `bin/meshloop seed` adds more)');
     await seedKafka(kafka, { count: 10_000 });
+  }
+  if (!topics.includes(registryTopics.loyalty)) {
+    progressLine('seeding the Avro and Protobuf domains through the Schema Registry (2,000 records)');
+    // The JSON demo works without them: a registry that fails is reported, not fatal.
+    await seedRegistryTopics(kafka, config.schemaRegistry, { count: 2000 }).catch((error: Error) =>
+      progressLine(
+        `the Schema Registry at ${registryAddress(config.schemaRegistry)} failed (${error.message}); ` +
+          '`bin/meshloop seed --only loyalty,support` tries again',
+      ),
+    );
   }
   const connection = await Connection.connect({
     ...temporalConnectOptions(config.temporal.connection),

@@ -2,11 +2,19 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { createKafkaClient } from '../adapters/kafka/client';
 import { progressLine, table } from './output';
+import type { Kafka } from 'kafkajs';
+import type { MeshloopConfig } from '../config';
 import { loadConfig } from '../config';
 import { createLogger } from '../log';
 import type { SeedTopicName } from '../seed/generator';
 import { DEFAULT_SEED, seedTopics } from '../seed/generator';
+import type { SeedResult } from '../seed/seed';
+import { registryAddress } from '../adapters/schema-registry/client';
 import { seedKafka } from '../seed/seed';
+import type { RegistryTopicName } from '../seed/registry-generator';
+import { registryTopics } from '../seed/registry-generator';
+import type { RegistrySeedResult } from '../seed/registry-seed';
+import { seedRegistryTopics } from '../seed/registry-seed';
 
 const positiveInt = (value: string) => {
   const n = Number(value);
@@ -18,14 +26,71 @@ const positiveNumber = (value: string) => {
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('a positive number');
   return n;
 };
-const topicNames = (value: string): SeedTopicName[] => {
+type TopicName = SeedTopicName | RegistryTopicName;
+const knownTopicNames = [...Object.keys(seedTopics), ...Object.keys(registryTopics)];
+const topicNames = (value: string): TopicName[] => {
   const names = value.split(',').map((name) => name.trim());
-  const known = Object.keys(seedTopics);
-  const unknown = names.filter((name) => !known.includes(name));
+  const unknown = names.filter((name) => !knownTopicNames.includes(name));
   if (unknown.length > 0)
-    throw new InvalidArgumentError(`unknown: ${unknown.join(', ')}; known: ${known.join(', ')}`);
-  return names as SeedTopicName[];
+    throw new InvalidArgumentError(`unknown: ${unknown.join(', ')}; known: ${knownTopicNames.join(', ')}`);
+  return names as TopicName[];
 };
+const isRegistryName = (name: TopicName): name is RegistryTopicName => name in registryTopics;
+
+/** Seed the Avro and Protobuf domains; a registry that does not answer is named with what to do. */
+async function seedThroughRegistry(
+  kafka: Kafka,
+  config: MeshloopConfig,
+  options: { count: number; seed: number; only?: RegistryTopicName[]; topicPrefix: string },
+): Promise<RegistrySeedResult> {
+  try {
+    return await seedRegistryTopics(kafka, config.schemaRegistry, options);
+  } catch (error) {
+    // Kafka's errors say what they are; the registry's (RestError, axios) get the registry's name.
+    if ((error as Error).name.startsWith('KafkaJS')) throw error;
+    const status = (error as { status?: number }).status;
+    const cause = status
+      ? `answered ${status}: ${(error as Error).message}`
+      : `did not answer (${(error as Error).message})`;
+    throw new Error(
+      `the Schema Registry at ${registryAddress(config.schemaRegistry)} ${cause}. Start the local one with ` +
+        '`meshloop stack up registry`, check MESHLOOP_SCHEMA_REGISTRY_URL and its credentials, ' +
+        'or seed the JSON topics only with --no-registry.',
+      { cause: error },
+    );
+  }
+}
+
+function printSeedResult(result: SeedResult, registry: RegistrySeedResult | undefined, json: boolean): void {
+  const formats: Record<string, string> = Object.fromEntries(
+    Object.entries(registry?.subjects ?? {}).map(([topic, s]) => [topic, s.format]),
+  );
+  const byTopic = Object.entries({ ...result.byTopic, ...registry?.byTopic }).sort(([a], [b]) =>
+    a.localeCompare(b),
+  );
+  const sent = result.sent + (registry?.sent ?? 0);
+  if (json) {
+    const topics = byTopic.map(([topic, records]) => ({
+      topic,
+      records,
+      format: formats[topic] ?? 'json',
+      ...(registry?.subjects[topic] ? { subject: registry.subjects[topic].subject } : {}),
+    }));
+    console.log(JSON.stringify({ sent, malformed: result.malformed, topics }, null, 2));
+    return;
+  }
+  console.log(
+    table([
+      ['TOPIC', 'FORMAT', 'RECORDS'],
+      ...byTopic.map(([topic, count]) => [topic, formats[topic] ?? 'json', String(count)]),
+    ]),
+  );
+  const seconds = (result.elapsedMs + (registry?.elapsedMs ?? 0)) / 1000;
+  console.log(
+    `\n${sent} records in ${seconds.toFixed(1)} s, ${result.malformed} of them ` +
+      'deliberately malformed. Next: `bin/meshloop discover`.',
+  );
+}
 
 export function registerSeedCommand(program: Command): void {
   program
@@ -47,16 +112,27 @@ export function registerSeedCommand(program: Command): void {
       positiveInt,
       DEFAULT_SEED,
     )
-    .option('--only <topics>', `comma-separated subset of ${Object.keys(seedTopics).join(',')}`, topicNames)
+    .option('--only <topics>', `comma-separated subset of ${knownTopicNames.join(',')}`, topicNames)
     .option('--topic-prefix <prefix>', 'put before every topic name', '')
+    .option(
+      '--registry-count <records>',
+      `records for the domains behind the Schema Registry (${Object.values(registryTopics).join(', ')}: Avro, Protobuf)`,
+      positiveInt,
+      2000,
+    )
+    .option('--no-registry', 'skip the Avro and Protobuf domains (no Schema Registry needed)')
+    .option('--json', 'machine-readable output', false)
     .action(
       async (options: {
         count?: number;
         duration?: number;
         rate?: number;
         seed: number;
-        only?: SeedTopicName[];
+        only?: TopicName[];
         topicPrefix: string;
+        registryCount: number;
+        registry: boolean;
+        json: boolean;
       }) => {
         const config = loadConfig();
         const log = createLogger('seed', config.logLevel);
@@ -66,31 +142,39 @@ export function registerSeedCommand(program: Command): void {
             `${options.count ? `, ${options.count} records` : ''}${options.duration ? `, ${options.duration} s` : ''}` +
             `${options.rate ? `, ≤ ${options.rate}/s` : ''})`,
         );
-        const result = await seedKafka(kafka, {
-          seed: options.seed,
-          count: options.count,
-          durationMs: options.duration === undefined ? undefined : options.duration * 1000,
-          rate: options.rate,
-          only: options.only,
-          topicPrefix: options.topicPrefix,
-          progress: ({ sent, target, perSecond }) =>
-            progressLine(
-              `${sent.toLocaleString('en')}${target ? ` / ${target.toLocaleString('en')}` : ''} records ` +
-                `(${Math.round(perSecond).toLocaleString('en')}/s)`,
-            ),
-        });
-        console.log(
-          table([
-            ['TOPIC', 'RECORDS'],
-            ...Object.entries(result.byTopic)
-              .sort(([a], [b]) => a.localeCompare(b))
-              .map(([topic, count]) => [topic, String(count)]),
-          ]),
-        );
-        console.log(
-          `\n${result.sent} records in ${(result.elapsedMs / 1000).toFixed(1)} s, ${result.malformed} of them ` +
-            'deliberately malformed. Next: `bin/meshloop discover`.',
-        );
+        const onlyJson = options.only?.filter((name): name is SeedTopicName => !isRegistryName(name));
+        const onlyRegistry = options.only?.filter(isRegistryName);
+        const seedJson = onlyJson === undefined || onlyJson.length > 0;
+        const seedRegistry = options.registry && (onlyRegistry === undefined || onlyRegistry.length > 0);
+        const empty: SeedResult = { sent: 0, malformed: 0, byTopic: {}, elapsedMs: 0 };
+        const result = !seedJson
+          ? empty
+          : await seedKafka(kafka, {
+              seed: options.seed,
+              count: options.count,
+              durationMs: options.duration === undefined ? undefined : options.duration * 1000,
+              rate: options.rate,
+              only: onlyJson,
+              topicPrefix: options.topicPrefix,
+              progress: ({ sent, target, perSecond }) =>
+                progressLine(
+                  `${sent.toLocaleString('en')}${target ? ` / ${target.toLocaleString('en')}` : ''} records ` +
+                    `(${Math.round(perSecond).toLocaleString('en')}/s)`,
+                ),
+            });
+        if (seedRegistry)
+          progressLine(
+            `Avro and Protobuf topics through the Schema Registry at ${registryAddress(config.schemaRegistry)}`,
+          );
+        const registry = seedRegistry
+          ? await seedThroughRegistry(kafka, config, {
+              count: options.registryCount,
+              seed: options.seed,
+              only: onlyRegistry,
+              topicPrefix: options.topicPrefix,
+            })
+          : undefined;
+        printSeedResult(result, registry, options.json);
       },
     );
 }

@@ -35,6 +35,11 @@ export function isSecretKey(key: string): boolean {
 
 export const mask = '********';
 
+/** A URL's user and password (`https://user:pass@host`) masked: a value that is not a secret may carry one. */
+export function withoutUrlCredentials(value: string): string {
+  return value.replace(/(\/\/)[^/@\s]*@/g, `$1${mask}@`);
+}
+
 function present(value: string | undefined): value is string {
   return value !== undefined && value.trim() !== '';
 }
@@ -55,7 +60,8 @@ export function describeSettings(env: NodeJS.ProcessEnv = process.env): Setting[
   for (const key of Object.keys(envSchema.shape)) {
     const secret = isSecretKey(key);
     const raw = env[key];
-    if (present(raw)) rows.push({ key, value: secret ? mask : raw.trim(), ...sourceOf(key), secret });
+    if (present(raw))
+      rows.push({ key, value: secret ? mask : withoutUrlCredentials(raw.trim()), ...sourceOf(key), secret });
     else {
       const value = (data as Record<string, string | number | undefined>)[key];
       rows.push({

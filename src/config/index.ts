@@ -34,6 +34,8 @@ export const portDefaults = {
   MESHLOOP_FLINK_SQL_GATEWAY_PORT: 8083,
   MESHLOOP_ICEBERG_REST_PORT: 8181,
   MESHLOOP_CODEC_SERVER_PORT: 8234,
+  MESHLOOP_SCHEMA_REGISTRY_PORT: 8085,
+  MESHLOOP_SCHEMA_REGISTRY_MANAGEMENT_PORT: 9085,
 } as const;
 
 /**
@@ -88,6 +90,21 @@ export const envSchema = z.object({
     )
     .default('1.10.1'),
   MESHLOOP_ICEBERG_REST_PORT: port.default(portDefaults.MESHLOOP_ICEBERG_REST_PORT),
+  // The Schema Registry (Confluent's REST API): the local stack's Apicurio Registry unless a URL is set.
+  MESHLOOP_SCHEMA_REGISTRY_VERSION: z
+    .string()
+    .regex(/^3\.\d+\.\d+$/, 'an Apicurio Registry 3.x version like 3.3.3')
+    .default('3.3.3'),
+  MESHLOOP_SCHEMA_REGISTRY_PORT: port.default(portDefaults.MESHLOOP_SCHEMA_REGISTRY_PORT),
+  MESHLOOP_SCHEMA_REGISTRY_MANAGEMENT_PORT: port.default(
+    portDefaults.MESHLOOP_SCHEMA_REGISTRY_MANAGEMENT_PORT,
+  ),
+  MESHLOOP_SCHEMA_REGISTRY_URL: optionalText.pipe(
+    z.url('must be a URL like http://127.0.0.1:8085/apis/ccompat/v7').optional(),
+  ),
+  MESHLOOP_SCHEMA_REGISTRY_USER: optionalText,
+  MESHLOOP_SCHEMA_REGISTRY_PASSWORD: optionalText,
+  MESHLOOP_SCHEMA_REGISTRY_TOKEN: optionalText,
   MESHLOOP_READY_TIMEOUT_S: z.coerce.number().int().min(5).max(3600).default(120),
   MESHLOOP_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   MESHLOOP_MESH_FILE: optionalText,
@@ -174,6 +191,15 @@ export type StackConfig = Readonly<{
     taskSlots: number;
   }>;
   iceberg: Readonly<{ version: string; port: number }>;
+  schemaRegistry: Readonly<{ version: string; port: number; managementPort: number }>;
+}>;
+
+/** A Schema Registry speaking Confluent's REST API; credentials stay in the clients made from it. */
+export type SchemaRegistryConfig = Readonly<{
+  /** The API's base URL (for Apicurio Registry, its `/apis/ccompat/v7` path). */
+  url: string;
+  basicAuth?: Readonly<{ user: string; password: string }>;
+  bearerToken?: string;
 }>;
 
 export type MeshloopConfig = Readonly<{
@@ -201,6 +227,8 @@ export type MeshloopConfig = Readonly<{
     }>;
   /** The Iceberg REST catalog, as Flink (`'uri'`) and our own client reach it. */
   iceberg: Readonly<{ catalogUrl: string }>;
+  /** The Schema Registry that discovery decodes Avro, Protobuf and JSON Schema records through. */
+  schemaRegistry: SchemaRegistryConfig;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** mesh.yaml: the domains, their approvers and deadlines, and their business goals. */
   meshFile: string;
@@ -304,10 +332,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
       taskSlots: e.MESHLOOP_FLINK_TASK_SLOTS,
     },
     iceberg: { version: e.MESHLOOP_ICEBERG_VERSION, port: e.MESHLOOP_ICEBERG_REST_PORT },
+    schemaRegistry: {
+      version: e.MESHLOOP_SCHEMA_REGISTRY_VERSION,
+      port: e.MESHLOOP_SCHEMA_REGISTRY_PORT,
+      managementPort: e.MESHLOOP_SCHEMA_REGISTRY_MANAGEMENT_PORT,
+    },
   };
   problems.push(...findDuplicatePorts(stack, e.MESHLOOP_CODEC_SERVER_PORT));
   const kafka = resolveKafka(e, `127.0.0.1:${stack.kafka.port}`, problems);
   const flink = resolveFlink(e, stack.flink);
+  const schemaRegistry = schemaRegistryOf(e, stack, problems);
   const tableflowKeys = {
     CONFLUENT_CLOUD_API_KEY: e.CONFLUENT_CLOUD_API_KEY,
     CONFLUENT_CLOUD_API_SECRET: e.CONFLUENT_CLOUD_API_SECRET,
@@ -337,6 +371,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
       icebergCatalogUri: e.MESHLOOP_FLINK_ICEBERG_URI ?? `http://127.0.0.1:${stack.iceberg.port}`,
     },
     iceberg: { catalogUrl: `http://127.0.0.1:${stack.iceberg.port}` },
+    schemaRegistry,
     logLevel: e.MESHLOOP_LOG_LEVEL,
     meshFile: path.resolve(projectRoot, e.MESHLOOP_MESH_FILE ?? 'mesh.yaml'),
     codec: {
@@ -426,12 +461,41 @@ function findDuplicatePorts(stack: StackConfig, codecPort: number): string[] {
     MESHLOOP_FLINK_SQL_GATEWAY_PORT: stack.flink.sqlGatewayPort,
     MESHLOOP_ICEBERG_REST_PORT: stack.iceberg.port,
     MESHLOOP_CODEC_SERVER_PORT: codecPort,
+    MESHLOOP_SCHEMA_REGISTRY_PORT: stack.schemaRegistry.port,
+    MESHLOOP_SCHEMA_REGISTRY_MANAGEMENT_PORT: stack.schemaRegistry.managementPort,
   };
   const byPort = new Map<number, string[]>();
   for (const [key, value] of Object.entries(ports)) byPort.set(value, [...(byPort.get(value) ?? []), key]);
   return [...byPort.entries()]
     .filter(([, keys]) => keys.length > 1)
     .map(([value, keys]) => `${keys.join(', ')}: all set to port ${value}; each service needs its own port`);
+}
+
+function schemaRegistryOf(
+  e: z.infer<typeof envSchema>,
+  stack: StackConfig,
+  problems: string[],
+): SchemaRegistryConfig {
+  const user = e.MESHLOOP_SCHEMA_REGISTRY_USER;
+  const password = e.MESHLOOP_SCHEMA_REGISTRY_PASSWORD;
+  if ((user === undefined) !== (password === undefined)) {
+    problems.push(
+      `${user === undefined ? 'MESHLOOP_SCHEMA_REGISTRY_USER' : 'MESHLOOP_SCHEMA_REGISTRY_PASSWORD'}: ` +
+        'basic auth needs both MESHLOOP_SCHEMA_REGISTRY_USER and MESHLOOP_SCHEMA_REGISTRY_PASSWORD',
+    );
+  }
+  if (user !== undefined && e.MESHLOOP_SCHEMA_REGISTRY_TOKEN !== undefined) {
+    problems.push(
+      'MESHLOOP_SCHEMA_REGISTRY_TOKEN: set either a bearer token or a user and password, not both',
+    );
+  }
+  return {
+    url:
+      e.MESHLOOP_SCHEMA_REGISTRY_URL?.replace(/\/+$/, '') ??
+      `http://127.0.0.1:${stack.schemaRegistry.port}/apis/ccompat/v7`,
+    ...(user !== undefined && password !== undefined ? { basicAuth: { user, password } } : {}),
+    ...(e.MESHLOOP_SCHEMA_REGISTRY_TOKEN ? { bearerToken: e.MESHLOOP_SCHEMA_REGISTRY_TOKEN } : {}),
+  };
 }
 
 function deepFreeze<T>(value: T): T {

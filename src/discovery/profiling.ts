@@ -1,9 +1,11 @@
 import path from 'node:path';
-import type { SampleStopReason } from '../adapters/kafka/sampler';
+import type { SampledMessage, SampleStopReason } from '../adapters/kafka/sampler';
+import { RegistryDecoder } from '../adapters/schema-registry/decoder';
+import { looksLikeWireFormat } from '../adapters/schema-registry/wire';
 import { listDataTopics, sampleTopics } from '../adapters/kafka/sampler';
 import type { ProfileRequest, ProfilesRef, TopicSummary } from '../domain/discovery';
-import type { TopicProfile } from '../profile';
-import { TopicProfiler } from '../profile';
+import type { RegisteredSchema, TopicProfile } from '../profile';
+import { applyRegisteredSchema, TopicProfiler } from '../profile';
 import { ThreadedProfiler } from '../profile/threaded';
 import type { DiscoveryDependencies } from './run';
 import { readJson, runDirOf, writeJsonAtomically } from './run';
@@ -40,6 +42,15 @@ export async function profileTopics(
   );
   // Parsing and statistics run on a profiling thread beside the consumer (see bench/profile).
   const profiler = new ThreadedProfiler();
+  // Registry records (Confluent wire format) are decoded here, before the thread: the client is async
+  // and caches schemas. It is made on the first such record, so JSON-only meshes never load it.
+  let decoder: Promise<RegistryDecoder> | undefined;
+  const decoded = async (topic: string, messages: readonly SampledMessage[]) => {
+    if (!deps.schemaRegistry || (!decoder && !messages.some((m) => looksLikeWireFormat(m.value))))
+      return messages;
+    decoder ??= RegistryDecoder.create(deps.schemaRegistry, { log });
+    return (await decoder).decode(topic, messages);
+  };
   const began = Date.now();
   let samples;
   try {
@@ -52,7 +63,7 @@ export async function profileTopics(
         deadlineMs: request.sampleDeadlineMs,
       },
       {
-        onMessages: (topic, messages) => profiler.add(topic, messages),
+        onMessages: async (topic, messages) => profiler.add(topic, await decoded(topic, messages)),
         onProgress: (progress) => {
           const messages = progress.reduce((sum, p) => sum + p.messages, 0);
           heartbeat({ phase: 'sampling', topics: progress.length, messages });
@@ -64,7 +75,13 @@ export async function profileTopics(
     throw error;
   }
   heartbeat({ phase: 'profiling' });
-  const byTopic = new Map((await profiler.finish()).map((p) => [p.topic, p]));
+  const registered = decoder ? (await decoder).registered() : new Map<string, RegisteredSchema>();
+  const byTopic = new Map(
+    (await profiler.finish()).map((p) => {
+      const schema = registered.get(p.topic);
+      return [p.topic, schema ? applyRegisteredSchema(p, schema) : p];
+    }),
+  );
   // A topic without messages still gets its (empty) profile.
   const profiles = topics.map((topic) => byTopic.get(topic) ?? new TopicProfiler(topic).finish());
   const stopped = new Map(samples.map((s) => [s.topic, s.stoppedBy]));

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Kafka, Producer } from 'kafkajs';
 import type { SqlGatewayClient } from '../adapters/flink/sql-gateway';
 import type { LlmClient } from '../adapters/llm/client';
+import type { SchemaRegistryConfig } from '../config';
 import type { Logger } from '../log';
 
 /**
@@ -18,6 +19,8 @@ export type DiscoveryDependencies = Readonly<{
   /** Profiles and reports are written under `<dataDir>/discovery/<run>/`; workflows carry the paths. */
   dataDir: string;
   meshFile: string;
+  /** Records in Confluent's wire format are decoded through it; without it they count as binary. */
+  schemaRegistry?: SchemaRegistryConfig;
   /** Absent without an API key: the planner proposes. */
   llm?: LlmClient;
   catalogTopic?: string;

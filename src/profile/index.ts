@@ -1,3 +1,4 @@
 export * from './pii';
 export * from './profiler';
 export * from './types';
+export * from './registered';

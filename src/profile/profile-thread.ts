@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { ProfilerOptions } from './profiler';
 import { TopicProfiler } from './profiler';
 import type { PackedBatch } from './threaded';
+import { DECODE_FAILURES, META_SLOTS } from './threaded';
 
 /**
  * The profiling thread: unpacks batches (one transferred buffer each, no copies) and profiles
@@ -21,7 +22,8 @@ port?.on('message', (message: { type: 'batch'; batch: PackedBatch } | { type: 'f
   if (!profiler) profilers.set(topic, (profiler = new TopicProfiler(topic, options)));
   const data = Buffer.from(bytes);
   for (let i = 0; i < offsets.length; i++) {
-    const at = i * 6;
+    const at = i * META_SLOTS;
+    const failure = DECODE_FAILURES[meta[at + 6] as number];
     const valueStart = meta[at] as number;
     const valueLength = meta[at + 1] as number;
     const keyStart = meta[at + 2] as number;
@@ -32,6 +34,7 @@ port?.on('message', (message: { type: 'batch'; batch: PackedBatch } | { type: 'f
       offset: offsets[i] as string,
       value: valueLength < 0 ? null : data.subarray(valueStart, valueStart + valueLength),
       key: keyLength < 0 ? null : data.subarray(keyStart, keyStart + keyLength),
+      ...(failure ? { decodeFailure: failure } : {}),
     });
   }
   port.postMessage({ type: 'done' });

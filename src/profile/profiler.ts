@@ -19,8 +19,12 @@ import type { FieldProfile, ProfiledType, TopicProfile, UnparseableReason } from
 import { unparseableReasons } from './types';
 import type { SampledMessage } from '../adapters/kafka/sampler';
 
-/** The message shape the profiler reads: what the Kafka sampler yields. */
-export type ProfiledMessage = SampledMessage;
+/**
+ * The message shape the profiler reads: what the Kafka sampler yields. Records in a registry format
+ * arrive decoded (as JSON), or marked with why they could not be.
+ */
+export type ProfiledMessage = SampledMessage & { decodeFailure?: DecodeFailure };
+export type DecodeFailure = Extract<UnparseableReason, 'unknownSchema' | 'undecodable'>;
 
 export type ProfilerOptions = Readonly<{
   /** Records larger than this are counted as tooLarge, not parsed. */
@@ -165,6 +169,7 @@ export class TopicProfiler {
     if (message.key === null) this.keyNulls++;
     else this.keyDistinct.add(hashBytes(message.key, 0, message.key.length));
 
+    if (message.decodeFailure) return this.reject(message, message.decodeFailure);
     if (value === null || size === 0) return this.reject(message, 'empty');
     if (size > this.options.maxRecordBytes) return this.reject(message, 'tooLarge');
     let parsed: unknown;

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { ProfiledMessage, ProfilerOptions } from './profiler';
+import type { DecodeFailure, ProfiledMessage, ProfilerOptions } from './profiler';
 import { TopicProfiler } from './profiler';
 import type { TopicProfile } from './types';
 
@@ -7,20 +7,26 @@ import type { TopicProfile } from './types';
 export type PackedBatch = {
   topic: string;
   bytes: ArrayBuffer;
-  /** Per message: value start, value length (-1: null), key start, key length, partition, timestamp. */
+  /**
+   * Per message: value start, value length (-1: null), key start, key length, partition, timestamp,
+   * decode failure (an index into DECODE_FAILURES, -1: none).
+   */
   meta: Float64Array;
   offsets: string[];
 };
+
+export const META_SLOTS = 7;
+export const DECODE_FAILURES: readonly DecodeFailure[] = ['unknownSchema', 'undecodable'];
 
 export function packBatch(topic: string, messages: readonly ProfiledMessage[]): PackedBatch {
   let size = 0;
   for (const m of messages) size += (m.value?.length ?? 0) + (m.key?.length ?? 0);
   const bytes = new Uint8Array(size);
-  const meta = new Float64Array(messages.length * 6);
+  const meta = new Float64Array(messages.length * META_SLOTS);
   const offsets: string[] = new Array<string>(messages.length);
   let at = 0;
   messages.forEach((m, i) => {
-    const base = i * 6;
+    const base = i * META_SLOTS;
     meta[base] = at;
     meta[base + 1] = m.value ? m.value.length : -1;
     if (m.value) {
@@ -35,6 +41,7 @@ export function packBatch(topic: string, messages: readonly ProfiledMessage[]): 
     }
     meta[base + 4] = m.partition;
     meta[base + 5] = m.timestamp;
+    meta[base + 6] = m.decodeFailure ? DECODE_FAILURES.indexOf(m.decodeFailure) : -1;
     offsets[i] = m.offset;
   });
   return { topic, bytes: bytes.buffer, meta, offsets };

@@ -2,7 +2,18 @@ import type { PiiSignal } from './pii';
 import type { KeySketch } from './sketch';
 
 /** Why a record could not be profiled; every such record is counted, none is dropped silently. */
-export const unparseableReasons = ['empty', 'binary', 'notJson', 'notObject', 'tooLarge', 'tooDeep'] as const;
+export const unparseableReasons = [
+  'empty',
+  'binary',
+  'notJson',
+  'notObject',
+  'tooLarge',
+  'tooDeep',
+  // Confluent wire format whose schema id the registry does not know (or that no registry could answer).
+  'unknownSchema',
+  // Confluent wire format whose bytes do not decode with their registered schema.
+  'undecodable',
+] as const;
 export type UnparseableReason = (typeof unparseableReasons)[number];
 
 /** Field types as a product spec names them (plus `array`, which specs carry as json). */
@@ -37,6 +48,8 @@ export type FieldProfile = {
    */
   keySketch?: KeySketch;
   pii: PiiSignal[];
+  /** For records decoded through a Schema Registry: the type the schema declares (`long`, `int32`, ...). */
+  registeredType?: string;
 };
 
 export type TopicProfile = {
@@ -64,6 +77,8 @@ export type TopicProfile = {
   drift: Array<{ field: string; types: Partial<Record<ProfiledType, number>> }>;
   /** PII signals over all fields. */
   pii: PiiSignal[];
+  /** Records in a Schema Registry format (Confluent wire format): which, and under which schema ids. */
+  format?: { kind: 'avro' | 'protobuf' | 'json-schema'; schemaIds: number[]; subjects: string[] };
   /** Broker timestamps of the sample, ISO. */
   brokerTime?: { min: string; max: string };
 };

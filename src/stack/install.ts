@@ -26,22 +26,46 @@ export function which(program: string): string | undefined {
   return undefined;
 }
 
-/** Java 17+ is needed by Kafka, Flink and the Iceberg REST catalog. Returns the `java` path. */
-export function requireJava(neededFor: string): string {
-  const java = process.env.JAVA_HOME ? path.join(process.env.JAVA_HOME, 'bin', 'java') : which('java');
-  const howToGet =
-    'Install a JDK 17 or newer (Debian/Ubuntu: `apt-get install openjdk-17-jdk-headless`) or set JAVA_HOME.';
-  if (!java || !fs.existsSync(java)) throw new MissingPrerequisiteError('Java', neededFor, howToGet);
+function javaMajor(java: string): number {
   const out = spawnSync(java, ['-version'], { encoding: 'utf8' });
   const match = /version "(\d+)/.exec(`${out.stderr}${out.stdout}`);
-  const major = match ? Number(match[1]) : 0;
-  if (major < 17)
-    throw new MissingPrerequisiteError(
-      'Java 17 or newer',
-      neededFor,
-      `Found ${match?.[1] ?? 'an unknown version'}. ${howToGet}`,
-    );
-  return java;
+  return match ? Number(match[1]) : 0;
+}
+
+/**
+ * A `java` of at least `minimum` (17 for Kafka, Flink and the Iceberg REST catalog; 21 for the Schema
+ * Registry): JAVA_HOME's, then the one on PATH, then any JDK installed under /usr/lib/jvm (so a
+ * newer JDK beside the system's default one is found without a setting). Returns its path.
+ */
+export function requireJava(neededFor: string, minimum = 17, jvmRoot = '/usr/lib/jvm'): string {
+  const fromHome = process.env.JAVA_HOME ? path.join(process.env.JAVA_HOME, 'bin', 'java') : undefined;
+  const candidates = [fromHome, which('java')].filter(
+    (java): java is string => java !== undefined && fs.existsSync(java),
+  );
+  const howToGet =
+    `Install a JDK ${minimum} or newer (Debian/Ubuntu: \`apt-get install openjdk-${minimum}-jdk-headless\`, ` +
+    'or any build from https://adoptium.net) or set JAVA_HOME.';
+  if (candidates.length === 0) throw new MissingPrerequisiteError('Java', neededFor, howToGet);
+  const first = candidates[0] as string;
+  if (javaMajor(first) >= minimum) return first;
+  const installed = (() => {
+    try {
+      return fs.readdirSync(jvmRoot).map((dir) => path.join(jvmRoot, dir, 'bin', 'java'));
+    } catch {
+      return [];
+    }
+  })();
+  const newer = [...candidates.slice(1), ...installed]
+    .filter((java) => fs.existsSync(java))
+    .map((java) => ({ java, major: javaMajor(java) }))
+    .filter(({ major }) => major >= minimum)
+    .sort((a, b) => a.major - b.major)[0];
+  if (newer) return newer.java;
+  throw new MissingPrerequisiteError(
+    `Java ${minimum} or newer`,
+    neededFor,
+    `Found ${javaMajor(first) || 'an unknown version'} at ${first}. ${howToGet}`,
+  );
 }
 
 export function requireMaven(neededFor: string): string {

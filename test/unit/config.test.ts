@@ -297,6 +297,17 @@ describe('configuration: connections', () => {
     assert.equal(setting(settings, 'MESHLOOP_KAFKA_SASL_USERNAME').value, 'meshloop');
     assert.equal(setting(settings, 'MESHLOOP_TEMPORAL_PORT').source, 'default');
     assert.equal(setting(settings, 'flink.headers').value, 'Authorization');
+    // The registry's password, and credentials written into its URL, are masked too.
+    const registry = describeSettings({
+      MESHLOOP_SCHEMA_REGISTRY_USER: 'registry',
+      MESHLOOP_SCHEMA_REGISTRY_PASSWORD: 'registry-secret-8',
+      MESHLOOP_SCHEMA_REGISTRY_URL: 'https://registry:url-secret-9@registry.example.com/apis/ccompat/v7',
+    });
+    assert.ok(!/registry-secret-8|url-secret-9/.test(JSON.stringify(registry)), 'a registry secret shown');
+    assert.equal(
+      setting(registry, 'MESHLOOP_SCHEMA_REGISTRY_URL').value,
+      `https://${mask}@registry.example.com/apis/ccompat/v7`,
+    );
     // The services `stack up` starts inherit none of them.
     assert.deepEqual(
       Object.keys(

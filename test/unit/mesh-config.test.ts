@@ -10,9 +10,11 @@ describe('mesh.yaml', () => {
     assert.deepEqual(Object.keys(mesh.domains).sort(), [
       'customers',
       'inventory',
+      'loyalty',
       'orders',
       'payments',
       'shipments',
+      'support',
       'web',
     ]);
     const payments = domainConfigOf(mesh, 'payments');

@@ -1,0 +1,57 @@
+import type { ClientConfig, SchemaRegistryClient } from '@confluentinc/schemaregistry';
+import type { SchemaRegistryConfig } from '../../config';
+
+/**
+ * Registry requests are few and cached, so a generous timeout costs little, and a busy registry
+ * (a loaded machine, a JVM still warming up) is not mistaken for a missing one; yet one that does
+ * not answer must not stall discovery for long.
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
+
+export function schemaRegistryClientConfig(
+  config: SchemaRegistryConfig,
+  timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
+): ClientConfig {
+  return {
+    baseURLs: [config.url],
+    createAxiosDefaults: { timeout: timeoutMs },
+    maxRetries: 1,
+    ...(config.basicAuth
+      ? {
+          basicAuthCredentials: {
+            credentialsSource: 'USER_INFO',
+            userInfo: `${config.basicAuth.user}:${config.basicAuth.password}`,
+          },
+        }
+      : {}),
+    ...(config.bearerToken
+      ? { bearerAuthCredentials: { credentialsSource: 'STATIC_TOKEN', token: config.bearerToken } }
+      : {}),
+  };
+}
+
+/**
+ * The official client (`@confluentinc/schemaregistry`), loaded on first use: it brings the cloud KMS
+ * SDKs along, which commands that never meet a registry record should not pay for.
+ */
+export async function createSchemaRegistryClient(
+  config: SchemaRegistryConfig,
+  timeoutMs?: number,
+): Promise<SchemaRegistryClient> {
+  const { SchemaRegistryClient } = await import('@confluentinc/schemaregistry');
+  return new SchemaRegistryClient(schemaRegistryClientConfig(config, timeoutMs));
+}
+
+/** The registry's address for messages: credentials written into the URL itself are masked. */
+export function registryAddress(config: SchemaRegistryConfig): string {
+  try {
+    const url = new URL(config.url);
+    if (url.username || url.password) {
+      url.username = '***';
+      url.password = '';
+    }
+    return url.toString().replace(/\/$/, '');
+  } catch {
+    return '(the configured registry)';
+  }
+}
