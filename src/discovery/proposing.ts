@@ -29,7 +29,7 @@ import { readJson, runDirOf, writeJsonAtomically } from './run';
  * made is remembered there.
  */
 
-type Drafted = {
+export type Drafted = {
   agent: ProposalBatch['agent'];
   proposals: DiscoveryProposal[];
   dropped: DroppedProposal[];
@@ -67,6 +67,34 @@ async function draftProposals(
   return { agent: 'planner', proposals, dropped, skipped };
 }
 
+/**
+ * Product jobs read JSON records only so far (Avro through Flink is still to come): a product over a
+ * topic in the Schema Registry's wire format would run and fill nothing, so it is not proposed; the
+ * discovery report says why. Its topic is profiled all the same.
+ */
+export function withoutRegistryInputs(drafted: Drafted, profiles: readonly TopicProfile[]): Drafted {
+  const formatOf = new Map(profiles.flatMap((p) => (p.format ? [[p.topic, p.format.kind] as const] : [])));
+  const proposals: DiscoveryProposal[] = [];
+  const dropped = [...drafted.dropped];
+  for (const proposal of drafted.proposals) {
+    const registered = proposal.spec.inputs.flatMap((input) => {
+      const kind = 'topic' in input ? formatOf.get(input.topic) : undefined;
+      return kind && 'topic' in input ? [`${input.topic} (${kind})`] : [];
+    });
+    if (registered.length === 0) proposals.push(proposal);
+    else
+      dropped.push({
+        name: proposal.spec.name,
+        origin: proposal.origin,
+        reasons: [
+          `reads records in the Schema Registry's wire format (${registered.join(', ')}); ` +
+            'product jobs read JSON records only so far, so it would run and fill nothing',
+        ],
+      });
+  }
+  return { ...drafted, proposals, dropped };
+}
+
 /** Propose products from stored profiles; ideas already in the proposals ledger are left out. */
 export async function proposeProducts(
   deps: DiscoveryDependencies,
@@ -83,10 +111,9 @@ export async function proposeProducts(
     readCatalog(kafka, { topic: deps.catalogTopic ?? CATALOG_TOPIC, log }),
     readProposalsLedger(kafka, { topic: proposalsTopic, log }),
   ]);
-  const { agent, proposals, dropped, skipped } = await draftProposals(
-    deps,
-    { profiles: stored.profiles, agent: input.agent, mesh },
-    catalogView,
+  const { agent, proposals, dropped, skipped } = withoutRegistryInputs(
+    await draftProposals(deps, { profiles: stored.profiles, agent: input.agent, mesh }, catalogView),
+    stored.profiles,
   );
   const fresh = proposals.filter((p) => !ledger.has(p.proposalId));
   const reportFile = path.join(runDir, `proposals-${agent}.json`);
