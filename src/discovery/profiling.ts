@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { SampledMessage, SampleStopReason } from '../adapters/kafka/sampler';
-import { RegistryDecoder } from '../adapters/schema-registry/decoder';
+import { RegistryDecoder } from '../profile/registry-decoder';
 import { looksLikeWireFormat } from '../adapters/schema-registry/wire';
 import { listDataTopics, sampleTopics } from '../adapters/kafka/sampler';
 import type { ProfileRequest, ProfilesRef, TopicSummary } from '../domain/discovery';

@@ -16,7 +16,7 @@ import {
   timestampFromMs,
 } from '@bufbuild/protobuf/wkt';
 import { registryAddress } from '../../src/adapters/schema-registry/client';
-import { protobufFields, protobufToPlain, RegistryDecoder } from '../../src/adapters/schema-registry/decoder';
+import { protobufFields, protobufToPlain, RegistryDecoder } from '../../src/profile/registry-decoder';
 import { protobufIndexesSound, wireSchemaId } from '../../src/adapters/schema-registry/wire';
 import { loadConfig } from '../../src/config';
 import type { ProfiledMessage } from '../../src/profile';

@@ -6,14 +6,14 @@ import type {
   JsonDeserializer,
   ProtobufDeserializer,
 } from '@confluentinc/schemaregistry';
-import type { SchemaRegistryConfig } from '../../config';
-import type { Logger } from '../../log';
-import type { DecodeFailure, ProfiledMessage } from '../../profile/profiler';
-import type { ProfiledType } from '../../profile/types';
-import type { RegisteredField, RegisteredFormat, RegisteredSchema } from '../../profile/registered';
-import { avroFields, jsonSchemaFields } from '../../profile/registered';
-import { createSchemaRegistryClient } from './client';
-import { protobufIndexesSound, wireSchemaId } from './wire';
+import type { SchemaRegistryConfig } from '../config';
+import type { Logger } from '../log';
+import type { DecodeFailure, ProfiledMessage } from './profiler';
+import type { ProfiledType } from './types';
+import type { RegisteredField, RegisteredFormat, RegisteredSchema } from './registered';
+import { avroFields, jsonSchemaFields } from './registered';
+import { createSchemaRegistryClient } from '../adapters/schema-registry/client';
+import { protobufIndexesSound, wireSchemaId } from '../adapters/schema-registry/wire';
 
 /**
  * Decodes records in Confluent's wire format (Avro, Protobuf, JSON Schema) through a Schema Registry
