@@ -46,11 +46,18 @@ export async function ensureDiscoverySchedule(
   } catch (error) {
     if (!(error instanceof ScheduleAlreadyRunning)) throw error;
   }
-  await client.schedule.getHandle(scheduleId).update((previous) => ({
+  const handle = client.schedule.getHandle(scheduleId);
+  await handle.update((previous) => ({
     ...previous,
     spec: { intervals: [{ every: intervalMs }] },
     action,
   }));
+  // The server applies an update asynchronously, and a pause sent before it lands can be undone by
+  // it (the update carries the whole schedule, its state included): return once it shows.
+  await waitUntil(async () => (await handle.describe()).spec.intervals?.[0]?.every === intervalMs, {
+    timeoutMs: 10_000,
+    intervalMs: 100,
+  });
   return { created: false, intervalMs };
 }
 
@@ -63,19 +70,27 @@ export async function setDiscoveryPaused(
   scheduleId = DISCOVERY_SCHEDULE_ID,
 ): Promise<void> {
   const handle = client.schedule.getHandle(scheduleId);
-  try {
-    if (paused) await handle.pause(note);
-    else await handle.unpause(note);
-  } catch (error) {
-    if (!(error instanceof ScheduleNotFoundError) || paused) throw error;
-    await ensureDiscoverySchedule(client, config, { scheduleId });
+  // The server applies a pause asynchronously, and a schedule update in flight can undo it (it
+  // carries the whole schedule): send it again until a describe shows it (pausing twice is harmless).
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    try {
+      if (paused) await handle.pause(note);
+      else await handle.unpause(note);
+    } catch (error) {
+      if (!(error instanceof ScheduleNotFoundError) || paused) throw error;
+      await ensureDiscoverySchedule(client, config, { scheduleId });
+      return;
+    }
+    const shown = await waitUntil(
+      async () => (await describeDiscoverySchedule(client, scheduleId))?.paused === paused,
+      { timeoutMs: 5_000, intervalMs: 100 },
+    );
+    if (shown === 'ready') return;
   }
-  // The server applies a pause to the schedule asynchronously: a describe right after may still show
-  // the old state. Return once it shows the new one (bounded), so `--status` after `--pause` agrees.
-  await waitUntil(async () => (await describeDiscoverySchedule(client, scheduleId))?.paused === paused, {
-    timeoutMs: 10_000,
-    intervalMs: 100,
-  });
+  throw new Error(
+    `the discovery schedule ${scheduleId} still shows ${paused ? 'running' : 'paused'} after three tries; ` +
+      'check it with `meshloop discover --status` and try again',
+  );
 }
 
 export async function describeDiscoverySchedule(client: Client, scheduleId = DISCOVERY_SCHEDULE_ID) {
