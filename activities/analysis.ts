@@ -106,8 +106,3 @@ export function createAnalysisScheduleActivities(deps: AnalysisScheduleDependenc
     },
   };
 }
-
-export type AnalysisScheduleActivities = ReturnType<typeof createAnalysisScheduleActivities>;
-
-// The cycle's own steps are activities/analysis-cycle.ts; the product workflow proxies both groups.
-export type { AnalysisCycleActivities } from './analysis-cycle';

@@ -57,5 +57,3 @@ export async function upstreamLookupFor(
       : CatalogView.empty;
   return (productId) => catalog.specOf(productId);
 }
-
-export type SqlGuardActivities = ReturnType<typeof createSqlGuardActivities>;

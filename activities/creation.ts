@@ -68,5 +68,3 @@ export function createCreationActivities(deps: {
     },
   };
 }
-
-export type CreationActivities = ReturnType<typeof createCreationActivities>;

@@ -14,12 +14,7 @@ export async function stopTableIfRunning(product: Product): Promise<void> {
   try {
     const stopped = await stopTable(product.jobInput(), table, isTerminal(product.stage));
     if (!stopped) return;
-    state.materialization = {
-      ...table,
-      state: stopped.savepoint ? 'FINISHED' : 'CANCELED',
-      ...(stopped.savepoint ? { savepoint: stopped.savepoint } : {}),
-      checkedAt: nowIso(),
-    };
+    state.materialization = { ...table, ...stoppedAs(stopped) };
     product.report({
       kind: 'stopped',
       comment: stopped.savepoint
@@ -40,12 +35,7 @@ export async function stopJobIfRunning(product: Product): Promise<void> {
   if (!job || job.savepoint !== undefined || ['CANCELED', 'FINISHED'].includes(job.state)) return;
   try {
     const stopped = await stopJob({ ...product.jobInput(), revision: job.revision });
-    state.job = {
-      ...job,
-      state: stopped.savepoint ? 'FINISHED' : 'CANCELED',
-      ...(stopped.savepoint ? { savepoint: stopped.savepoint } : {}),
-      checkedAt: nowIso(),
-    };
+    state.job = { ...job, ...stoppedAs(stopped) };
     // The catalog shows where the job stopped.
     product.report({
       kind: 'stopped',
@@ -58,4 +48,13 @@ export async function stopJobIfRunning(product: Product): Promise<void> {
     product.report({ kind: 'actFailed', failure });
     wf.log.warn('stopping the Flink job failed', { productId: product.productId, error: failure });
   }
+}
+
+/** How a stopped job or materialization is remembered: finished at its savepoint, else cancelled. */
+function stoppedAs(stopped: { savepoint?: string }) {
+  return {
+    state: stopped.savepoint ? ('FINISHED' as const) : ('CANCELED' as const),
+    ...(stopped.savepoint ? { savepoint: stopped.savepoint } : {}),
+    checkedAt: nowIso(),
+  };
 }
