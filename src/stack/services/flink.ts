@@ -24,6 +24,9 @@ export const FLINK_KAFKA_CONNECTOR_VERSION = '3.4.0-1.20';
  * dragging Hadoop's own dependency tree (and its Jetty, Guava, Jackson) onto Flink's classpath. */
 export const FLINK_HADOOP_VERSION = '3.4.1';
 const LOG4J_VERSION = '2.24.3';
+/** Flink's `avro-confluent` format (Avro through a Schema Registry), shaded with its Avro and registry
+ * client. The newest 1.20 build on Maven Central is 1.20.0; the format's API is unchanged across 1.20.x. */
+export const FLINK_AVRO_CONFLUENT_VERSION = '1.20.0';
 
 /** Where the TaskManager keeps the resource id of its current run; the readiness probe looks for it. */
 const taskManagerIdFile = (ctx: ServiceContext) => path.join(ctx.paths.stateDir, 'resource-id');
@@ -93,6 +96,13 @@ function flinkArtifacts(config: StackConfig): { artifacts: MavenArtifact[]; stan
       },
       { groupId: 'org.apache.hadoop', artifactId: 'hadoop-client-api', version: FLINK_HADOOP_VERSION },
       { groupId: 'org.apache.hadoop', artifactId: 'hadoop-client-runtime', version: FLINK_HADOOP_VERSION },
+      // S3FileIO for Iceberg tables on an S3-compatible object store.
+      { groupId: 'org.apache.iceberg', artifactId: 'iceberg-aws-bundle', version: config.iceberg.version },
+      {
+        groupId: 'org.apache.flink',
+        artifactId: 'flink-sql-avro-confluent-registry',
+        version: FLINK_AVRO_CONFLUENT_VERSION,
+      },
     ],
   };
 }
