@@ -74,11 +74,8 @@ export function formatDiscoveryResult(result: DiscoveryResult): string {
   return lines.join('\n');
 }
 
-/**
- * The demo `npm start` gives: the demo mesh seeded once (when its topics are missing) and the
- * discovery schedule in place, its first run now, so proposals appear without further steps.
- */
-export async function startDiscoveryDemo(config: MeshloopConfig): Promise<void> {
+/** The demo mesh's topics on the local Kafka, written once (a restart finds them). */
+async function seedDemoOnce(config: MeshloopConfig): Promise<void> {
   const kafka = createKafkaClient({ connection: config.kafka, clientId: 'meshloop-demo' });
   const topics = await listDataTopics(kafka);
   if (!topics.includes(seedTopics.orders)) {
@@ -94,6 +91,22 @@ export async function startDiscoveryDemo(config: MeshloopConfig): Promise<void> 
           '`bin/meshloop seed --only loyalty,support` tries again',
       ),
     );
+  }
+}
+
+/**
+ * What `npm start` gives besides the worker: on the local platform the demo mesh seeded once (when its
+ * topics are missing); on any platform the discovery schedule in place, its first run now, so
+ * proposals appear without further steps.
+ */
+export async function startDiscoveryDemo(config: MeshloopConfig): Promise<void> {
+  if (config.stack.elsewhere.kafka) {
+    // Your own Kafka holds your data: demo records are written there only when asked (`meshloop seed`).
+    progressLine(
+      `Kafka is your own platform's (${config.stack.elsewhere.kafka.setting}): no demo data is seeded`,
+    );
+  } else {
+    await seedDemoOnce(config);
   }
   const connection = await Connection.connect({
     ...temporalConnectOptions(config.temporal.connection),

@@ -150,7 +150,7 @@ function registerStart(program: Command): void {
   program
     .command('start')
     .description(
-      'Bring up the local platform and run the worker in the foreground (what `npm start` runs); Ctrl-C stops the worker',
+      'Bring up the local platform (the services no setting points at your own) and run the worker and the discovery schedule in the foreground (what `npm start` runs); Ctrl-C stops the worker',
     )
     .option('--no-worker', 'only bring up the platform')
     .action(async (options: { worker: boolean }) => {

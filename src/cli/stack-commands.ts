@@ -1,12 +1,24 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { loadConfig } from '../config';
-import { stackDown, stackLogFiles, stackStatus, stackUp, tailOf } from '../stack/stack';
+import { servicesElsewhere, stackDown, stackLogFiles, stackStatus, stackUp, tailOf } from '../stack/stack';
+import { stackServices } from '../stack/services';
 import { progressLine, table } from './output';
 
 export async function runStackUp(only: readonly string[] = []) {
   const config = loadConfig();
   const began = Date.now();
+  const elsewhere = servicesElsewhere(config.stack, only);
+  for (const { service, setting, address } of elsewhere) {
+    progressLine(`${service}: not started, your own platform's at ${address} (${setting})`);
+  }
+  if (elsewhere.length > 0 && servicesElsewhere(config.stack).length === stackServices.length) {
+    progressLine(
+      "nothing to start: every service is your own platform's (the settings above point there); " +
+        '`bin/meshloop doctor` checks them',
+    );
+    return { config, results: [] };
+  }
   progressLine(`data directory ${config.stack.dataDir}; cache ${config.stack.cacheDir}`);
   const results = await stackUp(config.stack, { only, progress: progressLine });
   console.log(
@@ -59,8 +71,15 @@ export function registerStackCommands(program: Command): void {
     .action(async (options: { json: boolean }) => {
       const config = loadConfig();
       const statuses = await stackStatus(config.stack);
+      const elsewhere = servicesElsewhere(config.stack);
       if (options.json) {
-        console.log(JSON.stringify(statuses, null, 2));
+        console.log(
+          JSON.stringify(
+            [...statuses, ...elsewhere.map((e) => ({ ...e, state: 'elsewhere' as const }))],
+            null,
+            2,
+          ),
+        );
       } else {
         console.log(
           table([
@@ -71,6 +90,7 @@ export function registerStackCommands(program: Command): void {
               s.pid ? String(s.pid) : '-',
               Object.values(s.urls).join('  '),
             ]),
+            ...elsewhere.map((e) => [e.service, 'elsewhere', '-', `${e.address} (${e.setting})`]),
           ]),
         );
         console.log(`\nlogs: ${config.stack.dataDir}/logs/`);

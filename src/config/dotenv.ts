@@ -7,11 +7,21 @@ const fromDotEnv = new Set<string>();
 let loaded: string | undefined;
 
 /**
- * Loads `.env` from the working directory into `process.env` with Node's own `process.loadEnvFile`,
- * once; variables already set in the environment win. Nothing happens without the file.
+ * Loads the profile into `process.env` with Node's own `process.loadEnvFile`, once; variables already
+ * set in the environment win. The profile is the file MESHLOOP_PROFILE names (it must exist: a
+ * profile that is not there would silently run against the local platform), else `.env` in the
+ * working directory when there is one.
  */
-export function loadDotEnv(file: string = path.resolve('.env')): void {
-  if (loaded !== undefined || !fs.existsSync(file)) return;
+export function loadDotEnv(): void {
+  if (loaded !== undefined) return;
+  const profile = process.env.MESHLOOP_PROFILE?.trim();
+  const file = profile ? path.resolve(profile) : path.resolve('.env');
+  if (profile && !fs.existsSync(file)) {
+    throw new Error(
+      `MESHLOOP_PROFILE: no such file ${file}; point it at a profile (a .env-format file, see .env.example) or unset it`,
+    );
+  }
+  if (!fs.existsSync(file)) return;
   loaded = file;
   const before = new Set(Object.keys(process.env));
   const keys = Object.keys(parseEnv(fs.readFileSync(file, 'utf8')));

@@ -55,6 +55,8 @@ const optionalText = z
 export const envSchema = z.object({
   // Where Temporal, Kafka and Flink are and how to reach them (src/config/connections.ts, temporal.ts).
   ...connectionEnvShape,
+  // A .env-format file of settings loaded instead of `.env` (src/config/dotenv.ts): your platform's profile.
+  MESHLOOP_PROFILE: optionalText,
   MESHLOOP_DATA_DIR: optionalText,
   MESHLOOP_CACHE_DIR: optionalText,
   MESHLOOP_TEMPORAL_BIN: optionalText,
@@ -192,7 +194,15 @@ export type StackConfig = Readonly<{
   }>;
   iceberg: Readonly<{ version: string; port: number }>;
   schemaRegistry: Readonly<{ version: string; port: number; managementPort: number }>;
+  /**
+   * The local services a setting points elsewhere (your own platform), by service name, with the
+   * setting and the address: `stack up` starts none of them.
+   */
+  elsewhere: Readonly<Record<string, ElsewhereService>>;
 }>;
+
+/** A service of your own platform that replaces one of the local stack's. */
+export type ElsewhereService = Readonly<{ setting: string; address: string }>;
 
 /** A Schema Registry speaking Confluent's REST API; credentials stay in the clients made from it. */
 export type SchemaRegistryConfig = Readonly<{
@@ -337,6 +347,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
       port: e.MESHLOOP_SCHEMA_REGISTRY_PORT,
       managementPort: e.MESHLOOP_SCHEMA_REGISTRY_MANAGEMENT_PORT,
     },
+    elsewhere: elsewhereServices(e, temporal),
   };
   problems.push(...findDuplicatePorts(stack, e.MESHLOOP_CODEC_SERVER_PORT));
   const kafka = resolveKafka(e, `127.0.0.1:${stack.kafka.port}`, problems);
@@ -469,6 +480,33 @@ function findDuplicatePorts(stack: StackConfig, codecPort: number): string[] {
   return [...byPort.entries()]
     .filter(([, keys]) => keys.length > 1)
     .map(([value, keys]) => `${keys.join(', ')}: all set to port ${value}; each service needs its own port`);
+}
+
+/** Which local services the settings replace with your own (a Temporal profile's address counts). */
+function elsewhereServices(
+  e: z.infer<typeof envSchema>,
+  temporal: ReturnType<typeof resolveTemporal>,
+): Record<string, ElsewhereService> {
+  const out: Record<string, ElsewhereService> = {};
+  const addressOrigin = temporal.origins['temporal.address'];
+  if (addressOrigin && addressOrigin.source !== 'default') {
+    out.temporal = { setting: addressOrigin.detail, address: temporal.connection.address };
+  }
+  if (e.MESHLOOP_KAFKA_BROKERS)
+    out.kafka = { setting: 'MESHLOOP_KAFKA_BROKERS', address: e.MESHLOOP_KAFKA_BROKERS };
+  const flinkUrl = e.MESHLOOP_FLINK_SQL_GATEWAY_URL ?? e.MESHLOOP_FLINK_REST_URL;
+  if (flinkUrl) {
+    const setting = e.MESHLOOP_FLINK_SQL_GATEWAY_URL
+      ? 'MESHLOOP_FLINK_SQL_GATEWAY_URL'
+      : 'MESHLOOP_FLINK_REST_URL';
+    for (const service of ['flink-jobmanager', 'flink-taskmanager', 'flink-sql-gateway']) {
+      out[service] = { setting, address: flinkUrl };
+    }
+  }
+  if (e.MESHLOOP_SCHEMA_REGISTRY_URL) {
+    out.registry = { setting: 'MESHLOOP_SCHEMA_REGISTRY_URL', address: e.MESHLOOP_SCHEMA_REGISTRY_URL };
+  }
+  return out;
 }
 
 function schemaRegistryOf(

@@ -40,6 +40,34 @@ export function servicePaths(config: StackConfig, service: string): ServicePaths
   };
 }
 
+/**
+ * The services `stack up` starts: those selected that no setting points at your own platform. Naming
+ * one that is elsewhere is an error that says which setting points it there.
+ */
+function localServices(config: StackConfig, only: readonly string[] | undefined): ServiceDefinition[] {
+  for (const name of only ?? []) {
+    const elsewhere = config.elsewhere[name];
+    if (elsewhere) {
+      throw new StackError(
+        `${name} is your own platform's (${elsewhere.setting}: ${elsewhere.address}), not the local stack's; ` +
+          `unset ${elsewhere.setting} to run it locally`,
+      );
+    }
+  }
+  return selectServices(only).filter((service) => !config.elsewhere[service.name]);
+}
+
+/** The selected services that settings point at your own platform, for `stack` to say so. */
+export function servicesElsewhere(
+  config: StackConfig,
+  only?: readonly string[],
+): Array<{ service: string; setting: string; address: string }> {
+  const wanted = new Set((only ?? []).length > 0 ? only : stackServices.map((service) => service.name));
+  return Object.entries(config.elsewhere)
+    .filter(([service]) => wanted.has(service))
+    .map(([service, { setting, address }]) => ({ service, setting, address }));
+}
+
 function selectServices(only: readonly string[] | undefined): ServiceDefinition[] {
   if (!only || only.length === 0) return [...stackServices];
   const known = new Map(stackServices.map((service) => [service.name, service]));
@@ -73,7 +101,8 @@ async function tailOf(file: string, lines = 15): Promise<string> {
  */
 export async function stackUp(config: StackConfig, options: StackOptions = {}): Promise<ServiceUpResult[]> {
   const progress = options.progress ?? (() => undefined);
-  const services = selectServices(options.only);
+  const services = localServices(config, options.only);
+  if (services.length === 0) return [];
   // State, logs and Temporal's history (specs, comments) live here: readable by this user only.
   await fsp.mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   await fsp.chmod(config.dataDir, 0o700);
@@ -190,18 +219,20 @@ export async function stackDown(
 
 export async function stackStatus(config: StackConfig, options: StackOptions = {}): Promise<ServiceStatus[]> {
   return Promise.all(
-    selectServices(options.only).map(async (service): Promise<ServiceStatus> => {
-      const ctx = contextFor(config, service, () => undefined);
-      const record = await readRunRecord(ctx.paths.runFile);
-      const base = {
-        service: service.name,
-        title: service.title,
-        urls: service.urls(config),
-        logFile: ctx.paths.logFile,
-      };
-      if (!record || !isOurs(record)) return { ...base, state: 'stopped' };
-      return { ...base, pid: record.pid, state: (await service.probe(ctx)) ? 'healthy' : 'unhealthy' };
-    }),
+    selectServices(options.only)
+      .filter((service) => !config.elsewhere[service.name])
+      .map(async (service): Promise<ServiceStatus> => {
+        const ctx = contextFor(config, service, () => undefined);
+        const record = await readRunRecord(ctx.paths.runFile);
+        const base = {
+          service: service.name,
+          title: service.title,
+          urls: service.urls(config),
+          logFile: ctx.paths.logFile,
+        };
+        if (!record || !isOurs(record)) return { ...base, state: 'stopped' };
+        return { ...base, pid: record.pid, state: (await service.probe(ctx)) ? 'healthy' : 'unhealthy' };
+      }),
   );
 }
 

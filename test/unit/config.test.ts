@@ -364,3 +364,53 @@ describe('configuration: connections', () => {
     assert.ok(!result.stdout.includes('dotenv-secret'));
   });
 });
+
+describe('configuration: your own platform instead of the local stack', () => {
+  let dir: string;
+  beforeEach(() => (dir = tempDir()));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+
+  /** The environment without any MESHLOOP_* or TEMPORAL_* setting of the machine running the tests. */
+  function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = {};
+    for (const [key, value] of Object.entries(process.env)) {
+      if (!key.startsWith('MESHLOOP_') && !key.startsWith('TEMPORAL_')) env[key] = value;
+    }
+    return { ...env, MESHLOOP_DATA_DIR: path.join(dir, 'data'), ...extra };
+  }
+
+  it('names each local service a setting points elsewhere, with the setting', () => {
+    const config = loadConfig({
+      HOME: dir,
+      TEMPORAL_ADDRESS: 'temporal.example.com:7233',
+      MESHLOOP_KAFKA_BROKERS: 'b1.example.com:9093',
+    });
+    assert.deepEqual(Object.keys(config.stack.elsewhere).sort(), ['kafka', 'temporal']);
+    assert.deepEqual(config.stack.elsewhere.kafka, {
+      setting: 'MESHLOOP_KAFKA_BROKERS',
+      address: 'b1.example.com:9093',
+    });
+    assert.equal(config.stack.elsewhere.temporal?.setting, 'TEMPORAL_ADDRESS');
+    assert.deepEqual(loadConfig({ HOME: dir }).stack.elsewhere, {});
+  });
+
+  it('MESHLOOP_PROFILE names the file loaded instead of .env, and a missing one is an error that names it', () => {
+    fs.writeFileSync(path.join(dir, '.env'), 'MESHLOOP_TASK_QUEUE=from-dotenv\n');
+    const profile = path.join(dir, 'team.env');
+    fs.writeFileSync(profile, 'MESHLOOP_TASK_QUEUE=from-profile\n');
+    const run = (file: string) =>
+      spawnSync(path.join(root, 'bin', 'meshloop'), ['config', '--json'], {
+        cwd: dir,
+        encoding: 'utf8',
+        env: cleanEnv({ MESHLOOP_PROFILE: file }),
+      });
+    const ok = run(profile);
+    assert.equal(ok.status, 0, ok.stderr);
+    const { settings } = JSON.parse(ok.stdout) as { settings: Setting[] };
+    assert.equal(setting(settings, 'MESHLOOP_TASK_QUEUE').value, 'from-profile');
+    const missing = run(path.join(dir, 'nope.env'));
+    assert.notEqual(missing.status, 0);
+    assert.match(missing.stderr, /MESHLOOP_PROFILE: no such file .*nope\.env/);
+  });
+});
