@@ -140,7 +140,7 @@ async function checkFlinkRest(config: MeshloopConfig): Promise<string> {
 }
 
 async function checkIceberg(config: MeshloopConfig): Promise<string> {
-  const catalog = new IcebergCatalogClient({ url: config.iceberg.catalogUrl, requestTimeoutMs: 10_000 });
+  const catalog = IcebergCatalogClient.of(config.iceberg, 10_000);
   await catalog.config();
   const namespaces = await catalog.listNamespaces();
   return `config read, ${namespaces.length} namespace(s)`;

@@ -6,10 +6,14 @@ import { durationHint, parseDuration } from '../domain/duration';
 import type { FlinkEndpoints, KafkaConnection } from './connections';
 import { connectionEnvShape, resolveFlink, resolveKafka } from './connections';
 import { loadDotEnv } from './dotenv';
+import type { IcebergConnection } from './iceberg';
+import { icebergEnvShape, resolveIceberg } from './iceberg';
 import type { TemporalConnection } from './temporal';
 import { resolveTemporal } from './temporal';
 
 export type { FlinkEndpoints, KafkaConnection } from './connections';
+export type { IcebergAuth, IcebergConnection, ObjectStoreConnection } from './iceberg';
+export { bucketOf } from './iceberg';
 export type { TemporalConnection } from './temporal';
 export { temporalConnectOptions } from './temporal';
 
@@ -55,6 +59,8 @@ const optionalText = z
 export const envSchema = z.object({
   // Where Temporal, Kafka and Flink are and how to reach them (src/config/connections.ts, temporal.ts).
   ...connectionEnvShape,
+  // The Iceberg REST catalog's URL, warehouse and credentials, and its object store (src/config/iceberg.ts).
+  ...icebergEnvShape,
   MESHLOOP_DATA_DIR: optionalText,
   MESHLOOP_CACHE_DIR: optionalText,
   MESHLOOP_TEMPORAL_BIN: optionalText,
@@ -225,8 +231,11 @@ export type MeshloopConfig = Readonly<{
       kafkaBootstrapServers: string;
       icebergCatalogUri: string;
     }>;
-  /** The Iceberg REST catalog, as Flink (`'uri'`) and our own client reach it. */
-  iceberg: Readonly<{ catalogUrl: string }>;
+  /**
+   * The Iceberg REST catalog as our own clients reach it (Flink's `'uri'` is `flink.icebergCatalogUri`),
+   * its warehouse and credentials, and the object store of its files. Has secrets.
+   */
+  iceberg: IcebergConnection;
   /** The Schema Registry that discovery decodes Avro, Protobuf and JSON Schema records through. */
   schemaRegistry: SchemaRegistryConfig;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -342,6 +351,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
   const kafka = resolveKafka(e, `127.0.0.1:${stack.kafka.port}`, problems);
   const flink = resolveFlink(e, stack.flink);
   const schemaRegistry = schemaRegistryOf(e, stack, problems);
+  const iceberg = resolveIceberg(e, `http://127.0.0.1:${stack.iceberg.port}`, problems);
   const tableflowKeys = {
     CONFLUENT_CLOUD_API_KEY: e.CONFLUENT_CLOUD_API_KEY,
     CONFLUENT_CLOUD_API_SECRET: e.CONFLUENT_CLOUD_API_SECRET,
@@ -368,9 +378,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
     flink: {
       ...flink,
       kafkaBootstrapServers: e.MESHLOOP_FLINK_KAFKA_BOOTSTRAP ?? kafka.brokers.join(','),
-      icebergCatalogUri: e.MESHLOOP_FLINK_ICEBERG_URI ?? `http://127.0.0.1:${stack.iceberg.port}`,
+      icebergCatalogUri: e.MESHLOOP_FLINK_ICEBERG_URI ?? iceberg.catalogUrl,
     },
-    iceberg: { catalogUrl: `http://127.0.0.1:${stack.iceberg.port}` },
+    iceberg,
     schemaRegistry,
     logLevel: e.MESHLOOP_LOG_LEVEL,
     meshFile: path.resolve(projectRoot, e.MESHLOOP_MESH_FILE ?? 'mesh.yaml'),
