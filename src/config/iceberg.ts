@@ -123,9 +123,8 @@ function resolveObjectStore(e: IcebergEnv, problems: string[]): ObjectStoreConne
   const endpoint = (e.AWS_ENDPOINT_URL_S3 ?? e.AWS_ENDPOINT_URL)?.replace(/\/+$/, '');
   const region = e.AWS_REGION ?? e.AWS_DEFAULT_REGION;
   const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey } = e;
-  const any =
-    endpoint ?? region ?? accessKeyId ?? secretAccessKey ?? e.AWS_SESSION_TOKEN ?? e.MESHLOOP_S3_PATH_STYLE;
-  if (any === undefined) return undefined;
+  const set = [endpoint, region, accessKeyId, secretAccessKey, e.AWS_SESSION_TOKEN, e.MESHLOOP_S3_PATH_STYLE];
+  if (set.every((value) => value === undefined)) return undefined;
   if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
     problems.push(
       `${accessKeyId === undefined ? 'AWS_ACCESS_KEY_ID' : 'AWS_SECRET_ACCESS_KEY'}: ` +
@@ -137,14 +136,15 @@ function resolveObjectStore(e: IcebergEnv, problems: string[]): ObjectStoreConne
     // S3-compatible servers mostly ignore the region, but every signature names one.
     region: region ?? 'us-east-1',
     // A custom endpoint (MinIO, S3Proxy, Ceph...) rarely has per-bucket DNS names: path style by default.
-    pathStyle:
-      e.MESHLOOP_S3_PATH_STYLE === undefined
-        ? endpoint !== undefined
-        : ['true', '1'].includes(e.MESHLOOP_S3_PATH_STYLE),
+    pathStyle: pathStyleOf(e.MESHLOOP_S3_PATH_STYLE, endpoint),
     ...(accessKeyId ? { accessKeyId } : {}),
     ...(secretAccessKey ? { secretAccessKey } : {}),
     ...(e.AWS_SESSION_TOKEN ? { sessionToken: e.AWS_SESSION_TOKEN } : {}),
   };
+}
+
+function pathStyleOf(flag: string | undefined, endpoint: string | undefined): boolean {
+  return flag === undefined ? endpoint !== undefined : ['true', '1'].includes(flag);
 }
 
 /** The bucket of an `s3://bucket/...` location (also s3a:// and s3n://); undefined for other schemes. */

@@ -175,16 +175,7 @@ export class IcebergCatalogClient {
     if (!response.ok) {
       // An expired or revoked token: the next request asks for a new one.
       if (response.status === 401) this.token = undefined;
-      let type: string | undefined;
-      let message = text.slice(0, 500) || response.statusText;
-      try {
-        const parsed = JSON.parse(text) as { error?: { type?: string; message?: string } };
-        type = parsed.error?.type;
-        message = parsed.error?.message ?? message;
-      } catch {
-        // keep the raw text
-      }
-      throw new IcebergCatalogError(method, url, response.status, type, message);
+      throw errorOf(method, url, response, text);
     }
     return (text.trim() === '' ? undefined : parseIcebergJson(text)) as T;
   }
@@ -373,6 +364,19 @@ function toSnapshot(raw: Record<string, unknown>): Snapshot {
     summary: (raw.summary ?? {}) as Record<string, string>,
     schemaId: raw['schema-id'] as number | undefined,
   };
+}
+
+function errorOf(method: string, url: string, response: Response, text: string): IcebergCatalogError {
+  let type: string | undefined;
+  let message = text.slice(0, 500) || response.statusText;
+  try {
+    const parsed = JSON.parse(text) as { error?: { type?: string; message?: string } };
+    type = parsed.error?.type;
+    message = parsed.error?.message ?? message;
+  } catch {
+    // keep the raw text
+  }
+  return new IcebergCatalogError(method, url, response.status, type, message);
 }
 
 /**
