@@ -206,6 +206,14 @@ describe('Iceberg on an object store, with catalog credentials (S3Proxy + a REST
       );
       assert.equal(outcome, 'ready', `the rows were not committed; last status ${seen}`);
 
+      // The job Flink runs shows none of the credentials its session was given.
+      for (const part of ['', '/config', '/plan']) {
+        const shown = await (await fetch(`${store.config.flink.restUrl}/jobs/${job.id}${part}`)).text();
+        for (const key of ['AWS_SECRET_ACCESS_KEY', 'MESHLOOP_ICEBERG_CLIENT_SECRET'] as const) {
+          assert.ok(!shown.includes(store.profile[key]!), `${key} shown by Flink at /jobs/<id>${part}`);
+        }
+      }
+
       const answer = await queryProduct(store.config, input.productId, {
         sql: 'SELECT count(*) AS n, sum(amount) AS total FROM t',
       });
