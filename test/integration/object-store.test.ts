@@ -8,6 +8,7 @@ import { translatingFailures } from '../../activities/failures';
 import type { MaterializationInput } from '../../activities/materialize';
 import { createMaterializationActivities } from '../../activities/materialize';
 import { ensureDuckDbExtensions } from '../../src/adapters/duckdb/extensions';
+import { IcebergLakeWriter } from '../../src/adapters/duckdb/lake-writer';
 import { IcebergCatalogClient } from '../../src/adapters/iceberg';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
 import { createTopicsAndAwaitLeaders } from '../../src/adapters/kafka/topics';
@@ -119,6 +120,57 @@ describe('Iceberg on an object store, with catalog credentials (S3Proxy + a REST
     assert.match(iceberg.detail, /OAuth2/);
     assert.match(iceberg.fix!, /MESHLOOP_ICEBERG_OAUTH2_SERVER_URI/);
     assert.match(iceberg.fix!, /MESHLOOP_ICEBERG_CLIENT_SECRET/);
+  });
+
+  it("DuckDB's lake writer appends to a table in the S3 warehouse and reads it back (the analysis results' path)", async () => {
+    const catalog = IcebergCatalogClient.of(store.config.iceberg, 10_000);
+    const name = `w_${randomUUID().replace(/-/g, '').slice(0, 10)}`;
+    await catalog.ensureNamespace(['itobj']);
+    const created = await catalog.createTable(['itobj'], {
+      name,
+      schema: {
+        type: 'struct',
+        'schema-id': 0,
+        fields: [
+          { id: 1, name: 'id', required: false, type: 'string' },
+          { id: 2, name: 'n', required: false, type: 'long' },
+        ],
+      },
+    });
+    assert.equal(created.metadata.location, `s3://lakehouse/warehouse/itobj/${name}`);
+    const writer = await IcebergLakeWriter.open({
+      extensionDir: await ensureDuckDbExtensions(store.config.stack.cacheDir),
+      catalog: store.config.iceberg,
+      table: {
+        ref: { catalog: 'lake', namespace: 'itobj', name },
+        location: created.metadata.location,
+      },
+    });
+    try {
+      await writer.append(
+        [
+          { name: 'id', type: 'VARCHAR' },
+          { name: 'n', type: 'BIGINT' },
+        ],
+        [
+          ['a', 1],
+          ['b', 2],
+        ],
+      );
+      assert.deepEqual(await writer.select('SELECT id, n FROM r ORDER BY id'), [
+        { id: 'a', n: '1' },
+        { id: 'b', n: '2' },
+      ]);
+    } finally {
+      writer.close();
+    }
+    const files = await fs.readdir(
+      path.join(store.storeDir, 'lakehouse', 'warehouse', 'itobj', name, 'data'),
+    );
+    assert.ok(
+      files.some((file) => file.endsWith('.parquet')),
+      `no Parquet file written: ${files.join(', ')}`,
+    );
   });
 
   describe('a product materialized by Flink into the S3 warehouse', () => {

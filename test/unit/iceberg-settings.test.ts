@@ -233,6 +233,11 @@ describe('Iceberg credentials for Flink and DuckDB', () => {
       "ATTACH 'warehouse' AS lake (TYPE iceberg, ENDPOINT 'http://127.0.0.1:8181', AUTHORIZATION_TYPE 'none')",
     );
     assert.equal(icebergSecretSql('s', { catalogUrl: 'x' }), undefined);
+    // A location as the warehouse name: DuckDB would attach it read-only, so the writer says so.
+    assert.match(
+      attachSql('lake', { ...config.iceberg, warehouse: 's3://lakehouse/wh' }, false),
+      /^ATTACH 's3:\/\/lakehouse\/wh' AS lake \(.*, READ_ONLY false\)$/,
+    );
     assert.match(
       s3SecretSql('s', { endpoint: 'https://s3.example.com', region: 'r', pathStyle: false }),
       /ENDPOINT 's3\.example\.com', USE_SSL true, URL_STYLE 'vhost'\)$/,

@@ -61,7 +61,8 @@ export function attachSql(alias: string, catalog: IcebergConnection, readOnly: b
     withSecret ? 'SECRET meshloop_iceberg' : "AUTHORIZATION_TYPE 'none'",
     // Our own object-store credentials instead of ones the catalog would vend.
     catalog.objectStore ? "ACCESS_DELEGATION_MODE 'none'" : undefined,
-    readOnly ? 'READ_ONLY' : undefined,
+    // DuckDB attaches a remote-looking name (`s3://…`) read-only unless told otherwise.
+    readOnly ? 'READ_ONLY' : catalog.warehouse?.includes('://') ? 'READ_ONLY false' : undefined,
   ])})`;
 }
 
