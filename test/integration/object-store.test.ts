@@ -13,6 +13,7 @@ import { IcebergCatalogClient } from '../../src/adapters/iceberg';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
 import { createTopicsAndAwaitLeaders } from '../../src/adapters/kafka/topics';
 import type { Check } from '../../src/cli/doctor';
+import { loadConfig } from '../../src/config';
 import { parseSpec, productIdOf } from '../../src/domain/spec';
 import { createLogger } from '../../src/log';
 import { createMaterializers } from '../../src/materialize';
@@ -20,6 +21,7 @@ import { queryProduct } from '../../src/query/product-query';
 import { waitUntil } from '../../src/stack/probe';
 import type { ObjectStorePlatform } from '../helpers/object-store-platform';
 import { objectStorePlatform } from '../helpers/object-store-platform';
+import { testEnvironment } from '../helpers/platform';
 import { runCli } from '../helpers/processes';
 
 type Report = { ok: boolean; checks: Check[] };
@@ -270,6 +272,20 @@ describe('Iceberg on an object store, with catalog credentials (S3Proxy + a REST
         sql: 'SELECT count(*) AS n, sum(amount) AS total FROM t',
       });
       assert.deepEqual(answer.rows, [{ n: '25', total: rows.reduce((sum, row) => sum + row.amount, 0) }]);
+      // With a bearer token instead of client credentials (DuckDB's iceberg secret with TOKEN).
+      const {
+        MESHLOOP_ICEBERG_CLIENT_ID: _id,
+        MESHLOOP_ICEBERG_CLIENT_SECRET: _secret,
+        ...rest
+      } = store.profile;
+      const withToken = loadConfig({
+        ...testEnvironment(),
+        ...rest,
+        MESHLOOP_ICEBERG_TOKEN: 'a-static-token',
+      });
+      assert.equal(withToken.iceberg.auth?.kind, 'token');
+      const byToken = await queryProduct(withToken, input.productId, { sql: 'SELECT count(*) AS n FROM t' });
+      assert.deepEqual(byToken.rows, [{ n: '25' }]);
       // Through the CLI too, as a user runs it with the profile.
       const cli = await runCli(
         ['query', input.productId, 'SELECT order_id FROM t ORDER BY order_id LIMIT 2', '--json'],
