@@ -70,6 +70,17 @@ describe('Iceberg on an object store, with catalog credentials (S3Proxy + a REST
       .readdir(path.join(store.storeDir, store.bucket, 'warehouse', '.meshloop-doctor'))
       .catch(() => []);
     assert.deepEqual(left, []);
+    // `meshloop config` with the profile: what is in effect, secrets masked.
+    const printed = await runCli(['config'], store.profile);
+    assert.equal(printed.code, 0, printed.stderr);
+    assert.match(
+      printed.stdout,
+      /OAuth2 client credentials \(client meshloop, token endpoint http:\/\/127\.0\.0\.1:\d+\/v1\/oauth\/tokens/,
+    );
+    assert.match(printed.stdout, /endpoint http:\/\/127\.0\.0\.1:\d+, region us-east-1, path-style/);
+    for (const key of ['AWS_SECRET_ACCESS_KEY', 'MESHLOOP_ICEBERG_CLIENT_SECRET'] as const) {
+      assert.ok(!printed.stdout.includes(store.profile[key]!), `${key} printed by meshloop config`);
+    }
     // The secrets are nowhere in the report.
     const text = JSON.stringify(report);
     for (const key of ['AWS_SECRET_ACCESS_KEY', 'MESHLOOP_ICEBERG_CLIENT_SECRET'] as const) {
