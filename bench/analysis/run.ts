@@ -119,7 +119,7 @@ async function main() {
     producer,
     log,
     iceberg,
-    catalogUrl: config.iceberg.catalogUrl,
+    icebergConnection: config.iceberg,
     catalogName: config.materialize.catalog,
     extensionDir: () => Promise.resolve(extensionDir),
     meshFile: config.meshFile,
@@ -165,7 +165,7 @@ async function main() {
       const loaded = await iceberg.loadTable({ namespace: [ref.namespace], name: ref.name });
       const lake = await IcebergLake.open({
         extensionDir,
-        catalogUrl: config.iceberg.catalogUrl,
+        catalog: config.iceberg,
         tables: [{ ref, location: loaded.metadata.location }],
       });
       try {
@@ -196,7 +196,7 @@ async function main() {
     if (!current || !previous) throw new Error('two snapshots expected');
     const lake = await IcebergLake.open({
       extensionDir,
-      catalogUrl: config.iceberg.catalogUrl,
+      catalog: config.iceberg,
       tables: [{ ref, location: loaded.metadata.location }],
     });
     const checks: number[] = [];

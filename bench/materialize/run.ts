@@ -243,7 +243,7 @@ async function contractCheck(config: MeshloopConfig, flink: Flink, plan: Materia
 
   const lake = await IcebergLake.open({
     extensionDir: await ensureDuckDbExtensions(config.stack.cacheDir),
-    catalogUrl: config.iceberg.catalogUrl,
+    catalog: config.iceberg,
     tables: [{ ref: plan.table, location: loaded.metadata.location }],
   });
   const duck: number[] = [];

@@ -9,7 +9,7 @@ import type { CatalogView } from '../domain/catalog-view';
 import { readCatalog } from '../adapters/kafka/catalog';
 import { CATALOG_TOPIC } from '../adapters/kafka/client';
 import { recordProposalsInLedger } from '../adapters/kafka/proposals-ledger';
-import type { MeshloopConfig } from '../config';
+import type { IcebergConnection, MeshloopConfig } from '../config';
 import type { CycleOutcome } from '../domain/analysis';
 import type { IcebergTableRef } from '../domain/materialization';
 import type { ProposalOutcome } from '../domain/proposals';
@@ -49,8 +49,8 @@ export type KeepAlive = <T>(first: string, work: (step: (what: string) => void) 
 /** The Iceberg catalog and DuckDB, as analysis reads them. */
 export type AnalysisLake = Readonly<{
   iceberg: IcebergCatalogClient;
-  /** The Iceberg REST catalog's URL, for DuckDB. */
-  catalogUrl: string;
+  /** The Iceberg REST catalog with its credentials and object store, for DuckDB. */
+  icebergConnection: IcebergConnection;
   /** The Iceberg catalog's name in table refs (`lake`). */
   catalogName: string;
   /** DuckDB's extension directory (downloaded on first use). */
@@ -60,8 +60,8 @@ export type AnalysisLake = Readonly<{
 /** The lake as the configuration names it. */
 export function analysisLakeFromConfig(config: MeshloopConfig, log: Logger): AnalysisLake {
   return {
-    iceberg: new IcebergCatalogClient({ url: config.iceberg.catalogUrl }),
-    catalogUrl: config.iceberg.catalogUrl,
+    iceberg: IcebergCatalogClient.of(config.iceberg),
+    icebergConnection: config.iceberg,
     catalogName: config.materialize.catalog,
     extensionDir: () => ensureDuckDbExtensions(config.stack.cacheDir, (message) => log.info(message)),
   };
@@ -110,7 +110,7 @@ export class AnalysisCycleService {
     });
     return AnalysisResultsTable.open({
       extensionDir: await this.deps.extensionDir(),
-      catalogUrl: this.deps.catalogUrl,
+      catalog: this.deps.icebergConnection,
       table: await this.resultsTable,
     });
   }
@@ -129,7 +129,7 @@ export class AnalysisCycleService {
   async openLake(tables: LakeTable[]): Promise<IcebergLake> {
     return IcebergLake.open({
       extensionDir: await this.deps.extensionDir(),
-      catalogUrl: this.deps.catalogUrl,
+      catalog: this.deps.icebergConnection,
       tables,
     });
   }

@@ -7,6 +7,7 @@ import type { CycleOutcome } from '../domain/analysis';
 import { SchemaIncompatibleError, UpstreamUnavailableError } from '../domain/errors';
 import { analysisCycleSummarySchema } from '../domain/analysis';
 import type { IcebergTableRef } from '../domain/materialization';
+import type { IcebergConnection } from '../config';
 
 /**
  * `meshloop.analysis_results`: every analysis cycle's results, one row per check, so the history is
@@ -153,7 +154,7 @@ export class AnalysisResultsTable {
 
   static async open(options: {
     extensionDir: string;
-    catalogUrl: string;
+    catalog: IcebergConnection;
     table: LakeTable;
   }): Promise<AnalysisResultsTable> {
     return new AnalysisResultsTable(await IcebergLakeWriter.open(options));

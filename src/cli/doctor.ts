@@ -2,7 +2,14 @@ import { Connection } from '@temporalio/client';
 import { createKafkaClient } from '../adapters/kafka/client';
 import { FlinkRestClient } from '../adapters/flink/rest';
 import { SqlGatewayClient } from '../adapters/flink/sql-gateway';
-import { IcebergCatalogClient } from '../adapters/iceberg/catalog';
+import {
+  checkIcebergCatalog,
+  checkObjectStore,
+  icebergFix,
+  objectStoreFix,
+  objectStoreOf,
+  objectStoreTarget,
+} from './doctor-iceberg';
 import type { MeshloopConfig } from '../config';
 import { temporalConnectOptions } from '../config';
 
@@ -139,15 +146,9 @@ async function checkFlinkRest(config: MeshloopConfig): Promise<string> {
   return `Flink ${overview['flink-version']}: ${overview.taskmanagers} TaskManager(s), ${overview['slots-available']} free slot(s)`;
 }
 
-async function checkIceberg(config: MeshloopConfig): Promise<string> {
-  const catalog = new IcebergCatalogClient({ url: config.iceberg.catalogUrl, requestTimeoutMs: 10_000 });
-  await catalog.config();
-  const namespaces = await catalog.listNamespaces();
-  return `config read, ${namespaces.length} namespace(s)`;
-}
-
 /** Every configured endpoint, checked at once; the results in a fixed order. */
 export function runDoctor(config: MeshloopConfig): Promise<Check[]> {
+  const store = objectStoreOf(config);
   return Promise.all([
     check(
       'temporal',
@@ -180,9 +181,19 @@ export function runDoctor(config: MeshloopConfig): Promise<Check[]> {
     check(
       'iceberg-catalog',
       config.iceberg.catalogUrl,
-      () => checkIceberg(config),
-      (message) =>
-        `the Iceberg REST catalog does not answer usably at ${config.iceberg.catalogUrl} (${message.slice(0, 80)}); the local platform: MESHLOOP_ICEBERG_REST_PORT, \`meshloop stack up\``,
+      () => checkIcebergCatalog(config),
+      (m) => icebergFix(m, config),
     ),
+    // Only when the warehouse is on an object store (the local platform's is a folder).
+    ...(store
+      ? [
+          check(
+            'object-store',
+            objectStoreTarget(store),
+            () => checkObjectStore(config, store),
+            (m) => objectStoreFix(m, store),
+          ),
+        ]
+      : []),
   ]);
 }

@@ -12,7 +12,7 @@ export async function runStackUp(only: readonly string[] = []) {
   for (const { service, setting, address } of elsewhere) {
     progressLine(`${service}: not started, your own platform's at ${address} (${setting})`);
   }
-  if (elsewhere.length > 0 && servicesElsewhere(config.stack).length === stackServices.length) {
+  if (only.length === 0 && elsewhere.length === stackServices.length) {
     progressLine(
       "nothing to start: every service is your own platform's (the settings above point there); " +
         '`bin/meshloop doctor` checks them',

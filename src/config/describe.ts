@@ -1,4 +1,5 @@
 import { connectionSecretKeys } from './connections';
+import { icebergSecretKeys } from './iceberg';
 import { dotEnvOrigin, loadDotEnv } from './dotenv';
 import { envSchema, loadConfig, parseEnv } from './index';
 import type { MeshloopConfig } from './index';
@@ -25,6 +26,7 @@ const secretKeys = new Set<string>([
   'MESHLOOP_SLACK_BOT_TOKEN',
   'MESHLOOP_SLACK_SIGNING_SECRET',
   ...connectionSecretKeys,
+  ...icebergSecretKeys,
 ]);
 
 /** A secret by its name: the lists above, Temporal's, and any key naming a password, secret, token or key. */
@@ -141,6 +143,7 @@ function connectionRows(
     derived('flink.headers', config.flink.headers ? Object.keys(config.flink.headers).join(', ') : undefined),
     derived('flink.kafkaBootstrapServers', config.flink.kafkaBootstrapServers),
     derived('iceberg.catalogUrl', config.iceberg.catalogUrl),
+    ...icebergRows(config, derived),
   ];
 }
 
@@ -165,4 +168,34 @@ function describeFiles(tls: NonNullable<MeshloopConfig['kafka']['tls']>): string
     tls.keyFile ? `key=${tls.keyFile}` : undefined,
   ].filter(Boolean);
   return parts.length > 0 ? `on (${parts.join(' ')})` : 'on (system roots)';
+}
+
+function icebergRows(
+  config: MeshloopConfig,
+  derived: (key: string, value: string | undefined, secret?: boolean) => Setting,
+): Setting[] {
+  const { auth, objectStore, warehouse } = config.iceberg;
+  return [
+    derived('flink.icebergCatalogUri', config.flink.icebergCatalogUri),
+    derived('iceberg.warehouse', warehouse),
+    derived(
+      'iceberg.auth',
+      auth === undefined
+        ? 'none'
+        : auth.kind === 'token'
+          ? 'bearer token'
+          : `OAuth2 client credentials (client ${auth.clientId}, token endpoint ${withoutUrlCredentials(auth.serverUri)}, scope ${auth.scope})`,
+    ),
+    derived(
+      'objectStore',
+      objectStore === undefined
+        ? 'not configured (the warehouse is a local folder or the catalog vends credentials)'
+        : [
+            `endpoint ${objectStore.endpoint ? withoutUrlCredentials(objectStore.endpoint) : 'AWS S3'}`,
+            `region ${objectStore.region}`,
+            objectStore.pathStyle ? 'path-style' : 'virtual-hosted-style',
+            objectStore.accessKeyId ? `key ${objectStore.accessKeyId}` : 'no static credentials',
+          ].join(', '),
+    ),
+  ];
 }

@@ -6,10 +6,14 @@ import { durationHint, parseDuration } from '../domain/duration';
 import type { FlinkEndpoints, KafkaConnection } from './connections';
 import { connectionEnvShape, resolveFlink, resolveKafka } from './connections';
 import { loadDotEnv } from './dotenv';
+import type { IcebergConnection } from './iceberg';
+import { icebergEnvShape, resolveIceberg } from './iceberg';
 import type { TemporalConnection } from './temporal';
 import { resolveTemporal } from './temporal';
 
 export type { FlinkEndpoints, KafkaConnection } from './connections';
+export type { IcebergAuth, IcebergConnection, ObjectStoreConnection } from './iceberg';
+export { bucketOf } from './iceberg';
 export type { TemporalConnection } from './temporal';
 export { temporalConnectOptions } from './temporal';
 
@@ -55,6 +59,8 @@ const optionalText = z
 export const envSchema = z.object({
   // Where Temporal, Kafka and Flink are and how to reach them (src/config/connections.ts, temporal.ts).
   ...connectionEnvShape,
+  // The Iceberg REST catalog's URL, warehouse and credentials, and its object store (src/config/iceberg.ts).
+  ...icebergEnvShape,
   // A .env-format file of settings loaded instead of `.env` (src/config/dotenv.ts): your platform's profile.
   MESHLOOP_PROFILE: optionalText,
   MESHLOOP_DATA_DIR: optionalText,
@@ -235,8 +241,11 @@ export type MeshloopConfig = Readonly<{
       kafkaBootstrapServers: string;
       icebergCatalogUri: string;
     }>;
-  /** The Iceberg REST catalog, as Flink (`'uri'`) and our own client reach it. */
-  iceberg: Readonly<{ catalogUrl: string }>;
+  /**
+   * The Iceberg REST catalog as our own clients reach it (Flink's `'uri'` is `flink.icebergCatalogUri`),
+   * its warehouse and credentials, and the object store of its files. Has secrets.
+   */
+  iceberg: IcebergConnection;
   /** The Schema Registry that discovery decodes Avro, Protobuf and JSON Schema records through. */
   schemaRegistry: SchemaRegistryConfig;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -353,6 +362,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
   const kafka = resolveKafka(e, `127.0.0.1:${stack.kafka.port}`, problems);
   const flink = resolveFlink(e, stack.flink);
   const schemaRegistry = schemaRegistryOf(e, stack, problems);
+  const iceberg = resolveIceberg(e, `http://127.0.0.1:${stack.iceberg.port}`, problems);
   const tableflowKeys = {
     CONFLUENT_CLOUD_API_KEY: e.CONFLUENT_CLOUD_API_KEY,
     CONFLUENT_CLOUD_API_SECRET: e.CONFLUENT_CLOUD_API_SECRET,
@@ -379,9 +389,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
     flink: {
       ...flink,
       kafkaBootstrapServers: e.MESHLOOP_FLINK_KAFKA_BOOTSTRAP ?? kafka.brokers.join(','),
-      icebergCatalogUri: e.MESHLOOP_FLINK_ICEBERG_URI ?? `http://127.0.0.1:${stack.iceberg.port}`,
+      icebergCatalogUri: e.MESHLOOP_FLINK_ICEBERG_URI ?? iceberg.catalogUrl,
     },
-    iceberg: { catalogUrl: `http://127.0.0.1:${stack.iceberg.port}` },
+    iceberg,
     schemaRegistry,
     logLevel: e.MESHLOOP_LOG_LEVEL,
     meshFile: path.resolve(projectRoot, e.MESHLOOP_MESH_FILE ?? 'mesh.yaml'),
@@ -502,6 +512,9 @@ function elsewhereServices(
     for (const service of ['flink-jobmanager', 'flink-taskmanager', 'flink-sql-gateway']) {
       out[service] = { setting, address: flinkUrl };
     }
+  }
+  if (e.MESHLOOP_ICEBERG_REST_URL) {
+    out.iceberg = { setting: 'MESHLOOP_ICEBERG_REST_URL', address: e.MESHLOOP_ICEBERG_REST_URL };
   }
   if (e.MESHLOOP_SCHEMA_REGISTRY_URL) {
     out.registry = { setting: 'MESHLOOP_SCHEMA_REGISTRY_URL', address: e.MESHLOOP_SCHEMA_REGISTRY_URL };

@@ -1,5 +1,6 @@
 import { IcebergLake } from '../adapters/duckdb/lake';
 import type { IcebergCatalogClient } from '../adapters/iceberg';
+import type { IcebergConnection } from '../config';
 import type { MaterializationPlan } from '../domain/materialization';
 import { catalogNameOf } from './iceberg-table';
 import type { BadRecord } from './types';
@@ -8,14 +9,14 @@ import type { BadRecord } from './types';
 export function firstBadRecordReader(deps: {
   catalog: IcebergCatalogClient;
   extensionDir: () => Promise<string>;
-  catalogUrl: string;
+  icebergConnection: IcebergConnection;
 }) {
   return async (plan: MaterializationPlan): Promise<BadRecord | undefined> => {
     const loaded = await deps.catalog.loadTable(catalogNameOf(plan.deadLetterTable));
     if (!loaded.currentSnapshot) return undefined;
     const lake = await IcebergLake.open({
       extensionDir: await deps.extensionDir(),
-      catalogUrl: deps.catalogUrl,
+      catalog: deps.icebergConnection,
       tables: [{ ref: plan.deadLetterTable, location: loaded.metadata.location }],
       threads: 1,
     });

@@ -4,7 +4,9 @@ import {
   quoteLiteral,
   typedJsonValue as typedValue,
 } from '../domain/flink-types';
+import type { IcebergConnection } from '../config';
 import type { IcebergTableRef, MaterializationPlan } from '../domain/materialization';
+import { flinkIcebergCatalogProperties } from './flink-catalog';
 
 /**
  * The Flink SQL of a product's materialization job. The topic is read as raw text with its
@@ -17,6 +19,8 @@ import type { IcebergTableRef, MaterializationPlan } from '../domain/materializa
 export type MaterializationSqlOptions = Readonly<{
   kafkaBootstrapServers: string;
   icebergCatalogUri: string;
+  /** The catalog's warehouse and credentials and its object store (secrets: session-only). */
+  icebergCatalog?: Omit<IcebergConnection, 'catalogUrl'>;
   /**
    * `earliest` for a first start; `group-offsets` to continue where the product's consumer group
    * committed (a redeploy whose savepoint state does not match the new plan).
@@ -87,7 +91,11 @@ SELECT
   END AS error
 FROM ${q(RAW)}`;
   return [
-    `CREATE CATALOG ${q(plan.table.catalog)} WITH ('type' = 'iceberg', 'catalog-type' = 'rest', 'uri' = ${quoteLiteral(options.icebergCatalogUri)})`,
+    `CREATE CATALOG ${q(plan.table.catalog)} WITH (${Object.entries(
+      flinkIcebergCatalogProperties(options.icebergCatalogUri, options.icebergCatalog),
+    )
+      .map(([key, value]) => `${quoteLiteral(key)} = ${quoteLiteral(value)}`)
+      .join(', ')})`,
     source,
     rawView,
     view,

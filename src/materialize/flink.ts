@@ -1,6 +1,7 @@
 import type { FlinkRestClient, JobSummary, SqlGatewayClient } from '../adapters/flink';
-import { terminalJobStates } from '../adapters/flink';
+import { FlinkStatementError, terminalJobStates } from '../adapters/flink';
 import type { IcebergCatalogClient } from '../adapters/iceberg';
+import type { IcebergConnection } from '../config';
 import { IcebergCatalogError } from '../adapters/iceberg';
 import type { MaterializationPlan } from '../domain/materialization';
 import { tableStatusOf } from '../domain/materialization';
@@ -10,6 +11,7 @@ import {
   materializationJobConfig,
   materializationSetupStatements,
 } from './flink-sql';
+import { redactCatalogSecrets } from './flink-catalog';
 import { catalogNameOf, ensureProductTable } from './iceberg-table';
 import type {
   BadRecord,
@@ -29,6 +31,8 @@ export type FlinkMaterializerDeps = Readonly<{
   /** Kafka and the catalog as Flink's processes reach them. */
   kafkaBootstrapServers: string;
   icebergCatalogUri: string;
+  /** The catalog's warehouse, credentials and object store, given to Flink in the job's session only. */
+  icebergCatalog?: Omit<IcebergConnection, 'catalogUrl'>;
   /** The Flink Web UI, for links. */
   flinkUiUrl?: string;
   /** Reads the first row of a dead-letter table (DuckDB), for `suspend`'s coordinates. */
@@ -76,11 +80,16 @@ export class FlinkMaterializer implements Materializer {
       const setup = materializationSetupStatements(plan, {
         kafkaBootstrapServers: this.deps.kafkaBootstrapServers,
         icebergCatalogUri: this.deps.icebergCatalogUri,
+        icebergCatalog: this.deps.icebergCatalog,
         // A later revision continues from the consumer group's committed offsets when its
         // savepoint's state does not fit the new plan (added columns change the operators).
         startFrom: plan.revision > 1 || options.savepoint ? 'group-offsets' : 'earliest',
       });
-      for (const statement of setup) await session.configure(statement);
+      for (const statement of setup) {
+        await session.configure(statement).catch((error: unknown) => {
+          throw withoutCatalogSecrets(error, this.deps.icebergCatalog);
+        });
+      }
       const config: Record<string, string> = { ...materializationJobConfig(plan) };
       if (options.savepoint) {
         config['execution.savepoint.path'] = options.savepoint;
@@ -175,4 +184,27 @@ export class FlinkMaterializer implements Materializer {
 function notFoundAsUndefined(error: unknown): undefined {
   if (error instanceof IcebergCatalogError && error.notFound) return undefined;
   throw error;
+}
+
+/**
+ * A failed session statement's error without the catalog's secrets: Flink's answer to a bad
+ * `CREATE CATALOG` lists the catalog options, and our error quotes the statement.
+ */
+function withoutCatalogSecrets(error: unknown, catalog: FlinkMaterializerDeps['icebergCatalog']): unknown {
+  if (!catalog) return error;
+  const redact = (text: string) => redactCatalogSecrets(text, catalog);
+  if (error instanceof FlinkStatementError) {
+    return new FlinkStatementError(
+      redact(error.statement),
+      redact(error.flinkMessage),
+      error.causes.map(redact),
+      error.retryable,
+      error.serverTrace === undefined ? undefined : redact(error.serverTrace),
+    );
+  }
+  if (error instanceof Error) {
+    error.message = redact(error.message);
+    if (error.stack) error.stack = redact(error.stack);
+  }
+  return error;
 }

@@ -13,7 +13,7 @@ export type Materializers = Readonly<{ flink?: Materializer; tableflow?: Materia
 
 /** The providers this worker can use: Flink always; Tableflow when its keys are configured. */
 export function createMaterializers(config: MeshloopConfig, log?: Logger): Materializers {
-  const catalog = new IcebergCatalogClient({ url: config.iceberg.catalogUrl });
+  const catalog = IcebergCatalogClient.of(config.iceberg);
   const flinkUi = config.flink.restUrl;
   return {
     flink: new FlinkMaterializer({
@@ -22,10 +22,11 @@ export function createMaterializers(config: MeshloopConfig, log?: Logger): Mater
       rest: new FlinkRestClient({ url: config.flink.restUrl, headers: config.flink.headers }),
       kafkaBootstrapServers: config.flink.kafkaBootstrapServers,
       icebergCatalogUri: config.flink.icebergCatalogUri,
+      icebergCatalog: config.iceberg,
       flinkUiUrl: flinkUi,
       firstBadRecord: firstBadRecordReader({
         catalog,
-        catalogUrl: config.iceberg.catalogUrl,
+        icebergConnection: config.iceberg,
         extensionDir: () => ensureDuckDbExtensions(config.stack.cacheDir),
       }),
       log,

@@ -50,7 +50,7 @@ export function resolveAsOf(snapshots: readonly Snapshot[], asOf: string): Snaps
 
 async function loadProductTable(config: MeshloopConfig, productId: string) {
   const ref = productTableOf(productId, config.materialize.catalog);
-  const catalog = new IcebergCatalogClient({ url: config.iceberg.catalogUrl });
+  const catalog = IcebergCatalogClient.of(config.iceberg);
   try {
     return { ref, loaded: await catalog.loadTable({ namespace: [ref.namespace], name: ref.name }) };
   } catch (error) {
@@ -81,7 +81,7 @@ export async function queryProduct(
   }
   const lake = await IcebergLake.open({
     extensionDir: await ensureDuckDbExtensions(config.stack.cacheDir, options.progress),
-    catalogUrl: config.iceberg.catalogUrl,
+    catalog: config.iceberg,
     tables: [{ ref, location: loaded.metadata.location }],
   });
   try {
@@ -146,7 +146,7 @@ export async function productTableStatus(
   slaFreshnessMs?: number,
 ): Promise<TableStatus | undefined> {
   const ref = productTableOf(productId, config.materialize.catalog);
-  const catalog = new IcebergCatalogClient({ url: config.iceberg.catalogUrl, requestTimeoutMs: 5000 });
+  const catalog = IcebergCatalogClient.of(config.iceberg, 5000);
   try {
     const loaded = await catalog.loadTable({ namespace: [ref.namespace], name: ref.name });
     return tableStatusOf({

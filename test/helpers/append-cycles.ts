@@ -16,7 +16,7 @@ async function main() {
   for (let i = 0; i < Number(cycles); i++) {
     const results = await AnalysisResultsTable.open({
       extensionDir,
-      catalogUrl: catalogUrl as string,
+      catalog: { catalogUrl: catalogUrl as string },
       table,
     });
     try {

@@ -1,4 +1,5 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { stopObjectStorePlatform } from './object-store-platform';
 import { stopTestPlatform } from './platform';
 
 // Workers in tests log only warnings: state changes of every short-lived worker drown the report.
@@ -7,5 +8,6 @@ process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 
 /** Stops the shared test platform once, after the whole run, if this run started it. */
 export async function mochaGlobalTeardown(): Promise<void> {
+  await stopObjectStorePlatform();
   await stopTestPlatform();
 }

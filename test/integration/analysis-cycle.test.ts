@@ -735,7 +735,7 @@ describe('meshloop.analysis_results under concurrent writers', function () {
       const extensionDir = await ensureDuckDbExtensions(config.stack.cacheDir);
       const results = await AnalysisResultsTable.open({
         extensionDir,
-        catalogUrl: config.iceberg.catalogUrl,
+        catalog: config.iceberg,
         table,
       });
       try {

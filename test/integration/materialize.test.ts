@@ -443,7 +443,7 @@ describe('Materialization on the real platform: product topics land in Iceberg t
     });
     const lake = await IcebergLake.open({
       extensionDir: await ensureDuckDbExtensions(config.stack.cacheDir),
-      catalogUrl: config.iceberg.catalogUrl,
+      catalog: config.iceberg,
       tables: [{ ref: plan.deadLetterTable, location: loaded.metadata.location }],
     });
     try {

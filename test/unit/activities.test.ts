@@ -30,7 +30,7 @@ function built() {
     materializers: {},
     lake: {
       iceberg: unreachable,
-      catalogUrl: 'http://iceberg',
+      icebergConnection: { catalogUrl: 'http://iceberg' },
       catalogName: 'lake',
       extensionDir: () => Promise.resolve(''),
     },

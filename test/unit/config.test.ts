@@ -370,6 +370,15 @@ describe('configuration: your own platform instead of the local stack', () => {
   beforeEach(() => (dir = tempDir()));
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+  const remoteProfile = [
+    'TEMPORAL_ADDRESS=temporal.example.com:7233',
+    'TEMPORAL_NAMESPACE=mesh',
+    'MESHLOOP_KAFKA_BROKERS=b1.example.com:9093',
+    'MESHLOOP_FLINK_SQL_GATEWAY_URL=https://flink-sql.example.com',
+    'MESHLOOP_FLINK_REST_URL=https://flink.example.com',
+    'MESHLOOP_SCHEMA_REGISTRY_URL=https://registry.example.com',
+    'MESHLOOP_ICEBERG_REST_URL=https://iceberg.example.com/catalog',
+  ];
 
   /** The environment without any MESHLOOP_* or TEMPORAL_* setting of the machine running the tests. */
   function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
@@ -393,6 +402,39 @@ describe('configuration: your own platform instead of the local stack', () => {
     });
     assert.equal(config.stack.elsewhere.temporal?.setting, 'TEMPORAL_ADDRESS');
     assert.deepEqual(loadConfig({ HOME: dir }).stack.elsewhere, {});
+  });
+
+  it('`stack up` with a remote profile starts nothing and says why; `stack up <service>` of one elsewhere is refused', () => {
+    const profile = path.join(dir, 'remote.env');
+    fs.writeFileSync(profile, remoteProfile.join('\n'));
+    const up = spawnSync(path.join(root, 'bin', 'meshloop'), ['stack', 'up'], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: cleanEnv({ MESHLOOP_PROFILE: profile }),
+    });
+    assert.equal(up.status, 0, up.stderr);
+    const said = up.stdout + up.stderr;
+    assert.match(said, /nothing to start/);
+    assert.match(
+      said,
+      /kafka: not started, your own platform's at b1\.example\.com:9093 \(MESHLOOP_KAFKA_BROKERS\)/,
+    );
+    assert.match(
+      said,
+      /temporal: not started, your own platform's at temporal\.example\.com:7233 \(TEMPORAL_ADDRESS\)/,
+    );
+    assert.ok(!fs.existsSync(path.join(dir, 'data', 'run')), 'no process was started');
+
+    const one = spawnSync(path.join(root, 'bin', 'meshloop'), ['stack', 'up', 'kafka'], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: cleanEnv({ MESHLOOP_PROFILE: profile }),
+    });
+    assert.notEqual(one.status, 0);
+    assert.match(
+      one.stderr,
+      /kafka is your own platform's \(MESHLOOP_KAFKA_BROKERS: b1\.example\.com:9093\).*unset MESHLOOP_KAFKA_BROKERS/,
+    );
   });
 
   it('MESHLOOP_PROFILE names the file loaded instead of .env, and a missing one is an error that names it', () => {

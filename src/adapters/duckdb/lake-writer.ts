@@ -1,6 +1,8 @@
 import type { DuckDBConnection, DuckDBInstance as DuckDBInstanceType, DuckDBValue } from '@duckdb/node-api';
 import { DuckDBInstance } from '@duckdb/node-api';
+import type { IcebergConnection } from '../../config';
 import type { IcebergTableRef } from '../../domain/materialization';
+import { attachIcebergCatalog } from './attach';
 import type { LakeTable } from './lake';
 import { localDirectoryOf } from './lake';
 
@@ -13,7 +15,8 @@ import { localDirectoryOf } from './lake';
 
 export type LakeWriterOptions = Readonly<{
   extensionDir: string;
-  catalogUrl: string;
+  /** The Iceberg REST catalog (`config.iceberg`). */
+  catalog: IcebergConnection;
   table: LakeTable;
   memoryLimit?: string;
 }>;
@@ -42,10 +45,7 @@ export class IcebergLakeWriter {
     });
     const connection = await instance.connect();
     try {
-      await connection.run('LOAD iceberg');
-      await connection.run(
-        `ATTACH 'warehouse' AS ${CATALOG} (TYPE iceberg, ENDPOINT ${quoteString(options.catalogUrl)}, AUTHORIZATION_TYPE 'none')`,
-      );
+      await attachIcebergCatalog(connection, CATALOG, options.catalog, { readOnly: false });
       await connection.run(
         `SET allowed_directories = [${quoteString(localDirectoryOf(options.table.location))}]`,
       );

@@ -2,7 +2,9 @@ import { fileURLToPath } from 'node:url';
 import type { DuckDBConnection, DuckDBInstance as DuckDBInstanceType } from '@duckdb/node-api';
 import { DuckDBInstance, StatementType } from '@duckdb/node-api';
 import { MeshloopError } from '../../domain/errors';
+import type { IcebergConnection } from '../../config';
 import type { IcebergTableRef } from '../../domain/materialization';
+import { attachIcebergCatalog } from './attach';
 
 /**
  * Read-only SQL over Iceberg tables in embedded DuckDB, through the REST catalog. Each reader is
@@ -28,8 +30,8 @@ export type LakeTable = Readonly<{
 export type LakeOptions = Readonly<{
   /** From `ensureDuckDbExtensions`. */
   extensionDir: string;
-  /** The Iceberg REST catalog, e.g. http://127.0.0.1:8181 */
-  catalogUrl: string;
+  /** The Iceberg REST catalog (`config.iceberg`): URL, warehouse, credentials, object store. */
+  catalog: IcebergConnection;
   /** The tables this reader may read. */
   tables: readonly LakeTable[];
   /** DuckDB's memory limit, e.g. '1GB'. */
@@ -110,10 +112,7 @@ export class IcebergLake {
     });
     const connection = await instance.connect();
     try {
-      await connection.run('LOAD iceberg');
-      await connection.run(
-        `ATTACH 'warehouse' AS ${CATALOG} (TYPE iceberg, ENDPOINT ${quoteString(options.catalogUrl)}, AUTHORIZATION_TYPE 'none', READ_ONLY)`,
-      );
+      await attachIcebergCatalog(connection, CATALOG, options.catalog, { readOnly: true });
       const directories = options.tables.map((table) => localDirectoryOf(table.location));
       await connection.run(`SET allowed_directories = [${directories.map(quoteString).join(', ')}]`);
       await connection.run('SET enable_external_access = false');

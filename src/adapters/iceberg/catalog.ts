@@ -1,3 +1,4 @@
+import type { IcebergAuth, IcebergConnection } from '../../config';
 import { MeshloopError } from '../../domain/errors';
 
 /**
@@ -103,27 +104,66 @@ export function parseIcebergJson(text: string): unknown {
 /** Multi-level namespaces travel in URLs joined by the unit separator (0x1F), per the REST spec. */
 const namespacePath = (namespace: NamespaceName) => encodeURIComponent(namespace.join('\u001f'));
 
+export type IcebergCatalogOptions = Readonly<{
+  url: string;
+  /** Sent as `?warehouse=` on `/v1/config`; the answer's `prefix` and `uri` overrides are followed. */
+  warehouse?: string;
+  /** A bearer token, or OAuth2 client credentials exchanged for one (and again when it expires). */
+  auth?: IcebergAuth;
+  requestTimeoutMs?: number;
+}>;
+
+type CatalogConfig = { defaults: Record<string, string>; overrides: Record<string, string> };
+
 export class IcebergCatalogClient {
   private readonly base: string;
-  private prefix: Promise<string> | undefined;
+  /** The base and `/v1/{prefix}` the catalog's config names. */
+  private route: Promise<{ base: string; v1: string }> | undefined;
+  private token: Promise<{ value: string; expiresAt: number }> | undefined;
 
-  constructor(
-    private readonly options: Readonly<{ url: string; warehouse?: string; requestTimeoutMs?: number }>,
-  ) {
+  constructor(private readonly options: IcebergCatalogOptions) {
     this.base = options.url.replace(/\/+$/, '');
+  }
+
+  /** A client for the configured catalog (`config.iceberg`), with its warehouse and credentials. */
+  static of(connection: IcebergConnection, requestTimeoutMs?: number): IcebergCatalogClient {
+    return new IcebergCatalogClient({
+      url: connection.catalogUrl,
+      ...(connection.warehouse ? { warehouse: connection.warehouse } : {}),
+      ...(connection.auth ? { auth: connection.auth } : {}),
+      ...(requestTimeoutMs ? { requestTimeoutMs } : {}),
+    });
+  }
+
+  private async authorization(): Promise<string | undefined> {
+    const auth = this.options.auth;
+    if (!auth) return undefined;
+    if (auth.kind === 'token') return `Bearer ${auth.token}`;
+    if (this.token) {
+      const current = await this.token.catch(() => undefined);
+      if (!current || current.expiresAt <= Date.now()) this.token = undefined;
+    }
+    this.token ??= fetchClientCredentialsToken(auth, this.options.requestTimeoutMs ?? 30_000);
+    this.token.catch(() => (this.token = undefined));
+    return `Bearer ${(await this.token).value}`;
   }
 
   private async request<T>(
     method: 'GET' | 'POST' | 'DELETE' | 'HEAD',
     path: string,
     body?: unknown,
+    base = this.base,
   ): Promise<T> {
-    const url = `${this.base}${path}`;
+    const url = `${base}${path}`;
+    const authorization = await this.authorization();
     let response: Response;
     try {
       response = await fetch(url, {
         method,
-        headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(authorization ? { authorization } : {}),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 30_000),
       });
@@ -133,33 +173,36 @@ export class IcebergCatalogClient {
     }
     const text = await response.text();
     if (!response.ok) {
-      let type: string | undefined;
-      let message = text.slice(0, 500) || response.statusText;
-      try {
-        const parsed = JSON.parse(text) as { error?: { type?: string; message?: string } };
-        type = parsed.error?.type;
-        message = parsed.error?.message ?? message;
-      } catch {
-        // keep the raw text
-      }
-      throw new IcebergCatalogError(method, url, response.status, type, message);
+      // An expired or revoked token: the next request asks for a new one.
+      if (response.status === 401) this.token = undefined;
+      throw errorOf(method, url, response, text);
     }
     return (text.trim() === '' ? undefined : parseIcebergJson(text)) as T;
   }
 
-  /** `/v1/{prefix}/...`: the prefix comes from the catalog's config (none for Iceberg's own server). */
-  private async v1(path: string): Promise<string> {
-    this.prefix ??= this.config().then((config) => {
-      const prefix = config.overrides.prefix;
-      return prefix ? `/v1/${encodeURIComponent(prefix)}` : '/v1';
+  /**
+   * `/v1/{prefix}/...` on the catalog's base: the prefix (none for Iceberg's own server) and a moved
+   * base (`uri`) come from the catalog's config for our warehouse, overrides over defaults.
+   */
+  private async v1<T>(method: 'GET' | 'POST' | 'DELETE' | 'HEAD', path: string, body?: unknown): Promise<T> {
+    this.route ??= this.config().then((config) => {
+      const merged = { ...config.defaults, ...config.overrides };
+      const prefix = merged.prefix;
+      return {
+        base: merged.uri ? merged.uri.replace(/\/+$/, '') : this.base,
+        v1: prefix ? `/v1/${encodeURIComponent(prefix)}` : '/v1',
+      };
     });
-    this.prefix.catch(() => (this.prefix = undefined));
-    return `${await this.prefix}${path}`;
+    this.route.catch(() => (this.route = undefined));
+    const route = await this.route;
+    return this.request<T>(method, `${route.v1}${path}`, body, route.base);
   }
 
-  config(): Promise<{ defaults: Record<string, string>; overrides: Record<string, string> }> {
+  /** The catalog's config for our warehouse (`GET /v1/config?warehouse=`). */
+  async config(): Promise<CatalogConfig> {
     const query = this.options.warehouse ? `?warehouse=${encodeURIComponent(this.options.warehouse)}` : '';
-    return this.request('GET', `/v1/config${query}`);
+    const config = await this.request<Partial<CatalogConfig>>('GET', `/v1/config${query}`);
+    return { defaults: config.defaults ?? {}, overrides: config.overrides ?? {} };
   }
 
   /** Namespaces under `parent` (top level by default), following pages. */
@@ -170,9 +213,9 @@ export class IcebergCatalogClient {
       const query = new URLSearchParams();
       if (parent) query.set('parent', parent.join('\u001f'));
       if (pageToken) query.set('pageToken', pageToken);
-      const body = await this.request<{ namespaces: string[][]; 'next-page-token'?: string | null }>(
+      const body = await this.v1<{ namespaces: string[][]; 'next-page-token'?: string | null }>(
         'GET',
-        await this.v1(`/namespaces${query.size ? `?${query.toString()}` : ''}`),
+        `/namespaces${query.size ? `?${query.toString()}` : ''}`,
       );
       found.push(...body.namespaces);
       pageToken = body['next-page-token'] ?? undefined;
@@ -181,7 +224,7 @@ export class IcebergCatalogClient {
   }
 
   async createNamespace(namespace: NamespaceName, properties: Record<string, string> = {}): Promise<void> {
-    await this.request('POST', await this.v1('/namespaces'), { namespace, properties });
+    await this.v1('POST', '/namespaces', { namespace, properties });
   }
 
   /** Create the namespace unless it exists; true when this call created it. */
@@ -196,15 +239,15 @@ export class IcebergCatalogClient {
   }
 
   async namespaceProperties(namespace: NamespaceName): Promise<Record<string, string>> {
-    const body = await this.request<{ properties?: Record<string, string> }>(
+    const body = await this.v1<{ properties?: Record<string, string> }>(
       'GET',
-      await this.v1(`/namespaces/${namespacePath(namespace)}`),
+      `/namespaces/${namespacePath(namespace)}`,
     );
     return body.properties ?? {};
   }
 
   async dropNamespace(namespace: NamespaceName): Promise<void> {
-    await this.request('DELETE', await this.v1(`/namespaces/${namespacePath(namespace)}`));
+    await this.v1('DELETE', `/namespaces/${namespacePath(namespace)}`);
   }
 
   async listTables(namespace: NamespaceName): Promise<TableName[]> {
@@ -212,10 +255,10 @@ export class IcebergCatalogClient {
     let pageToken: string | undefined;
     do {
       const query = pageToken ? `?pageToken=${encodeURIComponent(pageToken)}` : '';
-      const body = await this.request<{
+      const body = await this.v1<{
         identifiers: Array<{ namespace: string[]; name: string }>;
         'next-page-token'?: string | null;
-      }>('GET', await this.v1(`/namespaces/${namespacePath(namespace)}/tables${query}`));
+      }>('GET', `/namespaces/${namespacePath(namespace)}/tables${query}`);
       found.push(...body.identifiers);
       pageToken = body['next-page-token'] ?? undefined;
     } while (pageToken);
@@ -224,7 +267,7 @@ export class IcebergCatalogClient {
 
   async tableExists(table: TableName): Promise<boolean> {
     try {
-      await this.request('HEAD', await this.tablePath(table));
+      await this.v1('HEAD', this.tablePath(table));
       return true;
     } catch (error) {
       if (error instanceof IcebergCatalogError && error.notFound) return false;
@@ -234,9 +277,9 @@ export class IcebergCatalogClient {
 
   /** Load a table's current metadata, with its snapshots decoded. */
   async loadTable(table: TableName): Promise<LoadedTable> {
-    const body = await this.request<{ 'metadata-location'?: string; metadata: TableMetadata }>(
+    const body = await this.v1<{ 'metadata-location'?: string; metadata: TableMetadata }>(
       'GET',
-      await this.tablePath(table),
+      this.tablePath(table),
     );
     const metadata = body.metadata;
     const snapshots = (metadata.snapshots ?? [])
@@ -271,7 +314,7 @@ export class IcebergCatalogClient {
       properties?: Readonly<Record<string, string>>;
     }>,
   ): Promise<LoadedTable> {
-    await this.request('POST', await this.v1(`/namespaces/${namespacePath(namespace)}/tables`), {
+    await this.v1('POST', `/namespaces/${namespacePath(namespace)}/tables`, {
       name: request.name,
       schema: request.schema,
       'partition-spec': request.partitionSpec,
@@ -293,7 +336,7 @@ export class IcebergCatalogClient {
       updates: ReadonlyArray<Record<string, unknown>>;
     }>,
   ): Promise<void> {
-    await this.request('POST', await this.tablePath(table), {
+    await this.v1('POST', this.tablePath(table), {
       identifier: { namespace: table.namespace, name: table.name },
       requirements: change.requirements,
       updates: change.updates,
@@ -302,11 +345,11 @@ export class IcebergCatalogClient {
 
   /** Drop the table from the catalog; with `purge` its data and metadata files are deleted too. */
   async dropTable(table: TableName, options: { purge?: boolean } = {}): Promise<void> {
-    await this.request('DELETE', `${await this.tablePath(table)}?purgeRequested=${options.purge ?? false}`);
+    await this.v1('DELETE', `${this.tablePath(table)}?purgeRequested=${options.purge ?? false}`);
   }
 
-  private async tablePath(table: TableName): Promise<string> {
-    return this.v1(`/namespaces/${namespacePath(table.namespace)}/tables/${encodeURIComponent(table.name)}`);
+  private tablePath(table: TableName): string {
+    return `/namespaces/${namespacePath(table.namespace)}/tables/${encodeURIComponent(table.name)}`;
   }
 }
 
@@ -321,4 +364,67 @@ function toSnapshot(raw: Record<string, unknown>): Snapshot {
     summary: (raw.summary ?? {}) as Record<string, string>,
     schemaId: raw['schema-id'] as number | undefined,
   };
+}
+
+function errorOf(method: string, url: string, response: Response, text: string): IcebergCatalogError {
+  let type: string | undefined;
+  let message = text.slice(0, 500) || response.statusText;
+  try {
+    const parsed = JSON.parse(text) as { error?: { type?: string; message?: string } };
+    type = parsed.error?.type;
+    message = parsed.error?.message ?? message;
+  } catch {
+    // keep the raw text
+  }
+  return new IcebergCatalogError(method, url, response.status, type, message);
+}
+
+/**
+ * OAuth2 client credentials (RFC 6749 4.4) at the catalog's token endpoint, as Iceberg's own clients
+ * do: a form POST with the id and secret in the body. The token is kept until a minute before it expires.
+ */
+async function fetchClientCredentialsToken(
+  auth: Extract<IcebergAuth, { kind: 'oauth2' }>,
+  timeoutMs: number,
+): Promise<{ value: string; expiresAt: number }> {
+  const where = `POST ${auth.serverUri} (OAuth2 client credentials)`;
+  let response: Response;
+  try {
+    response = await fetch(auth.serverUri, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: auth.clientId,
+        client_secret: auth.clientSecret,
+        scope: auth.scope,
+      }).toString(),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (error) {
+    const reason = (error as Error & { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+    throw new IcebergCatalogError('POST', auth.serverUri, undefined, undefined, String(reason), error);
+  }
+  const text = await response.text();
+  let body: { access_token?: string; expires_in?: number; error?: unknown; error_description?: string } = {};
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    // not JSON: reported below
+  }
+  if (!response.ok || typeof body.access_token !== 'string') {
+    const reason =
+      typeof body.error === 'string'
+        ? `${body.error}${body.error_description ? `: ${body.error_description}` : ''}`
+        : text.slice(0, 300) || response.statusText;
+    throw new IcebergCatalogError(
+      'POST',
+      auth.serverUri,
+      response.ok ? 502 : response.status,
+      'OAuth2TokenRequestFailed',
+      `${where}: no access token (${reason}); check MESHLOOP_ICEBERG_CLIENT_ID, MESHLOOP_ICEBERG_CLIENT_SECRET, MESHLOOP_ICEBERG_OAUTH2_SERVER_URI and MESHLOOP_ICEBERG_OAUTH2_SCOPE`,
+    );
+  }
+  const lifetimeMs = typeof body.expires_in === 'number' ? body.expires_in * 1000 : 3_600_000;
+  return { value: body.access_token, expiresAt: Date.now() + Math.max(lifetimeMs - 60_000, lifetimeMs / 2) };
 }
