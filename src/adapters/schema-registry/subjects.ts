@@ -1,5 +1,5 @@
 import type { SchemaInfo } from '@confluentinc/schemaregistry';
-import type { RestService } from '@confluentinc/schemaregistry/dist/rest-service';
+import type { RestService } from '@confluentinc/schemaregistry/dist/rest-service.js';
 import type { SchemaRegistryConfig } from '../../config';
 import { MeshloopError, SchemaIncompatibleError, UpstreamUnavailableError } from '../../domain/errors';
 import { DEFAULT_REQUEST_TIMEOUT_MS, registryAddress, schemaRegistryClientConfig } from './client';
@@ -119,7 +119,7 @@ export class SubjectRegistry {
 
   /** Loaded on first use: the client brings the cloud KMS SDKs along. */
   static async create(config: SchemaRegistryConfig, timeoutMs?: number): Promise<SubjectRegistry> {
-    const { RestService } = await import('@confluentinc/schemaregistry/dist/rest-service');
+    const { RestService } = await import('@confluentinc/schemaregistry/dist/rest-service.js');
     const c = schemaRegistryClientConfig(config, timeoutMs);
     const rest = new RestService(
       c.baseURLs,
