@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { MockClient } from '@confluentinc/schemaregistry';
+import { formatOutputSchema } from '../../src/cli/product-commands';
 import {
   apicurioNativeUrl,
   apicurioReasons,
@@ -191,5 +192,20 @@ describe('output schema: the registry’s answers', () => {
     const decoded = await decoder.decode('orders.daily_revenue', messages);
     assert.deepEqual(decoded, messages, 'plain JSON passes untouched');
     assert.equal(decoder.registered().size, 0, 'no registry format is claimed for the topic');
+  });
+
+  it('`meshloop show` prints the registered subject and version', () => {
+    assert.deepEqual(
+      formatOutputSchema({
+        subject: 'orders.daily_revenue-value',
+        id: 7,
+        version: 2,
+        compatibility: 'BACKWARD',
+        revision: 3,
+        registered: false,
+      }),
+      ['schema      orders.daily_revenue-value version 2 (schema id 7, JSON Schema, BACKWARD; revision 3)'],
+    );
+    assert.deepEqual(formatOutputSchema(undefined), []);
   });
 });
