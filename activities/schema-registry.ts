@@ -82,7 +82,7 @@ export function createSchemaRegistryActivities(deps: {
             subject,
             compatibility: verdict.compatibility,
             against: verdict.against,
-            reasons: verdict.reasons.map((reason) => reason.slice(0, 2000)).slice(0, 20),
+            reasons: verdict.reasons.slice(0, 10).map((reason) => reason.slice(0, 500)),
           };
     },
   };

@@ -1,3 +1,4 @@
+import { bounded } from './messages';
 import type { FieldType, ProductInput, ProductSpec } from './spec';
 
 /**
@@ -96,11 +97,13 @@ export type OutputSchemaCheck = Readonly<
 /** Why a revision is refused before approval for its output schema, or undefined when the registry takes it. */
 export function outputSchemaRefusal(check: OutputSchemaCheck): { type: string; message: string } | undefined {
   if (check.compatible) return undefined;
+  // Bounded: the last error travels in carried state (at most 20 000 characters there).
+  const reasons = bounded(check.reasons.join('; '), 4000);
   return {
     type: 'SchemaIncompatible',
     message:
       `the Schema Registry refuses the output schema under ${check.subject} ` +
-      `(${check.compatibility}, against version ${check.against}): ${check.reasons.join('; ')}. ` +
+      `(${check.compatibility}, against version ${check.against}): ${reasons}. ` +
       'Keep the change compatible (add nullable fields; keep the fields there are, with their types ' +
       'and nullability), or publish the change as a new product.',
   };

@@ -1,5 +1,6 @@
 import * as wf from '@temporalio/workflow';
 import { outputSchemaRefusal } from '../../src/domain/creation';
+import { bounded } from '../../src/domain/messages';
 import { checkPolicies } from '../../src/domain/policies';
 import type { Product } from './product';
 import { describeActivityFailure, proposalChecking } from './proxies';
@@ -41,7 +42,10 @@ async function outputSchemaTaken(product: Product): Promise<boolean> {
     const failure = describeActivityFailure(error);
     refusal = {
       type: 'SchemaUnchecked',
-      message: `the output schema could not be checked in the Schema Registry: ${failure.message}`,
+      message: bounded(
+        `the output schema could not be checked in the Schema Registry: ${failure.message}`,
+        4000,
+      ),
     };
   }
   const outcome = product.report({ kind: 'schemaChecked', observed, ...(refusal ? { refusal } : {}) });

@@ -174,11 +174,14 @@ export class SubjectRegistry {
     return found ? { id: found.id, version: found.version } : undefined;
   }
 
-  /** The subject's own compatibility level, undefined when it has none (the registry's default applies). */
-  async compatibilityOf(subject: string): Promise<string | undefined> {
+  /**
+   * The subject's own compatibility level, undefined when it has none; `effective`: the level that
+   * applies (the registry's default for a subject without its own, where the registry says it).
+   */
+  async compatibilityOf(subject: string, effective = false): Promise<string | undefined> {
     const config = await this.found<{ compatibilityLevel?: string }>(
       `reading the compatibility of ${subject}`,
-      `/config/${encodeURIComponent(subject)}`,
+      `/config/${encodeURIComponent(subject)}${effective ? '?defaultToGlobal=true' : ''}`,
       'GET',
     );
     return config?.compatibilityLevel;
@@ -241,7 +244,7 @@ export class SubjectRegistry {
       `/subjects/${encodeURIComponent(subject)}/versions/latest`,
       'GET',
     );
-    const compatibility = (await this.compatibilityOf(subject)) ?? '(the registry default)';
+    const compatibility = (await this.compatibilityOf(subject, true)) ?? '(the registry default)';
     if (!latest) return { compatible: true, subject, compatibility };
     const answer = await this.request<{ is_compatible: boolean; messages?: string[] }>(
       `testing a new schema of ${subject}`,
