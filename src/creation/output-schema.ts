@@ -12,6 +12,9 @@ import { productIdOf } from '../domain/spec';
  * - Types follow what Flink's JSON format writes for each column (job-sql.ts): timestamps as
  *   ISO-8601 text, dates as `yyyy-MM-dd`, decimals as plain numbers, bytes as base64, `json`
  *   columns as JSON text in a string.
+ * - `type` is always a list (`["integer"]`, `["integer", "null"]`): Apicurio Registry's BACKWARD
+ *   rule then sees a field made nullable as the widening it is (a bare `"integer"` becoming a list
+ *   counts there as a changed type).
  * - Nullable fields allow `null`. Fields that are not nullable, and the key fields, are
  *   `required`; other fields may be absent (records written before a nullable field was added lack
  *   it), so adding a nullable field is a compatible change.
@@ -56,7 +59,7 @@ export function outputJsonSchema(
     const nullable = field.nullable && !(upsert && key.has(field.name));
     properties[field.name] = {
       ...base,
-      type: nullable ? [base.type, 'null'] : base.type,
+      type: nullable ? [base.type, 'null'] : [base.type],
       ...(field.description ? { description: field.description } : {}),
     };
   }

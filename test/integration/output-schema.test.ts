@@ -93,11 +93,18 @@ describe('output schemas in the Schema Registry (Apicurio)', function () {
     assert.deepEqual(await registryGet<number[]>(`/subjects/${subject}/versions`), [1]);
   });
 
-  it('takes a compatible amendment: a new nullable field', async () => {
+  it('takes compatible amendments: a new nullable field, a field made nullable', async () => {
     const widened = await activities.checkOutputSchemaCompatibility(
       revision(2, [...fields, { name: 'orders', type: 'long' }]),
     );
     assert.deepEqual(widened, { compatible: true, subject, against: 1 });
+    const nullable = await activities.checkOutputSchemaCompatibility(
+      revision(
+        2,
+        fields.map((f) => ({ ...f, nullable: true })),
+      ),
+    );
+    assert.deepEqual(nullable, { compatible: true, subject, against: 1 });
   });
 
   it('refuses incompatible amendments with Apicurio’s reasons', async () => {
@@ -118,7 +125,7 @@ describe('output schemas in the Schema Registry (Apicurio)', function () {
     ]);
     // A changed type.
     assert.deepEqual(await refused(fields.map((f) => (f.name === 'day' ? { ...f, type: 'long' } : f))), [
-      'Subschema type changed at /properties/day',
+      'Combined type subschema not compatible at /properties/day',
     ]);
   });
 
@@ -136,7 +143,10 @@ describe('output schemas in the Schema Registry (Apicurio)', function () {
         assert.equal(error.type, 'SchemaIncompatible');
         assert.equal(error.nonRetryable, true);
         assert.match(error.message, new RegExp(`under ${subject.replace(/\./g, '\\.')} \\(BACKWARD\\)`));
-        assert.match(error.message, /Incompatible artifact: .*Subschema type changed at \/properties\/day/);
+        assert.match(
+          error.message,
+          /Incompatible artifact: .*Combined type subschema not compatible at \/properties\/day/,
+        );
         return true;
       },
     );
