@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Kafka } from 'kafkajs';
 import { createActivities } from '../../activities';
@@ -11,14 +12,22 @@ import type { ActivityClients } from '../../activities';
 import { createSchemaRegistryActivities } from '../../activities/schema-registry';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
 import { createTopicsAndAwaitLeaders } from '../../src/adapters/kafka/topics';
+import { proposeProduct } from '../../src/cli/product-commands';
 import type { MeshloopConfig } from '../../src/config';
+import { temporalConnectOptions } from '../../src/config';
 import { outputSchemaText } from '../../src/creation/output-schema';
 import { profileTopics } from '../../src/discovery/profiling';
 import { readJson } from '../../src/discovery/run';
 import type { ProductJobInput } from '../../src/domain/creation';
-import { productIdOf } from '../../src/domain/spec';
+import type { ProductStatus } from '../../src/domain/product-state';
+import { parseSpec, productIdOf } from '../../src/domain/spec';
 import { createLogger } from '../../src/log';
 import type { TopicProfile } from '../../src/profile';
+import { seedKafka } from '../../src/seed/seed';
+import { waitUntil } from '../../src/stack/probe';
+import { amendSpecUpdate, getStatusQuery } from '../../workflows/definitions';
+import type { RunningWorker } from '../../workers/orchestration';
+import { startOrchestrationWorker } from '../../workers/orchestration';
 import { testPlatform } from '../helpers/platform';
 import { validSpec } from '../helpers/specs';
 
@@ -233,5 +242,118 @@ describe('output schemas in the Schema Registry (Apicurio)', function () {
       await admin.disconnect();
       await fs.rm(dataDir, { recursive: true, force: true });
     }
+  });
+});
+
+/**
+ * The same through the real worker: a product whose output topic's subject holds a schema its
+ * spec would break is sent back before any approver sees it, with Apicurio's reason; amended to fit,
+ * it reaches its approvers (the SQL guard asking Flink on the way).
+ */
+describe('output schemas through the real worker', function () {
+  this.timeout(120_000);
+  const run = `ow${randomUUID().replace(/-/g, '').slice(0, 8)}`;
+  const inputTopic = `${run}.orders.orders`;
+  const name = `${run}_orders`;
+  const subject = `orders.${name}-value`;
+  const taskQueue = `output-schema-${run}`;
+  const log = createLogger('output-schema-test', 'warn');
+  let config: MeshloopConfig;
+  let worker: RunningWorker;
+  let connection: Connection;
+  let client: Client;
+
+  const specWith = (extraField: boolean) =>
+    parseSpec({
+      name,
+      domain: 'orders',
+      owner: 'alice',
+      description: 'Orders as placed, for the output schema test.',
+      kind: 'source-aligned',
+      inputs: [
+        {
+          topic: inputTopic,
+          as: 'orders',
+          schema: {
+            fields: [
+              { name: 'order_id', type: 'string' },
+              { name: 'total_amount', type: 'double' },
+            ],
+          },
+        },
+      ],
+      sql: extraField
+        ? 'SELECT order_id, total_amount AS amount, CAST(NULL AS STRING) AS channel FROM orders WHERE order_id IS NOT NULL'
+        : 'SELECT order_id, total_amount AS amount FROM orders WHERE order_id IS NOT NULL',
+      outputTopic: { partitions: 1 },
+      schema: {
+        fields: [
+          { name: 'order_id', type: 'string', nullable: false },
+          { name: 'amount', type: 'double' },
+          ...(extraField ? [{ name: 'channel', type: 'string' }] : []),
+        ],
+        key: ['order_id'],
+      },
+    });
+
+  before(async function () {
+    this.timeout(15 * 60_000);
+    config = await testPlatform();
+    const kafka = createKafkaClient({ connection: config.kafka, clientId: 'output-schema-test' });
+    await seedKafka(kafka, { count: 50, topicPrefix: `${run}.`, only: ['orders'] });
+    connection = await Connection.connect(temporalConnectOptions(config.temporal.connection));
+    client = new Client({ connection, namespace: config.temporal.namespace });
+    worker = await startOrchestrationWorker(config, log, { taskQueue });
+    // An earlier writer of the topic registered records with a `channel` field.
+    const earlier = createSchemaRegistryActivities({ schemaRegistry: config.schemaRegistry, log });
+    const spec = specWith(true);
+    await earlier.registerOutputSchema({ productId: productIdOf(spec), revision: 1, spec });
+  });
+
+  after(async () => {
+    await client?.workflow
+      .getHandle(`data-product:orders.${name}`)
+      .terminate('test finished')
+      .catch(() => undefined);
+    await worker?.shutdown();
+    await connection?.close();
+    const at = `${config.schemaRegistry.url}/subjects/${encodeURIComponent(subject)}`;
+    await fetch(at, { method: 'DELETE' }).catch(() => undefined);
+    await fetch(`${at}?permanent=true`, { method: 'DELETE' }).catch(() => undefined);
+  });
+
+  async function statusWhen(workflowId: string, done: (s: ProductStatus) => boolean): Promise<ProductStatus> {
+    let last: ProductStatus | undefined;
+    const outcome = await waitUntil(
+      async () => {
+        last = await client.workflow.getHandle(workflowId).query(getStatusQuery);
+        return done(last);
+      },
+      { timeoutMs: 90_000, intervalMs: 200 },
+    );
+    assert.equal(outcome, 'ready', `last: ${JSON.stringify([last?.stage, last?.revision, last?.lastError])}`);
+    return last!;
+  }
+
+  it('refuses a proposal that drops a registered field with Apicurio’s reason; amended, it reaches the approvers', async () => {
+    const { workflowId } = await proposeProduct(client, config, specWith(false), { taskQueue });
+    const refused = await statusWhen(workflowId, (s) => s.stage === 'changesRequested');
+    assert.equal(refused.lastError?.type, 'SchemaIncompatible', JSON.stringify(refused.lastError));
+    assert.match(
+      refused.lastError?.message ?? '',
+      new RegExp(
+        `under ${subject.replace(/\./g, '\\.')} \\(BACKWARD, against version 1\\): ` +
+          'Object type property schemas narrowed at /propertySchemasRemoved',
+      ),
+    );
+    assert.equal(refused.decisions.at(-1)?.action, 'policyCheck');
+
+    const amended = await client.workflow
+      .getHandle(workflowId)
+      .executeUpdate(amendSpecUpdate, { args: [{ by: 'alice', spec: specWith(true) }] });
+    assert.equal(amended.revision, 2);
+    const waiting = await statusWhen(workflowId, (s) => s.revision === 2 && s.stage === 'awaitingApproval');
+    assert.equal(waiting.lastError, undefined);
+    assert.deepEqual(waiting.sqlProblems, []);
   });
 });
