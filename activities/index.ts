@@ -21,6 +21,7 @@ import { createKafkaActivities } from './kafka';
 import { createMaterializationActivities } from './materialize';
 import { createMeshActivities } from './mesh';
 import { createNotificationActivities } from './notifications';
+import { createSchemaRegistryActivities } from './schema-registry';
 import { createSlackActivities } from './slack';
 
 /** What the activities are built from: connected clients and settings, all made by the worker. */
@@ -57,7 +58,10 @@ export type ActivityClients = Readonly<{
     materialization: MeshMaterializationDefaults;
     catalogTopic?: string;
     proposalsTopic?: string;
-    /** Discovery decodes Avro, Protobuf and JSON Schema records through it (its credentials stay here). */
+    /**
+     * Discovery decodes Avro, Protobuf and JSON Schema records through it; products' output schemas
+     * are registered and tested in it (its credentials stay here).
+     */
     schemaRegistry?: SchemaRegistryConfig;
   }>;
 }>;
@@ -116,6 +120,11 @@ export function createActivities(clients: ActivityClients) {
       kafka,
       log: creation,
       ...catalog,
+    }),
+    // The product's output schema in the Schema Registry (its credentials stay in these clients).
+    ...createSchemaRegistryActivities({
+      log: creation,
+      ...(settings.schemaRegistry ? { schemaRegistry: settings.schemaRegistry } : {}),
     }),
     // Materialization: each product's Iceberg table and the Flink job (or Tableflow) keeping it current.
     ...createMaterializationActivities({

@@ -144,6 +144,15 @@ export async function withClient<T>(run: (client: Client, config: MeshloopConfig
   }
 }
 
+/** The output schema as the last provisioning registered it (the text is in the registry). */
+export function formatOutputSchema(schema: ProductStatus['outputSchema']): string[] {
+  if (!schema) return [];
+  return [
+    `schema      ${schema.subject} version ${schema.version} (schema id ${schema.id}, JSON Schema, ` +
+      `${schema.compatibility}; revision ${schema.revision})`,
+  ];
+}
+
 function formatStatus(status: ProductStatus): string {
   const lines = [
     `product     ${status.productId}`,
@@ -151,6 +160,7 @@ function formatStatus(status: ProductStatus): string {
     `domain      ${status.spec.domain}   owner ${status.spec.owner}   kind ${status.spec.kind}`,
     `output      ${status.spec.outputTopic.name ?? '-'} (${status.spec.outputTopic.partitions} partitions, retention.ms ${status.spec.outputTopic.retentionMs}, ${status.spec.outputTopic.cleanupPolicy})`,
   ];
+  lines.push(...formatOutputSchema(status.outputSchema));
   if (status.spec.description) lines.push(`description ${status.spec.description}`);
   lines.push(...formatProposal(status.spec.proposal));
   if (status.decisions.length > 0) {

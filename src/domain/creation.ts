@@ -1,3 +1,4 @@
+import { bounded } from './messages';
 import type { FieldType, ProductInput, ProductSpec } from './spec';
 
 /**
@@ -61,6 +62,52 @@ export type SqlCheckResult = Readonly<{
 
 /** What every creation activity is given: the product's spec at one revision (small). */
 export type ProductJobInput = Readonly<{ productId: string; revision: number; spec: ProductSpec }>;
+
+/**
+ * A product's output schema as the Schema Registry holds it: the address only (the text stays in
+ * the registry; it is derived from the spec of `revision`).
+ */
+export type OutputSchemaRef = Readonly<{
+  /** `<output topic>-value` (TopicNameStrategy). */
+  subject: string;
+  /** The registry's schema id and the subject's version. */
+  id: number;
+  version: number;
+  /** The subject's compatibility level when registered (BACKWARD, or a stricter level found set). */
+  compatibility: string;
+  revision: number;
+  /** False when the schema was there already (a retry, a redeploy, an unchanged amendment). */
+  registered: boolean;
+}>;
+
+/** Whether the registry would take a revision's output schema as the subject's next version. */
+export type OutputSchemaCheck = Readonly<
+  | { compatible: true; subject: string; against?: number }
+  | {
+      compatible: false;
+      subject: string;
+      compatibility: string;
+      /** The version it was tested against (the latest). */
+      against: number;
+      /** The registry's own words. */
+      reasons: readonly string[];
+    }
+>;
+
+/** Why a revision is refused before approval for its output schema, or undefined when the registry takes it. */
+export function outputSchemaRefusal(check: OutputSchemaCheck): { type: string; message: string } | undefined {
+  if (check.compatible) return undefined;
+  // Bounded: the last error travels in carried state (at most 20 000 characters there).
+  const reasons = bounded(check.reasons.join('; '), 4000);
+  return {
+    type: 'SchemaIncompatible',
+    message:
+      `the Schema Registry refuses the output schema under ${check.subject} ` +
+      `(${check.compatibility}, against version ${check.against}): ${reasons}. ` +
+      'Keep the change compatible (add nullable fields; keep the fields there are, with their types ' +
+      'and nullability), or publish the change as a new product.',
+  };
+}
 
 export type DeployResult = Readonly<{
   jobId: string;

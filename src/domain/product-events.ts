@@ -19,6 +19,15 @@ export type ProductEvent =
   | Readonly<{ kind: 'proposed' }>
   /** The policies' verdict on the current spec, before the SQL guard runs. */
   | Readonly<{ kind: 'policiesChecked'; violations: readonly string[] }>
+  /**
+   * The Schema Registry's verdict on the output schema of the revision `observed`: `refusal` when
+   * it would refuse it (or it could not be asked), with its reason.
+   */
+  | Readonly<{
+      kind: 'schemaChecked';
+      observed: Observed;
+      refusal?: Readonly<{ type: string; message: string }>;
+    }>
   /** The SQL guard's verdict on the revision `observed` (problems empty: it passed). */
   | Readonly<{ kind: 'sqlChecked'; observed: Observed; problems: readonly string[] }>
   /** A review that passed the permission checks. */

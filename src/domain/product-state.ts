@@ -5,7 +5,7 @@ import type { AuditSummary } from './audit';
 import { appendBounded, MAX_DECISIONS, MAX_IGNORED } from './audit';
 import type { CatalogDescriptor } from './catalog';
 import { toCatalogDescriptor } from './catalog';
-import type { ColumnLineage, ProductJob, ProductJobStatus } from './creation';
+import type { ColumnLineage, OutputSchemaRef, ProductJob, ProductJobStatus } from './creation';
 import { normalisedSql, productJobNameOf } from './creation';
 import type { DomainGovernance } from './governance';
 import type { Decision, DecisionAction, IgnoredMessage, LastError, ProvisionedResource } from './lifecycle';
@@ -53,6 +53,8 @@ export type ProductStatus = {
   sqlProblems?: string[];
   /** Output column ← input fields, as the SQL guard extracted it. */
   lineage?: ColumnLineage[];
+  /** The output schema as registered by the last provisioning (subject, version, schema id). */
+  outputSchema?: OutputSchemaRef;
   /** The product's Flink job as last seen (the watch timer refreshes it while active). */
   job?: ProductJob;
   /** The product's Iceberg table and the materialization keeping it current, as last seen. */

@@ -69,6 +69,12 @@ const rules: { readonly [K in ProductEvent['kind']]: Rule<K> } = {
       context,
     );
   },
+  schemaChecked: (state, { refusal }, context) => {
+    if (!refusal) return nothing;
+    const lastError = { ...refusal, at: isoOf(context) };
+    const decision: DecisionInput = { by: SYSTEM, action: 'policyCheck', comment: refusal.message };
+    return moveTo(state, Stage.changesRequested, decision, { lastError }, context);
+  },
   sqlChecked: (state, event, context) => {
     const problems = [...event.problems];
     if (problems.length === 0) {

@@ -48,6 +48,17 @@ export class FakeActivities {
   mesh: MeshSettings = { ...defaultMesh };
   /** Errors `publishCatalogDescriptor` throws, one per call, before it starts succeeding. */
   publishFailures: Error[] = [];
+  /**
+   * What the Schema Registry answers when a revision's output schema is tested: `refuse` gives the
+   * reasons it refuses a revision with, by revision (none: it takes it).
+   */
+  schemaRefusals = new Map<number, string[]>();
+  /** Errors `checkOutputSchemaCompatibility` throws, one per call, before it answers. */
+  schemaCheckFailures: Error[] = [];
+  /** Errors `registerOutputSchema` throws, one per call, before it starts succeeding. */
+  schemaRegistrationFailures: Error[] = [];
+  /** The versions registered so far, by subject (registering the same revision again finds it). */
+  readonly schemaVersions = new Map<string, number[]>();
   /** What the SQL guard answers (no problems: it passes). */
   sqlProblems: string[] = [];
   /** What `describeProductJob` answers, one per call; when empty, `jobStatus`. */
@@ -140,6 +151,37 @@ export class FakeActivities {
       sendApprovalReminder: (input) => {
         record('sendApprovalReminder', input);
         return Promise.resolve();
+      },
+      checkOutputSchemaCompatibility: (input) => {
+        record('checkOutputSchemaCompatibility', input);
+        const failure = this.schemaCheckFailures.shift();
+        if (failure) return Promise.reject(failure);
+        const subject = `${input.spec.outputTopic.name}-value`;
+        const reasons = this.schemaRefusals.get(input.revision);
+        const versions = this.schemaVersions.get(subject) ?? [];
+        return Promise.resolve(
+          reasons
+            ? { compatible: false, subject, compatibility: 'BACKWARD', against: versions.length, reasons }
+            : { compatible: true, subject, ...(versions.length > 0 ? { against: versions.length } : {}) },
+        );
+      },
+      registerOutputSchema: (input) => {
+        record('registerOutputSchema', input);
+        const failure = this.schemaRegistrationFailures.shift();
+        if (failure) return Promise.reject(failure);
+        const subject = `${input.spec.outputTopic.name}-value`;
+        const versions = this.schemaVersions.get(subject) ?? [];
+        const registered = !versions.includes(input.revision);
+        if (registered) this.schemaVersions.set(subject, [...versions, input.revision]);
+        const version = (this.schemaVersions.get(subject) ?? []).indexOf(input.revision) + 1;
+        return Promise.resolve({
+          subject,
+          id: 100 + version,
+          version,
+          compatibility: 'BACKWARD',
+          revision: input.revision,
+          registered,
+        });
       },
       checkProductSql: (input) => {
         record('checkProductSql', input);

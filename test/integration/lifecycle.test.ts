@@ -217,8 +217,23 @@ describe('the data product lifecycle on the real platform', function () {
         decisions: Array<{ by: string; comment?: string }>;
         job?: { name: string; state: string };
         lineage?: Array<{ column: string; from: Array<{ input: string; field: string }> }>;
+        outputSchema?: { subject: string; version: number; id: number; compatibility: string };
       };
       assert.equal(status.stage, 'active');
+      // Its output schema is registered under the topic's subject, BACKWARD (the registry agrees).
+      const subject = `orders.${name}-value`;
+      assert.deepEqual(status.outputSchema && [status.outputSchema.subject, status.outputSchema.version], [
+        subject,
+        1,
+      ]);
+      const registered = (await (
+        await fetch(`${config.schemaRegistry.url}/subjects/${subject}/versions/latest`)
+      ).json()) as { id: number; schemaType: string };
+      assert.deepEqual([registered.id, registered.schemaType], [status.outputSchema?.id, 'JSON']);
+      const level = (await (await fetch(`${config.schemaRegistry.url}/config/${subject}`)).json()) as {
+        compatibilityLevel: string;
+      };
+      assert.equal(level.compatibilityLevel, 'BACKWARD');
       assert.equal(status.job?.name, `meshloop-create:orders.${name}:r1`);
       assert.deepEqual(status.lineage?.find((l) => l.column === 'amount')?.from, [
         { input: 'orders', field: 'total_amount' },
@@ -226,6 +241,7 @@ describe('the data product lifecycle on the real platform', function () {
       const shownText = await runCli(['show', `orders.${name}`], env);
       assert.match(shownText.stdout, /SELECT order_id, total_amount AS amount/);
       assert.match(shownText.stdout, /job\s+meshloop-create:orders\.[^ ]+ RUNNING/);
+      assert.match(shownText.stdout, new RegExp(`schema\\s+orders\\.${name}-value version 1 \\(schema id`));
       assert.ok(status.decisions.some((d) => d.by === 'alice' && d.comment === 'ship it'));
 
       const catalog = await runCli(['catalog'], env);

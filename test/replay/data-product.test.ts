@@ -39,6 +39,8 @@ describe('dataProductWorkflow replays its recorded histories', function () {
       'table-suspended-then-redeployed',
       'table-evolved-then-deprecated',
       'analysis-breach-then-recovered',
+      // The output schema tested in the Schema Registry before approval, registered after it.
+      'amendment-refused-by-schema-registry',
     ]) {
       assert.ok(files.includes(`${expected}.json`), `missing ${expected}.json in ${historiesDir}`);
     }

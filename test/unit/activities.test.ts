@@ -41,6 +41,7 @@ function built() {
 describe('activities: one factory', () => {
   it('registers every activity under the name recorded histories and running workflows use', () => {
     assert.deepEqual(Object.keys(built()).sort(), [
+      'checkOutputSchemaCompatibility',
       'checkProductSql',
       'createIcebergTable',
       'createKafkaTopic',
@@ -61,6 +62,7 @@ describe('activities: one factory', () => {
       'readStoredAnalysisCycle',
       'recordAnalysisProposalOutcomes',
       'recordProposalOutcomes',
+      'registerOutputSchema',
       'resumeTemporalAnalysisSchedule',
       'runAnalysisCycle',
       'sendApprovalReminder',

@@ -1,14 +1,20 @@
+import * as wf from '@temporalio/workflow';
+import { outputSchemaRefusal } from '../../src/domain/creation';
+import { bounded } from '../../src/domain/messages';
 import { checkPolicies } from '../../src/domain/policies';
 import type { Product } from './product';
 import { describeActivityFailure, proposalChecking } from './proxies';
 
 /**
- * Before anyone is asked to approve: the policies, then the SQL guard (Flink validates the SELECT
- * over the declared inputs only).
+ * Before anyone is asked to approve: the policies, the output schema against the Schema Registry
+ * (an amendment it would refuse goes back with its reason), then the SQL guard (Flink validates the
+ * SELECT over the declared inputs only).
  */
 export async function checkProposal(product: Product): Promise<void> {
   const violations = checkPolicies(product.state.spec, { knownDomains: product.governance?.knownDomains });
   if (product.report({ kind: 'policiesChecked', violations }).next) return;
+  // Histories recorded before output schemas were registered go straight to the SQL guard.
+  if (wf.patched('output-schema-check') && !(await outputSchemaTaken(product))) return;
   const observed = product.observe();
   let problems: readonly string[];
   try {
@@ -20,4 +26,29 @@ export async function checkProposal(product: Product): Promise<void> {
   }
   // A message may have moved the product meanwhile (a rejection): then the event is stale.
   product.report({ kind: 'sqlChecked', observed, problems });
+}
+
+/**
+ * Ask the registry whether it would take this revision's output schema; false when the product
+ * went back for changes (or moved meanwhile). An unreachable registry is retried (the proposal
+ * waits, as for Flink); one that refuses the question sends the revision back with its answer.
+ */
+async function outputSchemaTaken(product: Product): Promise<boolean> {
+  const observed = product.observe();
+  let refusal: { type: string; message: string } | undefined;
+  try {
+    refusal = outputSchemaRefusal(await proposalChecking.checkOutputSchemaCompatibility(product.jobInput()));
+  } catch (error) {
+    const failure = describeActivityFailure(error);
+    refusal = {
+      type: 'SchemaUnchecked',
+      message: bounded(
+        `the output schema could not be checked in the Schema Registry: ${failure.message}`,
+        4000,
+      ),
+    };
+  }
+  const outcome = product.report({ kind: 'schemaChecked', observed, ...(refusal ? { refusal } : {}) });
+  const moved = product.stage !== observed.stage || product.state.revision !== observed.revision;
+  return outcome.next === undefined && !moved;
 }

@@ -9,8 +9,9 @@ import type { TableDeployment } from './table';
 import { materializeRevision } from './table';
 
 /**
- * Provisioning: the output topic, the SQL guard once more, the Flink job, the table and the
- * catalog. The product is active only once its job runs; a job without a slot leaves it degraded.
+ * Provisioning: the output topic, the SQL guard once more, the output schema in the Schema
+ * Registry, the Flink job, the table and the catalog. The product is active only once its job
+ * runs; a job without a slot leaves it degraded.
  */
 export async function provision(product: Product): Promise<void> {
   const state = product.state;
@@ -38,6 +39,11 @@ export async function provision(product: Product): Promise<void> {
       });
     }
     state.lineage = [...check.lineage];
+    // The output schema, under BACKWARD, before a job writes records (histories from before skip it).
+    if (wf.patched('output-schema-registration')) {
+      const schema = await provisioning.registerOutputSchema(input);
+      if (schema) state.outputSchema = schema;
+    }
     const { deployed, startedFrom } = await deployRevision(input, state.job);
     state.resources = withResource(state.resources, {
       kind: 'flinkJob',

@@ -55,6 +55,16 @@ const carriedSchema = z.looseObject({
     .array(z.looseObject({ kind: text(40), name: text(300), created: z.boolean(), at: isoTime }))
     .max(100),
   lastError: z.strictObject({ type: text(200), message: text(20_000), at: isoTime }).optional(),
+  outputSchema: z
+    .strictObject({
+      subject: text(300),
+      id: z.number().int().min(0),
+      version: z.number().int().min(0),
+      compatibility: text(40),
+      revision: z.number().int().min(1),
+      registered: z.boolean(),
+    })
+    .optional(),
   degradedBy: degradeSource.optional(),
   degradeCauses: z
     .array(z.strictObject({ by: degradeSource, type: text(200), message: text(20_000), at: isoTime }))
