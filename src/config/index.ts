@@ -3,13 +3,13 @@ import path from 'node:path';
 import { z } from 'zod';
 import { parsePayloadKeys } from '../codec/payload-codec';
 import { durationHint, parseDuration } from '../domain/duration';
-import type { FlinkEndpoints, KafkaConnection } from './connections';
-import { connectionEnvShape, resolveFlink, resolveKafka } from './connections';
+import type { FlinkEndpoints, FlinkKafka, FlinkSchemaRegistry, KafkaConnection } from './connections';
+import { connectionEnvShape, resolveFlink, resolveFlinkKafka, resolveKafka } from './connections';
 import { loadDotEnv } from './dotenv';
 import type { TemporalConnection } from './temporal';
 import { resolveTemporal } from './temporal';
 
-export type { FlinkEndpoints, KafkaConnection } from './connections';
+export type { FlinkEndpoints, FlinkKafka, FlinkSchemaRegistry, KafkaConnection } from './connections';
 export type { TemporalConnection } from './temporal';
 export { temporalConnectOptions } from './temporal';
 
@@ -216,13 +216,15 @@ export type MeshloopConfig = Readonly<{
   /** Bootstrap brokers, TLS and SASL: what `createKafkaClient` takes. Has secrets. */
   kafka: KafkaConnection;
   /**
-   * Flink REST API (also the Flink Web UI) and the SQL Gateway's REST endpoint; and the Kafka and
-   * Iceberg catalog addresses *as Flink's processes reach them*, for the SQL we submit (they differ from
-   * ours when Flink runs in containers).
+   * Flink REST API (also the Flink Web UI) and the SQL Gateway's REST endpoint; and Kafka, the
+   * Schema Registry and the Iceberg catalog *as Flink's processes reach them*, for the SQL we submit
+   * (they differ from ours when Flink runs in containers). `kafka.properties` and
+   * `schemaRegistry.options` hold secrets: they go into a gateway session only, never stored.
    */
   flink: FlinkEndpoints &
     Readonly<{
-      kafkaBootstrapServers: string;
+      kafka: FlinkKafka;
+      schemaRegistry: FlinkSchemaRegistry;
       icebergCatalogUri: string;
     }>;
   /** The Iceberg REST catalog, as Flink (`'uri'`) and our own client reach it. */
@@ -342,6 +344,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
   const kafka = resolveKafka(e, `127.0.0.1:${stack.kafka.port}`, problems);
   const flink = resolveFlink(e, stack.flink);
   const schemaRegistry = schemaRegistryOf(e, stack, problems);
+  const flinkKafka = resolveFlinkKafka(
+    e,
+    kafka,
+    e.MESHLOOP_FLINK_KAFKA_BOOTSTRAP ?? kafka.brokers.join(','),
+    problems,
+  );
   const tableflowKeys = {
     CONFLUENT_CLOUD_API_KEY: e.CONFLUENT_CLOUD_API_KEY,
     CONFLUENT_CLOUD_API_SECRET: e.CONFLUENT_CLOUD_API_SECRET,
@@ -367,7 +375,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
     kafka,
     flink: {
       ...flink,
-      kafkaBootstrapServers: e.MESHLOOP_FLINK_KAFKA_BOOTSTRAP ?? kafka.brokers.join(','),
+      kafka: flinkKafka,
+      schemaRegistry: flinkSchemaRegistryOf(schemaRegistry),
       icebergCatalogUri: e.MESHLOOP_FLINK_ICEBERG_URI ?? `http://127.0.0.1:${stack.iceberg.port}`,
     },
     iceberg: { catalogUrl: `http://127.0.0.1:${stack.iceberg.port}` },
@@ -496,6 +505,20 @@ function schemaRegistryOf(
     ...(user !== undefined && password !== undefined ? { basicAuth: { user, password } } : {}),
     ...(e.MESHLOOP_SCHEMA_REGISTRY_TOKEN ? { bearerToken: e.MESHLOOP_SCHEMA_REGISTRY_TOKEN } : {}),
   };
+}
+
+/** The `avro-confluent` format's registry options: its URL and, when set, basic or bearer auth. */
+function flinkSchemaRegistryOf(registry: SchemaRegistryConfig): FlinkSchemaRegistry {
+  const options: Record<string, string> = {};
+  if (registry.basicAuth) {
+    options['basic-auth.credentials-source'] = 'USER_INFO';
+    options['basic-auth.user-info'] = `${registry.basicAuth.user}:${registry.basicAuth.password}`;
+  }
+  if (registry.bearerToken) {
+    options['bearer-auth.credentials-source'] = 'STATIC_TOKEN';
+    options['bearer-auth.token'] = registry.bearerToken;
+  }
+  return { url: registry.url, options };
 }
 
 function deepFreeze<T>(value: T): T {

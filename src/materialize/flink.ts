@@ -10,6 +10,7 @@ import {
   materializationJobConfig,
   materializationSetupStatements,
 } from './flink-sql';
+import type { MaterializationSqlOptions } from './flink-sql';
 import { catalogNameOf, ensureProductTable } from './iceberg-table';
 import type {
   BadRecord,
@@ -26,8 +27,8 @@ export type FlinkMaterializerDeps = Readonly<{
   catalog: IcebergCatalogClient;
   gateway: SqlGatewayClient;
   rest: FlinkRestClient;
-  /** Kafka and the catalog as Flink's processes reach them. */
-  kafkaBootstrapServers: string;
+  /** Kafka (with its client properties: secrets, session-only) and the catalog as Flink's processes reach them. */
+  kafka: MaterializationSqlOptions['kafka'];
   icebergCatalogUri: string;
   /** The Flink Web UI, for links. */
   flinkUiUrl?: string;
@@ -74,7 +75,7 @@ export class FlinkMaterializer implements Materializer {
     const session = await this.deps.gateway.openSession({ name: plan.jobName, heartbeatIntervalMs: false });
     try {
       const setup = materializationSetupStatements(plan, {
-        kafkaBootstrapServers: this.deps.kafkaBootstrapServers,
+        kafka: this.deps.kafka,
         icebergCatalogUri: this.deps.icebergCatalogUri,
         // A later revision continues from the consumer group's committed offsets when its
         // savepoint's state does not fit the new plan (added columns change the operators).

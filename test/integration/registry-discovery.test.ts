@@ -236,21 +236,29 @@ describe('discovery of Avro and Protobuf topics through the Schema Registry', fu
     assert.equal(orders.format, undefined);
     assert.equal(orders.unparseable.total, 0);
 
-    // Product jobs read JSON only so far: products over these topics would fill nothing, so none is
-    // started, and the discovery report says why.
+    // Product jobs read JSON and Avro: the Avro product is proposed (its input read as Avro), the
+    // Protobuf one would fill nothing, so it is not started, and the discovery report says why.
     const report = JSON.parse(await fs.readFile(result.reportFile, 'utf8')) as {
-      proposals: Array<{ spec: { name: string } }>;
+      proposals: Array<{ spec: { name: string; inputs: Array<{ topic?: string; format?: string }> } }>;
       dropped: Array<{ name: string; reasons: string[] }>;
     };
-    for (const name of ['points_curated', 'tickets_curated']) {
-      assert.ok(
-        !result.started.some((id) => id.endsWith(`.${name}`)),
-        `${name} started: ${result.started.join(', ')}`,
-      );
-      const dropped = report.dropped.find((d) => d.name === name);
-      assert.ok(dropped, `${name} not among the dropped: ${JSON.stringify(report.dropped)}`);
-      assert.match(dropped.reasons.join(' '), /Schema Registry's wire format .*JSON records only/);
-    }
+    assert.ok(
+      result.started.some((id) => id.endsWith('.points_curated')),
+      `points_curated not started: ${result.started.join(', ')}`,
+    );
+    const points = report.proposals.find((p) => p.spec.name === 'points_curated');
+    assert.deepEqual(
+      points?.spec.inputs.map((input) => input.format),
+      ['avro'],
+      JSON.stringify(points?.spec.inputs),
+    );
+    assert.ok(
+      !result.started.some((id) => id.endsWith('.tickets_curated')),
+      `tickets_curated started: ${result.started.join(', ')}`,
+    );
+    const dropped = report.dropped.find((d) => d.name === 'tickets_curated');
+    assert.ok(dropped, `tickets_curated not among the dropped: ${JSON.stringify(report.dropped)}`);
+    assert.match(dropped.reasons.join(' '), /Schema Registry's wire format .*JSON and Avro records only/);
     assert.ok(
       result.started.some((id) => id.endsWith('orders.orders_curated')),
       result.started.join(', '),
