@@ -316,13 +316,13 @@ export async function resolveAvroReaders(
   for (const input of inputs) {
     if (input.format !== 'avro') continue;
     if (!lookup) {
-      problems.push(`inputs (topic ${input.topic}): Avro, but no Schema Registry is configured to read it`);
+      problems.push(`inputs: topic ${input.topic}: Avro, but no Schema Registry is configured to read it`);
       continue;
     }
     const registered = await lookup(input.topic);
     if (!registered) {
       problems.push(
-        `inputs (topic ${input.topic}): format avro, but the Schema Registry has no schema under ${input.topic}-value (register it, or read the topic as JSON)`,
+        `inputs: topic ${input.topic}: format avro, but the Schema Registry has no schema under ${input.topic}-value (register it, or read the topic as JSON)`,
       );
       continue;
     }
