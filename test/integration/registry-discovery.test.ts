@@ -16,6 +16,8 @@ import { workflowIdOf } from '../../src/domain/spec';
 import { createLogger } from '../../src/log';
 import type { FieldProfile, TopicProfile } from '../../src/profile';
 import { seedKafka } from '../../src/seed/seed';
+import { waitUntil } from '../../src/stack/probe';
+import { getStatusQuery } from '../../workflows/definitions';
 import type { DiscoveryResult, discoveryWorkflow } from '../../workflows/discovery';
 import type { RunningWorker } from '../../workers/orchestration';
 import { startOrchestrationWorker } from '../../workers/orchestration';
@@ -175,7 +177,7 @@ describe('discovery of Avro and Protobuf topics through the Schema Registry', fu
     await producer.disconnect();
   });
 
-  it('profiles them with their registered field names and types; proposes no product over them until jobs read them', async function () {
+  it('profiles them with their registered field names and types; proposes a product over the Avro topic (its SQL passes the guard), none over Protobuf or JSON Schema', async function () {
     this.timeout(5 * 60_000);
     result = await client.workflow.execute<typeof discoveryWorkflow>('discoveryWorkflow', {
       taskQueue,
@@ -251,6 +253,23 @@ describe('discovery of Avro and Protobuf topics through the Schema Registry', fu
       points?.spec.inputs.map((input) => input.format),
       ['avro'],
       JSON.stringify(points?.spec.inputs),
+    );
+    // The SQL guard declares the Avro input as the job will (avro-confluent, the registered schema):
+    // the proposal reaches its approvers.
+    const pointsId = result.started.find((id) => id.endsWith('.points_curated'))!;
+    const pointsHandle = client.workflow.getHandle(workflowIdOf(pointsId));
+    let stage = '';
+    await waitUntil(
+      async () => {
+        stage = (await pointsHandle.query(getStatusQuery)).stage;
+        return stage !== 'proposed';
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+    assert.equal(
+      stage,
+      'awaitingApproval',
+      JSON.stringify((await pointsHandle.query(getStatusQuery)).lastError),
     );
     assert.ok(
       !result.started.some((id) => id.endsWith('.tickets_curated')),
