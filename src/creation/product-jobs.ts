@@ -11,6 +11,7 @@ import type {
 } from '../domain/creation';
 import { productJobNameOf, rejectedTopicOf } from '../domain/creation';
 import { InvalidSpecError } from '../domain/errors';
+import { scrubSecrets, secretValuesOf } from '../domain/flink-types';
 import type { ProductSpec } from '../domain/spec';
 import type { Logger } from '../log';
 import type { ValueSchemaLookup } from './avro-sql';
@@ -245,7 +246,8 @@ export class ProductJobs {
     return {
       state: job.state,
       jobId: job.jid,
-      ...(failure ? { failure } : {}),
+      // Flink's words go into the product's state: no secret of the job's options with them.
+      ...(failure ? { failure: scrubSecrets(failure, secretValuesOf(this.deps.connectors)) } : {}),
       waitingForSlot,
       restarts,
       rejectedRecords,
