@@ -2,7 +2,9 @@ import type { Kafka } from 'kafkajs';
 import type { SqlGatewayClient } from '../src/adapters/flink/sql-gateway';
 import { readCatalog } from '../src/adapters/kafka/catalog';
 import { CATALOG_TOPIC } from '../src/adapters/kafka/client';
+import type { ValueSchemaLookup } from '../src/creation/avro-sql';
 import { checkSpecSql } from '../src/creation/guard';
+import type { FlinkConnectors } from '../src/creation/job-sql';
 import type { UpstreamProduct } from '../src/creation/inputs';
 import type { ProductSpec } from '../src/domain/spec';
 import { upstreamProductsOf } from '../src/domain/catalog';
@@ -13,8 +15,10 @@ import type { Logger } from '../src/log';
 export type SqlGuardActivityDependencies = Readonly<{
   kafka: Kafka;
   gateway: SqlGatewayClient;
-  /** Kafka as Flink's processes reach it (config.flink.kafkaBootstrapServers). */
-  kafkaBootstrapServers: string;
+  /** Kafka and the registry as Flink's processes reach them (config.flink): secrets, session-only. */
+  connectors: FlinkConnectors;
+  /** Registered value schemas, for Avro inputs. */
+  valueSchemas?: ValueSchemaLookup;
   log: Logger;
   catalogTopic?: string;
 }>;
@@ -29,7 +33,12 @@ export function createSqlGuardActivities(deps: SqlGuardActivityDependencies) {
   return {
     async checkProductSql(input: ProductJobInput): Promise<SqlCheckResult> {
       const result = await checkSpecSql(
-        { gateway: deps.gateway, kafkaBootstrapServers: deps.kafkaBootstrapServers, log },
+        {
+          gateway: deps.gateway,
+          connectors: deps.connectors,
+          ...(deps.valueSchemas ? { valueSchemas: deps.valueSchemas } : {}),
+          log,
+        },
         input.spec,
         await upstreamLookupFor(input.spec, { kafka: deps.kafka, catalogTopic: deps.catalogTopic, log }),
       );

@@ -5,6 +5,8 @@ import type { FlinkRestClient, SqlGatewayClient } from '../src/adapters/flink';
 import type { LlmClient } from '../src/adapters/llm/client';
 import { proposeWithLlmAnalyst } from '../src/agents/llm-analyst';
 import type { AnalysisLake, LlmAnalystInput } from '../src/analysis/cycle-service';
+import type { ValueSchemaLookup } from '../src/creation/avro-sql';
+import type { FlinkConnectors } from '../src/creation/job-sql';
 import { ProductJobs } from '../src/creation/product-jobs';
 import type { MeshMaterializationDefaults } from '../src/domain/materialization';
 import type { SchemaRegistryConfig } from '../src/config';
@@ -36,8 +38,10 @@ export type ActivityClients = Readonly<{
     /** The SQL guard, and each product's job. */
     gateway: SqlGatewayClient;
     rest: FlinkRestClient;
-    /** Kafka as Flink's processes reach it (config.flink.kafkaBootstrapServers). */
-    kafkaBootstrapServers: string;
+    /** Kafka and the registry as Flink's processes reach them (config.flink): secrets, session-only. */
+    connectors: FlinkConnectors;
+    /** Registered value schemas, for Avro inputs (valueSchemaLookup). */
+    valueSchemas?: ValueSchemaLookup;
     /** Where people look at a job (links in a product's status). */
     uiUrl: string;
   }>;
@@ -81,7 +85,8 @@ export function createActivities(clients: ActivityClients) {
   };
   const sqlGuard = {
     gateway: clients.flink.gateway,
-    kafkaBootstrapServers: clients.flink.kafkaBootstrapServers,
+    connectors: clients.flink.connectors,
+    ...(clients.flink.valueSchemas ? { valueSchemas: clients.flink.valueSchemas } : {}),
   };
   const product = log.child('activities');
   const creation = log.child('creation');
@@ -109,10 +114,9 @@ export function createActivities(clients: ActivityClients) {
     // Creation: each product's Flink SQL job (deploy, describe, stop).
     ...createCreationActivities({
       jobs: new ProductJobs({
-        gateway: clients.flink.gateway,
+        ...sqlGuard,
         rest: clients.flink.rest,
         kafka,
-        kafkaBootstrapServers: clients.flink.kafkaBootstrapServers,
         flinkUiUrl: clients.flink.uiUrl,
         log: creation,
         heartbeat,

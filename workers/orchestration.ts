@@ -3,6 +3,8 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { createActivities } from '../activities';
 import { FlinkRestClient, SqlGatewayClient } from '../src/adapters/flink';
 import { createKafkaClient } from '../src/adapters/kafka/client';
+import { valueSchemaLookup } from '../src/adapters/schema-registry/client';
+import { flinkSessionSecrets } from '../src/materialize/flink-catalog';
 import { createIdempotentProducer } from '../src/adapters/kafka/producer';
 import { createLlmClient } from '../src/adapters/llm/client';
 import { createSlackWebClient } from '../src/adapters/slack';
@@ -55,6 +57,8 @@ export async function startOrchestrationWorker(
     url: config.flink.sqlGatewayUrl,
     headers: config.flink.headers,
     log: log.child('sql-gateway'),
+    // The statements carry Kafka's, the registry's and the catalog's secrets: no error shows them.
+    secrets: flinkSessionSecrets(config),
   });
   // One LLM client (it holds the API key; it never travels through workflow history).
   const llm = config.llm ? createLlmClient(config.llm) : undefined;
@@ -74,7 +78,8 @@ export async function startOrchestrationWorker(
     flink: {
       gateway,
       rest: new FlinkRestClient({ url: config.flink.restUrl, headers: config.flink.headers }),
-      kafkaBootstrapServers: config.flink.kafkaBootstrapServers,
+      connectors: config.flink,
+      valueSchemas: valueSchemaLookup(config.schemaRegistry),
       uiUrl: config.flink.restUrl,
     },
     materializers: createMaterializers(config, log.child('materialize')),

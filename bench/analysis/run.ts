@@ -125,7 +125,7 @@ async function main() {
     meshFile: config.meshFile,
     sqlGuard: {
       gateway: new SqlGatewayClient({ url: config.flink.sqlGatewayUrl, headers: config.flink.headers }),
-      kafkaBootstrapServers: config.flink.kafkaBootstrapServers,
+      connectors: config.flink,
     },
     catalogTopic,
     proposalsTopic,

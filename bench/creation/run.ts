@@ -141,7 +141,7 @@ async function main() {
     gateway,
     rest,
     kafka,
-    kafkaBootstrapServers: config.flink.kafkaBootstrapServers,
+    connectors: config.flink,
     flinkUiUrl: config.flink.restUrl,
   });
   const topic = (name: string) => `bench.creation_${runId}.${name}`;
@@ -221,7 +221,7 @@ async function main() {
     const session = await gateway.openSession({ name: 'bench-passthrough', heartbeatIntervalMs: false });
     try {
       const table = (name: string, t: string) =>
-        `CREATE TEMPORARY TABLE ${name} (payload STRING) WITH ('connector' = 'kafka', 'topic' = ${quoteLiteral(t)}, 'properties.bootstrap.servers' = ${quoteLiteral(config.flink.kafkaBootstrapServers)}, 'properties.group.id' = 'bench-pass-${runId}', 'scan.startup.mode' = 'earliest-offset', 'value.format' = 'raw')`;
+        `CREATE TEMPORARY TABLE ${name} (payload STRING) WITH ('connector' = 'kafka', 'topic' = ${quoteLiteral(t)}, 'properties.bootstrap.servers' = ${quoteLiteral(config.flink.kafka.bootstrapServers)}, 'properties.group.id' = 'bench-pass-${runId}', 'scan.startup.mode' = 'earliest-offset', 'value.format' = 'raw')`;
       await session.configure(table('pass_in', passIn));
       await session.configure(table('pass_out', passOut));
       const { jobId } = await session.execute('INSERT INTO pass_out SELECT payload FROM pass_in', {

@@ -138,7 +138,7 @@ class Flink {
 
 async function throughput(config: MeshloopConfig, flink: Flink, plan: MaterializationPlan) {
   const options = {
-    kafkaBootstrapServers: config.flink.kafkaBootstrapServers,
+    kafka: config.flink.kafka,
     icebergCatalogUri: config.flink.icebergCatalogUri,
     bounded: true,
   };
@@ -152,7 +152,7 @@ async function throughput(config: MeshloopConfig, flink: Flink, plan: Materializ
     [
       `CREATE TEMPORARY TABLE bench_json (order_id STRING, customer_id STRING, amount DOUBLE, status STRING, placed_at TIMESTAMP_LTZ(3)) WITH (
         'connector' = 'kafka', 'topic' = ${quoteLiteral(plan.topic)},
-        'properties.bootstrap.servers' = ${quoteLiteral(options.kafkaBootstrapServers)},
+        'properties.bootstrap.servers' = ${quoteLiteral(options.kafka.bootstrapServers)},
         'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset',
         'format' = 'json', 'json.timestamp-format.standard' = 'ISO-8601')`,
       blackhole,
@@ -185,7 +185,7 @@ async function latency(config: MeshloopConfig, flink: Flink, plan: Materializati
   let jobId: string | undefined;
   try {
     for (const statement of materializationSetupStatements(plan, {
-      kafkaBootstrapServers: config.flink.kafkaBootstrapServers,
+      kafka: config.flink.kafka,
       icebergCatalogUri: config.flink.icebergCatalogUri,
     }))
       await session.configure(statement);
@@ -264,7 +264,7 @@ async function contractCheck(config: MeshloopConfig, flink: Flink, plan: Materia
   try {
     await session.configure(
       materializationSetupStatements(plan, {
-        kafkaBootstrapServers: config.flink.kafkaBootstrapServers,
+        kafka: config.flink.kafka,
         icebergCatalogUri: config.flink.icebergCatalogUri,
       })[0]!,
     );

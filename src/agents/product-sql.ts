@@ -144,7 +144,12 @@ export function planInputs(
       .slice(0, 1000)
       .map((f) => ({ name: f.name, type: f.name === rowtime ? ('timestamp' as const) : inputTypeOf(f) }));
     if (fields.length === 0) return input;
-    return { ...input, schema: { fields, ...(rowtime ? { eventTimeField: rowtime } : {}) } };
+    return {
+      ...input,
+      // A registry topic in Avro is read with its registered schema (Flink's avro-confluent format).
+      ...(profile.format?.kind === 'avro' ? { format: 'avro' as const } : {}),
+      schema: { fields, ...(rowtime ? { eventTimeField: rowtime } : {}) },
+    };
   });
 }
 

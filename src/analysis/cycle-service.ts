@@ -2,7 +2,7 @@ import type { Kafka, Producer } from 'kafkajs';
 import { ensureDuckDbExtensions } from '../adapters/duckdb/extensions';
 import type { LakeTable } from '../adapters/duckdb/lake';
 import { IcebergLake } from '../adapters/duckdb/lake';
-import type { SqlGatewayClient } from '../adapters/flink/sql-gateway';
+import type { SqlGuardDependencies } from '../creation/guard';
 import type { LoadedTable } from '../adapters/iceberg';
 import { IcebergCatalogClient, IcebergCatalogError } from '../adapters/iceberg';
 import type { CatalogView } from '../domain/catalog-view';
@@ -74,7 +74,7 @@ export type AnalysisCycleDependencies = AnalysisLake &
     producer: Producer;
     log: Logger;
     meshFile: string;
-    sqlGuard: Readonly<{ gateway: SqlGatewayClient; kafkaBootstrapServers: string }>;
+    sqlGuard: Omit<SqlGuardDependencies, 'log'>;
     /** With an LLM configured it proposes; without, the deterministic analyst does. */
     llmAnalyst?: LlmAnalyst;
     catalogTopic?: string;

@@ -1,3 +1,4 @@
+import { createPrivateKey } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -50,6 +51,13 @@ export const connectionEnvShape = {
     (text) => text === undefined || parseHeaders(text) !== undefined,
     { message: 'must be a JSON object of header names to string values, like {"Authorization":"Bearer …"}' },
   ),
+  MESHLOOP_FLINK_KAFKA_PROPERTIES: optionalText.refine(
+    (text) => text === undefined || parseHeaders(text) !== undefined,
+    {
+      message:
+        'must be a JSON object of Kafka client properties to string values, like {"sasl.mechanism":"OAUTHBEARER"}',
+    },
+  ),
 };
 
 /** Settings `meshloop config` masks (and logs redact by name). */
@@ -57,6 +65,7 @@ export const connectionSecretKeys = [
   'MESHLOOP_KAFKA_SASL_PASSWORD',
   'MESHLOOP_KAFKA_SASL_OAUTH_TOKEN',
   'MESHLOOP_FLINK_HTTP_HEADERS',
+  'MESHLOOP_FLINK_KAFKA_PROPERTIES',
 ] as const;
 
 type ConnectionEnv = z.infer<z.ZodObject<typeof connectionEnvShape>>;
@@ -78,6 +87,26 @@ export type FlinkEndpoints = Readonly<{
   headers?: Readonly<Record<string, string>>;
 }>;
 
+/**
+ * Kafka as Flink's processes reach it: the bootstrap list and the Kafka client properties each
+ * Kafka table Meshloop renders gets as `'properties.<key>'` options. The properties hold secrets
+ * (SASL JAAS config, a PEM key): they are sent in a SQL Gateway session only, never stored.
+ */
+export type FlinkKafka = Readonly<{
+  bootstrapServers: string;
+  properties: Readonly<Record<string, string>>;
+}>;
+
+/**
+ * The Schema Registry as Flink's `avro-confluent` format reaches it: its URL and its auth options
+ * (`basic-auth.*` or `bearer-auth.*`, without the `value.avro-confluent.` prefix). Secret options.
+ */
+export type FlinkSchemaRegistry = Readonly<{
+  url: string;
+  options: Readonly<Record<string, string>>;
+}>;
+
+/** The string values of a JSON object, or undefined when the text is not one. */
 function parseHeaders(text: string): Record<string, string> | undefined {
   try {
     const value = JSON.parse(text) as unknown;
@@ -153,4 +182,100 @@ export function resolveFlink(
     ),
     ...(headers && Object.keys(headers).length > 0 ? { headers } : {}),
   };
+}
+
+const saslMechanismNames: Record<NonNullable<KafkaConnection['sasl']>['mechanism'], string> = {
+  plain: 'PLAIN',
+  'scram-sha-256': 'SCRAM-SHA-256',
+  'scram-sha-512': 'SCRAM-SHA-512',
+  oauthbearer: 'OAUTHBEARER',
+};
+
+/** A JAAS option value, double-quoted (Kafka's JAAS parser reads `\"` and `\\` escapes). */
+const jaasQuoted = (text: string) => `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+
+/**
+ * Flink's Kafka client properties (kafka-clients 3.4.0, unshaded class names) from Meshloop's own
+ * Kafka settings, then MESHLOOP_FLINK_KAFKA_PROPERTIES over them. TLS material is inlined as PEM
+ * (read here: Flink's processes may not see our files); a client key is converted to PKCS#8, the
+ * only form Kafka's PEM keystore reads. Plaintext without SASL gives no properties at all.
+ */
+export function resolveFlinkKafka(
+  e: ConnectionEnv,
+  kafka: KafkaConnection,
+  bootstrapServers: string,
+  problems: string[],
+): FlinkKafka {
+  const { tls, sasl } = kafka;
+  const properties: Record<string, string> = {
+    ...(tls || sasl ? { 'security.protocol': `${sasl ? 'SASL_' : ''}${tls ? 'SSL' : 'PLAINTEXT'}` } : {}),
+    ...(tls ? tlsProperties(tls, problems) : {}),
+    ...(sasl ? saslProperties(sasl) : {}),
+    ...(e.MESHLOOP_FLINK_KAFKA_PROPERTIES ? parseHeaders(e.MESHLOOP_FLINK_KAFKA_PROPERTIES) : {}),
+  };
+  if (sasl?.mechanism === 'oauthbearer' && !properties['sasl.jaas.config']) {
+    problems.push(
+      "MESHLOOP_FLINK_KAFKA_PROPERTIES: required with MESHLOOP_KAFKA_SASL_MECHANISM=oauthbearer: Flink's Kafka " +
+        'client cannot use a static token; set sasl.jaas.config, sasl.login.callback.handler.class and ' +
+        'sasl.oauthbearer.token.endpoint.url (docs/configuration.md shows them)',
+    );
+  }
+  return { bootstrapServers, properties };
+}
+
+/** The CA as a PEM truststore; a client certificate and its key as a PEM keystore. */
+function tlsProperties(tls: NonNullable<KafkaConnection['tls']>, problems: string[]): Record<string, string> {
+  const properties: Record<string, string> = {};
+  const ca = tls.caFile ? readPem(tls.caFile, 'MESHLOOP_KAFKA_TLS_CA_FILE', problems) : undefined;
+  if (ca) Object.assign(properties, { 'ssl.truststore.type': 'PEM', 'ssl.truststore.certificates': ca });
+  if (tls.certFile && tls.keyFile) {
+    const chain = readPem(tls.certFile, 'MESHLOOP_KAFKA_TLS_CERT_FILE', problems);
+    const key = pkcs8Key(tls.keyFile, problems);
+    if (chain && key) {
+      Object.assign(properties, {
+        'ssl.keystore.type': 'PEM',
+        'ssl.keystore.certificate.chain': chain,
+        'ssl.keystore.key': key,
+      });
+    }
+  }
+  return properties;
+}
+
+/** The mechanism and, for PLAIN and SCRAM, the JAAS login (OAUTHBEARER's comes from the JSON setting). */
+function saslProperties(sasl: NonNullable<KafkaConnection['sasl']>): Record<string, string> {
+  const mechanism = { 'sasl.mechanism': saslMechanismNames[sasl.mechanism] };
+  if (sasl.mechanism === 'oauthbearer') return mechanism;
+  const module =
+    sasl.mechanism === 'plain'
+      ? 'org.apache.kafka.common.security.plain.PlainLoginModule'
+      : 'org.apache.kafka.common.security.scram.ScramLoginModule';
+  return {
+    ...mechanism,
+    'sasl.jaas.config': `${module} required username=${jaasQuoted(sasl.username)} password=${jaasQuoted(sasl.password)};`,
+  };
+}
+
+function readPem(file: string, key: string, problems: string[]): string | undefined {
+  try {
+    const text = fs.readFileSync(file, 'utf8').trim();
+    if (text.includes('-----BEGIN ')) return text;
+    problems.push(`${key}: ${file} holds no PEM block (-----BEGIN ...): give a PEM file`);
+  } catch (error) {
+    problems.push(`${key}: ${file} cannot be read (${(error as Error).message})`);
+  }
+  return undefined;
+}
+
+function pkcs8Key(file: string, problems: string[]): string | undefined {
+  const pem = readPem(file, 'MESHLOOP_KAFKA_TLS_KEY_FILE', problems);
+  if (!pem) return undefined;
+  try {
+    return String(createPrivateKey(pem).export({ type: 'pkcs8', format: 'pem' })).trim();
+  } catch (error) {
+    problems.push(
+      `MESHLOOP_KAFKA_TLS_KEY_FILE: ${file} is not an unencrypted private key (${(error as Error).message})`,
+    );
+    return undefined;
+  }
 }

@@ -141,7 +141,14 @@ function connectionRows(
     derived('flink.restUrl', config.flink.restUrl),
     derived('flink.sqlGatewayUrl', config.flink.sqlGatewayUrl),
     derived('flink.headers', config.flink.headers ? Object.keys(config.flink.headers).join(', ') : undefined),
-    derived('flink.kafkaBootstrapServers', config.flink.kafkaBootstrapServers),
+    derived('flink.kafka.bootstrapServers', config.flink.kafka.bootstrapServers),
+    // The names only: the values hold the SASL password and the TLS key.
+    derived('flink.kafka.properties', Object.keys(config.flink.kafka.properties).join(', ') || undefined),
+    derived('flink.schemaRegistry.url', withoutUrlCredentials(config.flink.schemaRegistry.url)),
+    derived(
+      'flink.schemaRegistry.options',
+      Object.keys(config.flink.schemaRegistry.options).join(', ') || undefined,
+    ),
     derived('iceberg.catalogUrl', config.iceberg.catalogUrl),
     ...icebergRows(config, derived),
   ];

@@ -3,15 +3,15 @@ import path from 'node:path';
 import { z } from 'zod';
 import { parsePayloadKeys } from '../codec/payload-codec';
 import { durationHint, parseDuration } from '../domain/duration';
-import type { FlinkEndpoints, KafkaConnection } from './connections';
-import { connectionEnvShape, resolveFlink, resolveKafka } from './connections';
+import type { FlinkEndpoints, FlinkKafka, FlinkSchemaRegistry, KafkaConnection } from './connections';
+import { connectionEnvShape, resolveFlink, resolveFlinkKafka, resolveKafka } from './connections';
 import { loadDotEnv } from './dotenv';
 import type { IcebergConnection } from './iceberg';
 import { icebergEnvShape, resolveIceberg } from './iceberg';
 import type { TemporalConnection } from './temporal';
 import { resolveTemporal } from './temporal';
 
-export type { FlinkEndpoints, KafkaConnection } from './connections';
+export type { FlinkEndpoints, FlinkKafka, FlinkSchemaRegistry, KafkaConnection } from './connections';
 export type { IcebergAuth, IcebergConnection, ObjectStoreConnection } from './iceberg';
 export { bucketOf } from './iceberg';
 export type { TemporalConnection } from './temporal';
@@ -232,13 +232,15 @@ export type MeshloopConfig = Readonly<{
   /** Bootstrap brokers, TLS and SASL: what `createKafkaClient` takes. Has secrets. */
   kafka: KafkaConnection;
   /**
-   * Flink REST API (also the Flink Web UI) and the SQL Gateway's REST endpoint; and the Kafka and
-   * Iceberg catalog addresses *as Flink's processes reach them*, for the SQL we submit (they differ from
-   * ours when Flink runs in containers).
+   * Flink REST API (also the Flink Web UI) and the SQL Gateway's REST endpoint; and Kafka, the
+   * Schema Registry and the Iceberg catalog *as Flink's processes reach them*, for the SQL we submit
+   * (they differ from ours when Flink runs in containers). `kafka.properties` and
+   * `schemaRegistry.options` hold secrets: they go into a gateway session only, never stored.
    */
   flink: FlinkEndpoints &
     Readonly<{
-      kafkaBootstrapServers: string;
+      kafka: FlinkKafka;
+      schemaRegistry: FlinkSchemaRegistry;
       icebergCatalogUri: string;
     }>;
   /**
@@ -363,6 +365,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
   const flink = resolveFlink(e, stack.flink);
   const schemaRegistry = schemaRegistryOf(e, stack, problems);
   const iceberg = resolveIceberg(e, `http://127.0.0.1:${stack.iceberg.port}`, problems);
+  const flinkKafka = resolveFlinkKafka(
+    e,
+    kafka,
+    e.MESHLOOP_FLINK_KAFKA_BOOTSTRAP ?? kafka.brokers.join(','),
+    problems,
+  );
   const tableflowKeys = {
     CONFLUENT_CLOUD_API_KEY: e.CONFLUENT_CLOUD_API_KEY,
     CONFLUENT_CLOUD_API_SECRET: e.CONFLUENT_CLOUD_API_SECRET,
@@ -388,7 +396,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
     kafka,
     flink: {
       ...flink,
-      kafkaBootstrapServers: e.MESHLOOP_FLINK_KAFKA_BOOTSTRAP ?? kafka.brokers.join(','),
+      kafka: flinkKafka,
+      schemaRegistry: flinkSchemaRegistryOf(schemaRegistry),
       icebergCatalogUri: e.MESHLOOP_FLINK_ICEBERG_URI ?? iceberg.catalogUrl,
     },
     iceberg,
@@ -547,6 +556,20 @@ function schemaRegistryOf(
     ...(user !== undefined && password !== undefined ? { basicAuth: { user, password } } : {}),
     ...(e.MESHLOOP_SCHEMA_REGISTRY_TOKEN ? { bearerToken: e.MESHLOOP_SCHEMA_REGISTRY_TOKEN } : {}),
   };
+}
+
+/** The `avro-confluent` format's registry options: its URL and, when set, basic or bearer auth. */
+function flinkSchemaRegistryOf(registry: SchemaRegistryConfig): FlinkSchemaRegistry {
+  const options: Record<string, string> = {};
+  if (registry.basicAuth) {
+    options['basic-auth.credentials-source'] = 'USER_INFO';
+    options['basic-auth.user-info'] = `${registry.basicAuth.user}:${registry.basicAuth.password}`;
+  }
+  if (registry.bearerToken) {
+    options['bearer-auth.credentials-source'] = 'STATIC_TOKEN';
+    options['bearer-auth.token'] = registry.bearerToken;
+  }
+  return { url: registry.url, options };
 }
 
 function deepFreeze<T>(value: T): T {

@@ -4,6 +4,9 @@ import type { ColumnLineage, InputBinding, OutputColumn, SqlCheckResult } from '
 import { flinkTypeOf, quoteIdentifier as q } from '../domain/flink-types';
 import type { FieldType, ProductSpec } from '../domain/spec';
 import type { Logger } from '../log';
+import type { AvroReader, ValueSchemaLookup } from './avro-sql';
+import { resolveAvroReaders } from './avro-sql';
+import type { FlinkConnectors } from './job-sql';
 import {
   approvedSelect,
   guardedSessionProperties,
@@ -39,7 +42,10 @@ import { internalNamesUsed, lineageFromText, statementKindProblems } from './sql
 
 export type SqlGuardDependencies = Readonly<{
   gateway: SqlGatewayClient;
-  kafkaBootstrapServers: string;
+  /** Kafka and the registry as Flink reaches them (config.flink): the declarations carry their secrets. */
+  connectors: FlinkConnectors;
+  /** The registered value schema of a topic, for Avro inputs (valueSchemaLookup). */
+  valueSchemas?: ValueSchemaLookup;
   log?: Logger;
 }>;
 
@@ -89,6 +95,8 @@ export async function checkProductSql(
   }
   if (inputs.length === 0) textProblems.push('inputs: the SQL has no declared input to read');
   if (textProblems.length > 0) return refused(textProblems);
+  const { readers, problems: avroProblems } = await resolveAvroReaders(inputs, deps.valueSchemas);
+  if (avroProblems.length > 0) return refused(avroProblems);
 
   const select = approvedSelect(spec.sql);
   const session = await deps.gateway.openSession({
@@ -97,7 +105,7 @@ export async function checkProductSql(
     heartbeatIntervalMs: false,
   });
   try {
-    return await checkInSession(deps, session, spec, inputs, select);
+    return await checkInSession(deps, session, { spec, inputs, readers }, select);
   } finally {
     await session
       .close()
@@ -124,11 +132,11 @@ export async function checkSpecSql(
 async function checkInSession(
   deps: SqlGuardDependencies,
   session: SqlGatewaySession,
-  spec: ProductSpec,
-  inputs: readonly InputBinding[],
+  checked: SqlGuardInput & { readers: ReadonlyMap<string, AvroReader> },
   select: string,
 ): Promise<SqlCheckResult> {
-  const options = { kafkaBootstrapServers: deps.kafkaBootstrapServers, groupId: 'meshloop-guard' };
+  const { spec, inputs, readers } = checked;
+  const options = { connectors: deps.connectors, groupId: 'meshloop-guard', avroReaders: readers };
   for (const binding of inputs) {
     try {
       for (const statement of inputStatements(binding, options)) await session.configure(statement);
@@ -164,7 +172,7 @@ async function checkInSession(
   try {
     if (problems.length === 0) {
       const [sink] = sinkStatements(spec, {
-        kafkaBootstrapServers: deps.kafkaBootstrapServers,
+        connectors: deps.connectors,
         rejectedTopic: 'meshloop-guard.rejected',
       });
       await session.configure(sink!);

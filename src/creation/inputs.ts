@@ -23,7 +23,7 @@ export function inputBindingsOf(
     if ('topic' in input) {
       if (!input.schema) {
         problems.push(
-          `inputs[${i}] (topic ${input.topic}): declare schema.fields (name and type of each JSON field the SQL reads) and its eventTimeField`,
+          `inputs[${i}] (topic ${input.topic}): declare schema.fields (name and type of each field the SQL reads) and its eventTimeField`,
         );
         return;
       }
@@ -38,6 +38,7 @@ export function inputBindingsOf(
         topic: input.topic,
         fields: fields.map((field) => ({ name: field.name, type: field.type })),
         ...(eventTimeField !== undefined ? { eventTimeField } : {}),
+        ...(input.format === 'avro' ? { format: 'avro' as const } : {}),
       });
       return;
     }

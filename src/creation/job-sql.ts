@@ -1,12 +1,15 @@
 import type { InputBinding } from '../domain/creation';
 import {
+  avroConfluentOptions,
   flinkTypeOf,
   jsonFieldText,
+  kafkaTableOptions,
   quoteIdentifier as q,
   quoteLiteral,
   typedJsonValue,
 } from '../domain/flink-types';
 import type { ProductSpec } from '../domain/spec';
+import type { AvroReader } from './avro-sql';
 
 /**
  * The Flink SQL around a product's approved SELECT. Each input topic is read as raw text with its
@@ -15,17 +18,32 @@ import type { ProductSpec } from '../domain/spec';
  * not (not JSON, a field of the wrong type, no event time) go to the product's rejected topic: a
  * malformed record neither stops the job nor vanishes uncounted.
  *
+ * An Avro input (Confluent wire format) is decoded by Flink's `avro-confluent` format with the
+ * registered schema (./avro-sql.ts); a record that does not decode at all (not wire format, an
+ * unknown schema id) fails the job, with Flink's reason, rather than being skipped.
+ *
+ * Kafka's client properties (SASL, TLS: config.flink.kafka) and the registry's auth go into every
+ * table's options: these statements are built in activities and sent to a gateway session only.
+ *
  * The SQL guard declares inputs with the same statements, so what it validates is what runs.
  */
 
+/** Kafka and the Schema Registry as Flink reaches them (config.flink): their options hold secrets. */
+export type FlinkConnectors = Readonly<{
+  kafka: Readonly<{ bootstrapServers: string; properties: Readonly<Record<string, string>> }>;
+  schemaRegistry: Readonly<{ url: string; options: Readonly<Record<string, string>> }>;
+}>;
+
 export type InputSqlOptions = Readonly<{
-  kafkaBootstrapServers: string;
+  connectors: FlinkConnectors;
   /** The consumer group of the product's job (offsets are committed on checkpoints). */
   groupId: string;
   /** `earliest` for a new product or a redeploy from scratch. */
   startFrom?: 'earliest' | 'group-offsets';
   /** How far event time may run behind the newest record of a partition. Default 5 s. */
   watermarkDelaySeconds?: number;
+  /** The reader of each Avro input, by topic (resolveAvroReaders). */
+  avroReaders?: ReadonlyMap<string, AvroReader>;
 }>;
 
 /** The source table behind an input's view: the raw records and their typed fields. */
@@ -33,11 +51,38 @@ export const sourceTableOf = (alias: string) => `meshloop_source_${alias}`;
 export const SINK_TABLE = 'meshloop_sink';
 export const REJECTED_TABLE = 'meshloop_rejected';
 
-/** The condition under which an input record is usable, and the reason when it is not. */
-function validity(input: InputBinding): { valid: string; reason: string } {
-  const checks = input.fields.map((field) => {
-    const raw = jsonFieldText(field.name, field.type);
-    const typed = q(field.name);
+/** An Avro input's typed field: a computed column (its name is the Avro field's, taken). */
+const avroValueColumn = (i: number) => `meshloop_value_${i}`;
+
+/** Each field's raw expression (NULL when the record has none) and typed column, in the source table. */
+function fieldValues(input: InputBinding, reader: AvroReader | undefined) {
+  if (!reader) {
+    return input.fields.map((field) => ({
+      field,
+      raw: jsonFieldText(field.name, field.type),
+      typed: q(field.name),
+    }));
+  }
+  return input.fields.map((field, i) => ({
+    field,
+    raw: reader.fields[i]!.raw,
+    typed: q(avroValueColumn(i)),
+  }));
+}
+
+function readerOf(input: InputBinding, readers: ReadonlyMap<string, AvroReader> | undefined) {
+  if (input.format !== 'avro') return undefined;
+  const reader = readers?.get(input.topic);
+  if (!reader) throw new Error(`no Avro reader resolved for topic ${input.topic} (resolveAvroReaders first)`);
+  return reader;
+}
+
+/**
+ * The condition under which an input record is usable, and the reason when it is not. An Avro
+ * record that reached SQL decoded against its schema: only the spec's own demands are checked.
+ */
+function validity(input: InputBinding, reader: AvroReader | undefined): { valid: string; reason: string } {
+  const checks = fieldValues(input, reader).map(({ field, raw, typed }) => {
     const mustHave = field.name === input.eventTimeField;
     return {
       ok: mustHave ? `${typed} IS NOT NULL` : `(${raw} IS NULL OR ${typed} IS NOT NULL)`,
@@ -46,66 +91,94 @@ function validity(input: InputBinding): { valid: string; reason: string } {
         : `CASE WHEN ${raw} IS NOT NULL AND ${typed} IS NULL THEN ${quoteLiteral(`${field.name}: not a ${field.type}`)} END`,
     };
   });
+  const reasons = `CONCAT_WS('; ', ${checks.map((check) => check.reason).join(', ')})`;
+  if (reader) {
+    return { valid: checks.map((check) => check.ok).join(' AND ') || 'TRUE', reason: reasons };
+  }
   return {
     valid: ['payload IS JSON OBJECT', ...checks.map((check) => check.ok)].join(' AND '),
-    reason: `CASE WHEN payload IS NULL THEN 'empty record' WHEN NOT (payload IS JSON OBJECT) THEN 'not a JSON object' ELSE CONCAT_WS('; ', ${checks.map((check) => check.reason).join(', ')}) END`,
+    reason: `CASE WHEN payload IS NULL THEN 'empty record' WHEN NOT (payload IS JSON OBJECT) THEN 'not a JSON object' ELSE ${reasons} END`,
   };
 }
 
 /** CREATE TEMPORARY TABLE (raw source) and VIEW (the alias) for one input. */
 export function inputStatements(input: InputBinding, options: InputSqlOptions): string[] {
-  // `raw` reads the record's bytes as text (the JSON path functions parse them); the typed
-  // columns take the path from `payload` for each field.
-  const startup =
-    options.startFrom === 'group-offsets'
-      ? `'scan.startup.mode' = 'group-offsets',\n  'properties.auto.offset.reset' = 'earliest'`
-      : `'scan.startup.mode' = 'earliest-offset'`;
+  const reader = readerOf(input, options.avroReaders);
+  const startup: Record<string, string> =
+    options.startFrom === 'group-offsets' ? { 'auto.offset.reset': 'earliest' } : {};
   const delay = options.watermarkDelaySeconds ?? 5;
+  const values = fieldValues(input, reader);
+  // JSON: `raw` reads the record's bytes as text (the JSON path functions parse them), and the
+  // typed columns take the path from `payload` for each field. Avro: Flink decodes the record
+  // into the schema's columns, and the typed columns are computed from them.
   const columns = [
-    'payload STRING',
+    ...(reader ? reader.columns : ['payload STRING']),
     "kafka_partition INT METADATA FROM 'partition' VIRTUAL",
     "kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL",
-    ...input.fields.map(
-      (field) => `${q(field.name)} AS ${typedJsonValue(jsonFieldText(field.name, field.type), field.type)}`,
+    ...values.map(({ field }, i) =>
+      reader
+        ? `${q(avroValueColumn(i))} AS ${reader.fields[i]!.typed}`
+        : `${q(field.name)} AS ${typedJsonValue(jsonFieldText(field.name, field.type), field.type)}`,
     ),
   ];
-  const eventTime = input.fields.find((field) => field.name === input.eventTimeField);
-  if (eventTime && eventTime.type === 'timestamp') {
-    columns.push(`WATERMARK FOR ${q(eventTime.name)} AS ${q(eventTime.name)} - INTERVAL '${delay}' SECOND`);
+  const eventTime = values.find(({ field }) => field.name === input.eventTimeField);
+  if (eventTime && eventTime.field.type === 'timestamp') {
+    columns.push(`WATERMARK FOR ${eventTime.typed} AS ${eventTime.typed} - INTERVAL '${delay}' SECOND`);
   }
+  const format = reader
+    ? avroConfluentOptions(options.connectors.schemaRegistry, reader.readerSchema)
+    : ["'value.format' = 'raw'"];
   const source = `CREATE TEMPORARY TABLE ${q(sourceTableOf(input.alias))} (
   ${columns.join(',\n  ')}
 ) WITH (
-  'connector' = 'kafka',
-  'topic' = ${quoteLiteral(input.topic)},
-  'properties.bootstrap.servers' = ${quoteLiteral(options.kafkaBootstrapServers)},
-  'properties.group.id' = ${quoteLiteral(options.groupId)},
-  'properties.isolation.level' = 'read_committed',
-  ${startup},
-  'value.format' = 'raw'
+  ${[
+    "'connector' = 'kafka'",
+    `'topic' = ${quoteLiteral(input.topic)}`,
+    ...kafkaTableOptions(options.connectors.kafka, {
+      'group.id': options.groupId,
+      'isolation.level': 'read_committed',
+      ...startup,
+    }),
+    `'scan.startup.mode' = ${options.startFrom === 'group-offsets' ? "'group-offsets'" : "'earliest-offset'"}`,
+    ...format,
+  ].join(',\n  ')}
 )`;
   const view = `CREATE TEMPORARY VIEW ${q(input.alias)} AS
-SELECT ${input.fields.map((field) => q(field.name)).join(', ')}
+SELECT ${values.map(({ field, typed }) => (typed === q(field.name) ? typed : `${typed} AS ${q(field.name)}`)).join(', ')}
 FROM ${q(sourceTableOf(input.alias))}
-WHERE ${validity(input).valid}`;
+WHERE ${validity(input, reader).valid}`;
   return [source, view];
 }
 
 /**
  * The insert that sends an input's unusable records (with the reason) to the rejected topic. A
  * product holding personal data keeps only their coordinates: the raw record may hold what the
- * product masks.
+ * product masks. An Avro record's bytes are not text: only its coordinates are kept.
  */
-export function rejectedInsert(input: InputBinding, options: { keepPayload: boolean }): string {
-  const { valid, reason } = validity(input);
-  const payload = options.keepPayload ? 'payload' : 'CAST(NULL AS STRING)';
+export function rejectedInsert(
+  input: InputBinding,
+  options: { keepPayload: boolean; avroReaders?: ReadonlyMap<string, AvroReader> },
+): string {
+  const reader = readerOf(input, options.avroReaders);
+  const { valid, reason } = validity(input, reader);
+  const payload = options.keepPayload && !reader ? 'payload' : 'CAST(NULL AS STRING)';
   return `INSERT INTO ${q(REJECTED_TABLE)}
 SELECT ${quoteLiteral(input.alias)}, ${quoteLiteral(input.topic)}, kafka_partition, kafka_offset, ${reason}, ${payload}
 FROM ${q(sourceTableOf(input.alias))}
-WHERE NOT (${valid}) OR payload IS NULL`;
+WHERE ${reader ? `NOT (${valid})` : `NOT (${valid}) OR payload IS NULL`}`;
 }
 
-export type SinkSqlOptions = Readonly<{ kafkaBootstrapServers: string; rejectedTopic: string }>;
+export type SinkSqlOptions = Readonly<{ connectors: FlinkConnectors; rejectedTopic: string }>;
+
+/**
+ * A missing topic fails the job within seconds instead of blocking a minute per record, and a
+ * batch the broker refuses (its topic deleted) fails in 30 s instead of Kafka's two minutes.
+ */
+const producerTimeouts = {
+  'max.block.ms': '10000',
+  'request.timeout.ms': '10000',
+  'delivery.timeout.ms': '30000',
+};
 
 /** Keyed products on compacted topics are upserted (Kafka keeps the newest row per key). */
 export function isUpsertProduct(spec: Pick<ProductSpec, 'schema' | 'outputTopic'>): boolean {
@@ -135,12 +208,7 @@ export function sinkStatements(spec: ProductSpec, options: SinkSqlOptions): stri
         ];
   const common = [
     `'topic' = ${quoteLiteral(spec.outputTopic.name)}`,
-    `'properties.bootstrap.servers' = ${quoteLiteral(options.kafkaBootstrapServers)}`,
-    // A missing topic fails the job within seconds instead of blocking a minute per record, and a
-    // batch the broker refuses (its topic deleted) fails in 30 s instead of Kafka's two minutes.
-    "'properties.max.block.ms' = '10000'",
-    "'properties.request.timeout.ms' = '10000'",
-    "'properties.delivery.timeout.ms' = '30000'",
+    ...kafkaTableOptions(options.connectors.kafka, producerTimeouts),
     "'value.format' = 'json'",
     "'value.json.timestamp-format.standard' = 'ISO-8601'",
     "'value.json.encode.decimal-as-plain-number' = 'true'",
@@ -161,10 +229,7 @@ export function sinkStatements(spec: ProductSpec, options: SinkSqlOptions): stri
 ) WITH (
   'connector' = 'kafka',
   'topic' = ${quoteLiteral(options.rejectedTopic)},
-  'properties.bootstrap.servers' = ${quoteLiteral(options.kafkaBootstrapServers)},
-  'properties.max.block.ms' = '10000',
-  'properties.request.timeout.ms' = '10000',
-  'properties.delivery.timeout.ms' = '30000',
+  ${kafkaTableOptions(options.connectors.kafka, producerTimeouts).join(',\n  ')},
   'format' = 'json'
 )`;
   return [sink, rejected];
@@ -181,7 +246,12 @@ export function approvedSelect(sql: string): string {
  * without one are left out of the topic. They cannot be counted in the rejected topic like input
  * records, because an updating query (a left join) cannot feed an append-only topic.
  */
-export function jobStatementSet(spec: ProductSpec, inputs: readonly InputBinding[], sql: string): string {
+export function jobStatementSet(
+  spec: ProductSpec,
+  inputs: readonly InputBinding[],
+  sql: string,
+  avroReaders?: ReadonlyMap<string, AvroReader>,
+): string {
   const columns = spec.schema.fields.map((field) => q(field.name)).join(', ');
   // A sink takes at most one event-time attribute (a join yields one per side): the cast turns
   // each timestamp into a plain value.
@@ -200,7 +270,7 @@ ${approvedSelect(sql)}
     : undefined;
   const inserts = [
     `INSERT INTO ${q(SINK_TABLE)} (${columns})\nSELECT ${values} FROM ${product}${keyless ? `\nWHERE NOT (${keyless})` : ''}`,
-    ...inputs.map((input) => rejectedInsert(input, { keepPayload: !spec.classification.pii })),
+    ...inputs.map((input) => rejectedInsert(input, { keepPayload: !spec.classification.pii, avroReaders })),
   ];
   return `EXECUTE STATEMENT SET BEGIN\n${inserts.map((insert) => `${insert};`).join('\n')}\nEND`;
 }

@@ -11,8 +11,12 @@ import type {
 } from '../domain/creation';
 import { productJobNameOf, rejectedTopicOf } from '../domain/creation';
 import { InvalidSpecError } from '../domain/errors';
+import { scrubSecrets, secretValuesOf } from '../domain/flink-types';
 import type { ProductSpec } from '../domain/spec';
 import type { Logger } from '../log';
+import type { ValueSchemaLookup } from './avro-sql';
+import { resolveAvroReaders } from './avro-sql';
+import type { FlinkConnectors } from './job-sql';
 import {
   guardedSessionProperties,
   inputStatements,
@@ -32,8 +36,10 @@ export type ProductJobsDeps = Readonly<{
   gateway: SqlGatewayClient;
   rest: FlinkRestClient;
   kafka: Kafka;
-  /** Kafka as Flink's processes reach it. */
-  kafkaBootstrapServers: string;
+  /** Kafka and the registry as Flink's processes reach them (config.flink): secrets, session-only. */
+  connectors: FlinkConnectors;
+  /** The registered value schema of a topic, for Avro inputs (valueSchemaLookup). */
+  valueSchemas?: ValueSchemaLookup;
   /** The Flink Web UI, for links. */
   flinkUiUrl?: string;
   log?: Logger;
@@ -91,6 +97,11 @@ export class ProductJobs {
     if (request.inputs.length === 0) {
       throw new InvalidSpecError(`product ${productId}`, ['inputs: the product reads nothing']);
     }
+    const { readers: avroReaders, problems } = await resolveAvroReaders(
+      request.inputs,
+      this.deps.valueSchemas,
+    );
+    if (problems.length > 0) throw new InvalidSpecError(`product ${productId}`, problems);
     await this.ensureRejectedTopic(spec);
 
     const { live, ended } = await this.jobsOf(request);
@@ -117,15 +128,16 @@ export class ProductJobs {
       // a failure); a new product has none, and reads from the earliest offset.
       const startFrom = request.fromScratch ? 'earliest' : 'group-offsets';
       const options = {
-        kafkaBootstrapServers: this.deps.kafkaBootstrapServers,
+        connectors: this.deps.connectors,
         groupId: productGroupIdOf(productId),
         startFrom,
+        avroReaders,
       } as const;
       for (const input of request.inputs) {
         for (const statement of inputStatements(input, options)) await session.configure(statement);
       }
       for (const statement of sinkStatements(spec, {
-        kafkaBootstrapServers: this.deps.kafkaBootstrapServers,
+        connectors: this.deps.connectors,
         rejectedTopic,
       })) {
         await session.configure(statement);
@@ -137,7 +149,7 @@ export class ProductJobs {
         config['execution.savepoint.ignore-unclaimed-state'] = 'true';
       }
       this.deps.heartbeat?.('submitting the job');
-      const result = await session.execute(jobStatementSet(spec, request.inputs, spec.sql), {
+      const result = await session.execute(jobStatementSet(spec, request.inputs, spec.sql, avroReaders), {
         executionConfig: config,
         timeoutMs: 120_000,
       });
@@ -234,7 +246,8 @@ export class ProductJobs {
     return {
       state: job.state,
       jobId: job.jid,
-      ...(failure ? { failure } : {}),
+      // Flink's words go into the product's state: no secret of the job's options with them.
+      ...(failure ? { failure: scrubSecrets(failure, secretValuesOf(this.deps.connectors)) } : {}),
       waitingForSlot,
       restarts,
       rejectedRecords,

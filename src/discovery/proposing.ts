@@ -68,8 +68,9 @@ async function draftProposals(
 }
 
 /**
- * Product jobs read JSON records only so far (Avro through Flink is still to come): a product over a
- * topic in the Schema Registry's wire format would run and fill nothing, so it is not proposed; the
+ * Product jobs read JSON and Avro records (Avro through Flink's `avro-confluent` format): a product
+ * over a topic in the Schema Registry's Protobuf or JSON Schema wire format would run and fill
+ * nothing (Flink 1.20 has no Confluent Protobuf format on Maven Central), so it is not proposed; the
  * discovery report says why. Its topic is profiled all the same.
  */
 export function withoutRegistryInputs(drafted: Drafted, profiles: readonly TopicProfile[]): Drafted {
@@ -77,18 +78,19 @@ export function withoutRegistryInputs(drafted: Drafted, profiles: readonly Topic
   const proposals: DiscoveryProposal[] = [];
   const dropped = [...drafted.dropped];
   for (const proposal of drafted.proposals) {
-    const registered = proposal.spec.inputs.flatMap((input) => {
+    const unreadable = proposal.spec.inputs.flatMap((input) => {
       const kind = 'topic' in input ? formatOf.get(input.topic) : undefined;
-      return kind && 'topic' in input ? [`${input.topic} (${kind})`] : [];
+      return kind && kind !== 'avro' && 'topic' in input ? [`${input.topic} (${kind})`] : [];
     });
-    if (registered.length === 0) proposals.push(proposal);
+    if (unreadable.length === 0) proposals.push(proposal);
     else
       dropped.push({
         name: proposal.spec.name,
         origin: proposal.origin,
         reasons: [
-          `reads records in the Schema Registry's wire format (${registered.join(', ')}); ` +
-            'product jobs read JSON records only so far, so it would run and fill nothing',
+          `reads records in the Schema Registry's wire format (${unreadable.join(', ')}); ` +
+            'product jobs read JSON and Avro records only (Flink 1.20 has no Confluent Protobuf or ' +
+            'JSON Schema format on Maven Central), so it would run and fill nothing',
         ],
       });
   }

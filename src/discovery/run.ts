@@ -1,7 +1,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Kafka, Producer } from 'kafkajs';
-import type { SqlGatewayClient } from '../adapters/flink/sql-gateway';
+import type { SqlGuardDependencies } from '../creation/guard';
 import type { LlmClient } from '../adapters/llm/client';
 import type { SchemaRegistryConfig } from '../config';
 import type { Logger } from '../log';
@@ -26,7 +26,7 @@ export type DiscoveryDependencies = Readonly<{
   catalogTopic?: string;
   proposalsTopic?: string;
   /** The SQL guard for the LLM's drafts (Flink SQL Gateway); without it only the statement kind is checked. */
-  sqlGuard?: Readonly<{ gateway: SqlGatewayClient; kafkaBootstrapServers: string }>;
+  sqlGuard?: Omit<SqlGuardDependencies, 'log'>;
   /** Progress of long steps (an activity heartbeats); by default nobody listens. */
   heartbeat?: (details: unknown) => void;
 }>;

@@ -41,6 +41,11 @@ export type InputBinding = Readonly<{
   fields: ReadonlyArray<Readonly<{ name: string; type: FieldType }>>;
   /** The view's event-time column (a watermark is declared on it). */
   eventTimeField?: string;
+  /**
+   * How the records are encoded: absent means JSON text; `avro` means Confluent's wire format,
+   * decoded with the schema registered under `<topic>-value`.
+   */
+  format?: 'avro';
 }>;
 
 /** One output column as Flink typed it, e.g. `{ name: 'amount', type: 'DOUBLE', nullable: true }`. */

@@ -57,3 +57,73 @@ export function typedJsonValue(raw: string, type: FieldType): string {
       return `TRY_CAST(${raw} AS ${flinkTypeOf[type]})`;
   }
 }
+
+/**
+ * The options of a Kafka table: the bootstrap list, the client properties Flink's Kafka client
+ * needs (security protocol, SASL, TLS: config.flink.kafka) and the table's own ones, which win.
+ * Each a `'properties.<key>' = '<value>'` line.
+ */
+export function kafkaTableOptions(
+  kafka: Readonly<{ bootstrapServers: string; properties: Readonly<Record<string, string>> }>,
+  own: Readonly<Record<string, string>> = {},
+): string[] {
+  const properties = { 'bootstrap.servers': kafka.bootstrapServers, ...kafka.properties, ...own };
+  return Object.entries(properties).map(
+    ([key, value]) => `${quoteLiteral(`properties.${key}`)} = ${quoteLiteral(value)}`,
+  );
+}
+
+/** The `avro-confluent` value format's options: the registry URL and its auth options. */
+export function avroConfluentOptions(
+  registry: Readonly<{ url: string; options: Readonly<Record<string, string>> }>,
+  readerSchema: string,
+): string[] {
+  const options = { url: registry.url, ...registry.options, schema: readerSchema };
+  return [
+    "'value.format' = 'avro-confluent'",
+    ...Object.entries(options).map(
+      ([key, value]) => `${quoteLiteral(`value.avro-confluent.${key}`)} = ${quoteLiteral(value)}`,
+    ),
+  ];
+}
+
+const sensitiveOption = /jaas|password|secret|token|(^|\.)key$|user-info/i;
+
+/**
+ * The secret values among Kafka's client properties and the registry's options (the JAAS config,
+ * the passwords and tokens inside it, a private key, user info): what must never leave a gateway
+ * session. Errors from the session are scrubbed of them (scrubSecrets).
+ */
+export function secretValuesOf(
+  connectors: Readonly<{
+    kafka: Readonly<{ properties: Readonly<Record<string, string>> }>;
+    schemaRegistry: Readonly<{ options: Readonly<Record<string, string>> }>;
+  }>,
+): string[] {
+  const options = { ...connectors.kafka.properties, ...connectors.schemaRegistry.options };
+  const secrets = Object.entries(options)
+    .filter(([key]) => sensitiveOption.test(key))
+    .map(([, value]) => value);
+  // The quoted values inside a JAAS config (password="…", clientSecret="…") on their own too.
+  for (const jaas of secrets.filter((value) => /LoginModule/.test(value))) {
+    for (const match of jaas.matchAll(/(\w+)\s*=\s*"((?:[^"\\]|\\.)*)"/g)) {
+      if (/password|secret|token/i.test(match[1]!)) secrets.push(match[2]!.replace(/\\(.)/g, '$1'));
+    }
+  }
+  // The user half of user:password is no secret, the password is.
+  for (const info of Object.entries(options).filter(([key]) => /user-info/.test(key))) {
+    const colon = info[1].indexOf(':');
+    if (colon >= 0) secrets.push(info[1].slice(colon + 1));
+  }
+  return [...new Set(secrets.filter((value) => value.length >= 4))].sort((a, b) => b.length - a.length);
+}
+
+/** The text with each secret (also as a SQL literal and JSON would escape it) replaced by `****`. */
+export function scrubSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    const forms = new Set([secret, secret.replace(/'/g, "''"), JSON.stringify(secret).slice(1, -1)]);
+    for (const form of forms) out = out.split(form).join('****');
+  }
+  return out;
+}

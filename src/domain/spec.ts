@@ -66,9 +66,15 @@ const inputColumnSchema = z.strictObject({
   name: nonEmpty,
   type: z.enum(fieldTypes, { error: `must be one of ${fieldTypes.join(', ')}` }),
 });
+export const inputFormats = ['json', 'avro'] as const;
 const topicInputSchema = z.strictObject({
   topic: nonEmpty,
   as: sqlAlias.optional(),
+  /**
+   * How the topic's records are encoded: JSON text (the default), or Avro in the Schema
+   * Registry's wire format (its schema registered under `<topic>-value`).
+   */
+  format: z.enum(inputFormats, { error: `must be one of ${inputFormats.join(', ')}` }).optional(),
   schema: z
     .strictObject({
       fields: list(inputColumnSchema, 1000).min(1, 'must list at least one field'),
@@ -80,7 +86,7 @@ const topicInputSchema = z.strictObject({
 const productInputSchema = z.strictObject({ product: nonEmpty, as: sqlAlias.optional() });
 
 const inputSchema = z.union([topicInputSchema, productInputSchema], {
-  error: "must be { topic: '<kafka topic>', as?, schema? } or { product: '<domain>.<name>', as? }",
+  error: "must be { topic: '<kafka topic>', as?, format?, schema? } or { product: '<domain>.<name>', as? }",
 });
 
 const outputTopicSchema = z.strictObject({

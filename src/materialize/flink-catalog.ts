@@ -1,11 +1,12 @@
-import type { IcebergConnection } from '../config';
+import type { IcebergConnection, MeshloopConfig } from '../config';
+import { secretValuesOf } from '../domain/flink-types';
 
 /**
  * The properties of the Iceberg catalog a materialization job's session creates (Iceberg's REST
  * catalog and S3FileIO property names, from Iceberg's AWS bundle on Flink's classpath). They carry
  * the catalog's and the object store's credentials: they are sent in the job's SQL Gateway session
  * only (`CREATE CATALOG` configures the session; nothing stores it), never logged, and a failure of
- * that statement is reported without them (`redactCatalogSecrets`).
+ * that statement is reported without them (the gateway client scrubs `flinkSessionSecrets`).
  */
 export function flinkIcebergCatalogProperties(
   uri: string,
@@ -48,10 +49,12 @@ export function catalogSecretValues(connection?: Omit<IcebergConnection, 'catalo
     .sort((a, b) => b.length - a.length);
 }
 
-/** `text` with every secret of the connection replaced by `********`. */
-export function redactCatalogSecrets(
-  text: string,
-  connection?: Omit<IcebergConnection, 'catalogUrl'>,
-): string {
-  return catalogSecretValues(connection).reduce((out, secret) => out.split(secret).join('********'), text);
+/**
+ * Every secret a Flink SQL Gateway session of ours may carry (Kafka's, the registry's, the Iceberg
+ * catalog's and the object store's): the gateway client scrubs them from every error it reports.
+ */
+export function flinkSessionSecrets(config: Pick<MeshloopConfig, 'flink' | 'iceberg'>): string[] {
+  return [...new Set([...secretValuesOf(config.flink), ...catalogSecretValues(config.iceberg)])].sort(
+    (a, b) => b.length - a.length,
+  );
 }

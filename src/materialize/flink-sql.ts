@@ -1,5 +1,6 @@
 import {
   jsonFieldText as rawValue,
+  kafkaTableOptions,
   quoteIdentifier as q,
   quoteLiteral,
   typedJsonValue as typedValue,
@@ -17,7 +18,8 @@ import { flinkIcebergCatalogProperties } from './flink-catalog';
  */
 
 export type MaterializationSqlOptions = Readonly<{
-  kafkaBootstrapServers: string;
+  /** Kafka as Flink reaches it, with its client properties (config.flink.kafka: secrets). */
+  kafka: Readonly<{ bootstrapServers: string; properties: Readonly<Record<string, string>> }>;
   icebergCatalogUri: string;
   /** The catalog's warehouse and credentials and its object store (secrets: session-only). */
   icebergCatalog?: Omit<IcebergConnection, 'catalogUrl'>;
@@ -42,10 +44,12 @@ export function materializationSetupStatements(
   plan: MaterializationPlan,
   options: MaterializationSqlOptions,
 ): string[] {
-  const startup =
-    options.startFrom === 'group-offsets'
-      ? `'scan.startup.mode' = 'group-offsets', 'properties.auto.offset.reset' = 'earliest'`
-      : `'scan.startup.mode' = 'earliest-offset'`;
+  const startup = `'scan.startup.mode' = ${options.startFrom === 'group-offsets' ? "'group-offsets'" : "'earliest-offset'"}`;
+  const kafka = kafkaTableOptions(options.kafka, {
+    'group.id': `meshloop-materialize.${plan.productId}`,
+    'isolation.level': 'read_committed',
+    ...(options.startFrom === 'group-offsets' ? { 'auto.offset.reset': 'earliest' } : {}),
+  });
   const source = `CREATE TEMPORARY TABLE ${q(SOURCE)} (
   payload STRING,
   kafka_topic STRING METADATA FROM 'topic' VIRTUAL,
@@ -55,9 +59,7 @@ export function materializationSetupStatements(
 ) WITH (
   'connector' = 'kafka',
   'topic' = ${quoteLiteral(plan.topic)},
-  'properties.bootstrap.servers' = ${quoteLiteral(options.kafkaBootstrapServers)},
-  'properties.group.id' = ${quoteLiteral(`meshloop-materialize.${plan.productId}`)},
-  'properties.isolation.level' = 'read_committed',
+  ${kafka.join(',\n  ')},
   ${startup},${options.bounded ? "\n  'scan.bounded.mode' = 'latest-offset'," : ''}
   'value.format' = 'raw'
 )`;

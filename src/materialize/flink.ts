@@ -1,5 +1,5 @@
 import type { FlinkRestClient, JobSummary, SqlGatewayClient } from '../adapters/flink';
-import { FlinkStatementError, terminalJobStates } from '../adapters/flink';
+import { terminalJobStates } from '../adapters/flink';
 import type { IcebergCatalogClient } from '../adapters/iceberg';
 import type { IcebergConnection } from '../config';
 import { IcebergCatalogError } from '../adapters/iceberg';
@@ -11,7 +11,7 @@ import {
   materializationJobConfig,
   materializationSetupStatements,
 } from './flink-sql';
-import { redactCatalogSecrets } from './flink-catalog';
+import type { MaterializationSqlOptions } from './flink-sql';
 import { catalogNameOf, ensureProductTable } from './iceberg-table';
 import type {
   BadRecord,
@@ -28,8 +28,8 @@ export type FlinkMaterializerDeps = Readonly<{
   catalog: IcebergCatalogClient;
   gateway: SqlGatewayClient;
   rest: FlinkRestClient;
-  /** Kafka and the catalog as Flink's processes reach them. */
-  kafkaBootstrapServers: string;
+  /** Kafka (with its client properties: secrets, session-only) and the catalog as Flink's processes reach them. */
+  kafka: MaterializationSqlOptions['kafka'];
   icebergCatalogUri: string;
   /** The catalog's warehouse, credentials and object store, given to Flink in the job's session only. */
   icebergCatalog?: Omit<IcebergConnection, 'catalogUrl'>;
@@ -78,7 +78,7 @@ export class FlinkMaterializer implements Materializer {
     const session = await this.deps.gateway.openSession({ name: plan.jobName, heartbeatIntervalMs: false });
     try {
       const setup = materializationSetupStatements(plan, {
-        kafkaBootstrapServers: this.deps.kafkaBootstrapServers,
+        kafka: this.deps.kafka,
         icebergCatalogUri: this.deps.icebergCatalogUri,
         icebergCatalog: this.deps.icebergCatalog,
         // A later revision continues from the consumer group's committed offsets when its
@@ -86,9 +86,7 @@ export class FlinkMaterializer implements Materializer {
         startFrom: plan.revision > 1 || options.savepoint ? 'group-offsets' : 'earliest',
       });
       for (const statement of setup) {
-        await session.configure(statement).catch((error: unknown) => {
-          throw withoutCatalogSecrets(error, this.deps.icebergCatalog);
-        });
+        await session.configure(statement);
       }
       const config: Record<string, string> = { ...materializationJobConfig(plan) };
       if (options.savepoint) {
@@ -184,27 +182,4 @@ export class FlinkMaterializer implements Materializer {
 function notFoundAsUndefined(error: unknown): undefined {
   if (error instanceof IcebergCatalogError && error.notFound) return undefined;
   throw error;
-}
-
-/**
- * A failed session statement's error without the catalog's secrets: Flink's answer to a bad
- * `CREATE CATALOG` lists the catalog options, and our error quotes the statement.
- */
-function withoutCatalogSecrets(error: unknown, catalog: FlinkMaterializerDeps['icebergCatalog']): unknown {
-  if (!catalog) return error;
-  const redact = (text: string) => redactCatalogSecrets(text, catalog);
-  if (error instanceof FlinkStatementError) {
-    return new FlinkStatementError(
-      redact(error.statement),
-      redact(error.flinkMessage),
-      error.causes.map(redact),
-      error.retryable,
-      error.serverTrace === undefined ? undefined : redact(error.serverTrace),
-    );
-  }
-  if (error instanceof Error) {
-    error.message = redact(error.message);
-    if (error.stack) error.stack = redact(error.stack);
-  }
-  return error;
 }

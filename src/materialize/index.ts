@@ -3,6 +3,7 @@ import { FlinkRestClient, SqlGatewayClient } from '../adapters/flink';
 import { IcebergCatalogClient } from '../adapters/iceberg';
 import { TableflowClient } from '../adapters/tableflow/client';
 import type { MeshloopConfig } from '../config';
+import { flinkSessionSecrets } from './flink-catalog';
 import type { Logger } from '../log';
 import { firstBadRecordReader } from './dead-letters';
 import { FlinkMaterializer } from './flink';
@@ -18,9 +19,14 @@ export function createMaterializers(config: MeshloopConfig, log?: Logger): Mater
   return {
     flink: new FlinkMaterializer({
       catalog,
-      gateway: new SqlGatewayClient({ url: config.flink.sqlGatewayUrl, headers: config.flink.headers, log }),
+      gateway: new SqlGatewayClient({
+        url: config.flink.sqlGatewayUrl,
+        headers: config.flink.headers,
+        log,
+        secrets: flinkSessionSecrets(config),
+      }),
       rest: new FlinkRestClient({ url: config.flink.restUrl, headers: config.flink.headers }),
-      kafkaBootstrapServers: config.flink.kafkaBootstrapServers,
+      kafka: config.flink.kafka,
       icebergCatalogUri: config.flink.icebergCatalogUri,
       icebergCatalog: config.iceberg,
       flinkUiUrl: flinkUi,

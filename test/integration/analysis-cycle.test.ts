@@ -50,7 +50,7 @@ function cycleActivities(
     ...rest,
     log,
     meshFile: config.meshFile,
-    sqlGuard: { gateway, kafkaBootstrapServers: config.flink.kafkaBootstrapServers },
+    sqlGuard: { gateway, connectors: config.flink },
   });
 }
 
@@ -307,10 +307,8 @@ describe('analysis cycle on the real platform: checks at a pinned snapshot, resu
     );
     // The guard, asked again here on its own, agrees.
     const { view: catalog } = await readCatalog(kafka, { topic: catalogTopic });
-    const verdict = await checkSpecSql(
-      { gateway, kafkaBootstrapServers: config.flink.kafkaBootstrapServers },
-      aggregate.spec,
-      (id) => catalog.specOf(id),
+    const verdict = await checkSpecSql({ gateway, connectors: config.flink }, aggregate.spec, (id) =>
+      catalog.specOf(id),
     );
     assert.equal(verdict.ok, true, verdict.problems.join('\n'));
   });

@@ -144,7 +144,7 @@ describe('Creation: product Flink jobs on the real platform', function () {
       gateway: new SqlGatewayClient({ url: config.flink.sqlGatewayUrl }),
       rest,
       kafka,
-      kafkaBootstrapServers: config.flink.kafkaBootstrapServers,
+      connectors: config.flink,
       flinkUiUrl: config.flink.restUrl,
       log,
     });

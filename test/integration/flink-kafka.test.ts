@@ -82,7 +82,7 @@ describe('Flink SQL on the real platform: Kafka to Kafka', function () {
     });
     await producer.disconnect();
 
-    const bootstrap = sqlString(config.flink.kafkaBootstrapServers);
+    const bootstrap = sqlString(config.flink.kafka.bootstrapServers);
     const session = await flink.openSession(`flink-kafka-${suffix}`);
     await session.execute(`
       CREATE TEMPORARY TABLE orders (

@@ -85,7 +85,7 @@ describe('Iceberg on the real platform: Flink writes Kafka into a table through 
     await session.execute(`
       CREATE TEMPORARY TABLE readings_topic (id INT, device STRING, reading DOUBLE) WITH (
         'connector' = 'kafka', 'topic' = ${sqlString(topic)},
-        'properties.bootstrap.servers' = ${sqlString(config.flink.kafkaBootstrapServers)},
+        'properties.bootstrap.servers' = ${sqlString(config.flink.kafka.bootstrapServers)},
         'properties.group.id' = ${sqlString(`iceberg-it-${suffix}`)},
         'scan.startup.mode' = 'earliest-offset', 'format' = 'json'
       )`);

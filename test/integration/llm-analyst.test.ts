@@ -176,9 +176,7 @@ describe('LLM analyst drafts checked by the real SQL guard', function () {
   let fake: FakeOpenAi;
   const catalog = new Map([orders, customers].map((spec) => [productIdOf(spec), spec]));
   const guard = (spec: ProductSpec) =>
-    checkSpecSql({ gateway, kafkaBootstrapServers: config.flink.kafkaBootstrapServers }, spec, (id) =>
-      catalog.get(id),
-    );
+    checkSpecSql({ gateway, connectors: config.flink }, spec, (id) => catalog.get(id));
 
   before(async function () {
     this.timeout(15 * 60_000);

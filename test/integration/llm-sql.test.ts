@@ -135,8 +135,7 @@ describe('LLM SQL drafts checked by the real SQL guard', function () {
       mesh: demoMesh,
       catalog: [],
       log: createLogger('llm-sql-test', 'error'),
-      checkSql: (spec) =>
-        checkSpecSql({ gateway, kafkaBootstrapServers: config.flink.kafkaBootstrapServers }, spec),
+      checkSql: (spec) => checkSpecSql({ gateway, connectors: config.flink }, spec),
     });
 
   it('refuses an unapproved topic, DDL, an OPTIONS hint and a missing column, each with its reason, after two repairs', async () => {
@@ -220,10 +219,7 @@ describe('LLM SQL drafts checked by the real SQL guard', function () {
     );
     // Accepted drafts pass the guard again as they are (what approval and deployment will run).
     for (const spec of byName.values()) {
-      const again = await checkSpecSql(
-        { gateway, kafkaBootstrapServers: config.flink.kafkaBootstrapServers },
-        spec,
-      );
+      const again = await checkSpecSql({ gateway, connectors: config.flink }, spec);
       assert.deepEqual(again.problems, []);
       assert.equal(again.lineage.length, spec.schema.fields.length);
     }
@@ -265,7 +261,7 @@ describe('LLM SQL drafts checked by the real SQL guard', function () {
         }),
         catalogTopic: topics[0],
         proposalsTopic: topics[1],
-        sqlGuard: { gateway, kafkaBootstrapServers: config.flink.kafkaBootstrapServers },
+        sqlGuard: { gateway, connectors: config.flink },
       });
       fake.answer(
         { content: { proposals: [join('paid_orders', joinSql.replace('p.amount AS', 'p.amount_paid AS'))] } },

@@ -145,7 +145,7 @@ describe('the SQL of planner proposals and hand-written examples on Flink', func
   });
 
   it('yields exactly the spec columns with their Flink types, and the whole job plans', async () => {
-    const kafkaBootstrapServers = config.kafka.brokers.join(',');
+    const connectors = config.flink;
     const mismatches: string[] = [];
     for (const spec of specs) {
       const id = productIdOf(spec);
@@ -156,7 +156,7 @@ describe('the SQL of planner proposals and hand-written examples on Flink', func
       try {
         for (const binding of bindingsOf(spec, byId)) {
           for (const statement of inputStatements(binding, {
-            kafkaBootstrapServers,
+            connectors,
             groupId: `planner-sql-${id}`,
           })) {
             await session.execute(statement);
@@ -172,7 +172,7 @@ describe('the SQL of planner proposals and hand-written examples on Flink', func
         // The job itself (sink typed by the spec, rejected records) plans: no second rowtime, no
         // updating result into an append-only topic.
         for (const statement of sinkStatements(spec, {
-          kafkaBootstrapServers,
+          connectors,
           rejectedTopic: rejectedTopicOf(spec),
         })) {
           await session.execute(statement);
@@ -214,7 +214,7 @@ describe('the SQL of planner proposals and hand-written examples on Flink', func
       for (const binding of bindingsOf(spec, byId)) {
         for (const statement of inputStatements(
           { ...binding, topic: `${prefix}${binding.topic}` },
-          { kafkaBootstrapServers: config.kafka.brokers.join(','), groupId: `${prefix}${spec.name}` },
+          { connectors: config.flink, groupId: `${prefix}${spec.name}` },
         )) {
           await session.execute(
             statement.replace(
@@ -328,7 +328,7 @@ describe('the SQL of planner proposals and hand-written examples on Flink', func
     await session.configure("SET 'table.local-time-zone' = 'UTC'");
     for (const statement of inputStatements(
       { alias: inputAliasOf(input), topic, fields: input.schema.fields },
-      { kafkaBootstrapServers: config.kafka.brokers.join(','), groupId: 'planner-sql-contacts' },
+      { connectors: config.flink, groupId: 'planner-sql-contacts' },
     )) {
       await session.execute(statement);
     }

@@ -16,6 +16,8 @@ import { workflowIdOf } from '../../src/domain/spec';
 import { createLogger } from '../../src/log';
 import type { FieldProfile, TopicProfile } from '../../src/profile';
 import { seedKafka } from '../../src/seed/seed';
+import { waitUntil } from '../../src/stack/probe';
+import { getStatusQuery } from '../../workflows/definitions';
 import type { DiscoveryResult, discoveryWorkflow } from '../../workflows/discovery';
 import type { RunningWorker } from '../../workers/orchestration';
 import { startOrchestrationWorker } from '../../workers/orchestration';
@@ -175,7 +177,7 @@ describe('discovery of Avro and Protobuf topics through the Schema Registry', fu
     await producer.disconnect();
   });
 
-  it('profiles them with their registered field names and types; proposes no product over them until jobs read them', async function () {
+  it('profiles them with their registered field names and types; proposes a product over the Avro topic (its SQL passes the guard), none over Protobuf or JSON Schema', async function () {
     this.timeout(5 * 60_000);
     result = await client.workflow.execute<typeof discoveryWorkflow>('discoveryWorkflow', {
       taskQueue,
@@ -236,21 +238,46 @@ describe('discovery of Avro and Protobuf topics through the Schema Registry', fu
     assert.equal(orders.format, undefined);
     assert.equal(orders.unparseable.total, 0);
 
-    // Product jobs read JSON only so far: products over these topics would fill nothing, so none is
-    // started, and the discovery report says why.
+    // Product jobs read JSON and Avro: the Avro product is proposed (its input read as Avro), the
+    // Protobuf one would fill nothing, so it is not started, and the discovery report says why.
     const report = JSON.parse(await fs.readFile(result.reportFile, 'utf8')) as {
-      proposals: Array<{ spec: { name: string } }>;
+      proposals: Array<{ spec: { name: string; inputs: Array<{ topic?: string; format?: string }> } }>;
       dropped: Array<{ name: string; reasons: string[] }>;
     };
-    for (const name of ['points_curated', 'tickets_curated']) {
-      assert.ok(
-        !result.started.some((id) => id.endsWith(`.${name}`)),
-        `${name} started: ${result.started.join(', ')}`,
-      );
-      const dropped = report.dropped.find((d) => d.name === name);
-      assert.ok(dropped, `${name} not among the dropped: ${JSON.stringify(report.dropped)}`);
-      assert.match(dropped.reasons.join(' '), /Schema Registry's wire format .*JSON records only/);
-    }
+    assert.ok(
+      result.started.some((id) => id.endsWith('.points_curated')),
+      `points_curated not started: ${result.started.join(', ')}`,
+    );
+    const points = report.proposals.find((p) => p.spec.name === 'points_curated');
+    assert.deepEqual(
+      points?.spec.inputs.map((input) => input.format),
+      ['avro'],
+      JSON.stringify(points?.spec.inputs),
+    );
+    // The SQL guard declares the Avro input as the job will (avro-confluent, the registered schema):
+    // the proposal reaches its approvers.
+    const pointsId = result.started.find((id) => id.endsWith('.points_curated'))!;
+    const pointsHandle = client.workflow.getHandle(workflowIdOf(pointsId));
+    let stage = '';
+    await waitUntil(
+      async () => {
+        stage = (await pointsHandle.query(getStatusQuery)).stage;
+        return stage !== 'proposed';
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+    assert.equal(
+      stage,
+      'awaitingApproval',
+      JSON.stringify((await pointsHandle.query(getStatusQuery)).lastError),
+    );
+    assert.ok(
+      !result.started.some((id) => id.endsWith('.tickets_curated')),
+      `tickets_curated started: ${result.started.join(', ')}`,
+    );
+    const dropped = report.dropped.find((d) => d.name === 'tickets_curated');
+    assert.ok(dropped, `tickets_curated not among the dropped: ${JSON.stringify(report.dropped)}`);
+    assert.match(dropped.reasons.join(' '), /Schema Registry's wire format .*JSON and Avro records only/);
     assert.ok(
       result.started.some((id) => id.endsWith('orders.orders_curated')),
       result.started.join(', '),

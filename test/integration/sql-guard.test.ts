@@ -87,7 +87,7 @@ JOIN payments p
   }
 
   const check = (spec: ProductSpec, inputs = bindingsOf(spec)): Promise<SqlCheckResult> =>
-    checkProductSql({ gateway, kafkaBootstrapServers: config.flink.kafkaBootstrapServers }, { spec, inputs });
+    checkProductSql({ gateway, connectors: config.flink }, { spec, inputs });
 
   const refusedWith = async (spec: ProductSpec, reason: RegExp) => {
     const result = await check(spec);
@@ -356,7 +356,7 @@ GROUP BY window_start, window_end;`,
     const down = new SqlGatewayClient({ url: 'http://127.0.0.1:9', requestTimeoutMs: 2000 });
     await assert.rejects(
       checkProductSql(
-        { gateway: down, kafkaBootstrapServers: 'x:1' },
+        { gateway: down, connectors: config.flink },
         { spec: joined(), inputs: bindingsOf(joined()) },
       ),
       (error: Error & { retryable?: boolean }) => error.retryable === true,
@@ -385,7 +385,7 @@ GROUP BY window_start, window_end;`,
       const activities = createSqlGuardActivities({
         kafka,
         gateway,
-        kafkaBootstrapServers: config.flink.kafkaBootstrapServers,
+        connectors: config.flink,
         log: createLogger('sql-guard-test', 'error'),
         catalogTopic,
       });

@@ -24,7 +24,10 @@ function built() {
     flink: {
       gateway: unreachable,
       rest: unreachable,
-      kafkaBootstrapServers: 'kafka:1',
+      connectors: {
+        kafka: { bootstrapServers: 'kafka:1', properties: {} },
+        schemaRegistry: { url: 'http://registry', options: {} },
+      },
       uiUrl: 'http://flink',
     },
     materializers: {},

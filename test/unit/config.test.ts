@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -158,9 +159,14 @@ describe('configuration: connections', () => {
   });
 
   it('builds kafkajs TLS and SASL (PLAIN, SCRAM, OAUTHBEARER) from the settings', async () => {
-    const ca = file('kafka-ca.pem', 'KAFKA CA');
-    const cert = file('kafka.pem', 'KAFKA CERT');
-    const key = file('kafka.key', 'KAFKA KEY');
+    const caPem = '-----BEGIN CERTIFICATE-----\nKAFKA CA\n-----END CERTIFICATE-----';
+    const certPem = '-----BEGIN CERTIFICATE-----\nKAFKA CERT\n-----END CERTIFICATE-----';
+    const keyPem = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      .privateKey.export({ type: 'sec1', format: 'pem' })
+      .toString();
+    const ca = file('kafka-ca.pem', caPem);
+    const cert = file('kafka.pem', certPem);
+    const key = file('kafka.key', keyPem);
     const config = loadConfig({
       MESHLOOP_KAFKA_BROKERS: 'b1.example:9093, b2.example:9093',
       MESHLOOP_KAFKA_TLS_CA_FILE: ca,
@@ -171,9 +177,9 @@ describe('configuration: connections', () => {
       MESHLOOP_KAFKA_SASL_PASSWORD: 'pw',
     });
     assert.deepEqual(config.kafka.brokers, ['b1.example:9093', 'b2.example:9093']);
-    assert.equal(config.flink.kafkaBootstrapServers, 'b1.example:9093,b2.example:9093');
+    assert.equal(config.flink.kafka.bootstrapServers, 'b1.example:9093,b2.example:9093');
     assert.deepEqual(kafkaSecurity(config.kafka), {
-      ssl: { ca: 'KAFKA CA', cert: 'KAFKA CERT', key: 'KAFKA KEY' },
+      ssl: { ca: caPem, cert: certPem, key: keyPem },
       sasl: { mechanism: 'scram-sha-512', username: 'meshloop', password: 'pw' },
     });
     const plain = loadConfig({
@@ -187,8 +193,11 @@ describe('configuration: connections', () => {
       sasl: { mechanism: 'plain', username: 'u', password: 'p' },
     });
     const oauth = kafkaSecurity(
-      loadConfig({ MESHLOOP_KAFKA_SASL_MECHANISM: 'oauthbearer', MESHLOOP_KAFKA_SASL_OAUTH_TOKEN: 'tok' })
-        .kafka,
+      loadConfig({
+        MESHLOOP_KAFKA_SASL_MECHANISM: 'oauthbearer',
+        MESHLOOP_KAFKA_SASL_OAUTH_TOKEN: 'tok',
+        MESHLOOP_FLINK_KAFKA_PROPERTIES: '{"sasl.jaas.config":"x required;"}',
+      }).kafka,
     );
     assert.equal(oauth.sasl?.mechanism, 'oauthbearer');
     const provider = (oauth.sasl as { oauthBearerProvider: () => Promise<unknown> }).oauthBearerProvider;

@@ -7,7 +7,7 @@ const profile = (topic: string, format?: TopicProfile['format']) =>
   ({ topic, ...(format ? { format } : {}) }) as TopicProfile;
 
 describe('discovery: proposals over Schema Registry topics', () => {
-  it('drops a proposal that reads an Avro or Protobuf topic, saying why, and keeps the JSON ones', () => {
+  it('drops a proposal that reads a Protobuf topic, saying why, and keeps the JSON and Avro ones', () => {
     const json = {
       proposalId: 'a',
       origin: 'planner' as const,
@@ -41,18 +41,19 @@ describe('discovery: proposals over Schema Registry topics', () => {
     );
     assert.deepEqual(
       drafted.proposals.map((p) => p.spec.name),
-      ['orders_curated'],
+      ['orders_curated', 'points_curated'],
     );
     assert.deepEqual(
       drafted.dropped.map((d) => [d.name, d.origin]),
       [
         ['earlier', 'planner'],
-        ['points_curated', 'planner'],
         ['orders_with_tickets', 'llm'],
       ],
     );
-    assert.match(drafted.dropped[1]!.reasons[0]!, /loyalty\.points \(avro\).*JSON records only/);
-    assert.match(drafted.dropped[2]!.reasons[0]!, /support\.tickets \(protobuf\)/);
-    assert.doesNotMatch(drafted.dropped[2]!.reasons[0]!, /orders\.orders/);
+    assert.match(
+      drafted.dropped[1]!.reasons[0]!,
+      /support\.tickets \(protobuf\).*JSON and Avro records only/,
+    );
+    assert.doesNotMatch(drafted.dropped[1]!.reasons[0]!, /orders\.orders/);
   });
 });

@@ -82,7 +82,7 @@ describe('product spec', () => {
     });
     assert.deepEqual(problems.sort(), [
       'colour: unknown field (a typo?)',
-      "inputs[1]: must be { topic: '<kafka topic>', as?, schema? } or { product: '<domain>.<name>', as? }",
+      "inputs[1]: must be { topic: '<kafka topic>', as?, format?, schema? } or { product: '<domain>.<name>', as? }",
       'kind: must be one of source-aligned, aggregate, consumer-aligned',
       'name: must not contain dots or spaces',
       'outputTopic.cleanupPolicy: must be one of delete, compact, compact,delete',

@@ -1,3 +1,4 @@
+import { scrubSecrets } from '../../domain/flink-types';
 import type { Logger } from '../../log';
 import { explainServerTrace, FlinkRequestError, FlinkStatementError } from './errors';
 import { flinkRequest } from './http';
@@ -67,6 +68,11 @@ export type SqlGatewayClientOptions = Readonly<{
   requestTimeoutMs?: number;
   /** Sent with every request (config.flink.headers: a gateway behind a proxy). */
   headers?: Readonly<Record<string, string>>;
+  /**
+   * Values the statements carry that must not leave the session (secretValuesOf(config.flink)):
+   * every error this client throws has them replaced by `****`, statement text and Flink's trace too.
+   */
+  secrets?: readonly string[];
 }>;
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -78,13 +84,32 @@ export class SqlGatewayClient {
   }
 
   /** @internal shared by sessions */
-  request<T>(method: HttpMethod, pathOrUri: string, body?: unknown): Promise<T> {
+  async request<T>(method: HttpMethod, pathOrUri: string, body?: unknown): Promise<T> {
     const url = pathOrUri.startsWith('/') ? `${this.base}${pathOrUri}` : `${this.base}/v3/${pathOrUri}`;
-    return flinkRequest<T>('sql-gateway', method, url, {
-      body,
-      timeoutMs: this.options.requestTimeoutMs,
-      headers: this.options.headers,
-    });
+    try {
+      return await flinkRequest<T>('sql-gateway', method, url, {
+        body,
+        timeoutMs: this.options.requestTimeoutMs,
+        headers: this.options.headers,
+      });
+    } catch (error) {
+      if (!(error instanceof FlinkRequestError) || !this.options.secrets?.length) throw error;
+      throw new FlinkRequestError(
+        error.api,
+        error.method,
+        error.url,
+        error.status,
+        this.scrub(error.flinkMessage),
+        {
+          ...(error.serverTrace ? { serverTrace: this.scrub(error.serverTrace) } : {}),
+        },
+      );
+    }
+  }
+
+  /** The text without the secrets this client was given. */
+  scrub(text: string): string {
+    return this.options.secrets?.length ? scrubSecrets(text, this.options.secrets) : text;
   }
 
   get log(): Logger | undefined {
@@ -168,7 +193,7 @@ export class SqlGatewaySession {
     try {
       await this.client.request('POST', this.path('/configure-session'), { statement });
     } catch (error) {
-      throw toStatementError(statement, error);
+      throw toStatementError(this.client.scrub(statement), error);
     }
   }
 
@@ -310,7 +335,7 @@ export class SqlGatewaySession {
     if (!(error instanceof FlinkRequestError) || !error.serverTrace) return error;
     const status = await this.status(operationHandle).catch(() => undefined);
     if (status !== 'ERROR') return error;
-    return toStatementError(statement, error);
+    return toStatementError(this.client.scrub(statement), error);
   }
 }
 

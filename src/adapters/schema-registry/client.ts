@@ -55,3 +55,25 @@ export function registryAddress(config: SchemaRegistryConfig): string {
     return '(the configured registry)';
   }
 }
+
+/**
+ * The latest value schema of a topic (`<topic>-value`, TopicNameStrategy) as the registry holds it;
+ * undefined when nothing is registered there. The client is made on first use and kept.
+ */
+export function valueSchemaLookup(
+  config: SchemaRegistryConfig,
+): (topic: string) => Promise<{ schemaType: string; schema: string } | undefined> {
+  let client: Promise<SchemaRegistryClient> | undefined;
+  return async (topic) => {
+    client ??= createSchemaRegistryClient(config);
+    try {
+      const latest = await (await client).getLatestSchemaMetadata(`${topic}-value`);
+      return { schemaType: latest.schemaType || 'AVRO', schema: latest.schema ?? '' };
+    } catch (error) {
+      if ((error as { status?: number }).status === 404) return undefined;
+      throw new Error(
+        `Schema Registry ${registryAddress(config)}: the schema of ${topic}-value could not be read (${(error as Error).message}); check MESHLOOP_SCHEMA_REGISTRY_URL and its credentials`,
+      );
+    }
+  };
+}
