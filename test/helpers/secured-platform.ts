@@ -10,7 +10,7 @@ import { resolveTemporalBinary } from '../../src/stack/services/temporal';
 import { testPlatform } from './platform';
 import type { TestCertificates } from './secured/certificates';
 import { makeTestCertificates } from './secured/certificates';
-import { grantMeshloop, securedKafkaClient, startSecuredKafka } from './secured/kafka';
+import { awaitGroupCoordinator, grantMeshloop, securedKafkaClient, startSecuredKafka } from './secured/kafka';
 import { ensureNginx, startTlsFront } from './secured/nginx';
 import type { Server } from './secured/servers';
 import { startServer, stopServer, waitUntilReady } from './secured/servers';
@@ -137,6 +137,7 @@ async function start(): Promise<SecuredPlatform> {
     'secured-setup',
   );
   await grantMeshloop(adminClient, 'meshloop', SECURED_TOPIC_PREFIX);
+  await awaitGroupCoordinator(adminClient);
   servers.push(
     await startTlsFront(nginx, path.join(dir, 'nginx'), {
       grpc: { listenPort: securedPorts.temporalTls, upstreamPort: securedPorts.temporalPlain },

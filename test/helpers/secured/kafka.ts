@@ -55,6 +55,8 @@ function properties(o: SecuredKafkaOptions, logDir: string): string {
     'super.users=User:admin;User:ANONYMOUS',
     'allow.everyone.if.no.acl.found=false',
     'offsets.topic.replication.factor=1',
+    // One partition: the offsets topic is made (on the first group lookup) in a moment, not fifty.
+    'offsets.topic.num.partitions=1',
     'transaction.state.log.replication.factor=1',
     'transaction.state.log.min.isr=1',
     'share.coordinator.state.topic.replication.factor=1',
@@ -125,6 +127,29 @@ export async function startSecuredKafka(o: SecuredKafkaOptions): Promise<Server>
     90_000,
   );
   return server;
+}
+
+/**
+ * Makes the broker create its offsets topic now (a group coordinator lookup does), so the first
+ * consumer group of a test does not meet "the group coordinator is not available" and give up.
+ */
+export async function awaitGroupCoordinator(kafka: Kafka, timeoutMs = 60_000): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      try {
+        await admin.describeGroups(['_secured-platform-warm-up']);
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 export function securedKafkaConnection(o: {
