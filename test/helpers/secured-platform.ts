@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -108,7 +109,22 @@ function writeEnvFile(file: string, profile: Record<string, string>): void {
   );
 }
 
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
 async function start(): Promise<SecuredPlatform> {
+  const taken = [];
+  for (const port of Object.values(securedPorts)) if (!(await portFree(port))) taken.push(port);
+  if (taken.length > 0) {
+    throw new Error(
+      `the secured test platform's ports ${taken.join(', ')} are taken: a secured platform of an earlier, killed run may still be running; stop the processes listening there`,
+    );
+  }
   const config = await testPlatform();
   const began = Date.now();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshloop-secured-'));

@@ -208,7 +208,15 @@ describe('the secured platform, configured only through a profile', function () 
         profile.fields.map((f: FieldProfile) => `${f.name}:${f.registeredType}`);
 
       const loyalty = profileOf('loyalty.points');
-      assert.equal(loyalty.format?.kind, 'avro', JSON.stringify(loyalty).slice(0, 1500));
+      if (loyalty.format?.kind !== 'avro') {
+        const admin = kafka.admin();
+        await admin.connect();
+        const offsets = await admin.fetchTopicOffsets(`${run}loyalty.points`);
+        await admin.disconnect();
+        assert.fail(
+          `loyalty.points not profiled as Avro: ${JSON.stringify({ summaries: (stored as { summaries?: unknown }).summaries, offsets, loyalty })}`,
+        );
+      }
       assert.equal(loyalty.unparseable.total, 0, JSON.stringify(loyalty.unparseable));
       assert.deepEqual(names(loyalty), [
         'event_id:string',
@@ -279,10 +287,10 @@ describe('the secured platform, configured only through a profile', function () 
     try {
       // Under its prefix it may create topics.
       await createTopicsAndAwaitLeaders(own, [
-        { topic: `${run}acl.own`, numPartitions: 1, replicationFactor: 1 },
+        { topic: `${SECURED_TOPIC_PREFIX}acl_${run}own`, numPartitions: 1, replicationFactor: 1 },
       ]);
       const topics = await own.listTopics();
-      assert.ok(topics.includes(`${run}acl.own`), topics.join(', '));
+      assert.ok(topics.includes(`${SECURED_TOPIC_PREFIX}acl_${run}own`), topics.join(', '));
       assert.ok(!topics.includes(restricted), 'the restricted topic is listed to meshloop');
       await assert.rejects(own.fetchTopicOffsets(restricted), /authoriz/i);
       await assert.rejects(
