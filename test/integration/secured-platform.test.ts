@@ -202,21 +202,15 @@ describe('the secured platform, configured only through a profile', function () 
       });
       const stored = JSON.parse(await fs.readFile(result.profilesFile, 'utf8')) as {
         profiles: TopicProfile[];
+        summaries: unknown[];
       };
       const profileOf = (topic: string) => stored.profiles.find((p) => p.topic === `${run}${topic}`)!;
       const names = (profile: TopicProfile) =>
         profile.fields.map((f: FieldProfile) => `${f.name}:${f.registeredType}`);
 
       const loyalty = profileOf('loyalty.points');
-      if (loyalty.format?.kind !== 'avro') {
-        const admin = kafka.admin();
-        await admin.connect();
-        const offsets = await admin.fetchTopicOffsets(`${run}loyalty.points`);
-        await admin.disconnect();
-        assert.fail(
-          `loyalty.points not profiled as Avro: ${JSON.stringify({ summaries: (stored as { summaries?: unknown }).summaries, offsets, loyalty })}`,
-        );
-      }
+      // The sample's summaries say why when a topic came back empty (deleted records, a deadline).
+      assert.equal(loyalty.format?.kind, 'avro', JSON.stringify(stored.summaries));
       assert.equal(loyalty.unparseable.total, 0, JSON.stringify(loyalty.unparseable));
       assert.deepEqual(names(loyalty), [
         'event_id:string',
