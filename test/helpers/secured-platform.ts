@@ -57,6 +57,8 @@ const secret = () => randomBytes(12).toString('base64url');
 
 let platform: Promise<SecuredPlatform> | undefined;
 const servers: Server[] = [];
+/** Its data, removed by the stop even when the start failed half-way. */
+let dataDir: string | undefined;
 
 async function startTemporal(config: MeshloopConfig, dir: string): Promise<Server> {
   const binary = await resolveTemporalBinary(config.stack, () => undefined);
@@ -128,6 +130,7 @@ async function start(): Promise<SecuredPlatform> {
   const config = await testPlatform();
   const began = Date.now();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshloop-secured-'));
+  dataDir = dir;
   const log = (message: string) => process.stderr.write(`      [secured platform] ${message}\n`);
   const nginx = ensureNginx(config.stack.cacheDir);
   const certificates = makeTestCertificates(path.join(dir, 'tls'));
@@ -209,8 +212,9 @@ export function securedPlatform(): Promise<SecuredPlatform> {
 /** Stops what `securedPlatform()` started and removes its data; a no-op when it never started. */
 export async function stopSecuredPlatform(): Promise<void> {
   if (!platform) return;
-  const started = await platform.catch(() => undefined);
+  await platform.catch(() => undefined);
   await Promise.all(servers.splice(0).map((server) => stopServer(server)));
-  if (started) fs.rmSync(started.dir, { recursive: true, force: true });
+  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  dataDir = undefined;
   platform = undefined;
 }
