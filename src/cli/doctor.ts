@@ -10,6 +10,8 @@ import {
   objectStoreOf,
   objectStoreTarget,
 } from './doctor-iceberg';
+import { createSchemaRegistryClient, registryAddress } from '../adapters/schema-registry/client';
+import { kafkaFix, registryFix, temporalFix } from './doctor-fixes';
 import type { MeshloopConfig } from '../config';
 import { temporalConnectOptions } from '../config';
 
@@ -48,43 +50,14 @@ async function check(
   name: string,
   target: string,
   run: () => Promise<string>,
-  fix: (message: string) => string,
+  fix: (message: string) => string | Promise<string>,
 ): Promise<Check> {
   try {
     return { name, target, ok: true, detail: await withTimeout(run(), name) };
   } catch (error) {
     const message = messageOf(error).split('\n')[0]!.slice(0, 400);
-    return { name, target, ok: false, detail: message, fix: fix(message) };
+    return { name, target, ok: false, detail: message, fix: await fix(message) };
   }
-}
-
-export function temporalFix(message: string, config: MeshloopConfig): string {
-  if (/not ?found/i.test(message)) {
-    return `namespace '${config.temporal.namespace}' does not exist there: set TEMPORAL_NAMESPACE (or the profile's namespace, or MESHLOOP_TEMPORAL_NAMESPACE for the local platform)`;
-  }
-  if (/unauthenticated|permission|denied|401|403/i.test(message)) {
-    return 'the server refused the credentials: check TEMPORAL_API_KEY or TEMPORAL_TLS_CLIENT_CERT_PATH / TEMPORAL_TLS_CLIENT_KEY_PATH (or the profile in TEMPORAL_CONFIG_FILE)';
-  }
-  if (/certificate|tls|ssl|handshake/i.test(message)) {
-    return 'TLS failed: check TEMPORAL_TLS, TEMPORAL_TLS_SERVER_CA_CERT_PATH and TEMPORAL_TLS_SERVER_NAME (or the profile)';
-  }
-  if (config.temporal.connection.tls) {
-    return `no TLS connection to Temporal at ${config.temporal.address}: TLS is on (TEMPORAL_TLS, an API key or the profile's tls); check the server offers TLS there, TEMPORAL_TLS_SERVER_CA_CERT_PATH and TEMPORAL_TLS_SERVER_NAME, and TEMPORAL_ADDRESS`;
-  }
-  return `Temporal is not reachable at ${config.temporal.address}: set TEMPORAL_ADDRESS (or the profile's address; the local platform: MESHLOOP_TEMPORAL_PORT, \`meshloop stack up\`)`;
-}
-
-export function kafkaFix(message: string, config: MeshloopConfig): string {
-  if (/sasl|authentica/i.test(message)) {
-    return 'Kafka refused the login: check MESHLOOP_KAFKA_SASL_MECHANISM, MESHLOOP_KAFKA_SASL_USERNAME and MESHLOOP_KAFKA_SASL_PASSWORD (or MESHLOOP_KAFKA_SASL_OAUTH_TOKEN)';
-  }
-  if (/certificate|ssl|tls|self.signed|EPROTO/i.test(message)) {
-    return 'TLS failed: check MESHLOOP_KAFKA_TLS and MESHLOOP_KAFKA_TLS_CA_FILE (and the client certificate files)';
-  }
-  if (/authoriz|acl/i.test(message)) {
-    return "Meshloop's Kafka user may not describe the cluster or list topics: grant it those ACLs";
-  }
-  return `no Kafka broker answers at ${config.kafka.brokers.join(',')}: set MESHLOOP_KAFKA_BROKERS (the local platform: MESHLOOP_KAFKA_PORT, \`meshloop stack up\`)`;
 }
 
 function httpFix(setting: string, url: string, local: string) {
@@ -146,6 +119,12 @@ async function checkFlinkRest(config: MeshloopConfig): Promise<string> {
   return `Flink ${overview['flink-version']}: ${overview.taskmanagers} TaskManager(s), ${overview['slots-available']} free slot(s)`;
 }
 
+async function checkRegistry(config: MeshloopConfig): Promise<string> {
+  const client = await createSchemaRegistryClient(config.schemaRegistry, 10_000);
+  const subjects = await client.getAllSubjects();
+  return `${subjects.length} subject(s)`;
+}
+
 /** Every configured endpoint, checked at once; the results in a fixed order. */
 export function runDoctor(config: MeshloopConfig): Promise<Check[]> {
   const store = objectStoreOf(config);
@@ -161,6 +140,12 @@ export function runDoctor(config: MeshloopConfig): Promise<Check[]> {
       config.kafka.brokers.join(','),
       () => checkKafka(config),
       (m) => kafkaFix(m, config),
+    ),
+    check(
+      'schema-registry',
+      registryAddress(config.schemaRegistry),
+      () => checkRegistry(config),
+      (m) => registryFix(m, config),
     ),
     check(
       'flink-sql-gateway',

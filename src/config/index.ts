@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -113,6 +114,10 @@ export const envSchema = z.object({
   MESHLOOP_SCHEMA_REGISTRY_USER: optionalText,
   MESHLOOP_SCHEMA_REGISTRY_PASSWORD: optionalText,
   MESHLOOP_SCHEMA_REGISTRY_TOKEN: optionalText,
+  MESHLOOP_SCHEMA_REGISTRY_TLS_CA_FILE: optionalText.refine(
+    (file) => file === undefined || fs.existsSync(path.resolve(file)),
+    { message: 'no such file' },
+  ),
   MESHLOOP_READY_TIMEOUT_S: z.coerce.number().int().min(5).max(3600).default(120),
   MESHLOOP_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   MESHLOOP_MESH_FILE: optionalText,
@@ -216,6 +221,8 @@ export type SchemaRegistryConfig = Readonly<{
   url: string;
   basicAuth?: Readonly<{ user: string; password: string }>;
   bearerToken?: string;
+  /** A CA (PEM file) to trust for an https URL, besides Node's built-in roots. */
+  tlsCaFile?: string;
 }>;
 
 export type MeshloopConfig = Readonly<{
@@ -555,6 +562,9 @@ function schemaRegistryOf(
       `http://127.0.0.1:${stack.schemaRegistry.port}/apis/ccompat/v7`,
     ...(user !== undefined && password !== undefined ? { basicAuth: { user, password } } : {}),
     ...(e.MESHLOOP_SCHEMA_REGISTRY_TOKEN ? { bearerToken: e.MESHLOOP_SCHEMA_REGISTRY_TOKEN } : {}),
+    ...(e.MESHLOOP_SCHEMA_REGISTRY_TLS_CA_FILE
+      ? { tlsCaFile: path.resolve(e.MESHLOOP_SCHEMA_REGISTRY_TLS_CA_FILE) }
+      : {}),
   };
 }
 

@@ -158,7 +158,10 @@ export async function seedRegistryTopics(
         const record = records.next().value;
         if (!record) break;
         const messages = batch.get(record.topic) ?? [];
-        messages.push({ key: record.key, value: await encode(record), timestamp: String(record.eventTime) });
+        // The event time is in the record; the broker's timestamp stays "now", as for the JSON seed:
+        // a timestamp of the (past) demo clock would let retention (7 days by default) delete the
+        // records at the broker's next check.
+        messages.push({ key: record.key, value: await encode(record) });
         batch.set(record.topic, messages);
         byTopic[record.topic] = (byTopic[record.topic] ?? 0) + 1;
       }

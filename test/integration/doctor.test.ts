@@ -27,6 +27,7 @@ describe('meshloop doctor (the test platform)', function () {
       [
         ['temporal', true],
         ['kafka', true],
+        ['schema-registry', true],
         ['flink-sql-gateway', true],
         ['flink-rest', true],
         ['iceberg-catalog', true],
@@ -35,6 +36,7 @@ describe('meshloop doctor (the test platform)', function () {
     const by = new Map(report.checks.map((c) => [c.name, c]));
     assert.match(by.get('temporal')!.detail, /namespace 'default' described/);
     assert.match(by.get('kafka')!.detail, /cluster \S+: 1 broker\(s\), \d+ topic\(s\)/);
+    assert.match(by.get('schema-registry')!.detail, /^\d+ subject\(s\)$/);
     assert.match(by.get('flink-sql-gateway')!.detail, /session opened and closed/);
     assert.match(by.get('flink-rest')!.detail, /Flink 1\.20\.\d+: 1 TaskManager/);
     assert.match(by.get('iceberg-catalog')!.detail, /config read, \d+ namespace\(s\)/);
@@ -70,7 +72,7 @@ describe('meshloop doctor (the test platform)', function () {
     const result = await runCli(['doctor'], { MESHLOOP_KAFKA_BROKERS: '127.0.0.1:1' });
     assert.equal(result.code, 1);
     const lines = result.stdout.trim().split('\n');
-    assert.equal(lines.filter((line) => /^(ok {2}|FAIL) /.test(line)).length, 5);
+    assert.equal(lines.filter((line) => /^(ok {2}|FAIL) /.test(line)).length, 6);
     assert.match(
       result.stdout,
       /^FAIL kafka +127\.0\.0\.1:1: .*\n +fix: no Kafka broker answers at 127\.0\.0\.1:1: set MESHLOOP_KAFKA_BROKERS/m,
@@ -82,6 +84,9 @@ describe('meshloop doctor (the test platform)', function () {
     assert.equal(result.code, 1, result.stdout + result.stderr);
     const temporal = parse(result.stdout).checks.find((c) => c.name === 'temporal')!;
     assert.equal(temporal.ok, false);
-    assert.match(temporal.fix!, /TLS is on \(TEMPORAL_TLS.*TEMPORAL_TLS_SERVER_CA_CERT_PATH/);
+    assert.match(
+      temporal.fix!,
+      /TLS is on \(TEMPORAL_TLS.*offers no TLS: point TEMPORAL_ADDRESS .*TEMPORAL_TLS=false/,
+    );
   });
 });

@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
 import { create, createFileRegistry, createMutableRegistry } from '@bufbuild/protobuf';
 import {
   AvroSerializer,
@@ -15,7 +20,7 @@ import {
   file_google_protobuf_timestamp,
   timestampFromMs,
 } from '@bufbuild/protobuf/wkt';
-import { registryAddress } from '../../src/adapters/schema-registry/client';
+import { registryAddress, schemaRegistryClientConfig } from '../../src/adapters/schema-registry/client';
 import { protobufFields, protobufToPlain, RegistryDecoder } from '../../src/profile/registry-decoder';
 import { protobufIndexesSound, wireSchemaId } from '../../src/adapters/schema-registry/wire';
 import { loadConfig } from '../../src/config';
@@ -436,6 +441,35 @@ describe('Schema Registry records (Confluent wire format)', () => {
       const withUserInfo = loadConfig({ MESHLOOP_SCHEMA_REGISTRY_URL: 'https://key:secret@sr.example/x' });
       assert.equal(registryAddress(withUserInfo.schemaRegistry), 'https://***@sr.example/x');
       assert.equal(registryAddress(local), 'http://127.0.0.1:18085/apis/ccompat/v7');
+    });
+
+    it('a private CA for an https registry: checked to exist, trusted by the client besides the built-in roots', () => {
+      assert.throws(
+        () => loadConfig({ MESHLOOP_SCHEMA_REGISTRY_TLS_CA_FILE: '/no/such/ca.pem' }),
+        /MESHLOOP_SCHEMA_REGISTRY_TLS_CA_FILE: no such file/,
+      );
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshloop-registry-ca-'));
+      const caFile = path.join(dir, 'ca.pem');
+      fs.writeFileSync(caFile, tls.rootCertificates[0]!);
+      try {
+        const config = loadConfig({
+          MESHLOOP_SCHEMA_REGISTRY_URL: 'https://sr.example/apis/ccompat/v7',
+          MESHLOOP_SCHEMA_REGISTRY_TLS_CA_FILE: caFile,
+        });
+        assert.equal(config.schemaRegistry.tlsCaFile, caFile);
+        const agent = schemaRegistryClientConfig(config.schemaRegistry).createAxiosDefaults
+          ?.httpsAgent as https.Agent;
+        assert.ok(agent instanceof https.Agent);
+        const ca = agent.options.ca as string[];
+        assert.equal(ca.length, tls.rootCertificates.length + 1);
+        // Without the setting, axios's default agent: Node's roots only.
+        assert.equal(
+          schemaRegistryClientConfig(loadConfig({}).schemaRegistry).createAxiosDefaults?.httpsAgent,
+          undefined,
+        );
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 });

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import https from 'node:https';
+import tls from 'node:tls';
 import type { ClientConfig, SchemaRegistryClient } from '@confluentinc/schemaregistry';
 import type { SchemaRegistryConfig } from '../../config';
 
@@ -14,7 +17,10 @@ export function schemaRegistryClientConfig(
 ): ClientConfig {
   return {
     baseURLs: [config.url],
-    createAxiosDefaults: { timeout: timeoutMs },
+    createAxiosDefaults: {
+      timeout: timeoutMs,
+      ...(config.tlsCaFile ? { httpsAgent: registryHttpsAgent(config.tlsCaFile) } : {}),
+    },
     maxRetries: 1,
     ...(config.basicAuth
       ? {
@@ -28,6 +34,11 @@ export function schemaRegistryClientConfig(
       ? { bearerAuthCredentials: { credentialsSource: 'STATIC_TOKEN', token: config.bearerToken } }
       : {}),
   };
+}
+
+/** Trusts the configured CA besides Node's built-in roots (a private CA in front of a registry). */
+function registryHttpsAgent(caFile: string): https.Agent {
+  return new https.Agent({ ca: [...tls.rootCertificates, fs.readFileSync(caFile, 'utf8')] });
 }
 
 /**
