@@ -17,7 +17,8 @@ import type { Server } from './secured/servers';
 import { startServer, stopServer, waitUntilReady } from './secured/servers';
 
 /**
- * A second, secured platform beside the default test platform, on ports 25000-25999:
+ * A second, secured platform beside the default test platform, on ports 5000-5999 shifted by
+ * MESHLOOP_TEST_PORT_OFFSET (15000-15999 by default), so two test runs on other offsets never collide:
  * - Kafka 4.1.1 (the local stack's cached jars) in KRaft with one SASL_SSL listener (SCRAM-SHA-512),
  *   StandardAuthorizer, super user `admin`, and ACLs that give the `meshloop` user only what it needs;
  * - Temporal reached over TLS only: a second `temporal server start-dev` (plaintext, loopback) behind
@@ -28,12 +29,13 @@ import { startServer, stopServer, waitUntilReady } from './secured/servers';
  * Started once per run on first use, stopped by the root hooks; its data in a temp dir.
  * `profile` is every setting Meshloop needs to use it (also written as a .env file).
  */
+const portOffset = Number(process.env.MESHLOOP_TEST_PORT_OFFSET ?? 10000);
 export const securedPorts = {
-  kafka: 25092,
-  kafkaController: 25093,
-  temporalPlain: 25233,
-  temporalTls: 25433,
-  registryTls: 25443,
+  kafka: 5092 + portOffset,
+  kafkaController: 5093 + portOffset,
+  temporalPlain: 5233 + portOffset,
+  temporalTls: 5433 + portOffset,
+  registryTls: 5443 + portOffset,
 } as const;
 
 /** The domain topic prefix Meshloop's Kafka user is granted (tests put their topics under it). */
