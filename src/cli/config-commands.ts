@@ -32,7 +32,7 @@ export function registerConfigCommands(program: Command): void {
   program
     .command('doctor')
     .description(
-      'Check every configured endpoint with its real client (Temporal, Kafka, the Schema Registry, Flink SQL Gateway and REST, the Iceberg catalog); exits non-zero when one fails',
+      'Check every configured endpoint with its real client (Temporal, Kafka, the Schema Registry, Flink SQL Gateway and REST, the Iceberg catalog and its object store); exits non-zero when one fails',
     )
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {

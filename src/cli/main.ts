@@ -116,7 +116,7 @@ const groups = {
       ],
       [
         'doctor [options]',
-        'Check every configured endpoint with its real client (Temporal, Kafka, Flink SQL Gateway and REST, the Iceberg catalog); exits non-zero when one fails',
+        'Check every configured endpoint with its real client (Temporal, Kafka, the Schema Registry, Flink SQL Gateway and REST, the Iceberg catalog and its object store); exits non-zero when one fails',
       ],
     ],
     load: () => (require('./config-commands') as typeof configCommands).registerConfigCommands,
