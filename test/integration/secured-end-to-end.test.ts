@@ -60,6 +60,8 @@ describe('end to end on a secured platform with tables on an object store, confi
   let client: Client;
   let worker: RunningWorker | undefined;
   const logLines: string[] = [];
+  /** The token the catalog hands for the profile's client credentials (its fixture's is fixed per client id). */
+  let icebergToken: string;
 
   /** `bin/meshloop` with nothing but the profile (and PATH, HOME). */
   function cli(args: readonly string[]): Promise<CliResult> {
@@ -87,6 +89,7 @@ describe('end to end on a secured platform with tables on an object store, confi
     'registry password': secured.profile.MESHLOOP_SCHEMA_REGISTRY_PASSWORD!,
     'S3 secret key': store.profile.AWS_SECRET_ACCESS_KEY!,
     'Iceberg client secret': store.profile.MESHLOOP_ICEBERG_CLIENT_SECRET!,
+    'Iceberg access token': icebergToken,
   });
 
   before(async function () {
@@ -127,6 +130,18 @@ describe('end to end on a secured platform with tables on an object store, confi
     assert.equal(config.kafka.sasl?.mechanism, 'scram-sha-512');
     assert.match(config.iceberg.warehouse ?? '', /^s3:\/\//);
     kafka = createKafkaClient({ connection: config.kafka, clientId: 'secured-e2e-test' });
+    const tokens = await fetch(`${store.catalogUrl}/v1/oauth/tokens`, {
+      method: 'POST',
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: store.profile.MESHLOOP_ICEBERG_CLIENT_ID!,
+        client_secret: store.profile.MESHLOOP_ICEBERG_CLIENT_SECRET!,
+        scope: 'catalog',
+      }),
+    });
+    assert.equal(tokens.status, 200);
+    icebergToken = ((await tokens.json()) as { access_token: string }).access_token;
+    assert.ok(icebergToken.length > 8, icebergToken);
     connection = await Connection.connect(temporalConnectOptions(config.temporal.connection));
     client = new Client({ connection, namespace: config.temporal.namespace });
   });
@@ -231,10 +246,13 @@ describe('end to end on a secured platform with tables on an object store, confi
       const subject = `${productId}-value`;
       const latest = await registry.getLatestSchemaMetadata(subject);
       assert.equal(latest.schemaType, 'JSON');
-      assert.deepEqual(
-        Object.keys((JSON.parse(latest.schema) as { properties: object }).properties).sort(),
-        ['customer_id', 'earned_at', 'event_id', 'points', 'reason'],
-      );
+      assert.deepEqual(Object.keys((JSON.parse(latest.schema) as { properties: object }).properties).sort(), [
+        'customer_id',
+        'earned_at',
+        'event_id',
+        'points',
+        'reason',
+      ]);
       assert.equal(await registry.getCompatibility(subject), 'BACKWARD');
 
       // Every seeded event reaches the Iceberg table on the object store, and `meshloop query` reads it.
@@ -280,6 +298,7 @@ describe('end to end on a secured platform with tables on an object store, confi
         'the catalog topic': await topicRecords(kafka, CATALOG_TOPIC),
         "the worker's logs": logLines.join('\n'),
         '`meshloop show`': shown.stdout + shown.stderr,
+        "the product's state (its job)": JSON.stringify(await handle.query(getStatusQuery)),
         '`meshloop query`': queried.stdout + queried.stderr,
       };
       assert.match(places['the catalog topic'], new RegExp(productId.replace(/\./g, '\\.')));
