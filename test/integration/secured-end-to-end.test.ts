@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { Kafka } from 'kafkajs';
 import { stringify as toYaml } from 'yaml';
 import type { Check } from '../../src/cli/doctor';
+import { FlinkRestClient, terminalJobStates } from '../../src/adapters/flink';
 import { proposeProduct } from '../../src/cli/product-commands';
 import { CATALOG_TOPIC, createKafkaClient } from '../../src/adapters/kafka/client';
 import { createSchemaRegistryClient } from '../../src/adapters/schema-registry/client';
@@ -100,7 +101,10 @@ describe('end to end on a secured platform with tables on an object store, confi
     const meshFile = path.join(workDir, 'mesh.yaml');
     await fs.writeFile(
       meshFile,
-      toYaml({ domains: { [domain]: { approvers: ['judy'], businessGoals: ['Reward loyal customers.'] } } }),
+      toYaml({
+        operators: ['ops'],
+        domains: { [domain]: { approvers: ['judy'], businessGoals: ['Reward loyal customers.'] } },
+      }),
     );
     const { MESHLOOP_ICEBERG_REST_PORT: _plainCatalog, ...securedProfile } = secured.profile;
     const profile: Record<string, string> = {
@@ -308,13 +312,22 @@ describe('end to end on a secured platform with tables on an object store, confi
           assert.ok(!text.includes(secret), `${place} holds the ${what}`);
         }
       }
+
+      // Retired, its jobs are cancelled (they read the secured Kafka, which stops with the run).
+      await handle.executeUpdate(retireUpdate, { args: [{ by: 'ops', force: true }] });
+      assert.equal(((await handle.result()) as ProductStatus).stage, 'retired');
+      const rest = new FlinkRestClient({ url: config.flink.restUrl });
+      const live = (await rest.listJobs()).filter(
+        (job) => job.name.includes(`:${productId}:`) && !terminalJobStates.includes(job.state),
+      );
+      assert.deepEqual(
+        live.map((job) => `${job.name} ${job.state}`),
+        [],
+      );
     } finally {
-      await handle
-        .executeUpdate(retireUpdate, { args: [{ by: 'ops', force: true }] })
-        .catch(() => handle.terminate('test finished').catch(() => undefined));
+      await handle.terminate('test finished').catch(() => undefined);
+      await cancelJobsOf(config, productId);
     }
-    const ended = (await handle.result().catch(() => undefined)) as ProductStatus | undefined;
-    if (ended) assert.equal(ended.stage, 'retired');
   });
 
   /** The Temporal CLI (the stack's cached binary) against the TLS endpoint, with its own TLS flags. */
@@ -352,6 +365,16 @@ describe('end to end on a secured platform with tables on an object store, confi
     return [stdout, ...decoded].join('\n');
   }
 });
+
+/** Cancels whatever Flink job of the product still runs (when the test failed before retiring it). */
+async function cancelJobsOf(config: MeshloopConfig, productId: string): Promise<void> {
+  const rest = new FlinkRestClient({ url: config.flink.restUrl });
+  for (const job of await rest.listJobs().catch(() => [])) {
+    if (job.name.includes(`:${productId}:`) && !terminalJobStates.includes(job.state)) {
+      await rest.cancelJob(job.jid).catch(() => undefined);
+    }
+  }
+}
 
 /** Every record of a topic, keys and values as text, read to its end (a `_meshloop-` group). */
 async function topicRecords(kafka: Kafka, topic: string): Promise<string> {
