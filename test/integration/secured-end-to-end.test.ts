@@ -260,18 +260,26 @@ describe('end to end on a secured platform with tables on an object store, confi
       assert.equal(await registry.getCompatibility(subject), 'BACKWARD');
 
       // Every seeded event reaches the Iceberg table on the object store, and `meshloop query` reads it.
+      // A failed job of the product ends the wait with Flink's reason.
+      const rest = new FlinkRestClient({ url: config.flink.restUrl });
       let counted = '';
-      const landed = await waitUntil(
+      let jobFailure: string | undefined;
+      await waitUntil(
         async () => {
           const answer = await queryProduct(config, productId, { sql: 'select count(*) AS n from t' }).catch(
             (error: Error) => ({ rows: [{ n: error.message }] }),
           );
           counted = String(answer.rows[0]?.n);
-          return counted === String(SEEDED);
+          const failed = (await rest.listJobs()).find(
+            (job) => job.name.includes(`:${productId}:`) && job.state === 'FAILED',
+          );
+          if (failed) jobFailure = `${failed.name}: ${await rest.rootException(failed.jid)}`;
+          return counted === String(SEEDED) || jobFailure !== undefined;
         },
         { timeoutMs: 180_000, intervalMs: 1000 },
       );
-      assert.equal(landed, 'ready', `the table answered ${counted}`);
+      assert.equal(jobFailure, undefined);
+      assert.equal(counted, String(SEEDED), `the table answered ${counted}`);
       const queried = await cli([
         'query',
         productId,
@@ -316,7 +324,6 @@ describe('end to end on a secured platform with tables on an object store, confi
       // Retired, its jobs are cancelled (they read the secured Kafka, which stops with the run).
       await handle.executeUpdate(retireUpdate, { args: [{ by: 'ops', force: true }] });
       assert.equal(((await handle.result()) as ProductStatus).stage, 'retired');
-      const rest = new FlinkRestClient({ url: config.flink.restUrl });
       const live = (await rest.listJobs()).filter(
         (job) => job.name.includes(`:${productId}:`) && !terminalJobStates.includes(job.state),
       );
