@@ -256,7 +256,8 @@ function saslProperties(sasl: NonNullable<KafkaConnection['sasl']>): Record<stri
   };
 }
 
-function readPem(file: string, key: string, problems: string[]): string | undefined {
+/** A PEM file's text, or a problem naming the setting `key` when it cannot be read or holds no PEM. */
+export function readPem(file: string, key: string, problems: string[]): string | undefined {
   try {
     const text = fs.readFileSync(file, 'utf8').trim();
     if (text.includes('-----BEGIN ')) return text;

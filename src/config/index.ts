@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { parsePayloadKeys } from '../codec/payload-codec';
 import { durationHint, parseDuration } from '../domain/duration';
 import type { FlinkEndpoints, FlinkKafka, FlinkSchemaRegistry, KafkaConnection } from './connections';
-import { connectionEnvShape, resolveFlink, resolveFlinkKafka, resolveKafka } from './connections';
+import { connectionEnvShape, readPem, resolveFlink, resolveFlinkKafka, resolveKafka } from './connections';
 import { loadDotEnv } from './dotenv';
 import type { IcebergConnection } from './iceberg';
 import { icebergEnvShape, resolveIceberg } from './iceberg';
@@ -371,6 +371,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
   const kafka = resolveKafka(e, `127.0.0.1:${stack.kafka.port}`, problems);
   const flink = resolveFlink(e, stack.flink);
   const schemaRegistry = schemaRegistryOf(e, stack, problems);
+  const flinkSchemaRegistry = flinkSchemaRegistryOf(schemaRegistry, problems);
   const iceberg = resolveIceberg(e, `http://127.0.0.1:${stack.iceberg.port}`, problems);
   const flinkKafka = resolveFlinkKafka(
     e,
@@ -404,7 +405,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
     flink: {
       ...flink,
       kafka: flinkKafka,
-      schemaRegistry: flinkSchemaRegistryOf(schemaRegistry),
+      schemaRegistry: flinkSchemaRegistry,
       icebergCatalogUri: e.MESHLOOP_FLINK_ICEBERG_URI ?? iceberg.catalogUrl,
     },
     iceberg,
@@ -568,9 +569,21 @@ function schemaRegistryOf(
   };
 }
 
-/** The `avro-confluent` format's registry options: its URL and, when set, basic or bearer auth. */
-function flinkSchemaRegistryOf(registry: SchemaRegistryConfig): FlinkSchemaRegistry {
+/**
+ * The `avro-confluent` format's registry options: its URL and, when set, basic or bearer auth, and
+ * the registry's private CA. The CA goes through the format's `properties` map to the (shaded)
+ * Confluent registry client, whose TLS settings take the `schema.registry.` prefix: a PEM
+ * truststore given inline (`ssl.truststore.certificates`), so Flink's processes need no file.
+ */
+function flinkSchemaRegistryOf(registry: SchemaRegistryConfig, problems: string[]): FlinkSchemaRegistry {
   const options: Record<string, string> = {};
+  const ca = registry.tlsCaFile
+    ? readPem(registry.tlsCaFile, 'MESHLOOP_SCHEMA_REGISTRY_TLS_CA_FILE', problems)
+    : undefined;
+  if (ca) {
+    options['properties.schema.registry.ssl.truststore.type'] = 'PEM';
+    options['properties.schema.registry.ssl.truststore.certificates'] = ca;
+  }
   if (registry.basicAuth) {
     options['basic-auth.credentials-source'] = 'USER_INFO';
     options['basic-auth.user-info'] = `${registry.basicAuth.user}:${registry.basicAuth.password}`;

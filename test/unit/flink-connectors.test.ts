@@ -93,6 +93,32 @@ describe('Flink and a secured Kafka: client properties from the Kafka settings, 
     );
   });
 
+  it("the registry's private CA reaches avro-confluent's registry client as an inline PEM truststore; an unreadable one names the setting", () => {
+    const caFile = path.join(dir, 'ca.pem');
+    const notPem = path.join(dir, 'not.pem');
+    fs.writeFileSync(notPem, 'not a certificate');
+    const { options } = loadConfig({ ...env, MESHLOOP_SCHEMA_REGISTRY_TLS_CA_FILE: caFile }).flink
+      .schemaRegistry;
+    assert.equal(options['properties.schema.registry.ssl.truststore.type'], 'PEM');
+    assert.equal(options['properties.schema.registry.ssl.truststore.certificates'], caPem);
+    assert.ok(
+      !secretValuesOf(loadConfig({ ...env, MESHLOOP_SCHEMA_REGISTRY_TLS_CA_FILE: caFile }).flink).includes(
+        caPem,
+      ),
+    );
+    assert.equal(
+      loadConfig(env).flink.schemaRegistry.options['properties.schema.registry.ssl.truststore.type'],
+      undefined,
+    );
+    assert.throws(
+      () => loadConfig({ ...env, MESHLOOP_SCHEMA_REGISTRY_TLS_CA_FILE: notPem }),
+      (error: ConfigError) => {
+        assert.match(error.message, /MESHLOOP_SCHEMA_REGISTRY_TLS_CA_FILE: .*not\.pem holds no PEM block/);
+        return true;
+      },
+    );
+  });
+
   it('PLAIN without TLS is SASL_PLAINTEXT; TLS alone is SSL (system roots: no truststore)', () => {
     const plain = loadConfig({
       MESHLOOP_KAFKA_SASL_MECHANISM: 'plain',
