@@ -26,6 +26,9 @@ const deterministicPackages = [
   'zod',
   // Ed25519 signature checks (src/domain/approval-signing): pure functions of their input.
   '@noble/curves/ed25519',
+  // SHA-256 of a spec (its content hash, which approval signatures bind).
+  '@noble/hashes/sha2',
+  '@noble/hashes/utils',
 ];
 
 /** @param {string} file @param {string} source @param {boolean} typeOnly */

@@ -8,6 +8,7 @@ import {
   retireRequestSchema,
   reviewRequestSchema,
 } from '../src/domain/messages';
+import { carriedStateRefusal } from '../src/domain/carried-check';
 import { amendRefusal, operatorActs, productOperatorRefusal, reviewRefusal } from '../src/domain/permissions';
 import type { DataProductInput, ProductStatus } from './definitions';
 import {
@@ -30,6 +31,7 @@ import { checkProposal } from './product/proposal';
 import { provision } from './product/provisioning';
 import { amend, awaitDecision, onReviewSignal, review } from './product/review';
 import { startSlackNotifier } from './product/slack-notifier';
+import type { CheckedStart } from './product/start-input';
 import { checkStartInput } from './product/start-input';
 import { stopJobIfRunning, stopTableIfRunning } from './product/stopping';
 import { watch } from './product/watch';
@@ -44,11 +46,7 @@ export async function dataProductWorkflow(input: DataProductInput): Promise<Prod
   // A forged start (carried state, someone else's id, a malformed spec) fails at once.
   if (!checked.ok) refuse(checked.refusal);
   const start = checked.value;
-  const product = new Product(start);
-  registerHandlers(product);
-
-  product.upsertAllSearchAttributes();
-  await product.loadGovernance();
+  const product = await begin(start, info.firstExecutionRunId);
   if (!start.carried) product.report({ kind: 'proposed' });
   // The proposal's Slack message is kept current beside the main loop (no channel: no message).
   const slack = startSlackNotifier(
@@ -107,6 +105,27 @@ export async function dataProductWorkflow(input: DataProductInput): Promise<Prod
 }
 
 /**
+ * The run's first steps. Carried state is verified (src/domain/carried-check.ts) against mesh.yaml
+ * read now and the run's lifetime before anything else: no handler, no search attribute, no act.
+ */
+async function begin(start: CheckedStart, lifetime: string): Promise<Product> {
+  // Runs recorded before signatures bound the spec and the lifetime replay as they ran.
+  const hardened = wf.patched('approvals-bound-to-spec-and-lifetime');
+  const product = new Product(start, { lifetime, hardened });
+  if (!hardened) {
+    registerHandlers(product);
+    product.upsertAllSearchAttributes();
+    await product.loadGovernance();
+    return product;
+  }
+  const governance = await product.loadGovernance();
+  if (start.carried) throwIf(carriedStateRefusal(product.state, governance, product.lifetime));
+  registerHandlers(product);
+  product.upsertAllSearchAttributes();
+  return product;
+}
+
+/**
  * Signals are ignored when refused (recorded); updates are refused at once by their validator with
  * mesh.yaml as last read, and the handler reads mesh.yaml again (decision time) and checks once
  * more before anything changes.
@@ -117,7 +136,7 @@ function registerHandlers(product: Product): void {
   wf.setHandler(rejectSignal, (message: unknown) => onReviewSignal(product, 'reject', message));
   wf.setHandler(analysisCycleSignal, (summary: unknown) => onAnalysisCycle(product, summary));
   const reviewRefused = (request: ReviewRequest) =>
-    reviewRefusal(product.state, product.governance, request, Date.now());
+    reviewRefusal(product.state, product.governance, request, product.signatureContext());
   wf.setHandler(
     reviewUpdate,
     async (raw: unknown) => {
@@ -131,13 +150,15 @@ function registerHandlers(product: Product): void {
       validator: (raw: unknown) => throwIf(reviewRefused(parsedOrRefuse(reviewRequestSchema, raw, 'review'))),
     },
   );
-  const amendRefused = (request: AmendRequest) => amendRefusal(product.state, product.governance, request);
+  const amendRefused = (request: AmendRequest) =>
+    amendRefusal(product.state, product.governance, request, product.signatureContext());
   wf.setHandler(
     amendSpecUpdate,
     async (raw: unknown) => {
       const request = parsedOrRefuse<AmendRequest>(amendRequestSchema, raw, 'amendSpec');
       await product.readGovernance();
       throwIf(amendRefused(request));
+      product.spend(request.signature);
       amend(product, request.by, request.spec, request.comment);
       return product.status();
     },
@@ -158,13 +179,17 @@ function registerHandlers(product: Product): void {
         product.governance,
         parsedOrRefuse<OperatorRequest>(operatorRequestSchema, raw, act.what),
         act,
+        product.signatureContext(),
       );
     wf.setHandler(
       update,
       async (raw: unknown) => {
         const request = parsedOrRefuse<OperatorRequest>(operatorRequestSchema, raw, act.what);
         await product.readGovernance();
-        throwIf(productOperatorRefusal(product.state, product.governance, request, act));
+        throwIf(
+          productOperatorRefusal(product.state, product.governance, request, act, product.signatureContext()),
+        );
+        product.spend(request.signature);
         applyOperatorAct(product, action, request);
         return product.status();
       },
@@ -185,6 +210,7 @@ function registerHandlers(product: Product): void {
             product.governance,
             parsedOrRefuse(retireRequestSchema, raw, 'retire'),
             operatorActs.retire,
+            product.signatureContext(),
           ),
         ),
     },

@@ -10,27 +10,30 @@ export function registerKeyCommands(program: Command): void {
   keys
     .command('new')
     .description("Create an approval signing key pair and print the public half's mesh.yaml entry")
-    .option('--approver <name>', 'the approver this key signs for (as in mesh.yaml)')
+    .option('--approver <name>', 'the approver this key signs reviews for (as in mesh.yaml)')
+    .option('--operator <name>', 'the operator this key signs operator acts (and amendments) for')
     .option('--slack-app', "the Slack app's key: it signs for whoever Slack verified")
     .option('--id <id>', 'key id (default: <approver>-<date> or slack-app-<date>)')
     .option(
       '--out <file>',
       'where to write the private key (default: MESHLOOP_SIGNING_KEY_FILE or ~/.meshloop/signing-key.json)',
     )
-    .action((options: { approver?: string; slackApp?: boolean; id?: string; out?: string }) =>
-      createKey(options),
-    );
+    .action((options: KeyOptions) => createKey(options));
 }
 
-async function createKey(options: { approver?: string; slackApp?: boolean; id?: string; out?: string }) {
-  if ((options.approver === undefined) === !options.slackApp) {
-    throw new CliError('say whose key it is: --approver <name> or --slack-app');
+type KeyOptions = { approver?: string; operator?: string; slackApp?: boolean; id?: string; out?: string };
+
+async function createKey(options: KeyOptions) {
+  const roles = [options.approver !== undefined, options.operator !== undefined, options.slackApp === true];
+  if (roles.filter(Boolean).length !== 1) {
+    throw new CliError('say whose key it is, one of: --approver <name>, --operator <name> or --slack-app');
   }
+  const holder = options.approver ?? options.operator;
   const config = loadConfig();
   const day = new Date().toISOString().slice(0, 10).replace(/-/g, '');
   const id =
     options.id ??
-    `${options.slackApp ? 'slack-app' : options.approver!.replace(/[^A-Za-z0-9._-]/g, '_')}-${day}`;
+    `${options.slackApp ? 'slack-app' : (holder ?? '').replace(/[^A-Za-z0-9._-]/g, '_')}-${day}`;
   const out = path.resolve(
     options.out ??
       (options.slackApp
@@ -40,6 +43,7 @@ async function createKey(options: { approver?: string; slackApp?: boolean; id?: 
   const { key, fileText } = newSigningKey({
     id,
     ...(options.approver !== undefined ? { approver: options.approver } : {}),
+    ...(options.operator !== undefined ? { operator: options.operator } : {}),
     ...(options.slackApp ? { slackApp: true } : {}),
   });
   await writeSigningKeyFile(out, fileText);

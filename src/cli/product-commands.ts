@@ -20,8 +20,9 @@ import { productIdOf, workflowIdOf } from '../domain/spec';
 import { loadMeshConfig, loadSpecFile } from '../specs/load';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { ApprovalSignature } from '../domain/approval-signing';
-import { approverKeyFile, loadSigningKey, signApproval } from '../signing/keys';
-import type { ProductStatus, ReviewAction } from '../../workflows/definitions';
+import { approverKeyFile, loadSigningKey, signForProduct } from '../signing/keys';
+import { specHashOf } from '../domain/approval-signing';
+import type { ProductStatus } from '../../workflows/definitions';
 import {
   dataProductStartOptions,
   dataProductWorkflowType,
@@ -46,21 +47,25 @@ async function readIdeaLineage(config: MeshloopConfig, productId: string, spec: 
 }
 
 /**
- * With a signing key configured, sign the decision for the product's current revision (a newer
- * revision by the time it arrives makes the workflow refuse it, which is the point).
+ * With a signing key configured (`--key`, else MESHLOOP_SIGNING_KEY_FILE), sign the act for the
+ * product as it is now: its lifetime, its current revision and the content hash of the spec it
+ * shows (a newer revision or another spec by the time it arrives makes the workflow refuse it,
+ * which is the point). Each signature carries a fresh nonce: usable once.
  */
-async function cliApprovalSignature(
+async function cliSignature(
   config: MeshloopConfig,
   handle: WorkflowHandle,
-  action: ReviewAction,
-  approver: string,
+  act: { kind: 'approval' | 'act'; action: string; by: string; detail?: string },
+  keyOption?: string,
 ): Promise<ApprovalSignature | undefined> {
-  const keyFile = await approverKeyFile(config);
+  const keyFile = keyOption ?? (await approverKeyFile(config));
   if (!keyFile) return undefined;
   const key = await loadSigningKey(keyFile);
   const status = await handle.query(getStatusQuery);
-  return signApproval(key, { productId: status.productId, revision: status.revision, action, approver });
+  return signForProduct(key, status, act);
 }
+
+const keyOptionHelp = 'the signing key file (default: MESHLOOP_SIGNING_KEY_FILE)';
 
 /** A CLI mistake the user can fix: shown as one line, exit 1. */
 export class CliError extends MeshloopError {
@@ -251,23 +256,35 @@ export function registerProductCommands(program: Command): void {
       .description(description)
       .argument('<product>', 'product id (<domain>.<name>)')
       .requiredOption('--by <who>', 'who decides (must be one of the domain approvers)')
-      .option('--comment <text>', 'why');
+      .option('--comment <text>', 'why')
+      .option('--key <file>', keyOptionHelp);
     if (name === 'request-changes')
       command.requiredOption('--spec <file>', 'the amended spec the product should take');
-    command.action(async (product: string, options: { by: string; comment?: string; spec?: string }) => {
-      const amended = options.spec ? await loadSpecFile(options.spec) : undefined;
-      await withClient(async (client, config) => {
-        const handle = client.workflow.getHandle(workflowIdFor(product));
-        const action = name === 'approve' ? 'approve' : name === 'reject' ? 'reject' : 'requestChanges';
-        const signature = await cliApprovalSignature(config, handle, action, options.by);
-        const status = await handle.executeUpdate(reviewUpdate, {
-          args: [
-            { action, by: options.by, comment: options.comment, amendedSpec: amended, via: 'cli', signature },
-          ],
+    command.action(
+      async (product: string, options: { by: string; comment?: string; spec?: string; key?: string }) => {
+        const amended = options.spec ? await loadSpecFile(options.spec) : undefined;
+        await withClient(async (client, config) => {
+          const handle = client.workflow.getHandle(workflowIdFor(product));
+          const action = name === 'approve' ? 'approve' : name === 'reject' ? 'reject' : 'requestChanges';
+          const detail = amended !== undefined ? specHashOf(amended) : '';
+          const act = { kind: 'approval', action, by: options.by, detail } as const;
+          const signature = await cliSignature(config, handle, act, options.key);
+          const status = await handle.executeUpdate(reviewUpdate, {
+            args: [
+              {
+                action,
+                by: options.by,
+                comment: options.comment,
+                amendedSpec: amended,
+                via: 'cli',
+                signature,
+              },
+            ],
+          });
+          console.log(`${status.productId}: ${status.stage}`);
         });
-        console.log(`${status.productId}: ${status.stage}`);
-      });
-    });
+      },
+    );
   };
   decide('approve', 'Approve a proposed product (it is then provisioned)');
   decide('reject', 'Reject a proposed product');
@@ -337,20 +354,35 @@ export function registerProductCommands(program: Command): void {
     .requiredOption('--by <who>', 'who retires it (an operator in mesh.yaml)')
     .option('--comment <text>', 'why')
     .option('--force', 'retire even though active products read it', false)
-    .action(async (product: string, options: { by: string; comment?: string; force: boolean }) => {
-      await withClient(async (client) => {
-        const status = await client.workflow.getHandle(workflowIdFor(product)).executeUpdate(retireUpdate, {
-          args: [{ by: options.by, comment: options.comment, force: options.force }],
+    .option('--key <file>', keyOptionHelp)
+    .action(
+      async (product: string, options: { by: string; comment?: string; force: boolean; key?: string }) => {
+        await withClient(async (client, config) => {
+          const handle = client.workflow.getHandle(workflowIdFor(product));
+          const detail = options.force ? 'force' : '';
+          const act = { kind: 'act', action: 'retire', by: options.by, detail } as const;
+          const signature = await cliSignature(config, handle, act, options.key);
+          const status = await handle.executeUpdate(retireUpdate, {
+            args: [
+              {
+                by: options.by,
+                comment: options.comment,
+                force: options.force,
+                ...(signature ? { signature } : {}),
+              },
+            ],
+          });
+          console.log(`${status.productId}: ${status.stage}`);
         });
-        console.log(`${status.productId}: ${status.stage}`);
-      });
-    });
+      },
+    );
 
   const operatorCommands = [
     {
       name: 'retry',
       description: 'Retry provisioning of a failed product once its cause is fixed',
       update: retryProvisioningUpdate,
+      action: 'retryProvisioning',
       comment: 'what was fixed',
     },
     {
@@ -358,12 +390,14 @@ export function registerProductCommands(program: Command): void {
       description:
         "Restart an active, degraded or failed product's Flink job from its savepoint or last checkpoint",
       update: redeployUpdate,
+      action: 'redeploy',
       comment: 'why',
     },
     {
       name: 'deprecate',
       description: 'Mark a product as going away; its job stops with a savepoint, its topic stays readable',
       update: deprecateUpdate,
+      action: 'deprecate',
       comment: 'what consumers should use instead',
     },
   ];
@@ -375,15 +409,21 @@ export function registerProductCommands(program: Command): void {
       .requiredOption('--by <who>', 'who does it (an operator in mesh.yaml)')
       .option('--comment <text>', operatorCommand.comment)
       .option('--json', 'print the new status as JSON', false)
-      .action(async (product: string, options: { by: string; comment?: string; json: boolean }) => {
-        await withClient(async (client) => {
-          const status = await client.workflow
-            .getHandle(workflowIdFor(product))
-            .executeUpdate(operatorCommand.update, { args: [{ by: options.by, comment: options.comment }] });
-          if (options.json) console.log(JSON.stringify(status, null, 2));
-          else console.log(`${status.productId}: ${status.stage}`);
-        });
-      });
+      .option('--key <file>', keyOptionHelp)
+      .action(
+        async (product: string, options: { by: string; comment?: string; json: boolean; key?: string }) => {
+          await withClient(async (client, config) => {
+            const handle = client.workflow.getHandle(workflowIdFor(product));
+            const act = { kind: 'act', action: operatorCommand.action, by: options.by } as const;
+            const signature = await cliSignature(config, handle, act, options.key);
+            const status = await handle.executeUpdate(operatorCommand.update, {
+              args: [{ by: options.by, comment: options.comment, ...(signature ? { signature } : {}) }],
+            });
+            if (options.json) console.log(JSON.stringify(status, null, 2));
+            else console.log(`${status.productId}: ${status.stage}`);
+          });
+        },
+      );
   }
 
   program

@@ -95,12 +95,10 @@ export function operatorRefusal(input: {
   const by = input.by.trim();
   if (by === '') return { type: 'InvalidRequest', message: 'say who you are: "by" is required' };
   if (!isOperator(input.governance, by)) {
-    const listed = input.governance.operators;
+    // Names no one: neither who asked nor who may (mesh.yaml lists them for those who may read it).
     return {
       type: 'NotAnOperator',
-      message:
-        `${by} is not an operator of domain ${input.governance.domain} ` +
-        `(operators: ${listed.length > 0 ? listed.join(', ') : 'none in mesh.yaml'})`,
+      message: `the sender is not an operator of domain ${input.governance.domain}; ask an operator listed in mesh.yaml`,
     };
   }
   if (!input.allowedIn(input.stage)) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { approvalProofShape } from './approval-signing';
+import { approvalProofShape, signatureSchema } from './approval-signing';
 import { describeIssues, friendlyErrors } from './spec';
 
 /**
@@ -46,14 +46,18 @@ export const reviewRequestSchema = z.strictObject({
   ...approvalProofShape,
 });
 
-export const amendRequestSchema = z.strictObject({ by: personName, spec: specPayload, comment });
+// Operator acts and amendments carry a signature where the mesh requires one (an operator's key).
+const signature = signatureSchema.optional();
 
-export const operatorRequestSchema = z.strictObject({ by: personName, comment });
+export const amendRequestSchema = z.strictObject({ by: personName, spec: specPayload, comment, signature });
+
+export const operatorRequestSchema = z.strictObject({ by: personName, comment, signature });
 
 export const retireRequestSchema = z.strictObject({
   by: personName,
   comment,
   force: z.boolean({ error: 'must be true or false' }).optional(),
+  signature,
 });
 
 export type ApproverMessage = z.output<typeof approverMessageSchema>;

@@ -1,4 +1,5 @@
-import { checkApprovalSignature } from './approval-signing';
+import type { BoundAct, SignatureCheck } from './approval-signing';
+import { checkSignature, specHashOf } from './approval-signing';
 import { InvalidSpecError } from './errors';
 import type { DomainGovernance, Refusal } from './governance';
 import { operatorRefusal } from './governance';
@@ -18,6 +19,46 @@ import { parseSpec, productIdOf } from './spec';
  * again when a handler runs with mesh.yaml read at decision time, and for signals (ignored).
  */
 
+/**
+ * What a signature is checked against besides the request: the product's lifetime (its chain's
+ * first run id), workflow time, and whether this run takes only v2 signatures and signed operator
+ * acts (`hardened`: false only when replaying a run recorded before they existed).
+ */
+export type SignatureContext = Readonly<{ lifetime: string; now: number; hardened: boolean }>;
+
+/** The fields a signature over an act on this product binds (the signer computes the same). */
+export function boundAct(
+  state: Pick<CarriedState, 'spec' | 'revision'>,
+  context: Pick<SignatureContext, 'lifetime'>,
+  act: Pick<BoundAct, 'kind' | 'action' | 'by'> & { detail?: string },
+): BoundAct {
+  return {
+    kind: act.kind,
+    productId: productIdOf(state.spec),
+    lifetime: context.lifetime,
+    revision: state.revision,
+    specHash: specHashOf(state.spec),
+    action: act.action,
+    by: act.by.trim(),
+    detail: act.detail ?? '',
+  };
+}
+
+/** Check a fresh signature on a message (the window, the nonce unused) against mesh.yaml. */
+export function freshSignature(
+  state: CarriedState,
+  governance: DomainGovernance,
+  context: SignatureContext,
+  act: Pick<BoundAct, 'kind' | 'action' | 'by'> & { detail?: string },
+  signature: unknown,
+): SignatureCheck {
+  return checkSignature(approvalSigningOf(governance), boundAct(state, context, act), signature, {
+    nowMs: context.now,
+    acceptV1: !context.hardened,
+    isUsed: (nonce) => (state.usedNonces ?? []).some((used) => used.nonce === nonce),
+  });
+}
+
 export const notReady: Refusal = {
   type: 'NotReady',
   message: 'the product is still reading mesh.yaml; try again',
@@ -35,16 +76,14 @@ export function reviewRefusal(
   state: CarriedState,
   governance: DomainGovernance | undefined,
   request: ReviewRequest,
-  now: number,
+  context: SignatureContext,
 ): Refusal | undefined {
   const by = request.by.trim();
   if (!governance) return notReady;
   const approvers = approversOf(governance);
   if (!isApprover(approvers, by)) {
-    return {
-      type: 'NotAnApprover',
-      message: `${by} is not an approver of domain ${state.spec.domain} (approvers: ${approvers.join(', ')})`,
-    };
+    // Names no one: not who asked, not who may (mesh.yaml says that to those who may read it).
+    return { type: 'NotAnApprover', message: `the sender is not an approver of domain ${state.spec.domain}` };
   }
   if (!reviewableIn[request.action].includes(state.stage)) {
     const approved = state.decisions.find(
@@ -53,22 +92,19 @@ export function reviewRefusal(
     return {
       type: approved && request.action === 'approve' ? 'DuplicateApproval' : 'WrongStage',
       message: approved
-        ? `${by} already approved revision ${state.revision} at ${approved.at}; the product is ${state.stage}`
+        ? `the sender already approved revision ${state.revision} at ${approved.at}; the product is ${state.stage}`
         : `cannot ${request.action} a product that is ${state.stage}`,
     };
   }
   if (request.action === 'approve' && state.approvals.some((name) => samePerson(name, by))) {
     return {
       type: 'DuplicateApproval',
-      message: `${by} already approved revision ${state.revision}; ${requiredApprovalsOf(governance) - standingApprovals(state, governance)} more approval(s) needed`,
+      message: `the sender already approved revision ${state.revision}; ${requiredApprovalsOf(governance) - standingApprovals(state, governance)} more approval(s) needed`,
     };
   }
-  const signature = checkApprovalSignature(
-    approvalSigningOf(governance),
-    { productId: productIdOf(state.spec), revision: state.revision, action: request.action, approver: by },
-    request.signature,
-    now,
-  );
+  const detail = request.amendedSpec !== undefined ? specHashOf(request.amendedSpec) : '';
+  const act = { kind: 'approval', action: request.action, by, detail } as const;
+  const signature = freshSignature(state, governance, context, act, request.signature);
   if (!signature.ok) return { type: signature.type, message: signature.reason };
   if (request.amendedSpec !== undefined) {
     if (request.action !== 'requestChanges') {
@@ -84,6 +120,7 @@ export function amendRefusal(
   state: CarriedState,
   governance: DomainGovernance | undefined,
   request: AmendRequest,
+  context: SignatureContext,
 ): Refusal | undefined {
   const by = request.by.trim();
   if (!governance) return notReady;
@@ -96,8 +133,13 @@ export function amendRefusal(
   if (!allowed) {
     return {
       type: 'NotAllowed',
-      message: `${by || '(nobody)'} may not amend ${productIdOf(spec)}: only its owner, its proposer or an approver`,
+      message: `the sender may not amend ${productIdOf(spec)}: only its owner, its proposer or an approver`,
     };
+  }
+  if (context.hardened) {
+    const act = { kind: 'act', action: 'amend', by, detail: specHashOf(request.spec) } as const;
+    const signature = freshSignature(state, governance, context, act, request.signature);
+    if (!signature.ok) return { type: signature.type, message: signature.reason };
   }
   if (state.stage !== Stage.changesRequested) {
     return {
@@ -148,31 +190,51 @@ export function schemaEvolutionRefusal(state: CarriedState, spec: ProductSpec): 
 }
 
 /** An operator's act: how a refusal names it, and the stages it applies in. */
-export type OperatorAct = Readonly<{ what: string; allowedIn: (stage: Stage) => boolean }>;
+export type OperatorAct = Readonly<{ name: string; what: string; allowedIn: (stage: Stage) => boolean }>;
 
 export const operatorActs = {
-  retryProvisioning: { what: 'retry provisioning of', allowedIn: (stage) => stage === Stage.failed },
-  deprecate: { what: 'deprecate', allowedIn: (stage) => canTransition(stage, Stage.deprecated) },
+  retryProvisioning: {
+    name: 'retryProvisioning',
+    what: 'retry provisioning of',
+    allowedIn: (stage) => stage === Stage.failed,
+  },
+  deprecate: {
+    name: 'deprecate',
+    what: 'deprecate',
+    allowedIn: (stage) => canTransition(stage, Stage.deprecated),
+  },
   redeploy: {
+    name: 'redeploy',
     what: 'redeploy',
     allowedIn: (stage) => stage === Stage.active || stage === Stage.degraded || stage === Stage.failed,
   },
-  retire: { what: 'retire', allowedIn: isRetirable },
+  retire: { name: 'retire', what: 'retire', allowedIn: isRetirable },
 } as const satisfies Record<string, OperatorAct>;
 
 /** May `request.by` perform the operator's act now? */
 export function productOperatorRefusal(
   state: CarriedState,
   governance: DomainGovernance | undefined,
-  request: OperatorRequest,
+  request: OperatorRequest & { force?: boolean },
   act: OperatorAct,
+  context: SignatureContext,
 ): Refusal | undefined {
   if (!governance) return notReady;
-  return operatorRefusal({
+  const refusal = operatorRefusal({
     governance,
     by: request.by,
     stage: state.stage,
     allowedIn: act.allowedIn,
     what: act.what,
   });
+  if (refusal || !context.hardened) return refusal;
+  // A forced retirement is another act than a plain one: the signature says which.
+  const bound = {
+    kind: 'act',
+    action: act.name,
+    by: request.by,
+    detail: request.force ? 'force' : '',
+  } as const;
+  const signature = freshSignature(state, governance, context, bound, request.signature);
+  return signature.ok ? undefined : { type: signature.type, message: signature.reason };
 }

@@ -1,3 +1,4 @@
+import type { ApprovalProof } from './approval-signing';
 import type { DomainGovernance, Refusal } from './governance';
 import type { LastError, Stage } from './lifecycle';
 import type { CarriedState, DecisionInput } from './product-state';
@@ -38,6 +39,8 @@ export type ProductEvent =
       comment?: string;
       via?: string;
       keyId?: string;
+      /** The approval's v2 signature (signing required), kept to verify it again in later runs. */
+      proof?: ApprovalProof;
     }>
   /** An amendment that passed the permission checks, parsed. */
   | Readonly<{ kind: 'amended'; by: string; spec: ProductSpec; comment?: string }>

@@ -1,5 +1,5 @@
 import type { AnalysisCycleSummary, AnalysisScheduleState } from './analysis';
-import type { ApprovalSigning } from './approval-signing';
+import type { ApprovalProof, ApprovalSigning } from './approval-signing';
 import { signingOff } from './approval-signing';
 import type { AuditSummary } from './audit';
 import { appendBounded, MAX_DECISIONS, MAX_IGNORED } from './audit';
@@ -85,7 +85,15 @@ export type ProductStatus = {
   continuedAsNew: number;
   proposedAt: string;
   updatedAt: string;
+  /**
+   * The product's lifetime: the first run id of its workflow chain (kept across continue-as-new by
+   * Temporal). Signatures bind it, so one made for an earlier life of the same id does not count.
+   */
+  lifetime?: string;
 };
+
+/** A v2 signature's nonce, remembered while a signature with it could still be fresh: usable once. */
+export type UsedNonce = Readonly<{ nonce: string; at: string }>;
 
 /** What survives continue-as-new: the whole product state. */
 export type CarriedState = Omit<
@@ -97,6 +105,10 @@ export type CarriedState = Omit<
   nextReminderAt?: number;
   /** The stage whose descriptor the catalog holds (set once a publish landed). */
   publishedStage?: Stage;
+  /** The signed approvals of the current revision (signing required), verified again in every run. */
+  approvalProofs?: ApprovalProof[];
+  /** Nonces of the signatures taken lately (a signature is usable once). */
+  usedNonces?: UsedNonce[];
 };
 
 /** How serious each cause is: a table needs a redeploy, a job may recover by itself, an analysis by a later cycle. */
@@ -156,6 +168,18 @@ export type DecisionInput = {
   keyId?: string;
 };
 
+/** Remember a used nonce (in place), forgetting those whose signatures are too old to be taken anyway. */
+export function rememberNonce(
+  state: CarriedState,
+  nonce: string,
+  at: string,
+  nowMs: number,
+  windowMs: number,
+): void {
+  const fresh = (state.usedNonces ?? []).filter((used) => Date.parse(used.at) >= nowMs - 2 * windowMs);
+  state.usedNonces = [...fresh, { nonce, at }].slice(-1000);
+}
+
 /** A new product's state: proposed now. */
 export function proposedState(spec: ProductSpec, at: string): CarriedState {
   return {
@@ -213,7 +237,14 @@ export function statusOf(
   state: CarriedState,
   governance: DomainGovernance | undefined,
 ): ProductStatus {
-  const { deadlineAt, nextReminderAt: _next, publishedStage: _published, ...rest } = state;
+  const {
+    deadlineAt,
+    nextReminderAt: _next,
+    publishedStage: _published,
+    approvalProofs: _proofs,
+    usedNonces: _nonces,
+    ...rest
+  } = state;
   return {
     ...rest,
     productId,

@@ -97,6 +97,7 @@ const rules: { readonly [K in ProductEvent['kind']]: Rule<K> } = {
         spec: event.spec,
         revision: state.revision + 1,
         approvals: [],
+        approvalProofs: undefined,
         lastError: undefined,
         sqlProblems: [],
       },
@@ -229,7 +230,8 @@ function reviewed(
   switch (event.action) {
     case 'approve': {
       const approved = { ...state, approvals: [...state.approvals, by] };
-      const changes = { approvals: approved.approvals };
+      const proofs = event.proof ? [...(state.approvalProofs ?? []), event.proof] : undefined;
+      const changes = { approvals: approved.approvals, ...(proofs ? { approvalProofs: proofs } : {}) };
       if (standingApprovals(approved, context.governance) >= requiredApprovalsOf(context.governance))
         return moveTo(state, Stage.provisioning, decision, changes, context);
       return stay(state, decision, changes);

@@ -1,10 +1,12 @@
-import { createPrivateKey, generateKeyPairSync, sign } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import type { ApprovalSignature, SignedApproval, TrustedKey } from '../domain/approval-signing';
-import { approvalSigningBytes, trustedKeySchema } from '../domain/approval-signing';
+import type { ApprovalSignature, BoundAct, TrustedKey } from '../domain/approval-signing';
+import { signingBytes, trustedKeySchema } from '../domain/approval-signing';
+import { boundAct } from '../domain/permissions';
+import type { ProductSpec } from '../domain/spec';
 import { MeshloopError } from '../domain/errors';
 
 /**
@@ -17,13 +19,19 @@ export type SigningKey = Readonly<{ trusted: TrustedKey; privateKey: KeyObject }
 const keyFileSchema = z.strictObject({
   id: z.string(),
   approver: z.string().optional(),
+  operator: z.string().optional(),
   slackApp: z.boolean().optional(),
   publicKey: z.string(),
   /** Ed25519 private key as JWK `d` (base64url of the 32-byte seed). */
   privateKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a base64url Ed25519 seed'),
 });
 
-export function newSigningKey(owner: { id: string; approver?: string; slackApp?: boolean }): {
+export function newSigningKey(owner: {
+  id: string;
+  approver?: string;
+  operator?: string;
+  slackApp?: boolean;
+}): {
   key: SigningKey;
   fileText: string;
 } {
@@ -34,6 +42,7 @@ export function newSigningKey(owner: { id: string; approver?: string; slackApp?:
     id: owner.id,
     publicKey: Buffer.from(jwk.x, 'base64url').toString('hex'),
     ...(owner.approver !== undefined ? { approver: owner.approver } : {}),
+    ...(owner.operator !== undefined ? { operator: owner.operator } : {}),
     ...(owner.slackApp ? { slackApp: true } : {}),
   });
   const fileText = JSON.stringify({ ...trusted, privateKey: jwk.d }, null, 2) + '\n';
@@ -66,21 +75,40 @@ export async function loadSigningKey(file: string): Promise<SigningKey> {
   return { trusted, privateKey };
 }
 
-/** Sign an approval at `at` (now by default). */
-export function signApproval(
+/** Sign an act (v2) at `at` (now by default), with a fresh nonce: the signature is usable once. */
+export function signAct(key: SigningKey, act: BoundAct, at: Date = new Date()): ApprovalSignature {
+  const signedAt = at.toISOString();
+  const nonce = randomBytes(16).toString('hex');
+  const signature = sign(null, signingBytes({ ...act, nonce, at: signedAt }), key.privateKey);
+  return { version: 2, keyId: key.trusted.id, at: signedAt, nonce, signature: signature.toString('hex') };
+}
+
+/**
+ * Sign an act on a product as its status shows it: the spec shown (its content hash), its revision
+ * and its lifetime. A review (`approval`) or an operator's act or amendment (`act`); `detail` is the
+ * amended spec's hash, or `force` for a forced retirement.
+ */
+export function signForProduct(
   key: SigningKey,
-  approval: Omit<SignedApproval, 'at'>,
+  status: { spec: ProductSpec; revision: number; lifetime?: string },
+  act: Pick<BoundAct, 'kind' | 'action' | 'by'> & { detail?: string },
   at: Date = new Date(),
 ): ApprovalSignature {
-  const signedAt = at.toISOString();
-  const signature = sign(null, approvalSigningBytes({ ...approval, at: signedAt }), key.privateKey);
-  return { keyId: key.trusted.id, at: signedAt, signature: signature.toString('hex') };
+  if (!status.lifetime) {
+    throw new MeshloopError(
+      'CannotSign',
+      "the product's workflow does not report its lifetime (a worker older than this meshloop); upgrade the worker and sign again",
+      false,
+    );
+  }
+  return signAct(key, boundAct(status, { lifetime: status.lifetime }, act), at);
 }
 
 /** The lines to add under `approvals.keys` in mesh.yaml for this key. */
 export function meshYamlEntry(trusted: TrustedKey): string {
   const lines = [`    - id: ${trusted.id}`, `      publicKey: ${trusted.publicKey}`];
   if (trusted.approver !== undefined) lines.push(`      approver: ${trusted.approver}`);
+  if (trusted.operator !== undefined) lines.push(`      operator: ${trusted.operator}`);
   if (trusted.slackApp) lines.push('      slackApp: true');
   return lines.join('\n');
 }

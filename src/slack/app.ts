@@ -17,7 +17,7 @@ import { ownValue } from '../domain/records';
 import { workflowIdOf } from '../domain/spec';
 import type { Logger } from '../log';
 import type { SigningKey } from '../signing/keys';
-import { signApproval } from '../signing/keys';
+import { signForProduct } from '../signing/keys';
 import type { ReviewAction } from '../../workflows/definitions';
 import { getStatusQuery, reviewUpdate } from '../../workflows/definitions';
 
@@ -178,8 +178,9 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
         );
         return;
       }
+      // Signed over what the message shows (this revision) and the spec the product holds at it.
       const signature = options.signingKey
-        ? signApproval(options.signingKey, { ...target, action, approver })
+        ? signForProduct(options.signingKey, status, { kind: 'approval', action, by: approver })
         : undefined;
       const after = await handle.executeUpdate(reviewUpdate, {
         args: [

@@ -1,61 +1,130 @@
 import assert from 'node:assert/strict';
-import type { ApprovalSigning } from '../../src/domain/approval-signing';
+import { sign } from 'node:crypto';
+import type { ApprovalSigning, BoundAct } from '../../src/domain/approval-signing';
 import {
   approvalAuthentication,
   approvalSigningBytes,
-  checkApprovalSignature,
+  checkSignature,
+  signingBytes,
   signingOff,
+  specHashOf,
 } from '../../src/domain/approval-signing';
 import { governanceOf } from '../../src/domain/governance';
 import { parseMeshConfig } from '../../src/domain/mesh-config';
 import { approverMessageSchema, parseMessage, reviewRequestSchema } from '../../src/domain/messages';
-import { newSigningKey, signApproval } from '../../src/signing/keys';
+import { newSigningKey, signAct } from '../../src/signing/keys';
 
 describe('approval signing', () => {
   const alice = newSigningKey({ id: 'alice-1', approver: 'alice' }).key;
   const slack = newSigningKey({ id: 'slack-app', slackApp: true }).key;
-  const signing: ApprovalSigning = { mode: 'required', keys: [alice.trusted, slack.trusted] };
-  const fields = { productId: 'orders.daily', revision: 3, action: 'approve', approver: 'alice' };
+  const olga = newSigningKey({ id: 'olga-ops', operator: 'olga' }).key;
+  const signing: ApprovalSigning = { mode: 'required', keys: [alice.trusted, slack.trusted, olga.trusted] };
+  const fields: BoundAct = {
+    kind: 'approval',
+    productId: 'orders.daily',
+    lifetime: 'run-1',
+    revision: 3,
+    specHash: specHashOf({ name: 'daily' }),
+    action: 'approve',
+    by: 'alice',
+    detail: '',
+  };
   const now = Date.parse('2026-12-01T00:00:00Z');
   const at = new Date(now - 60_000);
+  const fresh = { nowMs: now };
 
   it('verifies (with the pure-JS verifier) what Node signed, and nothing else', () => {
-    assert.deepEqual(checkApprovalSignature(signing, fields, signApproval(alice, fields, at), now), {
+    const signature = signAct(alice, fields, at);
+    assert.deepEqual(checkSignature(signing, fields, signature, fresh), {
       ok: true,
       key: alice.trusted,
+      nonce: signature.nonce,
     });
-    const signature = signApproval(alice, fields, at);
     for (const changed of [
       { ...fields, productId: 'orders.other' },
       { ...fields, revision: 4 },
       { ...fields, action: 'reject' },
+      { ...fields, lifetime: 'run-2' },
+      { ...fields, specHash: specHashOf({ name: 'other' }) },
+      { ...fields, detail: 'force' },
+      { ...fields, kind: 'act' as const, by: 'alice' },
     ]) {
-      const check = checkApprovalSignature(signing, changed, signature, now);
+      const check = checkSignature(signing, changed, signature, fresh);
       assert.equal(check.ok, false, JSON.stringify(changed));
     }
-    const tampered = { ...signature, at: new Date(now).toISOString() };
-    assert.equal(checkApprovalSignature(signing, fields, tampered, now).ok, false);
+    assert.equal(
+      checkSignature(signing, fields, { ...signature, at: new Date(now).toISOString() }, fresh).ok,
+      false,
+    );
+    assert.equal(checkSignature(signing, fields, { ...signature, nonce: '0'.repeat(32) }, fresh).ok, false);
+    const used = checkSignature(signing, fields, signature, {
+      ...fresh,
+      isUsed: (n) => n === signature.nonce,
+    });
+    assert.equal(used.ok, false);
+    assert.match(used.ok ? '' : used.reason, /used already/);
   });
 
-  it('refuses unsigned, malformed, stale and unknown-key approvals with a reason; passes all when off', () => {
+  it('spec hashes are canonical: key order does not matter, content does', () => {
+    assert.equal(
+      specHashOf({ a: 1, b: [1, { c: 'x', d: undefined }] }),
+      specHashOf({ b: [1, { c: 'x' }], a: 1 }),
+    );
+    assert.notEqual(specHashOf({ a: 1 }), specHashOf({ a: 2 }));
+    assert.match(specHashOf({}), /^[0-9a-f]{64}$/);
+  });
+
+  it('refuses unsigned, malformed, stale, unknown-key and v1 signatures with a reason; passes all when off', () => {
+    const v1 = { keyId: 'alice-1', at: at.toISOString(), signature: 'ab'.repeat(64) };
     const refusals = [
-      checkApprovalSignature(signing, fields, undefined, now),
-      checkApprovalSignature(signing, fields, { keyId: 'alice-1', at: 'x', signature: 'zz' }, now),
-      checkApprovalSignature(signing, fields, signApproval(alice, fields, new Date(now - 11 * 60_000)), now),
-      checkApprovalSignature(signing, fields, { ...signApproval(alice, fields, at), keyId: 'bob-1' }, now),
+      checkSignature(signing, fields, undefined, fresh),
+      checkSignature(signing, fields, { keyId: 'alice-1', at: 'x', signature: 'zz' }, fresh),
+      checkSignature(signing, fields, signAct(alice, fields, new Date(now - 11 * 60_000)), fresh),
+      checkSignature(signing, fields, { ...signAct(alice, fields, at), keyId: 'bob-1' }, fresh),
+      checkSignature(signing, fields, v1, fresh),
     ];
     assert.deepEqual(
       refusals.map((r) => (r.ok ? 'ok' : r.type)),
-      ['SignatureRequired', 'InvalidSignature', 'InvalidSignature', 'InvalidSignature'],
+      ['SignatureRequired', 'InvalidSignature', 'InvalidSignature', 'InvalidSignature', 'InvalidSignature'],
     );
-    assert.deepEqual(checkApprovalSignature(signingOff, fields, undefined, now), { ok: true });
+    assert.match(refusals[4]!.ok ? '' : refusals[4]!.reason, /old format \(v1\)/);
+    assert.deepEqual(checkSignature(signingOff, fields, undefined, fresh), { ok: true });
   });
 
-  it('an approver key signs for its approver only; the Slack key for anyone, recorded as slack', () => {
-    const forBob = { ...fields, approver: 'bob' };
-    assert.equal(checkApprovalSignature(signing, forBob, signApproval(alice, forBob, at), now).ok, false);
-    const bySlack = signApproval(slack, forBob, at);
-    assert.equal(checkApprovalSignature(signing, forBob, bySlack, now).ok, true);
+  it('v1 signatures verify only where a recorded run accepted them (acceptV1), and only for reviews', () => {
+    const v1Fields = { productId: fields.productId, revision: 3, action: 'approve', approver: 'alice' };
+    const signedAt = at.toISOString();
+    const v1 = {
+      keyId: 'alice-1',
+      at: signedAt,
+      signature: sign(null, approvalSigningBytes({ ...v1Fields, at: signedAt }), alice.privateKey).toString(
+        'hex',
+      ),
+    };
+    assert.equal(checkSignature(signing, fields, v1, { ...fresh, acceptV1: true }).ok, true);
+    assert.equal(checkSignature(signing, fields, v1, fresh).ok, false);
+    assert.equal(
+      checkSignature(signing, { ...fields, kind: 'act', action: 'retire' }, v1, { ...fresh, acceptV1: true })
+        .ok,
+      false,
+    );
+  });
+
+  it('an approver key signs reviews for its approver only; the Slack key for anyone; an operator key acts only', () => {
+    const forBob = { ...fields, by: 'bob' };
+    assert.equal(checkSignature(signing, forBob, signAct(alice, forBob, at), fresh).ok, false);
+    const bySlack = signAct(slack, forBob, at);
+    assert.equal(checkSignature(signing, forBob, bySlack, fresh).ok, true);
+    const retire = { ...fields, kind: 'act' as const, action: 'retire', by: 'olga' };
+    assert.equal(checkSignature(signing, retire, signAct(olga, retire, at), fresh).ok, true);
+    const approveAsOlga = { ...fields, by: 'olga' };
+    assert.equal(checkSignature(signing, approveAsOlga, signAct(olga, approveAsOlga, at), fresh).ok, false);
+    const retireAsAlice = { ...retire, by: 'alice' };
+    const byApproverKey = checkSignature(signing, retireAsAlice, signAct(alice, retireAsAlice, at), fresh);
+    assert.equal(byApproverKey.ok, false);
+    assert.doesNotMatch(byApproverKey.ok ? '' : byApproverKey.reason, /alice|olga|bob/i);
+    const amend = { ...fields, kind: 'act' as const, action: 'amend', detail: specHashOf({ x: 1 }) };
+    assert.equal(checkSignature(signing, amend, signAct(alice, amend, at), fresh).ok, true);
     assert.deepEqual(approvalAuthentication(signing, { via: 'cli', signature: bySlack }, 'ui'), {
       via: 'slack',
       keyId: 'slack-app',
@@ -63,11 +132,9 @@ describe('approval signing', () => {
     assert.deepEqual(approvalAuthentication(signingOff, { via: 'nonsense' }, 'ui'), { via: 'ui' });
   });
 
-  it('signs the approver name as the workflow compares it (trimmed, lower case)', () => {
-    assert.deepEqual(
-      approvalSigningBytes({ ...fields, approver: ' Alice ', at: 'T' }),
-      approvalSigningBytes({ ...fields, approver: 'alice', at: 'T' }),
-    );
+  it('signs the name as the workflow compares it (trimmed, lower case)', () => {
+    const signed = { ...fields, nonce: 'n', at: 'T' };
+    assert.deepEqual(signingBytes({ ...signed, by: ' Alice ' }), signingBytes({ ...signed, by: 'alice' }));
   });
 
   it('mesh.yaml: signing off by default; keys validated; duplicate ids refused', () => {
@@ -115,7 +182,7 @@ describe('approval signing', () => {
   });
 
   it('message schemas accept via and signature, and refuse a malformed proof', () => {
-    const signature = signApproval(alice, fields, at);
+    const signature = signAct(alice, fields, at);
     const review = { action: 'approve', by: 'alice', via: 'cli', signature };
     assert.deepEqual(parseMessage(reviewRequestSchema, review), { ok: true, value: review });
     assert.ok(parseMessage(approverMessageSchema, { by: 'alice', via: 'slack', signature }).ok);

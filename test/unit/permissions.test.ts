@@ -16,6 +16,7 @@ import { proposedState } from '../../src/domain/product-state';
 import { rawSpec, validSpec } from '../helpers/specs';
 
 const now = Date.parse('2026-01-01T00:00:00Z');
+const ctx = { lifetime: 'run-1', now, hardened: true };
 
 const governance: DomainGovernance = {
   domain: 'orders',
@@ -38,23 +39,26 @@ function stateIn(stage: Stage, changes: Partial<CarriedState> = {}): CarriedStat
 describe('permissions: who may do what to a product, now', () => {
   it('refuses everything until mesh.yaml was read', () => {
     const state = stateIn('awaitingApproval');
-    assert.equal(reviewRefusal(state, undefined, { action: 'approve', by: 'bob' }, now), notReady);
-    assert.equal(amendRefusal(state, undefined, { by: 'alice', spec: rawSpec() }), notReady);
-    assert.equal(productOperatorRefusal(state, undefined, { by: 'ops' }, operatorActs.deprecate), notReady);
+    assert.equal(reviewRefusal(state, undefined, { action: 'approve', by: 'bob' }, ctx), notReady);
+    assert.equal(amendRefusal(state, undefined, { by: 'alice', spec: rawSpec() }, ctx), notReady);
+    assert.equal(
+      productOperatorRefusal(state, undefined, { by: 'ops' }, operatorActs.deprecate, ctx),
+      notReady,
+    );
   });
 
   it('lets an approver (any case) approve while awaiting approval, once', () => {
     const state = stateIn('awaitingApproval');
-    assert.equal(reviewRefusal(state, governance, { action: 'approve', by: ' bob ' }, now), undefined);
+    assert.equal(reviewRefusal(state, governance, { action: 'approve', by: ' bob ' }, ctx), undefined);
     assert.equal(
-      reviewRefusal(state, governance, { action: 'approve', by: 'mallory' }, now)?.type,
+      reviewRefusal(state, governance, { action: 'approve', by: 'mallory' }, ctx)?.type,
       'NotAnApprover',
     );
     const again = reviewRefusal(
       { ...state, approvals: ['Bob'] },
       governance,
       { action: 'approve', by: 'bob' },
-      now,
+      ctx,
     );
     assert.equal(again?.type, 'DuplicateApproval');
     assert.match(again?.message ?? '', /1 more approval/);
@@ -65,15 +69,15 @@ describe('permissions: who may do what to a product, now', () => {
       decisions: [{ by: 'bob', action: 'approve', at: 't', revision: 1, stage: 'provisioning' }],
     });
     assert.equal(
-      reviewRefusal(approved, governance, { action: 'approve', by: 'Bob' }, now)?.type,
+      reviewRefusal(approved, governance, { action: 'approve', by: 'Bob' }, ctx)?.type,
       'DuplicateApproval',
     );
     assert.equal(
-      reviewRefusal(approved, governance, { action: 'approve', by: 'carol' }, now)?.type,
+      reviewRefusal(approved, governance, { action: 'approve', by: 'carol' }, ctx)?.type,
       'WrongStage',
     );
     assert.equal(
-      reviewRefusal(approved, governance, { action: 'reject', by: 'carol' }, now)?.type,
+      reviewRefusal(approved, governance, { action: 'reject', by: 'carol' }, ctx)?.type,
       'WrongStage',
     );
   });
@@ -81,14 +85,14 @@ describe('permissions: who may do what to a product, now', () => {
   it('takes change requests on running products, with an amended spec only there', () => {
     for (const stage of ['awaitingApproval', 'changesRequested', 'active', 'degraded'] as const)
       assert.equal(
-        reviewRefusal(stateIn(stage), governance, { action: 'requestChanges', by: 'bob' }, now),
+        reviewRefusal(stateIn(stage), governance, { action: 'requestChanges', by: 'bob' }, ctx),
         undefined,
       );
     const state = stateIn('awaitingApproval');
     const withSpec = { by: 'bob', amendedSpec: rawSpec({ description: 'Revenue, amended.' }) };
-    assert.equal(reviewRefusal(state, governance, { action: 'requestChanges', ...withSpec }, now), undefined);
+    assert.equal(reviewRefusal(state, governance, { action: 'requestChanges', ...withSpec }, ctx), undefined);
     assert.equal(
-      reviewRefusal(state, governance, { action: 'approve', ...withSpec }, now)?.type,
+      reviewRefusal(state, governance, { action: 'approve', ...withSpec }, ctx)?.type,
       'InvalidRequest',
     );
   });
@@ -96,10 +100,10 @@ describe('permissions: who may do what to a product, now', () => {
   it('lets the owner, the proposer or an approver amend when changes are requested', () => {
     const state = stateIn('changesRequested');
     const spec = rawSpec({ description: 'Revenue, amended.' });
-    assert.equal(amendRefusal(state, governance, { by: 'alice', spec }), undefined);
-    assert.equal(amendRefusal(state, governance, { by: 'carol', spec }), undefined);
-    assert.equal(amendRefusal(state, governance, { by: 'mallory', spec })?.type, 'NotAllowed');
-    assert.equal(amendRefusal(stateIn('active'), governance, { by: 'alice', spec })?.type, 'WrongStage');
+    assert.equal(amendRefusal(state, governance, { by: 'alice', spec }, ctx), undefined);
+    assert.equal(amendRefusal(state, governance, { by: 'carol', spec }, ctx), undefined);
+    assert.equal(amendRefusal(state, governance, { by: 'mallory', spec }, ctx)?.type, 'NotAllowed');
+    assert.equal(amendRefusal(stateIn('active'), governance, { by: 'alice', spec }, ctx)?.type, 'WrongStage');
   });
 
   it('refuses an amendment that is invalid, renames the product or breaks a policy', () => {
@@ -153,31 +157,31 @@ describe('permissions: who may do what to a product, now', () => {
   it('lets operators act in the stages each act applies in', () => {
     const ops = { by: 'ops' };
     assert.equal(
-      productOperatorRefusal(stateIn('failed'), governance, ops, operatorActs.retryProvisioning),
+      productOperatorRefusal(stateIn('failed'), governance, ops, operatorActs.retryProvisioning, ctx),
       undefined,
     );
     assert.equal(
-      productOperatorRefusal(stateIn('active'), governance, ops, operatorActs.retryProvisioning)?.type,
+      productOperatorRefusal(stateIn('active'), governance, ops, operatorActs.retryProvisioning, ctx)?.type,
       'WrongStage',
     );
     assert.equal(
-      productOperatorRefusal(stateIn('degraded'), governance, ops, operatorActs.redeploy),
+      productOperatorRefusal(stateIn('degraded'), governance, ops, operatorActs.redeploy, ctx),
       undefined,
     );
     assert.equal(
-      productOperatorRefusal(stateIn('active'), governance, ops, operatorActs.deprecate),
+      productOperatorRefusal(stateIn('active'), governance, ops, operatorActs.deprecate, ctx),
       undefined,
     );
     assert.equal(
-      productOperatorRefusal(stateIn('deprecated'), governance, ops, operatorActs.retire),
+      productOperatorRefusal(stateIn('deprecated'), governance, ops, operatorActs.retire, ctx),
       undefined,
     );
     assert.equal(
-      productOperatorRefusal(stateIn('proposed'), governance, ops, operatorActs.retire)?.type,
+      productOperatorRefusal(stateIn('proposed'), governance, ops, operatorActs.retire, ctx)?.type,
       'WrongStage',
     );
     assert.equal(
-      productOperatorRefusal(stateIn('active'), governance, { by: 'bob' }, operatorActs.retire)?.type,
+      productOperatorRefusal(stateIn('active'), governance, { by: 'bob' }, operatorActs.retire, ctx)?.type,
       'NotAnOperator',
     );
   });

@@ -17,7 +17,17 @@ export function applyOperatorAct(
 /** Retire: refused while active products still read this one, unless forced. */
 export async function retire(product: Product, request: RetireRequest): Promise<void> {
   await product.readGovernance();
-  throwIf(productOperatorRefusal(product.state, product.governance, request, operatorActs.retire));
+  throwIf(
+    productOperatorRefusal(
+      product.state,
+      product.governance,
+      request,
+      operatorActs.retire,
+      product.signatureContext(),
+    ),
+  );
+  // Spent before the catalog is asked: the same signature cannot retire twice meanwhile.
+  product.spend(request.signature);
   if (!request.force) {
     const dependants = await housekeeping.findActiveDependants({ productId: product.productId });
     if (dependants.length > 0) {

@@ -2,7 +2,15 @@ import * as wf from '@temporalio/workflow';
 import type { DomainGovernance, Refusal } from '../../src/domain/governance';
 import type { Stage } from '../../src/domain/lifecycle';
 import type { CarriedState, ProductStatus } from '../../src/domain/product-state';
-import { decisionCountOf, proposedState, recordIgnored, statusOf } from '../../src/domain/product-state';
+import {
+  decisionCountOf,
+  proposedState,
+  recordIgnored,
+  rememberNonce,
+  statusOf,
+} from '../../src/domain/product-state';
+import { signatureWindowMs, v2SignatureOf } from '../../src/domain/approval-signing';
+import type { SignatureContext } from '../../src/domain/permissions';
 import type { Observed, Outcome, ProductEvent } from '../../src/domain/product-events';
 import { applyOutcome, decide } from '../../src/domain/transitions';
 import { meshloopSearchAttributes } from '../../src/domain/search-attributes';
@@ -41,9 +49,27 @@ export class Product {
   governance: DomainGovernance | undefined;
   private reading: Promise<DomainGovernance> | undefined;
 
-  constructor(input: CheckedStart) {
+  /** The product's lifetime: its workflow chain's first run id (Temporal's, not the input's). */
+  readonly lifetime: string;
+  /** False only when replaying a run recorded before signatures bound the spec and lifetime. */
+  readonly hardened: boolean;
+
+  constructor(input: CheckedStart, run: { lifetime: string; hardened: boolean }) {
     this.state = input.carried ?? proposedState(input.spec, nowIso());
     this.productId = productIdOf(this.state.spec);
+    this.lifetime = run.lifetime;
+    this.hardened = run.hardened;
+  }
+
+  /** What signatures are checked against now. */
+  signatureContext(): SignatureContext {
+    return { lifetime: this.lifetime, now: Date.now(), hardened: this.hardened };
+  }
+
+  /** A signature was taken: its nonce is remembered so it cannot be taken again. */
+  spend(signature: unknown): void {
+    const v2 = v2SignatureOf(signature);
+    if (v2) rememberNonce(this.state, v2.nonce, v2.at, Date.now(), signatureWindowMs);
   }
 
   get stage(): Stage {
@@ -64,7 +90,7 @@ export class Product {
   }
 
   status(): ProductStatus {
-    return statusOf(this.productId, this.state, this.governance);
+    return { ...statusOf(this.productId, this.state, this.governance), lifetime: this.lifetime };
   }
 
   /** Read mesh.yaml now; concurrent decisions share one read. */
@@ -77,11 +103,10 @@ export class Product {
   }
 
   /** At start: wait until mesh.yaml is readable (a broken file holds the product, it does not fail it). */
-  async loadGovernance(): Promise<void> {
+  async loadGovernance(): Promise<DomainGovernance> {
     for (;;) {
       try {
-        await this.readGovernance();
-        return;
+        return await this.readGovernance();
       } catch (error) {
         wf.log.warn('mesh.yaml unreadable; trying again in a minute', {
           productId: this.productId,

@@ -1,5 +1,5 @@
 import * as wf from '@temporalio/workflow';
-import { approvalAuthentication } from '../../src/domain/approval-signing';
+import { approvalAuthentication, v2SignatureOf } from '../../src/domain/approval-signing';
 import { samePerson, Stage } from '../../src/domain/lifecycle';
 import type { ReviewRequest } from '../../src/domain/messages';
 import { approverMessageSchema, claimedSender, parseMessage } from '../../src/domain/messages';
@@ -19,7 +19,14 @@ export function review(product: Product, request: ReviewRequest): void {
   // Unlabelled messages are taken as typed into the Temporal UI; the CLI and Slack say `via`.
   const how = approvalAuthentication(approvalSigningOf(product.governance), request, 'ui');
   const { action, by, comment } = request;
-  product.report({ kind: 'reviewed', action, by, comment, ...how });
+  // A signed approval's signature is kept, to verify it again in every later run.
+  const v2 = product.hardened && how.keyId !== undefined ? v2SignatureOf(request.signature) : undefined;
+  const proof =
+    v2 && action === 'approve'
+      ? { by: by.trim(), keyId: v2.keyId, at: v2.at, nonce: v2.nonce, signature: v2.signature }
+      : undefined;
+  product.spend(request.signature);
+  product.report({ kind: 'reviewed', action, by, comment, ...how, ...(proof ? { proof } : {}) });
   if (request.action === 'requestChanges' && request.amendedSpec !== undefined)
     amend(product, by, request.amendedSpec, 'amended with the change request');
 }
@@ -46,7 +53,7 @@ export async function onReviewSignal(
         `mesh.yaml could not be read: ${describeActivityFailure(error).message}`,
       );
     }
-    const refusal = reviewRefusal(product.state, product.governance, request, Date.now());
+    const refusal = reviewRefusal(product.state, product.governance, request, product.signatureContext());
     if (refusal) product.ignore(request.by, action, refusal.message);
     else review(product, request);
   } catch (error) {
