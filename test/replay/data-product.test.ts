@@ -32,6 +32,8 @@ describe('dataProductWorkflow replays its recorded histories', function () {
       'continue-as-new-first-run',
       // Approval signing and Slack, and products recorded before them (still running somewhere).
       'signed-approvals',
+      // v2 signatures (spec hash, lifetime, nonce): a run from carried state that verifies it.
+      'signed-approvals-v2',
       'slack-approval',
       'slack-reminders-expiry',
       'pre-signing-continue-as-new-last-run',

@@ -202,10 +202,7 @@ describe('dataProductWorkflow treats every input as untrusted (real Temporal ser
       fakes.mesh.approvers = ['bob']; // alice removed from mesh.yaml while the product waits
       await handle.signal(approveSignal, { by: 'alice' });
       const ignored = await waitForStatus(handle, (s) => s.ignored.length === 1);
-      assert.match(
-        ignored.ignored[0]?.reason ?? '',
-        /the sender is not an approver of domain orders$/,
-      );
+      assert.match(ignored.ignored[0]?.reason ?? '', /the sender is not an approver of domain orders$/);
       // The update's validator still knows the old list; its handler reads mesh.yaml again and refuses.
       const viaUpdate = await refusal(
         handle.executeUpdate(reviewUpdate, { args: [{ action: 'approve', by: 'alice' }] }),
