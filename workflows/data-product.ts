@@ -8,7 +8,7 @@ import {
   retireRequestSchema,
   reviewRequestSchema,
 } from '../src/domain/messages';
-import { carriedStateRefusal } from '../src/domain/carried-check';
+import { carriedStateRefusal, withoutLapsedApprovals } from '../src/domain/carried-check';
 import { amendRefusal, operatorActs, productOperatorRefusal, reviewRefusal } from '../src/domain/permissions';
 import type { DataProductInput, ProductStatus } from './definitions';
 import {
@@ -119,7 +119,10 @@ async function begin(start: CheckedStart, lifetime: string): Promise<Product> {
     return product;
   }
   const governance = await product.loadGovernance();
-  if (start.carried) throwIf(carriedStateRefusal(product.state, governance, product.lifetime));
+  if (start.carried) {
+    product.state = withoutLapsedApprovals(product.state, governance);
+    throwIf(carriedStateRefusal(product.state, governance, product.lifetime));
+  }
   registerHandlers(product);
   product.upsertAllSearchAttributes();
   return product;

@@ -67,6 +67,20 @@ export function carriedStateRefusal(
   return foreignJob(state, productId);
 }
 
+/**
+ * A product still waiting for approvals keeps only those by approvers `mesh.yaml` lists now (an
+ * approval by someone since removed stops counting, as at every decision); a stage only approval
+ * reaches keeps them all, so that `carriedStateRefusal` judges the claim as made.
+ */
+export function withoutLapsedApprovals(state: CarriedState, governance: DomainGovernance): CarriedState {
+  if (approvedStages.has(state.stage)) return state;
+  const approvers = approversOf(governance);
+  const approvals = state.approvals.filter((name) => isApprover(approvers, name));
+  if (approvals.length === state.approvals.length) return state;
+  const proofs = state.approvalProofs?.filter((proof) => isApprover(approvers, proof.by));
+  return { ...state, approvals, ...(proofs ? { approvalProofs: proofs } : {}) };
+}
+
 function distinct(names: readonly string[]): string[] {
   const kept: string[] = [];
   for (const name of names) if (!kept.some((k) => samePerson(k, name))) kept.push(name);

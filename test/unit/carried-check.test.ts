@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { ApprovalProof, ApprovalSigning } from '../../src/domain/approval-signing';
 import { signingOff } from '../../src/domain/approval-signing';
-import { carriedStateRefusal } from '../../src/domain/carried-check';
+import { carriedStateRefusal, withoutLapsedApprovals } from '../../src/domain/carried-check';
 import type { DomainGovernance } from '../../src/domain/governance';
 import type { Stage } from '../../src/domain/lifecycle';
 import { boundAct } from '../../src/domain/permissions';
@@ -72,6 +72,15 @@ describe('carried state is verified at every run start', () => {
       lifetime,
     );
     assert.match(twice?.message ?? '', /listed twice/);
+    // Still waiting: an approval by someone since removed from mesh.yaml stops counting (dropped).
+    const waiting = carried('awaitingApproval', ['carol', 'alice']);
+    assert.deepEqual(withoutLapsedApprovals(waiting, governance()).approvals, ['alice']);
+    const approved = carried('provisioning', ['carol', 'alice']);
+    assert.equal(
+      withoutLapsedApprovals(approved, governance()),
+      approved,
+      'an approved stage is judged as claimed',
+    );
     for (const stage of ['provisioning', 'degraded', 'failed', 'deprecated'] as const)
       assert.ok(carriedStateRefusal(carried(stage, []), governance(), lifetime), stage);
   });
