@@ -101,12 +101,14 @@ describe('approvals with signing required, end to end (real platform, worker, Sl
     const app = newSigningKey({ id: 'slack-app', slackApp: true });
     await writeSigningKeyFile(path.join(workDir, 'alice.json'), alice.fileText);
     await writeSigningKeyFile(path.join(workDir, 'slack.json'), app.fileText);
+    const ops = newSigningKey({ id: 'ops-key', operator: 'ops' });
+    await writeSigningKeyFile(path.join(workDir, 'ops.json'), ops.fileText);
     await fs.writeFile(
       path.join(workDir, 'mesh.yaml'),
       toYaml({
-        approvals: { signing: 'required', keys: [alice.key.trusted, app.key.trusted] },
+        approvals: { signing: 'required', keys: [alice.key.trusted, app.key.trusted, ops.key.trusted] },
         slack: { users: { U0ALICE: 'alice' } },
-        domains: { orders: { approvers: ['alice', 'bob'], slackChannel: CHANNEL } },
+        domains: { orders: { approvers: ['alice', 'bob'], operators: ['ops'], slackChannel: CHANNEL } },
       }),
     );
     await slack.start();
@@ -240,12 +242,23 @@ describe('approvals with signing required, end to end (real platform, worker, Sl
     assert.notEqual(unsigned.code, 0);
     assert.match(unsigned.stderr, /requires signed approvals/);
     const asBob = await runCli(['approve', productId, '--by', 'bob'], cliEnv);
-    assert.match(asBob.stderr, /belongs to alice/);
+    // Refused, naming no one (not the key's holder).
+    assert.match(asBob.stderr, /the signing key may not sign this review for this sender/);
+    assert.doesNotMatch(asBob.stderr, /alice/);
 
     const signed = await runCli(['approve', productId, '--by', 'alice', '--comment', 'signed'], cliEnv);
     assert.equal(signed.code, 0, signed.stderr);
     const active = await waitFor(productId, (s) => s.stage === 'active');
     const approval = active.decisions.find((d) => d.action === 'approve');
     assert.deepEqual([approval?.by, approval?.via, approval?.keyId], ['alice', 'cli', 'alice-laptop']);
+
+    // Operator acts need an operator key: the approver's key cannot retire it; the operator's can.
+    const byApproverKey = await runCli(['retire', productId, '--by', 'ops'], cliEnv);
+    assert.notEqual(byApproverKey.code, 0);
+    assert.match(byApproverKey.stderr, /refused: the signing key may not sign this act for this sender/);
+    const opsKey = path.join(workDir, 'ops.json');
+    const retired = await runCli(['retire', productId, '--by', 'ops', '--key', opsKey], cliEnv);
+    assert.equal(retired.code, 0, retired.stderr);
+    assert.equal((await waitFor(productId, (s) => s.stage === 'retired')).stage, 'retired');
   });
 });
