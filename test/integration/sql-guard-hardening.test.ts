@@ -5,7 +5,7 @@ import { checkProductSql, checkSpecSql } from '../../src/creation/guard';
 import type { UpstreamProduct } from '../../src/creation/inputs';
 import { inputBindingsOf, upstreamFromCatalog } from '../../src/creation/inputs';
 import { guardedSessionProperties, inputStatements } from '../../src/creation/job-sql';
-import { planLineage, PlanLineageError, viewSignatureOf } from '../../src/creation/sql-plan';
+import { planLineage, viewSignatureOf } from '../../src/creation/sql-plan';
 import { tokenize } from '../../src/creation/sql-text';
 import { createSqlGuardActivities } from '../../activities/creation-guard';
 import { ensureCatalogTopic, publishCatalogRecord } from '../../src/adapters/kafka/catalog';
