@@ -179,7 +179,7 @@ async function checkInSession(
       ? `EXPLAIN INSERT INTO ${q(SINK_TABLE)} (${spec.schema.fields.map((f) => q(f.name)).join(', ')})\n` +
         `SELECT ${spec.schema.fields.map((f) => q(f.name)).join(', ')} FROM ${q(CANDIDATE_VIEW)}`
       : `EXPLAIN SELECT * FROM ${q(CANDIDATE_VIEW)}`;
-  let explained = '';
+  let explained: Awaited<ReturnType<SqlGatewaySession['execute']>> | undefined;
   try {
     if (problems.length === 0) {
       const [sink] = sinkStatements(spec, {
@@ -188,7 +188,7 @@ async function checkInSession(
       });
       await session.configure(sink!);
     }
-    explained = explainText(await session.execute(planned));
+    explained = await session.execute(planned);
   } catch (error) {
     if (!isSqlProblem(error)) throw error;
     const rowtimes = /more than one rowtime attribute column \[([^\]]*)\]/.exec(String(error.flinkMessage));
@@ -208,7 +208,7 @@ async function checkInSession(
 
   let plan: PlanLineage;
   try {
-    plan = planLineage(explained, await viewSignatures(session, inputs));
+    plan = planLineage(explainText(explained!), await viewSignatures(session, inputs));
   } catch (error) {
     if (!(error instanceof PlanLineageError) && !isSqlProblem(error)) throw error;
     const reason = error instanceof PlanLineageError ? error.message : flinkProblem(error, 'Flink');

@@ -269,12 +269,13 @@ FROM TABLE(TUMBLE(TABLE profiles, DESCRIPTOR(updated_at), INTERVAL '1' HOUR)) GR
       );
     });
 
-    it('accepts each declared masking function, also over other functions, and a filter on a personal field', async () => {
+    it('accepts each declared masking function, also over other functions, and a filter (and a sub-query in it) on a personal field', async () => {
       const result = await accepted(
         masked(
           `SELECT customer_id, SHA2(LOWER(TRIM(email)), 256) AS email, SUBSTRING(SHA2(email, 256), 1, 16) AS token,
   RIGHT(email, 4) AS tail, CAST(NULL AS STRING) AS gone
-FROM profiles WHERE email LIKE '%@example.com'`,
+FROM profiles WHERE email LIKE '%@example.com'
+  AND customer_id IN (SELECT customer_id FROM profiles WHERE country = 'NL')`,
           { email: 'hash', token: 'tokenize', tail: 'truncate', gone: 'redact' },
         ),
       );
