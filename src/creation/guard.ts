@@ -11,6 +11,7 @@ import {
   approvedSelect,
   guardedSessionProperties,
   inputStatements,
+  productInsert,
   SINK_TABLE,
   sinkStatements,
 } from './job-sql';
@@ -179,7 +180,6 @@ async function checkInSession(
       ? `EXPLAIN INSERT INTO ${q(SINK_TABLE)} (${spec.schema.fields.map((f) => q(f.name)).join(', ')})\n` +
         `SELECT ${spec.schema.fields.map((f) => q(f.name)).join(', ')} FROM ${q(CANDIDATE_VIEW)}`
       : `EXPLAIN SELECT * FROM ${q(CANDIDATE_VIEW)}`;
-  let explained: Awaited<ReturnType<SqlGatewaySession['execute']>> | undefined;
   try {
     if (problems.length === 0) {
       const [sink] = sinkStatements(spec, {
@@ -188,7 +188,7 @@ async function checkInSession(
       });
       await session.configure(sink!);
     }
-    explained = await session.execute(planned);
+    await session.execute(planned);
   } catch (error) {
     if (!isSqlProblem(error)) throw error;
     const rowtimes = /more than one rowtime attribute column \[([^\]]*)\]/.exec(String(error.flinkMessage));
@@ -208,7 +208,9 @@ async function checkInSession(
 
   let plan: PlanLineage;
   try {
-    plan = planLineage(explainText(explained!), await viewSignatures(session, inputs));
+    // Lineage from the plan of the job's own INSERT, as the job will run it.
+    const jobPlan = explainText(await session.execute(`EXPLAIN ${productInsert(spec, select)}`));
+    plan = planLineage(jobPlan, await viewSignatures(session, inputs));
   } catch (error) {
     if (!(error instanceof PlanLineageError) && !isSqlProblem(error)) throw error;
     const reason = error instanceof PlanLineageError ? error.message : flinkProblem(error, 'Flink');
