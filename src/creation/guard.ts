@@ -45,7 +45,8 @@ import { internalNamesUsed, lineageFromText, statementKindProblems, tokenize } f
  * 6. Masking, for every derivation: an output column computed from personal data (a masked output
  *    column, a topic field declared `pii`, an upstream product's personal field) must be computed
  *    through the declared masking function on every path (hash, tokenize: SHA2; truncate:
- *    LEFT/RIGHT(x, n ≤ 4); redact: a constant), and must itself be masked by the spec.
+ *    LEFT/RIGHT(x, n ≤ 4); redact: a constant; `x IS [NOT] NULL` reveals only whether there is a
+ *    value and counts as masked for every strategy), and must itself be masked by the spec.
  *
  * SQL problems are returned as sentences; a gateway that cannot be reached throws (the activity
  * retries).
@@ -308,8 +309,8 @@ const maskingExamples: Readonly<Record<string, (field: string) => string>> = {
 };
 
 const maskedBy: Readonly<Record<string, string>> = {
-  hash: 'SHA2',
-  tokenize: 'SHA2',
+  hash: 'SHA2 (or SHA256 ...)',
+  tokenize: 'SHA2 (or SHA256 ...)',
   truncate: `LEFT/RIGHT(..., n ≤ ${TRUNCATE_MAX_CHARS}) or SHA2`,
 };
 
@@ -343,15 +344,16 @@ function maskingProblems(
       ];
     }
     if (strategy === 'redact') {
-      if (column.from.length === 0) return [];
+      const kept = column.from.filter((o) => o.via !== 'nullness');
+      if (kept.length === 0) return [];
       return [
-        `sql: '${column.name}' is personal data the spec redacts, but the SQL computes it from ${names(column.from)}: write ${maskingExamples.redact!(column.name)}`,
+        `sql: '${column.name}' is personal data the spec redacts, but the SQL computes it from ${names(kept)}: write ${maskingExamples.redact!(column.name)}`,
       ];
     }
     const unmasked = column.from.filter(
       (o) =>
         personal.get(`${o.input}.${o.field}`) !== 'masked' &&
-        (o.via === 'raw' || (strategy !== 'truncate' && o.via !== 'hash')),
+        (o.via === 'raw' || (strategy !== 'truncate' && o.via === 'truncate')),
     );
     if (unmasked.length === 0) return [];
     return [

@@ -13,7 +13,8 @@
  *   grouping decide which rows flow, not what a value holds: they add no origin (see
  *   docs/trust-model.md, "out of scope").
  * - An origin is "hashed" when every path from it to the column goes through SHA2 (SHA224/256/384/
- *   512), "truncated" through LEFT/RIGHT(x, n ≤ 4); otherwise it is "raw".
+ *   512), "truncated" through LEFT/RIGHT(x, n ≤ 4), "nullness" through IS [NOT] NULL (only whether
+ *   there is a value); otherwise it is "raw". The most protective function around a path counts.
  * - What this reader does not know (a node it does not trace, a sub-query computing a value,
  *   LATERAL/correlation, MATCH_RECOGNIZE, VALUES) is refused with the reason: lineage that cannot
  *   be established is never assumed. Pure.
@@ -22,7 +23,7 @@
 export class PlanLineageError extends Error {}
 
 /** How an input field reaches an output column. */
-export type Via = 'raw' | 'hash' | 'truncate';
+export type Via = 'raw' | 'truncate' | 'hash' | 'nullness';
 export type PlanOrigin = Readonly<{ input: string; field: string; via: Via }>;
 export type PlanColumn = Readonly<{ name: string; from: readonly PlanOrigin[] }>;
 export type PlanLineage = Readonly<{ columns: readonly PlanColumn[]; inputsRead: readonly string[] }>;
@@ -192,7 +193,7 @@ export function viewSignatureOf(
 
 type Value = ReadonlySet<string>;
 const key = (via: Via, input: string, field: string) => `${via}\u0000${input}\u0000${field}`;
-const strength: Readonly<Record<Via, number>> = { raw: 0, truncate: 1, hash: 2 };
+const strength: Readonly<Record<Via, number>> = { raw: 0, truncate: 1, hash: 2, nullness: 3 };
 
 function launder(value: Value, via: Via | undefined): Value {
   if (!via) return value;
@@ -212,6 +213,8 @@ const union = (values: Iterable<Value>): Value => {
 
 /** The masking a call applies to its arguments, if it is one of the declared masking functions. */
 function maskingOf(name: string, args: readonly string[]): Via | undefined {
+  // `IS NULL(x)`, `IS NOT NULL(x)`: only whether there is a value.
+  if (name === 'NULL') return 'nullness';
   if (hashFunctions.has(name)) return 'hash';
   if ((name === 'LEFT' || name === 'RIGHT') && args.length === 2) {
     const length = /^(\d+)(:\w+)?$/.exec(args[1]!.trim());

@@ -185,7 +185,8 @@ describe('the SQL guard reads what Flink runs (real SQL Gateway)', function () {
         concat: "CONCAT(email, '')",
         coalesced: "COALESCE(email, '')",
         trimmed: 'TRIM(email)',
-        cased: "CASE WHEN email IS NULL THEN '' ELSE 'x' END",
+        cased: "CASE WHEN email LIKE '%@gmail.com' THEN 'g' ELSE 'o' END",
+        unhashed_else: 'CASE WHEN email IS NULL THEN NULL ELSE UPPER(email) END',
         piped: "SHA2(email, 256) || '/' || email",
         reversed: 'REVERSE(email)',
         long_left: 'LEFT(email, 40)',
@@ -269,14 +270,25 @@ FROM TABLE(TUMBLE(TABLE profiles, DESCRIPTOR(updated_at), INTERVAL '1' HOUR)) GR
       );
     });
 
-    it('accepts each declared masking function, also over other functions, and a filter (and a sub-query in it) on a personal field', async () => {
+    it('accepts each declared masking function (as the planner writes them too), also over other functions, a null check, and a filter (and a sub-query in it) on a personal field', async () => {
       const result = await accepted(
         masked(
           `SELECT customer_id, SHA2(LOWER(TRIM(email)), 256) AS email, SUBSTRING(SHA2(email, 256), 1, 16) AS token,
-  RIGHT(email, 4) AS tail, CAST(NULL AS STRING) AS gone
+  RIGHT(email, 4) AS tail, CAST(NULL AS STRING) AS gone,
+  CASE WHEN email IS NULL THEN CAST(NULL AS STRING) ELSE 'REDACTED' END AS flagged,
+  CASE WHEN email IS NULL THEN NULL ELSE CAST(SHA256(email) AS STRING) END AS hashed,
+  CONCAT('****', RIGHT(REGEXP_REPLACE(email, '[^0-9]', ''), 4)) AS card
 FROM profiles WHERE email LIKE '%@example.com'
   AND customer_id IN (SELECT customer_id FROM profiles WHERE country = 'NL')`,
-          { email: 'hash', token: 'tokenize', tail: 'truncate', gone: 'redact' },
+          {
+            email: 'hash',
+            token: 'tokenize',
+            tail: 'truncate',
+            gone: 'redact',
+            flagged: 'redact',
+            hashed: 'hash',
+            card: 'truncate',
+          },
         ),
       );
       assert.deepEqual(result.lineage, [
@@ -285,6 +297,9 @@ FROM profiles WHERE email LIKE '%@example.com'
         { column: 'token', from: [{ input: 'profiles', field: 'email' }] },
         { column: 'tail', from: [{ input: 'profiles', field: 'email' }] },
         { column: 'gone', from: [] },
+        { column: 'flagged', from: [{ input: 'profiles', field: 'email' }] },
+        { column: 'hashed', from: [{ input: 'profiles', field: 'email' }] },
+        { column: 'card', from: [{ input: 'profiles', field: 'email' }] },
       ]);
       // A hash is no truncation's stand-in the other way round: a tokenized column must be hashed.
       await refused(
