@@ -344,7 +344,9 @@ function maskingProblems(
       ];
     }
     if (strategy === 'redact') {
-      const kept = column.from.filter((o) => o.via !== 'nullness');
+      const kept = column.from.filter(
+        (o) => o.via !== 'nullness' && personal.get(`${o.input}.${o.field}`) !== 'masked',
+      );
       if (kept.length === 0) return [];
       return [
         `sql: '${column.name}' is personal data the spec redacts, but the SQL computes it from ${names(kept)}: write ${maskingExamples.redact!(column.name)}`,

@@ -16,6 +16,10 @@ import type { Decision, Stage } from '../../src/domain/lifecycle';
 import type { ProductSpec, ProductSpecInput } from '../../src/domain/spec';
 import { parseSpec } from '../../src/domain/spec';
 import { createLogger } from '../../src/log';
+import { planProposals } from '../../src/agents/planner';
+import { analyseProduct } from '../../src/analysis/analyst';
+import { productIdOf } from '../../src/domain/spec';
+import { demoMesh, demoProfiles } from '../helpers/demo-profiles';
 import { testPlatform } from '../helpers/platform';
 
 /**
@@ -537,5 +541,41 @@ FROM profiles WHERE email LIKE '%@example.com'
     }));
     const marked = await checkProductSql({ gateway, connectors: config.flink }, { spec, inputs: personal });
     assert.match(marked.problems.join('\n'), /'contact' is computed from personal data \(profiles\.email\)/);
+  });
+
+  it("accepts what the mesh's own planner and analyst write with personal data: masking as they write it, through product inputs", async () => {
+    const planned = planProposals(demoProfiles(), demoMesh).proposals.map((p) => p.spec);
+    const masked = planned.find((s) => productIdOf(s) === 'customers.profiles_masked')!;
+    const curated = planned.find((s) => productIdOf(s) === 'orders.orders_curated')!;
+    const joined = analyseProduct({
+      spec: curated,
+      figures: {
+        snapshotId: '1',
+        rows: 1000,
+        fields: curated.schema.fields.map((f) => ({ name: f.name, distinct: 1000, nulls: 0 })),
+        ruleHistory: {},
+        query: 'SELECT 1',
+      },
+      neighbours: [
+        {
+          spec: masked,
+          stage: 'active',
+          overlaps: [
+            { field: 'customer_id', theirField: 'customer_id', containment: 0.99, query: 'SELECT 1' },
+          ],
+        },
+      ],
+    }).proposals.map((p) => p.spec);
+    const byId = new Map([...planned, ...joined].map((s) => [productIdOf(s), s]));
+    const personal = [
+      masked,
+      ...joined.filter((s) => s.inputs.some((i) => 'product' in i && i.product === productIdOf(masked))),
+    ];
+    assert.ok(personal.length >= 2, personal.map(productIdOf).join(', '));
+    for (const spec of personal) {
+      assert.ok(spec.classification.masking.length > 0, productIdOf(spec));
+      const result = await check(spec, (id) => byId.get(id));
+      assert.deepEqual(result.problems, [], productIdOf(spec));
+    }
   });
 });
