@@ -222,7 +222,10 @@ async function checkInSession(
       columns,
     );
   }
-  const found = [...textAgainstPlan(select, inputs, plan), ...maskingProblems(spec, inputs, plan.columns)];
+  const found = [
+    ...textAgainstPlan(select, inputs, plan, columns),
+    ...maskingProblems(spec, inputs, plan.columns),
+  ];
   if (found.length > 0) return refused(found, columns);
   return { ok: true, problems: [], columns, lineage: lineageOf(plan) };
 }
@@ -268,7 +271,12 @@ function lineageOf(plan: PlanLineage): ColumnLineage[] {
  * What the plan holds that the text checks did not account for: an input read that the text does
  * not name, an origin of a column that the text's lineage does not show.
  */
-function textAgainstPlan(select: string, inputs: readonly InputBinding[], plan: PlanLineage): string[] {
+function textAgainstPlan(
+  select: string,
+  inputs: readonly InputBinding[],
+  plan: PlanLineage,
+  columns: readonly OutputColumn[],
+): string[] {
   const named = new Set(
     tokenize(select)
       .filter((t) => t.kind === 'word' || t.kind === 'quoted')
@@ -283,9 +291,13 @@ function textAgainstPlan(select: string, inputs: readonly InputBinding[], plan: 
     select,
     inputs.map((input) => ({ alias: input.alias, fields: input.fields.map((f) => f.name) })),
   );
-  if (!traced || traced.length !== plan.columns.length) return [];
-  return plan.columns.flatMap((column, i) => {
-    const shown = new Set(traced[i]!.from.map((ref) => `${ref.input}.${ref.field}`.toLowerCase()));
+  // The text's columns are in the SELECT's order, as Flink's DESCRIBE names them.
+  if (!traced || traced.length !== columns.length) return [];
+  const textFrom = new Map(columns.map((column, i) => [column.name, traced[i]!.from]));
+  return plan.columns.flatMap((column) => {
+    const from = textFrom.get(column.name);
+    if (!from) return [];
+    const shown = new Set(from.map((ref) => `${ref.input}.${ref.field}`.toLowerCase()));
     const unseen = [
       ...new Set(
         column.from
