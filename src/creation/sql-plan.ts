@@ -213,8 +213,10 @@ const union = (values: Iterable<Value>): Value => {
 
 /** The masking a call applies to its arguments, if it is one of the declared masking functions. */
 function maskingOf(name: string, args: readonly string[]): Via | undefined {
-  // `IS NULL(x)`, `IS NOT NULL(x)`: only whether there is a value.
-  if (name === 'NULL') return 'nullness';
+  // `IS NULL(x)`, `IS NOT NULL(x)` of a column as it is: only whether there is a value (not of an
+  // expression: `NULLIF(x, 'a') IS NULL` tells whether x is 'a').
+  if (name === 'NULL')
+    return /^(\$\d+|CAST\(\$\d+\)(:[\w() ,"-]+)?)$/.test(args[0]?.trim() ?? '') ? 'nullness' : undefined;
   if (hashFunctions.has(name)) return 'hash';
   if ((name === 'LEFT' || name === 'RIGHT') && args.length === 2) {
     const length = /^(\d+)(:\w+)?$/.exec(args[1]!.trim());

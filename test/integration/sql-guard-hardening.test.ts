@@ -191,6 +191,7 @@ describe('the SQL guard reads what Flink runs (real SQL Gateway)', function () {
         trimmed: 'TRIM(email)',
         cased: "CASE WHEN email LIKE '%@gmail.com' THEN 'g' ELSE 'o' END",
         unhashed_else: 'CASE WHEN email IS NULL THEN NULL ELSE UPPER(email) END',
+        one_bit: "CASE WHEN NULLIF(email, 'a@b.c') IS NULL THEN 'y' ELSE 'n' END",
         piped: "SHA2(email, 256) || '/' || email",
         reversed: 'REVERSE(email)',
         long_left: 'LEFT(email, 40)',
