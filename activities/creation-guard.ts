@@ -5,7 +5,8 @@ import { CATALOG_TOPIC } from '../src/adapters/kafka/client';
 import type { ValueSchemaLookup } from '../src/creation/avro-sql';
 import { checkSpecSql } from '../src/creation/guard';
 import type { FlinkConnectors } from '../src/creation/job-sql';
-import type { UpstreamProduct } from '../src/creation/inputs';
+import type { UpstreamLookup } from '../src/creation/inputs';
+import { upstreamFromCatalog } from '../src/creation/inputs';
 import type { ProductSpec } from '../src/domain/spec';
 import { upstreamProductsOf } from '../src/domain/catalog';
 import { CatalogView } from '../src/domain/catalog-view';
@@ -54,15 +55,16 @@ export function createSqlGuardActivities(deps: SqlGuardActivityDependencies) {
 
 /**
  * The products a spec reads, as the catalog holds them now (read only when it has product inputs):
- * the guard and the deployment resolve inputs with this one lookup.
+ * the guard and the deployment resolve inputs with this one lookup, which takes only products
+ * that are active or deprecated with their current spec approved (upstreamFromCatalog).
  */
 export async function upstreamLookupFor(
   spec: Pick<ProductSpec, 'inputs'>,
   deps: { kafka: Kafka; catalogTopic?: string; log: Logger },
-): Promise<(productId: string) => UpstreamProduct | undefined> {
+): Promise<UpstreamLookup> {
   const catalog =
     upstreamProductsOf(spec).length > 0
       ? (await readCatalog(deps.kafka, { topic: deps.catalogTopic ?? CATALOG_TOPIC, log: deps.log })).view
       : CatalogView.empty;
-  return (productId) => catalog.specOf(productId);
+  return (productId) => upstreamFromCatalog(catalog.get(productId));
 }

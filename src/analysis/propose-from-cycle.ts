@@ -3,6 +3,7 @@ import type { CatalogView } from '../domain/catalog-view';
 import { readCatalog } from '../adapters/kafka/catalog';
 import { readProposalsLedger } from '../adapters/kafka/proposals-ledger';
 import { checkSpecSql } from '../creation/guard';
+import { upstreamFromCatalog } from '../creation/inputs';
 import type { AnalysisProposals } from '../domain/analysis';
 import type { IcebergTableRef } from '../domain/materialization';
 import type { MeshConfig } from '../domain/mesh-config';
@@ -137,7 +138,7 @@ function guardOf(
     const known = verdicts.get(key);
     if (known) return known;
     const verdict = checkSpecSql({ ...cycles.deps.sqlGuard, log: cycles.deps.log }, spec, (id) =>
-      catalog.specOf(id),
+      upstreamFromCatalog(catalog.get(id)),
     ).then((result) => (result.ok ? [] : [...result.problems]));
     verdicts.set(key, verdict);
     return verdict;

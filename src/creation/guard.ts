@@ -11,12 +11,15 @@ import {
   approvedSelect,
   guardedSessionProperties,
   inputStatements,
+  productInsert,
   SINK_TABLE,
   sinkStatements,
 } from './job-sql';
-import type { UpstreamProduct } from './inputs';
+import type { UpstreamLookup } from './inputs';
 import { inputBindingsOf } from './inputs';
-import { internalNamesUsed, lineageFromText, statementKindProblems } from './sql-text';
+import type { PlanColumn, PlanLineage, ViewSignature } from './sql-plan';
+import { planLineage, PlanLineageError, TRUNCATE_MAX_CHARS, viewSignatureOf } from './sql-plan';
+import { internalNamesUsed, lineageFromText, statementKindProblems, tokenize } from './sql-text';
 
 /**
  * The SQL guard: is a product's SQL one query that reads only its approved inputs and yields
@@ -31,10 +34,19 @@ import { internalNamesUsed, lineageFromText, statementKindProblems } from './sql
  * 3. The columns are compared with the spec (names exact; types by family, below). When they
  *    match, Flink plans the job's own INSERT into the product's real sink table, which also
  *    catches what only the planner knows (an updating query into an append-only topic ...).
- * 4. A personal field the spec masks must not be a raw copy of a topic's field.
- * 5. Column lineage is read from the query text (sql-text.ts: CTEs, derived tables, window TVFs,
- *    stars), and named by Flink's output columns. Flink 1.20 exposes no column lineage through
- *    the gateway (its plans print field indexes, not origins), so the text is the source.
+ * 4. What the query reads and what each output column is computed from come from Flink's own
+ *    planner (sql-plan.ts): the logical plan of the job's INSERT, in which each input must be read
+ *    through its declared view (its subtree exactly as Flink prints it for `SELECT * FROM alias`)
+ *    and no other table is scanned. Lineage the plan reader cannot establish is a refusal.
+ * 5. The text is checked against the plan: every input the plan reads is named in the text, and
+ *    when the text's own lineage (sql-text.ts) is readable, the plan adds no origin to a column
+ *    that the text does not show (a part of the query hidden from the text, e.g. by a comment
+ *    read differently, is refused).
+ * 6. Masking, for every derivation: an output column computed from personal data (a masked output
+ *    column, a topic field declared `pii`, an upstream product's personal field) must be computed
+ *    through the declared masking function on every path (hash, tokenize: SHA2; truncate:
+ *    LEFT/RIGHT(x, n ≤ 4); redact: a constant; `x IS [NOT] NULL` reveals only whether there is a
+ *    value and counts as masked for every strategy), and must itself be masked by the spec.
  *
  * SQL problems are returned as sentences; a gateway that cannot be reached throws (the activity
  * retries).
@@ -122,7 +134,7 @@ export async function checkProductSql(
 export async function checkSpecSql(
   deps: SqlGuardDependencies,
   spec: ProductSpec,
-  lookupProduct: (productId: string) => UpstreamProduct | undefined = () => undefined,
+  lookupProduct: UpstreamLookup = () => undefined,
 ): Promise<SqlCheckResult> {
   const { bindings, problems } = inputBindingsOf(spec, lookupProduct);
   if (problems.length > 0) return refused(problems);
@@ -195,29 +207,110 @@ async function checkInSession(
   }
   if (problems.length > 0) return refused(problems, columns);
 
+  let plan: PlanLineage;
+  try {
+    // Lineage from the plan of the job's own INSERT, as the job will run it.
+    const jobPlan = explainText(await session.execute(`EXPLAIN ${productInsert(spec, select)}`));
+    plan = planLineage(jobPlan, await viewSignatures(session, inputs));
+  } catch (error) {
+    if (!(error instanceof PlanLineageError) && !isSqlProblem(error)) throw error;
+    const reason = error instanceof PlanLineageError ? error.message : flinkProblem(error, 'Flink');
+    return refused(
+      [
+        `sql: the guard cannot establish from Flink's plan what each column is computed from, so the SQL is refused: ${reason}`,
+      ],
+      columns,
+    );
+  }
+  const found = [
+    ...textAgainstPlan(select, inputs, plan, columns),
+    ...maskingProblems(spec, inputs, plan.columns),
+  ];
+  if (found.length > 0) return refused(found, columns);
+  return { ok: true, problems: [], columns, lineage: lineageOf(plan) };
+}
+
+/** The text of an EXPLAIN result (one row, one column). */
+function explainText(result: { rows: ReadonlyArray<Record<string, unknown>> }): string {
+  const [row] = result.rows;
+  const text = row ? Object.values(row)[0] : undefined;
+  if (typeof text !== 'string') throw new PlanLineageError('Flink returned no plan');
+  return text;
+}
+
+/** Each input's view as the plan shows it, from Flink in the same session. */
+async function viewSignatures(
+  session: SqlGatewaySession,
+  inputs: readonly InputBinding[],
+): Promise<ViewSignature[]> {
+  const signatures: ViewSignature[] = [];
+  for (const input of inputs) {
+    const explained = explainText(await session.execute(`EXPLAIN SELECT * FROM ${q(input.alias)}`));
+    signatures.push(
+      viewSignatureOf(explained, { alias: input.alias, fields: input.fields.map((f) => f.name) }),
+    );
+  }
+  return signatures;
+}
+
+/** Lineage as stored (catalog, workflow): input fields per column, without how they were masked. */
+function lineageOf(plan: PlanLineage): ColumnLineage[] {
+  return plan.columns.map((column) => {
+    const seen = new Set<string>();
+    const from: Array<{ input: string; field: string }> = [];
+    for (const origin of column.from) {
+      if (seen.has(`${origin.input}.${origin.field}`)) continue;
+      seen.add(`${origin.input}.${origin.field}`);
+      from.push({ input: origin.input, field: origin.field });
+    }
+    return { column: column.name, from };
+  });
+}
+
+/**
+ * What the plan holds that the text checks did not account for: an input read that the text does
+ * not name, an origin of a column that the text's lineage does not show.
+ */
+function textAgainstPlan(
+  select: string,
+  inputs: readonly InputBinding[],
+  plan: PlanLineage,
+  columns: readonly OutputColumn[],
+): string[] {
+  const named = new Set(
+    tokenize(select)
+      .filter((t) => t.kind === 'word' || t.kind === 'quoted')
+      .map((t) => (t.kind === 'word' ? t.raw : t.text).toLowerCase()),
+  );
+  const hidden = plan.inputsRead.filter((alias) => !named.has(alias.toLowerCase()));
+  if (hidden.length > 0)
+    return [
+      `sql: Flink's plan reads ${hidden.join(', ')}, which the SQL text does not show (a comment or quoting read differently?): refused`,
+    ];
   const traced = lineageFromText(
     select,
     inputs.map((input) => ({ alias: input.alias, fields: input.fields.map((f) => f.name) })),
   );
-  // Positions agree with Flink's columns when the text was read right; otherwise no lineage.
-  const lineage =
-    traced && traced.length === columns.length
-      ? columns.map((column, i) => ({
-          column: column.name,
-          from: traced[i]!.from,
-          direct: traced[i]!.direct,
-        }))
-      : undefined;
-  if (!lineage)
-    deps.log?.warn('sql guard: column lineage not readable from the SQL text', { product: spec.name });
-  const masking = lineage ? maskingProblems(spec, inputs, lineage) : [];
-  if (masking.length > 0) return refused(masking, columns);
-  return {
-    ok: true,
-    problems: [],
-    columns,
-    lineage: (lineage ?? []).map(({ column, from }) => ({ column, from })),
-  };
+  // The text's columns are in the SELECT's order, as Flink's DESCRIBE names them.
+  if (!traced || traced.length !== columns.length) return [];
+  const textFrom = new Map(columns.map((column, i) => [column.name, traced[i]!.from]));
+  return plan.columns.flatMap((column) => {
+    const from = textFrom.get(column.name);
+    if (!from) return [];
+    const shown = new Set(from.map((ref) => `${ref.input}.${ref.field}`.toLowerCase()));
+    const unseen = [
+      ...new Set(
+        column.from
+          .map((origin) => `${origin.input}.${origin.field}`)
+          .filter((ref) => !shown.has(ref.toLowerCase())),
+      ),
+    ];
+    return unseen.length === 0
+      ? []
+      : [
+          `sql: in Flink's plan the column '${column.name}' is computed from ${unseen.join(', ')}, which the SQL text does not show for it (a comment or quoting read differently?): refused`,
+        ];
+  });
 }
 
 const maskingExamples: Readonly<Record<string, (field: string) => string>> = {
@@ -227,25 +320,58 @@ const maskingExamples: Readonly<Record<string, (field: string) => string>> = {
   truncate: (f) => `RIGHT(CAST(${f} AS STRING), 4) AS ${f} (or LEFT(...))`,
 };
 
+const maskedBy: Readonly<Record<string, string>> = {
+  hash: 'SHA2 (or SHA256 ...)',
+  tokenize: 'SHA2 (or SHA256 ...)',
+  truncate: `LEFT/RIGHT(..., n ≤ ${TRUNCATE_MAX_CHARS}) or SHA2`,
+};
+
 /**
- * A personal field the spec masks must not be copied from a raw topic as it is: the product's
- * topic would hold the raw value. (A product input was masked by that product already.)
+ * Masking for every derivation (the plan's lineage): an output column computed from personal data
+ * must be masked by the spec, and computed through its masking function on every path (a field
+ * its upstream product masked already counts as masked). A column the spec masks is personal
+ * whatever it is computed from.
  */
 function maskingProblems(
   spec: ProductSpec,
   inputs: readonly InputBinding[],
-  lineage: ReadonlyArray<ColumnLineage & { direct: boolean }>,
+  columns: readonly PlanColumn[],
 ): string[] {
-  const rawTopics = new Set(
-    inputs.filter((input) => input.productId === undefined).map((input) => input.alias),
+  const personal = new Map<string, 'raw' | 'masked'>();
+  for (const input of inputs)
+    for (const field of input.fields)
+      if (field.personal) personal.set(`${input.alias}.${field.name}`, field.personal);
+  const strategies = new Map(
+    spec.classification.masking.filter((m) => m.strategy !== 'none').map((m) => [m.field, m.strategy]),
   );
-  return spec.classification.masking.flatMap((mask) => {
-    if (mask.strategy === 'none') return [];
-    const column = lineage.find((entry) => entry.column === mask.field);
-    if (!column?.direct || !column.from.some((ref) => rawTopics.has(ref.input))) return [];
-    const source = column.from.map((ref) => `${ref.input}.${ref.field}`).join(', ');
+  const names = (origins: readonly { input: string; field: string }[]) =>
+    [...new Set(origins.map((o) => `${o.input}.${o.field}`))].join(', ');
+  return columns.flatMap((column) => {
+    const strategy = strategies.get(column.name);
+    const fromPersonal = column.from.filter((o) => personal.has(`${o.input}.${o.field}`));
+    if (!strategy) {
+      if (fromPersonal.length === 0) return [];
+      return [
+        `sql: the column '${column.name}' is computed from personal data (${names(fromPersonal)}), but the spec does not mask it: personal data stays personal; mark '${column.name}' pii, add { field: ${column.name}, strategy: hash } to classification.masking and write e.g. ${maskingExamples.hash!(column.name)}`,
+      ];
+    }
+    if (strategy === 'redact') {
+      const kept = column.from.filter(
+        (o) => o.via !== 'nullness' && personal.get(`${o.input}.${o.field}`) !== 'masked',
+      );
+      if (kept.length === 0) return [];
+      return [
+        `sql: '${column.name}' is personal data the spec redacts, but the SQL computes it from ${names(kept)}: write ${maskingExamples.redact!(column.name)}`,
+      ];
+    }
+    const unmasked = column.from.filter(
+      (o) =>
+        personal.get(`${o.input}.${o.field}`) !== 'masked' &&
+        (o.via === 'raw' || (strategy !== 'truncate' && o.via === 'truncate')),
+    );
+    if (unmasked.length === 0) return [];
     return [
-      `sql: '${mask.field}' is personal data the spec masks (${mask.strategy}), but the SQL copies ${source} as it is: write e.g. ${maskingExamples[mask.strategy]?.(mask.field) ?? mask.field}`,
+      `sql: '${column.name}' is personal data the spec masks (${strategy}), but the SQL computes it from ${names(unmasked)} other than through ${maskedBy[strategy]} on every path: write e.g. ${maskingExamples[strategy]?.(column.name) ?? column.name}`,
     ];
   });
 }

@@ -241,17 +241,11 @@ export function approvedSelect(sql: string): string {
 }
 
 /**
- * The job: the product's rows into its topic, every input's rejected records into theirs. An
- * upserted product's rows need a key (it is the row's identity, and Flink makes it NOT NULL): rows
- * without one are left out of the topic. They cannot be counted in the rejected topic like input
- * records, because an updating query (a left join) cannot feed an append-only topic.
+ * The job's INSERT of the product's rows into its topic, around the approved SELECT as written.
+ * An upserted product's rows need a key (it is the row's identity, and Flink makes it NOT NULL):
+ * rows without one are left out of the topic. The SQL guard plans this very statement.
  */
-export function jobStatementSet(
-  spec: ProductSpec,
-  inputs: readonly InputBinding[],
-  sql: string,
-  avroReaders?: ReadonlyMap<string, AvroReader>,
-): string {
+export function productInsert(spec: ProductSpec, sql: string): string {
   const columns = spec.schema.fields.map((field) => q(field.name)).join(', ');
   // A sink takes at most one event-time attribute (a join yields one per side): the cast turns
   // each timestamp into a plain value.
@@ -268,8 +262,22 @@ ${approvedSelect(sql)}
   const keyless = isUpsertProduct(spec)
     ? spec.schema.key.map((field) => `${q(field)} IS NULL`).join(' OR ')
     : undefined;
+  return `INSERT INTO ${q(SINK_TABLE)} (${columns})\nSELECT ${values} FROM ${product}${keyless ? `\nWHERE NOT (${keyless})` : ''}`;
+}
+
+/**
+ * The job: the product's rows into its topic (productInsert), every input's rejected records into
+ * theirs. Rows without a key of an upserted product cannot be counted in the rejected topic like
+ * input records, because an updating query (a left join) cannot feed an append-only topic.
+ */
+export function jobStatementSet(
+  spec: ProductSpec,
+  inputs: readonly InputBinding[],
+  sql: string,
+  avroReaders?: ReadonlyMap<string, AvroReader>,
+): string {
   const inserts = [
-    `INSERT INTO ${q(SINK_TABLE)} (${columns})\nSELECT ${values} FROM ${product}${keyless ? `\nWHERE NOT (${keyless})` : ''}`,
+    productInsert(spec, sql),
     ...inputs.map((input) => rejectedInsert(input, { keepPayload: !spec.classification.pii, avroReaders })),
   ];
   return `EXECUTE STATEMENT SET BEGIN\n${inserts.map((insert) => `${insert};`).join('\n')}\nEND`;

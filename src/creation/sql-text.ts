@@ -33,7 +33,10 @@ function closingQuote(sql: string, from: number, quote: string, what: string): n
 
 /**
  * Split SQL into tokens. Comments are dropped; hints (`/*+ ... *\/`) are kept as one token, so the
- * check can name them.
+ * check can name them. Comments are read exactly as Flink 1.20 reads them (checked against the SQL
+ * Gateway, test/integration/sql-guard.test.ts): `--` and `//` start a comment that ends at a `\n`
+ * or a `\r`; `/* ... *\/` does not nest (the first `*\/` ends it). A `"` is no quote in Flink (a
+ * parse error), so it is an ordinary symbol here.
  */
 export function tokenize(sql: string): Token[] {
   const tokens: Token[] = [];
@@ -44,9 +47,11 @@ export function tokenize(sql: string): Token[] {
     const c = sql[i]!;
     if (/\s/.test(c)) {
       i++;
-    } else if (c === '-' && sql[i + 1] === '-') {
-      const end = sql.indexOf('\n', i);
-      i = end === -1 ? sql.length : end + 1;
+    } else if ((c === '-' && sql[i + 1] === '-') || (c === '/' && sql[i + 1] === '/')) {
+      // As Flink (Calcite) reads them: `--` and `//` comments, anywhere on a line, end at the
+      // first line feed OR carriage return.
+      const rest = sql.slice(i + 2).search(/[\r\n]/);
+      i = rest === -1 ? sql.length : i + 2 + rest + 1;
     } else if (c === '/' && sql[i + 1] === '*') {
       const end = sql.indexOf('*/', i + 2);
       if (end === -1) throw new SqlTextError('a /* comment */ is not closed');

@@ -10,6 +10,7 @@ import { proposeWithLlm } from '../agents/llm-agent';
 import { planProposals } from '../agents/planner';
 import type { DiscoveryProposal, DroppedProposal } from '../agents/proposals';
 import { checkSpecSql } from '../creation/guard';
+import { upstreamFromCatalog } from '../creation/inputs';
 import type { CatalogView } from '../domain/catalog-view';
 import type { ProposalBatch } from '../domain/discovery';
 import type { MeshConfig } from '../domain/mesh-config';
@@ -55,7 +56,9 @@ async function draftProposals(
       ...(sqlGuard
         ? {
             checkSql: (spec: ProductSpec) =>
-              checkSpecSql({ ...sqlGuard, log }, spec, (productId) => catalogView.specOf(productId)),
+              checkSpecSql({ ...sqlGuard, log }, spec, (productId) =>
+                upstreamFromCatalog(catalogView.get(productId)),
+              ),
           }
         : {}),
     });

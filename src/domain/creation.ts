@@ -37,8 +37,12 @@ export type InputBinding = Readonly<{
   topic: string;
   /** Set when the input is another product. */
   productId?: string;
-  /** The columns of the view: the JSON fields of the records, typed. */
-  fields: ReadonlyArray<Readonly<{ name: string; type: FieldType }>>;
+  /**
+   * The columns of the view: the JSON fields of the records, typed. `personal`: personal data, as
+   * the topic's declaration (`pii`) or the upstream product's classification says: `raw` as it is,
+   * `masked` when the upstream product's topic holds it masked. The SQL guard follows it.
+   */
+  fields: ReadonlyArray<Readonly<{ name: string; type: FieldType; personal?: 'raw' | 'masked' }>>;
   /** The view's event-time column (a watermark is declared on it). */
   eventTimeField?: string;
   /**

@@ -65,6 +65,8 @@ const sqlAlias = z
 const inputColumnSchema = z.strictObject({
   name: nonEmpty,
   type: z.enum(fieldTypes, { error: `must be one of ${fieldTypes.join(', ')}` }),
+  /** Personal data: an output column computed from it must be masked (the SQL guard checks). */
+  pii: z.boolean().optional(),
 });
 export const inputFormats = ['json', 'avro'] as const;
 const topicInputSchema = z.strictObject({

@@ -56,9 +56,14 @@ export async function publishProduct(
   stage: Stage,
   topic: string,
 ): Promise<void> {
+  // A live product carries the approval that moved it to provisioning (what product inputs check).
+  const at = new Date().toISOString();
+  const decisions = ['active', 'deprecated', 'degraded'].includes(stage)
+    ? [{ by: 'alice', action: 'approve' as const, at, revision: 1, stage: 'provisioning' as const }]
+    : [];
   await publishCatalogRecord(
     producer,
-    toCatalogDescriptor({ spec, stage, decisions: [], resources: [], updatedAt: new Date(), version: 1 }),
+    toCatalogDescriptor({ spec, stage, decisions, resources: [], updatedAt: new Date(), version: 1 }),
     topic,
   );
 }

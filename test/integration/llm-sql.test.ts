@@ -209,7 +209,7 @@ describe('LLM SQL drafts checked by the real SQL guard', function () {
     assert.match(feedback, /orders\.paid_orders: .*Column 'total' not found in table 'o'/);
     assert.match(
       feedback,
-      /customers\.customer_contacts: .*'contact' is personal data the spec masks \(hash\), but the SQL copies profiles\.email as it is/,
+      /customers\.customer_contacts: .*'contact' is personal data the spec masks \(hash\), but the SQL computes it from profiles\.email other than through SHA2/,
     );
     const byName = new Map(result.proposals.map((p) => [p.spec.name, p.spec]));
     assert.equal(byName.get('paid_orders')?.sql, joinSql);

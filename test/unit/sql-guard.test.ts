@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { outputColumnProblems, typeFamilyOf } from '../../src/creation/guard';
-import { inputBindingsOf } from '../../src/creation/inputs';
+import { inputBindingsOf, upstreamFromCatalog } from '../../src/creation/inputs';
 import { parseCatalogDescriptor, toCatalogDescriptor } from '../../src/domain/catalog';
 import { CatalogView } from '../../src/domain/catalog-view';
+import type { Decision } from '../../src/domain/lifecycle';
 import { parseSpec } from '../../src/domain/spec';
 
 const spec = (fields: Array<{ name: string; type: string }>) =>
@@ -143,5 +144,78 @@ describe('SQL guard: input bindings', () => {
     });
     const { problems } = inputBindingsOf(reader, (id) => CatalogView.empty.specOf(id));
     assert.match(problems.join('\n'), /product 'orders.missing' is not in the catalog/);
+  });
+
+  it('resolves a catalog record only when it is active or deprecated with its current revision approved', () => {
+    const upstream = parseSpec({
+      name: 'contacts',
+      domain: 'crm',
+      owner: 'o',
+      kind: 'source-aligned',
+      inputs: [{ topic: 'crm.raw' }],
+      schema: {
+        fields: [
+          { name: 'id', type: 'string' },
+          { name: 'email', type: 'string', pii: true },
+          { name: 'phone', type: 'string', pii: true },
+        ],
+      },
+      classification: { pii: true, masking: [{ field: 'email', strategy: 'hash' }] },
+    });
+    const at = '2026-01-01T00:00:00Z';
+    const approve = { by: 'a', action: 'approve' as const, at, revision: 1, stage: 'provisioning' as const };
+    const record = (
+      stage: 'active' | 'deprecated' | 'proposed' | 'retired',
+      decisions: readonly Decision[] = [approve],
+    ) => toCatalogDescriptor({ spec: upstream, stage, decisions, resources: [], updatedAt: at });
+    assert.equal(upstreamFromCatalog(record('active')), record('active').spec);
+    assert.equal(upstreamFromCatalog(record('deprecated')), record('deprecated').spec);
+    assert.match(JSON.stringify(upstreamFromCatalog(record('proposed'))), /is proposed/);
+    assert.match(JSON.stringify(upstreamFromCatalog(record('retired'))), /is retired/);
+    assert.match(
+      JSON.stringify(upstreamFromCatalog(record('active', []))),
+      /no approval of its current spec/,
+    );
+    const amended = [
+      approve,
+      { ...approve, action: 'amend' as const, revision: 2, stage: 'proposed' as const },
+    ];
+    assert.match(JSON.stringify(upstreamFromCatalog(record('active', amended))), /revision 2/);
+
+    const reader = parseSpec({
+      name: 'r',
+      domain: 'crm',
+      owner: 'o',
+      kind: 'aggregate',
+      inputs: [
+        { product: 'crm.contacts', as: 'c' },
+        {
+          topic: 'crm.raw',
+          schema: {
+            fields: [
+              { name: 'email', type: 'string', pii: true },
+              { name: 'x', type: 'string' },
+            ],
+          },
+        },
+      ],
+      schema: { fields: [{ name: 'id', type: 'string' }] },
+    });
+    const { bindings, problems } = inputBindingsOf(reader, (id) =>
+      id === 'crm.contacts' ? upstreamFromCatalog(record('active')) : undefined,
+    );
+    assert.deepEqual(problems, []);
+    assert.deepEqual(
+      bindings.map((b) => b.fields.map((f) => `${f.name}:${f.personal ?? '-'}`)),
+      [
+        ['id:-', 'email:masked', 'phone:raw'],
+        ['email:raw', 'x:-'],
+      ],
+    );
+    const refused = inputBindingsOf(reader, () => upstreamFromCatalog(record('proposed')));
+    assert.match(
+      refused.problems.join('\n'),
+      /inputs\[0\]: product 'crm\.contacts' is proposed: a product input reads only an active or deprecated product/,
+    );
   });
 });

@@ -92,6 +92,27 @@ describe('SQL text: statement kind', () => {
     assert.equal(tokens.find((t) => t.text === '1')?.depth, 2);
   });
 
+  it('reads comments as Flink 1.20 does: `--` and `//` end at \\n or \\r, /* */ does not nest', () => {
+    const words = (sql: string) => tokenize(sql).map((t) => t.text);
+    assert.deepEqual(words('SELECT a -- x\rFROM t'), ['SELECT', 'A', 'FROM', 'T']);
+    assert.deepEqual(words('SELECT a -- x\r\nFROM t'), ['SELECT', 'A', 'FROM', 'T']);
+    assert.deepEqual(words('SELECT a // x\nFROM t // y'), ['SELECT', 'A', 'FROM', 'T']);
+    assert.deepEqual(words('SELECT a // x\rFROM t'), ['SELECT', 'A', 'FROM', 'T']);
+    assert.deepEqual(words("SELECT a // '\nFROM t -- '"), ['SELECT', 'A', 'FROM', 'T']);
+    assert.deepEqual(words('SELECT a /* x /* y */ FROM t'), ['SELECT', 'A', 'FROM', 'T']);
+    // Inside strings and quoted names, comment marks are text.
+    assert.deepEqual(words("SELECT '--', `//` FROM t"), ['SELECT', "'--'", ',', '//', 'FROM', 'T']);
+    // What a comment hid from the old reading is now a second statement, or an internal name.
+    assert.match(
+      statementKindProblems('SELECT a FROM t -- x\r; DROP TABLE t').join(' '),
+      /more than one statement/,
+    );
+    assert.deepEqual(
+      internalNamesUsed("SELECT a FROM t // '\nUNION ALL SELECT payload FROM meshloop_source_t -- '"),
+      ['meshloop_source_t'],
+    );
+  });
+
   it("names the platform's own tables used in the text", () => {
     assert.deepEqual(internalNamesUsed('SELECT payload FROM meshloop_source_orders'), [
       'meshloop_source_orders',
