@@ -210,7 +210,32 @@ export type StackConfig = Readonly<{
    * setting and the address: `stack up` starts none of them.
    */
   elsewhere: Readonly<Record<string, ElsewhereService>>;
+  /**
+   * Where Meshloop's secrets are (approval signing keys, the Slack app's key, `.env` and the profile):
+   * the services `stack up` starts run where these folders are empty and these files read as empty
+   * (src/stack/sandbox.ts). A key's folder is hidden whole (keys made after `stack up` too) unless it
+   * holds the project, the data or cache folder or is the home folder: then only the file is.
+   */
+  hidden: Readonly<{ dirs: readonly string[]; files: readonly string[] }>;
 }>;
+
+function secretPlaces(e: EnvData, home: string, dataDir: string, cacheDir: string): StackConfig['hidden'] {
+  const keys = [
+    path.resolve(e.MESHLOOP_SIGNING_KEY_FILE ?? path.join(home, '.meshloop', 'signing-key.json')),
+    ...(e.MESHLOOP_SLACK_KEY_FILE ? [path.resolve(e.MESHLOOP_SLACK_KEY_FILE)] : []),
+  ];
+  const needed = [projectRoot, dataDir, cacheDir, path.resolve(home)];
+  const holdsNeeded = (dir: string) =>
+    needed.some((other) => other === dir || other.startsWith(`${dir}${path.sep}`)) ||
+    dir === path.resolve(home);
+  const dirs = keys.map((key) => path.dirname(key)).filter((dir) => !holdsNeeded(dir));
+  const files = [
+    ...keys.filter((key) => holdsNeeded(path.dirname(key))),
+    path.resolve(e.MESHLOOP_PROFILE ?? '.env'),
+    path.resolve('.env'),
+  ];
+  return { dirs: [...new Set(dirs)], files: [...new Set(files)] };
+}
 
 /** A service of your own platform that replaces one of the local stack's. */
 export type ElsewhereService = Readonly<{ setting: string; address: string }>;
@@ -331,11 +356,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
     },
     problems,
   );
+  const dataDir = path.resolve(projectRoot, e.MESHLOOP_DATA_DIR ?? '.meshloop');
+  const cacheDir = path.resolve(
+    e.MESHLOOP_CACHE_DIR ?? path.join(e.XDG_CACHE_HOME ?? path.join(home, '.cache'), 'meshloop'),
+  );
   const stack: StackConfig = {
-    dataDir: path.resolve(projectRoot, e.MESHLOOP_DATA_DIR ?? '.meshloop'),
-    cacheDir: path.resolve(
-      e.MESHLOOP_CACHE_DIR ?? path.join(e.XDG_CACHE_HOME ?? path.join(home, '.cache'), 'meshloop'),
-    ),
+    dataDir,
+    cacheDir,
     readyTimeoutMs: e.MESHLOOP_READY_TIMEOUT_S * 1000,
     temporal: {
       binary: e.MESHLOOP_TEMPORAL_BIN,
@@ -366,6 +393,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
       managementPort: e.MESHLOOP_SCHEMA_REGISTRY_MANAGEMENT_PORT,
     },
     elsewhere: elsewhereServices(e, temporal),
+    hidden: secretPlaces(e, home, dataDir, cacheDir),
   };
   problems.push(...findDuplicatePorts(stack, e.MESHLOOP_CODEC_SERVER_PORT));
   const kafka = resolveKafka(e, `127.0.0.1:${stack.kafka.port}`, problems);
