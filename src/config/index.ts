@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -219,6 +220,16 @@ export type StackConfig = Readonly<{
   hidden: Readonly<{ dirs: readonly string[]; files: readonly string[] }>;
 }>;
 
+/**
+ * The credential the codec server asks of every `/decode` and `/encode`: derived from the payload keys
+ * (whoever holds them can decrypt anyway), so the Temporal UI `stack up` starts and the codec server
+ * agree without another setting. The UI sends it as the first path segment of its codec endpoint;
+ * other clients may send `Authorization: Bearer <token>`.
+ */
+export function codecServerToken(payloadKeys: string): string {
+  return createHmac('sha256', payloadKeys).update('meshloop codec server token v1').digest('base64url');
+}
+
 function secretPlaces(e: EnvData, home: string, dataDir: string, cacheDir: string): StackConfig['hidden'] {
   const keys = [
     path.resolve(e.MESHLOOP_SIGNING_KEY_FILE ?? path.join(home, '.meshloop', 'signing-key.json')),
@@ -289,7 +300,13 @@ export type MeshloopConfig = Readonly<{
    * Payload encryption: with keys, clients and workers encrypt every payload (AES-GCM) and the
    * codec server decodes them for the Temporal UI at `uiOrigin` only.
    */
-  codec: Readonly<{ payloadKeys?: string; serverPort: number; uiOrigin: string }>;
+  codec: Readonly<{
+    payloadKeys?: string;
+    /** What the codec server asks of its callers (set with the payload keys): see codecServerToken. */
+    serverToken?: string;
+    serverPort: number;
+    uiOrigin: string;
+  }>;
   /** The LLM discovery uses; absent without OPENAI_API_KEY (the planner proposes instead). */
   llm?: Readonly<{ apiKey: string; baseURL?: string; model: string; timeoutMs: number }>;
   /** How products land in Iceberg, unless a spec's `materialization` says otherwise. */
@@ -371,7 +388,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
       // The namespace the local server creates: the one Meshloop uses (TEMPORAL_NAMESPACE, a profile's, or this).
       namespace: temporal.namespace,
       ...(e.MESHLOOP_PAYLOAD_KEYS
-        ? { uiCodecEndpoint: `http://127.0.0.1:${e.MESHLOOP_CODEC_SERVER_PORT}` }
+        ? {
+            uiCodecEndpoint: `http://127.0.0.1:${e.MESHLOOP_CODEC_SERVER_PORT}/${codecServerToken(e.MESHLOOP_PAYLOAD_KEYS)}`,
+          }
         : {}),
     },
     kafka: {
@@ -440,7 +459,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
     logLevel: e.MESHLOOP_LOG_LEVEL,
     meshFile: path.resolve(projectRoot, e.MESHLOOP_MESH_FILE ?? 'mesh.yaml'),
     codec: {
-      ...(e.MESHLOOP_PAYLOAD_KEYS ? { payloadKeys: e.MESHLOOP_PAYLOAD_KEYS } : {}),
+      ...(e.MESHLOOP_PAYLOAD_KEYS
+        ? { payloadKeys: e.MESHLOOP_PAYLOAD_KEYS, serverToken: codecServerToken(e.MESHLOOP_PAYLOAD_KEYS) }
+        : {}),
       serverPort: e.MESHLOOP_CODEC_SERVER_PORT,
       uiOrigin: `http://127.0.0.1:${stack.temporal.uiPort}`,
     },

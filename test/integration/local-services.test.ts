@@ -121,7 +121,10 @@ describe('local services: reachable from this machine only, and blind to its sec
         assert.ok(reply.status >= 400, `${method} ${route} answered ${reply.status}`);
       }
       const uploads = path.join(config.stack.dataDir, 'flink-jobmanager', 'tmp', 'web', 'no-uploads');
-      assert.equal(fs.existsSync(uploads) && fs.readdirSync(uploads).length > 0, false);
+      const stored = fs.existsSync(uploads)
+        ? (fs.readdirSync(uploads, { recursive: true }) as string[]).filter((name) => name.endsWith('.jar'))
+        : [];
+      assert.deepEqual(stored, []);
     });
   });
 
@@ -184,6 +187,8 @@ describe('local services: reachable from this machine only, and blind to its sec
       const environ = fs.readFileSync(`/proc/${process.pid}/environ`, 'utf8');
       const marker = `MESHLOOP_TEST_PORT_OFFSET=${process.env.MESHLOOP_TEST_PORT_OFFSET ?? ''}`;
       assert.ok(environ.includes('PATH='), 'control: this process can read its own environ');
+      // Control: Flink does read /proc files (they report size 0): its own status reads.
+      assert.match(await readThroughFlink('/proc/self/status'), /Name:/);
       const seen = await readThroughFlink(`/proc/${process.pid}/environ`);
       assert.doesNotMatch(seen, /PATH=/);
       assert.ok(!seen.includes(marker));
