@@ -183,17 +183,33 @@ describe('local services: reachable from this machine only, and blind to its sec
       assert.doesNotMatch(await readThroughFlink(file), new RegExp(marker));
     });
 
-    it("does not read the worker's environment (payload keys, Slack secret) through /proc", async () => {
-      const environ = fs.readFileSync(`/proc/${process.pid}/environ`, 'utf8');
-      const marker = `MESHLOOP_TEST_PORT_OFFSET=${process.env.MESHLOOP_TEST_PORT_OFFSET ?? ''}`;
-      assert.ok(environ.includes('PATH='), 'control: this process can read its own environ');
-      // Control: Flink does read /proc files (they report size 0): its own status reads.
-      assert.match(await readThroughFlink('/proc/self/status'), /Name:/);
-      const seen = await readThroughFlink(`/proc/${process.pid}/environ`);
-      assert.doesNotMatch(seen, /PATH=/);
-      assert.ok(!seen.includes(marker));
-      // Nor any process's: the gateway's /proc holds only its own namespace.
-      assert.doesNotMatch(await readThroughFlink(`/proc/${process.ppid}/environ`), /PATH=/);
+    it("no service sees the worker's /proc (its environment: payload keys, Slack secret) nor the key folder", async () => {
+      const { file } = await writeSecret(path.dirname(config.signing.keyFile));
+      const runDir = path.join(config.stack.dataDir, 'run');
+      const records = (await fsp.readdir(runDir)).filter((name) => name.endsWith('.json'));
+      assert.ok(records.length >= 5, `run records: ${records.join(', ')}`);
+      for (const record of records) {
+        const { pid } = JSON.parse(await fsp.readFile(path.join(runDir, record), 'utf8')) as { pid: number };
+        // The recorded process is `unshare`; the service is its child, in the new namespaces.
+        const children = (await fsp.readFile(`/proc/${pid}/task/${pid}/children`, 'utf8'))
+          .trim()
+          .split(/\s+/);
+        const service = Number(children[0]);
+        assert.ok(service > 0, `${record}: no child of ${pid}`);
+        const root = `/proc/${service}/root`;
+        assert.notEqual(fs.readlinkSync(`/proc/${service}/ns/pid`), fs.readlinkSync('/proc/self/ns/pid'));
+        // Control: the service's own view of the file system and of /proc is there to look at.
+        assert.ok(fs.existsSync(`${root}/proc/1/status`), `${record}: no /proc/1 in its view`);
+        assert.ok(fs.existsSync(`${root}${config.stack.dataDir}`), `${record}: no data folder in its view`);
+        assert.equal(fs.existsSync(`/proc/${process.pid}/environ`), true);
+        assert.equal(
+          fs.existsSync(`${root}/proc/${process.pid}/environ`),
+          false,
+          `${record} sees our environ`,
+        );
+        assert.equal(fs.existsSync(file), true);
+        assert.equal(fs.existsSync(`${root}${file}`), false, `${record} sees the key folder`);
+      }
     });
   });
 });
