@@ -125,7 +125,12 @@ export function checkStartInput(
       if (!state.success) {
         return invalid(`invalid carried state: ${describeIssues(state.error).slice(0, 20).join('; ')}`);
       }
-      spec = parseSpec(state.data.spec, 'carried spec');
+      // Since the patch 'carried-spec-once' the spec travels once, at the top level; older runs
+      // carried it inside the state too.
+      spec =
+        state.data.spec === undefined
+          ? parseSpec(parsed.data.spec)
+          : parseSpec(state.data.spec, 'carried spec');
       carriedState = { ...(state.data as unknown as CarriedState), spec };
     } else {
       spec = parseSpec(parsed.data.spec);
