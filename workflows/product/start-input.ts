@@ -29,7 +29,8 @@ const audit = z.strictObject({
 
 const carriedSchema = z.looseObject({
   stage,
-  spec: z.unknown(),
+  // Absent since the patch 'carried-spec-once': the input's own spec is the one carried.
+  spec: z.unknown().optional(),
   revision: z.number().int().min(1),
   approvals: z.array(personName).max(100),
   decisions: z
