@@ -68,11 +68,9 @@ export async function dataProductWorkflow(input: DataProductInput): Promise<Prod
     if (shouldContinueAsNew()) {
       // Let running handlers finish so no update is cut off; buffered signals reach the next run.
       await wf.condition(wf.allHandlersFinished);
-      return await wf.continueAsNew<typeof dataProductWorkflow>({
-        spec: product.state.spec,
-        ...(start.maxHistoryEvents !== undefined ? { maxHistoryEvents: start.maxHistoryEvents } : {}),
-        carried: { ...product.state, continuedAsNew: product.state.continuedAsNew + 1 },
-      });
+      return await wf.continueAsNew<typeof dataProductWorkflow>(
+        nextRunInput(product, start.maxHistoryEvents),
+      );
     }
     const stage = product.stage;
     if (stage === Stage.proposed) {
@@ -225,4 +223,18 @@ function parsedOrRefuse<T>(schema: Parameters<typeof parseMessage<T>>[0], raw: u
   const parsed = parseMessage(schema, raw, `${what} request`);
   if (!parsed.ok) refuse({ type: 'InvalidRequest', message: parsed.reason });
   return parsed.value;
+}
+
+/**
+ * The next run's input. The spec travels once (top level), not again inside the carried state, so a
+ * spec near the cap (MAX_SPEC_BYTES) fits with room to spare; histories from before the patch carried it twice.
+ */
+function nextRunInput(product: Product, maxHistoryEvents: number | undefined): DataProductInput {
+  const carried = { ...product.state, continuedAsNew: product.state.continuedAsNew + 1 };
+  const { spec: _spec, ...carriedWithoutSpec } = carried;
+  return {
+    spec: product.state.spec,
+    ...(maxHistoryEvents !== undefined ? { maxHistoryEvents } : {}),
+    carried: wf.patched('carried-spec-once') ? carriedWithoutSpec : carried,
+  };
 }

@@ -63,7 +63,8 @@ export type DataProductInput = {
   /** Continue as new once history has this many events (tests set it low); Temporal's suggestion applies too. */
   maxHistoryEvents?: number;
   /** Set only by the workflow's own continue-as-new; refused on any other start. */
-  carried?: CarriedState;
+  /** Since the patch 'carried-spec-once' without its spec: the spec above is the one carried. */
+  carried?: CarriedState | Omit<CarriedState, 'spec'>;
 };
 
 export const dataProductWorkflowType = 'dataProductWorkflow';

@@ -1,3 +1,4 @@
+import { visible } from './output';
 import type { CatalogView } from '../domain/catalog-view';
 import type { ProductSpec } from '../domain/spec';
 
@@ -30,5 +31,5 @@ export function formatIdeaLineage(lineage: IdeaLineage | undefined, parent?: str
     lines.push('children');
     for (const child of lineage.children) lines.push(`  ${child.productId} (${child.stage})`);
   }
-  return lines.join('\n');
+  return lines.map(visible).join('\n');
 }

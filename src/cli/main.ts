@@ -212,12 +212,14 @@ function registerCodecServer(program: Command): void {
       const server = createCodecServer({
         codec: new AesGcmPayloadCodec(parsePayloadKeys(config.codec.payloadKeys)),
         uiOrigin: config.codec.uiOrigin,
+        token: config.codec.serverToken!,
         log,
       });
       const port = await listenLocally(server, config.codec.serverPort);
       process.stdout.write(
         `codec server on http://127.0.0.1:${port} for the Temporal UI at ${config.codec.uiOrigin}\n` +
-          `(in the UI: Settings → Codec Server → http://127.0.0.1:${port}; Ctrl-C stops it)\n`,
+          `(stack up gives Temporal its endpoint; to set it by hand, in the UI: Settings → Codec Server →\n` +
+          ` http://127.0.0.1:${port}/${config.codec.serverToken!} , a credential: keep it to yourself; Ctrl-C stops it)\n`,
       );
       await new Promise<void>((resolve) => process.once('SIGINT', () => server.close(() => resolve())));
     });

@@ -1,5 +1,34 @@
-/** Plain text for people: aligned columns. */
-export function table(rows: ReadonlyArray<readonly string[]>): string {
+/**
+ * What a terminal would act on rather than show: C0 controls (escape sequences, carriage return,
+ * backspace, bell, newline), DEL, C1 controls (a single-byte CSI among them), the line and paragraph
+ * separators, and the bidirectional overrides and isolates that reorder what follows them.
+ */
+const terminalControl =
+  // eslint-disable-next-line no-control-regex
+  /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\u061c]/g;
+
+const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\u001b': '\\e' };
+
+/**
+ * Text from a spec, a message or a job (anyone's words) as one visible line: every control
+ * character shown as an escape (`\r`, `\n`, `\t`, `\e`, `\u202e`), a backslash as `\\` so the two
+ * cannot be confused. Text that has no control characters is shown as it is, backslashes too.
+ */
+export function visible(text: string): string {
+  terminalControl.lastIndex = 0;
+  if (!terminalControl.test(text)) return text;
+  terminalControl.lastIndex = 0;
+  return text
+    .replace(/\\/g, '\\\\')
+    .replace(
+      terminalControl,
+      (char) => named[char] ?? `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    );
+}
+
+/** Plain text for people: aligned columns, every cell made visible. */
+export function table(input: ReadonlyArray<readonly string[]>): string {
+  const rows = input.map((row) => row.map(visible));
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   return rows

@@ -34,7 +34,7 @@ import {
   reviewUpdate,
 } from '../../workflows/definitions';
 import type { dataProductWorkflow } from '../../workflows/data-product';
-import { table } from './output';
+import { table, visible } from './output';
 import { formatRecentCycles } from './analysis-lines';
 import { formatTableStatus, productTableStatus } from '../query/product-query';
 import { parseDuration } from '../domain/duration';
@@ -158,7 +158,7 @@ export function formatOutputSchema(schema: ProductStatus['outputSchema']): strin
   ];
 }
 
-function formatStatus(status: ProductStatus): string {
+export function formatStatus(status: ProductStatus): string {
   const lines = [
     `product     ${status.productId}`,
     `stage       ${status.stage}`,
@@ -206,7 +206,8 @@ function formatStatus(status: ProductStatus): string {
   if (causes.length > 0) lines.push('degraded by');
   for (const cause of causes) lines.push(`  ${cause.by} since ${cause.at}: ${cause.type}: ${cause.message}`);
   if (status.lastError) lines.push(`last error  ${status.lastError.type}: ${status.lastError.message}`);
-  return lines.join('\n');
+  // Each entry is one line of ours; a newline, carriage return or escape inside is someone's text.
+  return lines.map(visible).join('\n');
 }
 
 function formatProposal(proposal: ProductStatus['spec']['proposal']): string[] {
@@ -341,7 +342,7 @@ export function registerProductCommands(program: Command): void {
         if (options.json) console.log(JSON.stringify({ ...status, table: tableStatus, ideas }, null, 2));
         else
           console.log(
-            `${formatStatus(status)}${tableStatus ? `\ntable: ${formatTableStatus(tableStatus)}` : ''}\n` +
+            `${formatStatus(status)}${tableStatus ? `\ntable: ${visible(formatTableStatus(tableStatus))}` : ''}\n` +
               formatIdeaLineage(ideas, status.spec.proposal?.parentProductId),
           );
       });

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -210,7 +211,42 @@ export type StackConfig = Readonly<{
    * setting and the address: `stack up` starts none of them.
    */
   elsewhere: Readonly<Record<string, ElsewhereService>>;
+  /**
+   * Where Meshloop's secrets are (approval signing keys, the Slack app's key, `.env` and the profile):
+   * the services `stack up` starts run where these folders are empty and these files read as empty
+   * (src/stack/sandbox.ts). A key's folder is hidden whole (keys made after `stack up` too) unless it
+   * holds the project, the data or cache folder or is the home folder: then only the file is.
+   */
+  hidden: Readonly<{ dirs: readonly string[]; files: readonly string[] }>;
 }>;
+
+/**
+ * The credential the codec server asks of every `/decode` and `/encode`: derived from the payload keys
+ * (whoever holds them can decrypt anyway), so the Temporal UI `stack up` starts and the codec server
+ * agree without another setting. The UI sends it as the first path segment of its codec endpoint;
+ * other clients may send `Authorization: Bearer <token>`.
+ */
+export function codecServerToken(payloadKeys: string): string {
+  return createHmac('sha256', payloadKeys).update('meshloop codec server token v1').digest('base64url');
+}
+
+function secretPlaces(e: EnvData, home: string, dataDir: string, cacheDir: string): StackConfig['hidden'] {
+  const keys = [
+    path.resolve(e.MESHLOOP_SIGNING_KEY_FILE ?? path.join(home, '.meshloop', 'signing-key.json')),
+    ...(e.MESHLOOP_SLACK_KEY_FILE ? [path.resolve(e.MESHLOOP_SLACK_KEY_FILE)] : []),
+  ];
+  const needed = [projectRoot, dataDir, cacheDir, path.resolve(home)];
+  const holdsNeeded = (dir: string) =>
+    needed.some((other) => other === dir || other.startsWith(`${dir}${path.sep}`)) ||
+    dir === path.resolve(home);
+  const dirs = keys.map((key) => path.dirname(key)).filter((dir) => !holdsNeeded(dir));
+  const files = [
+    ...keys.filter((key) => holdsNeeded(path.dirname(key))),
+    path.resolve(e.MESHLOOP_PROFILE ?? '.env'),
+    path.resolve('.env'),
+  ];
+  return { dirs: [...new Set(dirs)], files: [...new Set(files)] };
+}
 
 /** A service of your own platform that replaces one of the local stack's. */
 export type ElsewhereService = Readonly<{ setting: string; address: string }>;
@@ -264,7 +300,13 @@ export type MeshloopConfig = Readonly<{
    * Payload encryption: with keys, clients and workers encrypt every payload (AES-GCM) and the
    * codec server decodes them for the Temporal UI at `uiOrigin` only.
    */
-  codec: Readonly<{ payloadKeys?: string; serverPort: number; uiOrigin: string }>;
+  codec: Readonly<{
+    payloadKeys?: string;
+    /** What the codec server asks of its callers (set with the payload keys): see codecServerToken. */
+    serverToken?: string;
+    serverPort: number;
+    uiOrigin: string;
+  }>;
   /** The LLM discovery uses; absent without OPENAI_API_KEY (the planner proposes instead). */
   llm?: Readonly<{ apiKey: string; baseURL?: string; model: string; timeoutMs: number }>;
   /** How products land in Iceberg, unless a spec's `materialization` says otherwise. */
@@ -331,11 +373,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
     },
     problems,
   );
+  const dataDir = path.resolve(projectRoot, e.MESHLOOP_DATA_DIR ?? '.meshloop');
+  const cacheDir = path.resolve(
+    e.MESHLOOP_CACHE_DIR ?? path.join(e.XDG_CACHE_HOME ?? path.join(home, '.cache'), 'meshloop'),
+  );
   const stack: StackConfig = {
-    dataDir: path.resolve(projectRoot, e.MESHLOOP_DATA_DIR ?? '.meshloop'),
-    cacheDir: path.resolve(
-      e.MESHLOOP_CACHE_DIR ?? path.join(e.XDG_CACHE_HOME ?? path.join(home, '.cache'), 'meshloop'),
-    ),
+    dataDir,
+    cacheDir,
     readyTimeoutMs: e.MESHLOOP_READY_TIMEOUT_S * 1000,
     temporal: {
       binary: e.MESHLOOP_TEMPORAL_BIN,
@@ -344,7 +388,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
       // The namespace the local server creates: the one Meshloop uses (TEMPORAL_NAMESPACE, a profile's, or this).
       namespace: temporal.namespace,
       ...(e.MESHLOOP_PAYLOAD_KEYS
-        ? { uiCodecEndpoint: `http://127.0.0.1:${e.MESHLOOP_CODEC_SERVER_PORT}` }
+        ? {
+            uiCodecEndpoint: `http://127.0.0.1:${e.MESHLOOP_CODEC_SERVER_PORT}/${codecServerToken(e.MESHLOOP_PAYLOAD_KEYS)}`,
+          }
         : {}),
     },
     kafka: {
@@ -366,6 +412,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
       managementPort: e.MESHLOOP_SCHEMA_REGISTRY_MANAGEMENT_PORT,
     },
     elsewhere: elsewhereServices(e, temporal),
+    hidden: secretPlaces(e, home, dataDir, cacheDir),
   };
   problems.push(...findDuplicatePorts(stack, e.MESHLOOP_CODEC_SERVER_PORT));
   const kafka = resolveKafka(e, `127.0.0.1:${stack.kafka.port}`, problems);
@@ -413,7 +460,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
     logLevel: e.MESHLOOP_LOG_LEVEL,
     meshFile: path.resolve(projectRoot, e.MESHLOOP_MESH_FILE ?? 'mesh.yaml'),
     codec: {
-      ...(e.MESHLOOP_PAYLOAD_KEYS ? { payloadKeys: e.MESHLOOP_PAYLOAD_KEYS } : {}),
+      ...(e.MESHLOOP_PAYLOAD_KEYS
+        ? { payloadKeys: e.MESHLOOP_PAYLOAD_KEYS, serverToken: codecServerToken(e.MESHLOOP_PAYLOAD_KEYS) }
+        : {}),
       serverPort: e.MESHLOOP_CODEC_SERVER_PORT,
       uiOrigin: `http://127.0.0.1:${stack.temporal.uiPort}`,
     },

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { approvalProofShape, signatureSchema } from './approval-signing';
-import { describeIssues, friendlyErrors } from './spec';
+import { describeIssues, friendlyErrors, MAX_SPEC_BYTES, specJsonBytes } from './spec';
 
 /**
  * The strict shapes of every message a product's workflow accepts (signals and updates). Anyone
@@ -12,8 +12,8 @@ import { describeIssues, friendlyErrors } from './spec';
 export const MAX_NAME_LENGTH = 100;
 /** Longest comment kept in the audit trail. */
 export const MAX_COMMENT_LENGTH = 2000;
-/** Largest amended spec accepted, as JSON text; a spec is a few kilobytes. */
-export const MAX_SPEC_JSON_LENGTH = 256 * 1024;
+/** Largest amended spec accepted: the one cap on specs (bytes of JSON), see spec.ts. */
+export const MAX_SPEC_JSON_LENGTH = MAX_SPEC_BYTES;
 /** Longest reason kept for an ignored message. */
 export const MAX_REASON_LENGTH = 500;
 
@@ -29,7 +29,7 @@ const comment = z
   .optional();
 
 // A spec is validated by the spec schema afterwards; here only its size is bounded.
-const specPayload = z.unknown().refine((value) => jsonLength(value) <= MAX_SPEC_JSON_LENGTH, {
+const specPayload = z.unknown().refine((value) => specJsonBytes(value) <= MAX_SPEC_JSON_LENGTH, {
   message: `must be at most ${MAX_SPEC_JSON_LENGTH} bytes of JSON`,
 });
 

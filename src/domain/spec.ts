@@ -325,14 +325,52 @@ export const friendlyErrors: z.core.$ZodErrorMap = (issue) => {
  * Validate an already-decoded spec (from YAML, JSON, a workflow payload or an amendment).
  * Throws InvalidSpecError listing every problem with its path.
  */
+/**
+ * The largest spec accepted, as UTF-8 bytes of JSON, on every path in (a spec file, a start input,
+ * carried state, an amendment, a proposal, a catalog descriptor): all go through parseSpec. Chosen
+ * below what each place a spec travels through accepts with room for what travels with it: a Kafka
+ * record (the catalog descriptor; Kafka's default 1 MiB), a Temporal payload (2 MiB; a start
+ * input, a continue-as-new input, an update) and a Flink statement. A real spec is a few kilobytes.
+ */
+export const MAX_SPEC_BYTES = 256 * 1024;
+
+/** UTF-8 bytes of `value` as JSON; Infinity when it cannot be written as JSON (cycles, BigInt). */
+export function specJsonBytes(value: unknown): number {
+  try {
+    const json = JSON.stringify(value);
+    if (json === undefined) return 0;
+    // Cheap bound first: UTF-8 takes at most 3 bytes per UTF-16 unit.
+    if (json.length * 3 <= MAX_SPEC_BYTES) return json.length;
+    return new TextEncoder().encode(json).length;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
+function tooLarge(value: unknown, source: string): InvalidSpecError | undefined {
+  const bytes = specJsonBytes(value);
+  if (bytes <= MAX_SPEC_BYTES) return undefined;
+  return new InvalidSpecError(`invalid ${source}`, [
+    Number.isFinite(bytes)
+      ? `(spec): ${bytes} bytes of JSON; a spec may be at most ${MAX_SPEC_BYTES} bytes (256 KiB): shorten descriptions, SQL or lists`
+      : '(spec): cannot be written as JSON',
+  ]);
+}
+
 export function parseSpec(value: unknown, source = 'product spec'): ProductSpec {
+  const large = tooLarge(value, source);
+  if (large) throw large;
   const parsed = productSpecSchema.safeParse(value, { error: friendlyErrors });
   if (!parsed.success) throw new InvalidSpecError(`invalid ${source}`, describeIssues(parsed.error));
   const spec = parsed.data;
-  return {
+  const result: ProductSpec = {
     ...spec,
     outputTopic: { ...spec.outputTopic, name: spec.outputTopic.name ?? `${spec.domain}.${spec.name}` },
   };
+  // Defaults add a little: the spec as it will travel stays under the cap too.
+  const grown = tooLarge(result, source);
+  if (grown) throw grown;
+  return result;
 }
 
 /** The product's stable business key: `<domain>.<name>`. */

@@ -1,3 +1,4 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App, ExpressReceiver, LogLevel } from '@slack/bolt';
@@ -71,39 +72,70 @@ function parseJson<T>(schema: z.ZodType<T>, text: unknown): T | undefined {
   }
 }
 
-/** How long a signed request stays acceptable to Slack's check (and so how long we remember it). */
-const replayWindowMs = 5 * 60_000 + 30_000;
-const maxRemembered = 20_000;
+/** Slack's window: a request whose timestamp is further than this from now is refused. */
+const timestampWindowS = 5 * 60;
+/** A request is remembered until its timestamp leaves the window (with room for clock skew). */
+const rememberForMs = (2 * timestampWindowS + 60) * 1000;
+const maxBodyBytes = 512 * 1024;
+const canonicalTimestamp = /^[1-9][0-9]{0,11}$/;
+const canonicalSignature = /^v0=[0-9a-f]{64}$/;
 
 /**
- * Bolt checks the signature and the timestamp but not whether the same request came before: a
- * captured request could be sent again within the window. Remember each signature that window long.
+ * Slack's request check, strict, before Bolt sees the request: Bolt signs `Number(ts)` and reads the
+ * signature after the first `=`, so `<ts>.0`, `0<ts>`, `+<ts>` or `<sig>=x` would pass it as new
+ * requests. Here the timestamp must be plain decimal digits and the signature exactly `v0=` and 64
+ * lower-case hex digits; the HMAC is checked over the exact bytes received; and only then is the
+ * request remembered (by its signature, which the canonical forms make unique) for as long as its
+ * timestamp stays acceptable, so a verified request is never accepted twice. Junk is never stored,
+ * so it cannot push genuine requests out. The raw body is handed on to Bolt (`req.rawBody`).
  */
-export function replayGuard(now: () => number = Date.now) {
+export function slackRequestGuard(signingSecret: string, now: () => number = Date.now) {
   const seen = new Map<string, number>();
+  const refuse = (res: Response) => void res.status(401).send();
   return (req: Request, res: Response, next: NextFunction) => {
-    const signature = req.header('x-slack-signature');
-    const timestamp = req.header('x-slack-request-timestamp');
-    if (!signature || !timestamp) return next(); // Bolt refuses it
+    const signature = req.header('x-slack-signature') ?? '';
+    const timestamp = req.header('x-slack-request-timestamp') ?? '';
+    if (!canonicalSignature.test(signature) || !canonicalTimestamp.test(timestamp)) return refuse(res);
     const at = now();
-    for (const [key, expires] of seen) {
-      if (expires > at && seen.size <= maxRemembered) break; // insertion order: the rest is newer
-      seen.delete(key);
-    }
-    const key = `${timestamp}:${signature}`;
-    if (seen.has(key)) {
-      res.status(401).send();
-      return;
-    }
-    seen.set(key, at + replayWindowMs);
-    next();
+    if (Math.abs(at / 1000 - Number(timestamp)) > timestampWindowS) return refuse(res);
+    readBody(req)
+      .then((body) => {
+        if (body === undefined) return void res.status(413).send();
+        const expected = createHmac('sha256', signingSecret).update(`v0:${timestamp}:`).update(body).digest();
+        const given = Buffer.from(signature.slice(3), 'hex');
+        if (given.length !== expected.length || !timingSafeEqual(given, expected)) return refuse(res);
+        for (const [key, expires] of seen) {
+          if (expires > at) break; // insertion order by arrival: the rest expire later
+          seen.delete(key);
+        }
+        if (seen.has(signature)) return refuse(res);
+        seen.set(signature, Math.max(at, Number(timestamp) * 1000) + rememberForMs);
+        (req as Request & { rawBody?: Buffer }).rawBody = body;
+        next();
+      })
+      .catch(() => refuse(res));
   };
+}
+
+function readBody(req: Request): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBodyBytes) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
 }
 
 export async function startSlackApp(options: SlackAppOptions): Promise<RunningSlackApp> {
   const { log } = options;
   const web = express();
-  web.use('/slack', replayGuard());
+  web.use('/slack', slackRequestGuard(options.signingSecret));
   const receiver = new ExpressReceiver({
     signingSecret: options.signingSecret,
     app: web,

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { StackConfig } from '../config';
 import { portOpen, waitUntil } from './probe';
 import { isOurs, launchDetached, readRunRecord, stopProcess } from './process';
+import { sandboxed } from './sandbox';
 import { stackServices } from './services';
 import type { ServiceContext, ServiceDefinition, ServicePaths } from './types';
 import { StackError } from './types';
@@ -170,7 +171,14 @@ async function bringUp(
   }
 
   await service.install(ctx);
-  const plan = await service.prepare(ctx);
+  const prepared = await service.prepare(ctx);
+  const plan = sandboxed(prepared, config.hidden) ?? prepared;
+  if (plan === prepared) {
+    progress(
+      `${service.name}: starting WITHOUT its sandbox (this machine refuses unprivileged user namespaces: ` +
+        '`unshare --user` failed): it can read every file of your user, keys included (docs/trust-model.md)',
+    );
+  }
   progress(`${service.name}: starting`);
   const record = await launchDetached(service.name, plan, ctx.paths.logFile, ctx.paths.runFile);
   const outcome = await waitUntil(() => service.probe(ctx), {

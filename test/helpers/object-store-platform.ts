@@ -9,7 +9,7 @@ import type { MeshloopConfig } from '../../src/config';
 import { loadConfig } from '../../src/config';
 import { ensureMavenLibs, requireJava } from '../../src/stack/install';
 import { httpOk, portOpen, waitUntil } from '../../src/stack/probe';
-import { icebergHome } from '../../src/stack/services/iceberg';
+import { ICEBERG_LAUNCHER_CLASS, icebergLauncherClasspath } from '../../src/stack/services/iceberg';
 import { testEnvironment, testPlatform } from './platform';
 
 /**
@@ -133,8 +133,8 @@ async function startPlatform(): Promise<ObjectStorePlatform> {
       '-Xmx384m',
       '-XX:+UseSerialGC',
       '-cp',
-      `${path.join(icebergHome(shared.stack), 'lib')}/*`,
-      'org.apache.iceberg.rest.RESTCatalogServer',
+      await icebergLauncherClasspath(shared.stack, java),
+      ICEBERG_LAUNCHER_CLASS,
     ],
     {
       CATALOG_WAREHOUSE: warehouse,

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Payload } from '@temporalio/common';
 import { AesGcmPayloadCodec, parsePayloadKeys } from '../../src/codec/payload-codec';
 import { createCodecServer, listenLocally } from '../../src/codec/server';
-import { loadConfig } from '../../src/config';
+import { codecServerToken, loadConfig } from '../../src/config';
 import { createLogger } from '../../src/log';
 
 const key = (id: string) => `${id}:${randomBytes(32).toString('base64')}`;
@@ -61,9 +61,11 @@ describe('codec server', () => {
   it('decodes for the UI origin only, bound to 127.0.0.1', async () => {
     const codec = new AesGcmPayloadCodec(parsePayloadKeys(key('k1')));
     const uiOrigin = 'http://127.0.0.1:8233';
+    const token = codecServerToken(key('k1'));
     const server = createCodecServer({
       codec,
       uiOrigin,
+      token,
       log: createLogger('test', 'error', () => undefined),
     });
     const port = await listenLocally(server, 0);
@@ -81,7 +83,7 @@ describe('codec server', () => {
         ],
       });
       const post = (origin: string) =>
-        fetch(`http://127.0.0.1:${port}/decode`, {
+        fetch(`http://127.0.0.1:${port}/${token}/decode`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', origin },
           body,
@@ -95,7 +97,7 @@ describe('codec server', () => {
       const evil = await post('http://evil.example');
       assert.equal(evil.status, 403);
       assert.equal(evil.headers.get('access-control-allow-origin'), null);
-      const preflight = await fetch(`http://127.0.0.1:${port}/decode`, {
+      const preflight = await fetch(`http://127.0.0.1:${port}/${token}/decode`, {
         method: 'OPTIONS',
         headers: { origin: uiOrigin },
       });
@@ -105,6 +107,95 @@ describe('codec server', () => {
       server.close();
     }
   });
+
+  it('decodes and encodes only with its token, in the path or as a bearer header, whatever the Origin', async () => {
+    const codec = new AesGcmPayloadCodec(parsePayloadKeys(key('k1')));
+    const uiOrigin = 'http://127.0.0.1:8233';
+    const token = codecServerToken(key('k1'));
+    const server = createCodecServer({
+      codec,
+      uiOrigin,
+      token,
+      log: createLogger('test', 'error', () => undefined),
+    });
+    const port = await listenLocally(server, 0);
+    const [sealed] = await codec.encode([plain('secret text')]);
+    const body = JSON.stringify({
+      payloads: [
+        {
+          metadata: Object.fromEntries(
+            Object.entries(sealed!.metadata!).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+          ),
+          data: Buffer.from(sealed!.data!).toString('base64'),
+        },
+      ],
+    });
+    const encodeBody = JSON.stringify({
+      payloads: [{ metadata: {}, data: Buffer.from('x').toString('base64') }],
+    });
+    const call = async (route: string, headers: Record<string, string> = {}, payload = body) => {
+      const reply = await fetch(`http://127.0.0.1:${port}${route}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: payload,
+      });
+      return { status: reply.status, text: await reply.text() };
+    };
+    const other = codecServerToken(key('k2'));
+    try {
+      // Refused: no Origin and no token (the hole), a wrong token, a token of another key, a prefix
+      // of the token, the token in a query string, a Basic header, and the same for /encode.
+      for (const [route, headers] of [
+        ['/decode', {}],
+        ['/decode', { origin: uiOrigin }],
+        [`/${other}/decode`, {}],
+        [`/${token.slice(0, -1)}/decode`, {}],
+        [`/${token}x/decode`, {}],
+        [`/decode?token=${token}`, {}],
+        ['/decode', { authorization: `Basic ${token}` }],
+        ['/decode', { authorization: `Bearer ${other}` }],
+        ['/decode', { authorization: `Bearer${token}` }],
+        [`/${other}/decode`, { authorization: `Bearer ${token}` }],
+        ['/encode', {}],
+        [`/${other}/encode`, { origin: uiOrigin }],
+      ] as Array<[string, Record<string, string>]>) {
+        const reply = await call(route, headers);
+        assert.equal(reply.status, 401, `${route} ${JSON.stringify(headers)} answered ${reply.status}`);
+        assert.doesNotMatch(reply.text, /secret text|c2VjcmV0/);
+      }
+      // Accepted: the token as the UI sends it (path) and as a bearer header; decode and encode.
+      for (const [route, headers] of [
+        [`/${token}/decode`, {}],
+        ['/decode', { authorization: `Bearer ${token}` }],
+        [`/${token}/decode`, { origin: uiOrigin }],
+      ] as Array<[string, Record<string, string>]>) {
+        const reply = await call(route, headers);
+        assert.equal(reply.status, 200, `${route} ${JSON.stringify(headers)}`);
+        const decoded = JSON.parse(reply.text) as { payloads: Array<{ data: string }> };
+        assert.match(Buffer.from(decoded.payloads[0]!.data, 'base64').toString(), /secret text/);
+      }
+      assert.equal((await call(`/${token}/encode`, {}, encodeBody)).status, 200);
+      assert.equal((await call('/encode', { authorization: `Bearer ${token}` }, encodeBody)).status, 200);
+      // A bad origin stays refused even with the token.
+      assert.equal((await call(`/${token}/decode`, { origin: 'http://evil.example' })).status, 403);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('will not start without a real token', () => {
+    const codec = new AesGcmPayloadCodec(parsePayloadKeys(key('k1')));
+    assert.throws(
+      () =>
+        createCodecServer({
+          codec,
+          uiOrigin: 'x',
+          token: '',
+          log: createLogger('test', 'error', () => undefined),
+        }),
+      /token/,
+    );
+  });
 });
 
 describe('payload key configuration', () => {
@@ -113,8 +204,11 @@ describe('payload key configuration', () => {
       () => loadConfig({ MESHLOOP_PAYLOAD_KEYS: 'k1:short' }),
       /MESHLOOP_PAYLOAD_KEYS: must be id:base64key/,
     );
-    const config = loadConfig({ MESHLOOP_PAYLOAD_KEYS: key('k1'), MESHLOOP_CODEC_SERVER_PORT: '18234' });
-    assert.equal(config.stack.temporal.uiCodecEndpoint, 'http://127.0.0.1:18234');
+    const keys = key('k1');
+    const config = loadConfig({ MESHLOOP_PAYLOAD_KEYS: keys, MESHLOOP_CODEC_SERVER_PORT: '18234' });
+    assert.equal(config.stack.temporal.uiCodecEndpoint, `http://127.0.0.1:18234/${codecServerToken(keys)}`);
+    assert.equal(config.codec.serverToken, codecServerToken(keys));
+    assert.notEqual(codecServerToken(key('k1')), codecServerToken(key('k2')));
     assert.equal(config.codec.uiOrigin, 'http://127.0.0.1:8233');
     assert.equal(loadConfig({}).stack.temporal.uiCodecEndpoint, undefined);
   });

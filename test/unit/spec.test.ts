@@ -4,9 +4,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { formatDuration, parseDuration } from '../../src/domain/duration';
 import { InvalidSpecError } from '../../src/domain/errors';
-import { parseSpec, productIdOf, productIdOfWorkflowId, workflowIdOf } from '../../src/domain/spec';
+import { amendRequestSchema, MAX_SPEC_JSON_LENGTH } from '../../src/domain/messages';
+import {
+  MAX_SPEC_BYTES,
+  parseSpec,
+  productIdOf,
+  productIdOfWorkflowId,
+  specJsonBytes,
+  workflowIdOf,
+} from '../../src/domain/spec';
+import { checkStartInput } from '../../workflows/product/start-input';
 import { loadSpecFile, parseSpecText } from '../../src/specs/load';
-import { rawSpec as minimalSpec } from '../helpers/specs';
+import { rawSpec as minimalSpec, rawSpec } from '../helpers/specs';
 
 const fixtures = path.join(__dirname, '..', 'fixtures', 'specs');
 
@@ -165,5 +174,84 @@ describe('durations', () => {
 
   it('formats milliseconds back to the shortest exact text', () => {
     assert.deepEqual([259_200_000, 90_000, 1_500].map(formatDuration), ['3d', '90s', '1500ms']);
+  });
+});
+
+describe('one size cap on specs (MAX_SPEC_BYTES), on every path in', () => {
+  /** A valid spec whose JSON is about `bytes` long: fields with long descriptions. */
+  const specOfSize = (bytes: number, char = 'x') => {
+    const fields: Array<{ name: string; type: string; description: string }> = [
+      { name: 'day', type: 'date', description: '' },
+    ];
+    let size = JSON.stringify(rawSpec({ schema: { fields, key: ['day'] } })).length;
+    const per = 1900;
+    while (size < bytes) {
+      const length = Math.min(per, Math.max(1, Math.floor((bytes - size - 60) / Buffer.byteLength(char))));
+      fields.push({ name: `f${fields.length}`, type: 'string', description: char.repeat(length) });
+      size = Buffer.byteLength(JSON.stringify(rawSpec({ schema: { fields, key: ['day'] } })));
+    }
+    return rawSpec({ schema: { fields, key: ['day'] } });
+  };
+
+  it('accepts a real spec just under the cap, and refuses one just over, with the size and the cap', () => {
+    const under = specOfSize(MAX_SPEC_BYTES - 4096);
+    assert.ok(specJsonBytes(under) <= MAX_SPEC_BYTES);
+    assert.equal(parseSpec(under).schema.fields.length > 100, true);
+    const over = specOfSize(MAX_SPEC_BYTES + 10);
+    assert.throws(
+      () => parseSpec(over),
+      (error: unknown) =>
+        error instanceof InvalidSpecError && /at most 262144 bytes \(256 KiB\)/.test(error.message),
+    );
+  });
+
+  it('counts UTF-8 bytes, not characters: 100,000 three-byte characters are over', () => {
+    const euros = rawSpec({ description: '€'.repeat(100_000) });
+    assert.ok(JSON.stringify(euros).length < MAX_SPEC_BYTES);
+    assert.throws(() => parseSpec(euros), /bytes of JSON; a spec may be at most/);
+  });
+
+  it('refuses the audit examples and junk alike before validating them (1.77 MB, 1.09 MB, huge keys)', () => {
+    for (const spec of [
+      rawSpec({ description: 'x'.repeat(1_770_000) }),
+      rawSpec({ sql: `SELECT 1 ${'-- pad\n'.repeat(180_000)}` }),
+      { ...rawSpec(), [`k${'y'.repeat(300_000)}`]: 1 },
+      rawSpec({ tags: Array.from({ length: 30_000 }, (_, i) => `tag-${i}-padding`) }),
+    ]) {
+      assert.throws(() => parseSpec(spec), /a spec may be at most 262144 bytes/);
+    }
+    const cyclic: Record<string, unknown> = rawSpec();
+    cyclic.self = cyclic;
+    assert.throws(() => parseSpec(cyclic), /cannot be written as JSON/);
+  });
+
+  it('the same cap bounds an amendment and a carried spec', () => {
+    const over = rawSpec({ description: 'x'.repeat(MAX_SPEC_BYTES) });
+    assert.equal(MAX_SPEC_JSON_LENGTH, MAX_SPEC_BYTES);
+    assert.equal(amendRequestSchema.safeParse({ by: 'alice', spec: over }).success, false);
+    assert.equal(amendRequestSchema.safeParse({ by: 'alice', spec: rawSpec() }).success, true);
+    const at = new Date().toISOString();
+    const checked = checkStartInput(
+      {
+        spec: rawSpec(),
+        carried: {
+          stage: 'awaitingApproval',
+          spec: over,
+          revision: 1,
+          approvals: [],
+          decisions: [],
+          ignored: [],
+          policyViolations: [],
+          resources: [],
+          remindersSent: 0,
+          continuedAsNew: 1,
+          proposedAt: at,
+          updatedAt: at,
+        },
+      },
+      { workflowId: 'data-product:orders.daily_revenue', continuedFromExecutionRunId: 'r1' },
+    );
+    assert.equal(checked.ok, false);
+    assert.match(!checked.ok ? checked.refusal.message : '', /at most 262144 bytes/);
   });
 });

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { MAX_SPEC_BYTES } from '../../src/domain/spec';
 import type { dataProductWorkflow } from '../../workflows/data-product';
+import type { ProductStatus } from '../../workflows/definitions';
 import {
   approveSignal,
   deprecateUpdate,
@@ -181,6 +183,64 @@ describe('dataProductWorkflow treats every input as untrusted (real Temporal ser
       );
       assert.ok(wrongId instanceof WorkflowFailedError && wrongId.cause instanceof ApplicationFailure);
       assert.match(wrongId.cause.message, /the workflow id must be data-product:orders\.p_/);
+    });
+  });
+
+  it('a spec near the size cap continues as new with the spec carried once; one over the cap fails at once', async () => {
+    const fakes = fakesWith({ reminderIntervalMs: 300 });
+    const fields = [{ name: 'day', type: 'date' }];
+    for (let i = 0; i < 125; i += 1)
+      fields.push({ name: `f${i}`, type: 'string', description: 'd'.repeat(1990) } as never);
+    const spec = uniqueProduct({ schema: { fields, key: ['day'] } });
+    const specBytes = Buffer.byteLength(JSON.stringify(spec));
+    assert.ok(specBytes > 240_000 && specBytes <= MAX_SPEC_BYTES, `spec of ${specBytes} bytes`);
+    await withWorker(context, fakes, async ({ start, taskQueue }) => {
+      const handle = await start(productInput(spec, { maxHistoryEvents: 30 }));
+      const firstRunId = handle.firstExecutionRunId;
+      await waitForStatus(handle, (s) => s.continuedAsNew >= 1);
+      const history = await context.client.workflow.getHandle(handle.workflowId, firstRunId).fetchHistory();
+      const continued = history.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes;
+      const data = continued?.input?.payloads?.[0]?.data;
+      assert.ok(data, 'the continue-as-new input');
+      const input = JSON.parse(Buffer.from(data).toString('utf8')) as {
+        spec: unknown;
+        carried: Record<string, unknown>;
+      };
+      assert.equal('spec' in input.carried, false, 'the carried state holds no second copy of the spec');
+      assert.ok(
+        data.length < specBytes * 1.5,
+        `the next run's input is ${data.length} bytes for a ${specBytes}-byte spec`,
+      );
+      const status: ProductStatus = await handle.query(getStatusQuery);
+      assert.equal(status.stage, 'awaitingApproval');
+      assert.equal(status.spec.schema.fields.length, 126);
+      await handle.terminate('test done');
+
+      for (const over of [
+        uniqueProduct({ description: 'x'.repeat(1_770_000) }),
+        uniqueProduct({
+          schema: {
+            fields: [...fields, ...fields.slice(1).map((f) => ({ ...f, name: `${f.name}_b` }))],
+            key: ['day'],
+          },
+        }),
+        uniqueProduct({ description: '€'.repeat(100_000) }),
+      ]) {
+        const refused = await context.client.workflow.start<typeof dataProductWorkflow>(
+          'dataProductWorkflow',
+          {
+            taskQueue,
+            workflowId: `data-product:orders.${String(over.name)}`,
+            args: [{ spec: over }],
+          },
+        );
+        const failure = await refused.result().then(
+          () => assert.fail('an over-cap spec ran'),
+          (error: unknown) => error,
+        );
+        assert.ok(failure instanceof WorkflowFailedError && failure.cause instanceof ApplicationFailure);
+        assert.match(failure.cause.message, /a spec may be at most 262144 bytes/);
+      }
     });
   });
 

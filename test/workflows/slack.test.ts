@@ -305,6 +305,72 @@ describe('Slack: proposals posted and decided in Slack (real Temporal server, fa
     });
   });
 
+  it('a signed request is accepted once: respelled timestamps and signatures do not replay it', async () => {
+    const fakes = withRealSlackActivity({ approvalSigning: signing });
+    await withWorker(context, fakes, async ({ start }) => {
+      const handle = await start(productInput(uniqueProduct()));
+      const { productId } = await waitForStatus(handle, stageIs('awaitingApproval'));
+      const body = new URLSearchParams({
+        payload: JSON.stringify(buttonClick('U0BOB', 'meshloop_reject', productId)),
+      }).toString();
+      const ts = Math.floor(Date.now() / 1000);
+      const signatureFor = (stamp: string) =>
+        'v0=' + createHmac('sha256', SIGNING_SECRET).update(`v0:${stamp}:${body}`).digest('hex');
+      const send = async (timestamp: string, signature: string, payload = body) =>
+        (
+          await fetch(`http://127.0.0.1:${app.port}/slack/interactions`, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/x-www-form-urlencoded',
+              'x-slack-request-timestamp': timestamp,
+              'x-slack-signature': signature,
+            },
+            body: payload,
+          })
+        ).status;
+      const signature = signatureFor(String(ts));
+      const modalsOpened = () => slack.views.filter((v) => JSON.stringify(v.view).includes(productId)).length;
+
+      assert.equal(await send(String(ts), signature), 200);
+      await until(() => modalsOpened() === 1, 'the genuine click opened the comment modal');
+
+      // The same request again, and respelled so Bolt would read the same timestamp or signature.
+      const variants: Array<[string, string]> = [
+        [String(ts), signature],
+        [`${ts}.0`, signature],
+        [`${ts}.000`, signature],
+        [`0${ts}`, signature],
+        [`00${ts}`, signature],
+        [`+${ts}`, signature],
+        [` ${ts}`, signature],
+        [`${ts}e0`, signature],
+        [`0x${ts.toString(16)}`, signature],
+        [String(ts), `${signature}=x`],
+        [String(ts), `${signature}=`],
+        [String(ts), signature.toUpperCase().replace('V0=', 'v0=')],
+        [String(ts), `v0=${signature.slice(3)}00`],
+        [String(ts), `v1=${signature.slice(3)}`],
+        [String(ts), `v0=v0=${signature.slice(3)}`],
+      ];
+      for (const [timestamp, sig] of variants) {
+        assert.equal(
+          await send(timestamp, sig),
+          401,
+          `replayed as ts=${JSON.stringify(timestamp)} sig=${sig}`,
+        );
+      }
+      // Another request, correctly signed for a respelled timestamp, is refused too (not canonical).
+      assert.equal(await send(`${ts}.0`, signatureFor(`${ts}.0`)), 401);
+      assert.equal(await send(`0${ts}`, signatureFor(`0${ts}`)), 401);
+      // The body changed under the same signature: refused.
+      assert.equal(await send(String(ts), signature, `${body}&x=1`), 401);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(modalsOpened(), 1);
+      const status: ProductStatus = await handle.query(getStatusQuery);
+      assert.equal(status.stage, 'awaitingApproval');
+    });
+  });
+
   it('reminders and expiry are thread replies under the proposal, each posted once', async () => {
     const fakes = withRealSlackActivity({ reminderIntervalMs: 1000, approvalDeadlineMs: 2500 });
     await withWorker(context, fakes, async ({ start }) => {

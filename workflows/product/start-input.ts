@@ -29,7 +29,8 @@ const audit = z.strictObject({
 
 const carriedSchema = z.looseObject({
   stage,
-  spec: z.unknown(),
+  // Absent since the patch 'carried-spec-once': the input's own spec is the one carried.
+  spec: z.unknown().optional(),
   revision: z.number().int().min(1),
   approvals: z.array(personName).max(100),
   decisions: z
@@ -125,7 +126,12 @@ export function checkStartInput(
       if (!state.success) {
         return invalid(`invalid carried state: ${describeIssues(state.error).slice(0, 20).join('; ')}`);
       }
-      spec = parseSpec(state.data.spec, 'carried spec');
+      // Since the patch 'carried-spec-once' the spec travels once, at the top level; older runs
+      // carried it inside the state too.
+      spec =
+        state.data.spec === undefined
+          ? parseSpec(parsed.data.spec)
+          : parseSpec(state.data.spec, 'carried spec');
       carriedState = { ...(state.data as unknown as CarriedState), spec };
     } else {
       spec = parseSpec(parsed.data.spec);

@@ -194,6 +194,10 @@ function flinkConfig(ctx: ServiceContext, extra: Record<string, string>): string
     'io.tmp.dirs': tmp,
     'blob.storage.directory': path.join(tmp, 'blobs'),
     'web.tmpdir': path.join(tmp, 'web'),
+    // No jar upload or run through the REST API or Web UI (/jars/upload, /jars/:id/run): any local process
+    // reaches that port, and a jar is code. Meshloop submits SQL through the Gateway only.
+    'web.submit.enable': 'false',
+    'web.upload.dir': path.join(tmp, 'web', 'no-uploads'),
     'execution.target': 'remote',
     'sql-gateway.endpoint.rest.address': '127.0.0.1',
     'sql-gateway.endpoint.rest.bind-address': '127.0.0.1',
