@@ -12,6 +12,7 @@ import type { CatalogDescriptor } from '../src/domain/catalog';
 import { MESHLOOP_TOPIC_PREFIX } from '../src/adapters/kafka/client';
 import {
   derivedTopicRefusal,
+  reservedTopicNameProblem,
   TopicNotOwnedError,
   topicOwnershipRefusal,
   topicsWrittenBy,
@@ -69,6 +70,9 @@ export function createKafkaActivities(deps: {
       topic: TopicSettings;
     }): Promise<{ topic: string; created: boolean }> {
       const name = input.topic.name;
+      // The spec refuses these names; a spec from before that rule is refused here, before any claim.
+      const reserved = reservedTopicNameProblem(name);
+      if (reserved) throw new TopicNotOwnedError(name, `is not a name a product may use: it ${reserved}`);
       const { derived } = topicsWrittenBy(name);
       await owners();
       const ownership = async () => {
