@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import type { AnalysisCycleSummary } from '../../src/domain/analysis';
 import { KEPT_CYCLES } from '../../src/domain/analysis';
 import { analysisCycleSignal } from '../../workflows/analysis';
-import { approveSignal, deprecateUpdate, getStatusQuery, retireUpdate } from '../../workflows/definitions';
+import { supersedes } from '../../src/domain/catalog';
+import {
+  approveSignal,
+  deprecateUpdate,
+  getStatusQuery,
+  rejectSignal,
+  retireUpdate,
+} from '../../workflows/definitions';
 import {
   fakesWith,
   openWorkflowTestContext,
@@ -228,6 +235,44 @@ describe('dataProductWorkflow analysis stages (real Temporal server, fake activi
         1,
         'degraded once, by b1 when it was new',
       );
+    });
+  });
+
+  it('catalog descriptors name their run: a product proposed again after retirement supersedes its old life', async () => {
+    const fakes = fakesWith();
+    const spec = uniqueProduct({ sql: 'SELECT day, revenue FROM placed' });
+    await withWorker(context, fakes, async ({ start }) => {
+      const first = await start(productInput(spec));
+      await waitForStatus(first, stageIs('awaitingApproval'));
+      await first.signal(approveSignal, { by: 'alice' });
+      await waitForStatus(first, stageIs('active'));
+      for (let i = 0; i < 3; i++)
+        await cycleRan(fakes, first, cycle(`${spec.domain}.${spec.name}`, `l${i}`, 'pass'));
+      await first.executeUpdate(retireUpdate, { args: [{ by: 'ops' }] });
+      await first.result();
+      const oldLife = fakes.callsOf('publishCatalogDescriptor').map((c) => c.descriptor);
+      const retired = oldLife.at(-1);
+      assert.equal(retired?.stage, 'retired');
+      assert.equal(retired?.run?.id, first.firstExecutionRunId);
+
+      const second = await start(productInput(spec));
+      await waitForStatus(second, stageIs('awaitingApproval'));
+      // The descriptor is published just after the stage is reached.
+      const published = () =>
+        fakes
+          .callsOf('publishCatalogDescriptor')
+          .slice(oldLife.length)
+          .find((c) => c.descriptor.stage === 'awaitingApproval')?.descriptor;
+      for (const deadline = Date.now() + 10_000; !published() && Date.now() < deadline;)
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      const proposed = published();
+      assert.ok(proposed && retired);
+      assert.ok(proposed.version < retired.version, 'versions restart in the new life');
+      assert.equal(proposed.run?.id, second.firstExecutionRunId);
+      assert.ok(supersedes(proposed, retired), 'the new life wins over the old retired descriptor');
+      assert.ok(!supersedes(retired, proposed), 'the old life read again does not win back');
+      await second.signal(rejectSignal, { by: 'alice' });
+      await second.result();
     });
   });
 
