@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadRecordKey, RecordKey } from '../../src/signing/record-key';
@@ -22,10 +22,8 @@ describe('the record key (signs descriptors, claims and results rows)', () => {
     assert.equal(again.id, made.id);
     const signature = made.sign('catalog-descriptor', 'text');
     assert.ok(again.verify('catalog-descriptor', 'text', signature));
-    assert.doesNotMatch(
-      signature,
-      new RegExp((await import('node:fs')).readFileSync(file, 'utf8').trim().slice(0, 20)),
-    );
+    const secret = (await readFile(file, 'utf8')).trim();
+    assert.ok(!signature.includes(secret.slice(0, 20)), 'the key is not in a signature');
   });
 
   it('verifies only its own signature over the same purpose and text', () => {
