@@ -169,6 +169,18 @@ describe('forged catalog records, claims and results rows are ignored (real Kafk
       return error.message;
     };
 
+    // The signing activity is no oracle: a workflow other than the product's own is refused.
+    const publishing = env.run(
+      (request: Parameters<typeof activities.publishCatalogDescriptor>[0]) =>
+        activities.publishCatalogDescriptor(request),
+      { productId: `orders.a_${run}`, descriptor: descriptor(`a_${run}`, 'active', 99) },
+    );
+    await assert.rejects(
+      publishing,
+      /workflow test may not publish the descriptor of orders\.a_.*only its own workflow \(data-product:orders\.a_/,
+    );
+    assert.equal((await readCatalog(kafka, { topic: catalogTopic, recordKey: key })).view.all().length, 0);
+
     const aOut = `orders.a_${run}`;
     assert.deepEqual(await create(`orders.a_${run}`, aOut), { topic: aOut, created: true });
     for (const [name, why] of [
