@@ -235,6 +235,7 @@ describe('dataProductWorkflow analysis stages (real Temporal server, fake activi
         1,
         'degraded once, by b1 when it was new',
       );
+      await recordHistory(handle, 'analysis-old-cycles-replayed');
     });
   });
 
