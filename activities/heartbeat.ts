@@ -39,3 +39,15 @@ export function activityAttempt(): number | undefined {
     return undefined;
   }
 }
+
+/**
+ * The workflow that scheduled this activity: undefined outside an activity (scripts, tests), an
+ * empty id for an activity no workflow scheduled.
+ */
+export function callingWorkflow(): { workflowId: string } | undefined {
+  try {
+    return { workflowId: Context.current().info.workflowExecution?.workflowId ?? '' };
+  } catch {
+    return undefined;
+  }
+}

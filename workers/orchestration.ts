@@ -13,6 +13,7 @@ import { dataConverterFor } from '../src/codec/payload-codec';
 import type { MeshloopConfig } from '../src/config';
 import type { Logger } from '../src/log';
 import { createMaterializers } from '../src/materialize';
+import { processRecordKey } from '../src/signing/record-key';
 import { temporalConnectOptions } from '../src/config';
 
 /**
@@ -41,6 +42,9 @@ export async function startOrchestrationWorker(
   log: Logger,
   options: { taskQueue?: string; workflowBundle?: { code: string } } = {},
 ): Promise<RunningWorker> {
+  // The record key signs descriptors, claims and results rows: made (0600) or read now, so a bad
+  // key file stops the worker at start with the setting's name rather than at the first publish.
+  processRecordKey(config.records.keyFile);
   const kafka = createKafkaClient({
     connection: config.kafka,
     clientId: 'meshloop-worker',

@@ -23,6 +23,7 @@ import { stopTestPlatform, testPlatform } from '../../test/helpers/platform';
 import { baselineApprove } from './baseline-workflow';
 import { dataConverterFor } from '../../src/codec/payload-codec';
 import { temporalConnectOptions } from '../../src/config';
+import { processRecordKey } from '../../src/signing/record-key';
 
 const products = Number(process.env.BENCH_PRODUCTS ?? 200);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 50);
@@ -115,7 +116,8 @@ async function main(): Promise<void> {
   await consumer.run({
     eachMessage: ({ message }) => {
       const key = message.key?.toString();
-      const decoded = key && message.value ? decodeCatalogDescriptor(key, message.value) : undefined;
+      const decoded =
+        key && message.value ? decodeCatalogDescriptor(key, message.value, processRecordKey()) : undefined;
       if (!decoded?.ok) return Promise.resolve();
       const descriptor = decoded.value;
       const timing = realTimings.get(descriptor.productId);

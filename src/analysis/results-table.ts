@@ -8,6 +8,8 @@ import { SchemaIncompatibleError, UpstreamUnavailableError } from '../domain/err
 import { analysisCycleSummarySchema } from '../domain/analysis';
 import type { IcebergTableRef } from '../domain/materialization';
 import type { IcebergConnection } from '../config';
+import type { RecordKey } from '../signing/record-key';
+import { processRecordKey } from '../signing/record-key';
 
 /**
  * `meshloop.analysis_results`: every analysis cycle's results, one row per check, so the history is
@@ -40,7 +42,7 @@ export type ResultRow = Readonly<{
   at: string;
 }>;
 
-const columns: ReadonlyArray<WriterColumn & { iceberg: string; required: boolean }> = [
+export const RESULT_COLUMNS: ReadonlyArray<WriterColumn & { iceberg: string; required: boolean }> = [
   { name: 'product_id', type: 'VARCHAR', iceberg: 'string', required: true },
   { name: 'cycle_key', type: 'VARCHAR', iceberg: 'string', required: true },
   // Exact decimal text: snapshot ids are 64-bit and travel as strings everywhere else too.
@@ -62,7 +64,7 @@ export function resultsTableRequest() {
     schema: {
       type: 'struct',
       'schema-id': 0,
-      fields: columns.map((c, i) => ({ id: i + 1, name: c.name, required: c.required, type: c.iceberg })),
+      fields: RESULT_COLUMNS.map((c, i) => ({ id: i + 1, name: c.name, required: c.required, type: c.iceberg })),
     },
     // One folder per product: a cycle reads only its own product's history.
     partitionSpec: {
@@ -93,7 +95,7 @@ export async function ensureResultsTable(
     if (!(error instanceof IcebergCatalogError && error.status === 409)) throw error;
     const loaded = await catalog.loadTable(name);
     const have = new Set(loaded.currentSchema?.fields.map((f) => f.name) ?? []);
-    const missing = columns.filter((c) => !have.has(c.name)).map((c) => c.name);
+    const missing = RESULT_COLUMNS.filter((c) => !have.has(c.name)).map((c) => c.name);
     if (missing.length > 0) {
       throw new SchemaIncompatibleError(
         `${ref.namespace}.${ref.name} exists without the columns ${missing.join(', ')}: it is not Meshloop's analysis results table (drop it, or set another)`,
@@ -129,6 +131,70 @@ export function outcomeOfCycleRow(figures: string): CycleOutcome | undefined {
   }
 }
 
+/** Rows are signed for this purpose, each over its own fields (src/signing/record-key.ts). */
+export const RESULT_ROW_PURPOSE = 'analysis-result-row';
+/** The key in a row's `figures` JSON that holds the row's signature. */
+const SIGNATURE_FIELD = '_signature';
+
+/** The fields of a row a signature covers, as text: `analysed_at` is not (the cycle's time is, in its outcome). */
+function rowSigningText(row: Omit<ResultRow, 'at'>, figuresBody: string): string {
+  return JSON.stringify([
+    row.productId,
+    row.cycleKey,
+    row.snapshotId,
+    row.rule,
+    row.outcome,
+    Math.max(0, Math.floor(row.failing)),
+    Math.max(0, Math.floor(row.rows)),
+    figuresBody,
+    row.examples,
+    row.summary,
+  ]);
+}
+
+/** The row's `figures` with its signature in: what is stored. */
+export function signedFigures(row: ResultRow, recordKey: RecordKey): string {
+  const figures = JSON.parse(row.figures) as Record<string, unknown>;
+  const body = JSON.stringify(figures);
+  const signature = recordKey.sign(RESULT_ROW_PURPOSE, rowSigningText(row, body));
+  return JSON.stringify({ ...figures, [SIGNATURE_FIELD]: signature });
+}
+
+/** A stored row as read: its figures without the signature when the record key signed it, else undefined. */
+export function verifiedFigures(row: Omit<ResultRow, 'at'>, recordKey: RecordKey): string | undefined {
+  let figures: unknown;
+  try {
+    figures = JSON.parse(row.figures);
+  } catch {
+    return undefined;
+  }
+  if (figures === null || typeof figures !== 'object' || Array.isArray(figures)) return undefined;
+  const { [SIGNATURE_FIELD]: signature, ...rest } = figures as Record<string, unknown>;
+  const body = JSON.stringify(rest);
+  return recordKey.verify(RESULT_ROW_PURPOSE, rowSigningText(row, body), signature) ? body : undefined;
+}
+
+/** A row as DuckDB returns it (JSON: BIGINT as strings), back in its typed shape. */
+function rowOf(raw: Record<string, unknown>): Omit<ResultRow, 'at'> & { at: string } {
+  const snapshot = raw.snapshot_id;
+  return {
+    productId: text(raw.product_id),
+    cycleKey: text(raw.cycle_key),
+    snapshotId: snapshot === null || snapshot === undefined ? null : text(snapshot),
+    rule: text(raw.rule),
+    outcome: text(raw.outcome),
+    failing: count(raw.failing),
+    rows: count(raw.rows),
+    figures: text(raw.figures),
+    examples: text(raw.examples),
+    summary: text(raw.summary),
+    at: text(raw.at_text),
+  };
+}
+
+const ROW_COLUMNS =
+  'product_id, cycle_key, snapshot_id, rule, outcome, failing, "rows", figures, examples, summary, CAST(analysed_at AS VARCHAR) AS at_text';
+
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const isCommitConflict = (error: unknown) =>
   /Conflict_409|CommitFailedException|created concurrently/i.test(
@@ -149,75 +215,100 @@ async function serialised<T>(ref: IcebergTableRef, work: () => Promise<T>): Prom
   }
 }
 
+/**
+ * The results table. Anyone who can write the lake can append rows, so each row is signed with the
+ * worker's record key (in its `figures`), and every read here takes only rows that verify: a row
+ * appended by hand is never a stored cycle, a past cycle or a rule's history.
+ */
 export class AnalysisResultsTable {
-  private constructor(private readonly writer: IcebergLakeWriter) {}
+  private constructor(
+    private readonly writer: IcebergLakeWriter,
+    private readonly recordKey: RecordKey,
+  ) {}
 
   static async open(options: {
     extensionDir: string;
     catalog: IcebergConnection;
     table: LakeTable;
+    /** Signs and verifies rows (default: this process's, from MESHLOOP_RECORD_KEY_FILE). */
+    recordKey?: RecordKey;
   }): Promise<AnalysisResultsTable> {
-    return new AnalysisResultsTable(await IcebergLakeWriter.open(options));
+    return new AnalysisResultsTable(
+      await IcebergLakeWriter.open(options),
+      options.recordKey ?? processRecordKey(),
+    );
   }
 
-  /** The outcome this cycle stored already (a retried activity), if any. */
+  /** Rows of a query over ROW_COLUMNS that the record key signed (figures without the signature). */
+  private async verifiedRows(sql: string, values: string[]): Promise<Array<ResultRow>> {
+    const rows = (await this.writer.select(sql, values)).map(rowOf);
+    return rows.flatMap((row) => {
+      const figures = verifiedFigures(row, this.recordKey);
+      return figures === undefined ? [] : [{ ...row, figures }];
+    });
+  }
+
+  /** The outcome this cycle stored (a retried activity, the workflow confirming a signal), if any. */
   async storedCycle(productId: string, cycleKey: string): Promise<CycleOutcome | undefined> {
-    const rows = await this.writer.select(
-      `SELECT figures FROM r WHERE product_id = $1 AND cycle_key = $2 AND rule = '${CYCLE_ROW}' LIMIT 1`,
+    // Every cycle row of the key: one appended by hand beside (or before) the real one is skipped.
+    const rows = await this.verifiedRows(
+      `SELECT ${ROW_COLUMNS} FROM r WHERE product_id = $1 AND cycle_key = $2 AND rule = '${CYCLE_ROW}'`,
       [productId, cycleKey],
     );
-    return rows[0] ? outcomeOfCycleRow(text(rows[0].figures)) : undefined;
+    for (const row of rows) {
+      const outcome = outcomeOfCycleRow(row.figures);
+      if (outcome && outcome.productId === productId && outcome.cycleKey === cycleKey) return outcome;
+    }
+    return undefined;
   }
 
-  /** The product's last `limit` cycles that read a snapshot, oldest first. */
+  /** The product's last `limit` signed cycles that read a snapshot, oldest first. */
   async pastCycles(productId: string, limit: number): Promise<PastCycle[]> {
-    const rows = await this.writer.select(
-      `SELECT cycle_key, snapshot_id, "rows", CAST(analysed_at AS VARCHAR) AS at_text FROM r ` +
-        `WHERE product_id = $1 AND rule = '${CYCLE_ROW}' AND snapshot_id IS NOT NULL ` +
-        `ORDER BY analysed_at DESC, cycle_key DESC LIMIT ${Math.max(1, Math.floor(limit))}`,
+    const wanted = Math.max(1, Math.floor(limit));
+    const rows = await this.verifiedRows(
+      `SELECT ${ROW_COLUMNS} FROM r WHERE product_id = $1 AND rule = '${CYCLE_ROW}' AND snapshot_id IS NOT NULL ` +
+        `ORDER BY analysed_at DESC, cycle_key DESC LIMIT ${wanted * 4 + 20}`,
       [productId],
     );
-    return rows
-      .map((row) => ({
-        cycleKey: text(row.cycle_key),
-        snapshotId: text(row.snapshot_id),
-        rows: count(row.rows),
-        at: text(row.at_text),
-      }))
-      .reverse();
+    const seen = new Set<string>();
+    const past: PastCycle[] = [];
+    for (const row of rows) {
+      if (past.length >= wanted || seen.has(row.cycleKey)) continue;
+      seen.add(row.cycleKey);
+      past.push({ cycleKey: row.cycleKey, snapshotId: row.snapshotId ?? '', rows: row.rows, at: row.at });
+    }
+    return past.reverse();
   }
 
-  /** Per rule, the failing counts of the product's last `limit` cycles (oldest first). */
+  /** Per rule, the failing counts of the product's last `limit` signed cycles (oldest first). */
   async ruleHistory(productId: string, limit: number): Promise<Record<string, number[]>> {
-    const rows = await this.writer.select(
-      `WITH cycles AS (SELECT cycle_key, analysed_at AS cycle_at FROM r WHERE product_id = $1 AND rule = '${CYCLE_ROW}' AND snapshot_id IS NOT NULL ` +
-        `ORDER BY analysed_at DESC, cycle_key DESC LIMIT ${Math.max(1, Math.floor(limit))}) ` +
-        `SELECT r.rule, r.failing FROM r JOIN cycles USING (cycle_key) ` +
-        `WHERE r.product_id = $1 AND r.outcome IN ('pass', 'fail') ORDER BY cycles.cycle_at, cycles.cycle_key`,
-      [productId],
+    const cycles = await this.pastCycles(productId, limit);
+    const order = new Map(cycles.map((c, i) => [c.cycleKey, i]));
+    if (cycles.length === 0) return {};
+    const keys = cycles.map((c) => c.cycleKey);
+    const placeholders = keys.map((_key, i) => `$${i + 2}`).join(', ');
+    const rows = await this.verifiedRows(
+      `SELECT ${ROW_COLUMNS} FROM r WHERE product_id = $1 AND cycle_key IN (${placeholders}) ` +
+        `AND outcome IN ('pass', 'fail') AND rule <> '${CYCLE_ROW}'`,
+      [productId, ...keys],
     );
     const history: Record<string, number[]> = {};
-    for (const row of rows) {
-      const rule = text(row.rule);
-      if (rule === CYCLE_ROW) continue;
-      (history[rule] ??= []).push(count(row.failing));
-    }
+    const inOrder = rows
+      .filter((row) => order.has(row.cycleKey))
+      .sort((a, b) => (order.get(a.cycleKey) ?? 0) - (order.get(b.cycleKey) ?? 0));
+    for (const row of inOrder) (history[row.rule] ??= []).push(row.failing);
     return history;
   }
 
-  /** Whether the table holds this cycle's row now. */
+  /** Whether the table holds this cycle's signed row now. */
   async hasCycle(productId: string, cycleKey: string): Promise<boolean> {
-    const rows = await this.writer.select(
-      `SELECT count(*) AS n FROM r WHERE product_id = $1 AND cycle_key = $2 AND rule = '${CYCLE_ROW}'`,
-      [productId, cycleKey],
-    );
-    return count(rows[0]?.n) > 0;
+    return (await this.storedCycle(productId, cycleKey)) !== undefined;
   }
 
-  /** One commit of rows, as they are. */
+  /** One commit of rows, each signed. */
   async append(rows: readonly ResultRow[]): Promise<void> {
     await this.writer.append(
-      columns,
+      RESULT_COLUMNS,
       rows.map((row) => [
         row.productId,
         row.cycleKey,
@@ -226,7 +317,7 @@ export class AnalysisResultsTable {
         row.outcome,
         BigInt(Math.max(0, Math.floor(row.failing))),
         BigInt(Math.max(0, Math.floor(row.rows))),
-        row.figures,
+        signedFigures(row, this.recordKey),
         row.examples,
         row.summary,
         row.at,

@@ -39,6 +39,7 @@ import { formatRecentCycles } from './analysis-lines';
 import { formatTableStatus, productTableStatus } from '../query/product-query';
 import { parseDuration } from '../domain/duration';
 import { dataConverterFor } from '../codec/payload-codec';
+import { processRecordKey } from '../signing/record-key';
 import { formatIdeaLineage, ideaLineageOf } from './idea-lineage';
 
 async function readIdeaLineage(config: MeshloopConfig, productId: string, spec: ProductSpec) {
@@ -434,10 +435,16 @@ export function registerProductCommands(program: Command): void {
     .action(async (options: { json: boolean }) => {
       const config = loadConfig();
       const kafka = createKafkaClient({ connection: config.kafka, clientId: 'meshloop-cli' });
-      const { view, skipped } = await readCatalog(kafka);
-      // Anyone may write the catalog topic: what is not a descriptor is left out, and said so.
-      if (skipped > 0)
-        console.error(`${skipped} catalog record(s) skipped: not a readable product descriptor`);
+      const { view, skipped, unsigned } = await readCatalog(kafka, {
+        recordKey: processRecordKey(config.records.keyFile),
+      });
+      // Anyone may write the catalog topic: what is not a signed descriptor is left out, and said so.
+      if (skipped > unsigned)
+        console.error(`${skipped - unsigned} catalog record(s) skipped: not a readable product descriptor`);
+      if (unsigned > 0)
+        console.error(
+          `${unsigned} catalog record(s) ignored: not signed by the record key in ${config.records.keyFile} (MESHLOOP_RECORD_KEY_FILE; written by hand, or by a worker with another key)`,
+        );
       const records = view.all();
       if (options.json) {
         console.log(JSON.stringify(records, null, 2));

@@ -174,6 +174,8 @@ export const envSchema = z.object({
   CONFLUENT_CLOUD_API_SECRET: optionalText,
   // Approval signing: the CLI approver's key (default ~/.meshloop/signing-key.json when it exists).
   MESHLOOP_SIGNING_KEY_FILE: optionalText,
+  // The worker's record key (catalog descriptors, topic claims, analysis results); made on first use.
+  MESHLOOP_RECORD_KEY_FILE: optionalText,
   // The Slack app: runs when both the bot token and the signing secret are set.
   MESHLOOP_SLACK_BOT_TOKEN: optionalText,
   MESHLOOP_SLACK_SIGNING_SECRET: optionalText,
@@ -333,6 +335,11 @@ export type MeshloopConfig = Readonly<{
   }>;
   /** The key the CLI signs approvals with; `explicit` when set in the environment (then it must exist). */
   signing: Readonly<{ keyFile: string; explicit: boolean }>;
+  /**
+   * The secret that signs what the worker writes where others can write too (catalog descriptors,
+   * topic claims, analysis results rows); readers ignore what it did not sign. Made (0600) on first use.
+   */
+  records: Readonly<{ keyFile: string }>;
   /** The Slack app; absent unless its bot token and signing secret are set. */
   slack?: Readonly<{
     botToken: string;
@@ -503,6 +510,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
       keyFile: path.resolve(e.MESHLOOP_SIGNING_KEY_FILE ?? path.join(home, '.meshloop', 'signing-key.json')),
       explicit: e.MESHLOOP_SIGNING_KEY_FILE !== undefined,
     },
+    records: recordsConfig(e, home),
     ...(e.MESHLOOP_SLACK_BOT_TOKEN && e.MESHLOOP_SLACK_SIGNING_SECRET
       ? {
           slack: {
@@ -518,6 +526,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
 }
 
 type EnvData = z.infer<typeof envSchema>;
+
+function recordsConfig(e: EnvData, home: string): MeshloopConfig['records'] {
+  return { keyFile: path.resolve(e.MESHLOOP_RECORD_KEY_FILE ?? path.join(home, '.meshloop', 'record-key')) };
+}
 
 /**
  * Each key on its own, so that one message lists every wrong key (a wrong key takes its default

@@ -65,3 +65,32 @@ export type AnalysisProposals = { starts: ProposalStart[]; knownDomains: string[
 export type ScheduleState =
   | { exists: false }
   | { exists: true; paused: boolean; note: string | undefined; everyMs: number | undefined };
+
+/** The time of the newest cycle the product applied (its kept cycles), as epoch ms; undefined if none. */
+export function lastAppliedCycleMs(
+  cycles: readonly Pick<AnalysisCycleSummary, 'at'>[] | undefined,
+): number | undefined {
+  const times = (cycles ?? []).map((c) => Date.parse(c.at)).filter((t) => !Number.isNaN(t));
+  return times.length > 0 ? Math.max(...times) : undefined;
+}
+
+/**
+ * Why a confirmed cycle does not count, or undefined when it does: only a cycle newer than the last
+ * one applied (or, before any, newer than the product's current life: `sinceMs`) counts,
+ * so an old stored breach or pass signalled again can neither degrade nor recover the product.
+ */
+export function staleCycleReason(
+  cycles: readonly Pick<AnalysisCycleSummary, 'at' | 'cycleKey'>[] | undefined,
+  cycle: Pick<AnalysisCycleSummary, 'at' | 'cycleKey'>,
+  sinceMs: number,
+): string | undefined {
+  const at = Date.parse(cycle.at);
+  if (Number.isNaN(at)) return `cycle ${cycle.cycleKey} has no readable time: ignored`;
+  const last = lastAppliedCycleMs(cycles);
+  if (last !== undefined && at <= last)
+    return `cycle ${cycle.cycleKey} (${cycle.at}) is not newer than the last one applied (${new Date(last).toISOString()}): ignored`;
+  // The first cycle of a life (none applied yet) must be newer than the life itself.
+  if (last === undefined && at < sinceMs)
+    return `cycle ${cycle.cycleKey} (${cycle.at}) is older than this product's current life (${new Date(sinceMs).toISOString()}): ignored`;
+  return undefined;
+}

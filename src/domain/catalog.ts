@@ -39,7 +39,34 @@ export type CatalogDescriptor = Readonly<{
    * late attempt of an older publish cannot replace a newer descriptor.
    */
   version: number;
+  /**
+   * The workflow run that published it (its id and start time). Versions restart at 0 when a product
+   * is proposed again after retirement; its new runs start later than every run of its old life, so
+   * readers order descriptors by run start, then version (`supersedes`).
+   */
+  run?: DescriptorRun;
+  /** The worker's signature over the rest (src/signing/record-key.ts): readers ignore a record without. */
+  signature?: string;
 }>;
+
+export type DescriptorRun = Readonly<{ id: string; startedAt: string }>;
+
+/** Signatures over descriptors name this purpose (a descriptor cannot pass for another record). */
+export const CATALOG_SIGNATURE_PURPOSE = 'catalog-descriptor';
+
+/**
+ * Does `a` replace `b` (read after it)? The later run wins (a product's new life after retirement beats its old one,
+ * whatever the versions), then the higher version; a descriptor without a run is older than any with.
+ */
+export function supersedes(
+  a: Pick<CatalogDescriptor, 'run' | 'version'>,
+  b: Pick<CatalogDescriptor, 'run' | 'version'>,
+): boolean {
+  const runA = a.run ? Date.parse(a.run.startedAt) : -Infinity;
+  const runB = b.run ? Date.parse(b.run.startedAt) : -Infinity;
+  if (runA !== runB) return runA > runB;
+  return a.version >= b.version;
+}
 
 export function toCatalogDescriptor(input: {
   spec: ProductSpec;
@@ -51,6 +78,7 @@ export function toCatalogDescriptor(input: {
   job?: ProductJob;
   updatedAt: Date | string;
   version?: number;
+  run?: DescriptorRun;
 }): CatalogDescriptor {
   const { spec } = input;
   return {
@@ -72,6 +100,7 @@ export function toCatalogDescriptor(input: {
     ...(input.job ? { job: input.job } : {}),
     updatedAt: typeof input.updatedAt === 'string' ? input.updatedAt : input.updatedAt.toISOString(),
     version: input.version ?? 0,
+    ...(input.run ? { run: input.run } : {}),
   };
 }
 
@@ -191,6 +220,16 @@ const descriptorSchema = z.object({
   updatedAt: z.string(),
   // Records written before versions existed (or with a bad one) count as version 0.
   version: z.number().int().nonnegative().optional().catch(undefined),
+  run: z
+    .object({
+      id: z.string().max(100),
+      startedAt: z
+        .string()
+        .max(40)
+        .refine((t) => !Number.isNaN(Date.parse(t))),
+    })
+    .optional()
+    .catch(undefined),
 });
 
 export type DescriptorParse =

@@ -61,7 +61,17 @@ export type ProductEvent =
   /** The watch looked at the table: its trouble (a suspension, a failed materialization), or whether it changed. */
   | Readonly<{ kind: 'tableLooked'; observed: Observed; trouble?: string; changed: boolean }>
   /** A confirmed analysis cycle, about the product as it is now. */
-  | Readonly<{ kind: 'analysisConfirmed'; outcome: string; breach: string; pass: string }>
+  | Readonly<{
+      kind: 'analysisConfirmed';
+      outcome: string;
+      breach: string;
+      pass: string;
+      /**
+       * When the cycle ran, as stored: it counts only when newer than every cycle applied before
+       * (absent in histories recorded before cycles were ordered).
+       */
+      at?: string;
+    }>
   /** The catalog holds the descriptor of `stage` now. */
   | Readonly<{ kind: 'published'; stage: Stage }>
   /** The job or the table stopped (deprecated or retired); `comment` says where. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { durationHint, parseDuration } from './duration';
 import { InvalidSpecError } from './errors';
+import { reservedProductNameProblem, reservedTopicNameProblem } from './topic-ownership';
 
 /**
  * The data product spec: what a proposal asks for and what an approver approves. Pure (no I/O):
@@ -217,7 +218,31 @@ export const productSpecSchema = z
   })
   // Runs even when other parts failed (`when`), so one pass reports every problem; hence the
   // defensive reads of a value that may be only partly valid.
-  .superRefine(crossFieldChecks, { when: () => true });
+  .superRefine(crossFieldChecks, { when: () => true })
+  .superRefine(reservedNameChecks, { when: () => true });
+
+/**
+ * The output topic (as named, or `<domain>.<name>` by default) and the product name must not take a
+ * name reserved for another product's derived topics or table, nor an internal topic's.
+ */
+function reservedNameChecks(value: unknown, ctx: z.RefinementCtx): void {
+  const spec = asRecord(value);
+  const name = asText(spec.name);
+  const domain = asText(spec.domain);
+  const named = asText(asRecord(spec.outputTopic).name);
+  // A default name from a bad domain or name: their own errors say so.
+  const byDefault = name !== undefined && domain !== undefined ? `${domain}.${name}` : undefined;
+  const output = named ?? (byDefault && /^[A-Za-z0-9._-]+$/.test(byDefault) ? byDefault : undefined);
+  const topicProblem = output !== undefined ? reservedTopicNameProblem(output.trim()) : undefined;
+  if (topicProblem)
+    ctx.addIssue({
+      code: 'custom',
+      path: named !== undefined ? ['outputTopic', 'name'] : ['name'],
+      message: named !== undefined ? topicProblem : `gives the output topic ${output}, which ${topicProblem}`,
+    });
+  const nameProblem = name !== undefined ? reservedProductNameProblem(name) : undefined;
+  if (nameProblem) ctx.addIssue({ code: 'custom', path: ['name'], message: nameProblem });
+}
 
 type Loose = Record<string, unknown>;
 const asList = (value: unknown): unknown[] => (Array.isArray(value) ? (value as unknown[]) : []);

@@ -14,6 +14,7 @@ import {
   withoutCause,
 } from './product-state';
 import type { DecideContext, Observed, Outcome, ProductEvent } from './product-events';
+import { lastAppliedCycleMs } from './analysis';
 
 /**
  * The one place a product's stage changes. The workflow and the stage modules beside it act
@@ -130,6 +131,8 @@ const rules: { readonly [K in ProductEvent['kind']]: Rule<K> } = {
     return degrade(state, 'table', event.trouble, context);
   },
   analysisConfirmed: (state, event, context) => {
+    // A cycle not newer than the last one applied changes nothing (an old breach or pass replayed).
+    if (event.at !== undefined && !isNewerCycle(state, event.at)) return nothing;
     if (event.outcome === 'pass') return recover(state, 'analysis', event.pass, context);
     if (event.outcome !== 'breach') return nothing;
     // With one cause at a time, a product already degraded keeps its cause.
@@ -170,6 +173,13 @@ export function wantedSchedule(state: Parameters<typeof causesOf>[0]): ScheduleW
   }
   if (isTerminal(state.stage)) return 'deleted';
   return 'paused';
+}
+
+/** Is a cycle of this time newer than every cycle the product applied? */
+export function isNewerCycle(state: Pick<CarriedState, 'analysisCycles'>, at: string): boolean {
+  const time = Date.parse(at);
+  const last = lastAppliedCycleMs(state.analysisCycles);
+  return !Number.isNaN(time) && (last === undefined || time > last);
 }
 
 /** Did the product move (or take a new revision) since the act reporting it started? */

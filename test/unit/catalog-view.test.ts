@@ -1,8 +1,20 @@
 import assert from 'node:assert/strict';
 import type { Decoded } from '../../src/adapters/kafka/catalog';
-import { decodeCatalogDescriptor, decodeRawRecord, NewestByKey } from '../../src/adapters/kafka/catalog';
+import {
+  decodeCatalogDescriptor,
+  decodeRawRecord,
+  NewestByKey,
+  signedRecordJson,
+  UNSIGNED_PROBLEM,
+} from '../../src/adapters/kafka/catalog';
 import type { CatalogDescriptor } from '../../src/domain/catalog';
-import { parseCatalogDescriptor, toCatalogDescriptor } from '../../src/domain/catalog';
+import {
+  CATALOG_SIGNATURE_PURPOSE,
+  parseCatalogDescriptor,
+  supersedes,
+  toCatalogDescriptor,
+} from '../../src/domain/catalog';
+import { RecordKey } from '../../src/signing/record-key';
 import { CatalogView } from '../../src/domain/catalog-view';
 import type { Stage } from '../../src/domain/lifecycle';
 import { validSpec } from '../helpers/specs';
@@ -285,25 +297,37 @@ describe('CatalogView', () => {
 });
 
 describe('catalog records, newest per key', () => {
+  const key = RecordKey.generate();
   const bytes = (value: unknown) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value));
-  const versioned = (name: string, stage: Stage, version: number) => descriptor(name, stage, {}, { version });
+  /** As the worker publishes it: signed with its record key. */
+  const signed = (value: CatalogDescriptor, by: RecordKey = key, under = value.productId) =>
+    Buffer.from(signedRecordJson(CATALOG_SIGNATURE_PURPOSE, under, value, by));
+  const versioned = (name: string, stage: Stage, version: number, runStartedAt?: string) =>
+    descriptor(
+      name,
+      stage,
+      {},
+      { version, ...(runStartedAt ? { run: { id: `run-${runStartedAt}`, startedAt: runStartedAt } } : {}) },
+    );
+  const newestOf = () =>
+    new NewestByKey((k: string, value: Buffer) => decodeCatalogDescriptor(k, value, key), supersedes);
 
-  it('parses descriptors: skips and counts what does not parse, keeps the highest version', () => {
-    const newest = new NewestByKey(decodeCatalogDescriptor, (d) => d.version);
+  it('parses signed descriptors: skips and counts what does not parse, keeps the highest version', () => {
+    const newest = newestOf();
     const problems = [
-      newest.add('orders.a', bytes(versioned('a', 'active', 5))),
+      newest.add('orders.a', signed(versioned('a', 'active', 5))),
       newest.add('orders.bad', bytes('not json {')),
       newest.add('orders.arr', bytes([1, 2])),
       // A late attempt of an older publish must not win; a malformed newer one neither.
-      newest.add('orders.a', bytes(versioned('a', 'awaitingApproval', 3))),
+      newest.add('orders.a', signed(versioned('a', 'awaitingApproval', 3))),
       newest.add('orders.a', bytes({ productId: 'orders.a', stage: 'retired', version: 99 })),
-      newest.add('orders.b', bytes(versioned('b', 'active', 0))),
-      newest.add('orders.b', bytes(versioned('b', 'retired', 7))),
-      // A descriptor under another product's key.
-      newest.add('orders.c', bytes(versioned('b', 'active', 8))),
-      newest.add('orders.gone', bytes(versioned('gone', 'active', 1))),
+      newest.add('orders.b', signed(versioned('b', 'active', 0))),
+      newest.add('orders.b', signed(versioned('b', 'retired', 7))),
+      // A descriptor under another product's key (signed for that key: still not that product).
+      newest.add('orders.c', signed(versioned('b', 'active', 8), key, 'orders.c')),
+      newest.add('orders.gone', signed(versioned('gone', 'active', 1))),
       newest.add('orders.gone', null),
-      newest.add(undefined, bytes(versioned('a', 'active', 9))),
+      newest.add(undefined, signed(versioned('a', 'active', 9))),
     ];
     assert.equal(newest.skipped, 4);
     assert.deepEqual(
@@ -321,10 +345,53 @@ describe('catalog records, newest per key', () => {
     );
   });
 
+  it('ignores and counts descriptors the record key did not sign, whatever their version', () => {
+    const newest = newestOf();
+    newest.add('orders.a', signed(versioned('a', 'active', 5)));
+    const forged = versioned('a', 'retired', Number.MAX_SAFE_INTEGER, '2999-01-01T00:00:00.000Z');
+    const attempts = [
+      // No signature at all, a huge version and a run far in the future.
+      bytes(forged),
+      // A valid-looking signature: the right scheme and key id, the wrong MAC.
+      bytes({ ...forged, signature: `hmac-sha256:${key.id}:${'A'.repeat(43)}` }),
+      // Signed, by another key.
+      signed(forged, RecordKey.generate()),
+      // A genuine signature copied from an older descriptor onto changed content.
+      bytes({
+        ...(JSON.parse(signed(versioned('a', 'active', 5)).toString()) as object),
+        stage: 'retired',
+        version: 1_000_000,
+      }),
+      // Signed for another purpose (a topic claim), under this key.
+      Buffer.from(signedRecordJson('topic-claim', 'orders.a', forged, key)),
+    ];
+    for (const attempt of attempts) assert.equal(newest.add('orders.a', attempt), UNSIGNED_PROBLEM);
+    assert.equal(newest.skipped, attempts.length);
+    assert.equal(newest.unsigned, attempts.length);
+    assert.equal(newest.records.get('orders.a')?.stage, 'active');
+    assert.equal(newest.records.get('orders.a')?.version, 5);
+  });
+
+  it('a product proposed again after retirement is not shadowed by its old life (later run wins)', () => {
+    const newest = newestOf();
+    newest.add('orders.a', signed(versioned('a', 'retired', 40, '2026-12-01T06:00:00.000Z')));
+    newest.add('orders.a', signed(versioned('a', 'awaitingApproval', 1, '2026-12-02T06:00:00.000Z')));
+    assert.equal(newest.records.get('orders.a')?.stage, 'awaitingApproval');
+    // The old life's descriptors, read again later (a replay of a genuine record), do not win back.
+    newest.add('orders.a', signed(versioned('a', 'retired', 40, '2026-12-01T06:00:00.000Z')));
+    assert.equal(newest.records.get('orders.a')?.stage, 'awaitingApproval');
+    // A descriptor of a continued run of the new life, with a higher version, wins.
+    newest.add('orders.a', signed(versioned('a', 'active', 4, '2026-12-03T06:00:00.000Z')));
+    assert.equal(newest.records.get('orders.a')?.stage, 'active');
+    // Descriptors from before runs were recorded are older than any with a run.
+    newest.add('orders.a', signed(versioned('a', 'retired', 99)));
+    assert.equal(newest.records.get('orders.a')?.stage, 'active');
+  });
+
   it('reads raw records (topic owners, proposals ledger): JSON objects with a product id', () => {
     const newest = new NewestByKey(
       (_key, value): Decoded<unknown> => decodeRawRecord(value),
-      () => 0,
+      () => true,
     );
     newest.add('orders.t', bytes({ productId: 'orders.a', topic: 'orders.t' }));
     newest.add('orders.t', bytes({ productId: 'orders.b', topic: 'orders.t' }));

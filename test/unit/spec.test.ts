@@ -118,6 +118,47 @@ describe('product spec', () => {
     );
   });
 
+  it('refuses output topics named like another product’s derived topics or an internal topic', () => {
+    const problemsOf = (overrides: Record<string, unknown>) => {
+      try {
+        parseSpec({ ...minimalSpec(), ...overrides });
+        return [];
+      } catch (error) {
+        assert.ok(error instanceof InvalidSpecError);
+        return error.problems;
+      }
+    };
+    for (const [name, why] of [
+      [
+        'orders.daily_revenue.rejected',
+        /outputTopic\.name: must not end with "\.rejected": that names another product's rejected-records topic/,
+      ],
+      ['orders.daily_revenue.Rejected', /must not end with "\.rejected"/],
+      [
+        'orders.daily_revenue_dlq',
+        /outputTopic\.name: must not end with "_dlq": that names another product's dead-letter topic/,
+      ],
+      ['_meshloop.catalog', /must not start with "_"/],
+      ['__consumer_offsets', /must not start with "_"/],
+      ['_confluent-command', /must not start with "_"/],
+      ['orders/revenue', /must be a Kafka topic name/],
+    ] as const) {
+      const problems = problemsOf({ outputTopic: { name } });
+      assert.equal(problems.length, 1, `${name}: ${problems.join('; ')}`);
+      assert.match(problems[0] ?? '', why);
+    }
+    // The default name counts too: a product called `rejected` would write `<domain>.rejected`.
+    assert.match(
+      problemsOf({ name: 'rejected' }).join('; '),
+      /name: gives the output topic orders\.rejected, which must not end/,
+    );
+    assert.match(
+      problemsOf({ name: 'revenue_dlq' }).join('; '),
+      /that names another product's dead-letter table/,
+    );
+    assert.deepEqual(problemsOf({ outputTopic: { name: 'orders.rejected_orders' } }), []);
+  });
+
   it('refuses an event-time field that is not a time', () => {
     assert.deepEqual(
       problemsOf(

@@ -336,3 +336,43 @@ describe('decide: the one place a product changes stage', () => {
     assert.equal(wantedSchedule(stateIn('retired')), 'deleted');
   });
 });
+
+describe('decide: analysis cycles count in order', () => {
+  const kept = (at: string) => ({
+    productId: 'orders.x',
+    cycleKey: `k-${at}`,
+    snapshotId: null,
+    at,
+    outcome: 'pass' as const,
+    rows: 1,
+    breaches: [],
+    findings: [],
+    proposals: [],
+  });
+
+  it('a breach or pass not newer than the last cycle applied changes nothing; a newer one counts', () => {
+    const active = stateIn('active', { analysisCycles: [kept('2026-01-01T05:00:00.000Z')] });
+    for (const at of ['2026-01-01T05:00:00.000Z', '2026-01-01T04:59:59.999Z', 'not a time']) {
+      const outcome = decide(active, { ...breach, at }, severalCauses);
+      assert.equal(outcome.next, undefined, `a breach at ${at}`);
+      assert.deepEqual(outcome.record, []);
+    }
+    assert.equal(
+      decide(active, { ...breach, at: '2026-01-01T05:00:00.001Z' }, severalCauses).next,
+      'degraded',
+    );
+    const degraded = stateIn('degraded', {
+      degradedBy: 'analysis',
+      degradeCauses: [
+        { by: 'analysis', type: 'AnalysisBreach', message: 'x', at: '2026-01-01T06:00:00.000Z' },
+      ],
+      analysisCycles: [kept('2026-01-01T06:00:00.000Z')],
+    });
+    assert.equal(
+      decide(degraded, { ...pass, at: '2026-01-01T05:00:00.000Z' }, severalCauses).next,
+      undefined,
+      'an old pass does not recover',
+    );
+    assert.equal(decide(degraded, { ...pass, at: '2026-01-01T07:00:00.000Z' }, severalCauses).next, 'active');
+  });
+});

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import type { AnalysisCycleSummary } from '../../src/domain/analysis';
 import { KEPT_CYCLES } from '../../src/domain/analysis';
 import { analysisCycleSignal } from '../../workflows/analysis';
-import { approveSignal, deprecateUpdate, retireUpdate } from '../../workflows/definitions';
+import { supersedes } from '../../src/domain/catalog';
+import {
+  approveSignal,
+  deprecateUpdate,
+  getStatusQuery,
+  rejectSignal,
+  retireUpdate,
+} from '../../workflows/definitions';
 import {
   fakesWith,
   openWorkflowTestContext,
@@ -21,16 +28,21 @@ import {
  * real platform in test/integration.
  */
 
+/** Cycle times as cycles take them: now, and each later than the one before. */
+let clock = 0;
+const nextAt = () => new Date((clock = Math.max(clock + 1, Date.now()))).toISOString();
+
 const cycle = (
   productId: string,
   key: string,
   outcome: AnalysisCycleSummary['outcome'],
   breaches: AnalysisCycleSummary['breaches'] = [],
+  at: string = nextAt(),
 ): AnalysisCycleSummary => ({
   productId,
   cycleKey: key,
   snapshotId: '7051234567890123456',
-  at: '2026-12-01T06:00:00.000Z',
+  at,
   outcome,
   rows: 1200,
   breaches,
@@ -170,6 +182,98 @@ describe('dataProductWorkflow analysis stages (real Temporal server, fake activi
       const degraded = await waitForStatus(handle, stageIs('degraded'));
       assert.equal(degraded.analysisCycles?.at(-1)?.outcome, 'breach');
       assert.match(degraded.lastError?.message ?? '', /notNull:customer_id: 3 failing/);
+    });
+  });
+
+  it('an old stored breach or pass signalled again changes nothing: only a cycle newer than the last applied counts', async () => {
+    const fakes = fakesWith();
+    const spec = uniqueProduct({ sql: 'SELECT day, revenue FROM placed' });
+    const productId = `${spec.domain}.${spec.name}`;
+    // A cycle stored before this product's life began (a product of the same id, retired since).
+    const beforeLife = new Date(Date.now() - 86_400_000).toISOString();
+    fakes.storedCycles.set('old-life', cycle(productId, 'old-life', 'breach', [nullCustomers], beforeLife));
+    await withWorker(context, fakes, async ({ start }) => {
+      const handle = await start(productInput(spec));
+      await waitForStatus(handle, stageIs('awaitingApproval'));
+      await handle.signal(approveSignal, { by: 'alice' });
+      await waitForStatus(handle, stageIs('active'));
+
+      await handle.signal(analysisCycleSignal, cycle(productId, 'old-life', 'breach', [nullCustomers]));
+      const lifeIgnored = await waitForStatus(handle, (s) => s.ignored.length >= 1);
+      assert.equal(lifeIgnored.stage, 'active');
+      assert.match(
+        lifeIgnored.ignored.at(-1)?.reason ?? '',
+        /old-life .* older than this product's current life/,
+      );
+
+      // A pass stored early but signalled late (or signalled again): older than the breach applied since.
+      const early = cycle(productId, 'early-pass', 'pass');
+      const { proposals: _p, ...earlyStored } = early;
+      fakes.storedCycles.set('early-pass', earlyStored);
+      await cycleRan(fakes, handle, cycle(productId, 'b1', 'breach', [nullCustomers]));
+      await waitForStatus(handle, stageIs('degraded'));
+      await handle.signal(analysisCycleSignal, early);
+      const passIgnored = await waitForStatus(handle, (s) => s.ignored.length >= 2);
+      assert.equal(passIgnored.stage, 'degraded', 'an old pass does not recover the product');
+      assert.match(
+        passIgnored.ignored.at(-1)?.reason ?? '',
+        /early-pass .* not newer than the last one applied/,
+      );
+
+      // A newer pass recovers it; then enough cycles that b1 is no longer kept, and b1 signalled again.
+      await cycleRan(fakes, handle, cycle(productId, 'c2', 'pass'));
+      await waitForStatus(handle, stageIs('active'));
+      for (let i = 0; i < KEPT_CYCLES; i++) await cycleRan(fakes, handle, cycle(productId, `q${i}`, 'pass'));
+      await waitForStatus(handle, (s) => s.analysisCycles?.at(-1)?.cycleKey === `q${KEPT_CYCLES - 1}`);
+      assert.ok(!(await handle.query(getStatusQuery)).analysisCycles?.some((c) => c.cycleKey === 'b1'));
+      await handle.signal(analysisCycleSignal, cycle(productId, 'b1', 'breach', [nullCustomers]));
+      const breachIgnored = await waitForStatus(handle, (s) => s.ignored.length >= 3);
+      assert.equal(breachIgnored.stage, 'active', 'an old breach does not degrade the product again');
+      assert.match(breachIgnored.ignored.at(-1)?.reason ?? '', /b1 .* not newer than the last one applied/);
+      assert.equal(
+        breachIgnored.decisions.filter((d) => d.action === 'degrade').length,
+        1,
+        'degraded once, by b1 when it was new',
+      );
+      await recordHistory(handle, 'analysis-old-cycles-replayed');
+    });
+  });
+
+  it('catalog descriptors name their run: a product proposed again after retirement supersedes its old life', async () => {
+    const fakes = fakesWith();
+    const spec = uniqueProduct({ sql: 'SELECT day, revenue FROM placed' });
+    await withWorker(context, fakes, async ({ start }) => {
+      const first = await start(productInput(spec));
+      await waitForStatus(first, stageIs('awaitingApproval'));
+      await first.signal(approveSignal, { by: 'alice' });
+      await waitForStatus(first, stageIs('active'));
+      for (let i = 0; i < 3; i++)
+        await cycleRan(fakes, first, cycle(`${spec.domain}.${spec.name}`, `l${i}`, 'pass'));
+      await first.executeUpdate(retireUpdate, { args: [{ by: 'ops' }] });
+      await first.result();
+      const oldLife = fakes.callsOf('publishCatalogDescriptor').map((c) => c.descriptor);
+      const retired = oldLife.at(-1);
+      assert.equal(retired?.stage, 'retired');
+      assert.equal(retired?.run?.id, first.firstExecutionRunId);
+
+      const second = await start(productInput(spec));
+      await waitForStatus(second, stageIs('awaitingApproval'));
+      // The descriptor is published just after the stage is reached.
+      const published = () =>
+        fakes
+          .callsOf('publishCatalogDescriptor')
+          .slice(oldLife.length)
+          .find((c) => c.descriptor.stage === 'awaitingApproval')?.descriptor;
+      for (const deadline = Date.now() + 10_000; !published() && Date.now() < deadline;)
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      const proposed = published();
+      assert.ok(proposed && retired);
+      assert.ok(proposed.version < retired.version, 'versions restart in the new life');
+      assert.equal(proposed.run?.id, second.firstExecutionRunId);
+      assert.ok(supersedes(proposed, retired), 'the new life wins over the old retired descriptor');
+      assert.ok(!supersedes(retired, proposed), 'the old life read again does not win back');
+      await second.signal(rejectSignal, { by: 'alice' });
+      await second.result();
     });
   });
 

@@ -1,6 +1,11 @@
 import * as wf from '@temporalio/workflow';
 import type { AnalysisCycleSummary, AnalysisScheduleState } from '../../src/domain/analysis';
-import { KEPT_CYCLES, MAX_PENDING_CYCLES, parseAnalysisCycleSummary } from '../../src/domain/analysis';
+import {
+  KEPT_CYCLES,
+  MAX_PENDING_CYCLES,
+  parseAnalysisCycleSummary,
+  staleCycleReason,
+} from '../../src/domain/analysis';
 import { causesOf } from '../../src/domain/product-state';
 import type { ScheduleWanted } from '../../src/domain/transitions';
 import { wantedSchedule } from '../../src/domain/transitions';
@@ -138,14 +143,27 @@ export async function confirmAnalysisCycles(product: Product): Promise<void> {
       continue;
     }
     const cycle = stored.summary;
-    state.analysisCycles = keepCycle(state.analysisCycles, cycle);
     const snapshot = cycle.snapshotId ? ` at snapshot ${cycle.snapshotId}` : '';
-    product.report({
+    const event = {
       kind: 'analysisConfirmed',
       outcome: cycle.outcome,
       breach: breachReason(cycle),
       pass: `analysis ${cycle.cycleKey} passed every check${snapshot}`,
-    });
+    } as const;
+    // Histories recorded before cycles were ordered applied every confirmed cycle.
+    if (!wf.patched('analysis-cycles-in-order')) {
+      state.analysisCycles = keepCycle(state.analysisCycles, cycle);
+      product.report(event);
+      continue;
+    }
+    // Only a cycle newer than the last one applied (and than this life of the product) counts.
+    const stale = staleCycleReason(state.analysisCycles, cycle, wf.workflowInfo().startTime.getTime());
+    if (stale) {
+      product.ignore('analysis', 'analysisCycle', stale);
+      continue;
+    }
+    product.report({ ...event, at: cycle.at });
+    state.analysisCycles = keepCycle(state.analysisCycles, cycle);
   }
 }
 

@@ -2,7 +2,7 @@ import * as wf from '@temporalio/workflow';
 import { Stage } from '../../src/domain/lifecycle';
 import { descriptorOf } from '../../src/domain/product-state';
 import type { Product } from './product';
-import { nowIso } from './product';
+import { nowIso, thisRun } from './product';
 import { catalogPublishing, describeActivityFailure } from './proxies';
 
 /**
@@ -18,7 +18,7 @@ export async function publishIfChanged(product: Product): Promise<void> {
     try {
       await catalogPublishing.publishCatalogDescriptor({
         productId: product.productId,
-        descriptor: descriptorOf(product.state, stage, nowIso()),
+        descriptor: { ...descriptorOf(product.state, stage, nowIso()), run: thisRun() },
       });
       product.report({ kind: 'published', stage });
     } catch (error) {

@@ -28,6 +28,15 @@ const degradeRelevant: ReadonlySet<ProductEvent['kind']> = new Set([
 
 export const nowIso = () => new Date(Date.now()).toISOString();
 
+/**
+ * This run, as catalog descriptors name it: readers order a product's descriptors by run start,
+ * then version, so a product proposed again after retirement is not shadowed by its old life.
+ */
+export const thisRun = () => {
+  const info = wf.workflowInfo();
+  return { id: info.runId, startedAt: info.runStartTime.toISOString() };
+};
+
 export function refuse(refusal: Refusal): never {
   throw wf.ApplicationFailure.create({ type: refusal.type, message: refusal.message, nonRetryable: true });
 }

@@ -3,7 +3,7 @@ import { Stage } from '../../src/domain/lifecycle';
 import { descriptorOf, jobSeen, SYSTEM, withResource } from '../../src/domain/product-state';
 import { deployRevision, waitUntilRunning } from './job';
 import type { Product } from './product';
-import { nowIso } from './product';
+import { nowIso, thisRun } from './product';
 import { describeActivityFailure, provisioning } from './proxies';
 import type { TableDeployment } from './table';
 import { materializeRevision } from './table';
@@ -75,7 +75,10 @@ export async function provision(product: Product): Promise<void> {
     // The catalog gets the descriptor as it will be: publishing is part of provisioning.
     await provisioning.publishCatalogDescriptor({
       productId: product.productId,
-      descriptor: descriptorOf(state, target, nowIso(), { by: SYSTEM, action: 'provision' }),
+      descriptor: {
+        ...descriptorOf(state, target, nowIso(), { by: SYSTEM, action: 'provision' }),
+        run: thisRun(),
+      },
     });
     product.report({ kind: 'provisioned', observed, health: look.health, comment: started });
   } catch (error) {

@@ -1,9 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Kafka, Producer } from 'kafkajs';
 import type { CatalogDescriptor } from '../../domain/catalog';
-import { descriptorVersion, parseCatalogDescriptor } from '../../domain/catalog';
+import {
+  CATALOG_SIGNATURE_PURPOSE,
+  descriptorVersion,
+  parseCatalogDescriptor,
+  supersedes,
+} from '../../domain/catalog';
 import { CatalogView } from '../../domain/catalog-view';
 import type { Logger } from '../../log';
+import type { RecordKey } from '../../signing/record-key';
+import { processRecordKey } from '../../signing/record-key';
 import { CATALOG_TOPIC } from './client';
 import { ensureTopic } from './topics';
 
@@ -25,15 +32,50 @@ export async function ensureCatalogTopic(kafka: Kafka, topic = CATALOG_TOPIC): P
   }
 }
 
+/**
+ * A record signed with the record key: its JSON with `signature` added last, over the Kafka key and
+ * the JSON as written (a reader takes `signature` off, writes the rest again and checks the same text).
+ */
+export function signedRecordJson(
+  purpose: string,
+  key: string,
+  record: Readonly<Record<string, unknown>>,
+  recordKey: RecordKey,
+): string {
+  const { signature: _old, ...rest } = record;
+  const body = JSON.stringify(rest);
+  const signature = recordKey.sign(purpose, `${key}\n${body}`);
+  return JSON.stringify({ ...(JSON.parse(body) as object), signature });
+}
+
+/** Was this decoded JSON object signed by the record key, for this Kafka key and purpose? */
+export function hasValidSignature(
+  purpose: string,
+  key: string,
+  value: unknown,
+  recordKey: RecordKey,
+): boolean {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const { signature, ...rest } = value as Record<string, unknown>;
+  return recordKey.verify(purpose, `${key}\n${JSON.stringify(rest)}`, signature);
+}
+
+/** Publish a descriptor under its product id, signed with the worker's record key. */
 export async function publishCatalogRecord(
   producer: Producer,
   record: CatalogDescriptor,
   topic = CATALOG_TOPIC,
+  recordKey: RecordKey = processRecordKey(),
 ): Promise<void> {
   await producer.send({
     topic,
     acks: -1,
-    messages: [{ key: record.productId, value: JSON.stringify(record) }],
+    messages: [
+      {
+        key: record.productId,
+        value: signedRecordJson(CATALOG_SIGNATURE_PURPOSE, record.productId, record, recordKey),
+      },
+    ],
   });
 }
 
@@ -61,10 +103,23 @@ export function decodeRawRecord(value: Buffer): Decoded<RawRecord> {
     : { ok: false, problem: 'no productId' };
 }
 
-/** A catalog descriptor, parsed, under its own product id as the key (any other record is skipped). */
-export function decodeCatalogDescriptor(key: string, value: Buffer): Decoded<CatalogDescriptor> {
+/** Why a record is ignored when the record key did not sign it (counted apart from unreadable ones). */
+export const UNSIGNED_PROBLEM =
+  'not signed by the worker’s record key (written by hand, forged, or signed with another key)';
+
+/**
+ * A catalog descriptor signed by the record key, parsed, under its own product id as the key (any
+ * other record is skipped: one written by hand proves nothing, whatever its version says).
+ */
+export function decodeCatalogDescriptor(
+  key: string,
+  value: Buffer,
+  recordKey: RecordKey,
+): Decoded<CatalogDescriptor> {
   const json = decodeJson(value);
   if (!json.ok) return json;
+  if (!hasValidSignature(CATALOG_SIGNATURE_PURPOSE, key, json.value, recordKey))
+    return { ok: false, problem: UNSIGNED_PROBLEM };
   const parsed = parseCatalogDescriptor(json.value);
   if (!parsed.ok) return parsed;
   return parsed.descriptor.productId === key
@@ -74,17 +129,20 @@ export function decodeCatalogDescriptor(key: string, value: Buffer): Decoded<Cat
 
 /**
  * The newest record per key, fed one message at a time: a tombstone removes the key; a record that
- * does not decode is skipped and counted (it neither replaces nor removes what the key holds); the
- * highest version wins, and among equal versions the later record (so a late attempt of an older
- * publish cannot replace a newer descriptor).
+ * does not decode (or is not signed, where records must be) is skipped and counted (it neither
+ * replaces nor removes what the key holds); a record replaces the one held when `replaces` says so
+ * (for descriptors: a later run, or the same run and a version at least as high, so a late attempt
+ * of an older publish cannot replace a newer descriptor).
  */
 export class NewestByKey<T> {
   readonly records = new Map<string, T>();
   skipped = 0;
+  /** Of the skipped, those that were not signed by the record key. */
+  unsigned = 0;
 
   constructor(
     private readonly decode: (key: string, value: Buffer) => Decoded<T>,
-    private readonly versionOf: (record: T) => number,
+    private readonly replaces: (next: T, current: T) => boolean,
   ) {}
 
   /** Undefined when taken (or a tombstone, or keyless); else why the record was skipped. */
@@ -97,34 +155,52 @@ export class NewestByKey<T> {
     const decoded = this.decode(key, value);
     if (!decoded.ok) {
       this.skipped++;
+      if (decoded.problem === UNSIGNED_PROBLEM) this.unsigned++;
       return decoded.problem;
     }
     const current = this.records.get(key);
-    if (current === undefined || this.versionOf(decoded.value) >= this.versionOf(current))
-      this.records.set(key, decoded.value);
+    if (current === undefined || this.replaces(decoded.value, current)) this.records.set(key, decoded.value);
     return undefined;
   }
 }
 
-export type CatalogReadOptions = { topic?: string; timeoutMs?: number; log?: Logger };
-
-/** The catalog as read: one view over the parsed descriptors, and how many records were skipped. */
-export type CatalogRead = Readonly<{ view: CatalogView; skipped: number }>;
+export type CatalogReadOptions = {
+  topic?: string;
+  timeoutMs?: number;
+  log?: Logger;
+  /** Verifies the records (default: this process's record key, from MESHLOOP_RECORD_KEY_FILE). */
+  recordKey?: RecordKey;
+};
 
 /**
- * Read the whole catalog up to its current end: the newest descriptor per product id, parsed.
- * Records that are not descriptors are skipped, counted and logged (one bad record must not stall
- * retire and discovery, nor be taken for a product).
+ * The catalog as read: one view over the parsed descriptors, how many records were skipped, and how
+ * many of those were skipped because the record key did not sign them.
+ */
+export type CatalogRead = Readonly<{ view: CatalogView; skipped: number; unsigned: number }>;
+
+/**
+ * Read the whole catalog up to its current end: the newest signed descriptor per product id, parsed.
+ * Records that are not descriptors, or that the worker's record key did not sign, are skipped,
+ * counted and logged (one bad record must not stall retire and discovery, nor be taken for a product).
  */
 export async function readCatalog(kafka: Kafka, options: CatalogReadOptions = {}): Promise<CatalogRead> {
-  const newest = new NewestByKey(decodeCatalogDescriptor, (descriptor) => descriptor.version);
+  const recordKey = options.recordKey ?? processRecordKey();
+  const newest = new NewestByKey(
+    (key: string, value: Buffer) => decodeCatalogDescriptor(key, value, recordKey),
+    supersedes,
+  );
   await readToEnd(kafka, options, newest);
   if (newest.skipped > 0)
     options.log?.warn('catalog records skipped', {
       topic: options.topic ?? CATALOG_TOPIC,
       skipped: newest.skipped,
+      unsigned: newest.unsigned,
     });
-  return { view: new CatalogView(newest.records.values()), skipped: newest.skipped };
+  return {
+    view: new CatalogView(newest.records.values()),
+    skipped: newest.skipped,
+    unsigned: newest.unsigned,
+  };
 }
 
 /**
@@ -134,11 +210,26 @@ export async function readCatalog(kafka: Kafka, options: CatalogReadOptions = {}
  */
 export async function readCompactedRecords(
   kafka: Kafka,
-  options: CatalogReadOptions = {},
-): Promise<{ records: Map<string, RawRecord>; unreadable: number }> {
-  const newest = new NewestByKey((_key, value) => decodeRawRecord(value), descriptorVersion);
+  options: CatalogReadOptions & {
+    /** Records must carry the record key's signature for this purpose (the topic claims do). */
+    signedFor?: string;
+  } = {},
+): Promise<{ records: Map<string, RawRecord>; unreadable: number; unsigned: number }> {
+  const { signedFor } = options;
+  const recordKey = signedFor !== undefined ? (options.recordKey ?? processRecordKey()) : undefined;
+  const decode = (key: string, value: Buffer): Decoded<RawRecord> => {
+    const decoded = decodeRawRecord(value);
+    if (decoded.ok && signedFor !== undefined && recordKey)
+      if (!hasValidSignature(signedFor, key, decoded.value, recordKey))
+        return { ok: false, problem: UNSIGNED_PROBLEM };
+    return decoded;
+  };
+  const newest = new NewestByKey(
+    decode,
+    (next: RawRecord, current: RawRecord) => descriptorVersion(next) >= descriptorVersion(current),
+  );
   await readToEnd(kafka, options, newest);
-  return { records: newest.records, unreadable: newest.skipped };
+  return { records: newest.records, unreadable: newest.skipped, unsigned: newest.unsigned };
 }
 
 /**
