@@ -64,7 +64,12 @@ export function resultsTableRequest() {
     schema: {
       type: 'struct',
       'schema-id': 0,
-      fields: RESULT_COLUMNS.map((c, i) => ({ id: i + 1, name: c.name, required: c.required, type: c.iceberg })),
+      fields: RESULT_COLUMNS.map((c, i) => ({
+        id: i + 1,
+        name: c.name,
+        required: c.required,
+        type: c.iceberg,
+      })),
     },
     // One folder per product: a cycle reads only its own product's history.
     partitionSpec: {
