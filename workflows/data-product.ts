@@ -116,6 +116,8 @@ async function begin(start: CheckedStart, lifetime: string): Promise<Product> {
     await product.loadGovernance();
     return product;
   }
+  // Reading the status acts on nothing: `show` answers while mesh.yaml is read and checked.
+  wf.setHandler(getStatusQuery, () => product.status());
   const governance = await product.loadGovernance();
   if (start.carried) {
     product.state = withoutLapsedApprovals(product.state, governance);
