@@ -418,7 +418,16 @@ JOIN payments AS p
       toCatalogDescriptor({
         spec: joined.spec,
         stage: 'active',
-        decisions: [],
+        // A live product carries the approval of its current spec: what a product input checks.
+        decisions: [
+          {
+            by: 'alice',
+            action: 'approve',
+            at: new Date().toISOString(),
+            revision: 1,
+            stage: 'provisioning',
+          },
+        ],
         resources: [],
         updatedAt: new Date(),
       }),
