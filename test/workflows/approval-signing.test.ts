@@ -145,7 +145,13 @@ describe('approval signing required (real Temporal server)', function () {
   });
 
   it('a valid signature approves, history records how it was authenticated, and the proof survives continue-as-new', async () => {
-    const fakes = fakesWith({ approvalSigning: signing, requiredApprovals: 2, reminderIntervalMs: 300 });
+    // An active product's history grows by its job watch: a short one makes the next run come soon.
+    const fakes = fakesWith({
+      approvalSigning: signing,
+      requiredApprovals: 2,
+      reminderIntervalMs: 300,
+      jobWatchIntervalMs: 500,
+    });
     await withWorker(context, fakes, async ({ start }) => {
       const handle = await start(productInput(uniqueProduct(), { maxHistoryEvents: 40 }));
       const waiting = await waitForStatus(handle, stageIs('awaitingApproval'));
