@@ -41,6 +41,13 @@ function serverProperties(config: StackConfig, logDir: string): string {
     'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
     'inter.broker.listener.name=PLAINTEXT',
     'offsets.topic.replication.factor=1',
+    ...singleNodeBrokerSettings(logDir),
+  ].join('\n');
+}
+
+/** A one-node broker's settings whatever its listeners (the secured test broker shares them). */
+export function singleNodeBrokerSettings(logDir: string): string[] {
+  return [
     'transaction.state.log.replication.factor=1',
     'transaction.state.log.min.isr=1',
     'share.coordinator.state.topic.replication.factor=1',
@@ -50,7 +57,7 @@ function serverProperties(config: StackConfig, logDir: string): string {
     'auto.create.topics.enable=false',
     `log.dirs=${logDir}`,
     '',
-  ].join('\n');
+  ];
 }
 
 export const kafkaService: ServiceDefinition = {

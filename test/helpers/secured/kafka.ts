@@ -13,6 +13,7 @@ import {
 import type { KafkaConnection } from '../../../src/config';
 import { kafkaSecurity } from '../../../src/adapters/kafka/client';
 import { requireJava } from '../../../src/stack/install';
+import { singleNodeBrokerSettings } from '../../../src/stack/services/kafka';
 import type { Server } from './servers';
 import { startServer, waitUntilReady } from './servers';
 
@@ -57,15 +58,7 @@ function properties(o: SecuredKafkaOptions, logDir: string): string {
     'offsets.topic.replication.factor=1',
     // One partition: the offsets topic is made (on the first group lookup) in a moment, not fifty.
     'offsets.topic.num.partitions=1',
-    'transaction.state.log.replication.factor=1',
-    'transaction.state.log.min.isr=1',
-    'share.coordinator.state.topic.replication.factor=1',
-    'share.coordinator.state.topic.min.isr=1',
-    'group.initial.rebalance.delay.ms=0',
-    'num.partitions=1',
-    'auto.create.topics.enable=false',
-    `log.dirs=${logDir}`,
-    '',
+    ...singleNodeBrokerSettings(logDir),
   ].join('\n');
 }
 
