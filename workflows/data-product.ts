@@ -9,7 +9,13 @@ import {
   reviewRequestSchema,
 } from '../src/domain/messages';
 import { carriedStateRefusal, withoutLapsedApprovals } from '../src/domain/carried-check';
-import { amendRefusal, operatorActs, productOperatorRefusal, reviewRefusal } from '../src/domain/permissions';
+import {
+  amendRefusal,
+  notReady,
+  operatorActs,
+  productOperatorRefusal,
+  reviewRefusal,
+} from '../src/domain/permissions';
 import type { DataProductInput, ProductStatus } from './definitions';
 import {
   amendSpecUpdate,
@@ -111,33 +117,48 @@ async function begin(start: CheckedStart, lifetime: string): Promise<Product> {
   const hardened = wf.patched('approvals-bound-to-spec-and-lifetime');
   const product = new Product(start, { lifetime, hardened });
   if (!hardened) {
-    registerHandlers(product);
+    registerUpdates(product, () => true);
+    registerSignals(product);
     product.upsertAllSearchAttributes();
     await product.loadGovernance();
     return product;
   }
-  // Reading the status acts on nothing: `show` answers while mesh.yaml is read and checked.
-  wf.setHandler(getStatusQuery, () => product.status());
+  // Reading the status acts on nothing: `show` answers while mesh.yaml is read and checked. Updates
+  // are registered now too (one with no handler is rejected for good), and refused as NotReady
+  // until the check passed; signals wait in Temporal's buffer until their handlers exist.
+  let verified = false;
+  registerUpdates(product, () => verified);
   const governance = await product.loadGovernance();
   if (start.carried) {
     product.state = withoutLapsedApprovals(product.state, governance);
     throwIf(carriedStateRefusal(product.state, governance, product.lifetime));
   }
-  registerHandlers(product);
+  verified = true;
+  registerSignals(product);
   product.upsertAllSearchAttributes();
   return product;
 }
 
-/**
- * Signals are ignored when refused (recorded); updates are refused at once by their validator with
- * mesh.yaml as last read, and the handler reads mesh.yaml again (decision time) and checks once
- * more before anything changes.
- */
-function registerHandlers(product: Product): void {
-  wf.setHandler(getStatusQuery, () => product.status());
+/** Signals are ignored when refused (recorded). */
+function registerSignals(product: Product): void {
   wf.setHandler(approveSignal, (message: unknown) => onReviewSignal(product, 'approve', message));
   wf.setHandler(rejectSignal, (message: unknown) => onReviewSignal(product, 'reject', message));
   wf.setHandler(analysisCycleSignal, (summary: unknown) => onAnalysisCycle(product, summary));
+}
+
+/**
+ * Updates are refused at once by their validator with mesh.yaml as last read (NotReady while the
+ * run's start is checked), and the handler reads mesh.yaml again (decision time) and checks once
+ * more before anything changes.
+ */
+function registerUpdates(product: Product, verified: () => boolean): void {
+  wf.setHandler(getStatusQuery, () => product.status());
+  const validated =
+    (check: (raw: unknown) => void) =>
+    (raw: unknown): void => {
+      if (!verified()) refuse(notReady);
+      check(raw);
+    };
   const reviewRefused = (request: ReviewRequest) =>
     reviewRefusal(product.state, product.governance, request, product.signatureContext());
   wf.setHandler(
@@ -150,7 +171,9 @@ function registerHandlers(product: Product): void {
       return product.status();
     },
     {
-      validator: (raw: unknown) => throwIf(reviewRefused(parsedOrRefuse(reviewRequestSchema, raw, 'review'))),
+      validator: validated((raw) =>
+        throwIf(reviewRefused(parsedOrRefuse(reviewRequestSchema, raw, 'review'))),
+      ),
     },
   );
   const amendRefused = (request: AmendRequest) =>
@@ -166,8 +189,9 @@ function registerHandlers(product: Product): void {
       return product.status();
     },
     {
-      validator: (raw: unknown) =>
+      validator: validated((raw) =>
         throwIf(amendRefused(parsedOrRefuse(amendRequestSchema, raw, 'amendSpec'))),
+      ),
     },
   );
   for (const [update, action] of [
@@ -196,7 +220,7 @@ function registerHandlers(product: Product): void {
         applyOperatorAct(product, action, request);
         return product.status();
       },
-      { validator: (raw: unknown) => throwIf(refused(raw)) },
+      { validator: validated((raw) => throwIf(refused(raw))) },
     );
   }
   wf.setHandler(
@@ -206,7 +230,7 @@ function registerHandlers(product: Product): void {
       return product.status();
     },
     {
-      validator: (raw: unknown) =>
+      validator: validated((raw) =>
         throwIf(
           productOperatorRefusal(
             product.state,
@@ -216,6 +240,7 @@ function registerHandlers(product: Product): void {
             product.signatureContext(),
           ),
         ),
+      ),
     },
   );
 }
