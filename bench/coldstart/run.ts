@@ -1,0 +1,126 @@
+/**
+ * bench/coldstart: a cold `npm start` (bin/meshloop start) on an empty cache, timed to the first
+ * proposals. Everything a fresh machine would download is downloaded: a new MESHLOOP_CACHE_DIR,
+ * a new data directory, a new pip cache (PIP_CACHE_DIR) and a new local Maven repository
+ * (-Dmaven.repo.local through MAVEN_OPTS). Every port is the default plus BENCH_PORT_OFFSET
+ * (default 50000: 57233, 59092, 58081, ...), set in a profile (MESHLOOP_PROFILE), so a developer's
+ * platform and the test platforms keep theirs.
+ *
+ * It prints each progress line with the seconds since start, the time to the platform being ready
+ * and to the first product awaiting approval, then stops what it started (the worker, then
+ * `stack down --purge`) and deletes its directories.
+ *
+ *   npm run bench:coldstart
+ *   BENCH_WARM_MAVEN=1 npm run bench:coldstart    # keep ~/.m2 (a machine that has used Maven before)
+ *   BENCH_PORT_OFFSET=40000 npm run bench:coldstart
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { Client, Connection } from '@temporalio/client';
+import { portDefaults } from '../../src/config';
+
+const offset = Number(process.env.BENCH_PORT_OFFSET ?? 50000);
+const deadlineMs = Number(process.env.BENCH_TIMEOUT_S ?? 1200) * 1000;
+const meshloop = path.resolve(__dirname, '..', '..', 'bin', 'meshloop');
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'meshloop-coldstart-'));
+
+const ports = Object.fromEntries(Object.entries(portDefaults).map(([key, port]) => [key, port + offset]));
+const profile = path.join(root, 'ports.env');
+fs.writeFileSync(
+  profile,
+  Object.entries(ports)
+    .map(([key, port]) => `${key}=${port}\n`)
+    .join(''),
+);
+
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  MESHLOOP_PROFILE: profile,
+  MESHLOOP_CACHE_DIR: path.join(root, 'cache'),
+  MESHLOOP_DATA_DIR: path.join(root, 'data'),
+  PIP_CACHE_DIR: path.join(root, 'pip-cache'),
+  ...(process.env.BENCH_WARM_MAVEN === '1'
+    ? {}
+    : { MAVEN_OPTS: `${process.env.MAVEN_OPTS ?? ''} -Dmaven.repo.local=${path.join(root, 'm2')}`.trim() }),
+};
+
+const began = Date.now();
+const seconds = () => ((Date.now() - began) / 1000).toFixed(1).padStart(6);
+const timeline: string[] = [];
+const note = (line: string) => {
+  const entry = `${seconds()} s  ${line}`;
+  timeline.push(entry);
+  process.stdout.write(`${entry}\n`);
+};
+
+async function firstProposal(): Promise<number> {
+  const address = `127.0.0.1:${ports.MESHLOOP_TEMPORAL_PORT}`;
+  const query = "WorkflowType = 'dataProductWorkflow' AND MeshloopStage = 'awaitingApproval'";
+  while (Date.now() - began < deadlineMs) {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const connection = await Connection.connect({ address, connectTimeout: 1000 }).catch(() => undefined);
+    if (!connection) continue;
+    try {
+      const client = new Client({
+        connection,
+        namespace: process.env.MESHLOOP_TEMPORAL_NAMESPACE ?? 'default',
+      });
+      const { count } = await client.workflow.count(query);
+      if (count > 0) return count;
+    } catch {
+      // the namespace or the search attributes are not there yet
+    } finally {
+      await connection.close();
+    }
+  }
+  throw new Error(`no proposal within ${deadlineMs / 1000} s`);
+}
+
+async function main() {
+  // The CLI compiles itself when its sources changed: not part of a start (`npm install` builds it).
+  spawnSync(meshloop, ['--version'], { stdio: 'ignore' });
+  note(`cold start in ${root} (ports +${offset}; Maven repository ${env.MAVEN_OPTS ? 'empty' : '~/.m2'})`);
+  const start = spawn(meshloop, ['start'], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  for (const stream of [start.stdout, start.stderr]) {
+    readline.createInterface({ input: stream }).on('line', (line) => {
+      if (line.trim()) note(line.length > 220 ? `${line.slice(0, 220)}…` : line);
+    });
+  }
+  const exited = new Promise<number | null>((resolve) => start.once('exit', resolve));
+  try {
+    const count = await Promise.race([
+      firstProposal(),
+      exited.then((code) => Promise.reject(new Error(`meshloop start exited ${code}`))),
+    ]);
+    const platform = timeline.find((line) => line.includes('platform ready in'));
+    note(`FIRST PROPOSALS: ${count} awaiting approval after ${seconds().trim()} s`);
+    process.stdout.write(`\nsummary: ${platform ?? 'platform: (no ready line)'}\n`);
+    process.stdout.write(`summary: first proposals at ${seconds().trim()} s\n`);
+  } finally {
+    try {
+      process.kill(start.pid!, 'SIGINT');
+    } catch {
+      // already gone
+    }
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 30_000))]);
+    try {
+      process.kill(-start.pid!, 'SIGKILL');
+    } catch {
+      // the group is gone
+    }
+    spawnSync(meshloop, ['stack', 'down', '--purge'], { env, stdio: 'inherit' });
+    fs.writeFileSync(path.join(os.tmpdir(), `meshloop-coldstart-${process.pid}.log`), timeline.join('\n'));
+    fs.rmSync(root, { recursive: true, force: true });
+    process.stdout.write(
+      `timeline kept in ${path.join(os.tmpdir(), `meshloop-coldstart-${process.pid}.log`)}\n`,
+    );
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});
