@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { StackConfig } from '../../config';
-import { requireJava, requireMaven, runLongStep, which } from '../install';
+import { requireJava, requireMaven, runLongStep, which, writeMavenJvmConfig } from '../install';
 import { httpOk } from '../probe';
 import type { ServiceDefinition } from '../types';
 import { MissingPrerequisiteError } from '../types';
@@ -38,6 +38,7 @@ async function installAssembly(config: StackConfig, progress: (message: string) 
   await fsp.mkdir(home, { recursive: true });
   const version = config.schemaRegistry.version;
   const logFile = path.join(home, 'install.log');
+  await writeMavenJvmConfig(home);
   await runLongStep(
     `Downloading Apicurio Registry ${version} from Maven Central (about 160 MB, first run only)`,
     mvn,
