@@ -48,6 +48,10 @@ const env: NodeJS.ProcessEnv = {
 };
 
 const began = Date.now();
+const startLoad = os
+  .loadavg()
+  .map((l) => l.toFixed(1))
+  .join(' ');
 const seconds = () => ((Date.now() - began) / 1000).toFixed(1).padStart(6);
 const timeline: string[] = [];
 const note = (line: string) => {
@@ -56,27 +60,31 @@ const note = (line: string) => {
   process.stdout.write(`${entry}\n`);
 };
 
-async function firstProposal(): Promise<number> {
+/** Seconds to the first product workflow (a proposal recorded), then to the first awaiting approval. */
+async function firstProposals(): Promise<{ recorded: string; awaiting: string; count: number }> {
   const address = `127.0.0.1:${ports.MESHLOOP_TEMPORAL_PORT}`;
-  const query = "WorkflowType = 'dataProductWorkflow' AND MeshloopStage = 'awaitingApproval'";
+  const products = "WorkflowType = 'dataProductWorkflow'";
+  let recorded: string | undefined;
   while (Date.now() - began < deadlineMs) {
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     const connection = await Connection.connect({ address, connectTimeout: 1000 }).catch(() => undefined);
     if (!connection) continue;
     try {
-      const client = new Client({
-        connection,
-        namespace: process.env.MESHLOOP_TEMPORAL_NAMESPACE ?? 'default',
-      });
-      const { count } = await client.workflow.count(query);
-      if (count > 0) return count;
+      const namespace = process.env.MESHLOOP_TEMPORAL_NAMESPACE ?? 'default';
+      const client = new Client({ connection, namespace });
+      if (!recorded && (await client.workflow.count(products)).count > 0) {
+        recorded = seconds().trim();
+        note(`first proposal recorded (a product workflow started) at ${recorded} s`);
+      }
+      const { count } = await client.workflow.count(`${products} AND MeshloopStage = 'awaitingApproval'`);
+      if (recorded && count > 0) return { recorded, awaiting: seconds().trim(), count };
     } catch {
       // the namespace or the search attributes are not there yet
     } finally {
       await connection.close();
     }
   }
-  throw new Error(`no proposal within ${deadlineMs / 1000} s`);
+  throw new Error(`no proposal awaiting approval within ${deadlineMs / 1000} s`);
 }
 
 async function main() {
@@ -91,14 +99,21 @@ async function main() {
   }
   const exited = new Promise<number | null>((resolve) => start.once('exit', resolve));
   try {
-    const count = await Promise.race([
-      firstProposal(),
+    const first = await Promise.race([
+      firstProposals(),
       exited.then((code) => Promise.reject(new Error(`meshloop start exited ${code}`))),
     ]);
     const platform = timeline.find((line) => line.includes('platform ready in'));
-    note(`FIRST PROPOSALS: ${count} awaiting approval after ${seconds().trim()} s`);
-    process.stdout.write(`\nsummary: ${platform ?? 'platform: (no ready line)'}\n`);
-    process.stdout.write(`summary: first proposals at ${seconds().trim()} s\n`);
+    note(`FIRST PROPOSALS: ${first.count} awaiting approval`);
+    const load = os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ');
+    process.stdout.write(`\nsummary: ${platform?.trim() ?? 'platform: (no ready line)'}\n`);
+    process.stdout.write(
+      `summary: first proposal recorded at ${first.recorded} s, awaiting approval at ${first.awaiting} s\n`,
+    );
+    process.stdout.write(`summary: load average at the end ${load} (at the start ${startLoad})\n`);
   } finally {
     try {
       process.kill(start.pid!, 'SIGINT');
