@@ -87,6 +87,37 @@ async function firstProposals(): Promise<{ recorded: string; awaiting: string; c
   throw new Error(`no proposal awaiting approval within ${deadlineMs / 1000} s`);
 }
 
+/**
+ * CPU-seconds used so far by process groups (each service runs in its own; `meshloop start` in
+ * another): every live member's own time plus what its finished children used (mvn, pip, tar,
+ * Kafka's storage tool), from /proc. Linux only; 0 elsewhere.
+ */
+function cpuSecondsOfGroups(groups: ReadonlySet<number>): number {
+  let ticks = 0;
+  for (const entry of fs.existsSync('/proc') ? fs.readdirSync('/proc') : []) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // After the command: state(0) ppid(1) pgrp(2) ... utime(11) stime(12) cutime(13) cstime(14).
+      if (!groups.has(Number(fields[2]))) continue;
+      ticks += [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return ticks / 100;
+}
+
+/** The services' process groups: the pids `stack up` recorded (each launched as a group leader). */
+function serviceGroups(): number[] {
+  const runDir = path.join(env.MESHLOOP_DATA_DIR!, 'run');
+  if (!fs.existsSync(runDir)) return [];
+  return fs
+    .readdirSync(runDir)
+    .map((file) => (JSON.parse(fs.readFileSync(path.join(runDir, file), 'utf8')) as { pid: number }).pid);
+}
+
 async function main() {
   // The CLI compiles itself when its sources changed: not part of a start (`npm install` builds it).
   spawnSync(meshloop, ['--version'], { stdio: 'ignore' });
@@ -105,6 +136,7 @@ async function main() {
     ]);
     const platform = timeline.find((line) => line.includes('platform ready in'));
     note(`FIRST PROPOSALS: ${first.count} awaiting approval`);
+    const cpu = cpuSecondsOfGroups(new Set([start.pid!, ...serviceGroups()]));
     const load = os
       .loadavg()
       .map((l) => l.toFixed(1))
@@ -112,6 +144,9 @@ async function main() {
     process.stdout.write(`\nsummary: ${platform?.trim() ?? 'platform: (no ready line)'}\n`);
     process.stdout.write(
       `summary: first proposal recorded at ${first.recorded} s, awaiting approval at ${first.awaiting} s\n`,
+    );
+    process.stdout.write(
+      `summary: CPU used by the start and the services: ${cpu.toFixed(0)} CPU-seconds (on ${os.cpus().length} cores)\n`,
     );
     process.stdout.write(`summary: load average at the end ${load} (at the start ${startLoad})\n`);
   } finally {
