@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { downloadFromMavenCentral, mavenFileName } from './maven-central';
 import { MissingPrerequisiteError, StackError } from './types';
 
 export type MavenArtifact = Readonly<{
@@ -132,6 +133,37 @@ export async function writeMavenJvmConfig(dir: string): Promise<void> {
 }
 
 /**
+ * Standalone artifacts only (nothing to resolve): straight from Maven Central, without starting
+ * Maven. False, with a progress line saying why, when that fails: the caller uses Maven then.
+ */
+async function downloadedWithoutMaven(
+  options: {
+    standaloneArtifacts?: readonly MavenArtifact[];
+    label: string;
+    progress: (message: string) => void;
+  },
+  lib: string,
+): Promise<boolean> {
+  const files = options.standaloneArtifacts ?? [];
+  if (files.length === 0) return false;
+  const started = Date.now();
+  options.progress(`Downloading ${options.label} from Maven Central (first run only)`);
+  try {
+    await fsp.rm(lib, { recursive: true, force: true });
+    await Promise.all(
+      files.map((file) => downloadFromMavenCentral({ file, target: path.join(lib, mavenFileName(file)) })),
+    );
+  } catch (error) {
+    options.progress(
+      `${options.label}: the direct download failed (${(error as Error).message}); using Maven`,
+    );
+    return false;
+  }
+  options.progress(`Downloading ${options.label}: done in ${Math.round((Date.now() - started) / 1000)} s`);
+  return true;
+}
+
+/**
  * Resolve artifacts and their runtime dependencies from Maven Central into `<dir>/lib`, once.
  * A `.complete` marker makes a half-finished download (interrupted run) start over instead of being used.
  */
@@ -147,6 +179,10 @@ export async function ensureMavenLibs(options: {
   const lib = path.join(options.dir, 'lib');
   const marker = path.join(options.dir, '.complete');
   if (fs.existsSync(marker)) return lib;
+  if (options.artifacts.length === 0 && (await downloadedWithoutMaven(options, lib))) {
+    await fsp.writeFile(marker, new Date().toISOString());
+    return lib;
+  }
   const mvn = requireMaven(options.label);
   requireJava(options.label);
   await fsp.rm(lib, { recursive: true, force: true });
