@@ -1,5 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { FlinkRestClient, SqlGatewayClient } from '../src/adapters/flink';
 import { createKafkaClient } from '../src/adapters/kafka/client';
@@ -28,6 +28,17 @@ export function installWorkerRuntime(log: Logger, level: 'debug' | 'info' | 'war
       else if (at === 'WARN') log.warn(message, fields);
       else log.debug(message, fields);
     }),
+  });
+}
+
+/**
+ * The workflow code bundled (webpack: several CPU-seconds) ahead of the worker, so `start` does it
+ * while the platform comes up instead of after. Only webpack's errors are shown.
+ */
+export function bundleOrchestrationWorkflows(): Promise<{ code: string }> {
+  return bundleWorkflowCode({
+    workflowsPath: require.resolve('../workflows'),
+    logger: new DefaultLogger('ERROR'),
   });
 }
 

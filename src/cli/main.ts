@@ -155,6 +155,13 @@ function registerStart(program: Command): void {
     .option('--no-worker', 'only bring up the platform')
     .action(async (options: { worker: boolean }) => {
       const { runStackUp } = await import('./stack-commands');
+      // The worker's workflow code is bundled while the platform comes up (downloads on a cold start),
+      // not after it; should bundling fail here, the worker bundles on its own.
+      const bundling = options.worker
+        ? import('../../workers/orchestration')
+            .then(({ bundleOrchestrationWorkflows }) => bundleOrchestrationWorkflows())
+            .catch(() => undefined)
+        : undefined;
       await runStackUp();
       if (!options.worker) return;
       const { loadConfig } = await import('../config');
@@ -164,7 +171,8 @@ function registerStart(program: Command): void {
       const { installWorkerRuntime, startOrchestrationWorker } = await import('../../workers/orchestration');
       const log = createLogger('worker', config.logLevel);
       installWorkerRuntime(log.child('sdk'), config.logLevel);
-      const running = await startOrchestrationWorker(config, log);
+      const workflowBundle = await bundling;
+      const running = await startOrchestrationWorker(config, log, workflowBundle ? { workflowBundle } : {});
       const { startDiscoveryDemo } = await import('./discover-commands');
       await startDiscoveryDemo(config).catch((error: unknown) =>
         log.warn('discovery demo not started', {

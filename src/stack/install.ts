@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { downloadFromMavenCentral, mavenFileName } from './maven-central';
 import { MissingPrerequisiteError, StackError } from './types';
 
 export type MavenArtifact = Readonly<{
@@ -121,6 +122,48 @@ export async function runLongStep(
 }
 
 /**
+ * JVM options for the `mvn` run in `dir` (Maven reads `.mvn/jvm.config` from its working directory):
+ * a download is short-lived, so the JIT stops at C1 and the collector is the serial one. On a cold
+ * start four downloads run at once beside the services starting; this takes about 30% off Maven's
+ * CPU time (measured: 14.1 → 9.9 CPU-seconds for the Iceberg catalog's jar into an empty repository).
+ */
+export async function writeMavenJvmConfig(dir: string): Promise<void> {
+  await fsp.mkdir(path.join(dir, '.mvn'), { recursive: true });
+  await fsp.writeFile(path.join(dir, '.mvn', 'jvm.config'), '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC\n');
+}
+
+/**
+ * Standalone artifacts only (nothing to resolve): straight from Maven Central, without starting
+ * Maven. False, with a progress line saying why, when that fails: the caller uses Maven then.
+ */
+async function downloadedWithoutMaven(
+  options: {
+    standaloneArtifacts?: readonly MavenArtifact[];
+    label: string;
+    progress: (message: string) => void;
+  },
+  lib: string,
+): Promise<boolean> {
+  const files = options.standaloneArtifacts ?? [];
+  if (files.length === 0) return false;
+  const started = Date.now();
+  options.progress(`Downloading ${options.label} from Maven Central (first run only)`);
+  try {
+    await fsp.rm(lib, { recursive: true, force: true });
+    await Promise.all(
+      files.map((file) => downloadFromMavenCentral({ file, target: path.join(lib, mavenFileName(file)) })),
+    );
+  } catch (error) {
+    options.progress(
+      `${options.label}: the direct download failed (${(error as Error).message}); using Maven`,
+    );
+    return false;
+  }
+  options.progress(`Downloading ${options.label}: done in ${Math.round((Date.now() - started) / 1000)} s`);
+  return true;
+}
+
+/**
  * Resolve artifacts and their runtime dependencies from Maven Central into `<dir>/lib`, once.
  * A `.complete` marker makes a half-finished download (interrupted run) start over instead of being used.
  */
@@ -136,6 +179,10 @@ export async function ensureMavenLibs(options: {
   const lib = path.join(options.dir, 'lib');
   const marker = path.join(options.dir, '.complete');
   if (fs.existsSync(marker)) return lib;
+  if (options.artifacts.length === 0 && (await downloadedWithoutMaven(options, lib))) {
+    await fsp.writeFile(marker, new Date().toISOString());
+    return lib;
+  }
   const mvn = requireMaven(options.label);
   requireJava(options.label);
   await fsp.rm(lib, { recursive: true, force: true });
@@ -161,6 +208,7 @@ export async function ensureMavenLibs(options: {
 </project>
 `;
   await fsp.writeFile(path.join(options.dir, 'pom.xml'), pom);
+  await writeMavenJvmConfig(options.dir);
   await runLongStep(
     `Downloading ${options.label} jars from Maven Central (first run only)`,
     mvn,

@@ -124,6 +124,8 @@ export const kafkaService: ServiceDefinition = {
         'Formatting Kafka storage (once)',
         java,
         [
+          // A one-off tool: the JIT stops at C1 (on a cold start it runs beside downloads and other JVMs).
+          '-XX:TieredStopAtLevel=1',
           ...jvm,
           'kafka.tools.StorageTool',
           'format',

