@@ -15,8 +15,8 @@ export function fmix32(h: number): number {
 }
 
 /** FNV-1a over a byte range (an Arrow Utf8 value is a range of its values buffer). */
-export function hashBytes(bytes: Uint8Array, start: number, end: number): number {
-  let h = 0x811c9dc5;
+export function hashBytes(bytes: Uint8Array, start: number, end: number, seed = 0x811c9dc5): number {
+  let h = seed;
   for (let i = start; i < end; i++) {
     h ^= bytes[i] as number;
     h = Math.imul(h, 0x01000193);
