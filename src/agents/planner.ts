@@ -82,7 +82,7 @@ export function rejectedOf(profile: TopicProfile): { total: number; mistyped: nu
 
 /** How a drifting field's types split: `quantity: long in 1,000 (50.0 %), string in 1,000 (50.0 %)`. */
 export function describeDrift(drift: TopicProfile['drift'][number]): string {
-  const entries = Object.entries(drift.types) as Array<[string, number]>;
+  const entries = Object.entries(drift.types).map(([type, n]): [string, number] => [type, n ?? 0]);
   const total = entries.reduce((sum, [, n]) => sum + n, 0);
   return `${drift.field}: ${entries
     .sort((a, b) => b[1] - a[1])
@@ -356,7 +356,11 @@ export function planProposals(
   return { proposals, dropped, skipped, joins };
 }
 
-function whyNotJoined(join: JoinKey, profiles: readonly TopicProfile[], superseded: ReadonlySet<string>): string {
+function whyNotJoined(
+  join: JoinKey,
+  profiles: readonly TopicProfile[],
+  superseded: ReadonlySet<string>,
+): string {
   const reasons = [join.parent, join.child].flatMap((topic) => {
     const profile = profiles.find((p) => p.topic === topic);
     if (!profile) return [];

@@ -84,7 +84,8 @@ export function luhnValid(digits: string): boolean {
 export const looksLikeEmail = (value: string) => value.length <= 254 && emailPattern.test(value);
 
 export function looksLikePhone(value: string): boolean {
-  if (!phoneShape.test(value)) return false;
+  // A date (2026-01-05) is digits and dashes too.
+  if (!phoneShape.test(value) || isoDate.test(value)) return false;
   const digits = value.replace(/\D/g, '');
   // Phone numbers have 7–15 digits (E.164) and are written with a + or separators; a bare run of
   // digits is more likely an id or an amount.
@@ -111,7 +112,7 @@ export function looksLikePastDate(value: string, now = Date.now()): boolean {
 }
 
 export const looksLikeIpAddress = (value: string) =>
-  value.length <= 45 && (ipv4.test(value) || (ipv6.test(value)));
+  value.length <= 45 && (ipv4.test(value) || ipv6.test(value));
 
 /** A MAC address by its shape; with a device field name, any opaque token (a UUID, an IMEI). */
 export const looksLikeMacAddress = (value: string) => macShape.test(value);
@@ -166,32 +167,33 @@ export const PII_VALUE_THRESHOLD = 0.6;
 /** With a telling field name, a lower share suffices. */
 export const PII_NAME_THRESHOLD = 0.3;
 
+/** One kind's signal on a field, if its values (and, for some kinds, its name) say so. */
+function signalOf(field: string, kind: PiiKind, values: readonly string[]): PiiSignal | undefined {
+  let matches = 0;
+  for (const value of values) if (detectors[kind](value.trim())) matches++;
+  const matchRatio = matches / values.length;
+  if (matchRatio === 0) return undefined;
+  const namedFor =
+    kind === 'personName'
+      ? personNameField.test(field) && !notPersonNameField.test(field)
+      : (namedKinds[kind]?.test(field) ?? false);
+  const named =
+    namedFor && matchRatio >= (kind === 'freeText' ? PII_FREE_TEXT_THRESHOLD : PII_NAME_THRESHOLD);
+  // A capitalised word is not a name by itself (cities, products), a date not a birth date, a
+  // token not a device: those kinds need the field name (a MAC address tells by its shape).
+  const byValue =
+    matchRatio >= PII_VALUE_THRESHOLD &&
+    (!nameOnlyKinds.has(kind) || (kind === 'deviceId' && macRatio(values) >= PII_VALUE_THRESHOLD));
+  if (byValue) return { field, kind, matchRatio, by: 'value' };
+  return named ? { field, kind, matchRatio, by: 'name' } : undefined;
+}
+
 /** The PII signals of one field, from (a sample of) its string values. */
 export function detectPii(field: string, values: readonly string[]): PiiSignal[] {
   if (values.length === 0) return [];
-  const signals: PiiSignal[] = [];
-  for (const kind of piiKinds) {
-    let matches = 0;
-    for (const value of values) if (detectors[kind](value.trim())) matches++;
-    const matchRatio = matches / values.length;
-    if (matchRatio === 0) continue;
-    const namedFor =
-      kind === 'personName'
-        ? personNameField.test(field) && !notPersonNameField.test(field)
-        : (namedKinds[kind]?.test(field) ?? false);
-    const nameThreshold = kind === 'freeText' ? PII_FREE_TEXT_THRESHOLD : PII_NAME_THRESHOLD;
-    // A capitalised word is not a name by itself (cities, products), a date not a birth date, a
-    // token not a device: those kinds need the field name (a MAC address tells by its shape).
-    if (nameOnlyKinds.has(kind) && !(kind === 'deviceId' && macRatio(values) >= PII_VALUE_THRESHOLD)) {
-      if (namedFor && matchRatio >= nameThreshold) signals.push({ field, kind, matchRatio, by: 'name' });
-      continue;
-    }
-    if (matchRatio >= PII_VALUE_THRESHOLD) signals.push({ field, kind, matchRatio, by: 'value' });
-    else if (namedFor && matchRatio >= nameThreshold) signals.push({ field, kind, matchRatio, by: 'name' });
-  }
+  let found = piiKinds.flatMap((kind) => signalOf(field, kind, values) ?? []);
   // Card numbers and national ids are also runs of digits a phone check might accept: the more
   // specific signal wins.
-  let found = signals;
   if (found.some((s) => s.kind === 'cardNumber' || s.kind === 'nationalId')) {
     found = found.filter((s) => s.kind !== 'phone');
   }

@@ -507,10 +507,7 @@ export class TopicProfiler {
     // Only fields that could join: one plain type, enough distinct values to tell anything, no
     // personal data (even hashed, a sketch of e-mails is not for a profile file).
     const keyLike =
-      (type === 'string' || type === 'long') &&
-      oneType &&
-      pii.length === 0 &&
-      distinct >= MIN_KEY_DISTINCT;
+      (type === 'string' || type === 'long') && oneType && pii.length === 0 && distinct >= MIN_KEY_DISTINCT;
     const asTime = (v: number) => new Date(timeUnit === 's' ? v * 1000 : v).toISOString();
     return {
       name: field.name,

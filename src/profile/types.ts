@@ -82,7 +82,12 @@ export type TopicProfile = {
    * Fields of one type but for a few values (at most MAX_MISTYPED_SHARE of them): bad records that a
    * product rejects, not a changed schema. `records` counts the values of another type.
    */
-  mistyped?: Array<{ field: string; type: ProfiledType; records: number; types: Partial<Record<ProfiledType, number>> }>;
+  mistyped?: Array<{
+    field: string;
+    type: ProfiledType;
+    records: number;
+    types: Partial<Record<ProfiledType, number>>;
+  }>;
   /** Records identical (key and value) to one read before: redeliveries, left out of every figure. */
   duplicates?: number;
   /** PII signals over all fields. */
@@ -99,7 +104,10 @@ export type TopicProfile = {
  */
 export const MAX_MISTYPED_SHARE = 0.01;
 /** How many of a field's values are not of its dominant type. */
-export function minorityOf(observed: Partial<Record<ProfiledType, number>>): { dominant: number; minority: number } {
+export function minorityOf(observed: Partial<Record<ProfiledType, number>>): {
+  dominant: number;
+  minority: number;
+} {
   const counts = Object.values(observed);
   const total = counts.reduce((a, b) => a + b, 0);
   const dominant = Math.max(0, ...counts);
@@ -111,4 +119,3 @@ export const isOneType = (observed: Partial<Record<ProfiledType, number>>) => {
   const { dominant, minority } = minorityOf(observed);
   return minority <= MAX_MISTYPED_SHARE * (dominant + minority);
 };
-
