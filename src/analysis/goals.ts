@@ -168,7 +168,10 @@ export function closestGoal(
   const words = new Set(terms.flatMap((t) => wordsOf(t.replace(/_/g, ' '))));
   let best: { intent: GoalIntent; score: number } | undefined;
   for (const intent of intents) {
-    const score = intent.words.filter((w) => words.has(w)).length;
+    // A word of the goal, or a field standing for a dimension it names (`country` for `region`).
+    const score =
+      intent.words.filter((w) => words.has(w)).length +
+      intent.dimensions.filter((d) => terms.some((t) => namesDimension(t, d))).length;
     if (score > 0 && (!best || score > best.score)) best = { intent, score };
   }
   return best?.intent;
