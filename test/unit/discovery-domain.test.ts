@@ -4,6 +4,9 @@ import { planProposals } from '../../src/agents/planner';
 import { parseMeshConfig } from '../../src/domain/mesh-config';
 import { detectPii, profileMessages } from '../../src/profile';
 import type { ProfiledMessage, TopicProfile } from '../../src/profile';
+import { loadMeshConfig } from '../../src/specs/load';
+import { TopicProfiler } from '../../src/profile';
+import { generateSeedRecords } from '../../src/seed/generator';
 import { CLINIC_MISTYPED, clinicMesh, clinicRecords, clinicTimestamp } from '../fixtures/domains/clinic';
 
 const toMessages = (records: ReadonlyArray<Record<string, unknown>>): ProfiledMessage[] =>
@@ -187,5 +190,46 @@ describe('personal data kinds', () => {
       ['freeText'],
     );
     assert.deepEqual(kinds('notes', ['arrived late', 'rebooked for next week', 'no show today']), []);
+  });
+});
+
+describe('the demo seed, with records delivered twice (issue 20: joins came and went)', () => {
+  it('proposes both order joins whether or not a batch was redelivered', async () => {
+    const mesh = await loadMeshConfig('mesh.yaml');
+    const joinsOf = (redeliverEvery: number) => {
+      const profilers = new Map<string, TopicProfiler>();
+      let i = 0;
+      for (const r of generateSeedRecords({ seed: 42 })) {
+        if (i++ >= 10_000) break;
+        let profiler = profilers.get(r.topic);
+        if (!profiler) profilers.set(r.topic, (profiler = new TopicProfiler(r.topic)));
+        const message: ProfiledMessage = {
+          partition: 0,
+          offset: String(i),
+          key: r.key === null ? null : Buffer.from(r.key),
+          value: r.value === null ? null : Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value),
+          timestamp: r.eventTime,
+        };
+        profiler.add(message);
+        if (redeliverEvery > 0 && i % redeliverEvery === 0)
+          profiler.add({ ...message, offset: `${i}-again` });
+      }
+      const profiles = [...profilers.values()].map((p) => p.finish(new Date(0)));
+      const orders = profiles.find((p) => p.topic === 'orders.orders')!;
+      const names = planProposals(profiles, mesh)
+        .proposals.map((p) => p.spec.name)
+        .filter((n) => n.includes('_with_'));
+      return { names, duplicates: orders.duplicates, keys: orders.candidateKeys };
+    };
+    assert.deepEqual(joinsOf(0), {
+      names: ['orders_with_payments', 'orders_with_shipments'],
+      duplicates: 0,
+      keys: ['order_id'],
+    });
+    // Counted twice, a redelivered order made order_id look repeated: no unique key, no joins.
+    const redelivered = joinsOf(50);
+    assert.deepEqual(redelivered.names, ['orders_with_payments', 'orders_with_shipments']);
+    assert.ok((redelivered.duplicates ?? 0) > 0);
+    assert.deepEqual(redelivered.keys, ['order_id']);
   });
 });
