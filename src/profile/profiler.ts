@@ -14,7 +14,7 @@ import {
 } from 'apache-arrow';
 import { detectPii } from './pii';
 import type { PiiSignal } from './pii';
-import { BottomKSketch, DistinctCounter, fmix32, hashBytes, hashNumber, hashString } from './sketch';
+import { BottomKSketch, DistinctCounter, hashBytes, hashNumber, hashString, recordIdOf } from './sketch';
 import type { FieldProfile, ProfiledType, TopicProfile, UnparseableReason } from './types';
 import { isOneType, minorityOf, unparseableReasons } from './types';
 import type { SampledMessage } from '../adapters/kafka/sampler';
@@ -200,10 +200,7 @@ export class TopicProfiler {
    * (the demo's joins came and went with such redeliveries).
    */
   private isRedelivery(message: ProfiledMessage, value: Buffer): boolean {
-    const low = hashBytes(value, 0, value.length);
-    let high = hashBytes(value, 0, value.length, 0x9747b28c);
-    if (message.key !== null) high = fmix32(high ^ hashBytes(message.key, 0, message.key.length));
-    const id = low * 0x200000 + (high >>> 11);
+    const id = recordIdOf(value, message.key);
     if (this.seen.has(id)) {
       this.duplicates++;
       return true;
