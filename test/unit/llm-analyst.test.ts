@@ -539,9 +539,7 @@ describe('the LLM analyst against a scripted model', () => {
         },
       ]);
       assert.ok(
-        !(fake.requests[0]!.messages[1]!.content).includes(
-          '"productId":"orders.orders_with_payments"',
-        ),
+        !fake.requests[0]!.messages[1]!.content.includes('"productId":"orders.orders_with_payments"'),
       );
     });
   });
