@@ -106,6 +106,12 @@ describe('discovery on a hand-made clinic domain in Kafka (real platform)', func
       id('clinic.patients_masked'),
     ]);
     assert.equal(result!.skipped, 0);
+    // `meshloop discover` prints these per topic.
+    const appointments = result!.topics.find((t) => t.topic === id('clinic.appointments'));
+    assert.deepEqual(
+      [appointments?.records, appointments?.parsed, appointments?.mistyped, appointments?.duplicates],
+      [CLINIC_APPOINTMENTS + REDELIVERED, CLINIC_APPOINTMENTS, 4, REDELIVERED],
+    );
   });
 
   it('joins claims to appointments on keys named differently, with containment and coverage in the evidence', async function () {
