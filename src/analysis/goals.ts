@@ -55,7 +55,7 @@ const synonyms: Record<string, readonly string[]> = {
   region: ['region', 'country', 'state', 'city', 'area', 'market', 'zone', 'territory'],
   channel: ['channel', 'source', 'referrer', 'medium', 'platform', 'origin', 'campaign'],
   provider: ['provider', 'psp', 'gateway', 'acquirer', 'processor'],
-  method: ['method', 'payment_method', 'type'],
+  method: ['method', 'payment_method'],
   carrier: ['carrier', 'courier', 'shipper'],
   category: ['category', 'segment', 'department', 'line'],
 };
