@@ -3,6 +3,7 @@ import type { FieldProfile, TopicProfile } from '../profile/types';
 import type { Draft, DraftField, DiscoveryProposal, DroppedProposal, ProfileIndex } from './proposals';
 import type { JoinKey } from './join-keys';
 import { describeOverlap, findJoinKeys } from './join-keys';
+import { MAX_MISTYPED_SHARE } from '../profile/types';
 import { columnOf, finishProposal, indexProfiles, specTypeOf, topicParts } from './proposals';
 import { ownValue } from '../domain/records';
 import { JOIN_WINDOW } from './product-sql';
@@ -25,7 +26,25 @@ export const PLANNER_NAME = 'discovery-planner';
 /** More unparseable records than this share and a topic is not clean enough to build on. */
 export const MAX_UNPARSEABLE_RATIO = 0.01;
 
-export type PlannerResult = { proposals: DiscoveryProposal[]; dropped: DroppedProposal[]; skipped: string[] };
+/** A join key found from the values, whether proposed or not (the discovery report lists them all). */
+export type FoundJoin = Readonly<{
+  parent: string;
+  child: string;
+  /** Share of the child field's values among the parent's unique keys (0–1). */
+  containment: number;
+  /** Share of the parent's keys that the child field holds (0–1). */
+  coverage: number;
+  evidence: string;
+  /** Why no product joins them, when none does. */
+  notProposed?: string;
+}>;
+
+export type PlannerResult = {
+  proposals: DiscoveryProposal[];
+  dropped: DroppedProposal[];
+  skipped: string[];
+  joins: FoundJoin[];
+};
 
 const pct = (ratio: number) => `${(ratio * 100).toFixed(ratio < 0.01 && ratio > 0 ? 2 : 1)} %`;
 const count = (n: number) => n.toLocaleString('en');
@@ -44,9 +63,39 @@ function fieldOf(topic: string, field: FieldProfile, name = columnOf(field.name)
   };
 }
 
+/** Records of a topic a product would reject: unparseable ones, and those with a mistyped value (at most). */
+export function rejectedOf(profile: TopicProfile): { total: number; mistyped: number; summary: string } {
+  const mistyped = (profile.mistyped ?? []).reduce((sum, m) => sum + m.records, 0);
+  const fields = (profile.mistyped ?? []).map(
+    (m) =>
+      `${m.field}: ${Object.entries(m.types)
+        .filter(([type]) => type !== m.type)
+        .map(([type, n]) => `${type} in ${count(n ?? 0)}`)
+        .join(', ')} of ${count(m.records + (m.types[m.type] ?? 0))} (${m.type} expected)`,
+  );
+  return {
+    total: profile.unparseable.total + mistyped,
+    mistyped,
+    summary: mistyped > 0 ? `${count(mistyped)} rejected as mistyped (${fields.join('; ')})` : '',
+  };
+}
+
+/** How a drifting field's types split: `quantity: long in 1,000 (50.0 %), string in 1,000 (50.0 %)`. */
+export function describeDrift(drift: TopicProfile['drift'][number]): string {
+  const entries = Object.entries(drift.types).map(([type, n]): [string, number] => [type, n ?? 0]);
+  const total = entries.reduce((sum, [, n]) => sum + n, 0);
+  return `${drift.field}: ${entries
+    .sort((a, b) => b[1] - a[1])
+    .map(([type, n]) => `${type} in ${count(n)} (${pct(n / Math.max(1, total))})`)
+    .join(', ')}`;
+}
+
 export function profileEvidence(profile: TopicProfile): { summary: string; source: string } {
+  const rejected = rejectedOf(profile);
   const parts = [
-    `${count(profile.records)} records sampled, ${count(profile.unparseable.total)} unparseable`,
+    `${count(profile.records)} records sampled, ${count(profile.unparseable.total)} unparseable` +
+      (rejected.summary ? `, ${rejected.summary}` : '') +
+      (profile.duplicates ? `, ${count(profile.duplicates)} redelivered duplicates left out` : ''),
     `${profile.fields.length} fields`,
   ];
   if (profile.candidateKeys.length > 0) parts.push(`unique non-null: ${profile.candidateKeys.join(', ')}`);
@@ -112,7 +161,8 @@ function sourceAligned(profile: TopicProfile, mesh: MeshConfig): Draft {
     key,
     ...(profile.eventTimeField ? { eventTimeField: columnOf(profile.eventTimeField) } : {}),
     reasoning:
-      `${profile.topic} is clean (${pct(profile.unparseable.total / Math.max(1, profile.records))} unparseable, no type drift)` +
+      `${profile.topic} is clean (${pct(rejectedOf(profile).total / Math.max(1, profile.records))} of records ` +
+      `unparseable or mistyped, which the product rejects; no type drift)` +
       (key.length > 0 ? ` and ${key[0]} identifies each record` : '') +
       (pii
         ? `; it carries personal data (${profile.pii.map((s) => s.field).join(', ')}), which the product masks`
@@ -240,16 +290,22 @@ export function planProposals(
       skipped.push(`${profile.topic}: no parseable records in the sample (${profile.records} read)`);
       continue;
     }
-    const badRatio = profile.unparseable.total / Math.max(1, profile.records);
+    // Bad records are counted as rejected (the product's job sends them to its rejected topic);
+    // only when they are more than a small share is the topic not clean enough to build on.
+    const rejected = rejectedOf(profile);
+    const badRatio = rejected.total / Math.max(1, profile.records);
     if (badRatio > MAX_UNPARSEABLE_RATIO) {
       skipped.push(
-        `${profile.topic}: ${pct(badRatio)} of records unparseable (more than ${pct(MAX_UNPARSEABLE_RATIO)})`,
+        `${profile.topic}: ${pct(badRatio)} of records unparseable or mistyped (${count(profile.unparseable.total)} ` +
+          `unparseable, ${count(rejected.mistyped)} mistyped of ${count(profile.records)}; more than ` +
+          `${pct(MAX_UNPARSEABLE_RATIO)})`,
       );
       continue;
     }
     if (profile.drift.length > 0) {
       skipped.push(
-        `${profile.topic}: schema drifts (${profile.drift.map((d) => `${d.field}: ${Object.keys(d.types).join('/')}`).join(', ')}); fix the producer first`,
+        `${profile.topic}: schema drifts, fields changed type for more than ${pct(MAX_MISTYPED_SHARE)} of their ` +
+          `values (${profile.drift.map(describeDrift).join('; ')}); fix the producer first`,
       );
       continue;
     }
@@ -272,10 +328,49 @@ export function planProposals(
   );
   const timed = clean.filter((p) => p.eventTimeField !== undefined && !superseded.has(p.topic));
   const byTopic = new Map(timed.map((p) => [p.topic, p]));
+  const joins: FoundJoin[] = [];
+  const report = (join: JoinKey, notProposed?: string) =>
+    joins.push({
+      parent: `${join.parent}.${join.parentField}`,
+      child: `${join.child}.${join.childField}`,
+      containment: join.overlap.containment,
+      coverage: join.overlap.coverage,
+      evidence: describeOverlap(join),
+      ...(notProposed ? { notProposed } : {}),
+    });
+  const pairs = new Set<string>();
   for (const join of findJoinKeys(timed)) {
     const parent = byTopic.get(join.parent);
     const child = byTopic.get(join.child);
-    if (parent && child) add(joined(parent, child, join, mesh, feeding));
+    if (!parent || !child) continue;
+    add(joined(parent, child, join, mesh, feeding));
+    report(join);
+    pairs.add([join.parent, join.child].sort().join('|'));
   }
-  return { proposals, dropped, skipped };
+  // Keys among the other usable topics (personal data, no event time) are reported, not proposed.
+  const usable = sorted.filter((p) => !skipped.some((s) => s.startsWith(`${p.topic}: `)));
+  for (const join of findJoinKeys(usable)) {
+    if (pairs.has([join.parent, join.child].sort().join('|'))) continue;
+    report(join, whyNotJoined(join, sorted, superseded));
+  }
+  return { proposals, dropped, skipped, joins };
+}
+
+function whyNotJoined(
+  join: JoinKey,
+  profiles: readonly TopicProfile[],
+  superseded: ReadonlySet<string>,
+): string {
+  const reasons = [join.parent, join.child].flatMap((topic) => {
+    const profile = profiles.find((p) => p.topic === topic);
+    if (!profile) return [];
+    if (profile.pii.length > 0)
+      return [
+        `${topic} holds personal data (${[...new Set(profile.pii.map((s) => s.field))].join(', ')}): its joins are drafted by hand, masked`,
+      ];
+    if (!profile.eventTimeField) return [`${topic} has no event time to bound the join`];
+    if (superseded.has(topic)) return [`${topic} is read by a running product, which joins in its place`];
+    return [];
+  });
+  return reasons.join('; ') || 'not proposed';
 }

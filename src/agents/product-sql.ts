@@ -82,9 +82,11 @@ export function maskedExpression(value: string, valueType: FieldType, mask: Colu
       // from another product's token of the same value (salted with the product id).
       return `CONCAT('tok_', SUBSTR(SHA256(CONCAT(${quoteLiteral(`${productId}:`)}, ${text})), 1, 16))`;
     case 'truncate':
-      return mask.kind === 'cardNumber'
-        ? `CONCAT('****', RIGHT(REGEXP_REPLACE(${text}, '[^0-9]', ''), 4))`
-        : `CONCAT(SUBSTR(${text}, 1, 1), '***')`;
+      if (mask.kind === 'cardNumber')
+        return `CONCAT('****', RIGHT(REGEXP_REPLACE(${text}, '[^0-9]', ''), 4))`;
+      // A date of birth keeps its year: `1984-**-**`.
+      if (mask.kind === 'dateOfBirth') return `CONCAT(SUBSTR(${text}, 1, 4), '-**-**')`;
+      return `CONCAT(SUBSTR(${text}, 1, 1), '***')`;
   }
 }
 

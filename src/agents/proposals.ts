@@ -4,6 +4,7 @@ import { checkPolicies } from '../domain/policies';
 import type { ProductSpec, ProductSpecInput } from '../domain/spec';
 import { parseSpec } from '../domain/spec';
 import type { PiiKind } from '../profile/pii';
+import { piiKindOfName } from '../profile/pii';
 import type { FieldProfile } from '../profile/types';
 import { ownValue } from '../domain/records';
 import type { Draft, ProfileIndex } from './drafts';
@@ -56,6 +57,13 @@ export const maskingFor: Record<PiiKind, 'hash' | 'redact' | 'tokenize' | 'trunc
   cardNumber: 'truncate',
   nationalId: 'redact',
   personName: 'tokenize',
+  // The year stays (ages still compute roughly), the day does not.
+  dateOfBirth: 'truncate',
+  address: 'redact',
+  // Hashed: still countable and joinable (visits per IP, per device), never readable.
+  ipAddress: 'hash',
+  deviceId: 'hash',
+  freeText: 'redact',
 };
 
 // The policy's name list: a column called like this must be marked PII even when values did not say so.
@@ -66,8 +74,11 @@ const likelyPiiName =
 export function piiKindOf(field: FieldProfile): PiiKind | undefined {
   const signal = field.pii[0];
   if (signal) return signal.kind;
-  return likelyPiiName.test(columnOf(field.name)) ? 'personName' : undefined;
+  return likelyPiiName.test(columnOf(field.name)) ? kindOfLikelyName(field.name) : undefined;
 }
+
+/** A column named like personal data (the policy's list): the kind its name says, a person's name otherwise. */
+const kindOfLikelyName = (name: string): PiiKind => piiKindOfName(name) ?? 'personName';
 
 /**
  * The id of an idea: the same kind, inputs, fields, key and masking hash the same, whatever the
@@ -133,7 +144,7 @@ export function finishProposal(
       }
       piiKind ??= piiKindOf(profiled);
     }
-    if (!piiKind && likelyPiiName.test(field.name)) piiKind = 'personName';
+    if (!piiKind && likelyPiiName.test(field.name)) piiKind = kindOfLikelyName(field.name);
     if (piiKind) masking.push({ field: field.name, strategy: maskingFor[piiKind], kind: piiKind });
     return {
       name: field.name,

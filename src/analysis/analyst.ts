@@ -5,15 +5,30 @@ import { checkPolicies } from '../domain/policies';
 import { inputAliasOf } from '../domain/creation';
 import { tumbleAggregateSql } from '../creation/window-aggregate';
 import { ruleLabel, validRowCondition } from './quality-queries';
+import type { GoalIntent } from './goals';
+import {
+  chooseDimensions,
+  chooseMeasure,
+  closestGoal,
+  goalSentence,
+  intentOf,
+  isAmountField,
+  isCurrencyField,
+  upstreamTopicsOf,
+} from './goals';
 
 /**
  * The deterministic analyst (no LLM): from one cycle's figures and the catalog it proposes
  * higher-order products over the analysed product, each with its Flink SQL (one SELECT over its
  * inputs by alias), the insight that led to it and the parent as lineage:
- * - an hourly aggregate over a low-cardinality dimension when the product has a measure and an
- *   event time;
- * - a join with another active product on a key whose values overlap;
+ * - an hourly aggregate when the product has a measure and an event time: the measure and the
+ *   dimensions are chosen for the domain's business goals (./goals): an amount where a goal names
+ *   revenue or value (never a count of items), a goal's dimensions first, the currency with any
+ *   amount;
+ * - a join with another active product on a key whose values overlap, only when that product adds
+ *   columns from another upstream source (never two products of the same topic);
  * - a "valid rows" product when a row rule kept failing over the last cycles.
+ * Each proposal says in one sentence which of the domain's goals it serves, and how.
  * The SQL names only the product's alias and the declared neighbour's; ids are content hashes of
  * the idea, so the same idea is never proposed twice. Pure.
  */
@@ -104,13 +119,16 @@ export function analystProposalOf(
     agentName?: string;
     /** What the id hashes instead of `idea` (an idea named by a model: its wording must not count). */
     ideaKey?: string;
+    /** The sentence saying which business goal it serves (`goalSentence`): leads the reasoning. */
+    goal?: string;
   } = {},
 ): { proposal: AnalystProposal } | { problems: string[] } {
   const parentId = productIdOf(parent);
   const names = new Set(input.schema.fields.map((f) => f.name));
   // Masking follows the data: a derived product masks whatever it keeps of its parents' personal fields.
   const masking = parent.classification.masking.filter((m) => names.has(m.field));
-  const { reasoning, ...rest } = input;
+  const { reasoning: drafted, ...rest } = input;
+  const reasoning = options.goal ? `${options.goal} ${drafted}`.slice(0, 4000) : drafted;
   const source = `analysis:${parentId}@${insight.figures.snapshot ?? ''}`.slice(0, 500);
   const figures = Object.entries(insight.figures)
     .map(([name, value]) => `${name}=${value}`)
@@ -132,6 +150,9 @@ export function analystProposalOf(
         { summary: insight.summary.slice(0, 1000), source },
         ...(figures ? [{ summary: `figures: ${figures}`.slice(0, 1000), source }] : []),
         ...(insight.query.trim() ? [{ summary: `query: ${insight.query}`.slice(0, 1000), source }] : []),
+        ...(options.goal
+          ? [{ summary: `goal: ${options.goal}`.slice(0, 1000), source: `mesh.yaml:${parent.domain}` }]
+          : []),
       ],
       confidence,
       parentProductId: parentId,
@@ -163,8 +184,9 @@ function finish(
   insight: Insight,
   confidence: number,
   result: AnalystResult,
+  goal: string,
 ): void {
-  const built = analystProposalOf(parent, idea, input, insight, confidence);
+  const built = analystProposalOf(parent, idea, input, insight, confidence, { goal });
   if ('problems' in built) result.dropped.push({ idea, reasons: built.problems });
   else result.proposals.push(built.proposal);
 }
@@ -177,32 +199,55 @@ const copyField = (field: SchemaField, rename?: string, nullable = field.nullabl
   pii: field.pii,
 });
 
-function aggregate(parent: ProductSpec, figures: CycleFigures, result: AnalystResult): void {
+/** What the analyst knows of the domain: its goals, and the catalog's specs for lineage. */
+type Domain = Readonly<{
+  intents: readonly GoalIntent[];
+  specOf: (productId: string) => ProductSpec | undefined;
+}>;
+
+function aggregate(parent: ProductSpec, figures: CycleFigures, result: AnalystResult, domain: Domain): void {
   const time = parent.schema.eventTimeField;
   const timeField = parent.schema.fields.find((f) => f.name === time);
   if (!time || timeField?.type !== 'timestamp') return;
   const keys = new Set(parent.schema.key);
-  const measure = parent.schema.fields.find((f) => measureTypes.has(f.type) && !keys.has(f.name) && !f.pii);
-  if (!measure) return;
+  const measures = parent.schema.fields.filter(
+    (f) => measureTypes.has(f.type) && !keys.has(f.name) && !f.pii,
+  );
+  const chosen = chooseMeasure(measures, domain.intents);
+  if (!chosen) {
+    if (measures.length > 0)
+      result.dropped.push({
+        idea: 'aggregate',
+        reasons: [
+          `the ${parent.domain} goals are about money, and ${productIdOf(parent)} has no amount to sum (its numeric ` +
+            `fields: ${measures.map((f) => f.name).join(', ')}): a rollup of counts would not serve them`,
+        ],
+      });
+    return;
+  }
+  const measure = chosen.field;
   const byName = new Map(figures.fields.map((f) => [f.name, f]));
-  // The dimension with the fewest values that still splits the data.
-  const dimension = parent.schema.fields
+  // Fields with few values that still split the data, the fewest first.
+  const candidates = parent.schema.fields
     .filter((f) => (f.type === 'string' || f.type === 'boolean') && !f.pii && !keys.has(f.name))
     .map((f) => ({ field: f, figures: byName.get(f.name) }))
     .filter(
       (d): d is { field: SchemaField; figures: FieldFigures } =>
         d.figures !== undefined && d.figures.distinct >= 2 && d.figures.distinct <= MAX_DIMENSION_VALUES,
     )
-    .sort((a, b) => a.figures.distinct - b.figures.distinct || a.field.name.localeCompare(b.field.name))[0];
-  if (!dimension) return;
+    .sort((a, b) => a.figures.distinct - b.figures.distinct || a.field.name.localeCompare(b.field.name));
+  const { dimensions, goal: dimensionGoal } = chooseDimensions(candidates, domain.intents, measure);
+  if (dimensions.length === 0) return;
+  const dims = dimensions.map((d) => d.field.name);
+  const served =
+    chosen.goal ?? dimensionGoal ?? closestGoal(domain.intents, [parent.name, measure.name, ...dims]);
+  const total = measure.name.startsWith('total_') ? measure.name : `total_${measure.name}`;
   const alias = aliasOf(parent);
-  const dim = dimension.field.name;
-  const total = `total_${measure.name}`;
   const rollup = tumbleAggregateSql({
     alias,
     timeColumn: time,
     size: "INTERVAL '1' HOUR",
-    dimensions: [dimension.field],
+    dimensions: dimensions.map((d) => d.field),
     measures: [
       { name: 'events', fn: 'count' },
       { name: total, fn: 'sum', column: measure.name, type: measure.type },
@@ -214,50 +259,100 @@ function aggregate(parent: ProductSpec, figures: CycleFigures, result: AnalystRe
     events: `rows of ${productIdOf(parent)} in the hour`,
     [total]: `sum of ${measure.name}`,
   };
-  const idea = `aggregate:${dim}:${measure.name}:1h`;
+  const per = dims.join(' and ');
+  const amount = isAmountField(measure.name);
+  const goal = goalSentence(
+    parent,
+    served,
+    `sums ${measure.name}${amount ? ' (an amount, not a count)' : ''} per ${per} each hour`,
+    domain.intents,
+    parent.schema.fields.map((f) => f.name),
+  );
   finish(
     parent,
-    idea,
+    `aggregate:${dims.join('+')}:${measure.name}:1h`,
     {
-      name: `${parent.name}_by_${dim}_hourly`.slice(0, 100),
+      name: `${parent.name}_by_${dims.join('_')}_hourly`.slice(0, 100),
       kind: 'aggregate',
-      description: `${productIdOf(parent)} per hour and ${dim}: events and total ${measure.name}.`,
+      description: `${productIdOf(parent)} per hour and ${per}: events and total ${measure.name}.`,
       inputs: [{ product: productIdOf(parent), as: alias }],
       sql: rollup.sql,
       schema: {
         // Typed as Flink types the window TVF's columns and aggregates.
-        fields: rollup.fields.map((f) =>
-          f.name === dim
+        fields: rollup.fields.map((f) => {
+          const dimension = dimensions.find((d) => d.field.name === f.name);
+          return dimension
             ? copyField(dimension.field)
-            : { ...f, description: described[f.name] ?? '', pii: false },
-        ),
-        key: ['window_start', dim],
+            : { ...f, description: described[f.name] ?? '', pii: false };
+        }),
+        key: ['window_start', ...dims],
         eventTimeField: 'window_start',
       },
       reasoning:
-        `${productIdOf(parent)} has a measure (${measure.name}), an event time (${time}) and a low-cardinality ` +
-        `dimension (${dim}, ${dimension.figures.distinct} values at snapshot ${figures.snapshotId}): an hourly rollup per ${dim} ` +
-        `serves dashboards without scanning ${figures.rows} rows.`,
+        `${productIdOf(parent)} has a measure (${measure.name}), an event time (${time}) and few-valued ` +
+        `dimensions (${dimensions.map((d) => `${d.field.name}: ${d.figures.distinct} values`).join(', ')} at snapshot ` +
+        `${figures.snapshotId})` +
+        (amount && dims.some(isCurrencyField)
+          ? `; amounts are summed per currency, as they add up only within one`
+          : '') +
+        `: an hourly rollup serves dashboards without scanning ${figures.rows} rows.`,
     },
     {
-      summary: `${dim} has ${dimension.figures.distinct} distinct values over ${figures.rows} rows; ${measure.name} is a ${measure.type} measure`,
+      summary: `${per} ${dims.length === 1 ? 'has' : 'have'} ${dimensions.map((d) => d.figures.distinct).join(' and ')} distinct values over ${figures.rows} rows; ${measure.name} is a ${measure.type} measure`,
       figures: {
         snapshot: figures.snapshotId,
         rows: figures.rows,
-        [`distinct_${dim}`]: dimension.figures.distinct,
+        ...Object.fromEntries(dimensions.map((d) => [`distinct_${d.field.name}`, d.figures.distinct])),
+        measure: measure.name,
       },
       query: figures.query,
     },
     0.6,
     result,
+    goal,
   );
 }
 
-function joins(parent: ProductSpec, neighbours: readonly Neighbour[], result: AnalystResult): void {
+/**
+ * Why joining `neighbour` adds nothing from another source, if so: it is built from a topic (or a
+ * product) the parent is built from too (orders_curated and orders_with_payments both read
+ * orders.orders), or it is one of the parent's own upstream products.
+ */
+export function sharedUpstream(
+  parent: ProductSpec,
+  neighbour: ProductSpec,
+  specOf: (productId: string) => ProductSpec | undefined,
+): string | undefined {
+  const ours = upstreamTopicsOf(parent, specOf);
+  const theirs = upstreamTopicsOf(neighbour, specOf);
+  const neighbourId = productIdOf(neighbour);
+  if (ours.has(`product:${neighbourId}`) || theirs.has(`product:${productIdOf(parent)}`)) {
+    return `${neighbourId} and ${productIdOf(parent)} are one another's lineage: joining them adds no column from another source`;
+  }
+  const shared = [...theirs].filter((t) => ours.has(t) && !t.startsWith('product:'));
+  if (shared.length === 0) return undefined;
+  return (
+    `${neighbourId} is built from ${shared.join(', ')} too, like ${productIdOf(parent)}: joining them adds ` +
+    `no column from another upstream source`
+  );
+}
+
+function joins(
+  parent: ProductSpec,
+  neighbours: readonly Neighbour[],
+  result: AnalystResult,
+  domain: Domain,
+): void {
   const parentId = productIdOf(parent);
   for (const neighbour of neighbours) {
     const otherId = productIdOf(neighbour.spec);
     if (otherId === parentId || (neighbour.stage !== 'active' && neighbour.stage !== 'degraded')) continue;
+    const redundant = sharedUpstream(parent, neighbour.spec, domain.specOf);
+    if (redundant) {
+      if (neighbour.overlaps.some((o) => o.containment >= MIN_JOIN_CONTAINMENT))
+        result.dropped.push({ idea: `join:${otherId}`, reasons: [redundant] });
+      continue;
+    }
     const overlap = [...neighbour.overlaps]
       .filter((o) => o.containment >= MIN_JOIN_CONTAINMENT)
       .filter((o) => parent.schema.fields.some((f) => f.name === o.field))
@@ -288,6 +383,15 @@ function joins(parent: ProductSpec, neighbours: readonly Neighbour[], result: An
       `SELECT ${select.join(', ')}\nFROM ${ours}\n` +
       `LEFT JOIN ${theirs} ON ${ours}.${flinkIdent(overlap.field)} = ${theirs}.${flinkIdent(overlap.theirField)}`;
     const idea = `join:${otherId}:${overlap.field}=${overlap.theirField}`;
+    const added = extra.map((e) => e.name);
+    const goal = goalSentence(
+      parent,
+      closestGoal(domain.intents, [neighbour.spec.name, ...added]) ??
+        closestGoal(domain.intents, [parent.name, ...parent.schema.fields.map((f) => f.name)]),
+      `adds ${otherId}'s ${added.slice(0, 5).join(', ')}${added.length > 5 ? ', …' : ''} to each row of ${parentId}`,
+      domain.intents,
+      [...parent.schema.fields.map((f) => f.name), ...added],
+    );
     // Personal fields of the neighbour keep their masking in the joined product.
     const theirMasking = new Map(neighbour.spec.classification.masking.map((m) => [m.field, m.strategy]));
     const maskedParent: ProductSpec = {
@@ -342,11 +446,12 @@ function joins(parent: ProductSpec, neighbours: readonly Neighbour[], result: An
       },
       0.6,
       result,
+      goal,
     );
   }
 }
 
-function validRows(parent: ProductSpec, figures: CycleFigures, result: AnalystResult): void {
+function validRows(parent: ProductSpec, figures: CycleFigures, result: AnalystResult, domain: Domain): void {
   for (const rule of parent.quality) {
     const label = ruleLabel(rule);
     const history = figures.ruleHistory[label] ?? [];
@@ -385,6 +490,12 @@ function validRows(parent: ProductSpec, figures: CycleFigures, result: AnalystRe
       },
       0.7,
       result,
+      goalSentence(
+        parent,
+        closestGoal(domain.intents, [label, parent.name]),
+        `gives consumers the rows of ${productIdOf(parent)} that pass ${label}`,
+        domain.intents,
+      ),
     );
   }
 }
@@ -393,13 +504,21 @@ export function analyseProduct(input: {
   spec: ProductSpec;
   figures: CycleFigures;
   neighbours: readonly Neighbour[];
+  /** The business goals of the product's domain (mesh.yaml). */
+  goals?: readonly string[];
+  /** The catalog's specs, for lineage (which upstream topics a product is built from). */
+  specOf?: (productId: string) => ProductSpec | undefined;
   /** Ideas already proposed (proposal ids): left out. */
   alreadyProposed?: ReadonlySet<string>;
 }): AnalystResult {
   const result: AnalystResult = { proposals: [], dropped: [] };
-  aggregate(input.spec, input.figures, result);
-  joins(input.spec, input.neighbours, result);
-  validRows(input.spec, input.figures, result);
+  const domain: Domain = {
+    intents: (input.goals ?? []).map(intentOf),
+    specOf: input.specOf ?? (() => undefined),
+  };
+  aggregate(input.spec, input.figures, result, domain);
+  joins(input.spec, input.neighbours, result, domain);
+  validRows(input.spec, input.figures, result, domain);
   const seen = input.alreadyProposed ?? new Set<string>();
   return { ...result, proposals: result.proposals.filter((p) => !seen.has(p.proposalId)) };
 }

@@ -39,6 +39,10 @@ export type LlmAnalystInput = Readonly<{
   checkSql: (spec: ProductSpec) => Promise<string[]>;
   log: Logger;
   alreadyProposed?: ReadonlySet<string>;
+  /** The business goals of the product's domain (mesh.yaml). */
+  goals?: readonly string[];
+  /** The catalog's specs, for lineage. */
+  specOf?: (productId: string) => ProductSpec | undefined;
 }>;
 /** The LLM analyst with its client bound (src/agents/llm-analyst.ts `proposeWithLlmAnalyst`). */
 export type LlmAnalyst = (input: LlmAnalystInput) => Promise<AnalystResult>;

@@ -62,9 +62,22 @@ export async function proposeFromCycle(
 
   const checkSql = guardOf(cycles, catalog);
   const analyst = cycles.deps.llmAnalyst ? 'llm' : 'rules';
+  // The analyst serves the domain: its goals pick measures and dimensions, lineage rules out joins
+  // of products built from the same topic.
+  const goals = ownValue(mesh.domains, parent.domain)?.businessGoals ?? [];
+  const specOf = (id: string) => catalog.specOf(id);
   const proposed = cycles.deps.llmAnalyst
-    ? await cycles.deps.llmAnalyst({ parent, figures, neighbours, checkSql, log, alreadyProposed: ledger })
-    : analyseProduct({ spec: parent, figures, neighbours, alreadyProposed: ledger });
+    ? await cycles.deps.llmAnalyst({
+        parent,
+        figures,
+        neighbours,
+        checkSql,
+        log,
+        alreadyProposed: ledger,
+        goals,
+        specOf,
+      })
+    : analyseProduct({ spec: parent, figures, neighbours, alreadyProposed: ledger, goals, specOf });
   for (const d of proposed.dropped)
     log.warn('analyst idea dropped', { productId, cycleKey, idea: d.idea, reasons: d.reasons });
 

@@ -51,11 +51,13 @@ const positiveInt = (value: string) => {
 export function formatDiscoveryResult(result: DiscoveryResult): string {
   const lines = [
     table([
-      ['TOPIC', 'SAMPLED', 'UNPARSEABLE', 'PII FIELDS', 'STOPPED BY'],
+      ['TOPIC', 'SAMPLED', 'UNPARSEABLE', 'MISTYPED', 'REDELIVERED', 'PII FIELDS', 'STOPPED BY'],
       ...result.topics.map((t) => [
         t.topic,
         String(t.records),
         String(t.unparseable),
+        String(t.mistyped ?? 0),
+        String(t.duplicates ?? 0),
         String(t.piiFields),
         t.stoppedBy,
       ]),

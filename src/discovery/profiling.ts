@@ -15,6 +15,8 @@ const summarise = (profile: TopicProfile, stoppedBy: SampleStopReason): TopicSum
   records: profile.records,
   parsed: profile.parsed,
   unparseable: profile.unparseable.total,
+  mistyped: (profile.mistyped ?? []).reduce((sum, m) => sum + m.records, 0),
+  duplicates: profile.duplicates ?? 0,
   stoppedBy,
   piiFields: new Set(profile.pii.map((s) => s.field)).size,
 });

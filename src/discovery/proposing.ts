@@ -7,6 +7,7 @@ import {
   recordProposalsInLedger,
 } from '../adapters/kafka/proposals-ledger';
 import { proposeWithLlm } from '../agents/llm-agent';
+import type { FoundJoin } from '../agents/planner';
 import { planProposals } from '../agents/planner';
 import type { DiscoveryProposal, DroppedProposal } from '../agents/proposals';
 import { checkSpecSql } from '../creation/guard';
@@ -35,6 +36,8 @@ export type Drafted = {
   proposals: DiscoveryProposal[];
   dropped: DroppedProposal[];
   skipped: string[];
+  /** Join keys found from the values, with their containment and coverage (the planner's). */
+  joins?: FoundJoin[];
 };
 
 /** The LLM's proposals (its SQL through the guard) when asked and configured, else the planner's. */
@@ -64,10 +67,10 @@ async function draftProposals(
     });
     return { agent: 'llm', proposals, dropped, skipped: [] };
   }
-  const { proposals, dropped, skipped } = planProposals(input.profiles, mesh, {
+  const { proposals, dropped, skipped, joins } = planProposals(input.profiles, mesh, {
     products: catalogView.productTopics(),
   });
-  return { agent: 'planner', proposals, dropped, skipped };
+  return { agent: 'planner', proposals, dropped, skipped, joins };
 }
 
 /**
@@ -116,7 +119,7 @@ export async function proposeProducts(
     readCatalog(kafka, { topic: deps.catalogTopic ?? CATALOG_TOPIC, log }),
     readProposalsLedger(kafka, { topic: proposalsTopic, log }),
   ]);
-  const { agent, proposals, dropped, skipped } = withoutRegistryInputs(
+  const { agent, proposals, dropped, skipped, joins } = withoutRegistryInputs(
     await draftProposals(deps, { profiles: stored.profiles, agent: input.agent, mesh }, catalogView),
     stored.profiles,
   );
@@ -130,6 +133,7 @@ export async function proposeProducts(
     alreadyProposed: proposals.filter((p) => ledger.has(p.proposalId)).map((p) => p.proposalId),
     dropped,
     skipped,
+    ...(joins ? { joins } : {}),
   });
   for (const d of dropped)
     log.warn('proposal dropped', { runKey: input.runKey, agent, name: d.name, reasons: d.reasons });

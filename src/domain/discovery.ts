@@ -37,6 +37,10 @@ export type TopicSummary = {
   records: number;
   parsed: number;
   unparseable: number;
+  /** Values of another type than their field's (bad records a product rejects). */
+  mistyped?: number;
+  /** Records read twice (the same key and value), left out of the profile. */
+  duplicates?: number;
   stoppedBy: SampleStopReason;
   piiFields: number;
 };

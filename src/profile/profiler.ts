@@ -14,9 +14,9 @@ import {
 } from 'apache-arrow';
 import { detectPii } from './pii';
 import type { PiiSignal } from './pii';
-import { BottomKSketch, DistinctCounter, hashBytes, hashNumber, hashString } from './sketch';
+import { BottomKSketch, DistinctCounter, hashBytes, hashNumber, hashString, recordIdOf } from './sketch';
 import type { FieldProfile, ProfiledType, TopicProfile, UnparseableReason } from './types';
-import { unparseableReasons } from './types';
+import { isOneType, minorityOf, unparseableReasons } from './types';
 import type { SampledMessage } from '../adapters/kafka/sampler';
 
 /**
@@ -66,6 +66,9 @@ const kindType: Record<Kind, ProfiledType> = {
   j: 'json',
   a: 'array',
 };
+
+/** Redelivered records are recognised among this many distinct records; beyond, every record counts. */
+const MAX_REMEMBERED_RECORDS = 1_000_000;
 
 /** Fields with fewer distinct values (statuses, countries, small counts) get no key sketch. */
 export const MIN_KEY_DISTINCT = 16;
@@ -147,6 +150,9 @@ export class TopicProfiler {
   private stagedValues: Array<number | string | boolean | null> = [];
   private staged = 0;
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
+  // Records seen (a 53-bit hash of key and value): an identical one again is a redelivery.
+  private readonly seen = new Set<number>();
+  private duplicates = 0;
 
   constructor(
     readonly topic: string,
@@ -182,9 +188,25 @@ export class TopicProfiler {
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
       return this.reject(message, 'notObject');
     }
+    if (this.isRedelivery(message, value)) return;
     this.staged = 0;
     if (!this.stage(parsed as Record<string, unknown>, '', 1)) return this.reject(message, 'tooDeep');
     this.commit(message);
+  }
+
+  /**
+   * Whether the very same record (key and value) was read before: a producer's retry or a replayed
+   * batch delivers a record twice, and counting it twice would make a unique key look repeated
+   * (the demo's joins came and went with such redeliveries).
+   */
+  private isRedelivery(message: ProfiledMessage, value: Buffer): boolean {
+    const id = recordIdOf(value, message.key);
+    if (this.seen.has(id)) {
+      this.duplicates++;
+      return true;
+    }
+    if (this.seen.size < MAX_REMEMBERED_RECORDS) this.seen.add(id);
+    return false;
   }
 
   private isText(value: Buffer): boolean {
@@ -293,7 +315,10 @@ export class TopicProfiler {
         field.numbers[row] = v;
         (field.validity[row >> 3] as number) |= 1 << (row & 7);
         field.numericRows++;
-        if (kind === 'n') {
+        if (kind === 't') {
+          // Dates are checked for birth dates (by their field's name): as ISO text.
+          if (field.piiSample.length < options.piiSampleSize) field.piiSample.push(new Date(v).toISOString());
+        } else {
           if (!Number.isInteger(v)) field.allIntegers = false;
           if (field.topSeen < options.topValueRows) field.count(String(v), options);
           if (field.piiSample.length < options.piiSampleSize && Number.isInteger(v) && Math.abs(v) >= 1e8) {
@@ -405,15 +430,25 @@ export class TopicProfiler {
             (f.distinctExact ? f.distinct === f.present : f.distinct >= 0.97 * f.present),
         )
         .map((f) => f.name),
-      eventTimeField: chooseEventTime(fields),
+      // Never a personal date (a date of birth is no event time).
+      eventTimeField: chooseEventTime(fields.filter((f) => f.pii.length === 0)),
       messageKey: {
         nullRatio: this.records === 0 ? 0 : this.keyNulls / this.records,
         distinct: keyed === 0 ? 0 : this.keyDistinct.count(),
         ...(keyField ? { field: keyField } : {}),
       },
       drift: fields
-        .filter((f) => Object.keys(f.observedTypes).length > 1)
+        .filter((f) => !isOneType(f.observedTypes))
         .map((f) => ({ field: f.name, types: f.observedTypes })),
+      mistyped: fields
+        .filter((f) => Object.keys(f.observedTypes).length > 1 && isOneType(f.observedTypes))
+        .map((f) => ({
+          field: f.name,
+          type: f.type,
+          records: minorityOf(f.observedTypes).minority,
+          types: f.observedTypes,
+        })),
+      duplicates: this.duplicates,
       pii,
       ...(this.records > 0
         ? {
@@ -437,15 +472,17 @@ export class TopicProfiler {
     // The dominant type wins; a drifting field reports every type it showed in observedTypes.
     const ranked = (Object.entries(observed) as Array<[ProfiledType, number]>).sort((a, b) => b[1] - a[1]);
     let type: ProfiledType = ranked[0]?.[0] ?? 'null';
+    // A few values of another type are bad records, not another schema: the field keeps its type.
+    const oneType = isOneType(observed);
     let timeUnit: 'ms' | 's' | undefined;
     const numeric = type === 'long' || type === 'double' || type === 'timestamp';
     if (type === 'timestamp') timeUnit = 'ms';
-    if (type === 'long' && ranked.length === 1 && field.min >= EPOCH_MS_MIN && field.max <= EPOCH_MS_MAX) {
+    if (type === 'long' && oneType && field.min >= EPOCH_MS_MIN && field.max <= EPOCH_MS_MAX) {
       type = 'timestamp';
       timeUnit = 'ms';
     } else if (
       type === 'long' &&
-      ranked.length === 1 &&
+      oneType &&
       TIME_NAME.test(field.name) &&
       field.min >= EPOCH_MS_MIN / 1000 &&
       field.max <= EPOCH_MS_MAX / 1000
@@ -462,15 +499,12 @@ export class TopicProfiler {
             .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
             .slice(0, 5)
             .map(([value, count]) => ({ value: value.slice(0, 80), count }));
-    const hasRange = numeric && ranked.length === 1 && Number.isFinite(field.min);
+    const hasRange = numeric && oneType && Number.isFinite(field.min);
     const distinct = field.distinct.count();
     // Only fields that could join: one plain type, enough distinct values to tell anything, no
     // personal data (even hashed, a sketch of e-mails is not for a profile file).
     const keyLike =
-      (type === 'string' || type === 'long') &&
-      ranked.length === 1 &&
-      pii.length === 0 &&
-      distinct >= MIN_KEY_DISTINCT;
+      (type === 'string' || type === 'long') && oneType && pii.length === 0 && distinct >= MIN_KEY_DISTINCT;
     const asTime = (v: number) => new Date(timeUnit === 's' ? v * 1000 : v).toISOString();
     return {
       name: field.name,

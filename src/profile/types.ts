@@ -73,12 +73,49 @@ export type TopicProfile = {
   eventTimeField?: string;
   /** The Kafka message key: how often it is null, how many distinct, which field it mirrors. */
   messageKey: { nullRatio: number; distinct: number; field?: string };
-  /** Fields whose values change JSON type within the sample. */
+  /**
+   * Fields whose values changed JSON type for a large share of the sample (more than
+   * MAX_MISTYPED_SHARE of their values): the schema drifted, and a product would misread them.
+   */
   drift: Array<{ field: string; types: Partial<Record<ProfiledType, number>> }>;
+  /**
+   * Fields of one type but for a few values (at most MAX_MISTYPED_SHARE of them): bad records that a
+   * product rejects, not a changed schema. `records` counts the values of another type.
+   */
+  mistyped?: Array<{
+    field: string;
+    type: ProfiledType;
+    records: number;
+    types: Partial<Record<ProfiledType, number>>;
+  }>;
+  /** Records identical (key and value) to one read before: redeliveries, left out of every figure. */
+  duplicates?: number;
   /** PII signals over all fields. */
   pii: PiiSignal[];
   /** Records in a Schema Registry format (Confluent wire format): which, and under which schema ids. */
   format?: { kind: 'avro' | 'protobuf' | 'json-schema'; schemaIds: number[]; subjects: string[] };
   /** Broker timestamps of the sample, ISO. */
   brokerTime?: { min: string; max: string };
+};
+
+/**
+ * A field whose values are of one type but for at most this share is of that type: the others are
+ * bad records a product rejects (4 mistyped records in 2,500). Beyond it the field changed type.
+ */
+export const MAX_MISTYPED_SHARE = 0.01;
+/** How many of a field's values are not of its dominant type. */
+export function minorityOf(observed: Partial<Record<ProfiledType, number>>): {
+  dominant: number;
+  minority: number;
+} {
+  const counts = Object.values(observed);
+  const total = counts.reduce((a, b) => a + b, 0);
+  const dominant = Math.max(0, ...counts);
+  return { dominant, minority: total - dominant };
+}
+
+/** One type, or one type but for a small share of bad values. */
+export const isOneType = (observed: Partial<Record<ProfiledType, number>>) => {
+  const { dominant, minority } = minorityOf(observed);
+  return minority <= MAX_MISTYPED_SHARE * (dominant + minority);
 };

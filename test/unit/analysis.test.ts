@@ -269,7 +269,7 @@ describe('the deterministic analyst', () => {
         '  CAST(window_end AS TIMESTAMP_LTZ(3)) AS window_end,\n' +
         '  `status`,\n' +
         '  COUNT(*) AS `events`,\n' +
-        '  SUM(`total_amount`) AS `total_total_amount`\n' +
+        '  SUM(`total_amount`) AS `total_amount`\n' +
         "FROM TABLE(TUMBLE(TABLE orders_curated, DESCRIPTOR(`order_ts`), INTERVAL '1' HOUR))\n" +
         'GROUP BY window_start, window_end, `status`',
     );
@@ -283,7 +283,7 @@ describe('the deterministic analyst', () => {
         'window_end:timestamp',
         'status:string?',
         'events:long',
-        'total_total_amount:double?',
+        'total_amount:double?',
       ],
     );
     assert.equal(p.insight.figures.distinct_status, 3);

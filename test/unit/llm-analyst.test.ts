@@ -433,6 +433,114 @@ describe('the LLM analyst against a scripted model', () => {
     assert.equal(spec.kind, 'consumer-aligned');
     assert.deepEqual(spec.quality, [{ rule: 'notNull', field: 'customer_id' }]);
     assert.equal(result.proposals[0]!.insight.figures.failing, 12);
-    assert.equal(spec.proposal?.reasoning, 'customer_id was null in each of the last 3 cycles');
+    // The platform says which goal it serves (none stated here), then the model's reasoning.
+    assert.equal(
+      spec.proposal?.reasoning,
+      'The orders domain states no business goal in mesh.yaml; it gives consumers the rows of ' +
+        'orders.orders_curated that pass notNull:customer_id. customer_id was null in each of the last 3 cycles',
+    );
+  });
+
+  describe('serving the domain', () => {
+    const goals = ['Know daily revenue per channel and region within the hour.'];
+    const ordersWithItems: ProductSpec = {
+      ...orders,
+      schema: {
+        ...orders.schema,
+        fields: [
+          ...orders.schema.fields,
+          { name: 'items', type: 'long', nullable: true, pii: false, description: 'items' },
+        ],
+      },
+    };
+    const itemsSql = aggregateSql.replace('SUM(total_amount) AS revenue', 'SUM(items) AS revenue');
+    const countingItems = aggregate({
+      sql: itemsSql,
+      fields: aggregate().fields.map((f) =>
+        f.name === 'revenue' ? { ...f, sources: [{ product: 'orders.orders_curated', field: 'items' }] } : f,
+      ),
+    });
+    const withGoals = (extra: Partial<Parameters<typeof proposeWithLlmAnalyst>[0]>) =>
+      proposeWithLlmAnalyst({
+        llm: createLlmClient({ apiKey: 'sk-test', baseURL: fake.baseURL, model: 'fake', timeoutMs: 5_000 }),
+        parent: ordersWithItems,
+        figures,
+        neighbours,
+        checkSql: textGuard().checkSql,
+        log: createLogger('llm-analyst-test', 'error'),
+        goals,
+        ...extra,
+      });
+
+    it('sends back a revenue rollup that sums items, keeps it summing the amount, and says which goal it serves', async () => {
+      fake.answer({ content: { ideas: [countingItems] } }, { content: { ideas: [aggregate()] } });
+      const result = await withGoals({});
+      assert.match(
+        fake.requests[1]!.messages.at(-1)!.content,
+        /measure: the orders goal "Know daily revenue per channel and region within the hour\." is about money: sum total_amount, not items \(a count of items\)/,
+      );
+      assert.deepEqual(result.dropped, []);
+      const spec = result.proposals[0]!.spec;
+      assert.match(spec.sql!, /SUM\(total_amount\)/);
+      assert.equal(
+        spec.proposal!.reasoning,
+        'Serves the orders goal "Know daily revenue per channel and region within the hour.": it sums total_amount ' +
+          'per status over a window; channel and region are not in orders.orders_curated. An hourly rollup per status serves dashboards.',
+      );
+      // The model saw the goals.
+      assert.match(
+        fake.requests[0]!.messages[1]!.content,
+        /Business goals of the orders domain:\n\["Know daily revenue/,
+      );
+    });
+
+    it('refuses a join with a product built from the same topic, and does not offer it', async () => {
+      const ordersWithPayments: ProductSpec = {
+        ...customers,
+        name: 'orders_with_payments',
+        domain: 'orders',
+        inputs: [{ topic: 'orders.orders' }, { topic: 'payments.payments' }],
+        classification: { pii: false, level: 'internal', masking: [] },
+        schema: { ...customers.schema, fields: customers.schema.fields.filter((f) => !f.pii) },
+      };
+      const redundant: Neighbour = {
+        spec: ordersWithPayments,
+        stage: 'active',
+        overlaps: [{ field: 'customer_id', theirField: 'customer_id', containment: 1, query: 'SELECT …' }],
+      };
+      const join = joinIdea({
+        name: 'orders_with_orders',
+        inputs: ['orders.orders_curated', 'orders.orders_with_payments'],
+        fields: joinIdea()
+          .fields.filter((f) => f.name !== 'contact')
+          .map((f) => ({
+            ...f,
+            sources: f.sources.map((x) =>
+              x.product === 'customers.profiles_masked'
+                ? { ...x, product: 'orders.orders_with_payments' }
+                : x,
+            ),
+          })),
+        sql:
+          'SELECT o.order_id, c.country FROM orders_curated o ' +
+          'LEFT JOIN orders_with_payments c ON o.customer_id = c.customer_id',
+      });
+      fake.answer({ content: { ideas: [join] } });
+      const result = await withGoals({ neighbours: [...neighbours, redundant] });
+      assert.equal(fake.requests.length, 1, 'a refusal is not sent back');
+      assert.deepEqual(result.proposals, []);
+      assert.deepEqual(result.dropped, [
+        {
+          idea: 'orders.orders_with_orders',
+          reasons: [
+            'inputs: orders.orders_with_payments is built from orders.orders too, like orders.orders_curated: ' +
+              'joining them adds no column from another upstream source',
+          ],
+        },
+      ]);
+      assert.ok(
+        !fake.requests[0]!.messages[1]!.content.includes('"productId":"orders.orders_with_payments"'),
+      );
+    });
   });
 });
