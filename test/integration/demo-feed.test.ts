@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -19,7 +20,7 @@ import { seedRegistryTopics } from '../../src/seed/registry-seed';
 import { checkSeed, seedKafka, topicRecordCounts } from '../../src/seed/seed';
 import { loadMeshConfig } from '../../src/specs/load';
 import { waitUntil } from '../../src/stack/probe';
-import { testPlatform } from '../helpers/platform';
+import { testEnvironment, testPlatform } from '../helpers/platform';
 
 /**
  * The living demo on the real platform: the live feed keeps records coming with event times now;
@@ -103,6 +104,33 @@ describe('the demo data on the real platform (seed, live feed, deterministic dis
     assert.ok((fed.byTopic[`${prefix}${registryTopics.loyalty}`] ?? 0) > 0, 'the Avro domain is fed too');
     const stopped = await total();
     assert.equal(stopped, fed.sent, 'everything sent landed once, and nothing after the stop');
+  });
+
+  it('`meshloop seed --follow` feeds until Ctrl-C, then stops cleanly and counts what it sent', async () => {
+    const prefix = `${run}c_`;
+    const child = spawn(
+      path.join(__dirname, '..', '..', 'bin', 'meshloop'),
+      ['seed', '--follow', '--rate', '30', '--no-registry', '--topic-prefix', prefix, '--json'],
+      { env: testEnvironment(), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    const topics = Object.values(seedTopics).map((t) => `${prefix}${t}`);
+    const total = async () =>
+      Object.values(await topicRecordCounts(kafka, topics)).reduce((sum, n) => sum + n, 0);
+    try {
+      const fed = await waitUntil(async () => (await total()) >= 30, { timeoutMs: 120_000, intervalMs: 500 });
+      assert.equal(fed, 'ready', `records arrive: ${stderr.slice(-500)}`);
+    } finally {
+      child.kill('SIGINT');
+    }
+    assert.equal(await exited, 0, stderr.slice(-1000));
+    const result = JSON.parse(stdout) as { sent: number; byTopic: Record<string, number> };
+    assert.equal(result.sent, await total(), 'what it says it sent is what Kafka holds');
+    assert.ok((result.byTopic[`${prefix}${seedTopics.clicks}`] ?? 0) > 0, stdout);
   });
 
   it('the seed lands whole and exactly once, and two discoveries on it propose the same products', async () => {
