@@ -424,6 +424,34 @@ describe('dataProductWorkflow analysis stages (real Temporal server, fake activi
     });
   });
 
+  it("watches a new product's table closely until its first commit, whatever the mesh's watch timer", async () => {
+    const fakes = fakesWith(); // the mesh's timer: 60 s
+    const spec = uniqueProduct({ sql: 'SELECT day, revenue FROM placed' });
+    const productId = `${spec.domain}.${spec.name}`;
+    const table = { table: `lake.${spec.domain}.${spec.name}`, provider: 'flink' as const };
+    const looks = () => fakes.callsOf('describeIcebergTable').length;
+    await withWorker(context, fakes, async ({ start }) => {
+      const handle = await start(productInput(spec));
+      await waitForStatus(handle, stageIs('awaitingApproval'));
+      await handle.signal(approveSignal, { by: 'alice' });
+      await waitForStatus(handle, (s) => s.stage === 'active' && s.analysisSchedule?.state === 'running');
+      const before = looks();
+      // Two more looks within 45 s: on the 60 s timer there would be none.
+      const looked = await waitUntil(() => Promise.resolve(looks() >= before + 2), {
+        timeoutMs: 45_000,
+        intervalMs: 100,
+      });
+      assert.equal(looked, 'ready', `looks at the uncommitted table: ${looks() - before}`);
+      fakes.tableStatus = { table: { ...table, snapshots: 1, snapshotId: '201', rowCount: 10 } };
+      const asked = await waitUntil(
+        () => Promise.resolve(fakes.callsOf('triggerTemporalAnalysisSchedule').length === 1),
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
+      assert.equal(asked, 'ready', 'the first commit, seen on the close watch, asks for the first cycle');
+      assert.deepEqual(fakes.callsOf('triggerTemporalAnalysisSchedule')[0], { productId });
+    });
+  });
+
   it('carries its analysis cycles and schedule over continue-as-new', async () => {
     const fakes = fakesWith();
     const spec = uniqueProduct({ sql: 'SELECT day, revenue FROM placed' });
