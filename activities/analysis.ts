@@ -55,6 +55,24 @@ export function createAnalysisScheduleActivities(deps: AnalysisScheduleDependenc
       return { scheduleId, created: false, everyMs };
     },
 
+    /**
+     * Run a cycle now (the product's first, soon after its table's first commit); the schedule's
+     * overlap policy applies, so a cycle already running is not joined by a second. False when the
+     * schedule is missing or paused: nothing runs.
+     */
+    async triggerTemporalAnalysisSchedule(input: { productId: string }): Promise<boolean> {
+      const handle = handleOf(input.productId);
+      try {
+        if ((await handle.describe()).state.paused) return false;
+        await handle.trigger();
+        log.info('analysis cycle triggered', { scheduleId: analysisScheduleIdOf(input.productId) });
+        return true;
+      } catch (error) {
+        if (error instanceof ScheduleNotFoundError) return false;
+        throw error;
+      }
+    },
+
     /** Pause (degraded, deprecated); `note` says why, in the Temporal UI. False when there is none. */
     async pauseTemporalAnalysisSchedule(input: { productId: string; note: string }): Promise<boolean> {
       try {

@@ -2,6 +2,12 @@ import type { AnalysisCycleSummary } from '../domain/analysis';
 
 const short = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
+/** A running schedule's first cycle comes by itself soon after the table's first commit. */
+const noCycleYet = (productId: string, schedule: { state: string } | undefined) =>
+  schedule?.state === 'running'
+    ? `  no cycle yet: the first runs soon after the table's first commit (or now: meshloop analyse ${productId})`
+    : `  no cycle yet (run one now: meshloop analyse ${productId})`;
+
 /** `meshloop show`'s analysis lines: the schedule as the workflow keeps it, and the last cycles, newest first. */
 export function formatRecentCycles(status: {
   productId: string;
@@ -16,8 +22,7 @@ export function formatRecentCycles(status: {
       : 'analysis    no schedule (it starts when the product is active)',
   ];
   const cycles = [...(status.analysisCycles ?? [])].reverse();
-  if (cycles.length === 0)
-    lines.push('  no cycle yet (run one now: meshloop analyse ' + status.productId + ')');
+  if (cycles.length === 0) lines.push(noCycleYet(status.productId, schedule));
   for (const cycle of cycles) {
     const failed = cycle.breaches.map(
       (b) =>

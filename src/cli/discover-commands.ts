@@ -18,7 +18,10 @@ import { listDataTopics } from '../adapters/kafka/sampler';
 import type { MeshloopConfig } from '../config';
 import { seedTopics } from '../seed/generator';
 import { registryAddress } from '../adapters/schema-registry/client';
-import { seedKafka } from '../seed/seed';
+import type { SeedCheck } from '../seed/seed';
+import { checkSeed, seedKafka } from '../seed/seed';
+import { feedKafka } from '../seed/feed';
+import type { Logger } from '../log';
 import { registryTopics } from '../seed/registry-generator';
 import { seedRegistryTopics } from '../seed/registry-seed';
 import { progressLine, table } from './output';
@@ -76,23 +79,84 @@ export function formatDiscoveryResult(result: DiscoveryResult): string {
   return lines.join('\n');
 }
 
-/** The demo mesh's topics on the local Kafka, written once (a restart finds them). */
-async function seedDemoOnce(config: MeshloopConfig): Promise<void> {
+/** The demo seed `npm start` writes once: 10,000 JSON records (seed 42), then 2,000 through the registry. */
+export const DEMO_SEED_COUNT = 10_000;
+const DEMO_REGISTRY_COUNT = 2000;
+
+const describeCounts = (rows: SeedCheck['short']) =>
+  rows.map((r) => `${r.topic} holds ${r.holds} of ${r.expected}`).join(', ');
+
+/**
+ * The demo mesh's topics on the local Kafka, written once (a restart finds them). Discovery must
+ * see the whole seed, exactly once: the seed is checked against what the generator writes, and a
+ * seed an earlier start left half-written is reported instead of proposed from. True when the
+ * JSON seed is complete.
+ */
+async function seedDemoOnce(config: MeshloopConfig): Promise<boolean> {
   const kafka = createKafkaClient({ connection: config.kafka, clientId: 'meshloop-demo' });
   const topics = await listDataTopics(kafka);
   if (!topics.includes(seedTopics.orders)) {
-    progressLine('seeding the demo mesh (10,000 records; `bin/meshloop seed` adds more)');
-    await seedKafka(kafka, { count: 10_000 });
+    progressLine(
+      `seeding the demo mesh (${DEMO_SEED_COUNT.toLocaleString('en')} records; \`bin/meshloop seed\` adds more)`,
+    );
+    await seedKafka(kafka, { count: DEMO_SEED_COUNT });
+    const check = await checkSeed(kafka, { count: DEMO_SEED_COUNT });
+    // Nothing else writes these topics yet: more records than sent is a batch written twice.
+    if (check.over.length > 0)
+      progressLine(
+        `the demo seed landed more records than it sent (${describeCounts(check.over)}): ` +
+          'discovery may see duplicate keys; `bin/meshloop stack down --purge` and `npm start` again',
+      );
+  } else {
+    const check = await checkSeed(kafka, { count: DEMO_SEED_COUNT });
+    if (!check.complete) {
+      progressLine(
+        `the demo seed in Kafka is incomplete (${describeCounts(check.short)}): an earlier start was ` +
+          'stopped while seeding. Discovery is not started on part of it; `bin/meshloop stack down --purge` ' +
+          'and `npm start` again seeds it whole.',
+      );
+      return false;
+    }
   }
   if (!topics.includes(registryTopics.loyalty)) {
-    progressLine('seeding the Avro and Protobuf domains through the Schema Registry (2,000 records)');
-    // The JSON demo works without them: a registry that fails is reported, not fatal.
-    await seedRegistryTopics(kafka, config.schemaRegistry, { count: 2000 }).catch((error: Error) =>
-      progressLine(
-        `the Schema Registry at ${registryAddress(config.schemaRegistry)} failed (${error.message}); ` +
-          '`bin/meshloop seed --only loyalty,support` tries again',
-      ),
+    progressLine(
+      `seeding the Avro and Protobuf domains through the Schema Registry (${DEMO_REGISTRY_COUNT.toLocaleString('en')} records)`,
     );
+    // The JSON demo works without them: a registry that fails is reported, not fatal.
+    await seedRegistryTopics(kafka, config.schemaRegistry, { count: DEMO_REGISTRY_COUNT }).catch(
+      (error: Error) =>
+        progressLine(
+          `the Schema Registry at ${registryAddress(config.schemaRegistry)} failed (${error.message}); ` +
+            '`bin/meshloop seed --only loyalty,support` tries again',
+        ),
+    );
+  }
+  return true;
+}
+
+export type DiscoveryDemo = Readonly<{
+  /** The demo data is on the local Kafka and whole: a live feed may run on it. */
+  demoData: boolean;
+  /** Settles when the first discovery run (started now) has ended; at once when none was started. */
+  firstDiscovery: Promise<void>;
+}>;
+
+/** The discovery run a schedule's trigger started, awaited (bounded); never throws. */
+async function awaitTriggeredRun(client: Client, boundMs: number): Promise<void> {
+  const handle = client.schedule.getHandle(DISCOVERY_SCHEDULE_ID);
+  const deadline = Date.now() + boundMs;
+  while (Date.now() < deadline) {
+    const info = (await handle.describe().catch(() => undefined))?.info;
+    const action = info?.runningActions[0] ?? info?.recentActions[0]?.action;
+    if (action) {
+      const run = client.workflow.getHandle(action.workflow.workflowId, action.workflow.firstExecutionRunId);
+      await Promise.race([
+        run.result().catch(() => undefined),
+        new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now()))),
+      ]);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
 
@@ -101,34 +165,81 @@ async function seedDemoOnce(config: MeshloopConfig): Promise<void> {
  * topics are missing); on any platform the discovery schedule in place, its first run now, so
  * proposals appear without further steps.
  */
-export async function startDiscoveryDemo(config: MeshloopConfig): Promise<void> {
+export async function startDiscoveryDemo(config: MeshloopConfig): Promise<DiscoveryDemo> {
+  let demoData = false;
   if (config.stack.elsewhere.kafka) {
     // Your own Kafka holds your data: demo records are written there only when asked (`meshloop seed`).
     progressLine(
       `Kafka is your own platform's (${config.stack.elsewhere.kafka.setting}): no demo data is seeded`,
     );
   } else {
-    await seedDemoOnce(config);
+    demoData = await seedDemoOnce(config);
+    if (!demoData) return { demoData, firstDiscovery: Promise.resolve() };
   }
   const connection = await Connection.connect({
     ...temporalConnectOptions(config.temporal.connection),
     connectTimeout: 3000,
   });
+  const client = new Client({
+    connection,
+    namespace: config.temporal.namespace,
+    dataConverter: dataConverterFor(config.codec.payloadKeys),
+  });
+  let firstDiscovery: Promise<void> = Promise.resolve();
   try {
-    const client = new Client({
-      connection,
-      namespace: config.temporal.namespace,
-      dataConverter: dataConverterFor(config.codec.payloadKeys),
-    });
     const { created, intervalMs } = await ensureDiscoverySchedule(client, config);
-    if (created) await client.schedule.getHandle(DISCOVERY_SCHEDULE_ID).trigger();
+    if (created) {
+      await client.schedule.getHandle(DISCOVERY_SCHEDULE_ID).trigger();
+      // The first run profiles the seed as it is: the live feed waits for it (at most 5 minutes).
+      firstDiscovery = awaitTriggeredRun(client, 5 * 60_000);
+    }
     progressLine(
       `discovery runs every ${intervalMs / 60_000} min (${config.llm ? `LLM ${config.llm.model}` : 'planner: no OPENAI_API_KEY'}); ` +
         '`bin/meshloop discover` runs it now, `bin/meshloop list --stage awaitingApproval` shows its proposals',
     );
-  } finally {
+  } catch (error) {
     await connection.close();
+    throw error;
   }
+  return { demoData, firstDiscovery: firstDiscovery.finally(() => connection.close()) };
+}
+
+/**
+ * The live demo feed beside the worker (`npm start` on the local Kafka): it starts once the first
+ * discovery has profiled the seed, and stops with `stop()`. Trouble is logged, never thrown.
+ */
+export function startDemoFeed(
+  config: MeshloopConfig,
+  log: Logger,
+  after: Promise<void>,
+): { stop: () => Promise<void> } {
+  const abort = new AbortController();
+  const running = (async () => {
+    await after;
+    if (abort.signal.aborted) return;
+    const rate = config.demo.feedRate;
+    progressLine(
+      `live demo feed: about ${rate} records/s across the demo domains, event times now ` +
+        '(MESHLOOP_DEMO_FEED_RATE; 0 turns it off)',
+    );
+    const kafka = createKafkaClient({ connection: config.kafka, clientId: 'meshloop-demo-feed', log });
+    const fed = await feedKafka(kafka, {
+      rate,
+      registry: config.schemaRegistry,
+      signal: abort.signal,
+      progressEveryMs: 60_000,
+      progress: (p) => log.info('demo feed', { sent: p.sent, malformed: p.malformed }),
+    });
+    log.info('demo feed stopped', { sent: fed.sent });
+  })().catch((error: unknown) =>
+    log.warn('demo feed stopped', { error: error instanceof Error ? error.message : String(error) }),
+  );
+  return {
+    stop: async () => {
+      abort.abort();
+      await running;
+    },
+  };
 }
 
 export function registerDiscoverCommands(program: Command): void {

@@ -173,12 +173,18 @@ function registerStart(program: Command): void {
       installWorkerRuntime(log.child('sdk'), config.logLevel);
       const workflowBundle = await bundling;
       const running = await startOrchestrationWorker(config, log, workflowBundle ? { workflowBundle } : {});
-      const { startDiscoveryDemo } = await import('./discover-commands');
-      await startDiscoveryDemo(config).catch((error: unknown) =>
+      const { startDemoFeed, startDiscoveryDemo } = await import('./discover-commands');
+      const demo = await startDiscoveryDemo(config).catch((error: unknown) => {
         log.warn('discovery demo not started', {
           error: error instanceof Error ? error.message : String(error),
-        }),
-      );
+        });
+        return undefined;
+      });
+      // The demo stays alive: fresh records a few a second, once the first discovery saw the seed.
+      const feed =
+        demo?.demoData && config.demo.feedRate > 0
+          ? startDemoFeed(config, log.child('demo-feed'), demo.firstDiscovery)
+          : undefined;
       // The Slack app runs beside the worker when its settings are present; trouble there never stops the worker.
       const slack = config.slack ? await startSlack(config, log) : undefined;
       progressLine(
@@ -187,8 +193,12 @@ function registerStart(program: Command): void {
           '`bin/meshloop stack down` stops the platform.',
       );
       for (const signal of ['SIGINT', 'SIGTERM'] as const)
-        process.once(signal, () => void running.shutdown());
+        process.once(signal, () => {
+          void feed?.stop();
+          void running.shutdown();
+        });
       await running.done;
+      await feed?.stop();
       await slack?.close();
     });
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { createKafkaClient } from '../adapters/kafka/client';
 import { progressLine, table } from './output';
+import { MeshloopError } from '../domain/errors';
 import type { Kafka } from 'kafkajs';
 import type { MeshloopConfig } from '../config';
 import { loadConfig } from '../config';
@@ -11,6 +12,7 @@ import { DEFAULT_SEED, seedTopics } from '../seed/generator';
 import type { SeedResult } from '../seed/seed';
 import { registryAddress } from '../adapters/schema-registry/client';
 import { seedKafka } from '../seed/seed';
+import { DEFAULT_FEED_RATE, feedKafka } from '../seed/feed';
 import type { RegistryTopicName } from '../seed/registry-generator';
 import { registryTopics } from '../seed/registry-generator';
 import type { RegistrySeedResult } from '../seed/registry-seed';
@@ -92,6 +94,70 @@ function printSeedResult(result: SeedResult, registry: RegistrySeedResult | unde
   );
 }
 
+const clock = (ms: number) => new Date(ms).toISOString().slice(11, 19);
+
+/** `meshloop seed --follow`: the live demo feed in the foreground; Ctrl-C stops it cleanly. */
+async function followSeed(
+  kafka: Kafka,
+  config: MeshloopConfig,
+  options: {
+    count?: number;
+    duration?: number;
+    rate?: number;
+    seed?: number;
+    only?: TopicName[];
+    topicPrefix: string;
+    registry: boolean;
+    json: boolean;
+  },
+): Promise<void> {
+  if (options.count !== undefined || options.duration !== undefined)
+    throw new MeshloopError(
+      'CliError',
+      '--follow runs until Ctrl-C: leave out --count and --duration',
+      false,
+    );
+  const rate = options.rate ?? DEFAULT_FEED_RATE;
+  const onlyJson = options.only?.filter((name): name is SeedTopicName => !isRegistryName(name));
+  const onlyRegistry = options.only?.filter(isRegistryName);
+  const abort = new AbortController();
+  const stop = () => abort.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  progressLine(
+    `feeding Kafka at ${config.kafka.brokers.join(',')}: about ${rate} records/s, event times now` +
+      `${options.registry ? ', the registry domains included' : ''}; Ctrl-C stops`,
+  );
+  try {
+    const fed = await feedKafka(kafka, {
+      rate,
+      ...(options.seed === undefined ? {} : { seed: options.seed }),
+      topicPrefix: options.topicPrefix,
+      only: onlyJson,
+      ...(options.registry ? { registry: config.schemaRegistry, registryOnly: onlyRegistry } : {}),
+      signal: abort.signal,
+      progress: (p) =>
+        progressLine(
+          `${p.sent.toLocaleString('en')} records in ${Math.round(p.elapsedMs / 1000)} s` +
+            `${p.newestEventTime ? `, newest event time ${clock(p.newestEventTime)} UTC` : ''}` +
+            `, ${p.malformed} malformed`,
+        ),
+    });
+    const byTopic = Object.entries(fed.byTopic).sort(([a], [b]) => a.localeCompare(b));
+    if (options.json) {
+      console.log(JSON.stringify({ ...fed, byTopic: Object.fromEntries(byTopic) }, null, 2));
+      return;
+    }
+    console.log(table([['TOPIC', 'RECORDS'], ...byTopic.map(([topic, n]) => [topic, String(n)])]));
+    console.log(
+      `\n${fed.sent} records in ${(fed.elapsedMs / 1000).toFixed(1)} s, ${fed.malformed} of them deliberately malformed.`,
+    );
+  } finally {
+    process.removeListener('SIGINT', stop);
+    process.removeListener('SIGTERM', stop);
+  }
+}
+
 export function registerSeedCommand(program: Command): void {
   program
     .command('seed')
@@ -108,9 +174,13 @@ export function registerSeedCommand(program: Command): void {
     .option('-r, --rate <records-per-second>', 'at most this many records per second', positiveNumber)
     .option(
       '-s, --seed <number>',
-      'PRNG seed: the same seed gives the same records',
+      `PRNG seed: the same seed gives the same records (default ${DEFAULT_SEED}; with --follow a new one from the clock, so its ids are new)`,
       positiveInt,
-      DEFAULT_SEED,
+    )
+    .option(
+      '-f, --follow',
+      `keep feeding the demo domains, event times now, at --rate records/s (default ${DEFAULT_FEED_RATE}) until Ctrl-C`,
+      false,
     )
     .option('--only <topics>', `comma-separated subset of ${knownTopicNames.join(',')}`, topicNames)
     .option('--topic-prefix <prefix>', 'put before every topic name', '')
@@ -127,7 +197,8 @@ export function registerSeedCommand(program: Command): void {
         count?: number;
         duration?: number;
         rate?: number;
-        seed: number;
+        seed?: number;
+        follow: boolean;
         only?: TopicName[];
         topicPrefix: string;
         registryCount: number;
@@ -137,8 +208,10 @@ export function registerSeedCommand(program: Command): void {
         const config = loadConfig();
         const log = createLogger('seed', config.logLevel);
         const kafka = createKafkaClient({ connection: config.kafka, clientId: 'meshloop-seed', log });
+        if (options.follow) return followSeed(kafka, config, options);
+        const seed = options.seed ?? DEFAULT_SEED;
         progressLine(
-          `seeding Kafka at ${config.kafka.brokers.join(',')} (seed ${options.seed}` +
+          `seeding Kafka at ${config.kafka.brokers.join(',')} (seed ${seed}` +
             `${options.count ? `, ${options.count} records` : ''}${options.duration ? `, ${options.duration} s` : ''}` +
             `${options.rate ? `, ≤ ${options.rate}/s` : ''})`,
         );
@@ -150,7 +223,7 @@ export function registerSeedCommand(program: Command): void {
         const result = !seedJson
           ? empty
           : await seedKafka(kafka, {
-              seed: options.seed,
+              seed,
               count: options.count,
               durationMs: options.duration === undefined ? undefined : options.duration * 1000,
               rate: options.rate,
@@ -169,7 +242,7 @@ export function registerSeedCommand(program: Command): void {
         const registry = seedRegistry
           ? await seedThroughRegistry(kafka, config, {
               count: options.registryCount,
-              seed: options.seed,
+              seed,
               only: onlyRegistry,
               topicPrefix: options.topicPrefix,
             })

@@ -155,6 +155,8 @@ export const envSchema = z.object({
     .min(1024)
     .default(16 * 1024 * 1024),
   MESHLOOP_DISCOVERY_DEADLINE_S: z.coerce.number().int().min(1).max(3600).default(60),
+  // The live demo feed `npm start` runs on the local Kafka (records per second; 0: none).
+  MESHLOOP_DEMO_FEED_RATE: z.coerce.number().min(0).max(1000).default(4),
   // Materialization (Kafka → Iceberg): the provider, Tableflow's knobs, and Confluent Cloud's ids.
   MESHLOOP_MATERIALIZER: z.enum(['flink', 'tableflow']).default('flink'),
   MESHLOOP_MATERIALIZE_ERROR_MODE: z.enum(['suspend', 'skip', 'log']).default('suspend'),
@@ -333,6 +335,8 @@ export type MeshloopConfig = Readonly<{
     maxBytes: number;
     sampleDeadlineMs: number;
   }>;
+  /** The live demo feed `npm start` runs beside the worker on the local Kafka: records a second (0: off). */
+  demo: Readonly<{ feedRate: number }>;
   /** The key the CLI signs approvals with; `explicit` when set in the environment (then it must exist). */
   signing: Readonly<{ keyFile: string; explicit: boolean }>;
   /**
@@ -506,6 +510,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
       maxBytes: e.MESHLOOP_DISCOVERY_MAX_BYTES,
       sampleDeadlineMs: e.MESHLOOP_DISCOVERY_DEADLINE_S * 1000,
     },
+    demo: { feedRate: e.MESHLOOP_DEMO_FEED_RATE },
     signing: {
       keyFile: path.resolve(e.MESHLOOP_SIGNING_KEY_FILE ?? path.join(home, '.meshloop', 'signing-key.json')),
       explicit: e.MESHLOOP_SIGNING_KEY_FILE !== undefined,

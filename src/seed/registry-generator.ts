@@ -82,25 +82,29 @@ export type RegistrySeedOptions = Readonly<{
   startTime?: number;
   topicPrefix?: string;
   only?: readonly RegistryTopicName[];
+  /** Stretch the time between records by this factor (default 1: about three a second of event time). */
+  gapScale?: number;
 }>;
 
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 
 /** An endless, reproducible stream of loyalty and support records (about three loyalty events per ticket). */
 export function* generateRegistryRecords(options: RegistrySeedOptions = {}): Generator<RegistryRecord, void> {
-  const random = createPrng((options.seed ?? DEFAULT_SEED) ^ 0x5eed);
-  const tag = (options.seed ?? DEFAULT_SEED).toString(36);
+  const seed = options.seed ?? DEFAULT_SEED;
+  const random = createPrng(seed ^ 0x5eed);
+  const tag = seed.toString(36);
   const prefix = options.topicPrefix ?? '';
   const enabled = new Set(options.only ?? (Object.keys(registryTopics) as RegistryTopicName[]));
   if (enabled.size === 0) return;
   const int = (min: number, max: number) => min + Math.floor(random() * (max - min + 1));
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const balances = new Map<string, number>();
+  const gapScale = options.gapScale ?? 1;
   let clock = options.startTime ?? DEFAULT_START_TIME;
   let events = 0;
   let tickets = 0;
   for (;;) {
-    clock += int(20, 600);
+    clock += Math.round(int(20, 600) * gapScale);
     // Ids of the JSON demo's early customers and orders: the domains share keys.
     const customer = `cus-${tag}-${pad(int(1, 200), 6)}`;
     if (random() < 0.75) {

@@ -76,7 +76,9 @@ export function supportTicketFile(): FileDescriptorProto {
 }
 
 /** The encoders of both formats, registering each topic's value schema on first use (`<topic>-value`). */
-async function createEncoders(config: SchemaRegistryConfig) {
+export async function createRegistryEncoder(
+  config: SchemaRegistryConfig,
+): Promise<(record: RegistryRecord) => Promise<Buffer>> {
   const serde = await import('@confluentinc/schemaregistry');
   // Registering a schema is the registry's slowest request: more time than reads get.
   const client = await createSchemaRegistryClient(config, 60_000);
@@ -116,17 +118,11 @@ async function createEncoders(config: SchemaRegistryConfig) {
   };
 }
 
-/**
- * Produce the registry demo domains: loyalty points as Avro and support tickets as Protobuf, in
- * Confluent's wire format (magic byte, schema id, payload), their schemas registered under
- * `<topic>-value`. Deterministic like the JSON seed: the same seed gives the same records.
- */
-export async function seedRegistryTopics(
+/** Create the registry demo topics that are missing; existing ones are used as they are. */
+export async function ensureRegistryTopics(
   kafka: Kafka,
-  registry: SchemaRegistryConfig,
-  options: RegistrySeedOptions & { count: number; batchSize?: number },
-): Promise<RegistrySeedResult> {
-  const began = Date.now();
+  options: { topicPrefix?: string; only?: readonly RegistryTopicName[] } = {},
+): Promise<void> {
   const names = options.only ?? (Object.keys(registryTopics) as RegistryTopicName[]);
   const prefix = options.topicPrefix ?? '';
   const admin = kafka.admin();
@@ -144,7 +140,23 @@ export async function seedRegistryTopics(
   } finally {
     await admin.disconnect();
   }
-  const encode = await createEncoders(registry);
+}
+
+/**
+ * Produce the registry demo domains: loyalty points as Avro and support tickets as Protobuf, in
+ * Confluent's wire format (magic byte, schema id, payload), their schemas registered under
+ * `<topic>-value`. Deterministic like the JSON seed: the same seed gives the same records.
+ */
+export async function seedRegistryTopics(
+  kafka: Kafka,
+  registry: SchemaRegistryConfig,
+  options: RegistrySeedOptions & { count: number; batchSize?: number },
+): Promise<RegistrySeedResult> {
+  const began = Date.now();
+  const names = options.only ?? (Object.keys(registryTopics) as RegistryTopicName[]);
+  const prefix = options.topicPrefix ?? '';
+  await ensureRegistryTopics(kafka, options);
+  const encode = await createRegistryEncoder(registry);
   const producer = createIdempotentProducer(kafka);
   await producer.connect();
   const byTopic: Record<string, number> = {};

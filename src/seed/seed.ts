@@ -1,8 +1,8 @@
 import type { Kafka, Message } from 'kafkajs';
 import { createIdempotentProducer } from '../adapters/kafka/producer';
 import { createTopicsAndAwaitLeaders } from '../adapters/kafka/topics';
-import type { SeedOptions, SeedTopicName } from './generator';
-import { generateSeedRecords, seedPartitions, seedTopics } from './generator';
+import type { SeedOptions, SeedRecord, SeedTopicName } from './generator';
+import { DEFAULT_SEED, generateSeedRecords, seedPartitions, seedTopics } from './generator';
 
 export type SeedProgress = Readonly<{ sent: number; target?: number; elapsedMs: number; perSecond: number }>;
 
@@ -25,6 +25,13 @@ export type SeedResult = Readonly<{
   byTopic: Readonly<Record<string, number>>;
   elapsedMs: number;
 }>;
+
+/** A seed record as Kafka takes it: a keyless record's partition is the generator's, not the producer's. */
+export const seedMessage = (record: SeedRecord): Message => ({
+  key: record.key,
+  value: record.value,
+  ...(record.partition === undefined ? {} : { partition: record.partition }),
+});
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -91,7 +98,7 @@ export async function seedKafka(kafka: Kafka, options: SeedRunOptions = {}): Pro
         const record = records.next().value;
         if (!record) break;
         const messages = batch.get(record.topic) ?? [];
-        messages.push({ key: record.key, value: record.value });
+        messages.push(seedMessage(record));
         batch.set(record.topic, messages);
         byTopic[record.topic] = (byTopic[record.topic] ?? 0) + 1;
         if (record.malformed) malformed++;
@@ -115,4 +122,58 @@ export async function seedKafka(kafka: Kafka, options: SeedRunOptions = {}): Pro
   } finally {
     await producer.disconnect();
   }
+}
+
+/** What a seed of `count` records writes to each topic: the generator run in memory (10,000 take milliseconds). */
+export function expectedSeedCounts(options: SeedOptions & { count: number }): Record<string, number> {
+  const counts: Record<string, number> = {};
+  let n = 0;
+  if (options.count <= 0) return counts;
+  for (const record of generateSeedRecords({ ...options, seed: options.seed ?? DEFAULT_SEED })) {
+    counts[record.topic] = (counts[record.topic] ?? 0) + 1;
+    if (++n >= options.count) break;
+  }
+  return counts;
+}
+
+/** The records each topic holds now (high minus low watermark over its partitions); 0 for a missing topic. */
+export async function topicRecordCounts(
+  kafka: Kafka,
+  topics: readonly string[],
+): Promise<Record<string, number>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const counts: Record<string, number> = {};
+    for (const topic of topics) {
+      counts[topic] = existing.has(topic)
+        ? (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0)
+        : 0;
+    }
+    return counts;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export type SeedCheck = Readonly<{
+  complete: boolean;
+  /** Topics holding fewer records than the seed writes (an interrupted seed). */
+  short: ReadonlyArray<{ topic: string; holds: number; expected: number }>;
+  /** Topics holding more (a batch written twice, or records from elsewhere: a live feed, `meshloop seed`). */
+  over: ReadonlyArray<{ topic: string; holds: number; expected: number }>;
+}>;
+
+/** Does Kafka hold the whole seed of `count` records? */
+export async function checkSeed(kafka: Kafka, options: SeedOptions & { count: number }): Promise<SeedCheck> {
+  const expected = expectedSeedCounts(options);
+  const holds = await topicRecordCounts(kafka, Object.keys(expected));
+  const rows = Object.entries(expected).map(([topic, count]) => ({
+    topic,
+    holds: holds[topic] ?? 0,
+    expected: count,
+  }));
+  const short = rows.filter((r) => r.holds < r.expected);
+  return { complete: short.length === 0, short, over: rows.filter((r) => r.holds > r.expected) };
 }

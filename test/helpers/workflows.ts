@@ -298,6 +298,11 @@ export class FakeActivities {
         if (existing) this.schedules.set(input.productId, { ...existing, paused: false, note: input.note });
         return Promise.resolve(existing !== undefined);
       },
+      triggerTemporalAnalysisSchedule: (input) => {
+        record('triggerTemporalAnalysisSchedule', input);
+        const schedule = this.schedules.get(input.productId);
+        return Promise.resolve(schedule !== undefined && !schedule.paused);
+      },
       deleteTemporalAnalysisSchedule: (input) => {
         record('deleteTemporalAnalysisSchedule', input);
         return Promise.resolve(this.schedules.delete(input.productId));

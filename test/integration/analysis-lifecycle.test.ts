@@ -143,6 +143,28 @@ describe('analysis degrades and recovers a real product (real worker, real platf
       { timeoutMs: 120_000, intervalMs: 500 },
     );
 
+    // Nobody runs the first cycle: the workflow asks for it once it sees the table's first commit
+    // (not an `every` of the schedule later). Bounded wait: the watch timer, then the cycle itself.
+    const first = await statusWhen(
+      (s) => (s.analysisCycles?.length ?? 0) > 0,
+      'the first cycle came by itself after the first commit',
+    );
+    const firstCycle = first.analysisCycles![0]!;
+    assert.ok(
+      firstCycle.cycleKey.startsWith(`${analysisScheduleIdOf(productId)}-cycle`),
+      `started by the product's schedule: ${firstCycle.cycleKey}`,
+    );
+    assert.equal(firstCycle.outcome, 'breach', 'it checked the rows the table holds');
+    // Its proposals wait for approval: end them with the test.
+    const scheduled = await client.schedule.getHandle(analysisScheduleIdOf(productId)).describe();
+    for (const action of scheduled.info.recentActions) {
+      const result = (await client.workflow
+        .getHandle(action.action.workflow.workflowId)
+        .result()
+        .catch(() => undefined)) as Awaited<ReturnType<typeof analysisWorkflow>> | undefined;
+      children.push(...(result?.started ?? []));
+    }
+
     const runCycle = async () => {
       const result = await client.workflow.execute<typeof analysisWorkflow>('analysisWorkflow', {
         taskQueue,
@@ -155,9 +177,14 @@ describe('analysis degrades and recovers a real product (real worker, real platf
 
     const breached = await runCycle();
     assert.equal(breached.summary.outcome, 'breach', JSON.stringify(breached.summary));
+    assert.notEqual(breached.summary.cycleKey, firstCycle.cycleKey);
     const breach = breached.summary.breaches.find((b) => b.rule === 'range:amount');
     assert.ok(breach && breach.failing > 0 && breach.examples.length > 0, JSON.stringify(breach));
-    const degraded = await statusWhen((s) => s.stage === 'degraded', 'degraded by the breach');
+    // Degraded already by the first cycle's breach: this cycle's reason replaces it.
+    const degraded = await statusWhen(
+      (s) => s.stage === 'degraded' && JSON.stringify(s.lastError).includes(breached.summary.cycleKey),
+      'degraded by the breach',
+    );
     assert.equal(degraded.degradedBy, 'analysis');
     assert.match(JSON.stringify(degraded.lastError), new RegExp(`range:amount: ${breach.failing} failing`));
 

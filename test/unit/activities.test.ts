@@ -73,6 +73,7 @@ describe('activities: one factory', () => {
       'stopMaterialization',
       'stopProductJob',
       'syncSlackProposalMessage',
+      'triggerTemporalAnalysisSchedule',
     ]);
   });
 

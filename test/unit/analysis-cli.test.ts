@@ -252,5 +252,9 @@ describe('meshloop analyse: help', () => {
       'analysis    no schedule (it starts when the product is active)',
       '  no cycle yet (run one now: meshloop analyse a.b)',
     ]);
+    assert.deepEqual(
+      formatRecentCycles({ productId: 'a.b', analysisSchedule: { state: 'running', every: '1h' } })[1],
+      "  no cycle yet: the first runs soon after the table's first commit (or now: meshloop analyse a.b)",
+    );
   });
 });

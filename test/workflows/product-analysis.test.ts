@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { AnalysisCycleSummary } from '../../src/domain/analysis';
 import { KEPT_CYCLES } from '../../src/domain/analysis';
+import { waitUntil } from '../../src/stack/probe';
 import { analysisCycleSignal } from '../../workflows/analysis';
 import { supersedes } from '../../src/domain/catalog';
 import {
@@ -381,6 +382,73 @@ describe('dataProductWorkflow analysis stages (real Temporal server, fake activi
       assert.equal(recovered.degradeCauses, undefined);
       assert.equal(recovered.lastError, undefined);
       assert.equal(recovered.decisions.at(-1)?.action, 'recover');
+    });
+  });
+
+  it("asks for its first cycle once its table's first commit is seen, once, then leaves cycles to the schedule", async () => {
+    const fakes = fakesWith({ jobWatchIntervalMs: 200 });
+    const spec = uniqueProduct({ sql: 'SELECT day, revenue FROM placed' });
+    const productId = `${spec.domain}.${spec.name}`;
+    const table = { table: `lake.${spec.domain}.${spec.name}`, provider: 'flink' as const };
+    const triggers = () => fakes.callsOf('triggerTemporalAnalysisSchedule').length;
+    const looks = () => fakes.callsOf('describeIcebergTable').length;
+    const seen = async (what: string, ready: () => boolean) =>
+      assert.equal(
+        await waitUntil(() => Promise.resolve(ready()), { timeoutMs: 20_000, intervalMs: 50 }),
+        'ready',
+        what,
+      );
+    await withWorker(context, fakes, async ({ start }) => {
+      const handle = await start(productInput(spec));
+      await waitForStatus(handle, stageIs('awaitingApproval'));
+      await handle.signal(approveSignal, { by: 'alice' });
+      await waitForStatus(handle, (s) => s.stage === 'active' && s.analysisSchedule?.state === 'running');
+      // An empty table: several looks, no cycle asked for.
+      const emptyLooks = looks();
+      await seen('the table is looked at while empty', () => looks() >= emptyLooks + 3);
+      assert.equal(triggers(), 0, 'no cycle on a table without a commit');
+
+      fakes.tableStatus = { table: { ...table, snapshots: 1, snapshotId: '101', rowCount: 40 } };
+      await seen('the first commit asks for a cycle', () => triggers() === 1);
+      assert.deepEqual(fakes.callsOf('triggerTemporalAnalysisSchedule')[0], { productId });
+      const after = looks();
+      fakes.tableStatus = { table: { ...table, snapshots: 2, snapshotId: '102', rowCount: 80 } };
+      await seen('more commits are looked at', () => looks() >= after + 3);
+      assert.equal(triggers(), 1, 'asked once: the cycle is on its way');
+
+      await cycleRan(fakes, handle, cycle(productId, 'first', 'pass'));
+      await waitForStatus(handle, (s) => s.analysisCycles?.at(-1)?.cycleKey === 'first');
+      const later = looks();
+      await seen('the table is looked at after the first cycle', () => looks() >= later + 3);
+      assert.equal(triggers(), 1, 'later cycles come from the schedule');
+    });
+  });
+
+  it("watches a new product's table closely until its first commit, whatever the mesh's watch timer", async () => {
+    const fakes = fakesWith(); // the mesh's timer: 60 s
+    const spec = uniqueProduct({ sql: 'SELECT day, revenue FROM placed' });
+    const productId = `${spec.domain}.${spec.name}`;
+    const table = { table: `lake.${spec.domain}.${spec.name}`, provider: 'flink' as const };
+    const looks = () => fakes.callsOf('describeIcebergTable').length;
+    await withWorker(context, fakes, async ({ start }) => {
+      const handle = await start(productInput(spec));
+      await waitForStatus(handle, stageIs('awaitingApproval'));
+      await handle.signal(approveSignal, { by: 'alice' });
+      await waitForStatus(handle, (s) => s.stage === 'active' && s.analysisSchedule?.state === 'running');
+      const before = looks();
+      // Two more looks within 45 s: on the 60 s timer there would be none.
+      const looked = await waitUntil(() => Promise.resolve(looks() >= before + 2), {
+        timeoutMs: 45_000,
+        intervalMs: 100,
+      });
+      assert.equal(looked, 'ready', `looks at the uncommitted table: ${looks() - before}`);
+      fakes.tableStatus = { table: { ...table, snapshots: 1, snapshotId: '201', rowCount: 10 } };
+      const asked = await waitUntil(
+        () => Promise.resolve(fakes.callsOf('triggerTemporalAnalysisSchedule').length === 1),
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
+      assert.equal(asked, 'ready', 'the first commit, seen on the close watch, asks for the first cycle');
+      assert.deepEqual(fakes.callsOf('triggerTemporalAnalysisSchedule')[0], { productId });
     });
   });
 

@@ -167,6 +167,40 @@ export async function confirmAnalysisCycles(product: Product): Promise<void> {
   }
 }
 
+/** A first cycle asked for that has not come (a failed run, a paused schedule) is asked for again after this. */
+export const FIRST_CYCLE_ASK_AGAIN_MS = 10 * 60_000;
+
+/**
+ * The first analysis soon after the table's first commit, not an `every` later: once the schedule
+ * runs and the table has a snapshot but no cycle was received yet, the schedule is triggered now
+ * (seen on the watch timer, so within about a minute of the commit). Asked once per run, again
+ * after FIRST_CYCLE_ASK_AGAIN_MS while no cycle comes; later cycles follow the schedule.
+ */
+export async function askForFirstCycle(product: Product): Promise<void> {
+  const state = product.state;
+  const snapshotId = state.materialization?.status?.snapshotId;
+  const hadCycle = [...(state.analysisCycles ?? []), ...(state.pendingCycles ?? [])].length > 0;
+  if (state.analysisSchedule?.state !== 'running' || hadCycle || snapshotId === undefined) return;
+  const asked = product.firstCycleAskedAt;
+  if (asked !== undefined && Date.now() - asked < FIRST_CYCLE_ASK_AGAIN_MS) return;
+  // Products recorded before the first cycle came early replay without asking.
+  if (!wf.patched('first-analysis-after-first-commit')) return;
+  product.firstCycleAskedAt = Date.now();
+  try {
+    const triggered = await scheduling.triggerTemporalAnalysisSchedule({ productId: product.productId });
+    wf.log.info('first analysis cycle asked for', {
+      productId: product.productId,
+      snapshotId,
+      triggered,
+    });
+  } catch (error) {
+    wf.log.warn('first analysis cycle not triggered; the schedule runs it later', {
+      productId: product.productId,
+      error: String(error),
+    });
+  }
+}
+
 /** Keep the product's analysis schedule in step with its stage. */
 export async function keepScheduleInStep(product: Product): Promise<void> {
   // Products recorded before analysis schedules existed replay without them.
@@ -187,4 +221,5 @@ export async function keepScheduleInStep(product: Product): Promise<void> {
     why,
   });
   if (next) state.analysisSchedule = next;
+  await askForFirstCycle(product);
 }

@@ -62,6 +62,8 @@ export class Product {
   readonly lifetime: string;
   /** False only when replaying a run recorded before signatures bound the spec and lifetime. */
   readonly hardened: boolean;
+  /** When this run last asked for the product's first analysis cycle (workflow time, ms). */
+  firstCycleAskedAt: number | undefined;
 
   constructor(input: CheckedStart, run: { lifetime: string; hardened: boolean }) {
     this.state = input.carried ?? proposedState(input.spec, nowIso());

@@ -8,6 +8,25 @@ import { nowIso } from './product';
 import { describeActivityFailure } from './proxies';
 import { lookAtTable, stopTable } from './table';
 
+/** Until its table's first commit, an active product is looked at this often (its first cycle waits for it). */
+export const FIRST_COMMIT_WATCH_MS = 10_000;
+
+/**
+ * The mesh's watch timer; closer (FIRST_COMMIT_WATCH_MS) while an active product's table has no
+ * commit yet, so the first analysis cycle follows the first commit within seconds.
+ */
+function watchInterval(product: Product): number {
+  const interval = product.governance?.jobWatchIntervalMs ?? 60_000;
+  const state = product.state;
+  const uncommitted =
+    product.stage === 'active' &&
+    state.materialization !== undefined &&
+    state.materialization.status?.snapshotId === undefined;
+  if (!uncommitted || interval <= FIRST_COMMIT_WATCH_MS) return interval;
+  // Products recorded before the first commit was watched closely replay on the mesh's timer.
+  return wf.patched('first-commit-watched-closely') ? FIRST_COMMIT_WATCH_MS : interval;
+}
+
 /**
  * While active or degraded: look at the job and the table on the mesh's timer, and report what
  * they look like (an unhealthy job degrades the product with Flink's reason, a job running again
@@ -16,7 +35,7 @@ import { lookAtTable, stopTable } from './table';
  */
 export async function watch(product: Product, shouldContinueAsNew: () => boolean): Promise<void> {
   const observed = product.observe();
-  const interval = product.governance?.jobWatchIntervalMs ?? 60_000;
+  const interval = watchInterval(product);
   const moved = () => product.stage !== observed.stage;
   if (await wf.condition(() => moved() || product.cyclesPending || shouldContinueAsNew(), interval)) return;
   let look;
