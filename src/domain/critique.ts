@@ -208,3 +208,117 @@ export function critiqueDetails(
   }
   return bounded(lines.join('\n'), 8000);
 }
+
+/** What `meshloop list` reads from a product workflow's memo (`critic`): the verdict and the cost. */
+export type CriticMemo = Readonly<{
+  verdict: CriticVerdict | 'none';
+  summary: string;
+  inputRecordsPerSecond?: number;
+  outputRecordsPerSecond?: number;
+  stateBytes?: number;
+  icebergBytesPerDay?: number;
+  flinkSlots?: number;
+}>;
+
+export function criticMemoOf(critique: Critique | undefined): CriticMemo {
+  if (!critique) return { verdict: 'none', summary: 'no review (the critic could not run)' };
+  const { cost } = critique;
+  return {
+    verdict: critique.verdict,
+    summary: critiqueCell(critique),
+    inputRecordsPerSecond: cost.inputs.reduce((s, i) => s + i.recordsPerSecond, 0),
+    outputRecordsPerSecond: cost.outputRecordsPerSecond,
+    stateBytes: cost.stateBytes,
+    icebergBytesPerDay: cost.icebergBytesPerDay,
+    flinkSlots: cost.flinkSlots,
+  };
+}
+
+/** A memo as read back (anyone may have written it): its summary, or `-`. */
+export function criticCellOfMemo(memo: unknown): string {
+  if (!memo || typeof memo !== 'object') return '-';
+  const summary = (memo as { summary?: unknown }).summary;
+  return typeof summary === 'string' ? bounded(summary, 120) : '-';
+}
+
+function critiqueLines(critique: Critique): string[] {
+  const lines = [`critic      ${critique.verdict} (${critique.by}) ${critiqueCell(critique)}`];
+  const { risk } = critique;
+  const risks = [
+    ...(risk.personalFields.length > 0 ? [`personal output fields: ${risk.personalFields.join(', ')}`] : []),
+    ...(risk.joinFanOut !== undefined ? [`join fan-out ×${risk.joinFanOut}`] : []),
+    ...(risk.lateData ? [risk.lateData] : []),
+    ...risk.notes,
+  ];
+  const labelled: [string, readonly string[]][] = [
+    ['reason   ', critique.reasons],
+    ['value    ', [critique.value.how]],
+    ['overlap  ', critique.redundancy.map((o) => o.note)],
+    ['cost     ', critique.cost.basis],
+    ['risk     ', risks],
+    ['corrected', critique.corrections ?? []],
+    ['inputs   ', [`fingerprint ${critique.inputsFingerprint}`]],
+  ];
+  for (const [label, list] of labelled) for (const line of list) lines.push(`  ${label} ${line}`);
+  return lines;
+}
+
+function previewLines(preview: ProposalPreview): string[] {
+  const sampled = preview.sampled.map((s) => `${s.records} from ${s.topic}`).join(', ');
+  const lines = [
+    `preview     ${preview.outcome}: ${preview.rowCount}${preview.capped ? '+' : ''} rows from a sample of ${sampled || 'no records'} in ${preview.tookMs} ms (${preview.at})`,
+  ];
+  if (preview.failure) lines.push(`  failure   ${preview.failure}`);
+  if (preview.rows.length > 0) {
+    lines.push(`  ${preview.columns.join(' | ')}`);
+    for (const row of preview.rows) lines.push(`  ${row.map((cell) => cell ?? 'null').join(' | ')}`);
+  }
+  return lines;
+}
+
+/** The preview and the critic's review as `meshloop show` prints them. */
+export function formatCritique(
+  critique: Critique | undefined,
+  preview: ProposalPreview | undefined,
+): string[] {
+  return [...(critique ? critiqueLines(critique) : []), ...(preview ? previewLines(preview) : [])];
+}
+
+/** What a proposal's Slack message shows of the review: the verdict, cost, reasons and a few rows. */
+export type SlackReview = Readonly<{
+  critic?: Readonly<{ verdict: string; summary: string; reasons: readonly string[]; value: string }>;
+  preview?: Readonly<{
+    outcome: string;
+    rowCount: number;
+    columns: readonly string[];
+    rows: ReadonlyArray<readonly (string | null)[]>;
+    failure?: string;
+  }>;
+}>;
+
+export function slackReviewOf(status: { critique?: Critique; preview?: ProposalPreview }): SlackReview {
+  const { critique, preview } = status;
+  return {
+    ...(critique
+      ? {
+          critic: {
+            verdict: critique.verdict,
+            summary: critiqueCell(critique),
+            reasons: critique.reasons.slice(0, 3),
+            value: critique.value.how,
+          },
+        }
+      : {}),
+    ...(preview
+      ? {
+          preview: {
+            outcome: preview.outcome,
+            rowCount: preview.rowCount,
+            columns: preview.columns.slice(0, 10),
+            rows: preview.rows.slice(0, 3).map((row) => row.slice(0, 10)),
+            ...(preview.failure ? { failure: bounded(preview.failure, 300) } : {}),
+          },
+        }
+      : {}),
+  };
+}

@@ -1,5 +1,5 @@
 import * as wf from '@temporalio/workflow';
-import { critiqueCell, critiqueDetails } from '../../src/domain/critique';
+import { criticMemoOf, critiqueDetails } from '../../src/domain/critique';
 import type { Product } from './product';
 
 /**
@@ -12,5 +12,5 @@ export function showCritique(product: Product): void {
   const { critique, preview } = product.state;
   if (!critique && !preview) return;
   wf.setCurrentDetails(critiqueDetails(critique, preview));
-  wf.upsertMemo({ critic: critiqueCell(critique) });
+  wf.upsertMemo({ critic: criticMemoOf(critique) });
 }
