@@ -33,6 +33,8 @@ import { upstreamLookupFor } from './creation-guard';
  */
 
 export type CriticSettings = Readonly<{
+  /** `enforce`: a redundant or valueless proposal is dismissed; `advise`: the review is only recorded. */
+  mode: 'enforce' | 'advise';
   /** The recent window input rates are measured over. Default 15 minutes. */
   rateWindowMs: number;
   /** Records profiled per input (key cardinalities, record sizes, late data). */
@@ -43,6 +45,7 @@ export type CriticSettings = Readonly<{
 }>;
 
 export const defaultCriticSettings: CriticSettings = {
+  mode: 'enforce',
   rateWindowMs: 15 * 60_000,
   sampleRecords: 2000,
   preview: defaultPreviewLimits,
@@ -86,6 +89,8 @@ export function createCriticActivities(deps: CriticActivityDependencies) {
     /** The proposal's SQL over a bounded sample of its inputs: the first rows, how many, how long. */
     async previewProposal(input: ProductJobInput): Promise<ProposalPreview> {
       const { bindings, problems } = await bindingsOf(input);
+      if (settings.preview.recordsPerInput === 0)
+        problems.push('the preview is off (MESHLOOP_PREVIEW_RECORDS=0)');
       if (problems.length > 0) {
         const at = new Date().toISOString();
         return {
@@ -147,7 +152,16 @@ export function createCriticActivities(deps: CriticActivityDependencies) {
         now: new Date().toISOString(),
       };
       const rules = critique(facts);
-      const review = deps.llm ? await llmCritique({ llm: deps.llm, facts, rules, log }) : rules;
+      const judged = deps.llm ? await llmCritique({ llm: deps.llm, facts, rules, log }) : rules;
+      // Advising only: the approvers see what the critic would have dismissed, and why.
+      const review =
+        settings.mode === 'advise' && judged.verdict === 'dismiss'
+          ? {
+              ...judged,
+              verdict: 'propose' as const,
+              reasons: judged.reasons.map((r) => `(advice, MESHLOOP_CRITIC=advise) ${r}`),
+            }
+          : judged;
       log.info('proposal reviewed', {
         productId: input.productId,
         revision: input.revision,

@@ -156,6 +156,12 @@ export const envSchema = z.object({
     .default(16 * 1024 * 1024),
   MESHLOOP_DISCOVERY_DEADLINE_S: z.coerce.number().int().min(1).max(3600).default(60),
   // Materialization (Kafka → Iceberg): the provider, Tableflow's knobs, and Confluent Cloud's ids.
+  MESHLOOP_CRITIC: z.enum(['enforce', 'advise']).default('enforce'),
+  MESHLOOP_CRITIC_RATE_WINDOW: z
+    .string()
+    .default('15m')
+    .refine((text) => parseDuration(text) !== undefined, { message: 'must be a duration like 15m' }),
+  MESHLOOP_PREVIEW_RECORDS: z.coerce.number().int().min(0).max(1_000_000).default(5000),
   MESHLOOP_MATERIALIZER: z.enum(['flink', 'tableflow']).default('flink'),
   MESHLOOP_MATERIALIZE_ERROR_MODE: z.enum(['suspend', 'skip', 'log']).default('suspend'),
   MESHLOOP_MATERIALIZE_COMMIT_INTERVAL: z
@@ -333,6 +339,12 @@ export type MeshloopConfig = Readonly<{
     maxBytes: number;
     sampleDeadlineMs: number;
   }>;
+  /**
+   * The critic before approval: `enforce` dismisses redundant or valueless proposals, `advise` only
+   * records its review; input rates over `rateWindowMs`; the preview reads `previewRecords` per
+   * input (0: no preview).
+   */
+  critic: Readonly<{ mode: 'enforce' | 'advise'; rateWindowMs: number; previewRecords: number }>;
   /** The key the CLI signs approvals with; `explicit` when set in the environment (then it must exist). */
   signing: Readonly<{ keyFile: string; explicit: boolean }>;
   /**
@@ -366,6 +378,14 @@ export class ConfigError extends Error {
  * loaded first (`process.loadEnvFile`: variables already set win). Every wrong setting is reported in
  * one `ConfigError`.
  */
+function criticConfig(e: z.output<typeof envSchema>): MeshloopConfig['critic'] {
+  return {
+    mode: e.MESHLOOP_CRITIC,
+    rateWindowMs: parseDuration(e.MESHLOOP_CRITIC_RATE_WINDOW) ?? 900_000,
+    previewRecords: e.MESHLOOP_PREVIEW_RECORDS,
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig {
   if (env === process.env) loadDotEnv();
   const { data: e, problems } = parseEnv(env);
@@ -506,6 +526,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
       maxBytes: e.MESHLOOP_DISCOVERY_MAX_BYTES,
       sampleDeadlineMs: e.MESHLOOP_DISCOVERY_DEADLINE_S * 1000,
     },
+    critic: criticConfig(e),
     signing: {
       keyFile: path.resolve(e.MESHLOOP_SIGNING_KEY_FILE ?? path.join(home, '.meshloop', 'signing-key.json')),
       explicit: e.MESHLOOP_SIGNING_KEY_FILE !== undefined,

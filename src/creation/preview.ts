@@ -14,8 +14,8 @@ import type { FlinkConnectors, InputSqlOptions } from './job-sql';
 import { approvedSelect, guardedSessionProperties, inputStatements } from './job-sql';
 
 /**
- * The preview: a proposal's SQL, as approved, run once in Flink's batch mode over a bounded
- * sample of its inputs (the newest records of each topic, from fixed offsets to fixed offsets),
+ * The preview: a proposal's SQL, as approved, run once in Flink over a bounded sample of its
+ * inputs (the newest records of each topic, from fixed offsets to fixed offsets),
  * before any approver is asked. The inputs are declared by the very statements the job runs, only
  * the Kafka scan is bounded; what comes back (the first rows, how many, how long) is stored with
  * the proposal. A preview that fails is a finding, not an error: only an unreachable Kafka or
@@ -94,7 +94,10 @@ function failedPreview(
   });
 }
 
-/** The first rows and how many there are (up to `rowCap`). */
+/**
+ * The rows the query ends with, and how many (up to `rowCap`): the changelog applied, so an
+ * updating query (a join without an interval, an aggregate without a window) counts its final rows.
+ */
 async function collectRows(
   session: SqlGatewaySession,
   handle: string,
@@ -102,19 +105,34 @@ async function collectRows(
   deadline: number,
   rowCap: number,
 ): Promise<Pick<ProposalPreview, 'columns' | 'rows' | 'rowCount' | 'capped'>> {
-  const rows: (string | null)[][] = [];
+  const live = new Map<string, { row: (string | null)[]; count: number }>();
   let columns: string[] = [];
   let rowCount = 0;
+  let capped = false;
   for await (const page of session.results(handle, statement, deadline)) {
     columns = page.columns.map((c) => c.name);
-    for (const row of page.rows) {
-      if (row.kind === 'UPDATE_BEFORE' || row.kind === 'DELETE') continue;
+    for (const raw of page.rows) {
+      const row = raw.fields.map(cellOf);
+      const key = JSON.stringify(row);
+      const entry = live.get(key);
+      if (raw.kind === 'UPDATE_BEFORE' || raw.kind === 'DELETE') {
+        if (entry && --entry.count === 0) live.delete(key);
+        if (entry) rowCount--;
+        continue;
+      }
+      if (entry) entry.count++;
+      else live.set(key, { row, count: 1 });
       rowCount++;
-      if (rows.length < MAX_PREVIEW_ROWS) rows.push(row.fields.map(cellOf));
     }
-    if (rowCount >= rowCap) return { columns, rows, rowCount, capped: true };
+    if (rowCount >= rowCap) {
+      capped = true;
+      break;
+    }
   }
-  return { columns, rows, rowCount, capped: false };
+  const rows: (string | null)[][] = [];
+  for (const { row, count } of live.values())
+    for (let i = 0; i < count && rows.length < MAX_PREVIEW_ROWS; i++) rows.push(row);
+  return { columns, rows, rowCount, capped };
 }
 
 /** Run the spec's SQL over a bounded sample of `inputs` (bound as the guard binds them). */
@@ -152,8 +170,10 @@ export async function previewProductSql(
     for (const binding of input.inputs)
       for (const statement of inputStatements(binding, options)) await session.configure(statement);
     const statement = `SELECT * FROM (\n${approvedSelect(input.spec.sql)}\n) AS ${q('meshloop_preview')}`;
+    // The job's own (streaming) mode over bounded sources: it ends when they do, and the windows
+    // close at the end of the input. (Batch mode plans some of the SQL the job runs differently.)
     const handle = await session.submit(statement, {
-      executionConfig: { 'execution.runtime-mode': 'batch', 'pipeline.name': input.jobName },
+      executionConfig: { 'pipeline.name': input.jobName, 'table.exec.source.idle-timeout': '1 s' },
     });
     const collected = await collectRows(session, handle, statement, began + limits.timeoutMs, limits.rowCap);
     await session.cancel(handle).catch(() => undefined);

@@ -6,7 +6,7 @@ import { bounded } from './messages';
  * string here is bounded (boundedPreview, boundedCritique).
  */
 
-/** The proposal's SQL run once over a bounded sample of its inputs (Flink, batch mode). */
+/** The proposal's SQL run once in Flink over a bounded sample of its inputs (fixed offsets). */
 export type ProposalPreview = Readonly<{
   /** `rows`: it ran and returned rows; `empty`: it ran and returned none; `failed`: it did not run. */
   outcome: 'rows' | 'empty' | 'failed';

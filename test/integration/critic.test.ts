@@ -8,7 +8,7 @@ import { Partitioners } from 'kafkajs';
 import { createCriticActivities } from '../../activities/critic';
 import { translatingFailures } from '../../activities/failures';
 import { SqlGatewayClient } from '../../src/adapters/flink';
-import { publishCatalogRecord } from '../../src/adapters/kafka/catalog';
+import { ensureCatalogTopic, publishCatalogRecord } from '../../src/adapters/kafka/catalog';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
 import { createTopicsAndAwaitLeaders } from '../../src/adapters/kafka/topics';
 import { createLlmClient } from '../../src/adapters/llm/client';
@@ -108,7 +108,13 @@ describe('Critic: a review and a preview before approval, on the real platform',
   } satisfies TopicInput;
 
   const spec = (name: string, rest: Omit<ProductSpecInput, 'name' | 'domain' | 'owner'>) =>
-    parseSpec({ name, domain, owner: 'alice', ...rest });
+    parseSpec({
+      name,
+      domain,
+      owner: 'alice',
+      description: `The ${name} product of the critic test.`,
+      ...rest,
+    });
   const jobInput = (s: ReturnType<typeof spec>): ProductJobInput => ({
     productId: productIdOf(s),
     revision: 1,
@@ -223,6 +229,7 @@ GROUP BY window_start, window_end, channel`,
     } finally {
       await admin.disconnect();
     }
+    await ensureCatalogTopic(kafka, catalogTopic);
     const paid = new Map(payments.map((p) => [p.order_id, p]));
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
     await producer.connect();

@@ -82,7 +82,7 @@ describe('dataProductWorkflow (real Temporal server, fake activities)', function
           ['flinkJob', `meshloop-materialize:${productId}:r1`, true],
         ],
       );
-      assert.match(active.decisions[3]?.comment ?? '', /started from the beginning of its inputs/);
+      assert.match(active.decisions[4]?.comment ?? '', /started from the beginning of its inputs/);
       // The SQL guard ran before the approvers were asked, and again before deployment.
       assert.equal(fakes.callsOf('checkProductSql').length, 2);
       assert.deepEqual(
