@@ -28,6 +28,7 @@ import {
   fakesWith,
   openWorkflowTestContext,
   productInput,
+  recordHistory,
   stageIs,
   waitForStatus,
   withWorker,
@@ -394,6 +395,9 @@ GROUP BY window_start, window_end, channel`,
         assert.equal(status.preview?.outcome, 'rows', status.preview?.failure);
         assert.equal(status.preview?.rowCount, 30);
         assert.equal(fakes.callsOf('sendApprovalReminder').length, 0);
+        // A dismissed product's workflow ends there.
+        assert.equal((await handle.result()).stage, 'dismissed');
+        await recordHistory(handle, 'critic-dismissed');
         // `meshloop list --stage dismissed` shows it with the critic's verdict (from the memo).
         let listed: Array<{ productId: string; stage: string; critic: { verdict: string } | null }> = [];
         const outcome = await waitUntil(
