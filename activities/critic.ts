@@ -220,7 +220,7 @@ async function measureInputs(
 ): Promise<InputFacts[]> {
   const topics = [...new Set(bindings.map((b) => b.topic))];
   const samples = new Map<string, SampledMessage[]>(topics.map((t) => [t, []]));
-  await sampleTopics(
+  const summaries = await sampleTopics(
     kafka,
     topics,
     { maxMessages: settings.sampleRecords, maxBytes: 16 * 1024 * 1024, deadlineMs: 30_000 },
@@ -230,7 +230,9 @@ async function measureInputs(
   const facts: InputFacts[] = [];
   for (const binding of bindings) {
     const messages = samples.get(binding.topic) ?? [];
-    const rate = await measureRate(kafka, binding, messages, now, settings.rateWindowMs);
+    // A sample that read the whole topic knows its first record: a topic younger than the window.
+    const whole = summaries.find((t) => t.topic === binding.topic)?.stoppedBy === 'complete';
+    const rate = await measureRate(kafka, binding, { messages, whole }, now, settings.rateWindowMs);
     const profiler = new TopicProfiler(binding.topic);
     profiler.addAll(messages);
     const profile = profiler.finish();
@@ -264,15 +266,16 @@ async function measureInputs(
 /**
  * Records and bytes per second over the recent window: Kafka's offsets for the window's start
  * time give the records, the sample's record sizes the bytes. A topic younger than the window is
- * measured over its own age (the sample's oldest broker time, when the sample holds the window).
+ * measured over its own age (its first record's broker time, when the sample read the whole topic).
  */
 async function measureRate(
   kafka: Kafka,
   binding: InputBinding,
-  messages: readonly SampledMessage[],
+  sample: { messages: readonly SampledMessage[]; whole: boolean },
   now: number,
   windowMs: number,
 ): Promise<InputRate> {
+  const { messages } = sample;
   const admin = kafka.admin();
   await admin.connect();
   let inWindow = 0;
@@ -293,11 +296,9 @@ async function measureRate(
   }
   const bytes = messages.reduce((s, m) => s + (m.key?.length ?? 0) + (m.value?.length ?? 0), 0);
   const bytesPerRecord = messages.length > 0 ? bytes / messages.length : 0;
-  const windowed = messages.filter((m) => m.timestamp >= now - windowMs);
-  // The sample holds every record of the window: the window starts at its oldest one.
   const oldest =
-    windowed.length >= inWindow && windowed.length > 0
-      ? Math.min(...windowed.map((m) => m.timestamp))
+    sample.whole && messages.length > 0
+      ? messages.reduce((min, m) => Math.min(min, m.timestamp), now)
       : now - windowMs;
   const seconds = Math.max(1, (now - Math.max(oldest, now - windowMs)) / 1000);
   const recordsPerSecond = inWindow / seconds;

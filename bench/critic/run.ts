@@ -4,10 +4,12 @@
  * Orders stream into a fresh topic at BENCH_RATE records/s (default 20) with their event time now.
  * After BENCH_WARMUP_S (default 60 s) the critic previews and reviews a product over it (an
  * hourly-style rollup per channel, on a 10 s window so it emits while measured) and the product's
- * job is deployed as provisioning deploys it. Once it ran BENCH_RUN_S (default 60 s), Flink's
- * figures are read twice, 20 s apart: records in per second (the source's records written),
- * records out per second (the sink's records read) and the last checkpoint's state size. Each
- * estimate is printed beside its measurement, with their ratio.
+ * job is deployed as provisioning deploys it. Once it ran BENCH_RUN_S (default 60 s), the job is
+ * looked at twice, 20 s apart: records in per second (the input topic's growth, which the job keeps
+ * up with), records out per second (its output topic's growth), each Flink vertex's records read
+ * and written per second (chained operators and pre-aggregation make these differ from the job's
+ * in and out), and the last checkpoint's state size. Each estimate is printed beside its
+ * measurement, with their ratio.
  *
  *   npm run bench:critic
  */
@@ -137,22 +139,31 @@ GROUP BY window_start, window_end, channel`,
     jobId = deployed.jobId;
     out(`job ${deployed.jobName} (${jobId}) running; measuring after ${runS} s`);
     await delay(runS * 1000);
-    const totals = async () => {
-      const job = await flinkJson<{ vertices: Vertex[] }>(`${config.flink.restUrl}/jobs/${jobId}`);
-      const source = job.vertices.find((v) => /Source/.test(v.name));
-      const sink = job.vertices.find((v) => /Sink.*meshloop_sink|meshloop_sink/.test(v.name));
-      return {
-        at: Date.now(),
-        in: source?.metrics['write-records'] ?? NaN,
-        out: sink?.metrics['read-records'] ?? NaN,
-      };
-    };
-    const first = await totals();
+    const ends = async (name: string) =>
+      (await admin.fetchTopicOffsets(name)).reduce((sum, p) => sum + Number(p.high), 0);
+    const look = async () => ({
+      at: Date.now(),
+      vertices: (await flinkJson<{ vertices: Vertex[] }>(`${config.flink.restUrl}/jobs/${jobId}`)).vertices,
+      input: await ends(topic),
+      output: await ends(spec.outputTopic.name),
+    });
+    const first = await look();
     await delay(20_000);
-    const second = await totals();
+    const second = await look();
     const seconds = (second.at - first.at) / 1000;
-    const measuredIn = (second.in - first.in) / seconds;
-    const measuredOut = (second.out - first.out) / seconds;
+    out('');
+    out('Flink vertices (records/s between two looks):');
+    for (const vertex of second.vertices) {
+      const before = first.vertices.find((v) => v.name === vertex.name);
+      const perSecond = (key: string) => ((vertex.metrics[key] ?? 0) - (before?.metrics[key] ?? 0)) / seconds;
+      out(
+        `  ${vertex.name.slice(0, 90)}: read ${perSecond('read-records').toFixed(2)}, write ${perSecond('write-records').toFixed(2)}`,
+      );
+    }
+    // The job's records in: what its source read (it keeps up: the input topic's growth); out: what
+    // its sink wrote (the output topic's growth).
+    const measuredIn = (second.input - first.input) / seconds;
+    const measuredOut = (second.output - first.output) / seconds;
     const checkpoints = await flinkJson<{
       latest?: { completed?: { state_size?: number; checkpointed_size?: number } };
     }>(`${config.flink.restUrl}/jobs/${jobId}/checkpoints`);
