@@ -1,5 +1,6 @@
 import * as wf from '@temporalio/workflow';
 import { outputSchemaRefusal } from '../../src/domain/creation';
+import { boundedCritique, boundedPreview } from '../../src/domain/critique';
 import { bounded } from '../../src/domain/messages';
 import { checkPolicies } from '../../src/domain/policies';
 import type { Product } from './product';
@@ -40,16 +41,19 @@ export async function checkProposal(product: Product): Promise<void> {
  */
 async function review(product: Product): Promise<void> {
   const observed = product.observe();
-  const preview = await proposalReviewing.previewProposal(product.jobInput()).catch((error: unknown) => {
-    // The critic weighs the proposal without a preview; the approvers see why there is none.
-    wf.log.warn('preview failed', { productId: product.productId, error: describeActivityFailure(error) });
-    return undefined;
-  });
-  try {
-    const critique = await proposalReviewing.critiqueProposal({
-      ...product.jobInput(),
-      ...(preview ? { preview } : {}),
+  // What comes back is bounded again here: it is kept in the state and carried across runs.
+  const preview = await proposalReviewing
+    .previewProposal(product.jobInput())
+    .then(boundedPreview)
+    .catch((error: unknown) => {
+      // The critic weighs the proposal without a preview; the approvers see why there is none.
+      wf.log.warn('preview failed', { productId: product.productId, error: describeActivityFailure(error) });
+      return undefined;
     });
+  try {
+    const critique = boundedCritique(
+      await proposalReviewing.critiqueProposal({ ...product.jobInput(), ...(preview ? { preview } : {}) }),
+    );
     product.report({ kind: 'criticReviewed', observed, critique, ...(preview ? { preview } : {}) });
   } catch (error) {
     const unavailable = describeActivityFailure(error).message;
