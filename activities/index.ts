@@ -15,6 +15,8 @@ import type { Materializers } from '../src/materialize';
 import { createAnalysisScheduleActivities } from './analysis';
 import { createAnalysisCycleActivities } from './analysis-cycle';
 import { createCreationActivities } from './creation';
+import type { CriticSettings } from './critic';
+import { createCriticActivities } from './critic';
 import { createSqlGuardActivities } from './creation-guard';
 import { createDiscoveryActivities } from './discovery';
 import { translatingFailures } from './failures';
@@ -67,6 +69,8 @@ export type ActivityClients = Readonly<{
      * are registered and tested in it (its credentials stay here).
      */
     schemaRegistry?: SchemaRegistryConfig;
+    /** The critic's window, sample and preview limits; defaults otherwise. */
+    critic?: Partial<CriticSettings>;
   }>;
 }>;
 
@@ -99,6 +103,16 @@ export function createActivities(clients: ActivityClients) {
     ...createSlackActivities({ log: product, ...(clients.slack ? { slack: clients.slack } : {}) }),
     // The SQL guard: Flink validates a product's SQL over its declared inputs only.
     ...createSqlGuardActivities({ kafka, ...sqlGuard, log: product, ...catalog }),
+    // The critic: a preview of the rows and a review (cost, redundancy, value, risk) before approval.
+    ...createCriticActivities({
+      kafka,
+      ...sqlGuard,
+      meshFile: settings.meshFile,
+      ...(llm ? { llm } : {}),
+      log: product,
+      ...catalog,
+      ...(settings.critic ? { settings: settings.critic } : {}),
+    }),
     // Discovery: the LLM client holds the API key; it never travels through workflow history.
     ...createDiscoveryActivities({
       kafka,

@@ -15,6 +15,7 @@ import type { Logger } from '../src/log';
 import { createMaterializers } from '../src/materialize';
 import { processRecordKey } from '../src/signing/record-key';
 import { temporalConnectOptions } from '../src/config';
+import { defaultCriticSettings } from '../activities/critic';
 
 /**
  * Route the Temporal SDK's own logs into our structured logger, warnings and up unless the log
@@ -106,6 +107,11 @@ export async function startOrchestrationWorker(
       dataDir: config.stack.dataDir,
       materialization: config.materialize,
       schemaRegistry: config.schemaRegistry,
+      critic: {
+        mode: config.critic.mode,
+        rateWindowMs: config.critic.rateWindowMs,
+        preview: { ...defaultCriticSettings.preview, recordsPerInput: config.critic.previewRecords },
+      },
     },
   });
   const worker = await Worker.create({

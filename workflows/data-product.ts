@@ -33,6 +33,7 @@ import { confirmAnalysisCycles, keepScheduleInStep, onAnalysisCycle } from './pr
 import { publishIfChanged } from './product/catalog';
 import { applyOperatorAct, retire } from './product/operators';
 import { Product, refuse, throwIf } from './product/product';
+import { showCritique } from './product/critic-details';
 import { checkProposal } from './product/proposal';
 import { provision } from './product/provisioning';
 import { amend, awaitDecision, onReviewSignal, review } from './product/review';
@@ -136,6 +137,7 @@ async function begin(start: CheckedStart, lifetime: string): Promise<Product> {
   verified = true;
   registerSignals(product);
   product.upsertAllSearchAttributes();
+  showCritique(product);
   return product;
 }
 

@@ -14,6 +14,7 @@ import { inputAliasOf } from '../domain/creation';
 import { MeshloopError } from '../domain/errors';
 import { domainConfigOf } from '../domain/mesh-config';
 import { causesOf } from '../domain/product-state';
+import { criticCellOfMemo, formatCritique } from '../domain/critique';
 import { meshloopSearchAttributes } from '../domain/search-attributes';
 import type { ProductSpec } from '../domain/spec';
 import { productIdOf, workflowIdOf } from '../domain/spec';
@@ -169,6 +170,7 @@ export function formatStatus(status: ProductStatus): string {
   lines.push(...formatOutputSchema(status.outputSchema));
   if (status.spec.description) lines.push(`description ${status.spec.description}`);
   lines.push(...formatProposal(status.spec.proposal));
+  lines.push(...formatCritique(status.critique, status.preview));
   if (status.decisions.length > 0) {
     lines.push('decisions');
     for (const d of status.decisions)
@@ -297,25 +299,32 @@ export function registerProductCommands(program: Command): void {
     .description('List data products, newest first')
     .option('--domain <domain>', 'only this domain')
     .option('--stage <stage>', 'only this stage')
-    .action(async (options: { domain?: string; stage?: string }) => {
+    .option('--json', 'machine-readable output', false)
+    .action(async (options: { domain?: string; stage?: string; json: boolean }) => {
       await withClient(async (client) => {
         const clauses = [`WorkflowType = 'dataProductWorkflow'`];
         const quote = (value: string) => `'${value.replace(/['\\]/g, '')}'`;
         if (options.domain) clauses.push(`MeshloopDomain = ${quote(options.domain)}`);
         if (options.stage) clauses.push(`MeshloopStage = ${quote(options.stage)}`);
         const rows: string[][] = [];
+        const json: unknown[] = [];
         for await (const execution of client.workflow.list({ query: clauses.join(' AND ') })) {
           const attributes = execution.typedSearchAttributes;
-          rows.push([
-            execution.workflowId.replace(/^data-product:/, ''),
-            attributes.get(meshloopSearchAttributes.stage) ?? '-',
-            attributes.get(meshloopSearchAttributes.owner) ?? '-',
-            attributes.get(meshloopSearchAttributes.kind) ?? '-',
-            execution.startTime.toISOString(),
-          ]);
+          // The critic's verdict and cost, as the workflow left them in its memo.
+          const critic = execution.memo?.critic;
+          const row = {
+            productId: execution.workflowId.replace(/^data-product:/, ''),
+            stage: attributes.get(meshloopSearchAttributes.stage) ?? '-',
+            owner: attributes.get(meshloopSearchAttributes.owner) ?? '-',
+            kind: attributes.get(meshloopSearchAttributes.kind) ?? '-',
+            proposedAt: execution.startTime.toISOString(),
+          };
+          json.push({ ...row, critic: critic ?? null });
+          rows.push([...Object.values(row), criticCellOfMemo(critic)]);
         }
-        if (rows.length === 0) console.log('no products match');
-        else console.log(table([['PRODUCT', 'STAGE', 'OWNER', 'KIND', 'PROPOSED'], ...rows]));
+        if (options.json) console.log(JSON.stringify(json, null, 2));
+        else if (rows.length === 0) console.log('no products match');
+        else console.log(table([['PRODUCT', 'STAGE', 'OWNER', 'KIND', 'PROPOSED', 'CRITIC'], ...rows]));
       });
     });
 

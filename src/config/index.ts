@@ -158,6 +158,12 @@ export const envSchema = z.object({
   // The live demo feed `npm start` runs on the local Kafka (records per second; 0: none).
   MESHLOOP_DEMO_FEED_RATE: z.coerce.number().min(0).max(1000).default(4),
   // Materialization (Kafka → Iceberg): the provider, Tableflow's knobs, and Confluent Cloud's ids.
+  MESHLOOP_CRITIC: z.enum(['enforce', 'advise']).default('enforce'),
+  MESHLOOP_CRITIC_RATE_WINDOW: z
+    .string()
+    .default('15m')
+    .refine((text) => parseDuration(text) !== undefined, { message: 'must be a duration like 15m' }),
+  MESHLOOP_PREVIEW_RECORDS: z.coerce.number().int().min(0).max(1_000_000).default(5000),
   MESHLOOP_MATERIALIZER: z.enum(['flink', 'tableflow']).default('flink'),
   MESHLOOP_MATERIALIZE_ERROR_MODE: z.enum(['suspend', 'skip', 'log']).default('suspend'),
   MESHLOOP_MATERIALIZE_COMMIT_INTERVAL: z
@@ -337,6 +343,12 @@ export type MeshloopConfig = Readonly<{
   }>;
   /** The live demo feed `npm start` runs beside the worker on the local Kafka: records a second (0: off). */
   demo: Readonly<{ feedRate: number }>;
+  /**
+   * The critic before approval: `enforce` dismisses redundant or valueless proposals, `advise` only
+   * records its review; input rates over `rateWindowMs`; the preview reads `previewRecords` per
+   * input (0: no preview).
+   */
+  critic: Readonly<{ mode: 'enforce' | 'advise'; rateWindowMs: number; previewRecords: number }>;
   /** The key the CLI signs approvals with; `explicit` when set in the environment (then it must exist). */
   signing: Readonly<{ keyFile: string; explicit: boolean }>;
   /**
@@ -370,6 +382,14 @@ export class ConfigError extends Error {
  * loaded first (`process.loadEnvFile`: variables already set win). Every wrong setting is reported in
  * one `ConfigError`.
  */
+function criticConfig(e: z.output<typeof envSchema>): MeshloopConfig['critic'] {
+  return {
+    mode: e.MESHLOOP_CRITIC,
+    rateWindowMs: parseDuration(e.MESHLOOP_CRITIC_RATE_WINDOW) ?? 900_000,
+    previewRecords: e.MESHLOOP_PREVIEW_RECORDS,
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig {
   if (env === process.env) loadDotEnv();
   const { data: e, problems } = parseEnv(env);
@@ -511,6 +531,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
       sampleDeadlineMs: e.MESHLOOP_DISCOVERY_DEADLINE_S * 1000,
     },
     demo: { feedRate: e.MESHLOOP_DEMO_FEED_RATE },
+    critic: criticConfig(e),
     signing: {
       keyFile: path.resolve(e.MESHLOOP_SIGNING_KEY_FILE ?? path.join(home, '.meshloop', 'signing-key.json')),
       explicit: e.MESHLOOP_SIGNING_KEY_FILE !== undefined,

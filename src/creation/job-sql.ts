@@ -44,7 +44,19 @@ export type InputSqlOptions = Readonly<{
   watermarkDelaySeconds?: number;
   /** The reader of each Avro input, by topic (resolveAvroReaders). */
   avroReaders?: ReadonlyMap<string, AvroReader>;
+  /**
+   * A bounded read (the preview): from these offsets to those, per partition, by topic. The
+   * source then ends, so the same SQL runs in batch mode.
+   */
+  bounded?: ReadonlyMap<
+    string,
+    Readonly<{ start: ReadonlyMap<number, string>; end: ReadonlyMap<number, string> }>
+  >;
 }>;
+
+/** `partition:0,offset:42;partition:1,offset:7`: Kafka offsets as Flink's options write them. */
+const offsetsOption = (offsets: ReadonlyMap<number, string>) =>
+  [...offsets].map(([partition, offset]) => `partition:${partition},offset:${offset}`).join(';');
 
 /** The source table behind an input's view: the raw records and their typed fields. */
 export const sourceTableOf = (alias: string) => `meshloop_source_${alias}`;
@@ -139,7 +151,7 @@ export function inputStatements(input: InputBinding, options: InputSqlOptions): 
       'isolation.level': 'read_committed',
       ...startup,
     }),
-    `'scan.startup.mode' = ${options.startFrom === 'group-offsets' ? "'group-offsets'" : "'earliest-offset'"}`,
+    ...scanOptions(input.topic, options),
     ...format,
   ].join(',\n  ')}
 )`;
@@ -148,6 +160,21 @@ SELECT ${values.map(({ field, typed }) => (typed === q(field.name) ? typed : `${
 FROM ${q(sourceTableOf(input.alias))}
 WHERE ${validity(input, reader).valid}`;
   return [source, view];
+}
+
+function scanOptions(topic: string, options: InputSqlOptions): string[] {
+  const bounded = options.bounded?.get(topic);
+  if (bounded) {
+    return [
+      "'scan.startup.mode' = 'specific-offsets'",
+      `'scan.startup.specific-offsets' = ${quoteLiteral(offsetsOption(bounded.start))}`,
+      "'scan.bounded.mode' = 'specific-offsets'",
+      `'scan.bounded.specific-offsets' = ${quoteLiteral(offsetsOption(bounded.end))}`,
+    ];
+  }
+  return [
+    `'scan.startup.mode' = ${options.startFrom === 'group-offsets' ? "'group-offsets'" : "'earliest-offset'"}`,
+  ];
 }
 
 /**

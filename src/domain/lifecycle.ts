@@ -15,6 +15,7 @@ export const Stage = {
   rejected: 'rejected',
   expired: 'expired',
   failed: 'failed',
+  dismissed: 'dismissed',
 } as const;
 export type Stage = (typeof Stage)[keyof typeof Stage];
 
@@ -36,10 +37,13 @@ export const stageMeaning: Readonly<Record<Stage, string>> = {
   rejected: 'an approver rejected it',
   expired: 'nobody decided before the approval deadline',
   failed: 'provisioning failed; an operator can retry it once the cause is fixed',
+  dismissed:
+    'the critic found it redundant or of no stated value: never put before approvers (its reasons are shown); not proposed again unless its inputs change',
 };
 
 const transitions: Readonly<Record<Stage, readonly Stage[]>> = {
-  proposed: ['awaitingApproval', 'changesRequested', 'rejected'],
+  // The critic may dismiss a proposal before any approver is asked.
+  proposed: ['awaitingApproval', 'changesRequested', 'rejected', 'dismissed'],
   awaitingApproval: ['provisioning', 'rejected', 'changesRequested', 'expired'],
   // An amended spec is checked again (policies, SQL) before the approvers see it.
   changesRequested: ['proposed', 'awaitingApproval', 'rejected', 'expired'],
@@ -54,6 +58,7 @@ const transitions: Readonly<Record<Stage, readonly Stage[]>> = {
   retired: [],
   rejected: [],
   expired: [],
+  dismissed: [],
 };
 
 /** May a product move from one stage to the other? */
@@ -110,6 +115,7 @@ export const DecisionAction = {
   redeploy: 'redeploy',
   deprecate: 'deprecate',
   retire: 'retire',
+  critique: 'critique',
 } as const;
 export type DecisionAction = (typeof DecisionAction)[keyof typeof DecisionAction];
 

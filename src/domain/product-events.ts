@@ -1,4 +1,5 @@
 import type { ApprovalProof } from './approval-signing';
+import type { Critique, ProposalPreview } from './critique';
 import type { DomainGovernance, Refusal } from './governance';
 import type { LastError, Stage } from './lifecycle';
 import type { CarriedState, DecisionInput } from './product-state';
@@ -29,8 +30,23 @@ export type ProductEvent =
       observed: Observed;
       refusal?: Readonly<{ type: string; message: string }>;
     }>
-  /** The SQL guard's verdict on the revision `observed` (problems empty: it passed). */
-  | Readonly<{ kind: 'sqlChecked'; observed: Observed; problems: readonly string[] }>
+  /**
+   * The SQL guard's verdict on the revision `observed` (problems empty: it passed). `criticFollows`:
+   * a pass keeps the proposal where it is, for the preview and the critic (criticReviewed).
+   */
+  | Readonly<{ kind: 'sqlChecked'; observed: Observed; problems: readonly string[]; criticFollows?: boolean }>
+  /**
+   * The critic's review of the revision `observed` (and the preview it weighed): `propose` puts it
+   * before the approvers, `dismiss` ends it. No critique: the critic could not run (the approvers
+   * are asked, told so).
+   */
+  | Readonly<{
+      kind: 'criticReviewed';
+      observed: Observed;
+      preview?: ProposalPreview;
+      critique?: Critique;
+      unavailable?: string;
+    }>
   /** A review that passed the permission checks. */
   | Readonly<{
       kind: 'reviewed';

@@ -7,6 +7,7 @@ import type { CatalogDescriptor } from './catalog';
 import { toCatalogDescriptor } from './catalog';
 import type { ColumnLineage, OutputSchemaRef, ProductJob, ProductJobStatus } from './creation';
 import { normalisedSql, productJobNameOf } from './creation';
+import type { Critique, ProposalPreview } from './critique';
 import type { DomainGovernance } from './governance';
 import type { Decision, DecisionAction, IgnoredMessage, LastError, ProvisionedResource } from './lifecycle';
 import { isApprover, isAwaitingDecision, Stage } from './lifecycle';
@@ -53,6 +54,10 @@ export type ProductStatus = {
   sqlProblems?: string[];
   /** Output column ← input fields, as the SQL guard extracted it. */
   lineage?: ColumnLineage[];
+  /** The current revision's SQL run once over a bounded sample of its inputs, before approval. */
+  preview?: ProposalPreview;
+  /** The critic's review of the current revision: cost, redundancy, value, risk and its verdict. */
+  critique?: Critique;
   /** The output schema as registered by the last provisioning (subject, version, schema id). */
   outputSchema?: OutputSchemaRef;
   /** The product's Flink job as last seen (the watch timer refreshes it while active). */

@@ -81,6 +81,8 @@ const rules: { readonly [K in ProductEvent['kind']]: Rule<K> } = {
     if (problems.length === 0) {
       const comment = 'policies and the SQL guard passed';
       const decision: DecisionInput = { by: SYSTEM, action: 'policyCheck', comment };
+      // The critic reviews it before any approver is asked.
+      if (event.criticFollows) return stay(state, decision, { sqlProblems: problems });
       return moveTo(state, Stage.awaitingApproval, decision, { sqlProblems: problems }, context);
     }
     const lastError = { type: 'SqlRefused', message: problems.join('; '), at: isoOf(context) };
@@ -88,6 +90,7 @@ const rules: { readonly [K in ProductEvent['kind']]: Rule<K> } = {
     const decision: DecisionInput = { by: SYSTEM, action: 'policyCheck', comment };
     return moveTo(state, Stage.changesRequested, decision, { sqlProblems: problems, lastError }, context);
   },
+  criticReviewed: (state, event, context) => criticReviewed(state, event, context),
   reviewed: (state, event, context) => reviewed(state, event, context),
   amended: (state, event, context) =>
     moveTo(
@@ -101,6 +104,8 @@ const rules: { readonly [K in ProductEvent['kind']]: Rule<K> } = {
         approvalProofs: undefined,
         lastError: undefined,
         sqlProblems: [],
+        preview: undefined,
+        critique: undefined,
       },
       context,
     ),
@@ -222,6 +227,27 @@ function moveTo(
     record: [{ stage: to, decision }],
     effects: [{ kind: 'searchStage', stage: to }],
   };
+}
+
+/**
+ * The critic's verdict: a dismissal ends the proposal with the critic's reasons; otherwise (or
+ * when the critic could not run) the approvers are asked, with the review as evidence.
+ */
+function criticReviewed(
+  state: CarriedState,
+  event: Extract<ProductEvent, { kind: 'criticReviewed' }>,
+  context: DecideContext,
+): Outcome {
+  const { critique, preview } = event;
+  const changes: Partial<CarriedState> = { critique, preview };
+  if (critique?.verdict === 'dismiss') {
+    const comment = `dismissed by the critic (${critique.by}): ${critique.reasons.join('; ')}`;
+    return moveTo(state, Stage.dismissed, { by: SYSTEM, action: 'critique', comment }, changes, context);
+  }
+  const comment = critique
+    ? `the critic (${critique.by}) puts it to the approvers: ${[...critique.reasons, critique.value.how].join('; ')}`
+    : `the critic could not review it (${event.unavailable ?? 'unknown reason'}); the approvers judge it without`;
+  return moveTo(state, Stage.awaitingApproval, { by: SYSTEM, action: 'critique', comment }, changes, context);
 }
 
 function reviewed(

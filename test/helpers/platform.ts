@@ -14,6 +14,11 @@ export function testEnvironment(): NodeJS.ProcessEnv {
   const offset = Number(process.env.MESHLOOP_TEST_PORT_OFFSET ?? 10000);
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const [key, port] of Object.entries(portDefaults)) env[key] = String(port + offset);
+  // Tests of other features share a catalog that earlier tests filled: the critic only advises there
+  // (it would dismiss their look-alike products), and no preview job takes Flink's slots.
+  // test/integration/critic.test.ts builds its critic with its own settings.
+  env.MESHLOOP_CRITIC ??= 'advise';
+  env.MESHLOOP_PREVIEW_RECORDS ??= '0';
   env.MESHLOOP_DATA_DIR =
     process.env.MESHLOOP_TEST_DATA_DIR ?? path.join(os.tmpdir(), `meshloop-test-${offset}`);
   return env;

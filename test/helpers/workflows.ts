@@ -61,6 +61,11 @@ export class FakeActivities {
   readonly schemaVersions = new Map<string, number[]>();
   /** What the SQL guard answers (no problems: it passes). */
   sqlProblems: string[] = [];
+  /** What the critic answers (`propose` by default), and the reasons it gives. */
+  criticVerdict: 'propose' | 'dismiss' = 'propose';
+  criticReasons: string[] = [];
+  /** Errors `critiqueProposal` throws, one per call, before it answers. */
+  criticFailures: Error[] = [];
   /** What `describeProductJob` answers, one per call; when empty, `jobStatus`. */
   jobStatuses: Partial<ProductJobStatus>[] = [];
   jobStatus: Partial<ProductJobStatus> = { state: 'RUNNING' };
@@ -181,6 +186,44 @@ export class FakeActivities {
           compatibility: 'BACKWARD',
           revision: input.revision,
           registered,
+        });
+      },
+      previewProposal: (input) => {
+        record('previewProposal', input);
+        const columns = input.spec.schema.fields.map((f) => f.name);
+        return Promise.resolve({
+          outcome: 'rows' as const,
+          columns,
+          rows: [columns.map((c) => `${c}-1`)],
+          rowCount: 1,
+          capped: false,
+          sampled: [{ input: 'in', topic: 'in', records: 10 }],
+          tookMs: 5,
+          at: new Date().toISOString(),
+        });
+      },
+      critiqueProposal: (input) => {
+        record('critiqueProposal', input);
+        const failure = this.criticFailures.shift();
+        if (failure) return Promise.reject(failure);
+        return Promise.resolve({
+          verdict: this.criticVerdict,
+          by: 'rules' as const,
+          reasons: [...this.criticReasons],
+          cost: {
+            inputs: [],
+            outputRecordsPerSecond: 1,
+            stateKeys: 0,
+            stateBytes: 0,
+            icebergBytesPerDay: 1000,
+            flinkSlots: 2,
+            basis: [],
+          },
+          redundancy: [],
+          value: { how: 'the domain states no business goals in mesh.yaml: value not judged' },
+          risk: { personalFields: [], notes: [] },
+          inputsFingerprint: 'fake',
+          at: new Date().toISOString(),
         });
       },
       checkProductSql: (input) => {

@@ -43,6 +43,8 @@ describe('dataProductWorkflow replays its recorded histories', function () {
       'analysis-breach-then-recovered',
       // The output schema tested in the Schema Registry before approval, registered after it.
       'amendment-refused-by-schema-registry',
+      // The critic's preview and review before approval: a redundant proposal dismissed.
+      'critic-dismissed',
     ]) {
       assert.ok(files.includes(`${expected}.json`), `missing ${expected}.json in ${historiesDir}`);
     }

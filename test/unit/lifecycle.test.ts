@@ -11,13 +11,14 @@ import {
 } from '../../src/domain/lifecycle';
 
 describe('lifecycle stages', () => {
-  it('has the eleven stages of the architecture, each with a meaning', () => {
+  it('has the twelve stages of the architecture, each with a meaning', () => {
     assert.deepEqual([...stages].sort(), [
       'active',
       'awaitingApproval',
       'changesRequested',
       'degraded',
       'deprecated',
+      'dismissed',
       'expired',
       'failed',
       'proposed',
@@ -72,12 +73,14 @@ describe('lifecycle stages', () => {
       ['expired', 'awaitingApproval'],
       ['retired', 'active'],
       ['active', 'active'],
+      ['awaitingApproval', 'dismissed'],
+      ['dismissed', 'awaitingApproval'],
     ];
     for (const [from, to] of refused) assert.equal(canTransition(from, to), false, `${from} → ${to}`);
   });
 
   it('knows final, waiting and retirable stages', () => {
-    assert.deepEqual(stages.filter(isTerminal).sort(), ['expired', 'rejected', 'retired']);
+    assert.deepEqual(stages.filter(isTerminal).sort(), ['dismissed', 'expired', 'rejected', 'retired']);
     assert.deepEqual(stages.filter(isAwaitingDecision).sort(), ['awaitingApproval', 'changesRequested']);
     assert.deepEqual(stages.filter(isRetirable).sort(), ['active', 'degraded', 'deprecated', 'failed']);
   });

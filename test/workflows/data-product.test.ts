@@ -58,13 +58,14 @@ describe('dataProductWorkflow (real Temporal server, fake activities)', function
         active.decisions.map((d) => [d.action, d.by, d.stage]),
         [
           ['propose', spec.owner, 'proposed'],
-          ['policyCheck', 'meshloop', 'awaitingApproval'],
+          ['policyCheck', 'meshloop', 'proposed'],
+          ['critique', 'meshloop', 'awaitingApproval'],
           ['approve', 'alice', 'provisioning'],
           ['provision', 'meshloop', 'active'],
         ],
       );
-      assert.equal(active.decisions[2]?.comment, 'ship it');
-      assert.ok(!Number.isNaN(Date.parse(active.decisions[2]?.at ?? '')), 'decisions carry a time');
+      assert.equal(active.decisions[3]?.comment, 'ship it');
+      assert.ok(!Number.isNaN(Date.parse(active.decisions[3]?.at ?? '')), 'decisions carry a time');
       assert.deepEqual(fakes.callsOf('createKafkaTopic'), [
         {
           productId,
@@ -81,7 +82,7 @@ describe('dataProductWorkflow (real Temporal server, fake activities)', function
           ['flinkJob', `meshloop-materialize:${productId}:r1`, true],
         ],
       );
-      assert.match(active.decisions[3]?.comment ?? '', /started from the beginning of its inputs/);
+      assert.match(active.decisions[4]?.comment ?? '', /started from the beginning of its inputs/);
       // The SQL guard ran before the approvers were asked, and again before deployment.
       assert.equal(fakes.callsOf('checkProductSql').length, 2);
       assert.deepEqual(
@@ -172,11 +173,12 @@ describe('dataProductWorkflow (real Temporal server, fake activities)', function
       assert.equal(afterChanges.spec.outputTopic.partitions, 12);
       const rechecked = await waitForStatus(handle, stageIs('awaitingApproval'));
       assert.deepEqual(
-        rechecked.decisions.slice(2).map((d) => [d.action, d.by, d.stage, d.revision]),
+        rechecked.decisions.slice(3).map((d) => [d.action, d.by, d.stage, d.revision]),
         [
           ['requestChanges', 'alice', 'changesRequested', 1],
           ['amend', 'alice', 'proposed', 2],
-          ['policyCheck', 'meshloop', 'awaitingApproval', 2],
+          ['policyCheck', 'meshloop', 'proposed', 2],
+          ['critique', 'meshloop', 'awaitingApproval', 2],
         ],
       );
       assert.deepEqual(

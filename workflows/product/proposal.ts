@@ -1,9 +1,11 @@
 import * as wf from '@temporalio/workflow';
 import { outputSchemaRefusal } from '../../src/domain/creation';
+import { boundedCritique, boundedPreview } from '../../src/domain/critique';
 import { bounded } from '../../src/domain/messages';
 import { checkPolicies } from '../../src/domain/policies';
 import type { Product } from './product';
-import { describeActivityFailure, proposalChecking } from './proxies';
+import { describeActivityFailure, proposalChecking, proposalReviewing } from './proxies';
+import { showCritique } from './critic-details';
 
 /**
  * Before anyone is asked to approve: the policies, the output schema against the Schema Registry
@@ -16,6 +18,8 @@ export async function checkProposal(product: Product): Promise<void> {
   // Histories recorded before output schemas were registered go straight to the SQL guard.
   if (wf.patched('output-schema-check') && !(await outputSchemaTaken(product))) return;
   const observed = product.observe();
+  // Recorded histories go from the SQL guard straight to the approvers.
+  const criticFollows = wf.patched('proposal-critic');
   let problems: readonly string[];
   try {
     const result = await proposalChecking.checkProductSql(product.jobInput());
@@ -25,7 +29,37 @@ export async function checkProposal(product: Product): Promise<void> {
     problems = [`the SQL could not be checked: ${describeActivityFailure(error).message}`];
   }
   // A message may have moved the product meanwhile (a rejection): then the event is stale.
-  product.report({ kind: 'sqlChecked', observed, problems });
+  product.report({ kind: 'sqlChecked', observed, problems, ...(criticFollows ? { criticFollows } : {}) });
+  if (criticFollows && problems.length === 0 && product.stage === observed.stage) await review(product);
+}
+
+/**
+ * The critic, after the SQL guard and before any approver is asked: the SQL runs once over a
+ * sample of its inputs (the preview), then the critic weighs the measured cost, what exists
+ * already, the domain's goals and the risks. Redundant or of no stated value: dismissed. When
+ * the critic cannot run (Flink or Kafka down for minutes), the approvers are asked without it.
+ */
+async function review(product: Product): Promise<void> {
+  const observed = product.observe();
+  // What comes back is bounded again here: it is kept in the state and carried across runs.
+  const preview = await proposalReviewing
+    .previewProposal(product.jobInput())
+    .then(boundedPreview)
+    .catch((error: unknown) => {
+      // The critic weighs the proposal without a preview; the approvers see why there is none.
+      wf.log.warn('preview failed', { productId: product.productId, error: describeActivityFailure(error) });
+      return undefined;
+    });
+  try {
+    const critique = boundedCritique(
+      await proposalReviewing.critiqueProposal({ ...product.jobInput(), ...(preview ? { preview } : {}) }),
+    );
+    product.report({ kind: 'criticReviewed', observed, critique, ...(preview ? { preview } : {}) });
+  } catch (error) {
+    const unavailable = describeActivityFailure(error).message;
+    product.report({ kind: 'criticReviewed', observed, unavailable, ...(preview ? { preview } : {}) });
+  }
+  showCritique(product);
 }
 
 /**

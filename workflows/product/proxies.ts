@@ -36,6 +36,17 @@ export const proposalChecking = wf.proxyActivities<ProductActivities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
+// The preview and the critic before approval: a Flink batch job over a sample, a few Kafka reads.
+// A proposal waits while Flink or Kafka is unreachable (then the approvers are asked without them).
+export const proposalReviewing = wf.proxyActivities<ProductActivities>({
+  startToCloseTimeout: '5 minutes',
+  retry: {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 5,
+  },
+});
 // Deploying and stopping a job talk to the SQL Gateway and wait for savepoints: minutes, with
 // heartbeats, so a step lost with a killed worker is retried within half a minute.
 export const jobControl = wf.proxyActivities<ProductActivities>({

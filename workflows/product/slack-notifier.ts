@@ -1,5 +1,6 @@
 import type { Duration } from '@temporalio/common';
 import * as wf from '@temporalio/workflow';
+import { slackReviewOf } from '../../src/domain/critique';
 import type { SlackProposalInput } from '../../activities/slack';
 import type { ProductStatus } from '../../src/domain/product-state';
 import { slackPosting } from './proxies';
@@ -47,6 +48,7 @@ export function startSlackNotifier(
           approvals: current.approvals,
           decisions: current.decisions.slice(-DECISIONS_SHOWN),
           ...(current.deadline ? { deadline: current.deadline } : {}),
+          ...slackReviewOf(current),
         },
         ...(notice ? { notice } : {}),
       });

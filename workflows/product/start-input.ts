@@ -81,6 +81,23 @@ const carriedSchema = z.looseObject({
   decisionCount: z.number().int().min(0).optional(),
   olderDecisions: audit.optional(),
   olderIgnored: audit.optional(),
+  // The critic's review and the preview, as bounded when they were taken (src/domain/critique.ts).
+  critique: z
+    .looseObject({
+      verdict: z.enum(['propose', 'dismiss']),
+      by: z.enum(['rules', 'llm']),
+      reasons: z.array(text(600)).max(20),
+      inputsFingerprint: text(64),
+    })
+    .optional(),
+  preview: z
+    .looseObject({
+      outcome: z.enum(['rows', 'empty', 'failed']),
+      columns: z.array(text(100)).max(50),
+      rows: z.array(z.array(text(200).nullable()).max(50)).max(20),
+      rowCount: z.number().int().min(0),
+    })
+    .optional(),
 });
 
 const startInputSchema = z.strictObject({

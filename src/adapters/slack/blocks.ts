@@ -2,6 +2,7 @@ import type { Decision } from '../../domain/lifecycle';
 import { stageMeaning } from '../../domain/lifecycle';
 import type { Stage } from '../../domain/lifecycle';
 import type { ProductSpec } from '../../domain/spec';
+import type { SlackReview } from '../../domain/critique';
 
 /**
  * Block Kit for a proposal: what, why, the SQL, PII, and the decision buttons while a decision is
@@ -20,7 +21,8 @@ export type ProposalView = Readonly<{
   /** The latest decisions, newest last (bounded by the caller). */
   decisions: readonly Decision[];
   deadline?: string;
-}>;
+}> &
+  SlackReview;
 
 export const slackActionIds = {
   approve: 'meshloop_approve',
@@ -51,10 +53,37 @@ const stageEmoji: Partial<Record<Stage, string>> = {
   active: ':white_check_mark:',
   degraded: ':warning:',
   rejected: ':no_entry:',
+  dismissed: ':wastebasket:',
   expired: ':alarm_clock:',
   failed: ':x:',
   retired: ':file_cabinet:',
 };
+
+/** The critic's verdict and cost, and the preview's first rows (a code block, clipped). */
+function reviewBlocks(view: ProposalView): Block[] {
+  const blocks: Block[] = [];
+  if (view.critic) {
+    const reasons = view.critic.reasons.map((r) => `\n• ${escape(clip(r, 300))}`).join('');
+    blocks.push(
+      section(`*Critic:* ${escape(view.critic.summary)}\n${escape(clip(view.critic.value, 400))}${reasons}`),
+    );
+  }
+  const preview = view.preview;
+  if (preview) {
+    const head = `*Preview:* ${preview.outcome}, ${preview.rowCount} row(s) from a sample`;
+    const table = [preview.columns, ...preview.rows.map((row) => row.map((cell) => cell ?? 'null'))]
+      .map((row) => row.join(' | '))
+      .join('\n');
+    blocks.push(
+      section(
+        preview.failure
+          ? `${head}: ${escape(clip(preview.failure, 500))}`
+          : `${head}\n\`\`\`${escape(clip(table, 2500))}\`\`\``,
+      ),
+    );
+  }
+  return blocks;
+}
 
 export function proposalText(view: ProposalView): string {
   return `Data product ${view.productId} (revision ${view.revision}) is ${view.stage}`;
@@ -113,6 +142,7 @@ export function proposalBlocks(view: ProposalView): Block[] {
       },
     });
   }
+  blocks.push(...reviewBlocks(view));
   blocks.push({ type: 'divider' });
   blocks.push(
     section(
