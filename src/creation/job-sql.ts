@@ -9,6 +9,7 @@ import {
   typedJsonValue,
 } from '../domain/flink-types';
 import type { ProductSpec } from '../domain/spec';
+import { productJobRestartStrategy, retainedCheckpoints } from '../domain/recovery';
 import type { AvroReader } from './avro-sql';
 
 /**
@@ -295,15 +296,13 @@ export function productJobConfig(jobName: string): Record<string, string> {
     'pipeline.name': jobName,
     // Without it one empty partition holds every window and join back.
     'table.exec.source.idle-timeout': '10 s',
-    // A bad deployment fails for real after a few tries (the product is degraded with the
-    // reason) instead of restarting forever.
-    'restart-strategy.type': 'fixed-delay',
-    'restart-strategy.fixed-delay.attempts': '3',
-    'restart-strategy.fixed-delay.delay': '5 s',
+    // Flink restarts a failed job with growing pauses, then gives up and the workflow takes over
+    // (src/domain/recovery.ts).
+    ...productJobRestartStrategy,
     'execution.checkpointing.interval': '10 s',
-    // A failed job keeps its last checkpoint, so a redeploy resumes from it (state and offsets);
-    // a cancelled or stopped one does not (stop takes a savepoint).
-    'execution.checkpointing.externalized-checkpoint-retention': 'DELETE_ON_CANCELLATION',
+    // A failed, cancelled or lost job keeps its last checkpoint, so a redeploy resumes from it
+    // (state and offsets); a stop takes a savepoint.
+    ...retainedCheckpoints,
     // Rows crossing an exchange (a join's shuffle) wait at most this long for a full network
     // buffer: Flink's 100 ms default was most of a joined product's latency (bench/creation).
     'execution.buffer-timeout.interval': '10 ms',
