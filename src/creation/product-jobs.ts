@@ -23,6 +23,7 @@ import {
   jobStatementSet,
   productJobConfig,
   sinkStatements,
+  transactionalIdPrefixOf,
 } from './job-sql';
 
 /**
@@ -117,6 +118,8 @@ export class ProductJobs {
       (request.fromScratch || ended[0]?.state !== 'FAILED'
         ? undefined
         : await this.deps.rest.latestCheckpointPath(ended[0].jid).catch(() => undefined));
+    // Unique per deployment: the submission's time (a retried submission gets its own).
+    const transactionalIdPrefix = transactionalIdPrefixOf(productId, revision, Date.now().toString(36));
     const session = await this.deps.gateway.openSession({
       name: jobName,
       properties: guardedSessionProperties,
@@ -139,6 +142,7 @@ export class ProductJobs {
       for (const statement of sinkStatements(spec, {
         connectors: this.deps.connectors,
         rejectedTopic,
+        transactionalIdPrefix,
       })) {
         await session.configure(statement);
       }
