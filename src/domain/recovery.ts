@@ -31,3 +31,46 @@ export const productJobRestartStrategy: Readonly<Record<string, string>> = {
 export const retainedCheckpoints: Readonly<Record<string, string>> = {
   'execution.checkpointing.externalized-checkpoint-retention': 'RETAIN_ON_CANCELLATION',
 };
+
+/** Automatic recoveries of a product in a row (its `recovery` in carried state). */
+export type RecoveryRecord = Readonly<{
+  /** Attempts since `since` (a success counts too: a job that keeps failing is not recovered forever). */
+  attempts: number;
+  /** ISO time of the first attempt of this series. */
+  since: string;
+}>;
+
+/** At most this many automatic redeploys in a series; then the product stays degraded for a person. */
+export const MAX_RECOVERY_ATTEMPTS = 8;
+/** A series ends (the count starts over) this long after its first attempt. */
+export const RECOVERY_SERIES_MS = 60 * 60_000;
+const FIRST_BACKOFF_MS = 5_000;
+const MAX_BACKOFF_MS = 5 * 60_000;
+
+/**
+ * How long the workflow waits before its next automatic redeploy (a durable workflow timer): 5 s,
+ * 10 s, 20 s … doubling to at most 5 minutes. Deterministic: the attempt number alone decides.
+ */
+export function recoveryBackoffMs(attempts: number): number {
+  return Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** Math.max(0, Math.min(attempts, 20)));
+}
+
+/** The series as it stands now: a series older than RECOVERY_SERIES_MS is forgotten. */
+export function currentSeries(recovery: RecoveryRecord | undefined, now: number): RecoveryRecord | undefined {
+  if (!recovery) return undefined;
+  const since = Date.parse(recovery.since);
+  return Number.isNaN(since) || now - since > RECOVERY_SERIES_MS ? undefined : recovery;
+}
+
+/** The series after one more attempt. */
+export function withAttempt(recovery: RecoveryRecord | undefined, now: number): RecoveryRecord {
+  const current = currentSeries(recovery, now);
+  return current
+    ? { attempts: current.attempts + 1, since: current.since }
+    : { attempts: 1, since: new Date(now).toISOString() };
+}
+
+/** May the workflow try once more? */
+export function mayRecover(recovery: RecoveryRecord | undefined, now: number): boolean {
+  return (currentSeries(recovery, now)?.attempts ?? 0) < MAX_RECOVERY_ATTEMPTS;
+}
