@@ -83,8 +83,20 @@ describe('recovery without a person: kill -9 the TaskManager, restart the JobMan
   async function kill(service: string): Promise<void> {
     const record = await readRunRecord(servicePaths(config.stack, service).runFile);
     assert.ok(record && isOurs(record), `${service} is not running as this platform's`);
-    process.kill(record.pid, 'SIGKILL');
-    await waitUntil(() => Promise.resolve(!isOurs(record)), { timeoutMs: 10_000, intervalMs: 100 });
+    // The whole process group: the recorded pid is the launcher, the JVM its child.
+    process.kill(-record.pid, 'SIGKILL');
+    const groupGone = () => {
+      try {
+        process.kill(-record.pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    await waitUntil(() => Promise.resolve(!isOurs(record) && groupGone()), {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    });
     log(`${service} (pid ${record.pid}) killed`);
   }
 
