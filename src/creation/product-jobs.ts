@@ -57,7 +57,7 @@ export type DeployRequest = ProductJobRef &
     inputs: readonly InputBinding[];
     /**
      * Resume from this savepoint (an amended spec whose state is compatible). Without one, a
-     * revision whose last job failed resumes from that job's last checkpoint.
+     * revision whose last job failed or was cancelled resumes from that job's last checkpoint.
      */
     savepoint?: string;
     /** Read every input from its beginning, ignoring the committed offsets of earlier runs. */
