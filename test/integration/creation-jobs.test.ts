@@ -572,7 +572,7 @@ FROM profiles`,
     const more = generateSeedRecords({ topicPrefix: prefix, only: ['orders'], seed: 7 });
     const lost = Array.from({ length: 20 }, () => more.next().value as SeedRecord);
     await produce(lost);
-    // Flink restarts it with growing pauses (it gives up only after about 7 minutes).
+    // Flink restarts it with growing pauses before it gives up (src/domain/recovery.ts).
     const failed = await waitForStatus(
       failing,
       (s) => s.restarts >= 3 && s.failure !== undefined,
