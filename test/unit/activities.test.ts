@@ -56,6 +56,7 @@ describe('activities: one factory', () => {
       'describeTemporalAnalysisSchedule',
       'ensureTemporalAnalysisSchedule',
       'findActiveDependants',
+      'latestRetainedCheckpoint',
       'pauseTemporalAnalysisSchedule',
       'previewProposal',
       'profileKafkaTopics',

@@ -98,6 +98,14 @@ const carriedSchema = z.looseObject({
       rowCount: z.number().int().min(0),
     })
     .optional(),
+  recovery: z
+    .strictObject({
+      attempts: z.number().int().min(0).max(1000),
+      since: isoTime,
+      jobCheckpoint: text(2000).optional(),
+      tableCheckpoint: text(2000).optional(),
+    })
+    .optional(),
 });
 
 const startInputSchema = z.strictObject({
