@@ -276,15 +276,21 @@ export class ChaosScenario {
     return this.client;
   }
 
-  /** The worker, the feed, and every chaos product but the one the worker fault deploys, all active. */
-  async setUp(): Promise<void> {
+  /**
+   * The worker, the feed, and every chaos product (but the one the worker fault deploys, unless
+   * `deployAll`) active with its jobs running; seconds from the approvals to that (the bench's baseline).
+   */
+  async setUp(options: { deployAll?: boolean } = {}): Promise<number> {
     await this.worker.start();
     await this.feed.start(600);
-    const first = CHAOS_PRODUCTS.filter((id) => id !== DEPLOYED_DURING_WORKER_FAULT);
+    const first = CHAOS_PRODUCTS.filter((id) => options.deployAll || id !== DEPLOYED_DURING_WORKER_FAULT);
     await Promise.all(first.map((productId) => this.propose(productId)));
+    const approved = Date.now();
     await Promise.all(first.map((productId) => this.approve(productId)));
     await this.awaitAllActive('setting up', chaosLimits.recoveryMs);
+    const seconds = (Date.now() - approved) / 1000;
     await Promise.all(first.map((productId) => this.tally(productId)));
+    return seconds;
   }
 
   async tearDown(): Promise<void> {
@@ -465,13 +471,13 @@ export class ChaosScenario {
 
   /**
    * Decisions recorded after `since` by anyone but the workflow itself: commands from a person. The
-   * approvals of a product the fault deploys (`deployed`) are the deployment, not a recovery.
+   * proposal and approvals of a product the fault deploys (`deployed`) are the deployment, not a recovery.
    */
   personsDecisions(statuses: Map<string, ProductStatus>, since: string, deployed?: string): string[] {
     return [...statuses].flatMap(([productId, status]) =>
       status.decisions
         .filter((decision) => decision.at > since && decision.by !== SYSTEM)
-        .filter((decision) => !(productId === deployed && decision.action === 'approve'))
+        .filter((decision) => !(productId === deployed && deploymentActions.has(decision.action)))
         .map((decision) => `${productId}: ${decision.action} by ${decision.by}`),
     );
   }
@@ -499,6 +505,8 @@ export class ChaosScenario {
     return { fault: fault.name, detail, secondsToActive, stages, decisions, counts };
   }
 }
+
+const deploymentActions: ReadonlySet<string> = new Set(['propose', 'approve']);
 
 export function exact(counts: ProductCounts): boolean {
   return (
