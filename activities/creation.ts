@@ -62,6 +62,19 @@ export function createCreationActivities(deps: {
       return deps.jobs.describe(checked(input));
     },
 
+    /**
+     * The newest retained checkpoint of a product's jobs (creation or materialization, newest job
+     * first): Flink's checkpoint history while it knows the job, else the checkpoint directory on
+     * disk (a restarted JobManager forgot the job). Undefined when none was kept.
+     */
+    async latestRetainedCheckpoint(input: {
+      productId: string;
+      jobIds: readonly string[];
+    }): Promise<{ path: string; jobId: string; found: 'flink' | 'disk' } | undefined> {
+      const jobIds = input.jobIds.slice(0, 10).filter((id) => /^[0-9a-f]{32}$/.test(id));
+      return deps.jobs.latestRetainedCheckpoint(jobIds);
+    },
+
     /** Stop with a savepoint when running (its location is returned), cancel otherwise. */
     async stopProductJob(input: ProductJobInput & { drain?: boolean }): Promise<StopResult> {
       return heartbeating('stopping', () => deps.jobs.stop({ ...checked(input), drain: input.drain }));

@@ -186,6 +186,8 @@ async function checkInSession(
       const [sink] = sinkStatements(spec, {
         connectors: deps.connectors,
         rejectedTopic: 'meshloop-guard.rejected',
+        // Planned only, never run: no transaction is opened.
+        transactionalIdPrefix: 'meshloop-guard',
       });
       await session.configure(sink!);
     }

@@ -9,6 +9,7 @@ import {
   typedJsonValue,
 } from '../domain/flink-types';
 import type { ProductSpec } from '../domain/spec';
+import { productJobRestartStrategy, retainedCheckpoints } from '../domain/recovery';
 import type { AvroReader } from './avro-sql';
 
 /**
@@ -168,7 +169,43 @@ FROM ${q(sourceTableOf(input.alias))}
 WHERE ${reader ? `NOT (${valid})` : `NOT (${valid}) OR payload IS NULL`}`;
 }
 
-export type SinkSqlOptions = Readonly<{ connectors: FlinkConnectors; rejectedTopic: string }>;
+export type SinkSqlOptions = Readonly<{
+  connectors: FlinkConnectors;
+  rejectedTopic: string;
+  /** The Kafka transactional ids' prefix of this deployment (transactionalIdPrefixOf). */
+  transactionalIdPrefix: string;
+}>;
+
+/**
+ * The broker aborts a transaction left open this long (Kafka's default `transaction.max.timeout.ms`,
+ * 15 minutes, is the most it allows). It must outlast a checkpoint plus a recovery: a transaction
+ * pre-committed in the checkpoint a job resumes from is committed by the resumed job, and one
+ * aborted by the broker first would be lost. It is also how long read-committed readers may wait
+ * behind the open transaction of a job lost without a checkpoint to resume from.
+ */
+export const TRANSACTION_TIMEOUT_MS = 900_000;
+
+/**
+ * The transactional ids of a product job's sink: unique per product, revision and deployment (a
+ * resumed job aborts the transactions its checkpoint's prefix left open; a new prefix never fences
+ * another deployment's producers). Flink appends `-<subtask>-<checkpoint>`.
+ */
+export function transactionalIdPrefixOf(productId: string, revision: number, deployment: string): string {
+  return `meshloop-create.${productId}.r${revision}.${deployment}`;
+}
+
+/**
+ * The product's topic is written exactly once: in Kafka transactions committed on each checkpoint,
+ * so a job resumed from a checkpoint neither repeats nor skips a row for read-committed readers
+ * (every reader of product topics reads committed). Rows become visible on the checkpoint (every
+ * 10 s) rather than at once.
+ */
+export function exactlyOnceSinkOptions(transactionalIdPrefix: string): string[] {
+  return [
+    "'sink.delivery-guarantee' = 'exactly-once'",
+    `'sink.transactional-id-prefix' = ${quoteLiteral(transactionalIdPrefix)}`,
+  ];
+}
 
 /**
  * A missing topic fails the job within seconds instead of blocking a minute per record, and a
@@ -208,7 +245,11 @@ export function sinkStatements(spec: ProductSpec, options: SinkSqlOptions): stri
         ];
   const common = [
     `'topic' = ${quoteLiteral(spec.outputTopic.name)}`,
-    ...kafkaTableOptions(options.connectors.kafka, producerTimeouts),
+    ...kafkaTableOptions(options.connectors.kafka, {
+      ...producerTimeouts,
+      'transaction.timeout.ms': String(TRANSACTION_TIMEOUT_MS),
+    }),
+    ...exactlyOnceSinkOptions(options.transactionalIdPrefix),
     "'value.format' = 'json'",
     "'value.json.timestamp-format.standard' = 'ISO-8601'",
     "'value.json.encode.decimal-as-plain-number' = 'true'",
@@ -219,6 +260,8 @@ export function sinkStatements(spec: ProductSpec, options: SinkSqlOptions): stri
   'connector' = ${upsert ? "'upsert-kafka'" : "'kafka'"},
   ${[...common, ...keyOptions].join(',\n  ')}
 )`;
+  // The rejected topic stays at-least-once: its size (offsets) is the rejected count, which
+  // transaction markers would inflate; a recovery may repeat a rejected record there.
   const rejected = `CREATE TEMPORARY TABLE ${q(REJECTED_TABLE)} (
   input STRING,
   topic STRING,
@@ -295,15 +338,13 @@ export function productJobConfig(jobName: string): Record<string, string> {
     'pipeline.name': jobName,
     // Without it one empty partition holds every window and join back.
     'table.exec.source.idle-timeout': '10 s',
-    // A bad deployment fails for real after a few tries (the product is degraded with the
-    // reason) instead of restarting forever.
-    'restart-strategy.type': 'fixed-delay',
-    'restart-strategy.fixed-delay.attempts': '3',
-    'restart-strategy.fixed-delay.delay': '5 s',
+    // Flink restarts a failed job with growing pauses, then gives up and the workflow takes over
+    // (src/domain/recovery.ts).
+    ...productJobRestartStrategy,
     'execution.checkpointing.interval': '10 s',
-    // A failed job keeps its last checkpoint, so a redeploy resumes from it (state and offsets);
-    // a cancelled or stopped one does not (stop takes a savepoint).
-    'execution.checkpointing.externalized-checkpoint-retention': 'DELETE_ON_CANCELLATION',
+    // A failed, cancelled or lost job keeps its last checkpoint, so a redeploy resumes from it
+    // (state and offsets); a stop takes a savepoint.
+    ...retainedCheckpoints,
     // Rows crossing an exchange (a join's shuffle) wait at most this long for a full network
     // buffer: Flink's 100 ms default was most of a joined product's latency (bench/creation).
     'execution.buffer-timeout.interval': '10 ms',

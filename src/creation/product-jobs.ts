@@ -15,6 +15,8 @@ import { scrubSecrets, secretValuesOf } from '../domain/flink-types';
 import type { ProductSpec } from '../domain/spec';
 import type { Logger } from '../log';
 import type { ValueSchemaLookup } from './avro-sql';
+import type { RetainedCheckpoint } from './checkpoints';
+import { latestRetainedCheckpoint } from './checkpoints';
 import { resolveAvroReaders } from './avro-sql';
 import type { FlinkConnectors } from './job-sql';
 import {
@@ -23,6 +25,7 @@ import {
   jobStatementSet,
   productJobConfig,
   sinkStatements,
+  transactionalIdPrefixOf,
 } from './job-sql';
 
 /**
@@ -117,6 +120,8 @@ export class ProductJobs {
       (request.fromScratch || ended[0]?.state !== 'FAILED'
         ? undefined
         : await this.deps.rest.latestCheckpointPath(ended[0].jid).catch(() => undefined));
+    // Unique per deployment: the submission's time (a retried submission gets its own).
+    const transactionalIdPrefix = transactionalIdPrefixOf(productId, revision, Date.now().toString(36));
     const session = await this.deps.gateway.openSession({
       name: jobName,
       properties: guardedSessionProperties,
@@ -139,6 +144,7 @@ export class ProductJobs {
       for (const statement of sinkStatements(spec, {
         connectors: this.deps.connectors,
         rejectedTopic,
+        transactionalIdPrefix,
       })) {
         await session.configure(statement);
       }
@@ -201,12 +207,13 @@ export class ProductJobs {
   }
 
   async describe(ref: ProductJobRef): Promise<ProductJobStatus> {
-    const [{ live, ended }, rejectedRecords] = await Promise.all([
+    const [{ live, ended }, { rejectedRecords, outputTopicExists }] = await Promise.all([
       this.jobsOf(ref),
-      this.rejectedRecords(ref.spec),
+      this.topicsOf(ref.spec),
     ]);
     const job = live[0] ?? ended[0];
-    if (!job) return { state: 'NOT_FOUND', waitingForSlot: false, restarts: 0, rejectedRecords };
+    if (!job)
+      return { state: 'NOT_FOUND', waitingForSlot: false, restarts: 0, rejectedRecords, outputTopicExists };
     // A second live job (a submission that landed after its retry had finished) is cancelled here.
     if (live.length > 1) await this.keepOldestLiveJob(ref);
 
@@ -251,7 +258,13 @@ export class ProductJobs {
       waitingForSlot,
       restarts,
       rejectedRecords,
+      outputTopicExists,
     };
+  }
+
+  /** The newest retained checkpoint of these jobs (newest job first), from Flink or from disk. */
+  latestRetainedCheckpoint(jobIds: readonly string[]): Promise<RetainedCheckpoint | undefined> {
+    return latestRetainedCheckpoint({ rest: this.deps.rest, log: this.deps.log }, jobIds);
   }
 
   async stop(ref: ProductJobRef & Readonly<{ drain?: boolean }>): Promise<StopResult> {
@@ -284,13 +297,23 @@ export class ProductJobs {
 
   /** Input records the job could not read: everything ever written to the rejected topic. */
   async rejectedRecords(spec: ProductSpec): Promise<number> {
+    return (await this.topicsOf(spec)).rejectedRecords;
+  }
+
+  /** The rejected count, and whether the output topic still exists (a deleted one is the product's fault). */
+  private async topicsOf(
+    spec: ProductSpec,
+  ): Promise<{ rejectedRecords: number; outputTopicExists: boolean }> {
     const admin = this.deps.kafka.admin();
     await admin.connect();
     try {
       const topic = rejectedTopicOf(spec);
-      if (!(await admin.listTopics()).includes(topic)) return 0;
+      const topics = await admin.listTopics();
+      const outputTopicExists = topics.includes(spec.outputTopic.name ?? '');
+      if (!topics.includes(topic)) return { rejectedRecords: 0, outputTopicExists };
       const offsets = await admin.fetchTopicOffsets(topic);
-      return offsets.reduce((sum, partition) => sum + Number(partition.high), 0);
+      const rejectedRecords = offsets.reduce((sum, partition) => sum + Number(partition.high), 0);
+      return { rejectedRecords, outputTopicExists };
     } finally {
       await admin.disconnect();
     }

@@ -156,6 +156,8 @@ export type ProductJobStatus = Readonly<{
   restarts: number;
   /** Input records the job skipped (not JSON, wrong types, no event time), from the rejected topic. */
   rejectedRecords: number;
+  /** False when the product's output topic is gone (absent in histories recorded before). */
+  outputTopicExists?: boolean;
 }>;
 
 export type StopResult = Readonly<{ stopped: boolean; savepoint?: string }>;

@@ -7,6 +7,7 @@ import {
 } from '../domain/flink-types';
 import type { IcebergConnection } from '../config';
 import type { IcebergTableRef, MaterializationPlan } from '../domain/materialization';
+import { productJobRestartStrategy, retainedCheckpoints } from '../domain/recovery';
 import { flinkIcebergCatalogProperties } from './flink-catalog';
 
 /**
@@ -120,6 +121,9 @@ export function materializationJobConfig(plan: MaterializationPlan): Record<stri
     'pipeline.name': plan.jobName,
     // The Iceberg sink commits on checkpoints: the commit interval is the checkpoint interval.
     'execution.checkpointing.interval': `${plan.commitIntervalMs} ms`,
+    // Restarted by Flink, then by the workflow from its last retained checkpoint (src/domain/recovery.ts).
+    ...productJobRestartStrategy,
+    ...retainedCheckpoints,
     'table.local-time-zone': 'UTC',
   };
 }

@@ -68,6 +68,8 @@ export class FakeActivities {
   stopsWithSavepoint = true;
   /** The retained checkpoint a redeploy without a savepoint resumes from (as Flink keeps one of a failed job). */
   lastCheckpoint: string | undefined;
+  /** The checkpoints kept on disk, by job id (what `latestRetainedCheckpoint` finds). */
+  readonly retainedCheckpoints = new Map<string, string>();
   /** What `describeIcebergTable` answers, one per call; when empty, `tableStatus`. */
   tableStatuses: Partial<MaterializationStatus>[] = [];
   tableStatus: Partial<MaterializationStatus> = { state: 'RUNNING' };
@@ -310,6 +312,13 @@ export class FakeActivities {
       describeTemporalAnalysisSchedule: (input) => {
         record('describeTemporalAnalysisSchedule', input);
         return Promise.resolve(this.scheduleOf(input.productId));
+      },
+      latestRetainedCheckpoint: (input) => {
+        record('latestRetainedCheckpoint', input);
+        const jobId = input.jobIds.find((id) => this.retainedCheckpoints.has(id));
+        return Promise.resolve(
+          jobId ? { path: this.retainedCheckpoints.get(jobId)!, jobId, found: 'disk' as const } : undefined,
+        );
       },
       stopProductJob: (input) => {
         record('stopProductJob', input);

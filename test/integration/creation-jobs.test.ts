@@ -23,6 +23,7 @@ import { generateSeedRecords, seedPartitions, seedTopics } from '../../src/seed/
 import { waitUntil } from '../../src/stack/probe';
 import { FlinkTestContext } from '../helpers/flink';
 import { testPlatform } from '../helpers/platform';
+import { committedRecords } from '../helpers/topic-records';
 
 /**
  * Product jobs on the real platform (Kafka, the Flink session cluster and its SQL Gateway): the
@@ -281,41 +282,9 @@ describe('Creation: product Flink jobs on the real platform', function () {
     }
   }
 
-  /** Every record of a topic up to its current end. */
+  /** Every committed record of a topic up to its committed end (product topics hold transaction markers). */
   async function readAll(topic: string): Promise<Array<{ key: string | null; value: string | null }>> {
-    const ends = await endOffsets(topic);
-    const remaining = new Set([...ends].filter(([, end]) => end > 0).map(([p]) => p));
-    const records: Array<{ key: string | null; value: string | null }> = [];
-    if (remaining.size === 0) return records;
-    const consumer = kafka.consumer({ groupId: `creation-test-reader-${randomUUID()}` });
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topic, fromBeginning: true });
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`reading ${topic} timed out`)), 60_000);
-        consumer
-          .run({
-            eachMessage: ({ partition, message }) => {
-              if (Number(message.offset) < (ends.get(partition) ?? 0)) {
-                records.push({
-                  key: message.key?.toString() ?? null,
-                  value: message.value?.toString() ?? null,
-                });
-              }
-              if (Number(message.offset) >= (ends.get(partition) ?? 0) - 1) remaining.delete(partition);
-              if (remaining.size === 0) {
-                clearTimeout(timer);
-                resolve();
-              }
-              return Promise.resolve();
-            },
-          })
-          .catch(reject);
-      });
-    } finally {
-      await consumer.disconnect();
-    }
-    return records;
+    return (await committedRecords(kafka, topic)).map(({ key, value }) => ({ key, value }));
   }
 
   /** Wait until the job has read its inputs to the end and its topic holds `count` records. */
@@ -323,7 +292,7 @@ describe('Creation: product Flink jobs on the real platform', function () {
     let seen = -1;
     const outcome = await waitUntil(
       async () => {
-        seen = total(await endOffsets(input.spec.outputTopic.name));
+        seen = (await committedRecords(kafka, input.spec.outputTopic.name)).length;
         return seen >= count && (await consumedAll(input));
       },
       { timeoutMs: 240_000, intervalMs: 1000 },

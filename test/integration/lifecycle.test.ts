@@ -23,6 +23,7 @@ import { createLogger } from '../../src/log';
 import { seedKafka } from '../../src/seed/seed';
 import { testPlatform } from '../helpers/platform';
 import { runCli, spawnWorker } from '../helpers/processes';
+import { committedCount } from '../helpers/topic-records';
 import { temporalConnectOptions } from '../../src/config';
 
 /** The seeded orders these products read: a topic of this run's own. */
@@ -101,24 +102,14 @@ describe('the data product lifecycle on the real platform', function () {
     }
   }
 
-  /** Records in a topic (the sum of its partitions' end offsets), once it holds `atLeast` or time runs out. */
+  /** Committed records in a topic (read, not its offsets: transaction markers), once it holds `atLeast` or time runs out. */
   async function waitForRecords(topic: string, atLeast: number, timeoutMs = 120_000): Promise<number> {
-    const admin = kafka.admin();
-    await admin.connect();
     let count = 0;
-    try {
-      await waitUntil(
-        async () => {
-          const offsets = await admin.fetchTopicOffsets(topic);
-          count = offsets.reduce((sum, p) => sum + Number(p.high), 0);
-          return count >= atLeast;
-        },
-        { timeoutMs, intervalMs: 500 },
-      );
-      return count;
-    } finally {
-      await admin.disconnect();
-    }
+    await waitUntil(async () => (count = await committedCount(kafka, topic)) >= atLeast, {
+      timeoutMs,
+      intervalMs: 500,
+    });
+    return count;
   }
 
   /** Flink jobs of a product that have not ended. */

@@ -174,6 +174,7 @@ describe('the SQL of planner proposals and hand-written examples on Flink', func
         for (const statement of sinkStatements(spec, {
           connectors,
           rejectedTopic: rejectedTopicOf(spec),
+          transactionalIdPrefix: `meshloop-test.${id}`,
         })) {
           await session.execute(statement);
         }

@@ -21,6 +21,7 @@ import type { RunningWorker } from '../../workers/orchestration';
 import { startOrchestrationWorker } from '../../workers/orchestration';
 import { testPlatform } from '../helpers/platform';
 import { runCli } from '../helpers/processes';
+import { committedCount } from '../helpers/topic-records';
 import { temporalConnectOptions } from '../../src/config';
 
 /** The seeded orders the product reads: a topic of this run's own. */
@@ -63,15 +64,9 @@ describe('every active product lands in its Iceberg table (real worker, real pla
     await connection?.close();
   });
 
-  async function topicRecords(topic: string): Promise<number> {
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      const offsets = await admin.fetchTopicOffsets(topic);
-      return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
-    } finally {
-      await admin.disconnect();
-    }
+  /** Committed records (read, not counted by offsets: the topic is written in transactions). */
+  function topicRecords(topic: string): Promise<number> {
+    return committedCount(kafka, topic);
   }
 
   async function liveJobs(productId: string): Promise<string[]> {

@@ -187,7 +187,11 @@ describe('Flink and a secured Kafka: client properties from the Kafka settings, 
       groupId: 'g',
       avroReaders: new Map([[TOPIC, reader()]]),
     })[0]!;
-    const [sink, rejected] = sinkStatements(validSpec(), { connectors: config.flink, rejectedTopic: 'r' });
+    const [sink, rejected] = sinkStatements(validSpec(), {
+      connectors: config.flink,
+      rejectedTopic: 'r',
+      transactionalIdPrefix: 't',
+    });
     const materialize = materializationSetupStatements(
       {
         productId: 'orders.daily_revenue',

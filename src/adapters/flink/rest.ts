@@ -133,6 +133,12 @@ export class FlinkRestClient {
     return path && path !== '<checkpoint-not-externally-addressable>' ? path : undefined;
   }
 
+  /** The JobManager's configuration (key → value), e.g. where checkpoints are kept. */
+  async clusterConfig(): Promise<Record<string, string>> {
+    const entries = await this.request<Array<{ key: string; value: string }>>('GET', '/jobmanager/config');
+    return Object.fromEntries(entries.map(({ key, value }) => [key, value]));
+  }
+
   /** Ask Flink to cancel the job (no savepoint). Cancelling a finished job is a no-op. */
   async cancelJob(jobId: string): Promise<void> {
     try {

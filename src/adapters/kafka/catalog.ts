@@ -245,7 +245,7 @@ async function readToEnd<T>(
   const admin = kafka.admin();
   await admin.connect();
   const groupId = `_meshloop-catalog-reader-${randomUUID()}`;
-  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
+  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, readUncommitted: false });
   try {
     if (!(await admin.listTopics()).includes(topic)) return;
     const ends = new Map(

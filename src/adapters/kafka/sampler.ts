@@ -170,6 +170,9 @@ async function consume(
   const consumer = kafka.consumer({
     groupId,
     allowAutoTopicCreation: false,
+    // Product topics are written in transactions: only committed records (and the committed end,
+    // which fetchTopicOffsets reports) are profiled.
+    readUncommitted: false,
     // Large poison records must not stall a partition: a fetch may return up to 8 MB per partition.
     maxBytesPerPartition: 8 * 1024 * 1024,
     maxWaitTimeInMs: 250,

@@ -50,6 +50,8 @@ export function singleNodeBrokerSettings(logDir: string): string[] {
   return [
     'transaction.state.log.replication.factor=1',
     'transaction.state.log.min.isr=1',
+    // Product jobs write in transactions of up to 15 min (src/creation/job-sql.ts, TRANSACTION_TIMEOUT_MS).
+    'transaction.max.timeout.ms=900000',
     'share.coordinator.state.topic.replication.factor=1',
     'share.coordinator.state.topic.min.isr=1',
     'group.initial.rebalance.delay.ms=0',
