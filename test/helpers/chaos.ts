@@ -593,21 +593,21 @@ export const chaosFaults: readonly Fault[] = [
     },
   },
   {
-    name: 'restart the Iceberg REST catalog',
-    async inject(scenario) {
-      await stopService(scenario.config, 'iceberg');
-      const noticed = await untilJobsAffected(scenario);
-      const started = await bringPlatformBack(scenario.config);
-      return `catalog stopped; ${noticed ? 'jobs failed' : `no job failed in ${chaosLimits.noticeMs / 1000} s`} before \`stack up\` started ${started.join(', ')}`;
-    },
-  },
-  {
     name: 'restart the JobManager (its jobs are lost)',
     async inject(scenario) {
       const pid = await servicePid(scenario.config, 'flink-jobmanager');
       await stopService(scenario.config, 'flink-jobmanager');
       const started = await bringPlatformBack(scenario.config);
       return `JobManager (pid ${pid}) stopped and \`stack up\` started ${started.join(', ')}: it knows no job`;
+    },
+  },
+  {
+    name: 'restart the Iceberg REST catalog',
+    async inject(scenario) {
+      await stopService(scenario.config, 'iceberg');
+      const noticed = await untilJobsAffected(scenario);
+      const started = await bringPlatformBack(scenario.config);
+      return `catalog stopped; ${noticed ? 'jobs failed' : `no job failed in ${chaosLimits.noticeMs / 1000} s`} before \`stack up\` started ${started.join(', ')}`;
     },
   },
 ];
