@@ -60,6 +60,16 @@ export type ProductEvent =
   | Readonly<{ kind: 'jobLooked'; observed: Observed; health: Health; rejectedChanged: boolean }>
   /** The watch looked at the table: its trouble (a suspension, a failed materialization), or whether it changed. */
   | Readonly<{ kind: 'tableLooked'; observed: Observed; trouble?: string; changed: boolean }>
+  /**
+   * The watch found the product's job or table down by the platform's fault (src/domain/job-faults.ts):
+   * the product is degraded with the reason while the workflow redeploys it.
+   */
+  | Readonly<{ kind: 'platformFault'; observed: Observed; source: 'job' | 'table'; reason: string }>
+  /**
+   * An automatic redeploy after a platform fault: `recovered` when the job (and the table) run again,
+   * else it failed; `comment` says what failed, what was done and from which checkpoint.
+   */
+  | Readonly<{ kind: 'recoveryAttempted'; observed: Observed; recovered: boolean; comment: string }>
   /** A confirmed analysis cycle, about the product as it is now. */
   | Readonly<{
       kind: 'analysisConfirmed';

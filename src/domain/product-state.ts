@@ -12,6 +12,7 @@ import type { Decision, DecisionAction, IgnoredMessage, LastError, ProvisionedRe
 import { isApprover, isAwaitingDecision, Stage } from './lifecycle';
 import type { ProductMaterialization } from './materialization';
 import { bounded, MAX_NAME_LENGTH } from './messages';
+import type { RecoveryRecord } from './recovery';
 import type { ProductSpec } from './spec';
 
 /**
@@ -109,6 +110,8 @@ export type CarriedState = Omit<
   approvalProofs?: ApprovalProof[];
   /** Nonces of the signatures taken lately (a signature is usable once). */
   usedNonces?: UsedNonce[];
+  /** The automatic recoveries of this series (src/domain/recovery.ts): bounded, then a person decides. */
+  recovery?: RecoveryRecord;
 };
 
 /** How serious each cause is: a table needs a redeploy, a job may recover by itself, an analysis by a later cycle. */

@@ -130,6 +130,11 @@ const rules: { readonly [K in ProductEvent['kind']]: Rule<K> } = {
     if (event.trouble === undefined) return event.changed ? catalogStale : nothing;
     return degrade(state, 'table', event.trouble, context);
   },
+  platformFault: (state, event, context) => {
+    if (state.stage !== Stage.active && state.stage !== Stage.degraded) return nothing;
+    return degrade(state, event.source, event.reason, context);
+  },
+  recoveryAttempted: (state, event, context) => recoveryAttempted(state, event, context),
   analysisConfirmed: (state, event, context) => {
     // A cycle not newer than the last one applied changes nothing (an old breach or pass replayed).
     if (event.at !== undefined && !isNewerCycle(state, event.at)) return nothing;
@@ -292,6 +297,32 @@ function jobLooked(
   if (trouble !== undefined && takes) return degrade(state, 'job', trouble, context);
   if (health.healthy && byJob) return recover(state, 'job', 'the Flink job runs again', context);
   return event.rejectedChanged ? catalogStale : nothing;
+}
+
+/**
+ * The workflow redeployed a product's jobs after a platform fault. Recovered: the job's and the
+ * table's causes are cleared (active again unless an analysis breach remains), one decision says
+ * what failed, what was done and from which checkpoint. Not recovered: recorded, still degraded.
+ */
+function recoveryAttempted(
+  state: CarriedState,
+  event: Extract<ProductEvent, { kind: 'recoveryAttempted' }>,
+  context: DecideContext,
+): Outcome {
+  if (state.stage !== Stage.degraded) return nothing;
+  if (!event.recovered) {
+    return stay(
+      state,
+      { by: SYSTEM, action: 'degrade', comment: event.comment },
+      { publishedStage: undefined },
+    );
+  }
+  const decision: DecisionInput = { by: SYSTEM, action: 'recover', comment: event.comment };
+  if (!context.degradeCauses) return moveTo(state, Stage.active, decision, cleared(context), context);
+  const left = causesOf(state).filter((c) => c.by !== 'job' && c.by !== 'table');
+  if (left.length === 0) return moveTo(state, Stage.active, decision, cleared(context), context);
+  const still = `${event.comment}; still degraded by ${left.map((c) => c.by).join(', ')}`;
+  return stay(state, { ...decision, comment: still }, { ...degradedFields(left), publishedStage: undefined });
 }
 
 /** The fields that say why a product is degraded, all cleared. */

@@ -24,6 +24,8 @@ const degradeRelevant: ReadonlySet<ProductEvent['kind']> = new Set([
   'jobLooked',
   'tableLooked',
   'analysisConfirmed',
+  'platformFault',
+  'recoveryAttempted',
 ]);
 
 export const nowIso = () => new Date(Date.now()).toISOString();

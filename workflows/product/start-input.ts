@@ -81,6 +81,7 @@ const carriedSchema = z.looseObject({
   decisionCount: z.number().int().min(0).optional(),
   olderDecisions: audit.optional(),
   olderIgnored: audit.optional(),
+  recovery: z.strictObject({ attempts: z.number().int().min(0).max(1000), since: isoTime }).optional(),
 });
 
 const startInputSchema = z.strictObject({

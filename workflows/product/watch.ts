@@ -6,6 +6,7 @@ import { lookAtJob } from './job';
 import type { Product } from './product';
 import { nowIso } from './product';
 import { describeActivityFailure } from './proxies';
+import { recoverFromPlatformFault } from './recovery';
 import { lookAtTable, stopTable } from './table';
 
 /**
@@ -29,6 +30,13 @@ export async function watch(product: Product, shouldContinueAsNew: () => boolean
     });
     return;
   }
+  if (moved()) return;
+  // Recovery without a person: a job down by the platform's fault is redeployed from its checkpoint.
+  if (
+    wf.patched('automatic-recovery') &&
+    (await recoverFromPlatformFault(product, look, shouldContinueAsNew))
+  )
+    return;
   if (moved()) return;
   const state = product.state;
   const before = state.job;
