@@ -36,6 +36,13 @@ export type ChaosPlatform = Readonly<{
   dataDir: string;
 }>;
 
+/** Every port setting of the chaos platform of a run on `testOffset` (the shared platform's offset). */
+export function chaosPorts(testOffset: number): Record<keyof typeof portDefaults, string> {
+  return Object.fromEntries(
+    Object.entries(portDefaults).map(([key, port]) => [key, String(port + testOffset + CHAOS_OFFSET_SHIFT)]),
+  ) as Record<keyof typeof portDefaults, string>;
+}
+
 /** Slots for the chaos products' jobs (two per product) and a spare: a smaller TaskManager than the default 24. */
 const CHAOS_TASK_SLOTS = 8;
 
@@ -45,8 +52,7 @@ const CHAOS_TASK_SLOTS = 8;
  */
 export function chaosEnvironment(): NodeJS.ProcessEnv {
   const offset = chaosOffset();
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const [key, port] of Object.entries(portDefaults)) env[key] = String(port + offset);
+  const env: NodeJS.ProcessEnv = { ...process.env, ...chaosPorts(offset - CHAOS_OFFSET_SHIFT) };
   const dataDir = path.join(os.tmpdir(), `meshloop-chaos-${offset}`);
   env.MESHLOOP_DATA_DIR = dataDir;
   env.MESHLOOP_MESH_FILE = path.join(dataDir, 'mesh.yaml');
