@@ -305,7 +305,12 @@ export class ChaosScenario {
     const spec = this.specs.get(productId)!;
     await proposeProduct(await this.temporal(), this.config, spec);
     this.products.push(productId);
-    await this.status(productId, (s) => s.stage === 'awaitingApproval', 'awaiting approval', 60_000);
+    await this.status(
+      productId,
+      (s) => s.stage === 'awaitingApproval',
+      'awaiting approval',
+      chaosLimits.recoveryMs,
+    );
   }
 
   /** Every approval the product's domain requires, from its approvers in mesh.yaml. */
@@ -550,7 +555,12 @@ export const chaosFaults: readonly Fault[] = [
       const productId = DEPLOYED_DURING_WORKER_FAULT;
       await scenario.propose(productId);
       await scenario.approve(productId);
-      await scenario.status(productId, (s) => s.stage === 'provisioning', 'provisioning', 60_000);
+      await scenario.status(
+        productId,
+        (s) => s.stage === 'provisioning',
+        'provisioning',
+        chaosLimits.recoveryMs,
+      );
       await scenario.worker.kill();
       await scenario.worker.start();
       return `killed the worker while ${productId} was provisioning; a new worker started at once`;
