@@ -402,8 +402,11 @@ export class ChaosScenario {
           return `${productId}: ${describeStatus(status)}; Flink runs [${running.join(', ')}]; stages seen ${(stages[productId] ?? []).join(' → ')}`;
         })
         .filter(Boolean);
+      const worker = this.worker.alive()
+        ? ''
+        : `\n  the worker is not running; its log ends:\n${this.worker.tail()}`;
       throw new Error(
-        `after ${fault}: not every product active with its jobs running within ${timeoutMs / 1000} s:\n  ${behind.join('\n  ')}`,
+        `after ${fault}: not every product active with its jobs running within ${timeoutMs / 1000} s:\n  ${behind.join('\n  ')}${worker}`,
       );
     }
     return { stages, lastStatus };
