@@ -287,7 +287,7 @@ export class ChaosScenario {
     await Promise.all(first.map((productId) => this.propose(productId)));
     const approved = Date.now();
     await Promise.all(first.map((productId) => this.approve(productId)));
-    await this.awaitAllActive('setting up', chaosLimits.recoveryMs);
+    await this.awaitAllActive('while setting up', chaosLimits.recoveryMs);
     const seconds = (Date.now() - approved) / 1000;
     await Promise.all(first.map((productId) => this.tally(productId)));
     return seconds;
@@ -353,28 +353,31 @@ export class ChaosScenario {
     return last!;
   }
 
-  /** The product's jobs (its creation job and its materialization) that Flink runs now. */
-  async runningJobs(productId: string): Promise<string[]> {
-    const jobs = await this.flink.listJobs().catch(() => []);
-    return jobs
-      .filter((job) => job.name.includes(`:${productId}:`) && job.state === 'RUNNING')
-      .map((job) => job.name.split(':')[0]!)
-      .sort();
+  /** The kinds of job (`meshloop-create`, `meshloop-materialize`) Flink runs now, by product. */
+  async runningJobsByProduct(): Promise<Map<string, string[]>> {
+    const byProduct = new Map<string, string[]>();
+    for (const job of await this.flink.listJobs().catch(() => [])) {
+      const [kind, productId] = job.name.split(':');
+      if (job.state !== 'RUNNING' || !kind || !productId) continue;
+      byProduct.set(productId, [...(byProduct.get(productId) ?? []), kind].sort());
+    }
+    return byProduct;
   }
 
   /**
    * Every product `active` with both its jobs running; the stages each went through on the way. Fails
-   * naming the fault, and each product that is not there with its stage and reason.
+   * saying `when` (after which fault), and each product that is not there with its stage and reason.
    */
   async awaitAllActive(
-    fault: string,
+    when: string,
     timeoutMs: number,
   ): Promise<{ stages: Record<string, string[]>; lastStatus: Map<string, ProductStatus> }> {
     const client = await this.temporal();
     const stages: Record<string, string[]> = {};
     const lastStatus = new Map<string, ProductStatus>();
     const jobs = new Map<string, string[]>();
-    const recovered = async (productId: string): Promise<boolean> => {
+    const recovered = async (productId: string, running: string[]): Promise<boolean> => {
+      jobs.set(productId, running);
       const status = await client.workflow
         .getHandle(workflowIdOf(productId))
         .query(getStatusQuery)
@@ -384,13 +387,20 @@ export class ChaosScenario {
       const seen = (stages[productId] ??= []);
       const now = status.stage === 'degraded' ? `degraded(${status.degradedBy ?? '?'})` : status.stage;
       if (seen.at(-1) !== now) seen.push(now);
-      if (status.stage !== 'active') return false;
-      const running = await this.runningJobs(productId);
-      jobs.set(productId, running);
-      return running.includes('meshloop-create') && running.includes('meshloop-materialize');
+      return (
+        status.stage === 'active' &&
+        running.includes('meshloop-create') &&
+        running.includes('meshloop-materialize')
+      );
     };
     const outcome = await waitUntil(
-      async () => (await Promise.all(this.products.map(recovered))).every(Boolean),
+      async () => {
+        const running = await this.runningJobsByProduct();
+        const all = await Promise.all(
+          this.products.map((productId) => recovered(productId, running.get(productId) ?? [])),
+        );
+        return all.every(Boolean);
+      },
       { timeoutMs, intervalMs: 500 },
     );
     if (outcome !== 'ready') {
@@ -406,7 +416,7 @@ export class ChaosScenario {
         ? ''
         : `\n  the worker is not running; its log ends:\n${this.worker.tail()}`;
       throw new Error(
-        `after ${fault}: not every product active with its jobs running within ${timeoutMs / 1000} s:\n  ${behind.join('\n  ')}${worker}`,
+        `${when}: not every product active with its jobs running within ${timeoutMs / 1000} s:\n  ${behind.join('\n  ')}${worker}`,
       );
     }
     return { stages, lastStatus };
@@ -496,7 +506,7 @@ export class ChaosScenario {
     const since = new Date().toISOString();
     const detail = await fault.inject(this);
     const endedAt = Date.now();
-    const { stages, lastStatus } = await this.awaitAllActive(fault.name, chaosLimits.recoveryMs);
+    const { stages, lastStatus } = await this.awaitAllActive(`after ${fault.name}`, chaosLimits.recoveryMs);
     const secondsToActive = (Date.now() - endedAt) / 1000;
     const persons = this.personsDecisions(lastStatus, since, fault.deploys);
     if (persons.length > 0) throw new Error(`after ${fault.name}: a person acted: ${persons.join('; ')}`);
@@ -541,8 +551,8 @@ function describeStatus(status: ProductStatus | undefined): string {
 async function untilJobsAffected(scenario: ChaosScenario): Promise<boolean> {
   const outcome = await waitUntil(
     async () => {
-      const running = await Promise.all(scenario.products.map((id) => scenario.runningJobs(id)));
-      return running.some((jobs) => jobs.length < 2);
+      const running = await scenario.runningJobsByProduct();
+      return scenario.products.some((id) => (running.get(id) ?? []).length < 2);
     },
     { timeoutMs: chaosLimits.noticeMs, intervalMs: 500 },
   );
