@@ -38,6 +38,12 @@ export type RecoveryRecord = Readonly<{
   attempts: number;
   /** ISO time of the first attempt of this series. */
   since: string;
+  /**
+   * The checkpoints this series last resumed the job and the table from: used again when the
+   * redeployed job failed before it took a checkpoint of its own.
+   */
+  jobCheckpoint?: string;
+  tableCheckpoint?: string;
 }>;
 
 /** At most this many automatic redeploys in a series; then the product stays degraded for a person. */
@@ -66,7 +72,7 @@ export function currentSeries(recovery: RecoveryRecord | undefined, now: number)
 export function withAttempt(recovery: RecoveryRecord | undefined, now: number): RecoveryRecord {
   const current = currentSeries(recovery, now);
   return current
-    ? { attempts: current.attempts + 1, since: current.since }
+    ? { ...current, attempts: current.attempts + 1 }
     : { attempts: 1, since: new Date(now).toISOString() };
 }
 

@@ -68,6 +68,8 @@ export class FakeActivities {
   stopsWithSavepoint = true;
   /** The retained checkpoint a redeploy without a savepoint resumes from (as Flink keeps one of a failed job). */
   lastCheckpoint: string | undefined;
+  /** Called on each deployment with its number (1: the first), e.g. to let the platform come back. */
+  onDeploy: ((deployment: number) => void) | undefined;
   /** The checkpoints kept on disk, by job id (what `latestRetainedCheckpoint` finds). */
   readonly retainedCheckpoints = new Map<string, string>();
   /** What `describeIcebergTable` answers, one per call; when empty, `tableStatus`. */
@@ -204,6 +206,7 @@ export class FakeActivities {
       deployProductJob: (input) => {
         record('deployProductJob', input);
         this.jobs += 1;
+        this.onDeploy?.(this.jobs);
         return Promise.resolve({
           jobId: `job-${this.jobs}`,
           jobName: productJobNameOf(input.productId, input.revision),

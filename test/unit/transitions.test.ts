@@ -376,3 +376,66 @@ describe('decide: analysis cycles count in order', () => {
     assert.equal(decide(degraded, { ...pass, at: '2026-01-01T07:00:00.000Z' }, severalCauses).next, 'active');
   });
 });
+
+describe('decide: automatic recovery after a platform fault', () => {
+  const fault = (state: CarriedState, source: 'job' | 'table'): ProductEvent => ({
+    kind: 'platformFault',
+    observed: observedIn(state),
+    source,
+    reason: `${source} lost; the workflow redeploys it from its last retained checkpoint`,
+  });
+  const attempt = (state: CarriedState, recovered: boolean): ProductEvent => ({
+    kind: 'recoveryAttempted',
+    observed: observedIn(state),
+    recovered,
+    comment: recovered
+      ? 'automatic recovery 1 of 8: the Flink job … no longer exists in Flink; redeployed … from checkpoint file:///c/chk-3'
+      : 'automatic recovery 1 of 8: …; the job is not running; next attempt in 10 s',
+  });
+
+  it('a platform fault degrades an active product with the reason; a recovery makes it active with one decision saying how', () => {
+    const state = stateIn('active');
+    run(state, severalCauses, fault(state, 'job'));
+    assert.equal(state.stage, 'degraded');
+    assert.match(state.lastError?.message ?? '', /redeploys it from its last retained checkpoint/);
+    run(state, severalCauses, fault(state, 'table'));
+    assert.deepEqual(
+      causesOf(state).map((c) => c.by),
+      ['job', 'table'],
+    );
+    const before = state.decisions.length;
+    run(state, severalCauses, attempt(state, true));
+    assert.equal(state.stage, 'active');
+    assert.equal(state.decisions.length, before + 1);
+    const decision = state.decisions.at(-1);
+    assert.equal(decision?.action, 'recover');
+    assert.equal(decision?.by, 'meshloop');
+    assert.match(decision?.comment ?? '', /from checkpoint file:\/\/\/c\/chk-3/);
+    assert.equal(state.lastError, undefined);
+    assert.equal(causesOf(state).length, 0);
+  });
+
+  it('a failed attempt is recorded and the product stays degraded; an analysis breach outlives a recovery', () => {
+    const state = stateIn('active');
+    run(state, severalCauses, breach, fault(state, 'job'));
+    run(state, severalCauses, attempt(state, false));
+    assert.equal(state.stage, 'degraded');
+    assert.equal(state.decisions.at(-1)?.action, 'degrade');
+    assert.match(state.decisions.at(-1)?.comment ?? '', /next attempt in 10 s/);
+    run(state, severalCauses, attempt(state, true));
+    assert.equal(state.stage, 'degraded');
+    assert.deepEqual(
+      causesOf(state).map((c) => c.by),
+      ['analysis'],
+    );
+    assert.match(state.decisions.at(-1)?.comment ?? '', /still degraded by analysis$/);
+  });
+
+  it('stale or out of place: a recovery reported from another stage changes nothing', () => {
+    const state = stateIn('active');
+    const stale = attempt(stateIn('degraded'), true);
+    assert.deepEqual(decide(state, stale, severalCauses).record, []);
+    const retired = stateIn('retired');
+    assert.deepEqual(decide(retired, fault(retired, 'job'), severalCauses).record, []);
+  });
+});

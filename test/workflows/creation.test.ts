@@ -79,6 +79,8 @@ describe('dataProductWorkflow creation stages (real Temporal server, fake activi
         state: 'FAILED',
         failure: 'org.apache.kafka.common.errors.TimeoutException: Topic orders.x not present in metadata',
         rejectedRecords: 3,
+        // The topic was deleted: the job's own fault, no automatic recovery.
+        outputTopicExists: false,
       };
       fakes.lastCheckpoint = 'file:///checkpoints/chk-7';
       const degraded = await waitForStatus(handle, stageIs('degraded'));

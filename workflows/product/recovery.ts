@@ -71,7 +71,7 @@ export async function recoverFromPlatformFault(
     kind: 'recoveryAttempted',
     observed,
     recovered,
-    comment: `automatic recovery ${series.attempts} of ${MAX_RECOVERY_ATTEMPTS}: ${failed}. ${done.join('; ')}${next}`,
+    comment: `automatic recovery ${series.attempts} of ${MAX_RECOVERY_ATTEMPTS}: ${failed}; ${done.join('; ')}${next}`,
   });
   return true;
 }
@@ -158,12 +158,28 @@ async function tableFaultOf(
   return { ...(fault ? { table: fault } : {}), materialization: table };
 }
 
-/** The newest retained checkpoint of these jobs, said the way a decision says it. */
-async function checkpointOf(productId: string, jobIds: readonly (string | undefined)[]) {
+/**
+ * The newest retained checkpoint of these jobs, said the way a decision says it; else the one this
+ * series resumed from before (the redeployed job failed before its first checkpoint).
+ */
+async function checkpointOf(
+  product: Product,
+  which: 'jobCheckpoint' | 'tableCheckpoint',
+  jobIds: readonly (string | undefined)[],
+) {
   const found = await jobControl.latestRetainedCheckpoint({
-    productId,
+    productId: product.productId,
     jobIds: jobIds.filter((id): id is string => !!id),
   });
+  const earlier = product.state.recovery?.[which];
+  if (!found && earlier) {
+    return {
+      savepoint: earlier,
+      said: `from checkpoint ${earlier} (the one the previous attempt resumed from)`,
+    };
+  }
+  if (found && product.state.recovery)
+    product.state.recovery = { ...product.state.recovery, [which]: found.path };
   return {
     savepoint: found?.path,
     said: found
@@ -175,7 +191,7 @@ async function checkpointOf(productId: string, jobIds: readonly (string | undefi
 async function redeployJob(product: Product, done: string[]): Promise<boolean> {
   const state = product.state;
   const input = product.jobInput();
-  const { savepoint, said } = await checkpointOf(product.productId, [state.job?.id]);
+  const { savepoint, said } = await checkpointOf(product, 'jobCheckpoint', [state.job?.id]);
   const deployed = await jobControl.deployProductJob(savepoint ? { ...input, savepoint } : input);
   const look = await waitUntilRunning(input);
   state.job = jobSeen(
@@ -202,7 +218,7 @@ async function restartTable(
   done: string[],
 ): Promise<boolean> {
   const input = product.jobInput();
-  const { savepoint, said } = await checkpointOf(product.productId, [materialization.jobId]);
+  const { savepoint, said } = await checkpointOf(product, 'tableCheckpoint', [materialization.jobId]);
   const started = await jobControl.startMaterialization(savepoint ? { ...input, savepoint } : input);
   const deadline = Date.now() + TABLE_RUNNING_DEADLINE_MS;
   let look = await lookAtTable(input);

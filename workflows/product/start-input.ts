@@ -81,7 +81,14 @@ const carriedSchema = z.looseObject({
   decisionCount: z.number().int().min(0).optional(),
   olderDecisions: audit.optional(),
   olderIgnored: audit.optional(),
-  recovery: z.strictObject({ attempts: z.number().int().min(0).max(1000), since: isoTime }).optional(),
+  recovery: z
+    .strictObject({
+      attempts: z.number().int().min(0).max(1000),
+      since: isoTime,
+      jobCheckpoint: text(2000).optional(),
+      tableCheckpoint: text(2000).optional(),
+    })
+    .optional(),
 });
 
 const startInputSchema = z.strictObject({
