@@ -217,6 +217,8 @@ export type ProductCounts = Readonly<{
   topicKeys: number;
   table: number;
   tableKeys: number;
+  /** Why the table could not be counted (then `table` is -1). */
+  tableError?: string;
 }>;
 
 export type FaultResult = Readonly<{
@@ -446,9 +448,21 @@ export class ChaosScenario {
       this.inputRecords(inputs),
       queryProduct(this.config, productId, {
         sql: `SELECT count(*) AS n, count(DISTINCT ${key}) AS k FROM t`,
-      }).catch(() => undefined),
+      }).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))),
     ]);
-    const row = answer?.rows[0] as { n?: unknown; k?: unknown } | undefined;
+    if (answer instanceof Error) {
+      const topic = this.tallies.get(productId)?.counts() ?? { records: 0, keys: 0 };
+      return {
+        productId,
+        input,
+        topic: topic.records,
+        topicKeys: topic.keys,
+        table: -1,
+        tableKeys: -1,
+        tableError: answer.message.slice(0, 300),
+      };
+    }
+    const row = answer.rows[0] as { n?: unknown; k?: unknown } | undefined;
     const topic = this.tallies.get(productId)?.counts() ?? { records: 0, keys: 0 };
     return {
       productId,
@@ -537,7 +551,8 @@ export function exact(counts: ProductCounts): boolean {
 }
 
 export function describeCounts(c: ProductCounts): string {
-  return `${c.productId}: input ${c.input}, topic ${c.topic} (${c.topicKeys} keys), table ${c.table} (${c.tableKeys} keys)`;
+  const table = c.tableError ? `table unreadable: ${c.tableError}` : `table ${c.table} (${c.tableKeys} keys)`;
+  return `${c.productId}: input ${c.input}, topic ${c.topic} (${c.topicKeys} keys), ${table}`;
 }
 
 function describeStatus(status: ProductStatus | undefined): string {
