@@ -28,9 +28,9 @@ const note = (line: string) => process.stderr.write(`${line}\n`);
 
 function table(baseline: number, rows: readonly Row[]): string[] {
   const lines = [
-    `| fault | to every product active (s) | products exactly once | stages |`,
-    `| --- | --- | --- | --- |`,
-    `| none: approval → active (baseline) | ${baseline.toFixed(1)} | | |`,
+    `| fault | to every product active (s) | products exactly once | stages | what happened |`,
+    `| --- | --- | --- | --- | --- |`,
+    `| none: approval → active (baseline) | ${baseline.toFixed(1)} | | | |`,
   ];
   for (const row of rows) {
     if (!row.result) {
@@ -45,7 +45,7 @@ function table(baseline: number, rows: readonly Row[]): string[] {
       .map(([productId, seen]) => `${productId}: ${seen.join(' → ')}`)
       .join('; ');
     lines.push(
-      `| ${row.fault} | ${result.secondsToActive.toFixed(1)} | ${exactly}/${result.counts.length} | ${stages} |`,
+      `| ${row.fault} | ${result.secondsToActive.toFixed(1)} | ${exactly}/${result.counts.length} | ${stages} | ${result.detail} |`,
     );
   }
   return lines;
