@@ -35,7 +35,7 @@ function table(baseline: number, rows: readonly Row[]): string[] {
   for (const row of rows) {
     if (!row.result) {
       lines.push(
-        `| ${row.fault} | did not heal | | ${(row.error ?? '').split('\n').join(' ').slice(0, 300)} |`,
+        `| ${row.fault} | did not heal | | | ${(row.error ?? '').split('\n').join(' ').slice(0, 300)} |`,
       );
       continue;
     }
