@@ -13,7 +13,7 @@ import {
   withAttempt,
 } from '../../src/domain/recovery';
 import type { JobLook } from './job';
-import { waitUntilRunning } from './job';
+import { lookAtJob, RUNNING_DEADLINE_MS } from './job';
 import type { Product } from './product';
 import { nowIso } from './product';
 import { describeActivityFailure, jobControl } from './proxies';
@@ -34,36 +34,32 @@ export async function recoverFromPlatformFault(
   shouldContinueAsNew: () => boolean,
 ): Promise<boolean> {
   const faults = await platformFaultsOf(product, look);
-  if (!faults) return false;
-  const state = product.state;
-  const may = mayRecover(state.recovery, Date.now());
-  const attempts = currentSeries(state.recovery, Date.now())?.attempts ?? 0;
-  const plan = may
-    ? 'the workflow redeploys it from its last retained checkpoint'
-    : `automatic recovery gave up after ${attempts} attempts within the hour; redeploy once the platform is sound`;
-  for (const source of ['job', 'table'] as const) {
-    const fault = faults[source];
-    if (fault)
-      product.report({
-        kind: 'platformFault',
-        observed: product.observe(),
-        source,
-        reason: `${fault.reason}; ${plan}`,
-      });
+  if (faults === 'runsAgain') {
+    // An earlier attempt restarted the table, which ran only later: nothing else clears its cause.
+    const table = product.state.materialization?.jobName ?? 'the materialization';
+    product.report({
+      kind: 'recoveryAttempted',
+      observed: product.observe(),
+      recovered: true,
+      comment: `automatic recovery: the Flink job and ${table} run again`,
+    });
+    return true;
   }
-  if (!may) return true;
+  if (!faults) return false;
+  if (!reportFaults(product, faults)) return true;
 
   const observed = product.observe();
   const moved = () => product.stage !== observed.stage || product.state.revision !== observed.revision;
+  const attempts = currentSeries(product.state.recovery, Date.now())?.attempts ?? 0;
   if (await wf.condition(() => moved() || shouldContinueAsNew(), recoveryBackoffMs(attempts))) return true;
-  state.recovery = withAttempt(state.recovery, Date.now());
-  const series = state.recovery;
+  const series = withAttempt(product.state.recovery, Date.now());
+  product.state.recovery = series;
   const done: string[] = [];
   const recovered = await redeploy(product, faults, done);
   if (moved()) return true;
   const next = recovered
     ? ''
-    : mayRecover(series, Date.now())
+    : mayRecover(product.state.recovery, Date.now())
       ? `; next attempt in ${Math.round(recoveryBackoffMs(series.attempts) / 1000)} s`
       : '; no attempt left: redeploy once the platform is sound';
   const failed = [faults.job?.reason, faults.table?.reason].filter(Boolean).join('; ');
@@ -76,35 +72,62 @@ export async function recoverFromPlatformFault(
   return true;
 }
 
+/** Degrade the product with each fault and what happens next; false when no attempt is left. */
+function reportFaults(product: Product, faults: PlatformFaults): boolean {
+  const now = Date.now();
+  const may = mayRecover(product.state.recovery, now);
+  const attempts = currentSeries(product.state.recovery, now)?.attempts ?? 0;
+  const plan = may
+    ? 'the workflow redeploys it from its last retained checkpoint'
+    : `automatic recovery gave up after ${attempts} attempts within the hour; redeploy once the platform is sound`;
+  for (const source of ['job', 'table'] as const) {
+    const fault = faults[source];
+    if (!fault) continue;
+    const reason = `${fault.reason}; ${plan}`;
+    product.report({ kind: 'platformFault', observed: product.observe(), source, reason });
+  }
+  return may;
+}
+
 type PlatformFaults = Readonly<{
   job?: JobFault;
   table?: JobFault;
   materialization?: ProductMaterialization;
 }>;
 
-/**
- * The platform's faults of the job and the table, or undefined when there are none, or when either
- * has a fault of its own (the watch degrades with it, and a person redeploys everything). The
- * table is looked at only when the job is down too (a restarted JobManager loses both) or the
- * table is what degraded the product.
- */
-async function platformFaultsOf(product: Product, look: JobLook): Promise<PlatformFaults | undefined> {
+/** The creation job's fault as the classifier sees its look. */
+function creationFaultOf(product: Product, look: JobLook): JobFault | undefined {
   const state = product.state;
-  const job = jobFaultOf({
+  const { status } = look;
+  return jobFaultOf({
     job: 'creation',
     jobName: state.job?.name ?? productJobNameOf(product.productId, state.revision),
-    state: look.status.state,
-    ...(look.status.failure ? { failure: look.status.failure } : {}),
-    ...(look.status.outputTopicExists !== undefined
-      ? { outputTopicExists: look.status.outputTopicExists }
-      : {}),
+    state: status.state,
+    ...(status.failure ? { failure: status.failure } : {}),
+    ...(status.outputTopicExists !== undefined ? { outputTopicExists: status.outputTopicExists } : {}),
   });
+}
+
+/**
+ * The platform's faults of the job and the table, or undefined when there are none, or when either
+ * has a fault of its own (the watch degrades with it, and a person redeploys everything);
+ * `runsAgain` when a table an attempt restarted runs now. The table is looked at only when the job
+ * is down too (a restarted JobManager loses both) or the table is what degraded the product.
+ */
+async function platformFaultsOf(
+  product: Product,
+  look: JobLook,
+): Promise<PlatformFaults | 'runsAgain' | undefined> {
+  const state = product.state;
+  const job = creationFaultOf(product, look);
   if (job?.source === 'own') return undefined;
   const byTable = causesOf(state).some((cause) => cause.by === 'table');
   const table = job || byTable ? await tableFaultOf(product) : {};
   if (!table || table.table?.source === 'own') return undefined;
-  if (!job && !table.table) return undefined;
-  return { ...(job ? { job } : {}), ...table };
+  if (job || table.table) return { ...(job ? { job } : {}), ...table };
+  // Degraded by a table the workflow restarted, running now with the job: recovered.
+  const recovering = currentSeries(state.recovery, Date.now()) !== undefined;
+  return byTable && recovering && look.health.healthy && table.running ? 'runsAgain' : undefined;
 }
 
 /** Redeploy what is down; true when it all runs again. `done` says what was done. */
@@ -130,7 +153,7 @@ async function redeploy(product: Product, faults: PlatformFaults, done: string[]
  */
 async function tableFaultOf(
   product: Product,
-): Promise<Pick<PlatformFaults, 'table' | 'materialization'> | undefined> {
+): Promise<(Pick<PlatformFaults, 'table' | 'materialization'> & { running?: boolean }) | undefined> {
   const table = product.state.materialization;
   const ours =
     table?.provider === 'flink' &&
@@ -155,7 +178,7 @@ async function tableFaultOf(
     state: look.state as ProductJobStatus['state'],
     ...(look.failure ? { failure: look.failure } : {}),
   });
-  return { ...(fault ? { table: fault } : {}), materialization: table };
+  return { ...(fault ? { table: fault } : {}), materialization: table, running: look.state === 'RUNNING' };
 }
 
 /**
@@ -193,7 +216,7 @@ async function redeployJob(product: Product, done: string[]): Promise<boolean> {
   const input = product.jobInput();
   const { savepoint, said } = await checkpointOf(product, 'jobCheckpoint', [state.job?.id]);
   const deployed = await jobControl.deployProductJob(savepoint ? { ...input, savepoint } : input);
-  const look = await waitUntilRunning(input);
+  const look = await waitForSlotsAndRunning(input);
   state.job = jobSeen(
     product.productId,
     state,
@@ -211,6 +234,20 @@ async function redeployJob(product: Product, done: string[]): Promise<boolean> {
 }
 
 const TABLE_RUNNING_DEADLINE_MS = 120_000;
+
+/**
+ * Like provisioning's wait, but a job waiting for a slot is not settled here: after a platform
+ * fault the TaskManager registers again with its slots a little after the JobManager answers.
+ */
+async function waitForSlotsAndRunning(input: ReturnType<Product['jobInput']>): Promise<JobLook> {
+  const deadline = Date.now() + RUNNING_DEADLINE_MS;
+  for (;;) {
+    const look = await lookAtJob(input);
+    const settled = !look.health.healthy && look.health.settled && !look.status.waitingForSlot;
+    if (look.health.healthy || settled || Date.now() >= deadline) return look;
+    await wf.sleep('2 seconds');
+  }
+}
 
 async function restartTable(
   product: Product,
