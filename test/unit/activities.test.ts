@@ -55,6 +55,7 @@ describe('activities: one factory', () => {
       'describeTemporalAnalysisSchedule',
       'ensureTemporalAnalysisSchedule',
       'findActiveDependants',
+      'latestRetainedCheckpoint',
       'pauseTemporalAnalysisSchedule',
       'profileKafkaTopics',
       'proposeDataProducts',
