@@ -72,6 +72,7 @@ export function chaosPlatform(): Promise<ChaosPlatform> {
   platform ??= (async () => {
     const env = chaosEnvironment();
     const dataDir = env.MESHLOOP_DATA_DIR!;
+    await takeLock(lockFile(dataDir));
     // A chaos platform an aborted run left behind (its processes are ours by their run records) goes first.
     await stackDown(loadConfig(env).stack, { purge: true });
     await fsp.mkdir(dataDir, { recursive: true, mode: 0o700 });
@@ -104,6 +105,33 @@ export async function stopChaosPlatform(): Promise<void> {
   platform = undefined;
   const config = started?.config ?? loadConfig(chaosEnvironment());
   await stackDown(config.stack, { purge: true });
+  await fsp.rm(lockFile(config.stack.dataDir), { force: true });
+}
+
+const lockFile = (dataDir: string) => `${dataDir}.lock`;
+
+/**
+ * One chaos run per offset: a second one would purge the first's platform as left behind. The lock
+ * names the process holding it; a lock whose process is gone is stale and taken over.
+ */
+export async function takeLock(file: string): Promise<void> {
+  const holder = Number(await fsp.readFile(file, 'utf8').catch(() => ''));
+  if (holder > 0 && holder !== process.pid && processAlive(holder)) {
+    throw new Error(
+      `another chaos run (pid ${holder}) uses the chaos platform on offset ${chaosOffset()}; wait for it to ` +
+        'end, or run on another MESHLOOP_TEST_PORT_OFFSET',
+    );
+  }
+  await fsp.writeFile(file, String(process.pid));
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The services of the local stack the injectors break (names as `meshloop stack status` shows them). */

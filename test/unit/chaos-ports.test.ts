@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { portDefaults } from '../../src/config';
-import { chaosPorts } from '../helpers/chaos-platform';
+import { chaosPorts, takeLock } from '../helpers/chaos-platform';
 
 /**
  * The chaos platform runs beside the shared test platform (and, in CI, beside the secured and the
@@ -27,5 +31,25 @@ describe('the chaos platform’s ports', () => {
     assert.equal(chaosPorts(20000).MESHLOOP_KAFKA_PORT, '31092');
     assert.equal(chaosPorts(20000).MESHLOOP_TEMPORAL_PORT, '29233');
     assert.equal(chaosPorts(10000).MESHLOOP_FLINK_REST_PORT, '20081');
+  });
+});
+
+describe('the chaos platform’s lock', () => {
+  let dir: string;
+  before(async () => (dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'meshloop-chaos-lock-'))));
+  after(() => fsp.rm(dir, { recursive: true, force: true }));
+
+  it('refuses a second run while the first one’s process lives, naming it', async () => {
+    const file = path.join(dir, 'live.lock');
+    await fsp.writeFile(file, String(process.ppid));
+    await assert.rejects(takeLock(file), new RegExp(`another chaos run \\(pid ${process.ppid}\\)`));
+  });
+
+  it('takes over a lock whose process is gone', async () => {
+    const file = path.join(dir, 'stale.lock');
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid; // a process that has ended
+    await fsp.writeFile(file, String(gone));
+    await takeLock(file);
+    assert.equal(await fsp.readFile(file, 'utf8'), String(process.pid));
   });
 });
