@@ -57,7 +57,7 @@ export type DeployRequest = ProductJobRef &
     inputs: readonly InputBinding[];
     /**
      * Resume from this savepoint (an amended spec whose state is compatible). Without one, a
-     * revision whose last job failed resumes from that job's last checkpoint.
+     * revision whose last job failed or was cancelled resumes from that job's last checkpoint.
      */
     savepoint?: string;
     /** Read every input from its beginning, ignoring the committed offsets of earlier runs. */
@@ -114,12 +114,15 @@ export class ProductJobs {
       return { jobId: existing.jid, jobName, url: this.jobUrl(existing.jid), started: false, rejectedTopic };
     }
 
-    // A redeploy of a failed job resumes from its last checkpoint, unless told where or to start over.
+    // A redeploy of a failed or cancelled job resumes from its last checkpoint (retained on both),
+    // unless told where or to start over. A job stopped with a savepoint FINISHED: it is passed in.
+    const last = ended[0];
+    const resumable = last && (last.state === 'FAILED' || last.state === 'CANCELED');
     const savepoint =
       request.savepoint ??
-      (request.fromScratch || ended[0]?.state !== 'FAILED'
+      (request.fromScratch || !resumable
         ? undefined
-        : await this.deps.rest.latestCheckpointPath(ended[0].jid).catch(() => undefined));
+        : await this.deps.rest.latestCheckpointPath(last.jid).catch(() => undefined));
     // Unique per deployment: the submission's time (a retried submission gets its own).
     const transactionalIdPrefix = transactionalIdPrefixOf(productId, revision, Date.now().toString(36));
     const session = await this.deps.gateway.openSession({

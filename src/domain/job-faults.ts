@@ -35,6 +35,7 @@ const ownFaults: readonly RegExp[] = [
   /\b(JsonParseException|SerializationException|RecordTooLargeException|InvalidRecordException)\b/,
   /\b(UnknownTopicOrPartitionException|InvalidTopicException|TopicAuthorizationException|GroupAuthorizationException|TransactionalIdAuthorizationException|SaslAuthenticationException|AuthenticationException)\b/,
   /\bdoes not host this topic-partition\b/i,
+  /\b(Failed to deserialize|Magic number does not match|Unknown data format)\b/i,
   /\b(NoSuchTableException|NoSuchNamespaceException|CommitFailedException)\b/,
   /\bCannot (find|write|parse)\b/,
 ];

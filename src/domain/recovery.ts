@@ -7,21 +7,24 @@
  */
 
 /**
- * Flink's exponential-delay restart strategy for every product job: 1 s, 2 s, 4 s … doubling up to
- * 1 min between attempts (±10 % jitter so jobs do not restart in step), at most 12 attempts in a row
- * (about 7 minutes), after which the job is FAILED and the workflow takes over. A job that ran for
- * 10 minutes since its last failure starts again from 1 s. Giving up matters: a job's own fault (a
- * deleted output topic, a runtime error of its SQL) would otherwise restart forever, and only a
- * settled failure lets the workflow tell the product's own faults from the platform's.
+ * Flink's exponential-delay restart strategy for every product job: 1 s, 2 s, 4 s, 8 s, then 10 s
+ * between attempts (±10 % jitter so jobs do not restart in step), at most 6 attempts in a row
+ * (about 35 s), after which the job is FAILED and the workflow takes over with its own, longer
+ * backoff (below). A job that ran for 10 minutes since its last failure starts again from 1 s.
+ * Flink covers the blips (a TaskManager back within half a minute, a broker leader moving); the
+ * workflow covers longer outages, because it can wait for the platform and resubmit a job Flink
+ * lost. Giving up matters: a job's own fault (a deleted output topic, a record its SQL cannot take)
+ * would otherwise restart forever, and only a settled failure lets the workflow tell the product's
+ * own faults from the platform's.
  */
 export const productJobRestartStrategy: Readonly<Record<string, string>> = {
   'restart-strategy.type': 'exponential-delay',
   'restart-strategy.exponential-delay.initial-backoff': '1 s',
   'restart-strategy.exponential-delay.backoff-multiplier': '2.0',
-  'restart-strategy.exponential-delay.max-backoff': '1 min',
+  'restart-strategy.exponential-delay.max-backoff': '10 s',
   'restart-strategy.exponential-delay.jitter-factor': '0.1',
   'restart-strategy.exponential-delay.reset-backoff-threshold': '10 min',
-  'restart-strategy.exponential-delay.attempts-before-reset-backoff': '12',
+  'restart-strategy.exponential-delay.attempts-before-reset-backoff': '6',
 };
 
 /**

@@ -265,12 +265,14 @@ function provisioned(
   context: DecideContext,
 ): Outcome {
   const provision: DecisionInput = { by: SYSTEM, action: 'provision', comment: event.comment };
+  // A deployment by a person (or a new revision) starts automatic recovery's count over.
+  const fresh = state.recovery ? { recovery: undefined } : {};
   if (event.health.healthy) {
     return moveTo(
       state,
       Stage.active,
       provision,
-      { ...cleared(context), publishedStage: Stage.active },
+      { ...cleared(context), publishedStage: Stage.active, ...fresh },
       context,
     );
   }

@@ -560,7 +560,7 @@ FROM profiles`,
     await waitForStatus(twice, (s) => s.state === 'RUNNING' && s.jobId === a.jobId, 'the one job runs');
   });
 
-  it('a job whose topic is deleted fails with Flink’s root exception naming it; deploying again brings it back', async () => {
+  it('a job whose topic is deleted keeps failing with Flink’s root exception naming it; stopped and deployed again, it resumes from its last checkpoint', async () => {
     const failing = ordersCopy('orders_failing');
     await createOutputTopic(failing);
     await deploy(failing);
@@ -572,14 +572,22 @@ FROM profiles`,
     const more = generateSeedRecords({ topicPrefix: prefix, only: ['orders'], seed: 7 });
     const lost = Array.from({ length: 20 }, () => more.next().value as SeedRecord);
     await produce(lost);
-    const failed = await waitForStatus(failing, (s) => s.state === 'FAILED', 'the job fails', 300_000);
+    // Flink restarts it with growing pauses before it gives up (src/domain/recovery.ts).
+    const failed = await waitForStatus(
+      failing,
+      (s) => s.restarts >= 3 && s.failure !== undefined,
+      'the job keeps failing',
+      300_000,
+    );
     assert.match(failed.failure ?? '', new RegExp(failing.spec.outputTopic.name.replace(/\./g, '\\.')));
-    assert.ok(failed.restarts >= 3, `restarted ${failed.restarts} times before failing`);
+    assert.ok(['RESTARTING', 'FAILING', 'FAILED', 'RUNNING'].includes(failed.state), failed.state);
+    // Stopped while failing: cancelled, its last checkpoint retained.
+    assert.deepEqual(await mock(() => activities.stopProductJob(failing)), { stopped: true });
 
     await createOutputTopic(failing);
     const redeployed = await deploy(failing);
     assert.equal(redeployed.started, true);
-    // From the failed job's last checkpoint: the orders it could not write are written now.
+    // From the cancelled job's last checkpoint: the orders it could not write are written now.
     assert.match(redeployed.fromSavepoint ?? '', /\/chk-\d+$/);
     await waitForStatus(
       failing,

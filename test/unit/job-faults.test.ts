@@ -52,6 +52,7 @@ describe('job faults: the platform’s or the job’s own', () => {
       'org.apache.flink.table.api.ValidationException: Cannot resolve field [amount]',
       'java.lang.NumberFormatException: For input string: "abc"',
       'java.lang.ArithmeticException: / by zero',
+      'java.io.IOException: Failed to deserialize consumer record due to (cause: java.io.IOException: Unknown data format. Magic number does not match)',
       'org.apache.kafka.common.errors.UnknownTopicOrPartitionException: This server does not host this topic-partition.',
       'java.lang.RuntimeException: something nobody expected',
     ];

@@ -431,6 +431,20 @@ describe('decide: automatic recovery after a platform fault', () => {
     assert.match(state.decisions.at(-1)?.comment ?? '', /still degraded by analysis$/);
   });
 
+  it("an operator's redeploy starts the count of automatic recoveries over", () => {
+    const state = stateIn('provisioning', {
+      recovery: { attempts: 8, since: new Date(t0).toISOString() },
+    });
+    run(state, severalCauses, {
+      kind: 'provisioned',
+      observed: observedIn(state),
+      health: running,
+      comment: 'redeployed',
+    });
+    assert.equal(state.stage, 'active');
+    assert.equal(state.recovery, undefined);
+  });
+
   it('stale or out of place: a recovery reported from another stage changes nothing', () => {
     const state = stateIn('active');
     const stale = attempt(stateIn('degraded'), true);
