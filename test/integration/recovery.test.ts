@@ -216,6 +216,8 @@ describe('recovery without a person: kill -9 the TaskManager, restart the JobMan
         `TaskManager: both jobs running and the product active ${((Date.now() - tmAt) / 1000).toFixed(0)} s after the kill`,
       );
       assert.equal(afterTm.stage, 'active');
+      for (const d of afterTm.decisions.filter((d) => Date.parse(d.at) >= tmAt))
+        log(`  ${d.action} by ${d.by}: ${d.comment ?? ''}`);
 
       // 2. The JobManager dies and restarts: it has forgotten both jobs. The workflow resubmits them
       // from their checkpoints on disk.
