@@ -17,7 +17,7 @@ import {
  * platform fault (a restarted JobManager that forgot the jobs, a lost TaskManager) from the job's
  * own (its SQL), redeploys after the platform's from the newest retained checkpoint with a backoff,
  * and records each attempt as a decision. The classifier and the backoff are unit-tested
- * (test/unit/job-faults.test.ts); the real thing runs in test/integration/recovery.test.ts.
+ * (test/unit/job-faults.test.ts); the real thing runs in test/integration/chaos.test.ts.
  */
 
 describe('dataProductWorkflow recovers from platform faults by itself (real Temporal server, fake activities)', function () {
