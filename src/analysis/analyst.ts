@@ -274,7 +274,7 @@ function aggregate(parent: ProductSpec, figures: CycleFigures, result: AnalystRe
     {
       name: `${parent.name}_by_${dims.join('_')}_hourly`.slice(0, 100),
       kind: 'aggregate',
-      description: `${productIdOf(parent)} per hour and ${per}: events and total ${measure.name}.`,
+      description: `${productIdOf(parent)} per hour and ${per}: events and the sum of ${measure.name}.`,
       inputs: [{ product: productIdOf(parent), as: alias }],
       sql: rollup.sql,
       schema: {
