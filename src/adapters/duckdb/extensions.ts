@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { MeshloopError } from '../../domain/errors';
+import { downloadWheels, unpackWheel } from '../../python/wheels';
 
 /**
  * DuckDB's `iceberg` extension (and `avro`, which it loads, and `httpfs`, for the REST catalog)
@@ -34,21 +34,6 @@ function wheelPlatform(): string {
   if (process.platform === 'darwin' && process.arch === 'arm64') return 'macosx_11_0_arm64';
   if (process.platform === 'darwin') return 'macosx_10_9_x86_64';
   throw new DuckDbExtensionError(`no DuckDB extension wheels for ${process.platform}/${process.arch}`);
-}
-
-function run(command: string, args: readonly string[], cwd: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, [...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) =>
-      code === 0
-        ? resolve(output)
-        : reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${output.slice(-800)}`)),
-    );
-  });
 }
 
 let installing: Promise<string> | undefined;
@@ -86,24 +71,12 @@ async function install(
     `Downloading DuckDB ${duckdbVersion} extensions (${duckdbExtensions.join(', ')}) with pip (first use only)`,
   );
   try {
-    await run(
-      python,
-      [
-        '-m',
-        'pip',
-        'download',
-        '--no-deps',
-        '--only-binary=:all:',
-        '--platform',
-        wheelPlatform(),
-        '--disable-pip-version-check',
-        '-q',
-        '-d',
-        wheels,
-        ...duckdbExtensions.map((name) => `duckdb-extension-${name}==${duckdbVersion}`),
-      ],
-      dir,
-    );
+    await downloadWheels(python, {
+      platform: wheelPlatform(),
+      dir: wheels,
+      requirements: duckdbExtensions.map((name) => `duckdb-extension-${name}==${duckdbVersion}`),
+      cwd: dir,
+    });
   } catch (error) {
     throw new DuckDbExtensionError(
       `could not download the DuckDB extensions with pip (needs Python 3 with pip and access to the Python package index): ${(error as Error).message}`,
@@ -115,8 +88,7 @@ async function install(
     if (!wheel) throw new DuckDbExtensionError(`pip downloaded no wheel for duckdb-extension-${name}`);
     const inside = `duckdb_extension_${name}/extensions/v${duckdbVersion}/${name}.duckdb_extension`;
     const unpacked = path.join(wheels, `unpacked-${name}`);
-    // A wheel is a zip file; Python's zipfile unpacks it without another tool.
-    await run(python, ['-m', 'zipfile', '-e', path.join(wheels, wheel), unpacked], dir);
+    await unpackWheel(python, path.join(wheels, wheel), unpacked, dir);
     await fsp.copyFile(path.join(unpacked, inside), path.join(target, `${name}.duckdb_extension`));
   }
   await fsp.rm(wheels, { recursive: true, force: true });
