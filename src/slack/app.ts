@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { executeWhenReady } from '../adapters/temporal/updates';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App, ExpressReceiver, LogLevel } from '@slack/bolt';
@@ -214,17 +215,19 @@ export async function startSlackApp(options: SlackAppOptions): Promise<RunningSl
       const signature = options.signingKey
         ? signForProduct(options.signingKey, status, { kind: 'approval', action, by: approver })
         : undefined;
-      const after = await handle.executeUpdate(reviewUpdate, {
-        args: [
-          {
-            action,
-            by: approver,
-            via: 'slack',
-            ...(input.comment ? { comment: input.comment } : {}),
-            ...(signature ? { signature } : {}),
-          },
-        ],
-      });
+      const after = await executeWhenReady(() =>
+        handle.executeUpdate(reviewUpdate, {
+          args: [
+            {
+              action,
+              by: approver,
+              via: 'slack',
+              ...(input.comment ? { comment: input.comment } : {}),
+              ...(signature ? { signature } : {}),
+            },
+          ],
+        }),
+      );
       log.info('slack review applied', { productId: target.productId, approver, action, stage: after.stage });
       await tell(client, channel, userId, `Done: ${target.productId} is now ${after.stage}.`);
     } catch (error) {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { executeWhenReady } from '../../src/adapters/temporal/updates';
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
 import { WorkflowFailedError } from '@temporalio/client';
@@ -155,16 +156,19 @@ describe('approval signing required (real Temporal server)', function () {
     await withWorker(context, fakes, async ({ start }) => {
       const handle = await start(productInput(uniqueProduct(), { maxHistoryEvents: 40 }));
       const waiting = await waitForStatus(handle, stageIs('awaitingApproval'));
-      const first = await handle.executeUpdate(reviewUpdate, {
-        args: [
-          {
-            action: 'approve',
-            by: 'Alice',
-            via: 'cli',
-            signature: review(alice, waiting, 'approve', 'alice'),
-          },
-        ],
-      });
+      // Reminders make the history continue as new often: an update may meet a run still checking.
+      const first = await executeWhenReady(() =>
+        handle.executeUpdate(reviewUpdate, {
+          args: [
+            {
+              action: 'approve',
+              by: 'Alice',
+              via: 'cli',
+              signature: review(alice, waiting, 'approve', 'alice'),
+            },
+          ],
+        }),
+      );
       assert.deepEqual(first.approvals, ['Alice']);
       // Reminders grow the history: the next run verifies Alice's carried signature and keeps it.
       const continued = await waitForStatus(handle, (s) => s.continuedAsNew >= 1);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { executeWhenReady } from '../../src/adapters/temporal/updates';
 import { ApplicationFailure } from '@temporalio/common';
 import { meshloopSearchAttributes } from '../../src/domain/search-attributes';
 import { waitUntil } from '../../src/stack/probe';
@@ -617,19 +618,3 @@ describe('dataProductWorkflow (real Temporal server, fake activities)', function
     });
   });
 });
-
-/**
- * Run an update, again while the workflow answers NotReady: right after continuing as new, a run
- * reads mesh.yaml before it accepts decisions (a client is told to try again).
- */
-async function executeWhenReady<T>(update: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await update();
-    } catch (error) {
-      const cause = (error as { cause?: { type?: string } }).cause;
-      if (cause?.type !== 'NotReady' || attempt >= 50) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
