@@ -80,8 +80,9 @@ export function reproposalNote(reproposal: Reproposal): string {
 /** The spec with the reproposal said in its reasoning and evidence (both kept within their bounds). */
 export function withReproposal(spec: ProductSpec, reproposal: Reproposal): ProductSpec {
   const note = reproposalNote(reproposal);
+  // Discovery's and the analyst's specs carry their proposal; one written by hand is its owner's.
   const proposal = spec.proposal ?? {
-    proposedBy: { kind: 'agent' as const, name: 'meshloop' },
+    proposedBy: { kind: 'person' as const, name: spec.owner },
     reasoning: '',
     evidence: [],
   };

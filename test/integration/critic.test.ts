@@ -450,7 +450,17 @@ GROUP BY window_start, window_end, channel`,
     const fakes = fakesWith({ knownDomains: [domain] });
     const productId = productIdOf(redundantJoin);
     const domainConfig = (await loadMeshConfig(meshFile)).domains[domain]!;
-    const proposal = { proposalId: `critic-test-${run}`, spec: redundantJoin };
+    // As discovery drafts it: an agent's proposal, with its reasoning, evidence and confidence.
+    const drafted: ProductSpec = {
+      ...redundantJoin,
+      proposal: {
+        proposedBy: { kind: 'agent', name: 'planner' },
+        reasoning: 'Orders with their payments, curated.',
+        evidence: [{ summary: 'order_id joins both products' }],
+        confidence: 0.6,
+      },
+    };
+    const proposal = { proposalId: `critic-test-${run}`, spec: drafted };
     /** What discovery proposes: this one idea, sorted as proposeProducts does, over the real catalog. */
     let extra: ProposalStart[] = [];
     const discovery: Pick<MeshloopActivities, keyof DiscoveryActivities> = {
@@ -513,7 +523,7 @@ GROUP BY window_start, window_end, channel`,
             proposalId: proposal.proposalId,
             productId,
             workflowId: `data-product:${productId}`,
-            spec: redundantJoin,
+            spec: drafted,
             domain: domainConfig,
           },
         ];
@@ -543,10 +553,16 @@ GROUP BY window_start, window_end, channel`,
         assert.match(reasoning, /^Proposed again: its inputs changed since the critic dismissed it on /);
         assert.ok(reasoning.includes(`then, ${now} now`), reasoning);
         assert.equal(status.critique?.inputsFingerprint, now);
+        assert.match(reasoning, /Orders with their payments, curated\.$/);
         assert.ok(reasoning.includes(`inputs fingerprint ${old} then`), reasoning);
         assert.notEqual(old, now);
       });
     } finally {
+      // The run proposed again ends dismissed; should an assertion fail first, it is stopped here.
+      await context.client.workflow
+        .getHandle(`data-product:${productId}`)
+        .terminate('test finished')
+        .catch(() => undefined);
       await context.close();
     }
   });
