@@ -4,7 +4,7 @@ import { readCatalog } from '../adapters/kafka/catalog';
 import { readProposalsLedgerEntries } from '../adapters/kafka/proposals-ledger';
 import { checkSpecSql } from '../creation/guard';
 import { upstreamFromCatalog } from '../creation/inputs';
-import { sortOutProposals } from '../creation/inputs-fingerprint';
+import { ledgerBesidesDismissed, sortOutProposals } from '../creation/inputs-fingerprint';
 import type { AnalysisProposals } from '../domain/analysis';
 import type { IcebergTableRef } from '../domain/materialization';
 import type { MeshConfig } from '../domain/mesh-config';
@@ -44,9 +44,7 @@ export async function proposeFromCycle(
     readProposalsLedgerEntries(kafka, { topic: cycles.deps.proposalsTopic, log }),
   ]);
   // Ideas for a dismissed product stay open to the analyst: they come back if their inputs changed.
-  const ledger: ReadonlySet<string> = new Set(
-    [...entries].filter(([, product]) => catalog.get(product ?? '')?.stage !== 'dismissed').map(([id]) => id),
-  );
+  const ledger = ledgerBesidesDismissed(entries, catalog);
   const parent = catalog.specOf(productId);
   const ref = productTableOf(productId, cycles.deps.catalogName);
   const loaded = parent ? await cycles.loadTable(ref) : undefined;

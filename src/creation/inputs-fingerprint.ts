@@ -60,3 +60,18 @@ export function sortOutProposals<P extends { proposalId: string; spec: ProductSp
   }
   return { fresh, reproposals, dismissedUnchanged };
 }
+
+/**
+ * The proposal ids an analyst leaves out: the ledger's, but for ideas whose product the critic
+ * dismissed (`sortOutProposals` then decides on those from their inputs).
+ */
+export function ledgerBesidesDismissed(
+  entries: ReadonlyMap<string, string | undefined>,
+  catalogView: CatalogView,
+): ReadonlySet<string> {
+  return new Set(
+    [...entries]
+      .filter(([, productId]) => productId === undefined || catalogView.get(productId)?.stage !== 'dismissed')
+      .map(([proposalId]) => proposalId),
+  );
+}

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
-import { inputsFingerprintOf, sortOutProposals } from '../../src/creation/inputs-fingerprint';
+import {
+  inputsFingerprintOf,
+  ledgerBesidesDismissed,
+  sortOutProposals,
+} from '../../src/creation/inputs-fingerprint';
 import type { CatalogDescriptor, Dismissal } from '../../src/domain/catalog';
 import { parseCatalogDescriptor, toCatalogDescriptor } from '../../src/domain/catalog';
 import { CatalogView } from '../../src/domain/catalog-view';
@@ -150,5 +154,15 @@ describe('proposals: a dismissed idea proposed again only when its inputs change
     const bad = parseCatalogDescriptor({ ...stored, dismissal: { at: 1, reasons: 'no' } });
     assert.ok(bad.ok);
     assert.equal(bad.descriptor.dismissal, undefined);
+  });
+
+  it('the analyst sees the ledger without the ideas of dismissed products (they are decided from their inputs)', () => {
+    const view = new CatalogView([...before.all(), dismissed(dismissal)]);
+    const entries = new Map<string, string | undefined>([
+      ['p-rollup', productIdOf(idea)],
+      ['p-curated', 'orders.orders_curated'],
+      ['p-old', undefined],
+    ]);
+    assert.deepEqual([...ledgerBesidesDismissed(entries, view)].sort(), ['p-curated', 'p-old']);
   });
 });
