@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type { SqlGatewayClient } from '../src/adapters/flink/sql-gateway';
 import { readCatalog } from '../src/adapters/kafka/catalog';
@@ -11,6 +10,7 @@ import { critique } from '../src/agents/critic';
 import { llmCritique } from '../src/agents/llm-critic';
 import type { ValueSchemaLookup } from '../src/creation/avro-sql';
 import { inputBindingsOf } from '../src/creation/inputs';
+import { fingerprintOf } from '../src/creation/inputs-fingerprint';
 import type { FlinkConnectors } from '../src/creation/job-sql';
 import type { PreviewLimits } from '../src/creation/preview';
 import { defaultPreviewLimits, previewProductSql } from '../src/creation/preview';
@@ -198,18 +198,6 @@ function existingProducts(view: CatalogView, self: string): ExistingProduct[] {
       columns: d.spec.schema.fields.map((f) => f.name),
       keys: d.spec.schema.key,
     }));
-}
-
-/** What the inputs are, as far as the critic saw them: a new fingerprint means new inputs. */
-function fingerprintOf(bindings: readonly InputBinding[], view: CatalogView): string {
-  const shape = bindings
-    .map((b) => ({
-      topic: b.topic,
-      fields: b.fields.map((f) => `${f.name}:${f.type}`),
-      product: b.productId ? { id: b.productId, version: view.get(b.productId)?.spec.sql ?? '' } : null,
-    }))
-    .sort((a, b) => a.topic.localeCompare(b.topic));
-  return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 32);
 }
 
 async function measureInputs(

@@ -14,7 +14,13 @@ import { startProposedProduct } from './product/start-proposal';
  */
 
 export type { AnalysisInput };
-export type AnalysisResult = { summary: AnalysisCycleSummary; started: string[]; existing: string[] };
+export type AnalysisResult = {
+  summary: AnalysisCycleSummary;
+  started: string[];
+  existing: string[];
+  /** Dismissed ideas not proposed again (inputs unchanged), one line each. */
+  dismissedUnchanged?: string[];
+};
 
 export { analysisWorkflowType };
 /** Carries one cycle's summary to the product's workflow, which parses it (untrusted input). */
@@ -71,5 +77,6 @@ export async function analysisWorkflow(input: AnalysisInput): Promise<AnalysisRe
     summary,
     started: outcomes.filter((o) => o.outcome === 'started').map((o) => o.productId),
     existing: outcomes.filter((o) => o.outcome === 'exists').map((o) => o.productId),
+    ...(proposals.dismissedUnchanged ? { dismissedUnchanged: proposals.dismissedUnchanged } : {}),
   };
 }

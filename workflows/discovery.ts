@@ -77,6 +77,7 @@ export async function discoveryWorkflow(input: DiscoveryInput = {}): Promise<Dis
     started: outcomes.filter((o) => o.outcome === 'started').map((o) => o.productId),
     existing: outcomes.filter((o) => o.outcome === 'exists').map((o) => o.productId),
     alreadyProposed: batch.alreadyProposed,
+    dismissedUnchanged: batch.dismissedUnchanged,
     dropped: batch.dropped,
     skipped: batch.skipped,
   };

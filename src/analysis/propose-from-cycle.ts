@@ -1,13 +1,15 @@
 import type { LakeTable } from '../adapters/duckdb/lake';
 import type { CatalogView } from '../domain/catalog-view';
 import { readCatalog } from '../adapters/kafka/catalog';
-import { readProposalsLedger } from '../adapters/kafka/proposals-ledger';
+import { readProposalsLedgerEntries } from '../adapters/kafka/proposals-ledger';
 import { checkSpecSql } from '../creation/guard';
 import { upstreamFromCatalog } from '../creation/inputs';
+import { ledgerBesidesDismissed, sortOutProposals } from '../creation/inputs-fingerprint';
 import type { AnalysisProposals } from '../domain/analysis';
 import type { IcebergTableRef } from '../domain/materialization';
 import type { MeshConfig } from '../domain/mesh-config';
-import type { ProposalStart } from '../domain/proposals';
+import type { ProposalStart, Reproposal } from '../domain/proposals';
+import { withReproposal } from '../domain/proposals';
 import { ownValue } from '../domain/records';
 import type { ProductSpec } from '../domain/spec';
 import { productIdOf, workflowIdOf } from '../domain/spec';
@@ -37,10 +39,12 @@ export async function proposeFromCycle(
   const { productId, cycleKey, snapshotId } = input;
   const mesh = await loadMeshConfig(cycles.deps.meshFile);
   const knownDomains = Object.keys(mesh.domains);
-  const [{ view: catalog }, ledger] = await Promise.all([
+  const [{ view: catalog }, entries] = await Promise.all([
     readCatalog(kafka, { topic: cycles.catalogTopic, log }),
-    readProposalsLedger(kafka, { topic: cycles.deps.proposalsTopic, log }),
+    readProposalsLedgerEntries(kafka, { topic: cycles.deps.proposalsTopic, log }),
   ]);
+  // Ideas for a dismissed product stay open to the analyst: they come back if their inputs changed.
+  const ledger = ledgerBesidesDismissed(entries, catalog);
   const parent = catalog.specOf(productId);
   const ref = productTableOf(productId, cycles.deps.catalogName);
   const loaded = parent ? await cycles.loadTable(ref) : undefined;
@@ -81,17 +85,21 @@ export async function proposeFromCycle(
   for (const d of proposed.dropped)
     log.warn('analyst idea dropped', { productId, cycleKey, idea: d.idea, reasons: d.reasons });
 
-  const starts = await startsOf(cycles, input, { proposed, ledger, checkSql, mesh });
+  const { fresh, reproposals, dismissedUnchanged } = sortOutProposals(proposed.proposals, ledger, catalog);
+  for (const line of dismissedUnchanged)
+    log.info('dismissed idea not proposed again', { productId, cycleKey, line });
+  const starts = await startsOf(cycles, input, { fresh, reproposals, checkSql, mesh });
   log.info('analysis proposals', {
     productId,
     cycleKey,
     analyst,
     proposals: proposed.proposals.length,
     fresh: starts.length,
+    dismissedUnchanged: dismissedUnchanged.length,
     dropped: proposed.dropped.length,
     neighbours: neighbours.length,
   });
-  return { starts, knownDomains };
+  return { starts, knownDomains, ...(dismissedUnchanged.length > 0 ? { dismissedUnchanged } : {}) };
 }
 
 /** The figures the analyst reasons on, measured in one read-only DuckDB over the tables it may read. */
@@ -163,16 +171,15 @@ async function startsOf(
   cycles: AnalysisCycleService,
   { productId, cycleKey }: CycleInput,
   of: {
-    proposed: AnalystResult;
-    ledger: ReadonlySet<string>;
+    fresh: AnalystResult['proposals'];
+    reproposals: ReadonlyMap<string, Reproposal>;
     checkSql: (spec: ProductSpec) => Promise<string[]>;
     mesh: MeshConfig;
   },
 ): Promise<ProposalStart[]> {
   const { log } = cycles.deps;
   const starts: ProposalStart[] = [];
-  for (const proposal of of.proposed.proposals) {
-    if (of.ledger.has(proposal.proposalId)) continue;
+  for (const proposal of of.fresh) {
     const problems = await cycles.keepAlive('starting', () => of.checkSql(proposal.spec));
     if (problems.length > 0) {
       log.warn('analyst proposal refused by the SQL guard', {
@@ -193,7 +200,8 @@ async function startsOf(
       continue;
     }
     // The analyst put the insight (summary, figures, the query it ran) in the spec's evidence.
-    const { spec } = proposal;
+    const reproposal = of.reproposals.get(proposal.proposalId);
+    const spec = reproposal ? withReproposal(proposal.spec, reproposal) : proposal.spec;
     const child = productIdOf(spec);
     starts.push({
       proposalId: proposal.proposalId,
@@ -201,6 +209,7 @@ async function startsOf(
       workflowId: workflowIdOf(child),
       spec,
       domain,
+      ...(reproposal ? { reproposal } : {}),
     });
     if (starts.length >= 20) break;
   }

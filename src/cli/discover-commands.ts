@@ -70,6 +70,7 @@ export function formatDiscoveryResult(result: DiscoveryResult): string {
     `proposed now (waiting for approval): ${result.started.length === 0 ? 'nothing new' : result.started.join(', ')}`,
   ];
   if (result.existing.length > 0) lines.push(`already had a workflow: ${result.existing.join(', ')}`);
+  for (const line of result.dismissedUnchanged ?? []) lines.push(`not proposed again: ${line}`);
   lines.push(
     `proposed before: ${result.alreadyProposed}; dropped: ${result.dropped}; topics skipped: ${result.skipped}`,
     `profiles: ${result.profilesFile}`,

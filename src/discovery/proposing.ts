@@ -12,11 +12,12 @@ import { planProposals } from '../agents/planner';
 import type { DiscoveryProposal, DroppedProposal } from '../agents/proposals';
 import { checkSpecSql } from '../creation/guard';
 import { upstreamFromCatalog } from '../creation/inputs';
+import { sortOutProposals } from '../creation/inputs-fingerprint';
 import type { CatalogView } from '../domain/catalog-view';
 import type { ProposalBatch } from '../domain/discovery';
 import type { MeshConfig } from '../domain/mesh-config';
 import type { ProposalOutcome, ProposalStart } from '../domain/proposals';
-import { MAX_INLINE_STARTS_BYTES, pageOfStarts } from '../domain/proposals';
+import { MAX_INLINE_STARTS_BYTES, pageOfStarts, withReproposal } from '../domain/proposals';
 import { ownValue } from '../domain/records';
 import type { ProductSpec } from '../domain/spec';
 import { productIdOf, workflowIdOf } from '../domain/spec';
@@ -123,18 +124,24 @@ export async function proposeProducts(
     await draftProposals(deps, { profiles: stored.profiles, agent: input.agent, mesh }, catalogView),
     stored.profiles,
   );
-  const fresh = proposals.filter((p) => !ledger.has(p.proposalId));
+  // A dismissed idea comes back only when its inputs changed since (whatever the ledger says).
+  const { fresh, reproposals, dismissedUnchanged } = sortOutProposals(proposals, ledger, catalogView);
   const reportFile = path.join(runDir, `proposals-${agent}.json`);
   await writeJsonAtomically(reportFile, {
     runKey: input.runKey,
     agent,
     proposals,
     fresh: fresh.map((p) => p.proposalId),
-    alreadyProposed: proposals.filter((p) => ledger.has(p.proposalId)).map((p) => p.proposalId),
+    alreadyProposed: proposals
+      .filter((p) => ledger.has(p.proposalId) && !fresh.includes(p))
+      .map((p) => p.proposalId),
+    dismissedUnchanged,
     dropped,
     skipped,
     ...(joins ? { joins } : {}),
   });
+  for (const line of dismissedUnchanged)
+    log.info('dismissed idea not proposed again', { runKey: input.runKey, agent, line });
   for (const d of dropped)
     log.warn('proposal dropped', { runKey: input.runKey, agent, name: d.name, reasons: d.reasons });
   log.info('proposals drafted', {
@@ -148,14 +155,16 @@ export async function proposeProducts(
   const starts: ProposalStart[] = fresh.flatMap((p) => {
     const domain = ownValue(mesh.domains, p.spec.domain);
     const productId = productIdOf(p.spec);
+    const reproposal = reproposals.get(p.proposalId);
     return domain
       ? [
           {
             proposalId: p.proposalId,
             productId,
             workflowId: workflowIdOf(productId),
-            spec: p.spec,
+            spec: reproposal ? withReproposal(p.spec, reproposal) : p.spec,
             domain,
+            ...(reproposal ? { reproposal } : {}),
           },
         ]
       : [];
@@ -168,7 +177,8 @@ export async function proposeProducts(
     reportFile,
     ...(byReference ? { starts: [], startsFile, startsCount: starts.length } : { starts }),
     knownDomains: Object.keys(mesh.domains),
-    alreadyProposed: proposals.length - fresh.length,
+    alreadyProposed: proposals.length - fresh.length - dismissedUnchanged.length,
+    ...(dismissedUnchanged.length > 0 ? { dismissedUnchanged } : {}),
     dropped: dropped.length,
     skipped: skipped.length,
   };

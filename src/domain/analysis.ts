@@ -59,7 +59,12 @@ export function parseAnalysisCycleSummary(value: unknown): AnalysisCycleSummary 
 /** What a cycle reports before the analyst has spoken. */
 export type CycleOutcome = Omit<AnalysisCycleSummary, 'proposals'>;
 /** The analyst's new ideas of one cycle, checked and ready to start. */
-export type AnalysisProposals = { starts: ProposalStart[]; knownDomains: string[] };
+export type AnalysisProposals = {
+  starts: ProposalStart[];
+  knownDomains: string[];
+  /** Dismissed ideas not proposed again (inputs unchanged), one line each. */
+  dismissedUnchanged?: string[];
+};
 
 /** A product's analysis schedule as Temporal holds it. */
 export type ScheduleState =

@@ -32,6 +32,8 @@ export type CatalogDescriptor = Readonly<{
   lineage?: readonly ColumnLineage[];
   /** The Flink job that fills the topic: name, id, Web UI link, state, rejected input records. */
   job?: ProductJob;
+  /** Why the critic dismissed it, and the fingerprint of the inputs it saw (set in `dismissed`). */
+  dismissal?: Dismissal;
   /** ISO time of the change that produced this descriptor (workflow time, so replay-safe). */
   updatedAt: string;
   /**
@@ -50,6 +52,14 @@ export type CatalogDescriptor = Readonly<{
 }>;
 
 export type DescriptorRun = Readonly<{ id: string; startedAt: string }>;
+
+/** The critic's dismissal as the catalog keeps it: discovery and the analyst compare its fingerprint. */
+export type Dismissal = Readonly<{
+  at: string;
+  by: 'rules' | 'llm';
+  reasons: readonly string[];
+  inputsFingerprint: string;
+}>;
 
 /** Signatures over descriptors name this purpose (a descriptor cannot pass for another record). */
 export const CATALOG_SIGNATURE_PURPOSE = 'catalog-descriptor';
@@ -76,6 +86,7 @@ export function toCatalogDescriptor(input: {
   table?: TableStatus;
   lineage?: readonly ColumnLineage[];
   job?: ProductJob;
+  dismissal?: Dismissal;
   updatedAt: Date | string;
   version?: number;
   run?: DescriptorRun;
@@ -98,6 +109,7 @@ export function toCatalogDescriptor(input: {
     ...(input.table ? { table: input.table } : {}),
     ...(input.lineage ? { lineage: input.lineage } : {}),
     ...(input.job ? { job: input.job } : {}),
+    ...(input.dismissal ? { dismissal: input.dismissal } : {}),
     updatedAt: typeof input.updatedAt === 'string' ? input.updatedAt : input.updatedAt.toISOString(),
     version: input.version ?? 0,
     ...(input.run ? { run: input.run } : {}),
@@ -217,6 +229,15 @@ const descriptorSchema = z.object({
   table: tableStatusSchema.optional().catch(undefined),
   lineage: lineageSchema.optional().catch(undefined),
   job: jobSchema.optional().catch(undefined),
+  dismissal: z
+    .object({
+      at: z.string().max(40),
+      by: z.enum(['rules', 'llm']),
+      reasons: z.array(z.string().max(2000)).max(20),
+      inputsFingerprint: z.string().max(100),
+    })
+    .optional()
+    .catch(undefined),
   updatedAt: z.string(),
   // Records written before versions existed (or with a bad one) count as version 0.
   version: z.number().int().nonnegative().optional().catch(undefined),

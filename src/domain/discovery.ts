@@ -58,6 +58,8 @@ export type ProposalBatch = {
   startsCount?: number;
   knownDomains: string[];
   alreadyProposed: number;
+  /** Dismissed ideas not proposed again (inputs unchanged): when, by whom and why each was dismissed. */
+  dismissedUnchanged?: string[];
   dropped: number;
   skipped: number;
 };
@@ -74,6 +76,8 @@ export type DiscoveryResult = {
   /** Product ids that already had a workflow (the same name proposed before). */
   existing: string[];
   alreadyProposed: number;
+  /** Dismissed ideas not proposed again (inputs unchanged), one line each. */
+  dismissedUnchanged?: string[];
   dropped: number;
   skipped: number;
 };

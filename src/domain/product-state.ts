@@ -3,7 +3,7 @@ import type { ApprovalProof, ApprovalSigning } from './approval-signing';
 import { signingOff } from './approval-signing';
 import type { AuditSummary } from './audit';
 import { appendBounded, MAX_DECISIONS, MAX_IGNORED } from './audit';
-import type { CatalogDescriptor } from './catalog';
+import type { CatalogDescriptor, Dismissal } from './catalog';
 import { toCatalogDescriptor } from './catalog';
 import type { ColumnLineage, OutputSchemaRef, ProductJob, ProductJobStatus } from './creation';
 import { normalisedSql, productJobNameOf } from './creation';
@@ -342,6 +342,16 @@ function jobIdentity(
  * The catalog descriptor of the product in `stage`; with `next`, as it will be once that decision
  * is recorded (provisioning publishes before it records).
  */
+/** What the catalog keeps of a dismissing review: when, by whom, why, and the inputs' fingerprint. */
+function dismissalOf(critique: Critique): Dismissal {
+  return {
+    at: critique.at,
+    by: critique.by,
+    reasons: critique.reasons.slice(0, 20).map((r) => r.slice(0, 2000)),
+    inputsFingerprint: critique.inputsFingerprint,
+  };
+}
+
 export function descriptorOf(
   state: CarriedState,
   stage: Stage,
@@ -359,6 +369,7 @@ export function descriptorOf(
     ...(state.lineage ? { lineage: state.lineage } : {}),
     ...(state.job ? { job: state.job } : {}),
     ...(state.materialization?.status ? { table: state.materialization.status } : {}),
+    ...(stage === Stage.dismissed && state.critique ? { dismissal: dismissalOf(state.critique) } : {}),
     updatedAt: next ? at : state.updatedAt,
     version: decisionCountOf(state) + (next ? 1 : 0),
   });

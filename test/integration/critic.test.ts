@@ -8,22 +8,31 @@ import { Partitioners } from 'kafkajs';
 import { createCriticActivities } from '../../activities/critic';
 import { translatingFailures } from '../../activities/failures';
 import { SqlGatewayClient } from '../../src/adapters/flink';
-import { ensureCatalogTopic, publishCatalogRecord } from '../../src/adapters/kafka/catalog';
+import type { MeshloopActivities } from '../../activities';
+import type { DiscoveryActivities } from '../../activities/discovery';
+import { ensureCatalogTopic, publishCatalogRecord, readCatalog } from '../../src/adapters/kafka/catalog';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
 import { createTopicsAndAwaitLeaders } from '../../src/adapters/kafka/topics';
 import { createLlmClient } from '../../src/adapters/llm/client';
 import type { MeshloopConfig } from '../../src/config';
+import { inputsFingerprintOf, sortOutProposals } from '../../src/creation/inputs-fingerprint';
+import type { CatalogDescriptor } from '../../src/domain/catalog';
 import { toCatalogDescriptor } from '../../src/domain/catalog';
 import type { ProductJobInput } from '../../src/domain/creation';
 import type { ProposalPreview } from '../../src/domain/critique';
-import type { ProductSpecInput } from '../../src/domain/spec';
+import type { ProposalStart } from '../../src/domain/proposals';
+import { withReproposal } from '../../src/domain/proposals';
+import type { ProductSpec, ProductSpecInput } from '../../src/domain/spec';
 import { parseSpec, productIdOf } from '../../src/domain/spec';
 import { createLogger } from '../../src/log';
+import { loadMeshConfig } from '../../src/specs/load';
 import { waitUntil } from '../../src/stack/probe';
 import { FakeOpenAi } from '../helpers/fake-openai';
 import { testPlatform } from '../helpers/platform';
 import { runCli } from '../helpers/processes';
 import type { WorkflowTestContext } from '../helpers/workflows';
+import type { dataProductWorkflow } from '../../workflows/data-product';
+import type { discoveryWorkflow } from '../../workflows/discovery';
 import {
   fakesWith,
   openWorkflowTestContext,
@@ -271,25 +280,7 @@ GROUP BY window_start, window_end, channel`,
       });
       // Both upstream products are live, with the approval of their current spec.
       for (const live of [curated, withPayments])
-        await publishCatalogRecord(
-          producer,
-          toCatalogDescriptor({
-            spec: live,
-            stage: 'active',
-            decisions: [
-              {
-                by: 'alice',
-                action: 'approve',
-                at: new Date().toISOString(),
-                revision: 1,
-                stage: 'provisioning',
-              },
-            ],
-            resources: [],
-            updatedAt: new Date(),
-          }),
-          catalogTopic,
-        );
+        await publishCatalogRecord(producer, liveDescriptor(live), catalogTopic);
     } finally {
       await producer.disconnect();
     }
@@ -306,6 +297,30 @@ GROUP BY window_start, window_end, channel`,
     await admin.disconnect();
     await rm(dir, { recursive: true, force: true });
   });
+
+  /** A live product in the catalog, with the approval of its current spec. */
+  function liveDescriptor(live: ProductSpec): CatalogDescriptor {
+    return toCatalogDescriptor({
+      spec: live,
+      stage: 'active',
+      decisions: [
+        { by: 'alice', action: 'approve', at: new Date().toISOString(), revision: 1, stage: 'provisioning' },
+      ],
+      resources: [],
+      updatedAt: new Date(),
+    });
+  }
+
+  async function publishToCatalog(descriptor: CatalogDescriptor | undefined): Promise<void> {
+    assert.ok(descriptor, 'a descriptor to publish');
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    try {
+      await publishCatalogRecord(producer, descriptor, catalogTopic);
+    } finally {
+      await producer.disconnect();
+    }
+  }
 
   function criticActivities(llm?: ReturnType<typeof createLlmClient>) {
     return translatingFailures(
@@ -417,8 +432,137 @@ GROUP BY window_start, window_end, channel`,
         assert.match(shown.stdout, /stage\s+dismissed/);
         assert.match(shown.stdout, /critic\s+dismiss \(rules\)/);
         assert.match(shown.stdout, /preview\s+rows: 30 rows/);
+        // The dismissed descriptor carries the critic's reasons and fingerprint: into the real catalog.
+        const dismissedDescriptor = fakes
+          .callsOf('publishCatalogDescriptor')
+          .map((c) => c.descriptor)
+          .find((d) => d.stage === 'dismissed');
+        assert.equal(dismissedDescriptor?.dismissal?.inputsFingerprint, status.critique?.inputsFingerprint);
+        await publishToCatalog(dismissedDescriptor);
       });
     } finally {
+      await context.close();
+    }
+  });
+
+  it('proposes the dismissed join again only once its inputs changed: not while unchanged, then with both fingerprints', async () => {
+    const context: WorkflowTestContext & { close: () => Promise<void> } = await openWorkflowTestContext();
+    const fakes = fakesWith({ knownDomains: [domain] });
+    const productId = productIdOf(redundantJoin);
+    const domainConfig = (await loadMeshConfig(meshFile)).domains[domain]!;
+    // As discovery drafts it: an agent's proposal, with its reasoning, evidence and confidence.
+    const drafted: ProductSpec = {
+      ...redundantJoin,
+      proposal: {
+        proposedBy: { kind: 'agent', name: 'planner' },
+        reasoning: 'Orders with their payments, curated.',
+        evidence: [{ summary: 'order_id joins both products' }],
+        confidence: 0.6,
+      },
+    };
+    const proposal = { proposalId: `critic-test-${run}`, spec: drafted };
+    /** What discovery proposes: this one idea, sorted as proposeProducts does, over the real catalog. */
+    let extra: ProposalStart[] = [];
+    const discovery: Pick<MeshloopActivities, keyof DiscoveryActivities> = {
+      profileKafkaTopics: (request) => Promise.resolve({ runKey: request.runKey, file: 'none', topics: [] }),
+      proposeDataProducts: async () => {
+        const { view } = await readCatalog(kafka, { topic: catalogTopic, log });
+        const sorted = sortOutProposals([proposal], new Set([proposal.proposalId]), view);
+        const starts = sorted.fresh.map((p) => {
+          const reproposal = sorted.reproposals.get(p.proposalId);
+          return {
+            proposalId: p.proposalId,
+            productId,
+            workflowId: `data-product:${productId}`,
+            spec: reproposal ? withReproposal(p.spec, reproposal) : p.spec,
+            domain: domainConfig,
+            ...(reproposal ? { reproposal } : {}),
+          };
+        });
+        return {
+          agent: 'planner',
+          reportFile: 'none',
+          starts: [...starts, ...extra],
+          knownDomains: [domain],
+          alreadyProposed: 0,
+          dismissedUnchanged: sorted.dismissedUnchanged,
+          dropped: 0,
+          skipped: 0,
+        };
+      },
+      readProposalStarts: () => Promise.resolve([]),
+      recordProposalOutcomes: () => Promise.resolve(),
+    };
+    Object.assign(fakes.replaced, discovery, {
+      previewProposal: (input: ProductJobInput) => activities.previewProposal(input),
+      critiqueProposal: (input: Parameters<typeof activities.critiqueProposal>[0]) =>
+        activities.critiqueProposal(input),
+    });
+    const discover = (taskQueue: string) =>
+      context.client.workflow.execute<typeof discoveryWorkflow>('discoveryWorkflow', {
+        taskQueue,
+        workflowId: `critic-test-discovery-${randomUUID()}`,
+        args: [{ agent: 'planner' }],
+      });
+    try {
+      await withWorker(context, fakes, async ({ taskQueue }) => {
+        const before = await context.client.workflow.getHandle(`data-product:${productId}`).describe();
+        // Inputs unchanged: not proposed, with the dismissal's date and reason.
+        const unchanged = await discover(taskQueue);
+        assert.deepEqual(unchanged.started, []);
+        assert.equal(unchanged.dismissedUnchanged?.length, 1, JSON.stringify(unchanged));
+        assert.match(
+          unchanged.dismissedUnchanged?.[0] ?? '',
+          new RegExp(
+            `^${productId.replace('.', '\\.')}: dismissed on \\d{4}-\\d\\d-\\d\\dT[^ ]+ by the critic \\(rules\\): redundant: .*; inputs unchanged$`,
+          ),
+        );
+        // A start that does not come from changed inputs still finds the id taken (REJECT_DUPLICATE).
+        extra = [
+          {
+            proposalId: proposal.proposalId,
+            productId,
+            workflowId: `data-product:${productId}`,
+            spec: drafted,
+            domain: domainConfig,
+          },
+        ];
+        const duplicate = await discover(taskQueue);
+        assert.deepEqual([duplicate.started, duplicate.existing], [[], [productId]]);
+        extra = [];
+
+        const old = (await readCatalog(kafka, { topic: catalogTopic, log })).view.get(productId)?.dismissal
+          ?.inputsFingerprint;
+        assert.ok(old);
+        // orders_with_payments' SQL changes (approved again): the join's inputs changed.
+        const changed = { ...withPayments, sql: `${withPayments.sql}\n WHERE p.amount > 0` };
+        await publishToCatalog({ ...liveDescriptor(changed), version: 1 });
+        const { view } = await readCatalog(kafka, { topic: catalogTopic, log });
+        const now = inputsFingerprintOf(redundantJoin, view);
+        const again = await discover(taskQueue);
+        assert.deepEqual(again.started, [productId], JSON.stringify(again));
+        assert.equal(again.dismissedUnchanged?.length ?? 0, 0);
+        const handle = context.client.workflow.getHandle<typeof dataProductWorkflow>(
+          `data-product:${productId}`,
+        );
+        const description = await handle.describe();
+        assert.notEqual(description.runId, before.runId);
+        // The new proposal says why it is back; the critic reviews it over the new inputs.
+        const status = await waitForStatus(handle, stageIs('dismissed'), 180_000);
+        const reasoning = status.spec.proposal?.reasoning ?? '';
+        assert.match(reasoning, /^Proposed again: its inputs changed since the critic dismissed it on /);
+        assert.ok(reasoning.includes(`then, ${now} now`), reasoning);
+        assert.equal(status.critique?.inputsFingerprint, now);
+        assert.match(reasoning, /Orders with their payments, curated\.$/);
+        assert.ok(reasoning.includes(`inputs fingerprint ${old} then`), reasoning);
+        assert.notEqual(old, now);
+      });
+    } finally {
+      // The run proposed again ends dismissed; should an assertion fail first, it is stopped here.
+      await context.client.workflow
+        .getHandle(`data-product:${productId}`)
+        .terminate('test finished')
+        .catch(() => undefined);
       await context.close();
     }
   });

@@ -4,6 +4,16 @@ import type { ProposalOutcome, ProposalStart } from '../../src/domain/proposals'
 import { dataProductStartOptions, dataProductWorkflowType } from '../definitions';
 
 /**
+ * A product id is started once, ever: a rejected or retired product is not proposed again. The one
+ * exception is a product the critic dismissed whose inputs changed since (the proposer compared the
+ * fingerprints, `start.reproposal`): its closed run may be followed by a new one. A running
+ * workflow is never duplicated (Temporal refuses any start while one runs).
+ */
+function reusePolicyOf(start: ProposalStart): 'ALLOW_DUPLICATE' | 'REJECT_DUPLICATE' {
+  return start.reproposal && wf.patched('repropose-dismissed') ? 'ALLOW_DUPLICATE' : 'REJECT_DUPLICATE';
+}
+
+/**
  * Start a proposal's product workflow as a child, once ever per product id. Discovery and analysis
  * both propose this way. Approvers and deadlines come from mesh.yaml inside the product's workflow.
  */
@@ -19,8 +29,7 @@ export async function startProposedProduct(start: ProposalStart): Promise<Propos
       workflowId: options.workflowId,
       args: options.args,
       typedSearchAttributes: options.typedSearchAttributes,
-      // A product id is started once, ever: a rejected or retired product is not proposed again.
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      workflowIdReusePolicy: reusePolicyOf(start),
       // The product lives on after the proposer's run ends; its approvers decide its fate.
       parentClosePolicy: 'ABANDON',
     });

@@ -27,6 +27,22 @@ export async function readProposalsLedger(
   return new Set((await readCompactedRecords(kafka, { topic, log: options.log })).records.keys());
 }
 
+/** Every proposal in the ledger with the product it was for (undefined when the record does not say). */
+export async function readProposalsLedgerEntries(
+  kafka: Kafka,
+  options: { topic?: string; log?: Logger } = {},
+): Promise<ReadonlyMap<string, string | undefined>> {
+  const topic = options.topic ?? PROPOSALS_TOPIC;
+  await ensureCatalogTopic(kafka, topic);
+  const { records } = await readCompactedRecords(kafka, { topic, log: options.log });
+  return new Map(
+    [...records].map(([id, record]) => [
+      id,
+      typeof record.productId === 'string' ? record.productId : undefined,
+    ]),
+  );
+}
+
 /** Remember proposals (keyed by proposal id, so repeating a call changes nothing). */
 export async function recordProposalsInLedger(
   kafka: Kafka,
