@@ -276,7 +276,21 @@ FROM orders o JOIN payments p ON o.order_id = p.order_id
         },
       ],
     };
-    fake.answer({ content: answer }, { content: answer });
+    // With a key the critic asks the LLM too, between the two discoveries (after the SQL guard).
+    const critique = {
+      verdict: 'propose',
+      reasons: ['Orders with their payment serve reconciliation.'],
+      goal: 'Make orders data useful to the other domains.',
+      value: 'orders joined with their captured payment',
+      figures: {
+        inputRecordsPerSecond: null,
+        outputRecordsPerSecond: null,
+        stateBytes: null,
+        icebergBytesPerDay: null,
+        flinkSlots: null,
+      },
+    };
+    fake.answer({ content: answer }, { content: critique }, { content: answer });
     const productId = `${prefix}orders.paid_orders`;
     try {
       const input = { topicPrefix: prefix, maxMessages: 3000, agent: 'auto' as const };
@@ -291,6 +305,7 @@ FROM orders o JOIN payments p ON o.order_id = p.order_id
       const status = await statusAfterChecks(client, productId);
       assert.equal(status.stage, 'awaitingApproval');
       assert.equal(status.spec.proposal?.proposedBy.name, 'discovery-llm:fake-model');
+      assert.equal(status.critique?.by, 'llm', 'the LLM critic reviewed it');
       assert.match(
         fake.requests[0]!.messages[1]!.content,
         new RegExp(`"topic":"${prefix}payments\\.payments"`),
