@@ -181,8 +181,8 @@ export function securedKafkaClient(
  * - consumer groups `_meshloop-` (its samplers and catalog readers, deleted after use) and
  *   `meshloop-` (the Flink jobs' Kafka sources, read_committed): read, describe, delete;
  * - the cluster: describe (doctor).
- * Flink's sinks write at-least-once (no transactional ids); exactly-once sinks would also need
- * TransactionalId WRITE and DESCRIBE on their prefix.
+ * - transactional ids `meshloop-create.` (product jobs write their topics exactly once, in Kafka
+ *   transactions): write, describe.
  */
 export async function grantMeshloop(admin: Kafka, principal: string, topicPrefix: string): Promise<void> {
   const client = admin.admin();
@@ -217,6 +217,9 @@ export async function grantMeshloop(admin: Kafka, principal: string, topicPrefix
         ...domainOps.map((op) => acl(AclResourceTypes.TOPIC, topicPrefix, op)),
         ...groupOps.map((op) => acl(AclResourceTypes.GROUP, '_meshloop-', op)),
         ...groupOps.map((op) => acl(AclResourceTypes.GROUP, 'meshloop-', op)),
+        ...[AclOperationTypes.WRITE, AclOperationTypes.DESCRIBE].map((op) =>
+          acl(AclResourceTypes.TRANSACTIONAL_ID, 'meshloop-create.', op),
+        ),
         acl(
           AclResourceTypes.CLUSTER,
           'kafka-cluster',
