@@ -127,6 +127,11 @@ export async function proposeProduct(
   return { productId, workflowId };
 }
 
+/** Said once on stderr while an update waits for the product to be ready (stdout stays the answer). */
+function waitingNote(reason: string): void {
+  process.stderr.write(`waiting: ${reason}\n`);
+}
+
 function workflowIdFor(product: string): string {
   return product.startsWith('data-product:') ? product : workflowIdOf(product);
 }
@@ -287,6 +292,7 @@ export function registerProductCommands(program: Command): void {
                 },
               ],
             }),
+            { onWait: waitingNote },
           );
           console.log(`${status.productId}: ${status.stage}`);
         });
@@ -387,6 +393,7 @@ export function registerProductCommands(program: Command): void {
                 },
               ],
             }),
+            { onWait: waitingNote },
           );
           console.log(`${status.productId}: ${status.stage}`);
         });
@@ -436,6 +443,7 @@ export function registerProductCommands(program: Command): void {
               handle.executeUpdate(operatorCommand.update, {
                 args: [{ by: options.by, comment: options.comment, ...(signature ? { signature } : {}) }],
               }),
+              { onWait: waitingNote },
             );
             if (options.json) console.log(JSON.stringify(status, null, 2));
             else console.log(`${status.productId}: ${status.stage}`);

@@ -64,6 +64,12 @@ export const notReady: Refusal = {
   message: 'the product is still reading mesh.yaml; try again',
 };
 
+/** A proposal the critic is still reviewing (seconds, or as long as an LLM critic takes): clients wait. */
+export const underReview: Refusal = {
+  type: 'UnderReview',
+  message: "the proposal is still under the critic's review; try again in a moment",
+};
+
 /** The stages each review action applies in. */
 const reviewableIn: Readonly<Record<ReviewRequest['action'], readonly Stage[]>> = {
   approve: [Stage.awaitingApproval],
@@ -85,6 +91,7 @@ export function reviewRefusal(
     // Names no one: not who asked, not who may (mesh.yaml says that to those who may read it).
     return { type: 'NotAnApprover', message: `the sender is not an approver of domain ${state.spec.domain}` };
   }
+  if (state.stage === Stage.proposed) return underReview;
   if (!reviewableIn[request.action].includes(state.stage)) {
     const approved = state.decisions.find(
       (d) => d.action === 'approve' && samePerson(d.by, by) && d.revision === state.revision,

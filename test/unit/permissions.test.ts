@@ -82,6 +82,19 @@ describe('permissions: who may do what to a product, now', () => {
     );
   });
 
+  it('asks a reviewer to wait while the critic reviews a fresh proposal (clients try again)', () => {
+    for (const action of ['approve', 'reject', 'requestChanges'] as const) {
+      const refusal = reviewRefusal(stateIn('proposed'), governance, { action, by: 'bob' }, ctx);
+      assert.equal(refusal?.type, 'UnderReview');
+      assert.match(refusal?.message ?? '', /critic's review/);
+    }
+    // A stranger still learns nothing more than that they may not.
+    assert.equal(
+      reviewRefusal(stateIn('proposed'), governance, { action: 'approve', by: 'mallory' }, ctx)?.type,
+      'NotAnApprover',
+    );
+  });
+
   it('takes change requests on running products, with an amended spec only there', () => {
     for (const stage of ['awaitingApproval', 'changesRequested', 'active', 'degraded'] as const)
       assert.equal(

@@ -1,25 +1,32 @@
 /**
- * Run a workflow update, again while the product answers `NotReady`: for a moment after it
+ * Run a workflow update, again while the product is not ready to decide: for a moment after it
  * continues as new, a run checks its carried state and reads mesh.yaml before it takes decisions
- * (src/domain/permissions.ts `notReady`), so a client tries again rather than failing the person.
+ * (`NotReady`), and a fresh proposal waits for the critic's review before it can be approved or
+ * rejected (`UnderReview`, src/domain/permissions.ts). A client tries again rather than failing the
+ * person; `onWait` hears once that it is waiting, and why.
  */
 export async function executeWhenReady<T>(
   update: () => Promise<T>,
-  options: { attempts?: number; delayMs?: number } = {},
+  options: { timeoutMs?: number; delayMs?: number; onWait?: (reason: string) => void } = {},
 ): Promise<T> {
-  const attempts = options.attempts ?? 100;
-  const delayMs = options.delayMs ?? 100;
-  for (let attempt = 1; ; attempt++) {
+  const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+  const delayMs = options.delayMs ?? 200;
+  let told = false;
+  for (;;) {
     try {
       return await update();
     } catch (error) {
-      if (!isNotReady(error) || attempt >= attempts) throw error;
+      const reason = waitReason(error);
+      if (reason === undefined || Date.now() >= deadline) throw error;
+      if (!told) options.onWait?.(reason);
+      told = true;
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
   }
 }
 
-function isNotReady(error: unknown): boolean {
-  const cause = (error as { cause?: { type?: unknown } } | null)?.cause;
-  return cause?.type === 'NotReady';
+function waitReason(error: unknown): string | undefined {
+  const cause = (error as { cause?: { type?: unknown; message?: unknown } } | null)?.cause;
+  if (cause?.type !== 'NotReady' && cause?.type !== 'UnderReview') return undefined;
+  return typeof cause.message === 'string' ? cause.message : String(cause.type);
 }
