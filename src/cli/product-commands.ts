@@ -279,19 +279,20 @@ export function registerProductCommands(program: Command): void {
           const detail = amended !== undefined ? specHashOf(amended) : '';
           const act = { kind: 'approval', action, by: options.by, detail } as const;
           const signature = await cliSignature(config, handle, act, options.key);
-          const status = await executeWhenReady(() =>
-            handle.executeUpdate(reviewUpdate, {
-              args: [
-                {
-                  action,
-                  by: options.by,
-                  comment: options.comment,
-                  amendedSpec: amended,
-                  via: 'cli',
-                  signature,
-                },
-              ],
-            }),
+          const status = await executeWhenReady(
+            () =>
+              handle.executeUpdate(reviewUpdate, {
+                args: [
+                  {
+                    action,
+                    by: options.by,
+                    comment: options.comment,
+                    amendedSpec: amended,
+                    via: 'cli',
+                    signature,
+                  },
+                ],
+              }),
             { onWait: waitingNote },
           );
           console.log(`${status.productId}: ${status.stage}`);
@@ -382,17 +383,18 @@ export function registerProductCommands(program: Command): void {
           const detail = options.force ? 'force' : '';
           const act = { kind: 'act', action: 'retire', by: options.by, detail } as const;
           const signature = await cliSignature(config, handle, act, options.key);
-          const status = await executeWhenReady(() =>
-            handle.executeUpdate(retireUpdate, {
-              args: [
-                {
-                  by: options.by,
-                  comment: options.comment,
-                  force: options.force,
-                  ...(signature ? { signature } : {}),
-                },
-              ],
-            }),
+          const status = await executeWhenReady(
+            () =>
+              handle.executeUpdate(retireUpdate, {
+                args: [
+                  {
+                    by: options.by,
+                    comment: options.comment,
+                    force: options.force,
+                    ...(signature ? { signature } : {}),
+                  },
+                ],
+              }),
             { onWait: waitingNote },
           );
           console.log(`${status.productId}: ${status.stage}`);
@@ -439,10 +441,11 @@ export function registerProductCommands(program: Command): void {
             const handle = client.workflow.getHandle(workflowIdFor(product));
             const act = { kind: 'act', action: operatorCommand.action, by: options.by } as const;
             const signature = await cliSignature(config, handle, act, options.key);
-            const status = await executeWhenReady(() =>
-              handle.executeUpdate(operatorCommand.update, {
-                args: [{ by: options.by, comment: options.comment, ...(signature ? { signature } : {}) }],
-              }),
+            const status = await executeWhenReady(
+              () =>
+                handle.executeUpdate(operatorCommand.update, {
+                  args: [{ by: options.by, comment: options.comment, ...(signature ? { signature } : {}) }],
+                }),
               { onWait: waitingNote },
             );
             if (options.json) console.log(JSON.stringify(status, null, 2));

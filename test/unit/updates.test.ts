@@ -8,7 +8,11 @@ function refusal(type: string, message = type): Error {
 
 describe('executeWhenReady', () => {
   it('tries again while the product is not ready or under review, telling the caller once why', async () => {
-    const answers = [refusal('NotReady'), refusal('UnderReview', "under the critic's review"), refusal('UnderReview')];
+    const answers = [
+      refusal('NotReady'),
+      refusal('UnderReview', "under the critic's review"),
+      refusal('UnderReview'),
+    ];
     const heard: string[] = [];
     let calls = 0;
     const result = await executeWhenReady(
@@ -38,10 +42,7 @@ describe('executeWhenReady', () => {
 
   it('gives up when its time is over, with the last refusal', async () => {
     await assert.rejects(
-      executeWhenReady(
-        () => Promise.reject(refusal('UnderReview')),
-        { timeoutMs: 20, delayMs: 5 },
-      ),
+      executeWhenReady(() => Promise.reject(refusal('UnderReview')), { timeoutMs: 20, delayMs: 5 }),
       (error: Error & { cause?: { type?: string } }) => error.cause?.type === 'UnderReview',
     );
   });
