@@ -42,6 +42,8 @@ export const portDefaults = {
   MESHLOOP_CODEC_SERVER_PORT: 8234,
   MESHLOOP_SCHEMA_REGISTRY_PORT: 8085,
   MESHLOOP_SCHEMA_REGISTRY_MANAGEMENT_PORT: 9085,
+  MESHLOOP_METRICS_PORT: 9464,
+  MESHLOOP_WEB_PORT: 8090,
 } as const;
 
 /**
@@ -136,6 +138,8 @@ export const envSchema = z.object({
     { message: 'must be id:base64key[,id:base64key...], each key 32 bytes (openssl rand -base64 32)' },
   ),
   MESHLOOP_CODEC_SERVER_PORT: port.default(portDefaults.MESHLOOP_CODEC_SERVER_PORT),
+  MESHLOOP_METRICS_PORT: port.default(portDefaults.MESHLOOP_METRICS_PORT),
+  MESHLOOP_WEB_PORT: port.default(portDefaults.MESHLOOP_WEB_PORT),
   // Discovery: with an API key the LLM proposes products, without one the deterministic planner does.
   OPENAI_API_KEY: optionalText,
   MESHLOOP_LLM_BASE_URL: optionalText.pipe(z.url('must be a URL like https://api.openai.com/v1').optional()),
@@ -317,6 +321,10 @@ export type MeshloopConfig = Readonly<{
     serverPort: number;
     uiOrigin: string;
   }>;
+  /** Where the worker serves Prometheus metrics (127.0.0.1:<port>/metrics). */
+  metrics: Readonly<{ port: number }>;
+  /** Where the worker (and `meshloop web`) serves the read-only web catalog (127.0.0.1:<port>). */
+  web: Readonly<{ port: number }>;
   /** The LLM discovery uses; absent without OPENAI_API_KEY (the planner proposes instead). */
   llm?: Readonly<{ apiKey: string; baseURL?: string; model: string; timeoutMs: number }>;
   /** How products land in Iceberg, unless a spec's `materialization` says otherwise. */
@@ -445,7 +453,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
     elsewhere: elsewhereServices(e, temporal),
     hidden: secretPlaces(e, home, dataDir, cacheDir),
   };
-  problems.push(...findDuplicatePorts(stack, e.MESHLOOP_CODEC_SERVER_PORT));
+  problems.push(
+    ...findDuplicatePorts(stack, e.MESHLOOP_CODEC_SERVER_PORT, e.MESHLOOP_METRICS_PORT, e.MESHLOOP_WEB_PORT),
+  );
   const kafka = resolveKafka(e, `127.0.0.1:${stack.kafka.port}`, problems);
   const flink = resolveFlink(e, stack.flink);
   const schemaRegistry = schemaRegistryOf(e, stack, problems);
@@ -497,6 +507,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
       serverPort: e.MESHLOOP_CODEC_SERVER_PORT,
       uiOrigin: `http://127.0.0.1:${stack.temporal.uiPort}`,
     },
+    metrics: { port: e.MESHLOOP_METRICS_PORT },
+    web: { port: e.MESHLOOP_WEB_PORT },
     ...(e.OPENAI_API_KEY
       ? {
           llm: {
@@ -575,7 +587,12 @@ export function parseEnv(env: NodeJS.ProcessEnv): { data: EnvData; problems: str
   return { data: data as EnvData, problems };
 }
 
-function findDuplicatePorts(stack: StackConfig, codecPort: number): string[] {
+function findDuplicatePorts(
+  stack: StackConfig,
+  codecPort: number,
+  metricsPort: number,
+  webPort: number,
+): string[] {
   const ports: Record<keyof typeof portDefaults, number> = {
     MESHLOOP_TEMPORAL_PORT: stack.temporal.port,
     MESHLOOP_TEMPORAL_UI_PORT: stack.temporal.uiPort,
@@ -588,6 +605,8 @@ function findDuplicatePorts(stack: StackConfig, codecPort: number): string[] {
     MESHLOOP_CODEC_SERVER_PORT: codecPort,
     MESHLOOP_SCHEMA_REGISTRY_PORT: stack.schemaRegistry.port,
     MESHLOOP_SCHEMA_REGISTRY_MANAGEMENT_PORT: stack.schemaRegistry.managementPort,
+    MESHLOOP_METRICS_PORT: metricsPort,
+    MESHLOOP_WEB_PORT: webPort,
   };
   const byPort = new Map<number, string[]>();
   for (const [key, value] of Object.entries(ports)) byPort.set(value, [...(byPort.get(value) ?? []), key]);
