@@ -289,6 +289,7 @@ function programWith(loaded: ReadonlySet<GroupName>): Command {
   add('keys');
   add('config');
   add('slack');
+  add('mcp');
   return program;
 }
 
