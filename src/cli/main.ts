@@ -8,6 +8,7 @@ import type * as analysisCommands from './analysis-commands';
 import type * as configCommands from './config-commands';
 import type * as discoverCommands from './discover-commands';
 import type * as keyCommands from './key-commands';
+import type * as mcpCommands from './mcp-commands';
 import type * as productCommands from './product-commands';
 import type * as queryCommands from './query-commands';
 import type * as seedCommand from './seed-commands';
@@ -129,6 +130,16 @@ const groups = {
       ],
     ],
     load: () => (require('./slack-commands') as typeof slackCommands).registerSlackCommand,
+  },
+  mcp: {
+    commands: [
+      [
+        'mcp',
+        'Serve the mesh to AI assistants over MCP (stdio): list, search and show products, contracts, lineage, analysis, read-only queries, proposals; never approvals',
+      ],
+    ],
+    load: () => (program: Command) =>
+      (require('./mcp-commands') as typeof mcpCommands).registerMcpCommand(program, packageVersion()),
   },
 } satisfies Record<string, CommandGroup>;
 /* eslint-enable @typescript-eslint/no-require-imports */
@@ -278,6 +289,7 @@ function programWith(loaded: ReadonlySet<GroupName>): Command {
   add('keys');
   add('config');
   add('slack');
+  add('mcp');
   return program;
 }
 
