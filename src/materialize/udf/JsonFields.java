@@ -1,0 +1,258 @@
+package dev.meshloop.flink;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TimeZone;
+import java.util.regex.Pattern;
+
+import org.apache.flink.table.api.DataTypes;
+import org.apache.flink.table.catalog.DataTypeFactory;
+import org.apache.flink.table.data.GenericRowData;
+import org.apache.flink.table.data.RowData;
+import org.apache.flink.table.data.StringData;
+import org.apache.flink.table.data.TimestampData;
+import org.apache.flink.table.data.binary.BinaryStringData;
+import org.apache.flink.table.data.binary.BinaryStringDataUtil;
+import org.apache.flink.table.functions.TableFunction;
+import org.apache.flink.table.shaded.com.jayway.jsonpath.spi.json.JacksonJsonProvider;
+import org.apache.flink.table.types.DataType;
+import org.apache.flink.table.types.inference.InputTypeStrategies;
+import org.apache.flink.table.types.inference.TypeInference;
+
+/**
+ * LATERAL TABLE(MESHLOOP_JSON_FIELDS(payload, 'order_id:string!,amount:double,...')): a
+ * materialization's record parsed ONCE and typed, with the error that routes it to the dead-letter
+ * table. It does what the per-field SQL it replaces did (src/materialize/flink-sql.ts, parser
+ * 'per-field'), with the same Flink code underneath:
+ *
+ * <ul>
+ *   <li>the record is read by the parser Flink's JSON functions use (json-path's Jackson provider,
+ *       shaded in flink-table-runtime), and each field's text is what JSON_VALUE gives (a scalar's
+ *       text; null for a missing field, JSON null, an object or an array) or, for `json` fields,
+ *       JSON_QUERY's text of an object or array;
+ *   <li>each text is typed by the methods Flink's CAST from STRING calls (BinaryStringDataUtil),
+ *       null where TRY_CAST gives null; timestamps as epoch milliseconds (up to 15 digits) or an
+ *       ISO-8601 instant in UTC (the jobs' `table.local-time-zone`);
+ *   <li>the error: a tombstone, not a JSON object, or each field that is missing/null (required)
+ *       or present but not of its type, joined by '; '; empty for a good record.
+ * </ul>
+ *
+ * <p>A table function emitting one row per record, so the planner gives it an operator of its own
+ * (a scalar function returning a row would be inlined into every expression reading its fields).
+ * Spec: comma-separated `name:type`, `!` after the type for a required field.
+ */
+public class JsonFields extends TableFunction<RowData> {
+  /** What Flink's JSON functions parse and print with (SqlJsonUtils' JSON_PATH_JSON_PROVIDER). */
+  private static final JacksonJsonProvider JSON = new JacksonJsonProvider();
+
+  private static final Pattern EPOCH_MILLIS = Pattern.compile("^-?[0-9]{1,15}$");
+  private static final Pattern TRAILING_Z = Pattern.compile("Z$");
+  private static final TimeZone UTC = TimeZone.getTimeZone("UTC");
+  private static final String TOMBSTONE = "tombstone: deletes are not applied to the table";
+  private static final String NOT_AN_OBJECT = "not a JSON object";
+
+  private static final class Field {
+    final String name;
+    final String type;
+    final boolean required;
+    final StringData missing;
+    final StringData wrongType;
+
+    Field(String part) {
+      String text = part.trim();
+      required = text.endsWith("!");
+      if (required) text = text.substring(0, text.length() - 1);
+      int colon = text.lastIndexOf(':');
+      name = text.substring(0, colon);
+      type = text.substring(colon + 1);
+      missing = StringData.fromString(name + ": missing, null or not a " + type);
+      wrongType = StringData.fromString(name + ": not a " + type);
+    }
+  }
+
+  private static Field[] fieldsOf(String spec) {
+    if (spec.isEmpty()) return new Field[0];
+    String[] parts = spec.split(",");
+    Field[] fields = new Field[parts.length];
+    for (int i = 0; i < parts.length; i++) fields[i] = new Field(parts[i]);
+    return fields;
+  }
+
+  private static DataType dataTypeOf(String type) {
+    switch (type) {
+      case "string":
+      case "json":
+        return DataTypes.STRING();
+      case "int":
+        return DataTypes.INT();
+      case "long":
+        return DataTypes.BIGINT();
+      case "float":
+        return DataTypes.FLOAT();
+      case "double":
+        return DataTypes.DOUBLE();
+      case "decimal":
+        return DataTypes.DECIMAL(38, 10);
+      case "boolean":
+        return DataTypes.BOOLEAN();
+      case "date":
+        return DataTypes.DATE();
+      case "timestamp":
+        return DataTypes.TIMESTAMP_LTZ(3);
+      case "bytes":
+        return DataTypes.BYTES();
+      default:
+        throw new IllegalArgumentException("meshloop_json_fields: unknown field type " + type);
+    }
+  }
+
+  /** The field's text as JSON_VALUE (or, for json, JSON_QUERY then JSON_VALUE) renders it. */
+  private static String text(Object value, boolean json) {
+    if (value == null) return null;
+    if (value instanceof Map || value instanceof List) return json ? JSON.toJson(value) : null;
+    return String.valueOf(value);
+  }
+
+  /** TRY_CAST(text AS type) and the per-field SQL's timestamp and bytes rules; null when it fails. */
+  private static Object typed(String text, String type) {
+    if (text == null) return null;
+    try {
+      BinaryStringData s = BinaryStringData.fromString(text);
+      switch (type) {
+        case "string":
+        case "json":
+          return s;
+        case "int":
+          return BinaryStringDataUtil.toInt(s.trim());
+        case "long":
+          return BinaryStringDataUtil.toLong(s.trim());
+        case "float":
+          return BinaryStringDataUtil.toFloat(s.trim());
+        case "double":
+          return BinaryStringDataUtil.toDouble(s.trim());
+        case "decimal":
+          return BinaryStringDataUtil.toDecimal(s, 38, 10);
+        case "boolean":
+          return BinaryStringDataUtil.toBoolean(s);
+        case "date":
+          return BinaryStringDataUtil.toDate(s);
+        case "timestamp":
+          if (EPOCH_MILLIS.matcher(text).find()) {
+            return TimestampData.fromEpochMillis(BinaryStringDataUtil.toLong(s.trim()));
+          }
+          String iso = TRAILING_Z.matcher(text.replace("T", " ")).replaceAll("");
+          return BinaryStringDataUtil.toTimestamp(BinaryStringData.fromString(iso), 3, UTC);
+        case "bytes":
+          return Base64.getDecoder().decode(text.getBytes(StandardCharsets.UTF_8));
+        default:
+          return null;
+      }
+    } catch (Exception notOfItsType) {
+      return null;
+    }
+  }
+
+  private transient String spec;
+  private transient Field[] fields;
+
+  private GenericRowData parse(String payload, String fieldSpec) {
+    if (spec == null || !spec.equals(fieldSpec)) {
+      fields = fieldsOf(fieldSpec);
+      spec = fieldSpec;
+    }
+    int n = fields.length;
+    GenericRowData row = new GenericRowData(n + 1);
+    if (payload == null) {
+      row.setField(n, StringData.fromString(TOMBSTONE));
+      return row;
+    }
+    Object parsed;
+    try {
+      parsed = JSON.parse(payload);
+    } catch (Exception notJson) {
+      parsed = null;
+    }
+    if (!(parsed instanceof Map)) {
+      row.setField(n, StringData.fromString(NOT_AN_OBJECT));
+      return row;
+    }
+    Map<?, ?> object = (Map<?, ?>) parsed;
+    List<StringData> errors = null;
+    for (int i = 0; i < n; i++) {
+      Field field = fields[i];
+      String text = text(object.get(field.name), field.type.equals("json"));
+      Object value = typed(text, field.type);
+      row.setField(i, value);
+      StringData error = value != null ? null : field.required ? field.missing : text != null ? field.wrongType : null;
+      if (error != null) {
+        if (errors == null) errors = new ArrayList<>(2);
+        errors.add(error);
+      }
+    }
+    row.setField(n, errors == null ? StringData.fromString("") : joined(errors));
+    return row;
+  }
+
+  private static StringData joined(List<StringData> errors) {
+    StringBuilder out = new StringBuilder();
+    for (StringData error : errors) {
+      if (out.length() > 0) out.append("; ");
+      out.append(error.toString());
+    }
+    return StringData.fromString(out.toString());
+  }
+
+  /**
+   * The last record this thread parsed, with its fields and result. A statement set's two branches
+   * (the table's rows, the dead letters) each call the function on the same record, one right after
+   * the other in the same task thread: the second call reuses the first's parse. Equal inputs give
+   * equal rows, so the memo never changes an answer.
+   */
+  private static final class Memo {
+    String payload;
+    String fields;
+    Object[] values;
+  }
+
+  private static final ThreadLocal<Memo> LAST = ThreadLocal.withInitial(Memo::new);
+
+  public void eval(String payload, String fieldSpec) {
+    Memo last = LAST.get();
+    if (payload != null && payload.equals(last.payload) && fieldSpec.equals(last.fields)) {
+      collect(GenericRowData.of(last.values.clone()));
+      return;
+    }
+    GenericRowData row = parse(payload, fieldSpec);
+    Object[] values = new Object[row.getArity()];
+    for (int i = 0; i < values.length; i++) values[i] = row.getField(i);
+    last.payload = payload;
+    last.fields = fieldSpec;
+    last.values = values;
+    collect(row);
+  }
+
+  @Override
+  public TypeInference getTypeInference(DataTypeFactory typeFactory) {
+    return TypeInference.newBuilder()
+        .inputTypeStrategy(
+            InputTypeStrategies.sequence(
+                InputTypeStrategies.explicit(DataTypes.STRING()),
+                InputTypeStrategies.and(
+                    InputTypeStrategies.LITERAL, InputTypeStrategies.explicit(DataTypes.STRING()))))
+        .outputTypeStrategy(
+            context -> {
+              Field[] columns = fieldsOf(context.getArgumentValue(1, String.class).orElse(""));
+              DataTypes.Field[] row = new DataTypes.Field[columns.length + 1];
+              for (int i = 0; i < columns.length; i++) {
+                row[i] = DataTypes.FIELD("v" + i, dataTypeOf(columns[i].type));
+              }
+              row[columns.length] = DataTypes.FIELD("error", DataTypes.STRING().notNull());
+              return Optional.of(DataTypes.ROW(row).bridgedTo(RowData.class));
+            })
+        .build();
+  }
+}
