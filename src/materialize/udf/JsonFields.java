@@ -141,6 +141,8 @@ public class JsonFields extends TableFunction<RowData> {
         case "date":
           return BinaryStringDataUtil.toDate(s);
         case "timestamp":
+          TimestampData instant = isoInstant(text);
+          if (instant != null) return instant;
           if (EPOCH_MILLIS.matcher(text).find()) {
             return TimestampData.fromEpochMillis(BinaryStringDataUtil.toLong(s.trim()));
           }
@@ -154,6 +156,53 @@ public class JsonFields extends TableFunction<RowData> {
     } catch (Exception notOfItsType) {
       return null;
     }
+  }
+
+  private static int digits(String text, int from, int to) {
+    int value = 0;
+    for (int i = from; i < to; i++) {
+      char c = text.charAt(i);
+      if (c < '0' || c > '9') return -1;
+      value = value * 10 + (c - '0');
+    }
+    return value;
+  }
+
+  /**
+   * The common case, `yyyy-MM-ddTHH:mm:ss[.f{1,9}]Z` with every field in range (what Flink's JSON
+   * format and JavaScript's toISOString write), read directly: the same instant Flink's cast gives
+   * (its formatter, the fraction cut to milliseconds, UTC). Anything else (null here) takes the
+   * general path below, Flink's own.
+   */
+  private static TimestampData isoInstant(String text) {
+    int length = text.length();
+    if (length < 20 || length > 30 || text.charAt(length - 1) != 'Z' || text.charAt(4) != '-'
+        || text.charAt(7) != '-' || text.charAt(10) != 'T' || text.charAt(13) != ':'
+        || text.charAt(16) != ':') {
+      return null;
+    }
+    int year = digits(text, 0, 4);
+    int month = digits(text, 5, 7);
+    int day = digits(text, 8, 10);
+    int hour = digits(text, 11, 13);
+    int minute = digits(text, 14, 16);
+    int second = digits(text, 17, 19);
+    int nanos = 0;
+    if (length > 20) {
+      int fraction = length - 21;
+      if (text.charAt(19) != '.' || fraction < 1 || fraction > 9) return null;
+      nanos = digits(text, 20, length - 1);
+      if (nanos < 0) return null;
+      for (int i = fraction; i < 9; i++) nanos *= 10;
+    }
+    if (year < 1 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0
+        || minute > 59 || second < 0 || second > 59
+        || day > java.time.YearMonth.of(year, month).lengthOfMonth()) {
+      return null;
+    }
+    long epochDay = java.time.LocalDate.of(year, month, day).toEpochDay();
+    long seconds = epochDay * 86_400L + hour * 3_600L + minute * 60L + second;
+    return TimestampData.fromEpochMillis(seconds * 1000L + nanos / 1_000_000);
   }
 
   private transient String spec;
