@@ -3,12 +3,16 @@ package dev.meshloop.flink;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.TimeZone;
 import java.util.regex.Pattern;
 
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonParser;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonToken;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectReader;
 import org.apache.flink.table.api.DataTypes;
 import org.apache.flink.table.catalog.DataTypeFactory;
 import org.apache.flink.table.data.GenericRowData;
@@ -48,6 +52,12 @@ import org.apache.flink.table.types.inference.TypeInference;
 public class JsonFields extends TableFunction<RowData> {
   /** What Flink's JSON functions parse and print with (SqlJsonUtils' JSON_PATH_JSON_PROVIDER). */
   private static final JacksonJsonProvider JSON = new JacksonJsonProvider();
+  /**
+   * The same Jackson settings as that provider's (a default ObjectMapper read into untyped Java
+   * values), streamed: only the listed fields' values are built, every other token is still read.
+   */
+  private static final ObjectMapper MAPPER = new ObjectMapper();
+  private static final ObjectReader UNTYPED = MAPPER.readerFor(Object.class);
 
   private static final Pattern EPOCH_MILLIS = Pattern.compile("^-?[0-9]{1,15}$");
   private static final Pattern TRAILING_Z = Pattern.compile("Z$");
@@ -61,6 +71,7 @@ public class JsonFields extends TableFunction<RowData> {
     final boolean required;
     final StringData missing;
     final StringData wrongType;
+    final boolean json;
 
     Field(String part) {
       String text = part.trim();
@@ -69,6 +80,7 @@ public class JsonFields extends TableFunction<RowData> {
       int colon = text.lastIndexOf(':');
       name = text.substring(0, colon);
       type = text.substring(colon + 1);
+      json = type.equals("json");
       missing = StringData.fromString(name + ": missing, null or not a " + type);
       wrongType = StringData.fromString(name + ": not a " + type);
     }
@@ -110,11 +122,55 @@ public class JsonFields extends TableFunction<RowData> {
     }
   }
 
-  /** The field's text as JSON_VALUE (or, for json, JSON_QUERY then JSON_VALUE) renders it. */
-  private static String text(Object value, boolean json) {
-    if (value == null) return null;
-    if (value instanceof Map || value instanceof List) return json ? JSON.toJson(value) : null;
-    return String.valueOf(value);
+  /**
+   * Each listed field's text as JSON_VALUE (or, for json, JSON_QUERY then JSON_VALUE) renders the
+   * value Flink's parser read: a string's text, a number's Java text (Integer, Long, BigInteger or
+   * Double, as an untyped read makes them), true/false; null for JSON null, and for an object or
+   * an array unless the field is json (then its JSON text). The last of duplicate keys wins, as in
+   * a map. False when the payload is not a JSON object, or not valid JSON up to the object's end.
+   */
+  private boolean readFields(String payload, String[] texts) {
+    try (JsonParser parser = MAPPER.getFactory().createParser(payload)) {
+      if (parser.nextToken() != JsonToken.START_OBJECT) return false;
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        Integer index = positions.get(parser.getCurrentName());
+        JsonToken token = parser.nextToken();
+        if (index == null) {
+          parser.skipChildren();
+          continue;
+        }
+        int i = index;
+        switch (token) {
+          case START_OBJECT:
+          case START_ARRAY:
+            if (fields[i].json) {
+              texts[i] = JSON.toJson(UNTYPED.readValue(parser));
+            } else {
+              parser.skipChildren();
+              texts[i] = null;
+            }
+            break;
+          case VALUE_STRING:
+            texts[i] = parser.getText();
+            break;
+          case VALUE_NUMBER_INT:
+          case VALUE_NUMBER_FLOAT:
+            texts[i] = String.valueOf(parser.getNumberValue());
+            break;
+          case VALUE_TRUE:
+            texts[i] = "true";
+            break;
+          case VALUE_FALSE:
+            texts[i] = "false";
+            break;
+          default:
+            texts[i] = null;
+        }
+      }
+      return parser.currentToken() == JsonToken.END_OBJECT;
+    } catch (Exception notJson) {
+      return false;
+    }
   }
 
   /** TRY_CAST(text AS type) and the per-field SQL's timestamp and bytes rules; null when it fails. */
@@ -207,10 +263,13 @@ public class JsonFields extends TableFunction<RowData> {
 
   private transient String spec;
   private transient Field[] fields;
+  private transient HashMap<String, Integer> positions;
 
   private GenericRowData parse(String payload, String fieldSpec) {
     if (spec == null || !spec.equals(fieldSpec)) {
       fields = fieldsOf(fieldSpec);
+      positions = new HashMap<>();
+      for (int i = 0; i < fields.length; i++) positions.put(fields[i].name, i);
       spec = fieldSpec;
     }
     int n = fields.length;
@@ -219,24 +278,19 @@ public class JsonFields extends TableFunction<RowData> {
       row.setField(n, StringData.fromString(TOMBSTONE));
       return row;
     }
-    Object parsed;
-    try {
-      parsed = JSON.parse(payload);
-    } catch (Exception notJson) {
-      parsed = null;
-    }
-    if (!(parsed instanceof Map)) {
+    String[] texts = new String[n];
+    if (!readFields(payload, texts)) {
       row.setField(n, StringData.fromString(NOT_AN_OBJECT));
       return row;
     }
-    Map<?, ?> object = (Map<?, ?>) parsed;
     List<StringData> errors = null;
     for (int i = 0; i < n; i++) {
       Field field = fields[i];
-      String text = text(object.get(field.name), field.type.equals("json"));
+      String text = texts[i];
       Object value = typed(text, field.type);
       row.setField(i, value);
-      StringData error = value != null ? null : field.required ? field.missing : text != null ? field.wrongType : null;
+      StringData error =
+          value != null ? null : field.required ? field.missing : text != null ? field.wrongType : null;
       if (error != null) {
         if (errors == null) errors = new ArrayList<>(2);
         errors.add(error);
