@@ -3,9 +3,11 @@
  * in the same run (our machines are noisy: only the ratios are comparable).
  *
  * 1. Throughput: the same topic of BENCH_ROWS order records (default 1,000,000) read to its end by
- *    three bounded Flink jobs: Flink's own JSON format into a blackhole (the baseline), our
- *    materialization's parsing into a blackhole, and the whole materialization into Iceberg.
- *    Rows/s from each job's RUNNING time to its end.
+ *    bounded Flink jobs: Flink's own JSON format into a blackhole (the baseline), our
+ *    materialization's parsing into a blackhole, the whole materialization into Iceberg, and for
+ *    comparison the per-field JSON functions used before the one-pass parser and the Iceberg job
+ *    with Iceberg's default zstd level. Rows/s from each job's RUNNING time to its end; each job
+ *    BENCH_REPEAT times (default 3), interleaved, medians reported.
  * 2. Latency: one record every 100 ms into a running materialization (commit interval
  *    BENCH_COMMIT_INTERVAL, default 5s); for each, the time from the produce acknowledgement to the
  *    first snapshot in the catalog that holds it. p50/p95 against the commit interval + 2 s.
@@ -43,6 +45,7 @@ import { stopTestPlatform, testPlatform } from '../../test/helpers/platform';
 const rows = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const commitIntervalMs = parseDuration(process.env.BENCH_COMMIT_INTERVAL ?? '5s') ?? 5000;
 const latencySeconds = Number(process.env.BENCH_LATENCY_SECONDS ?? 30);
+const repeat = Math.max(1, Number(process.env.BENCH_REPEAT ?? 3));
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -146,7 +149,18 @@ class Flink {
   }
 }
 
-async function throughput(config: MeshloopConfig, flink: Flink, plan: MaterializationPlan) {
+type Timed = Awaited<ReturnType<Flink['timedJob']>>;
+
+/**
+ * Each job BENCH_REPEAT times (default 3), interleaved, and the median of each: one run of a short
+ * job on a shared machine is noise. `tableFor(i)` is a fresh table for each Iceberg run.
+ */
+async function throughput(
+  config: MeshloopConfig,
+  flink: Flink,
+  plan: MaterializationPlan,
+  tableFor: (run: number) => Promise<MaterializationPlan>,
+) {
   const parserJar = await parserJarFor(config);
   const options = {
     kafka: config.flink.kafka,
@@ -159,20 +173,21 @@ async function throughput(config: MeshloopConfig, flink: Flink, plan: Materializ
     'pipeline.name': `bench-${randomUUID().slice(0, 6)}`,
   };
   const blackhole = `CREATE TEMPORARY TABLE bench_sink (order_id STRING, customer_id STRING, amount DOUBLE, status STRING, placed_at TIMESTAMP_LTZ(3)) WITH ('connector' = 'blackhole')`;
-  const baseline = await flink.timedJob(
-    'Flink JSON format → blackhole (baseline)',
-    [
-      `CREATE TEMPORARY TABLE bench_json (order_id STRING, customer_id STRING, amount DOUBLE, status STRING, placed_at TIMESTAMP_LTZ(3)) WITH (
+  const baseline = () =>
+    flink.timedJob(
+      'Flink JSON format → blackhole (baseline)',
+      [
+        `CREATE TEMPORARY TABLE bench_json (order_id STRING, customer_id STRING, amount DOUBLE, status STRING, placed_at TIMESTAMP_LTZ(3)) WITH (
         'connector' = 'kafka', 'topic' = ${quoteLiteral(plan.topic)},
         'properties.bootstrap.servers' = ${quoteLiteral(options.kafka.bootstrapServers)},
         'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset',
         'format' = 'json', 'json.timestamp-format.standard' = 'ISO-8601')`,
-      blackhole,
-    ],
-    'INSERT INTO bench_sink SELECT * FROM bench_json',
-    jobConfig,
-    rows,
-  );
+        blackhole,
+      ],
+      'INSERT INTO bench_sink SELECT * FROM bench_json',
+      jobConfig,
+      rows,
+    );
   const parse = (label: string, parser: MaterializationSqlOptions) =>
     flink.timedJob(
       label,
@@ -183,16 +198,40 @@ async function throughput(config: MeshloopConfig, flink: Flink, plan: Materializ
     );
   // The parsing materializations used before the one-pass parser: a JSON function call per field.
   const { parserJar: _onePass, ...perFieldOptions } = options;
-  const perField = await parse('per-field JSON functions → blackhole (before)', perFieldOptions);
-  const parsing = await parse('materialization parsing → blackhole', options);
-  const iceberg = await flink.timedJob(
-    'materialization → Iceberg (as run)',
-    materializationSetupStatements(plan, options),
-    materializationInsertStatement(plan),
-    jobConfig,
-    rows,
-  );
-  return [baseline, parsing, iceberg, perField];
+  const iceberg = async (label: string, table: MaterializationPlan, writeOptions?: string) =>
+    flink.timedJob(
+      label,
+      materializationSetupStatements(table, options),
+      writeOptions
+        ? materializationInsertStatement(table).replace(
+            `INSERT INTO ${tableSql(table.table)} SELECT`,
+            `INSERT INTO ${tableSql(table.table)} /*+ OPTIONS(${writeOptions}) */ SELECT`,
+          )
+        : materializationInsertStatement(table),
+      jobConfig,
+      rows,
+    );
+  const runs: Timed[][] = [[], [], [], [], []];
+  for (let run = 0; run < repeat; run++) {
+    runs[0]!.push(await baseline());
+    runs[1]!.push(await parse('materialization parsing → blackhole', options));
+    runs[2]!.push(
+      await iceberg('materialization → Iceberg (as run)', run === 0 ? plan : await tableFor(run)),
+    );
+    runs[3]!.push(await parse('per-field JSON functions → blackhole (before)', perFieldOptions));
+    // Iceberg's own Parquet default (zstd level 3) instead of the tables' level 1.
+    runs[4]!.push(
+      await iceberg(
+        "materialization → Iceberg, Iceberg's zstd level 3",
+        await tableFor(repeat + run),
+        "'compression-level' = '3'",
+      ),
+    );
+  }
+  return runs.map((timed) => {
+    const seconds = median(timed.map((r) => r.seconds));
+    return { label: timed[0]!.label, seconds, perSecond: rows / seconds };
+  });
 }
 
 async function latency(config: MeshloopConfig, flink: Flink, plan: MaterializationPlan) {
@@ -318,22 +357,27 @@ async function main() {
   const runId = randomUUID().slice(0, 6);
   const plan = materializationPlanOf(specFor(`orders_${runId}`, topic), 1, defaults);
   await ensureProductTable(catalog, plan);
-  out(`\nthroughput (${rows} rows, 1 partition, 1 slot each)`);
-  const results = await throughput(config, flink, plan);
+  out(`\nthroughput (${rows} rows, 1 partition, 1 slot each; medians of ${repeat} runs)`);
+  const extraTables: MaterializationPlan[] = [];
+  const results = await throughput(config, flink, plan, async (run) => {
+    const extra = materializationPlanOf(specFor(`orders_${runId}_${run}`, topic), 1, defaults);
+    await ensureProductTable(catalog, extra);
+    extraTables.push(extra);
+    return extra;
+  });
   for (const r of results)
     out(
       `  ${r.label.padEnd(44)} ${r.seconds.toFixed(1).padStart(6)} s  ${Math.round(r.perSecond).toLocaleString('en').padStart(9)} rows/s`,
     );
-  const [baseline, parsing, iceberg, perField] = results as [
-    (typeof results)[0],
-    (typeof results)[0],
-    (typeof results)[0],
-    (typeof results)[0],
-  ];
-  const ratio = (r: (typeof results)[0]) => (r.perSecond / baseline.perSecond).toFixed(2);
+  const [baseline, parsing, iceberg, perField, level3] = results as [Timed, Timed, Timed, Timed, Timed];
+  const ratio = (r: Timed) => (r.perSecond / baseline.perSecond).toFixed(2);
   out(
-    `  ratio to the JSON blackhole: Iceberg ${ratio(iceberg)} (aim ≥ 0.8), parsing ${ratio(parsing)}, per-field parsing ${ratio(perField)}; Iceberg / parsing: ${(iceberg.perSecond / parsing.perSecond).toFixed(2)}`,
+    `  ratio to the JSON blackhole: Iceberg ${ratio(iceberg)} (aim ≥ 0.8), parsing ${ratio(parsing)}, per-field parsing ${ratio(perField)}, Iceberg with zstd level 3 ${ratio(level3)}; Iceberg / parsing: ${(iceberg.perSecond / parsing.perSecond).toFixed(2)}`,
   );
+  for (const extra of extraTables) {
+    await catalog.dropTable(catalogNameOf(extra.table), { purge: true }).catch(() => undefined);
+    await catalog.dropTable(catalogNameOf(extra.deadLetterTable), { purge: true }).catch(() => undefined);
+  }
 
   const latencyPlan = materializationPlanOf(
     specFor(`latency_${runId}`, `bench.latency_${runId}`),
