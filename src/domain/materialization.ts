@@ -131,13 +131,6 @@ export function materializationPlanOf(
 }
 
 /** The table properties Meshloop sets: who the table belongs to, and Tableflow's knobs. */
-/** Iceberg writer settings every product table gets (set again on every deploy). */
-export const icebergWriterProperties: Readonly<Record<string, string>> = {
-  'write.format.default': 'parquet',
-  'write.parquet.compression-codec': 'zstd',
-  'write.parquet.compression-level': '1',
-};
-
 export function tablePropertiesOf(plan: MaterializationPlan): Record<string, string> {
   return {
     'format-version': '2',
@@ -148,9 +141,6 @@ export function tablePropertiesOf(plan: MaterializationPlan): Record<string, str
     // Read by snapshot expiry (Iceberg's ExpireSnapshots action, or Spark's expire_snapshots).
     'history.expire.max-snapshot-age-ms': String(plan.snapshotRetentionMs),
     'meshloop.snapshot-retention': formatDuration(plan.snapshotRetentionMs),
-    // The writer (docs/tables.md, "Writer settings"): Parquet with zstd at level 1 rather than
-    // Iceberg's default level 3, about the same size for these small files at less CPU per row.
-    ...icebergWriterProperties,
     ...(plan.writeMode === WriteMode.upsert ? { 'write.upsert.enabled': 'true' } : {}),
   };
 }

@@ -126,8 +126,6 @@ describe('materialization decisions', () => {
     assert.equal(request.properties['meshloop.product-id'], 'orders.daily_revenue');
     assert.equal(request.properties['meshloop.revision'], '2');
     assert.equal(request.properties['history.expire.max-snapshot-age-ms'], String(7 * 86_400_000));
-    assert.equal(request.properties['write.parquet.compression-codec'], 'zstd');
-    assert.equal(request.properties['write.parquet.compression-level'], '1');
 
     const append = productTableRequest(materializationPlanOf(eventSpec(), 1, defaults));
     assert.deepEqual(append.partitionSpec.fields, [
