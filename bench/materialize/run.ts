@@ -3,9 +3,11 @@
  * in the same run (our machines are noisy: only the ratios are comparable).
  *
  * 1. Throughput: the same topic of BENCH_ROWS order records (default 1,000,000) read to its end by
- *    three bounded Flink jobs: Flink's own JSON format into a blackhole (the baseline), our
- *    materialization's parsing into a blackhole, and the whole materialization into Iceberg.
- *    Rows/s from each job's RUNNING time to its end.
+ *    bounded Flink jobs: Flink's own JSON format into a blackhole (the baseline), our
+ *    materialization's parsing into a blackhole, the whole materialization into Iceberg, and for
+ *    comparison the per-field JSON functions used before the one-pass parser (and, with
+ *    BENCH_WRITER_OPTIONS, the Iceberg job with those Iceberg write options). Rows/s from each job's RUNNING time to its end; each job
+ *    BENCH_REPEAT times (default 3), interleaved, medians reported.
  * 2. Latency: one record every 100 ms into a running materialization (commit interval
  *    BENCH_COMMIT_INTERVAL, default 5s); for each, the time from the produce acknowledgement to the
  *    first snapshot in the catalog that holds it. p50/p95 against the commit interval + 2 s.
@@ -35,12 +37,17 @@ import {
   materializationSetupStatements,
   tableSql,
 } from '../../src/materialize/flink-sql';
+import type { MaterializationSqlOptions } from '../../src/materialize/flink-sql';
+import { parserJarOf } from '../../src/materialize';
 import { catalogNameOf, ensureProductTable } from '../../src/materialize/iceberg-table';
 import { stopTestPlatform, testPlatform } from '../../test/helpers/platform';
 
 const rows = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const commitIntervalMs = parseDuration(process.env.BENCH_COMMIT_INTERVAL ?? '5s') ?? 5000;
 const latencySeconds = Number(process.env.BENCH_LATENCY_SECONDS ?? 30);
+const repeat = Math.max(1, Number(process.env.BENCH_REPEAT ?? 3));
+/** e.g. `'compression-codec' = 'snappy'`: adds an Iceberg run with these write options. */
+const writerOptions = process.env.BENCH_WRITER_OPTIONS;
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -105,6 +112,14 @@ async function produceRows(config: MeshloopConfig, topic: string, count: number)
   out(`produced ${count - have} records into ${topic} in ${((Date.now() - began) / 1000).toFixed(1)} s`);
 }
 
+/** The one-pass parser's jar, as the materializer loads it (built on first use). */
+async function parserJarFor(config: MeshloopConfig): Promise<string> {
+  const jar = await parserJarOf(config).parserJar?.();
+  if (!jar)
+    throw new Error('the bench runs the one-pass parser: leave MESHLOOP_MATERIALIZE_PARSER_JAR unset');
+  return jar;
+}
+
 class Flink {
   readonly gateway: SqlGatewayClient;
   readonly rest: FlinkRestClient;
@@ -136,46 +151,91 @@ class Flink {
   }
 }
 
-async function throughput(config: MeshloopConfig, flink: Flink, plan: MaterializationPlan) {
+type Timed = Awaited<ReturnType<Flink['timedJob']>>;
+
+/**
+ * Each job BENCH_REPEAT times (default 3), interleaved, and the median of each: one run of a short
+ * job on a shared machine is noise. `tableFor(i)` is a fresh table for each Iceberg run.
+ */
+async function throughput(
+  config: MeshloopConfig,
+  flink: Flink,
+  plan: MaterializationPlan,
+  tableFor: (run: number) => Promise<MaterializationPlan>,
+) {
+  const parserJar = await parserJarFor(config);
   const options = {
     kafka: config.flink.kafka,
     icebergCatalogUri: config.flink.icebergCatalogUri,
     bounded: true,
+    parserJar,
   };
   const jobConfig = {
     ...materializationJobConfig(plan),
     'pipeline.name': `bench-${randomUUID().slice(0, 6)}`,
   };
   const blackhole = `CREATE TEMPORARY TABLE bench_sink (order_id STRING, customer_id STRING, amount DOUBLE, status STRING, placed_at TIMESTAMP_LTZ(3)) WITH ('connector' = 'blackhole')`;
-  const baseline = await flink.timedJob(
-    'Flink JSON format → blackhole (baseline)',
-    [
-      `CREATE TEMPORARY TABLE bench_json (order_id STRING, customer_id STRING, amount DOUBLE, status STRING, placed_at TIMESTAMP_LTZ(3)) WITH (
+  const baseline = () =>
+    flink.timedJob(
+      'Flink JSON format → blackhole (baseline)',
+      [
+        `CREATE TEMPORARY TABLE bench_json (order_id STRING, customer_id STRING, amount DOUBLE, status STRING, placed_at TIMESTAMP_LTZ(3)) WITH (
         'connector' = 'kafka', 'topic' = ${quoteLiteral(plan.topic)},
         'properties.bootstrap.servers' = ${quoteLiteral(options.kafka.bootstrapServers)},
         'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset',
         'format' = 'json', 'json.timestamp-format.standard' = 'ISO-8601')`,
-      blackhole,
-    ],
-    'INSERT INTO bench_sink SELECT * FROM bench_json',
-    jobConfig,
-    rows,
-  );
-  const parsing = await flink.timedJob(
-    'materialization parsing → blackhole',
-    [...materializationSetupStatements(plan, options).slice(1), blackhole],
-    `INSERT INTO bench_sink SELECT order_id, customer_id, amount, status, placed_at FROM meshloop_parsed WHERE error = ''`,
-    jobConfig,
-    rows,
-  );
-  const iceberg = await flink.timedJob(
-    'materialization → Iceberg (as run)',
-    materializationSetupStatements(plan, options),
-    materializationInsertStatement(plan),
-    jobConfig,
-    rows,
-  );
-  return [baseline, parsing, iceberg];
+        blackhole,
+      ],
+      'INSERT INTO bench_sink SELECT * FROM bench_json',
+      jobConfig,
+      rows,
+    );
+  const parse = (label: string, parser: MaterializationSqlOptions) =>
+    flink.timedJob(
+      label,
+      [...materializationSetupStatements(plan, parser).slice(1), blackhole],
+      `INSERT INTO bench_sink SELECT order_id, customer_id, amount, status, placed_at FROM meshloop_parsed WHERE error = ''`,
+      jobConfig,
+      rows,
+    );
+  // The parsing materializations used before the one-pass parser: a JSON function call per field.
+  const { parserJar: _onePass, ...perFieldOptions } = options;
+  const iceberg = async (label: string, table: MaterializationPlan, writeOptions?: string) =>
+    flink.timedJob(
+      label,
+      materializationSetupStatements(table, options),
+      writeOptions
+        ? materializationInsertStatement(table).replace(
+            `INSERT INTO ${tableSql(table.table)} SELECT`,
+            `INSERT INTO ${tableSql(table.table)} /*+ OPTIONS(${writeOptions}) */ SELECT`,
+          )
+        : materializationInsertStatement(table),
+      jobConfig,
+      rows,
+    );
+  const runs: Timed[][] = [[], [], [], []];
+  for (let run = 0; run < repeat; run++) {
+    runs[0]!.push(await baseline());
+    runs[1]!.push(await parse('materialization parsing → blackhole', options));
+    runs[2]!.push(
+      await iceberg('materialization → Iceberg (as run)', run === 0 ? plan : await tableFor(run)),
+    );
+    runs[3]!.push(await parse('per-field JSON functions → blackhole (before)', perFieldOptions));
+    // A writer setting to try (Iceberg's Flink write options, as a hint), beside the table's own.
+    if (writerOptions) {
+      runs[4]!.push(
+        await iceberg(
+          `materialization → Iceberg with ${writerOptions}`,
+          await tableFor(repeat + run),
+          writerOptions,
+        ),
+      );
+    }
+  }
+  return runs.map((timed) => {
+    const seconds = median(timed.map((r) => r.seconds));
+    return { label: timed[0]!.label, seconds, perSecond: rows / seconds };
+  });
 }
 
 async function latency(config: MeshloopConfig, flink: Flink, plan: MaterializationPlan) {
@@ -187,6 +247,7 @@ async function latency(config: MeshloopConfig, flink: Flink, plan: Materializati
     for (const statement of materializationSetupStatements(plan, {
       kafka: config.flink.kafka,
       icebergCatalogUri: config.flink.icebergCatalogUri,
+      parserJar: await parserJarFor(config),
     }))
       await session.configure(statement);
     ({ jobId } = await session.execute(materializationInsertStatement(plan), {
@@ -300,20 +361,27 @@ async function main() {
   const runId = randomUUID().slice(0, 6);
   const plan = materializationPlanOf(specFor(`orders_${runId}`, topic), 1, defaults);
   await ensureProductTable(catalog, plan);
-  out(`\nthroughput (${rows} rows, 1 partition, 1 slot each)`);
-  const results = await throughput(config, flink, plan);
+  out(`\nthroughput (${rows} rows, 1 partition, 1 slot each; medians of ${repeat} runs)`);
+  const extraTables: MaterializationPlan[] = [];
+  const results = await throughput(config, flink, plan, async (run) => {
+    const extra = materializationPlanOf(specFor(`orders_${runId}_${run}`, topic), 1, defaults);
+    await ensureProductTable(catalog, extra);
+    extraTables.push(extra);
+    return extra;
+  });
   for (const r of results)
     out(
       `  ${r.label.padEnd(44)} ${r.seconds.toFixed(1).padStart(6)} s  ${Math.round(r.perSecond).toLocaleString('en').padStart(9)} rows/s`,
     );
-  const [baseline, parsing, iceberg] = results as [
-    (typeof results)[0],
-    (typeof results)[0],
-    (typeof results)[0],
-  ];
+  const [baseline, parsing, iceberg, perField, variant] = results as [Timed, Timed, Timed, Timed, Timed?];
+  const ratio = (r: Timed) => (r.perSecond / baseline.perSecond).toFixed(2);
   out(
-    `  ratio Iceberg / JSON blackhole: ${(iceberg.perSecond / baseline.perSecond).toFixed(2)} (aim ≥ 0.8); parsing / JSON blackhole: ${(parsing.perSecond / baseline.perSecond).toFixed(2)}; Iceberg / parsing: ${(iceberg.perSecond / parsing.perSecond).toFixed(2)}`,
+    `  ratio to the JSON blackhole: Iceberg ${ratio(iceberg)} (aim ≥ 0.8), parsing ${ratio(parsing)}, per-field parsing ${ratio(perField)}${variant ? `, Iceberg with ${writerOptions} ${ratio(variant)}` : ''}; Iceberg / parsing: ${(iceberg.perSecond / parsing.perSecond).toFixed(2)}`,
   );
+  for (const extra of extraTables) {
+    await catalog.dropTable(catalogNameOf(extra.table), { purge: true }).catch(() => undefined);
+    await catalog.dropTable(catalogNameOf(extra.deadLetterTable), { purge: true }).catch(() => undefined);
+  }
 
   const latencyPlan = materializationPlanOf(
     specFor(`latency_${runId}`, `bench.latency_${runId}`),

@@ -175,6 +175,8 @@ export const envSchema = z.object({
     .trim()
     .default('60s')
     .refine((text) => (parseDuration(text) ?? 0) >= 100, { message: `must be ${durationHint}` }),
+  // The one-pass JSON parser's jar as Flink's SQL Gateway reads it; `none`: per-field JSON functions.
+  MESHLOOP_MATERIALIZE_PARSER_JAR: optionalText,
   MESHLOOP_ICEBERG_CATALOG_NAME: z
     .string()
     .regex(/^[a-z_][a-z0-9_]*$/, 'a plain lowercase SQL name')
@@ -333,6 +335,13 @@ export type MeshloopConfig = Readonly<{
     errorMode: 'suspend' | 'skip' | 'log';
     commitIntervalMs: number;
     catalog: string;
+    /**
+     * How Flink's materialization jobs parse records: once, by our parser function from a jar Flink's
+     * SQL Gateway reads (`uri`), or built by the local stack under the cache folder (`build`);
+     * absent: one JSON function call per field (MESHLOOP_MATERIALIZE_PARSER_JAR=none, or Flink
+     * elsewhere without a jar).
+     */
+    parserJar?: Readonly<{ build: true } | { uri: string }>;
   }>;
   /** Confluent Tableflow (Confluent Cloud); present when all its keys are set. */
   tableflow?: Readonly<{
@@ -524,6 +533,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
       errorMode: e.MESHLOOP_MATERIALIZE_ERROR_MODE,
       commitIntervalMs: parseDuration(e.MESHLOOP_MATERIALIZE_COMMIT_INTERVAL) ?? 60_000,
       catalog: e.MESHLOOP_ICEBERG_CATALOG_NAME,
+      ...parserJarOf(e),
     },
     ...(missingTableflow.length === 0
       ? {
@@ -613,6 +623,15 @@ function findDuplicatePorts(
   return [...byPort.entries()]
     .filter(([, keys]) => keys.length > 1)
     .map(([value, keys]) => `${keys.join(', ')}: all set to port ${value}; each service needs its own port`);
+}
+
+/** The materialization's parser jar: given, `none`, or built locally when Flink is the local stack's. */
+function parserJarOf(e: z.infer<typeof envSchema>): { parserJar?: { build: true } | { uri: string } } {
+  const setting = e.MESHLOOP_MATERIALIZE_PARSER_JAR;
+  if (setting === 'none') return {};
+  if (setting) return { parserJar: { uri: setting } };
+  const flinkElsewhere = e.MESHLOOP_FLINK_SQL_GATEWAY_URL ?? e.MESHLOOP_FLINK_REST_URL;
+  return flinkElsewhere ? {} : { parserJar: { build: true } };
 }
 
 /** Which local services the settings replace with your own (a Temporal profile's address counts). */

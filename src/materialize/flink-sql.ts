@@ -31,11 +31,81 @@ export type MaterializationSqlOptions = Readonly<{
   startFrom?: 'earliest' | 'group-offsets';
   /** Stop at the offsets that are the latest when the job starts (benchmarks, backfills). */
   bounded?: boolean;
+  /**
+   * The jar of the one-pass parser (a path or URI Flink's SQL Gateway reads): each record is
+   * parsed once. Without it every field is extracted by its own JSON function call (a parse each).
+   */
+  parserJar?: string;
 }>;
 
 const SOURCE = 'meshloop_source';
 const PARSED = 'meshloop_parsed';
 const RAW = 'meshloop_raw';
+/** The one-pass parser (src/materialize/udf/JsonFields.java), registered in the job's session. */
+export const PARSER_FUNCTION = 'meshloop_json_fields';
+export const PARSER_FUNCTION_CLASS = 'dev.meshloop.flink.JsonFields';
+const rawColumn = (i: number) => `raw_${i}`;
+const coordinates = 'kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, payload';
+
+/** `CREATE TEMPORARY FUNCTION` of the one-pass parser from its jar (a path or URI Flink reads). */
+export function parserFunctionStatement(jar: string): string {
+  return `CREATE TEMPORARY FUNCTION ${q(PARSER_FUNCTION)} AS ${quoteLiteral(PARSER_FUNCTION_CLASS)} LANGUAGE JAVA USING JAR ${quoteLiteral(jar)}`;
+}
+
+/** The parser function's field list: `name:type`, `!` after the type for a required field. */
+export function parserFieldSpec(plan: MaterializationPlan): string {
+  return plan.fields.map((field) => `${field.name}:${field.type}${field.nullable ? '' : '!'}`).join(',');
+}
+
+/**
+ * The parsing view with ONE parse per record: the parser is a table function emitting one row per
+ * record, its typed fields (v0, v1, …) and the error, so the planner gives it an operator of its own
+ * (Correlate). It types and checks as the per-field SQL below does, with the same Flink methods
+ * (src/materialize/udf/JsonFields.java; test/integration/materialize-parser.test.ts compares them).
+ */
+function onePassParsedView(plan: MaterializationPlan): string {
+  return `CREATE TEMPORARY VIEW ${q(PARSED)} AS
+SELECT
+  ${coordinates},
+  ${plan.fields.map((field, i) => `parsed.v${i} AS ${q(field.name)}`).join(',\n  ')},
+  parsed.error AS error
+FROM ${q(SOURCE)},
+  LATERAL TABLE(${q(PARSER_FUNCTION)}(payload, ${quoteLiteral(parserFieldSpec(plan))})) AS parsed`;
+}
+
+/**
+ * The parsing views with one JSON function call per field (each parses the record again): the
+ * texts, then their types and the error. Used without the parser's jar.
+ */
+function perFieldViews(plan: MaterializationPlan): [string, string] {
+  const rawView = `CREATE TEMPORARY VIEW ${q(RAW)} AS
+SELECT
+  ${coordinates},
+  payload IS JSON OBJECT AS is_object,
+  ${plan.fields.map((field, i) => `${rawValue(field.name, field.type)} AS ${rawColumn(i)}`).join(',\n  ')}
+FROM ${q(SOURCE)}`;
+  const typed = plan.fields.map((field, i) => ({
+    field,
+    raw: rawColumn(i),
+    typed: typedValue(rawColumn(i), field.type),
+  }));
+  const checks = typed.map(({ field, raw, typed: value }) =>
+    field.nullable
+      ? `CASE WHEN ${raw} IS NOT NULL AND ${value} IS NULL THEN ${quoteLiteral(`${field.name}: not a ${field.type}`)} END`
+      : `CASE WHEN ${value} IS NULL THEN ${quoteLiteral(`${field.name}: missing, null or not a ${field.type}`)} END`,
+  );
+  const view = `CREATE TEMPORARY VIEW ${q(PARSED)} AS
+SELECT
+  kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, payload,
+  ${typed.map(({ field, typed: value }) => `${value} AS ${q(field.name)}`).join(',\n  ')},
+  CASE
+    WHEN payload IS NULL THEN 'tombstone: deletes are not applied to the table'
+    WHEN NOT is_object THEN 'not a JSON object'
+    ELSE CONCAT_WS('; ', ${checks.join(', ')})
+  END AS error
+FROM ${q(RAW)}`;
+  return [rawView, view];
+}
 
 export const tableSql = (table: IcebergTableRef) =>
   `${q(table.catalog)}.${q(table.namespace)}.${q(table.name)}`;
@@ -64,44 +134,15 @@ export function materializationSetupStatements(
   ${startup},${options.bounded ? "\n  'scan.bounded.mode' = 'latest-offset'," : ''}
   'value.format' = 'raw'
 )`;
-  // Two views, so each field's JSON is extracted once (Flink does not merge a projection into one
-  // that would repeat an expensive call): parsing the payload per call is the job's main cost.
-  const rawColumn = (i: number) => `raw_${i}`;
-  const rawView = `CREATE TEMPORARY VIEW ${q(RAW)} AS
-SELECT
-  kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, payload,
-  payload IS JSON OBJECT AS is_object,
-  ${plan.fields.map((field, i) => `${rawValue(field.name, field.type)} AS ${rawColumn(i)}`).join(',\n  ')}
-FROM ${q(SOURCE)}`;
-  const typed = plan.fields.map((field, i) => ({
-    field,
-    raw: rawColumn(i),
-    typed: typedValue(rawColumn(i), field.type),
-  }));
-  const checks = typed.map(({ field, raw, typed: value }) =>
-    field.nullable
-      ? `CASE WHEN ${raw} IS NOT NULL AND ${value} IS NULL THEN ${quoteLiteral(`${field.name}: not a ${field.type}`)} END`
-      : `CASE WHEN ${value} IS NULL THEN ${quoteLiteral(`${field.name}: missing, null or not a ${field.type}`)} END`,
-  );
-  const view = `CREATE TEMPORARY VIEW ${q(PARSED)} AS
-SELECT
-  kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, payload,
-  ${typed.map(({ field, typed: value }) => `${value} AS ${q(field.name)}`).join(',\n  ')},
-  CASE
-    WHEN payload IS NULL THEN 'tombstone: deletes are not applied to the table'
-    WHEN NOT is_object THEN 'not a JSON object'
-    ELSE CONCAT_WS('; ', ${checks.join(', ')})
-  END AS error
-FROM ${q(RAW)}`;
   return [
     `CREATE CATALOG ${q(plan.table.catalog)} WITH (${Object.entries(
       flinkIcebergCatalogProperties(options.icebergCatalogUri, options.icebergCatalog),
     )
       .map(([key, value]) => `${quoteLiteral(key)} = ${quoteLiteral(value)}`)
       .join(', ')})`,
-    source,
-    rawView,
-    view,
+    ...(options.parserJar
+      ? [parserFunctionStatement(options.parserJar), source, onePassParsedView(plan)]
+      : [source, ...perFieldViews(plan)]),
   ];
 }
 

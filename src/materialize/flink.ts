@@ -33,6 +33,11 @@ export type FlinkMaterializerDeps = Readonly<{
   icebergCatalogUri: string;
   /** The catalog's warehouse, credentials and object store, given to Flink in the job's session only. */
   icebergCatalog?: Omit<IcebergConnection, 'catalogUrl'>;
+  /**
+   * The one-pass JSON parser's jar as Flink's SQL Gateway reads it (built on first use when the
+   * local stack builds it); absent: one JSON function call per field.
+   */
+  parserJar?: () => Promise<string>;
   /** The Flink Web UI, for links. */
   flinkUiUrl?: string;
   /** Reads the first row of a dead-letter table (DuckDB), for `suspend`'s coordinates. */
@@ -84,6 +89,7 @@ export class FlinkMaterializer implements Materializer {
         // A later revision continues from the consumer group's committed offsets when its
         // savepoint's state does not fit the new plan (added columns change the operators).
         startFrom: plan.revision > 1 || options.savepoint ? 'group-offsets' : 'earliest',
+        ...(this.deps.parserJar ? { parserJar: await this.deps.parserJar() } : {}),
       });
       for (const statement of setup) {
         await session.configure(statement);

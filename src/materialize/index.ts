@@ -1,8 +1,12 @@
+import path from 'node:path';
 import { ensureDuckDbExtensions } from '../adapters/duckdb/extensions';
 import { FlinkRestClient, SqlGatewayClient } from '../adapters/flink';
 import { IcebergCatalogClient } from '../adapters/iceberg';
 import { TableflowClient } from '../adapters/tableflow/client';
+import { pathToFileURL } from 'node:url';
 import type { MeshloopConfig } from '../config';
+import { ensureParserJar } from '../stack/flink-udf';
+import { flinkHome } from '../stack/services/flink';
 import { flinkSessionSecrets } from './flink-catalog';
 import type { Logger } from '../log';
 import { firstBadRecordReader } from './dead-letters';
@@ -30,6 +34,7 @@ export function createMaterializers(config: MeshloopConfig, log?: Logger): Mater
       icebergCatalogUri: config.flink.icebergCatalogUri,
       icebergCatalog: config.iceberg,
       flinkUiUrl: flinkUi,
+      ...parserJarOf(config),
       firstBadRecord: firstBadRecordReader({
         catalog,
         icebergConnection: config.iceberg,
@@ -40,6 +45,17 @@ export function createMaterializers(config: MeshloopConfig, log?: Logger): Mater
     ...(config.tableflow
       ? { tableflow: new TableflowMaterializer({ client: new TableflowClient(config.tableflow), log }) }
       : {}),
+  };
+}
+
+/** Where Flink's materialization jobs load our JSON parser from (config.materialize.parserJar). */
+export function parserJarOf(config: MeshloopConfig): { parserJar?: () => Promise<string> } {
+  const setting = config.materialize.parserJar;
+  if (!setting) return {};
+  if ('uri' in setting) return { parserJar: () => Promise.resolve(setting.uri) };
+  const lib = path.join(flinkHome(config.stack), 'lib');
+  return {
+    parserJar: async () => pathToFileURL(await ensureParserJar(config.stack, lib)).href,
   };
 }
 

@@ -164,6 +164,28 @@ describe('materialization decisions', () => {
     assert.match(resumed, /'scan\.startup\.mode' = 'group-offsets'/);
     assert.match(resumed, /'properties\.auto\.offset\.reset' = 'earliest'/);
   });
+
+  it('parses each record once with the parser function when given its jar, per field without', () => {
+    const plan = materializationPlanOf(eventSpec(), 1, defaults);
+    const options = { kafka: { bootstrapServers: 'k', properties: {} }, icebergCatalogUri: 'c' };
+    const perField = materializationSetupStatements(plan, options).join('\n');
+    assert.match(perField, /JSON_VALUE\(payload, '\$\.amount'\)/);
+    assert.doesNotMatch(perField, /meshloop_json_fields/);
+    const onePass = materializationSetupStatements(plan, { ...options, parserJar: "file:///j/it's.jar" });
+    assert.equal(
+      onePass[1],
+      "CREATE TEMPORARY FUNCTION `meshloop_json_fields` AS 'dev.meshloop.flink.JsonFields' LANGUAGE JAVA USING JAR 'file:///j/it''s.jar'",
+    );
+    const sql = onePass.join('\n');
+    assert.doesNotMatch(sql, /JSON_VALUE|IS JSON OBJECT/);
+    // One call per record, naming every field in order with its type; it types and checks them.
+    assert.equal(sql.match(/meshloop_json_fields`\(/g)?.length, 1);
+    assert.match(
+      sql,
+      /LATERAL TABLE\(`meshloop_json_fields`\(payload, 'order_id:string!,amount:double,placed_at:timestamp'\)\) AS parsed/,
+    );
+    assert.match(sql, /parsed\.v1 AS `amount`,\n {2}parsed\.v2 AS `placed_at`,\n {2}parsed\.error AS error/);
+  });
 });
 
 describe('schema evolution policy', () => {
@@ -276,8 +298,26 @@ describe('materialization configuration', () => {
       errorMode: 'suspend',
       commitIntervalMs: 60_000,
       catalog: 'lake',
+      parserJar: { build: true },
     });
     assert.equal(config.tableflow, undefined);
+  });
+
+  it('parses with the jar the local stack builds, a given jar, or per field (none; Flink elsewhere)', () => {
+    assert.deepEqual(
+      loadConfig({ MESHLOOP_MATERIALIZE_PARSER_JAR: 's3://jars/p.jar' }).materialize.parserJar,
+      {
+        uri: 's3://jars/p.jar',
+      },
+    );
+    assert.equal(loadConfig({ MESHLOOP_MATERIALIZE_PARSER_JAR: 'none' }).materialize.parserJar, undefined);
+    const elsewhere = { MESHLOOP_FLINK_SQL_GATEWAY_URL: 'https://flink-sql.example.com' };
+    assert.equal(loadConfig(elsewhere).materialize.parserJar, undefined);
+    assert.deepEqual(
+      loadConfig({ ...elsewhere, MESHLOOP_MATERIALIZE_PARSER_JAR: 'file:///opt/p.jar' }).materialize
+        .parserJar,
+      { uri: 'file:///opt/p.jar' },
+    );
   });
 
   it('needs every Tableflow key with MESHLOOP_MATERIALIZER=tableflow, and lists the missing ones', () => {

@@ -4,6 +4,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { StackConfig } from '../../config';
+import { ensureParserJar } from '../flink-udf';
 import type { MavenArtifact } from '../install';
 import { ensureMavenLibs, requireJava } from '../install';
 import { httpOk, portOpen } from '../probe';
@@ -429,7 +430,8 @@ export const flinkSqlGatewayService: ServiceDefinition = {
   ports: (config) => [{ port: config.flink.sqlGatewayPort, setting: 'MESHLOOP_FLINK_SQL_GATEWAY_PORT' }],
   urls: (config) => ({ rest: `http://127.0.0.1:${config.flink.sqlGatewayPort}/v3` }),
   async install(ctx) {
-    await ensureFlinkLibs(ctx);
+    // Materialization jobs register our JSON parser from this jar (src/stack/flink-udf.ts).
+    await ensureParserJar(ctx.config, await ensureFlinkLibs(ctx));
   },
   // The gateway reads its settings from FLINK_CONF_DIR; the address flag mirrors Flink's sql-gateway.sh.
   async prepare(ctx) {

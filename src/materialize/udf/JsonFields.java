@@ -1,0 +1,361 @@
+package dev.meshloop.flink;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Optional;
+import java.util.TimeZone;
+import java.util.regex.Pattern;
+
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonParser;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonToken;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectReader;
+import org.apache.flink.table.api.DataTypes;
+import org.apache.flink.table.catalog.DataTypeFactory;
+import org.apache.flink.table.data.GenericRowData;
+import org.apache.flink.table.data.RowData;
+import org.apache.flink.table.data.StringData;
+import org.apache.flink.table.data.TimestampData;
+import org.apache.flink.table.data.binary.BinaryStringData;
+import org.apache.flink.table.data.binary.BinaryStringDataUtil;
+import org.apache.flink.table.functions.TableFunction;
+import org.apache.flink.table.shaded.com.jayway.jsonpath.spi.json.JacksonJsonProvider;
+import org.apache.flink.table.types.DataType;
+import org.apache.flink.table.types.inference.InputTypeStrategies;
+import org.apache.flink.table.types.inference.TypeInference;
+
+/**
+ * LATERAL TABLE(MESHLOOP_JSON_FIELDS(payload, 'order_id:string!,amount:double,...')): a
+ * materialization's record parsed ONCE and typed, with the error that routes it to the dead-letter
+ * table. It does what the per-field SQL it replaces did (src/materialize/flink-sql.ts, parser
+ * 'per-field'), with the same Flink code underneath:
+ *
+ * <ul>
+ *   <li>the record is read by the parser Flink's JSON functions use (json-path's Jackson provider,
+ *       shaded in flink-table-runtime), and each field's text is what JSON_VALUE gives (a scalar's
+ *       text; null for a missing field, JSON null, an object or an array) or, for `json` fields,
+ *       JSON_QUERY's text of an object or array;
+ *   <li>each text is typed by the methods Flink's CAST from STRING calls (BinaryStringDataUtil),
+ *       null where TRY_CAST gives null; timestamps as epoch milliseconds (up to 15 digits) or an
+ *       ISO-8601 instant in UTC (the jobs' `table.local-time-zone`);
+ *   <li>the error: a tombstone, not a JSON object, or each field that is missing/null (required)
+ *       or present but not of its type, joined by '; '; empty for a good record.
+ * </ul>
+ *
+ * <p>A table function emitting one row per record, so the planner gives it an operator of its own
+ * (a scalar function returning a row would be inlined into every expression reading its fields).
+ * Spec: comma-separated `name:type`, `!` after the type for a required field.
+ */
+public class JsonFields extends TableFunction<RowData> {
+  /** What Flink's JSON functions parse and print with (SqlJsonUtils' JSON_PATH_JSON_PROVIDER). */
+  private static final JacksonJsonProvider JSON = new JacksonJsonProvider();
+  /**
+   * The same Jackson settings as that provider's (a default ObjectMapper read into untyped Java
+   * values), streamed: only the listed fields' values are built, every other token is still read.
+   */
+  private static final ObjectMapper MAPPER = new ObjectMapper();
+  private static final ObjectReader UNTYPED = MAPPER.readerFor(Object.class);
+
+  private static final Pattern EPOCH_MILLIS = Pattern.compile("^-?[0-9]{1,15}$");
+  private static final Pattern TRAILING_Z = Pattern.compile("Z$");
+  private static final TimeZone UTC = TimeZone.getTimeZone("UTC");
+  private static final String TOMBSTONE = "tombstone: deletes are not applied to the table";
+  private static final String NOT_AN_OBJECT = "not a JSON object";
+
+  private static final class Field {
+    final String name;
+    final String type;
+    final boolean required;
+    final StringData missing;
+    final StringData wrongType;
+    final boolean json;
+
+    Field(String part) {
+      String text = part.trim();
+      required = text.endsWith("!");
+      if (required) text = text.substring(0, text.length() - 1);
+      int colon = text.lastIndexOf(':');
+      name = text.substring(0, colon);
+      type = text.substring(colon + 1);
+      json = type.equals("json");
+      missing = StringData.fromString(name + ": missing, null or not a " + type);
+      wrongType = StringData.fromString(name + ": not a " + type);
+    }
+  }
+
+  private static Field[] fieldsOf(String spec) {
+    if (spec.isEmpty()) return new Field[0];
+    String[] parts = spec.split(",");
+    Field[] fields = new Field[parts.length];
+    for (int i = 0; i < parts.length; i++) fields[i] = new Field(parts[i]);
+    return fields;
+  }
+
+  private static DataType dataTypeOf(String type) {
+    switch (type) {
+      case "string":
+      case "json":
+        return DataTypes.STRING();
+      case "int":
+        return DataTypes.INT();
+      case "long":
+        return DataTypes.BIGINT();
+      case "float":
+        return DataTypes.FLOAT();
+      case "double":
+        return DataTypes.DOUBLE();
+      case "decimal":
+        return DataTypes.DECIMAL(38, 10);
+      case "boolean":
+        return DataTypes.BOOLEAN();
+      case "date":
+        return DataTypes.DATE();
+      case "timestamp":
+        return DataTypes.TIMESTAMP_LTZ(3);
+      case "bytes":
+        return DataTypes.BYTES();
+      default:
+        throw new IllegalArgumentException("meshloop_json_fields: unknown field type " + type);
+    }
+  }
+
+  /**
+   * Each listed field's text as JSON_VALUE (or, for json, JSON_QUERY then JSON_VALUE) renders the
+   * value Flink's parser read: a string's text, a number's Java text (Integer, Long, BigInteger or
+   * Double, as an untyped read makes them), true/false; null for JSON null, and for an object or
+   * an array unless the field is json (then its JSON text). The last of duplicate keys wins, as in
+   * a map. False when the payload is not a JSON object, or not valid JSON up to the object's end.
+   */
+  private boolean readFields(String payload, String[] texts) {
+    try (JsonParser parser = MAPPER.getFactory().createParser(payload)) {
+      if (parser.nextToken() != JsonToken.START_OBJECT) return false;
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        Integer index = positions.get(parser.getCurrentName());
+        JsonToken token = parser.nextToken();
+        if (index == null) {
+          parser.skipChildren();
+          continue;
+        }
+        int i = index;
+        switch (token) {
+          case START_OBJECT:
+          case START_ARRAY:
+            if (fields[i].json) {
+              texts[i] = JSON.toJson(UNTYPED.readValue(parser));
+            } else {
+              parser.skipChildren();
+              texts[i] = null;
+            }
+            break;
+          case VALUE_STRING:
+            texts[i] = parser.getText();
+            break;
+          case VALUE_NUMBER_INT:
+          case VALUE_NUMBER_FLOAT:
+            texts[i] = String.valueOf(parser.getNumberValue());
+            break;
+          case VALUE_TRUE:
+            texts[i] = "true";
+            break;
+          case VALUE_FALSE:
+            texts[i] = "false";
+            break;
+          default:
+            texts[i] = null;
+        }
+      }
+      return parser.currentToken() == JsonToken.END_OBJECT;
+    } catch (Exception notJson) {
+      return false;
+    }
+  }
+
+  /** TRY_CAST(text AS type) and the per-field SQL's timestamp and bytes rules; null when it fails. */
+  private static Object typed(String text, String type) {
+    if (text == null) return null;
+    try {
+      BinaryStringData s = BinaryStringData.fromString(text);
+      switch (type) {
+        case "string":
+        case "json":
+          return s;
+        case "int":
+          return BinaryStringDataUtil.toInt(s.trim());
+        case "long":
+          return BinaryStringDataUtil.toLong(s.trim());
+        case "float":
+          return BinaryStringDataUtil.toFloat(s.trim());
+        case "double":
+          return BinaryStringDataUtil.toDouble(s.trim());
+        case "decimal":
+          return BinaryStringDataUtil.toDecimal(s, 38, 10);
+        case "boolean":
+          return BinaryStringDataUtil.toBoolean(s);
+        case "date":
+          return BinaryStringDataUtil.toDate(s);
+        case "timestamp":
+          TimestampData instant = isoInstant(text);
+          if (instant != null) return instant;
+          if (EPOCH_MILLIS.matcher(text).find()) {
+            return TimestampData.fromEpochMillis(BinaryStringDataUtil.toLong(s.trim()));
+          }
+          String iso = TRAILING_Z.matcher(text.replace("T", " ")).replaceAll("");
+          return BinaryStringDataUtil.toTimestamp(BinaryStringData.fromString(iso), 3, UTC);
+        case "bytes":
+          return Base64.getDecoder().decode(text.getBytes(StandardCharsets.UTF_8));
+        default:
+          return null;
+      }
+    } catch (Exception notOfItsType) {
+      return null;
+    }
+  }
+
+  private static int digits(String text, int from, int to) {
+    int value = 0;
+    for (int i = from; i < to; i++) {
+      char c = text.charAt(i);
+      if (c < '0' || c > '9') return -1;
+      value = value * 10 + (c - '0');
+    }
+    return value;
+  }
+
+  /**
+   * The common case, `yyyy-MM-ddTHH:mm:ss[.f{1,9}]Z` with every field in range (what Flink's JSON
+   * format and JavaScript's toISOString write), read directly: the same instant Flink's cast gives
+   * (its formatter, the fraction cut to milliseconds, UTC). Anything else (null here) takes the
+   * general path below, Flink's own.
+   */
+  private static TimestampData isoInstant(String text) {
+    int length = text.length();
+    if (length < 20 || length > 30 || text.charAt(length - 1) != 'Z' || text.charAt(4) != '-'
+        || text.charAt(7) != '-' || text.charAt(10) != 'T' || text.charAt(13) != ':'
+        || text.charAt(16) != ':') {
+      return null;
+    }
+    int year = digits(text, 0, 4);
+    int month = digits(text, 5, 7);
+    int day = digits(text, 8, 10);
+    int hour = digits(text, 11, 13);
+    int minute = digits(text, 14, 16);
+    int second = digits(text, 17, 19);
+    int nanos = 0;
+    if (length > 20) {
+      int fraction = length - 21;
+      if (text.charAt(19) != '.' || fraction < 1 || fraction > 9) return null;
+      nanos = digits(text, 20, length - 1);
+      if (nanos < 0) return null;
+      for (int i = fraction; i < 9; i++) nanos *= 10;
+    }
+    if (year < 1 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0
+        || minute > 59 || second < 0 || second > 59
+        || day > java.time.YearMonth.of(year, month).lengthOfMonth()) {
+      return null;
+    }
+    long epochDay = java.time.LocalDate.of(year, month, day).toEpochDay();
+    long seconds = epochDay * 86_400L + hour * 3_600L + minute * 60L + second;
+    return TimestampData.fromEpochMillis(seconds * 1000L + nanos / 1_000_000);
+  }
+
+  private transient String spec;
+  private transient Field[] fields;
+  private transient HashMap<String, Integer> positions;
+
+  private GenericRowData parse(String payload, String fieldSpec) {
+    if (spec == null || !spec.equals(fieldSpec)) {
+      fields = fieldsOf(fieldSpec);
+      positions = new HashMap<>();
+      for (int i = 0; i < fields.length; i++) positions.put(fields[i].name, i);
+      spec = fieldSpec;
+    }
+    int n = fields.length;
+    GenericRowData row = new GenericRowData(n + 1);
+    if (payload == null) {
+      row.setField(n, StringData.fromString(TOMBSTONE));
+      return row;
+    }
+    String[] texts = new String[n];
+    if (!readFields(payload, texts)) {
+      row.setField(n, StringData.fromString(NOT_AN_OBJECT));
+      return row;
+    }
+    List<StringData> errors = null;
+    for (int i = 0; i < n; i++) {
+      Field field = fields[i];
+      String text = texts[i];
+      Object value = typed(text, field.type);
+      row.setField(i, value);
+      StringData error =
+          value != null ? null : field.required ? field.missing : text != null ? field.wrongType : null;
+      if (error != null) {
+        if (errors == null) errors = new ArrayList<>(2);
+        errors.add(error);
+      }
+    }
+    row.setField(n, errors == null ? StringData.fromString("") : joined(errors));
+    return row;
+  }
+
+  private static StringData joined(List<StringData> errors) {
+    StringBuilder out = new StringBuilder();
+    for (StringData error : errors) {
+      if (out.length() > 0) out.append("; ");
+      out.append(error.toString());
+    }
+    return StringData.fromString(out.toString());
+  }
+
+  /**
+   * The last record this thread parsed, with its fields and result. A statement set's two branches
+   * (the table's rows, the dead letters) each call the function on the same record, one right after
+   * the other in the same task thread: the second call reuses the first's parse. Equal inputs give
+   * equal rows, so the memo never changes an answer.
+   */
+  private static final class Memo {
+    String payload;
+    String fields;
+    Object[] values;
+  }
+
+  private static final ThreadLocal<Memo> LAST = ThreadLocal.withInitial(Memo::new);
+
+  public void eval(String payload, String fieldSpec) {
+    Memo last = LAST.get();
+    if (payload != null && payload.equals(last.payload) && fieldSpec.equals(last.fields)) {
+      collect(GenericRowData.of(last.values.clone()));
+      return;
+    }
+    GenericRowData row = parse(payload, fieldSpec);
+    Object[] values = new Object[row.getArity()];
+    for (int i = 0; i < values.length; i++) values[i] = row.getField(i);
+    last.payload = payload;
+    last.fields = fieldSpec;
+    last.values = values;
+    collect(row);
+  }
+
+  @Override
+  public TypeInference getTypeInference(DataTypeFactory typeFactory) {
+    return TypeInference.newBuilder()
+        .inputTypeStrategy(
+            InputTypeStrategies.sequence(
+                InputTypeStrategies.explicit(DataTypes.STRING()),
+                InputTypeStrategies.and(
+                    InputTypeStrategies.LITERAL, InputTypeStrategies.explicit(DataTypes.STRING()))))
+        .outputTypeStrategy(
+            context -> {
+              Field[] columns = fieldsOf(context.getArgumentValue(1, String.class).orElse(""));
+              DataTypes.Field[] row = new DataTypes.Field[columns.length + 1];
+              for (int i = 0; i < columns.length; i++) {
+                row[i] = DataTypes.FIELD("v" + i, dataTypeOf(columns[i].type));
+              }
+              row[columns.length] = DataTypes.FIELD("error", DataTypes.STRING().notNull());
+              return Optional.of(DataTypes.ROW(row).bridgedTo(RowData.class));
+            })
+        .build();
+  }
+}
