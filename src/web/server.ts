@@ -258,3 +258,19 @@ export async function startWebServer(
     },
   };
 }
+
+/**
+ * The web catalog beside the worker (workers/main.ts, `meshloop start`): trouble here (a taken port)
+ * is logged and never stops the worker. Undefined when it did not start.
+ */
+export async function startWebBesideWorker(
+  config: MeshloopConfig,
+  log: Logger,
+): Promise<RunningWebServer | undefined> {
+  try {
+    return await startWebServer(config, log.child('web'));
+  } catch (error) {
+    log.warn('web catalog not started', { error: error instanceof Error ? error.message : String(error) });
+    return undefined;
+  }
+}

@@ -45,29 +45,58 @@ export const MAX_LISTED_WORKFLOWS = 2_000;
 export const MAX_CYCLE_ROWS = 5_000;
 export const SAMPLE_ROWS = 20;
 
-/** A small time-bounded cache that also shares one load among concurrent requests. */
+/**
+ * A small time-bounded cache that shares one load among concurrent requests. Past its freshness a
+ * good answer is still served while one reload runs behind it (reading the catalog topic takes a
+ * consumer-group join, seconds): a page waits only for the first load, or after a failure.
+ */
 export class AnswerCache {
-  private readonly entries = new Map<string, { until: number; answer: Promise<Answer<unknown>> }>();
+  private readonly entries = new Map<
+    string,
+    { until: number; answer: Promise<Answer<unknown>>; settled?: Answer<unknown>; reloading?: boolean }
+  >();
 
   constructor(private readonly now: () => number = Date.now) {}
 
   get<T>(key: string, service: string, load: () => Promise<T>): Promise<Answer<T>> {
     const entry = this.entries.get(key);
     if (entry && entry.until > this.now()) return entry.answer as Promise<Answer<T>>;
+    if (entry?.settled?.ok) {
+      if (!entry.reloading) {
+        entry.reloading = true;
+        void this.load(key, service, load);
+      }
+      return entry.answer as Promise<Answer<T>>;
+    }
+    return this.load(key, service, load);
+  }
+
+  private load<T>(key: string, service: string, load: () => Promise<T>): Promise<Answer<T>> {
     const answer = withTimeout(load(), service).then(
       (value): Answer<T> => ({ ok: true, value }),
       (error: unknown): Answer<T> => ({ ok: false, service, message: messageOf(error) }),
     );
-    const stored = { until: this.now() + FRESH_MS, answer: answer as Promise<Answer<unknown>> };
-    this.entries.set(key, stored);
-    void answer.then((a) => {
-      if (!a.ok) stored.until = this.now() + FAILED_MS;
+    void answer.then((settled) => {
+      const previous = this.entries.get(key);
+      // A failed reload keeps the last good answer a little longer rather than blanking the page.
+      if (!settled.ok && previous?.settled?.ok && previous.reloading) {
+        previous.reloading = false;
+        previous.until = this.now() + FAILED_MS;
+        return;
+      }
+      this.entries.set(key, {
+        until: this.now() + (settled.ok ? FRESH_MS : FAILED_MS),
+        answer: Promise.resolve(settled),
+        settled,
+      });
+      // Bounded: old keys (product pages) go once there are many.
+      if (this.entries.size > 500) {
+        const [oldest] = this.entries.keys();
+        if (oldest !== undefined) this.entries.delete(oldest);
+      }
     });
-    // Bounded: old keys (product pages) go once there are many.
-    if (this.entries.size > 500) {
-      const [oldest] = this.entries.keys();
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
+    if (!this.entries.get(key)?.settled?.ok)
+      this.entries.set(key, { until: Number.POSITIVE_INFINITY, answer: answer });
     return answer;
   }
 }
