@@ -116,6 +116,8 @@ dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px;
 dl.facts dt { font-weight: 600; }
 dl.facts dd { margin: 0; white-space: pre-wrap; word-break: break-word; }
 section { margin: 20px 0; }
+/* cytoscape's own rule (it adds no <style> element when a sheet has its id: see pages.ts) */
+.__________cytoscape_container { position: relative; }
 #graph { height: 70vh; background: #fff; border: 1px solid #e3e6eb; }
 .chart-box { position: relative; height: 260px; background: #fff; border: 1px solid #e3e6eb; }
 .muted { color: #6b7385; }

@@ -15,7 +15,8 @@ import type { Answer, HistoryCycle } from './sources';
  * SQL, sample rows are untrusted); nothing here uses the raw `<%~ %>` except for HTML these
  * templates made themselves (a page's body inside the layout) and the JSON island, whose text
  * `scriptJson` makes safe inside a script element. Data for the graph and the chart travels in
- * that island, never in markup.
+ * that island, never in markup. The stylesheet's id is the one cytoscape looks for before it adds
+ * a <style> element of its own (which the CSP refuses): our sheet carries its one rule instead.
  */
 
 const eta = new Eta({ autoEscape: true, autoTrim: false, cache: true });
@@ -34,7 +35,7 @@ eta.loadTemplate(
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title><%= it.title %> · Meshloop catalog</title>
-<link rel="stylesheet" href="/assets/style.css">
+<link rel="stylesheet" href="/assets/style.css" id="__________cytoscape_stylesheet">
 </head>
 <body>
 <header><a class="brand" href="/">Meshloop catalog</a><a href="/">Products</a><a href="/graph">Lineage graph</a><span class="muted">read-only: approvals stay signed, in Slack, the CLI and the Temporal UI</span></header>

@@ -120,6 +120,10 @@ export function createWebApp(sources: WebSources, log: Logger): express.Express 
   app.get('/healthz', (_request, response) => {
     response.json({ ok: true });
   });
+  // Browsers ask for it on every site: no icon, and no 404 in their console.
+  app.get('/favicon.ico', (_request, response) => {
+    response.status(204).end();
+  });
   app.get('/assets/app.js', (_request, response) => {
     response.type('text/javascript').send(appScript);
   });

@@ -197,10 +197,11 @@ describe('web catalog (headless Chromium, real Kafka, Temporal, Iceberg)', funct
     await iceberg
       ?.dropTable({ namespace: [resultsRef.namespace], name: resultsRef.name }, { purge: true })
       .catch(() => undefined);
-    const kafka = createKafkaClient({ connection: config.kafka, clientId: 'web-test' });
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    const admin = createKafkaClient({ connection: config.kafka, clientId: 'web-test' }).admin();
+    await admin
+      .connect()
+      .then(() => admin.deleteTopics({ topics: [topic] }))
+      .catch(() => undefined);
     await admin.disconnect();
   });
 
@@ -314,7 +315,7 @@ describe('web catalog (headless Chromium, real Kafka, Temporal, Iceberg)', funct
     assert.deepEqual(edge(`derived:product:${a}->product:${c}`)?.classes, ['derived', 'dotted']);
     assert.deepEqual(edge(`reads:product:${a}->product:${c}`)?.classes, ['reads', 'dotted']);
     // Node labels are drawn on a canvas; the text list beside the graph holds them as text.
-    assert.equal(await page.locator(`#graph-nodes li[data-node="product:${a}"] a`).innerText(), a);
+    assert.equal(await page.locator(`#graph-nodes li[data-node="product:${a}"] a`).textContent(), a);
     await assertNoScriptRan();
   });
 
