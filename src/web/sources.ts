@@ -199,9 +199,15 @@ export class WebSources {
     return this.cache.get(`status:${productId}`, 'Temporal (the product workflow)', async () => {
       const { client, connection } = await this.temporalClient();
       // A query waits for a worker: the deadline makes "no worker" an answer, not a hang.
-      return connection.withDeadline(Date.now() + SERVICE_TIMEOUT_MS - 1000, () =>
-        client.workflow.getHandle(workflowIdOf(productId)).query(getStatusQuery),
-      );
+      try {
+        return await connection.withDeadline(Date.now() + SERVICE_TIMEOUT_MS - 1000, () =>
+          client.workflow.getHandle(workflowIdOf(productId)).query(getStatusQuery),
+        );
+      } catch (error) {
+        throw new Error(
+          `its status query got no answer (${messageOf(error)}): is a worker running on its task queue? (\`npm start\` runs one)`,
+        );
+      }
     });
   }
 
