@@ -1,5 +1,6 @@
 import { loadConfig } from '../src/config';
 import { createLogger } from '../src/log';
+import { startWebBesideWorker } from '../src/web/server';
 import { installWorkerRuntime, startOrchestrationWorker } from './orchestration';
 
 /** `node --import tsx workers/main.ts`: the orchestration worker as its own process. */
@@ -8,8 +9,10 @@ async function main(): Promise<void> {
   const log = createLogger('worker', config.logLevel);
   installWorkerRuntime(log.child('sdk'), config.logLevel);
   const running = await startOrchestrationWorker(config, log);
+  // The read-only web catalog is served beside the worker and stops with it.
+  const web = await startWebBesideWorker(config, log);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void running.shutdown());
-  await running.done;
+  await running.done.finally(() => web?.close());
 }
 
 main().catch((error: unknown) => {

@@ -14,6 +14,7 @@ import type * as queryCommands from './query-commands';
 import type * as seedCommand from './seed-commands';
 import type * as slackCommands from './slack-commands';
 import type * as stackCommands from './stack-commands';
+import type * as webCommands from './web-commands';
 
 // Start-up: the command groups below load the Temporal, Kafka, Slack and DuckDB clients (about half a
 // second), so this module imports none of them at the top. `meshloop --help` and `--version` print
@@ -141,6 +142,15 @@ const groups = {
     load: () => (program: Command) =>
       (require('./mcp-commands') as typeof mcpCommands).registerMcpCommand(program, packageVersion()),
   },
+  web: {
+    commands: [
+      [
+        'web',
+        'Serve the read-only web catalog alone (products, lineage graph, product pages) at http://127.0.0.1:<MESHLOOP_WEB_PORT>; the worker serves it too',
+      ],
+    ],
+    load: () => (require('./web-commands') as typeof webCommands).registerWebCommand,
+  },
 } satisfies Record<string, CommandGroup>;
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -198,8 +208,11 @@ function registerStart(program: Command): void {
           : undefined;
       // The Slack app runs beside the worker when its settings are present; trouble there never stops the worker.
       const slack = config.slack ? await startSlack(config, log) : undefined;
+      // The read-only web catalog beside the worker; a taken port is logged, the worker runs on.
+      const { startWebBesideWorker } = await import('../web/server');
+      const web = await startWebBesideWorker(config, log);
       progressLine(
-        `worker running on task queue '${config.temporal.taskQueue}'. Approve products in the Temporal UI ` +
+        `worker running on task queue '${config.temporal.taskQueue}'.${web ? ` Web catalog: ${web.url}.` : ''} Approve products in the Temporal UI ` +
           `(${config.temporal.uiUrl}) or with \`bin/meshloop approve\`. Ctrl-C stops the worker; ` +
           '`bin/meshloop stack down` stops the platform.',
       );
@@ -211,6 +224,7 @@ function registerStart(program: Command): void {
       await running.done;
       await feed?.stop();
       await slack?.close();
+      await web?.close();
     });
 }
 
@@ -290,6 +304,7 @@ function programWith(loaded: ReadonlySet<GroupName>): Command {
   add('config');
   add('slack');
   add('mcp');
+  add('web');
   return program;
 }
 
