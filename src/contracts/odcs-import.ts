@@ -3,7 +3,14 @@ import { parseDuration } from '../domain/duration';
 import { InvalidSpecError } from '../domain/errors';
 import type { FieldType, ProductSpec, ProductSpecInput, QualityRule } from '../domain/spec';
 import { formatIssuePath, parseSpec } from '../domain/spec';
-import { conditionQuery, customKeys, fieldTypeOfLogical, fieldTypeOfPhysical, MESHLOOP_VENDOR } from './odcs';
+import {
+  conditionQuery,
+  customKeys,
+  fieldTypeOfLogical,
+  fieldTypeOfPhysical,
+  MESHLOOP_VENDOR,
+  QUALITY_ID_PREFIX,
+} from './odcs';
 
 /**
  * An ODCS v3.x contract read back into a product spec: ODCS's own fields first (schema, types,
@@ -23,6 +30,7 @@ const list = <T extends z.ZodType>(item: T, max: number) =>
 const customPropertySchema = z.looseObject({ property: text(200), value: z.unknown() });
 const customList = list(customPropertySchema, 200).optional();
 const qualitySchema = z.looseObject({
+  id: text(200).optional(),
   name: text(200).optional(),
   type: text(50).optional(),
   metric: text(50).optional(),
@@ -113,36 +121,51 @@ function typeOf(property: Property, at: string, problems: Problems): FieldType {
 }
 
 const isZero = (value: unknown) => value === 0 || value === '0';
+const ruleNameOf = (quality: Quality, at: string) =>
+  (quality.name ?? at).replace(/[^A-Za-z0-9_]+/g, '_').slice(0, 200);
+
+/** A rule Meshloop wrote: what ODCS cannot say is in its custom properties. */
+function carriedRuleOf(quality: Quality, field: string | undefined, at: string): QualityRule | undefined {
+  const customs = quality.customProperties;
+  const freshness = customValue(customs, customKeys.freshness);
+  if (typeof freshness === 'string') return { rule: 'freshness', maxDelay: freshness };
+  const range = customValue(customs, customKeys.range);
+  if (range && typeof range === 'object' && field) return { rule: 'range', field, ...(range as object) };
+  const condition = customValue(customs, customKeys.condition);
+  if (typeof condition === 'string') return { rule: 'custom', name: ruleNameOf(quality, at), sql: condition };
+  return undefined;
+}
+
+/** A rule in ODCS's library metrics (or a sql check of a row condition), none allowed to fail. */
+function standardRuleOf(quality: Quality, field: string | undefined, at: string): QualityRule | undefined {
+  if (!isZero(quality.mustBe)) return undefined;
+  if (quality.type === 'sql') {
+    const condition = customConditionOf(quality.query);
+    return condition === undefined ? undefined : { rule: 'custom', name: ruleNameOf(quality, at), sql: condition };
+  }
+  if (quality.type !== undefined && quality.type !== 'library') return undefined;
+  const args = quality.arguments ?? {};
+  switch (quality.metric) {
+    case 'nullValues':
+      return field ? { rule: 'notNull', field } : undefined;
+    case 'duplicateValues': {
+      const fields: unknown = field ? [field] : args.properties;
+      const names = Array.isArray(fields) ? fields.filter((f): f is string => typeof f === 'string') : [];
+      return names.length > 0 ? { rule: 'unique', fields: names } : undefined;
+    }
+    case 'invalidValues':
+      return field && Array.isArray(args.validValues)
+        ? { rule: 'allowedValues', field, values: args.validValues.map(String) }
+        : undefined;
+    default:
+      return undefined;
+  }
+}
 
 /** One ODCS quality rule as a Meshloop rule, or a problem. */
-function ruleOf(
-  quality: Quality,
-  field: string | undefined,
-  at: string,
-  problems: Problems,
-): QualityRule | undefined {
-  const range = customValue(quality.customProperties, customKeys.range) as
-    { min?: number; max?: number } | undefined;
-  const condition = customValue(quality.customProperties, customKeys.condition);
-  const freshness = customValue(quality.customProperties, customKeys.freshness);
-  if (typeof freshness === 'string') return { rule: 'freshness', maxDelay: freshness };
-  if (range && field) return { rule: 'range', field, ...range };
-  if (typeof condition === 'string')
-    return { rule: 'custom', name: quality.name ?? `rule_${problems.length}`, sql: condition };
-  const library = quality.type === undefined || quality.type === 'library';
-  const mustBeZero = isZero(quality.mustBe);
-  if (library && mustBeZero && quality.metric === 'nullValues' && field) return { rule: 'notNull', field };
-  if (library && mustBeZero && quality.metric === 'duplicateValues') {
-    const fields = field ? [field] : quality.arguments?.properties;
-    if (Array.isArray(fields) && fields.every((f) => typeof f === 'string') && fields.length > 0)
-      return { rule: 'unique', fields: fields as string[] };
-  }
-  const validValues = quality.arguments?.validValues;
-  if (library && mustBeZero && quality.metric === 'invalidValues' && field && Array.isArray(validValues))
-    return { rule: 'allowedValues', field, values: validValues.map(String) };
-  const custom = quality.type === 'sql' ? customConditionOf(quality.query) : undefined;
-  if (custom !== undefined && mustBeZero)
-    return { rule: 'custom', name: quality.name ?? `rule_${problems.length}`, sql: custom };
+function ruleOf(quality: Quality, field: string | undefined, at: string, problems: Problems): QualityRule | undefined {
+  const rule = carriedRuleOf(quality, field, at) ?? standardRuleOf(quality, field, at);
+  if (rule) return rule;
   problems.push(
     `${at}: a quality rule Meshloop cannot check (${describeQuality(quality)}); use nullValues, duplicateValues or invalidValues (validValues) with mustBe: 0, or a sql rule "${conditionQuery('<condition>')}" with mustBe: 0, or remove it`,
   );
@@ -168,36 +191,49 @@ export function customConditionOf(query: string | undefined): string | undefined
 
 type Built = { spec: ProductSpecInput; origins: Array<[specPath: string, contractPath: string]> };
 
+type PendingRule = { rule: QualityRule; at: string; order: number };
+
+/** Where a rule goes among the spec's rules: its `rule_<n>` id, else after those, as it comes. */
+function orderOf(quality: Quality, seen: number): number {
+  const match = new RegExp(`^${QUALITY_ID_PREFIX}(\\d+)$`).exec(typeof quality.id === 'string' ? quality.id : '');
+  return match ? Number(match[1]) : 1_000_000 + seen;
+}
+
+function rulesOf(object: Contract['schema'][number], problems: Problems): PendingRule[] {
+  const pending: PendingRule[] = [];
+  const add = (qualities: Quality[] | undefined, field: string | undefined, at: string) =>
+    (qualities ?? []).forEach((quality, j) => {
+      const rule = ruleOf(quality, field, `${at}.quality[${j}]`, problems);
+      if (rule) pending.push({ rule, at: `${at}.quality[${j}]`, order: orderOf(quality, pending.length) });
+    });
+  object.properties.forEach((property, i) => {
+    const at = `schema[0].properties[${i}]`;
+    add(property.quality, property.name, at);
+    const unique = (r: PendingRule) => r.rule.rule === 'unique' && r.rule.fields.join() === property.name;
+    if (property.unique && !pending.some(unique))
+      pending.push({ rule: { rule: 'unique', fields: [property.name] }, at: `${at}.unique`, order: 1_000_000 + pending.length });
+  });
+  add(object.quality, undefined, 'schema[0]');
+  return pending.sort((a, b) => a.order - b.order);
+}
+
+const isPiiTag = (tag: string) => tag.toLowerCase() === 'pii' || tag.toLowerCase().startsWith('pii:');
+
 function fieldsOf(contract: Contract, problems: Problems, built: Built) {
   const object = contract.schema[0]!;
-  const quality: Array<QualityRule> = [];
   const keyed: Array<{ name: string; position: number }> = [];
   const masking: Array<{ field: string; strategy: string }> = [];
   const fields = object.properties.map((property, i) => {
     const at = `schema[0].properties[${i}]`;
     built.origins.push([`schema.fields[${i}]`, at]);
     const type = typeOf(property, at, problems);
-    if (property.primaryKey)
-      keyed.push({ name: property.name, position: property.primaryKeyPosition ?? i + 1 });
+    if (property.primaryKey) keyed.push({ name: property.name, position: property.primaryKeyPosition ?? i + 1 });
     const mask = customValue(property.customProperties, customKeys.masking);
     if (typeof mask === 'string') {
       built.origins.push([`classification.masking[${masking.length}]`, `${at}.customProperties`]);
       masking.push({ field: property.name, strategy: mask });
     }
-    (property.quality ?? []).forEach((q, j) => {
-      const rule = ruleOf(q, property.name, `${at}.quality[${j}]`, problems);
-      if (rule) {
-        built.origins.push([`quality[${quality.length}]`, `${at}.quality[${j}]`]);
-        quality.push(rule);
-      }
-    });
-    if (property.unique && !quality.some((r) => r.rule === 'unique' && r.fields.join() === property.name)) {
-      built.origins.push([`quality[${quality.length}]`, `${at}.unique`]);
-      quality.push({ rule: 'unique', fields: [property.name] });
-    }
-    const pii =
-      property.tags?.some((tag) => tag.toLowerCase() === 'pii' || tag.toLowerCase().startsWith('pii:')) ??
-      false;
+    const pii = property.tags?.some(isPiiTag) ?? false;
     return {
       name: property.name,
       type,
@@ -206,12 +242,9 @@ function fieldsOf(contract: Contract, problems: Problems, built: Built) {
       ...(pii ? { pii } : {}),
     };
   });
-  (object.quality ?? []).forEach((q, j) => {
-    const rule = ruleOf(q, undefined, `schema[0].quality[${j}]`, problems);
-    if (rule) {
-      built.origins.push([`quality[${quality.length}]`, `schema[0].quality[${j}]`]);
-      quality.push(rule);
-    }
+  const quality = rulesOf(object, problems).map((pending, n) => {
+    built.origins.push([`quality[${n}]`, pending.at]);
+    return pending.rule;
   });
   const key = keyed.sort((a, b) => a.position - b.position).map((k) => k.name);
   return { fields, key, quality, masking };

@@ -1,6 +1,7 @@
+import { stringify } from 'yaml';
 import type { Decision } from '../domain/lifecycle';
 import type { ColumnLineage } from '../domain/creation';
-import { formatDuration, parseDuration } from '../domain/duration';
+import { parseDuration } from '../domain/duration';
 import type { FieldType, ProductSpec, QualityRule, SchemaField } from '../domain/spec';
 import { fieldTypes, productIdOf } from '../domain/spec';
 import { piiKindOfName } from '../profile/pii';
@@ -19,6 +20,8 @@ import { piiKindOfName } from '../profile/pii';
 export const ODCS_API_VERSION = 'v3.2.0';
 /** The vendor of every custom property Meshloop writes (ODCS: `^[a-z0-9][a-z0-9-]*$`). */
 export const MESHLOOP_VENDOR = 'meshloop';
+/** Quality rules' ids: `rule_1`, `rule_2`... in the spec's order. */
+export const QUALITY_ID_PREFIX = 'rule_';
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 export type CustomProperty = { property: string; value: Json; vendor?: string; description?: string };
@@ -286,8 +289,10 @@ function schemaObjectOf(source: ContractSource): OdcsContract {
   const { spec } = source;
   const byField = new Map<string, OdcsQuality[]>();
   const objectQuality: OdcsQuality[] = [];
-  for (const rule of spec.quality) {
-    const { field, quality } = qualityOf(rule);
+  for (const [i, rule] of spec.quality.entries()) {
+    const { field, quality: entry } = qualityOf(rule);
+    // The id keeps the spec's order of rules, which ODCS spreads over the properties.
+    const quality = { id: `${QUALITY_ID_PREFIX}${i + 1}`, ...entry };
     if (field === undefined) objectQuality.push(quality);
     else byField.set(field, [...(byField.get(field) ?? []), quality]);
   }
@@ -499,4 +504,10 @@ export function fieldTypeOfLogical(logical: string): FieldType | undefined {
   return byLogical[logical];
 }
 
-export { formatDuration };
+/**
+ * The contract as YAML. Written by YAML 1.1's rules, so that text a 1.1 reader (PyYAML, which the
+ * ODCS tools use) would take for a timestamp, a date or a boolean is quoted and stays text.
+ */
+export function contractYaml(contract: OdcsContract): string {
+  return stringify(contract, { version: '1.1', lineWidth: 0 });
+}
