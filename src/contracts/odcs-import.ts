@@ -130,19 +130,24 @@ function carriedRuleOf(quality: Quality, field: string | undefined, at: string):
   const freshness = customValue(customs, customKeys.freshness);
   if (typeof freshness === 'string') return { rule: 'freshness', maxDelay: freshness };
   const range = customValue(customs, customKeys.range);
-  if (range && typeof range === 'object' && field) return { rule: 'range', field, ...(range as object) };
+  if (range && typeof range === 'object' && field) return { rule: 'range', field, ...range };
   const condition = customValue(customs, customKeys.condition);
   if (typeof condition === 'string') return { rule: 'custom', name: ruleNameOf(quality, at), sql: condition };
   return undefined;
 }
 
+/** A sql check of one row condition, as `conditionQuery` writes it. */
+function sqlRuleOf(quality: Quality, at: string): QualityRule | undefined {
+  const condition = customConditionOf(quality.query);
+  return condition === undefined
+    ? undefined
+    : { rule: 'custom', name: ruleNameOf(quality, at), sql: condition };
+}
+
 /** A rule in ODCS's library metrics (or a sql check of a row condition), none allowed to fail. */
 function standardRuleOf(quality: Quality, field: string | undefined, at: string): QualityRule | undefined {
   if (!isZero(quality.mustBe)) return undefined;
-  if (quality.type === 'sql') {
-    const condition = customConditionOf(quality.query);
-    return condition === undefined ? undefined : { rule: 'custom', name: ruleNameOf(quality, at), sql: condition };
-  }
+  if (quality.type === 'sql') return sqlRuleOf(quality, at);
   if (quality.type !== undefined && quality.type !== 'library') return undefined;
   const args = quality.arguments ?? {};
   switch (quality.metric) {
@@ -163,7 +168,12 @@ function standardRuleOf(quality: Quality, field: string | undefined, at: string)
 }
 
 /** One ODCS quality rule as a Meshloop rule, or a problem. */
-function ruleOf(quality: Quality, field: string | undefined, at: string, problems: Problems): QualityRule | undefined {
+function ruleOf(
+  quality: Quality,
+  field: string | undefined,
+  at: string,
+  problems: Problems,
+): QualityRule | undefined {
   const rule = carriedRuleOf(quality, field, at) ?? standardRuleOf(quality, field, at);
   if (rule) return rule;
   problems.push(
@@ -195,7 +205,9 @@ type PendingRule = { rule: QualityRule; at: string; order: number };
 
 /** Where a rule goes among the spec's rules: its `rule_<n>` id, else after those, as it comes. */
 function orderOf(quality: Quality, seen: number): number {
-  const match = new RegExp(`^${QUALITY_ID_PREFIX}(\\d+)$`).exec(typeof quality.id === 'string' ? quality.id : '');
+  const match = new RegExp(`^${QUALITY_ID_PREFIX}(\\d+)$`).exec(
+    typeof quality.id === 'string' ? quality.id : '',
+  );
   return match ? Number(match[1]) : 1_000_000 + seen;
 }
 
@@ -211,7 +223,11 @@ function rulesOf(object: Contract['schema'][number], problems: Problems): Pendin
     add(property.quality, property.name, at);
     const unique = (r: PendingRule) => r.rule.rule === 'unique' && r.rule.fields.join() === property.name;
     if (property.unique && !pending.some(unique))
-      pending.push({ rule: { rule: 'unique', fields: [property.name] }, at: `${at}.unique`, order: 1_000_000 + pending.length });
+      pending.push({
+        rule: { rule: 'unique', fields: [property.name] },
+        at: `${at}.unique`,
+        order: 1_000_000 + pending.length,
+      });
   });
   add(object.quality, undefined, 'schema[0]');
   return pending.sort((a, b) => a.order - b.order);
@@ -227,7 +243,8 @@ function fieldsOf(contract: Contract, problems: Problems, built: Built) {
     const at = `schema[0].properties[${i}]`;
     built.origins.push([`schema.fields[${i}]`, at]);
     const type = typeOf(property, at, problems);
-    if (property.primaryKey) keyed.push({ name: property.name, position: property.primaryKeyPosition ?? i + 1 });
+    if (property.primaryKey)
+      keyed.push({ name: property.name, position: property.primaryKeyPosition ?? i + 1 });
     const mask = customValue(property.customProperties, customKeys.masking);
     if (typeof mask === 'string') {
       built.origins.push([`classification.masking[${masking.length}]`, `${at}.customProperties`]);
@@ -327,48 +344,60 @@ function carried(contract: Contract, built: Built, specKey: string, key: string)
   return contract.customProperties![index]!.value;
 }
 
-function specInputOf(contract: Contract, problems: Problems): Built {
-  const built: Built = { spec: {} as ProductSpecInput, origins: [] };
+/** The output topic, classification and event time: Meshloop's, else what ODCS says of them. */
+function carriedParts(contract: Contract, built: Built, retentionMs: number | undefined) {
   const object = contract.schema[0]!;
-  const { fields, key, quality, masking } = fieldsOf(contract, problems, built);
-  const { sla, retentionMs } = slaOf(contract, problems, built);
   const outputTopic = (carried(contract, built, 'outputTopic', customKeys.outputTopic) as
     object | undefined) ?? {
     ...(object.physicalName ? { name: object.physicalName } : {}),
     ...(retentionMs !== undefined ? { retentionMs } : {}),
   };
   const classification = (carried(contract, built, 'classification', customKeys.classification) ??
-    {}) as object;
+    {});
   const eventTimeField = carried(contract, built, 'schema.eventTimeField', customKeys.eventTimeField);
-  const domain = contract.domain;
-  if (!domain)
+  return { outputTopic, classification, eventTime: eventTimeField !== undefined ? { eventTimeField } : {} };
+}
+
+function namesOf(contract: Contract, problems: Problems, built: Built) {
+  const object = contract.schema[0]!;
+  if (!contract.domain)
     problems.push(
       'domain: missing; set it to the Meshloop domain that owns the product (one of mesh.yaml’s domains)',
     );
+  const purpose = contract.description?.purpose;
   built.origins.push(
     ['name', contract.name ? 'name' : 'schema[0].name'],
     ['domain', 'domain'],
     ['owner', 'team'],
+    ['tags', 'tags'],
+    ['description', purpose ? 'description.purpose' : 'schema[0].description'],
   );
+  const description = purpose ?? object.description;
+  return {
+    name: contract.name ?? object.name,
+    domain: contract.domain ?? '',
+    owner: ownerOf(contract, problems),
+    ...(description ? { description } : {}),
+    ...(contract.tags && contract.tags.length > 0 ? { tags: contract.tags } : {}),
+  };
+}
+
+function specInputOf(contract: Contract, problems: Problems): Built {
+  const built: Built = { spec: {} as ProductSpecInput, origins: [] };
+  const names = namesOf(contract, problems, built);
+  const { fields, key, quality, masking } = fieldsOf(contract, problems, built);
+  const { sla, retentionMs } = slaOf(contract, problems, built);
+  const { outputTopic, classification, eventTime } = carriedParts(contract, built, retentionMs);
   const optional = (specKey: string, key: string) => {
     const value = carried(contract, built, specKey, key);
     return value === undefined ? {} : { [specKey]: value };
   };
   built.spec = {
-    name: contract.name ?? object.name,
-    domain: domain ?? '',
-    owner: ownerOf(contract, problems),
-    ...((contract.description?.purpose ?? object.description)
-      ? { description: contract.description?.purpose ?? object.description }
-      : {}),
+    ...names,
     kind: (carried(contract, built, 'kind', customKeys.kind) ?? 'source-aligned') as ProductSpecInput['kind'],
     ...optional('inputs', customKeys.inputs),
     outputTopic,
-    schema: {
-      fields,
-      key,
-      ...(eventTimeField !== undefined ? { eventTimeField } : {}),
-    } as ProductSpecInput['schema'],
+    schema: { fields, key, ...eventTime } as ProductSpecInput['schema'],
     sla,
     quality,
     ...optional('analysis', customKeys.analysis),
@@ -376,23 +405,15 @@ function specInputOf(contract: Contract, problems: Problems): Built {
       ...classification,
       ...(masking.length > 0 ? { masking } : {}),
     } as ProductSpecInput['classification'],
-    ...(contract.tags && contract.tags.length > 0 ? { tags: contract.tags } : {}),
     ...optional('sql', customKeys.sql),
     ...optional('proposal', customKeys.proposal),
     ...optional('materialization', customKeys.materialization),
   };
-  built.origins.push(
-    ['tags', 'tags'],
-    ['description', contract.description?.purpose ? 'description.purpose' : 'schema[0].description'],
-  );
   return built;
 }
 
-/** A spec problem (`path: message`) named by where it came from in the contract. */
-function inContract(problem: string, origins: Built['origins']): string {
-  const colon = problem.indexOf(': ');
-  const specPath = colon > 0 ? problem.slice(0, colon) : '';
-  const message = colon > 0 ? problem.slice(colon + 2) : problem;
+/** The origin whose spec path is the longest prefix of `specPath`. */
+function originOf(specPath: string, origins: Built['origins']): [string, string] | undefined {
   let best: [string, string] | undefined;
   for (const origin of origins) {
     const [prefix] = origin;
@@ -400,10 +421,23 @@ function inContract(problem: string, origins: Built['origins']): string {
       specPath === prefix || specPath.startsWith(`${prefix}.`) || specPath.startsWith(`${prefix}[`);
     if (matches && (!best || prefix.length > best[0].length)) best = origin;
   }
-  if (!best)
-    return `${specPath || '(contract)'}: ${message} (the spec's ${specPath || 'whole'}: see docs/contracts.md for where it comes from)`;
-  const rest = specPath.slice(best[0].length);
-  return `${best[1]}${rest && !best[1].includes(' (') ? rest : ''}: ${message}${rest && best[1].includes(' (') ? ` (at ${rest.replace(/^\./, '')} of its value)` : ''}`;
+  return best;
+}
+
+/** A spec problem (`path: message`) named by where it came from in the contract. */
+function inContract(problem: string, origins: Built['origins']): string {
+  const colon = problem.indexOf(': ');
+  const specPath = colon > 0 ? problem.slice(0, colon) : '';
+  const message = colon > 0 ? problem.slice(colon + 2) : problem;
+  const origin = originOf(specPath, origins);
+  if (!origin)
+    return `${specPath || '(contract)'}: ${message} (the spec's ${specPath || 'whole'}, see docs/contracts.md)`;
+  const rest = specPath.slice(origin[0].length);
+  if (!rest) return `${origin[1]}: ${message}`;
+  // Inside a custom property's value the rest is a path in that value; elsewhere it goes on in the contract.
+  return origin[1].includes(' (')
+    ? `${origin[1]}: ${message} (at ${rest.replace(/^\./, '')} of its value)`
+    : `${origin[1]}${rest}: ${message}`;
 }
 
 /** Decode text size-checked: refuses contracts larger than MAX_CONTRACT_BYTES. */
@@ -411,6 +445,20 @@ export function contractTooLarge(bytes: number): string | undefined {
   return bytes > MAX_CONTRACT_BYTES
     ? `(contract): ${bytes} bytes; a contract may be at most ${MAX_CONTRACT_BYTES} bytes (1 MiB): shorten descriptions, SQL or lists`
     : undefined;
+}
+
+/** The proposal, proposed by the person who imports the contract, with the contract as evidence. */
+function proposedBy(
+  proposal: ProductSpecInput['proposal'],
+  by: string,
+  id: string,
+  source: string,
+): ProductSpecInput['proposal'] {
+  const evidence = [
+    ...(proposal?.evidence ?? []),
+    { summary: `imported from the ODCS contract ${id}`, source },
+  ];
+  return { ...proposal, proposedBy: { kind: 'person', name: by }, evidence: evidence.slice(-50) };
 }
 
 /**
@@ -429,17 +477,7 @@ export function specOfContract(value: unknown, options: { source?: string; by?: 
     );
   const problems: Problems = [];
   const built = specInputOf(parsed.data, problems);
-  if (options.by) {
-    const proposal = (built.spec.proposal ?? { reasoning: '', evidence: [] }) as Record<string, unknown>;
-    const evidence = Array.isArray(proposal.evidence) ? proposal.evidence : [];
-    built.spec.proposal = {
-      ...proposal,
-      proposedBy: { kind: 'person', name: options.by },
-      evidence: [...evidence, { summary: `imported from the ODCS contract ${parsed.data.id}`, source }].slice(
-        -50,
-      ),
-    } as ProductSpecInput['proposal'];
-  }
+  if (options.by) built.spec.proposal = proposedBy(built.spec.proposal, options.by, parsed.data.id, source);
   let spec: ProductSpec | undefined;
   try {
     spec = parseSpec(built.spec, source);
