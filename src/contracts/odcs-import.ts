@@ -199,7 +199,12 @@ export function customConditionOf(query: string | undefined): string | undefined
   return match?.[1]?.trim();
 }
 
-type Built = { spec: ProductSpecInput; origins: Array<[specPath: string, contractPath: string]> };
+type Built = {
+  spec: ProductSpecInput;
+  origins: Array<[specPath: string, contractPath: string]>;
+  /** Spec paths whose problem is already said in the contract's terms (a missing domain, owner). */
+  said: Set<string>;
+};
 
 type PendingRule = { rule: QualityRule; at: string; order: number };
 
@@ -302,7 +307,7 @@ function slaOf(contract: Contract, problems: Problems, built: Built) {
         built.origins.push(['sla.freshness', at]);
       } else
         problems.push(
-          `${at}: freshness ${JSON.stringify(entry.value)} ${entry.unit ?? ''} is not a duration; give value as a number with unit d, h or m`,
+          `${at}: freshness ${JSON.stringify(entry.value)}${entry.unit ? ` ${entry.unit}` : ''} is not a duration; give value as a number with unit d, h or m`,
         );
     } else if (entry.property === 'availability') {
       const percent = Number(String(entry.value).replace(/%\s*$/, ''));
@@ -318,7 +323,7 @@ function slaOf(contract: Contract, problems: Problems, built: Built) {
       retentionMs = retention ? parseDuration(retention) : undefined;
       if (retentionMs === undefined)
         problems.push(
-          `${at}: retention ${JSON.stringify(entry.value)} ${entry.unit ?? ''} is not a duration; give value as a number with unit d, h or m`,
+          `${at}: retention ${JSON.stringify(entry.value)}${entry.unit ? ` ${entry.unit}` : ''} is not a duration; give value as a number with unit d, h or m`,
         );
     }
     // Other SLA properties (frequency, timeOfAvailability, ...) describe nothing Meshloop runs.
@@ -326,13 +331,14 @@ function slaOf(contract: Contract, problems: Problems, built: Built) {
   return { sla, retentionMs };
 }
 
-function ownerOf(contract: Contract, problems: Problems): string {
+function ownerOf(contract: Contract, problems: Problems, built: Built): string {
   const team = contract.team;
   const members = Array.isArray(team) ? team : (team?.members ?? []);
   const owner =
     (Array.isArray(team) ? undefined : team?.name) ??
     members.find((m) => m.role?.toLowerCase() === 'owner')?.username;
   if (owner) return owner;
+  built.said.add('owner');
   problems.push('team: no owner; set team.name to the owning team (or a member with role: owner)');
   return '';
 }
@@ -352,14 +358,14 @@ function carriedParts(contract: Contract, built: Built, retentionMs: number | un
     ...(object.physicalName ? { name: object.physicalName } : {}),
     ...(retentionMs !== undefined ? { retentionMs } : {}),
   };
-  const classification = (carried(contract, built, 'classification', customKeys.classification) ??
-    {});
+  const classification = carried(contract, built, 'classification', customKeys.classification) ?? {};
   const eventTimeField = carried(contract, built, 'schema.eventTimeField', customKeys.eventTimeField);
   return { outputTopic, classification, eventTime: eventTimeField !== undefined ? { eventTimeField } : {} };
 }
 
 function namesOf(contract: Contract, problems: Problems, built: Built) {
   const object = contract.schema[0]!;
+  if (!contract.domain) built.said.add('domain');
   if (!contract.domain)
     problems.push(
       'domain: missing; set it to the Meshloop domain that owns the product (one of mesh.yaml’s domains)',
@@ -376,14 +382,14 @@ function namesOf(contract: Contract, problems: Problems, built: Built) {
   return {
     name: contract.name ?? object.name,
     domain: contract.domain ?? '',
-    owner: ownerOf(contract, problems),
+    owner: ownerOf(contract, problems, built),
     ...(description ? { description } : {}),
     ...(contract.tags && contract.tags.length > 0 ? { tags: contract.tags } : {}),
   };
 }
 
 function specInputOf(contract: Contract, problems: Problems): Built {
-  const built: Built = { spec: {} as ProductSpecInput, origins: [] };
+  const built: Built = { spec: {} as ProductSpecInput, origins: [], said: new Set() };
   const names = namesOf(contract, problems, built);
   const { fields, key, quality, masking } = fieldsOf(contract, problems, built);
   const { sla, retentionMs } = slaOf(contract, problems, built);
@@ -483,7 +489,8 @@ export function specOfContract(value: unknown, options: { source?: string; by?: 
     spec = parseSpec(built.spec, source);
   } catch (error) {
     if (!(error instanceof InvalidSpecError)) throw error;
-    problems.push(...error.problems.map((problem) => inContract(problem, built.origins)));
+    const unsaid = (problem: string) => !built.said.has(problem.slice(0, Math.max(0, problem.indexOf(': '))));
+    problems.push(...error.problems.filter(unsaid).map((problem) => inContract(problem, built.origins)));
   }
   if (problems.length > 0 || !spec) throw new InvalidSpecError(`invalid ODCS contract ${source}`, problems);
   return spec;

@@ -252,6 +252,13 @@ function lineageOf(source: ContractSource, field: string): string[] {
   return [...new Set(column.from.map((from) => `${byAlias.get(from.input) ?? from.input}.${from.field}`))];
 }
 
+/** The PII kind a field's name says (discovery's rules, and the kinds its values show by name too). */
+export function piiKindOfField(name: string): string | undefined {
+  if (/e[-_]?mail/i.test(name)) return 'email';
+  if (/phone|mobile/i.test(name)) return 'phone';
+  return piiKindOfName(name);
+}
+
 function propertyOf(
   source: ContractSource,
   field: SchemaField,
@@ -260,7 +267,7 @@ function propertyOf(
 ): OdcsProperty {
   const { spec } = source;
   const masking = spec.classification.masking.find((mask) => mask.field === field.name);
-  const piiKind = field.pii ? piiKindOfName(field.name) : undefined;
+  const piiKind = field.pii ? piiKindOfField(field.name) : undefined;
   const customProperties: CustomProperty[] = [];
   if (masking)
     customProperties.push(
