@@ -17,7 +17,7 @@ import { createLogger } from '../../src/log';
 import type { PythonTools } from '../../src/python/venv';
 import { loadSpecFile } from '../../src/specs/load';
 import { waitUntil } from '../../src/stack/probe';
-import { getStatusQuery } from '../../workflows/definitions';
+import { getStatusQuery, retireUpdate, reviewUpdate } from '../../workflows/definitions';
 import type { RunningWorker } from '../../workers/orchestration';
 import { startOrchestrationWorker } from '../../workers/orchestration';
 import { contractSpecs } from '../helpers/contract-specs';
@@ -26,6 +26,20 @@ import { testPlatform } from '../helpers/platform';
 import { runCli } from '../helpers/processes';
 
 const RECORDS = 40;
+
+async function leaveNothingRunning(client: Client, productId: string): Promise<void> {
+  const children = client.workflow.list({
+    query: `WorkflowId STARTS_WITH 'data-product:${productId}_' AND ExecutionStatus = 'Running'`,
+  });
+  for await (const child of children)
+    await client.workflow
+      .getHandle(child.workflowId)
+      .executeUpdate(reviewUpdate, { args: [{ action: 'reject', by: 'alice', comment: 'test leftover' }] })
+      .catch(() => undefined);
+  await client.workflow
+    .getHandle(workflowIdOf(productId))
+    .executeUpdate(retireUpdate, { args: [{ by: 'ops', force: true, comment: 'test product' }] });
+}
 
 /**
  * Contracts in ODCS, checked by the peers' own tools as they are: every exported contract passes
@@ -62,6 +76,9 @@ describe('ODCS contracts with the peers’ tools (datacontract-cli, open-data-co
   });
 
   after(async () => {
+    // The shared platform keeps nothing running: the product retired (its Flink jobs stopped), and
+    // whatever its analysis proposed from it rejected.
+    if (client) await leaveNothingRunning(client, `orders.contract_${run}`).catch(() => undefined);
     await worker?.shutdown();
     await connection?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
