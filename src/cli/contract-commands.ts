@@ -134,6 +134,10 @@ export function registerContractCommands(program: Command): void {
     .option('--out <spec>', 'write the spec to this file instead of proposing it')
     .option('--wait <seconds>', 'how long to wait for the first checks (SQL guard, policies)', '60')
     .action(async (file: string, options: { by?: string; out?: string; wait: string }) => {
+      const seconds = Number(options.wait);
+      if (!Number.isFinite(seconds) || seconds < 0 || seconds > 3600)
+        throw new CliError(`--wait must be a number of seconds from 0 to 3600 (it is ${options.wait})`);
+      const waitMs = seconds * 1000;
       const spec = await loadContractFile(file, options.by ? { by: options.by } : {});
       if (options.out) {
         await writeFile(options.out, stringify(spec, { lineWidth: 0 }));
@@ -145,8 +149,6 @@ export function registerContractCommands(program: Command): void {
         if (violations.length > 0)
           throw new InvalidSpecError(`the contract ${file} breaks the mesh's policies`, violations);
         const { productId, workflowId } = await proposeProduct(client, config, spec);
-        const waitMs = Math.max(0, Number(options.wait) || 0) * 1000;
-        if (!Number.isFinite(waitMs)) throw new CliError('--wait must be a number of seconds');
         const handle = client.workflow.getHandle(workflowId);
         printVerdict(productId, await firstChecks(() => handle.query(getStatusQuery), waitMs));
       });
