@@ -13,7 +13,7 @@ import { piiKindOfName } from '../profile/pii';
  * SQL, the inputs, the topic's settings, the approvals...) in `customProperties` named `meshloop…`
  * (vendor `meshloop`), so that importing an exported contract gives the same spec back. Pure: the
  * status comes from the workflow's status query, the server coordinates from the configuration.
- * Reading a contract back is `contract-import.ts`.
+ * Reading a contract back is `odcs-import.ts`.
  */
 
 /** The ODCS version written: the newest the `open-data-contract-standard` model (3.2.0) knows. */
