@@ -6,6 +6,7 @@ import type { MeshloopConfig } from '../config';
 import type { Logger } from '../log';
 import type * as analysisCommands from './analysis-commands';
 import type * as configCommands from './config-commands';
+import type * as contractCommands from './contract-commands';
 import type * as discoverCommands from './discover-commands';
 import type * as keyCommands from './key-commands';
 import type * as mcpCommands from './mcp-commands';
@@ -83,6 +84,12 @@ const groups = {
       ],
     ],
     load: () => (require('./analysis-commands') as typeof analysisCommands).registerAnalysisCommands,
+  },
+  contract: {
+    commands: [
+      ['contract', 'Data contracts in the Open Data Contract Standard (ODCS v3.2.0): export, import'],
+    ],
+    load: () => (require('./contract-commands') as typeof contractCommands).registerContractCommands,
   },
   stack: {
     commands: [['stack', 'Run the local platform (Temporal, Kafka, ...) as plain processes on 127.0.0.1']],
@@ -296,6 +303,7 @@ function programWith(loaded: ReadonlySet<GroupName>): Command {
   add('product');
   add('query');
   add('analysis');
+  add('contract');
   registerCodecServer(program);
   add('stack');
   add('seed');
