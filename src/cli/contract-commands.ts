@@ -2,8 +2,8 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import type { MeshloopConfig } from '../config';
-import type { ContractServers } from '../contracts/odcs';
-import { contractOf, contractYaml } from '../contracts/odcs';
+import { contractYaml } from '../contracts/odcs';
+import { contractOfStatus } from '../contracts/of-product';
 import { contractTooLarge, specOfContract } from '../contracts/odcs-import';
 import { InvalidSpecError } from '../domain/errors';
 import { domainConfigOf } from '../domain/mesh-config';
@@ -15,33 +15,6 @@ import { waitUntil } from '../stack/probe';
 import type { ProductStatus } from '../../workflows/definitions';
 import { getStatusQuery } from '../../workflows/definitions';
 import { CliError, proposeProduct, withClient } from './product-commands';
-
-/** Where the product's data is, from the configuration: addresses, never credentials. */
-export function contractServersOf(config: MeshloopConfig): ContractServers {
-  return {
-    kafkaBootstrap: config.kafka.brokers.join(','),
-    icebergCatalogUrl: config.iceberg.catalogUrl,
-    icebergCatalog: config.materialize.catalog,
-    ...(config.iceberg.warehouse ? { icebergWarehouse: config.iceberg.warehouse } : {}),
-  };
-}
-
-/** The contract of a product as its workflow knows it now (the status query `show` reads). */
-export function contractOfStatus(status: ProductStatus, config: MeshloopConfig) {
-  return contractOf(
-    {
-      spec: status.spec,
-      productId: status.productId,
-      stage: status.stage,
-      revision: status.revision,
-      decisions: status.decisions,
-      proposedAt: status.proposedAt,
-      ...(status.lineage ? { lineage: status.lineage } : {}),
-      ...(status.materialization ? { materialization: status.materialization } : {}),
-    },
-    contractServersOf(config),
-  );
-}
 
 /** An ODCS contract file as a spec: size-checked, decoded, mapped, then every spec check. */
 export async function loadContractFile(file: string, options: { by?: string } = {}): Promise<ProductSpec> {

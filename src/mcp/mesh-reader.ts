@@ -2,6 +2,8 @@ import type { Client } from '@temporalio/client';
 import type { Kafka } from 'kafkajs';
 import { stringify as toYaml } from 'yaml';
 import { readCatalog } from '../adapters/kafka/catalog';
+import { contractYaml } from '../contracts/odcs';
+import { contractOfStatus } from '../contracts/of-product';
 import type { MeshloopConfig } from '../config';
 import type { CatalogView } from '../domain/catalog-view';
 import { upstreamProductsOf } from '../domain/catalog';
@@ -135,6 +137,7 @@ export function meshReader(
         revision: current.revision,
         approvedBy: approvals.map((d) => ({ by: d.by, at: d.at, revision: d.revision })),
         spec: toYaml(current.spec),
+        odcs: contractYaml(contractOfStatus(current, config)),
       };
     },
 

@@ -4,6 +4,7 @@ import express from 'express';
 import type { MeshloopConfig } from '../config';
 import type { Logger } from '../log';
 import { appScript, styleSheet, vendorFile } from './assets';
+import { contractServersOf } from '../contracts/of-product';
 import { contractOf, contractsOf, DEFAULT_CONTRACT_FORMAT } from './contract';
 import type { LastAnalysis } from './model';
 import { facets, filterRows, meshGraph, parseFilter, productRows } from './model';
@@ -98,7 +99,7 @@ async function productPageFor(
     descriptor,
     ...(status.ok ? { status: status.value } : {}),
     row,
-    contracts: descriptor ? contractsOf(descriptor) : [],
+    contracts: descriptor ? contractsOf(descriptor, contractServersOf(sources.config)) : [],
     cycles: cyclesOf(productId, history, status),
     sample,
     outages: outagesOf(catalog, workflows, history, ...statusOutage),
@@ -192,7 +193,9 @@ export function createWebApp(sources: WebSources, log: Logger): express.Express 
         .type('text/plain')
         .send(`${catalog.service} is unavailable: ${catalog.message}\n`);
     const descriptor = catalog.value.get(productId);
-    const document = descriptor ? contractOf(descriptor, format) : undefined;
+    const document = descriptor
+      ? contractOf(descriptor, format, contractServersOf(sources.config))
+      : undefined;
     if (!document)
       return void response
         .status(404)

@@ -10,7 +10,7 @@ import { createTopicsAndAwaitLeaders } from '../../src/adapters/kafka/topics';
 import { contractOf, contractYaml } from '../../src/contracts/odcs';
 import type { MeshloopConfig } from '../../src/config';
 import { temporalConnectOptions } from '../../src/config';
-import { contractServersOf } from '../../src/cli/contract-commands';
+import { contractServersOf } from '../../src/contracts/of-product';
 import { parseSpec, workflowIdOf } from '../../src/domain/spec';
 import type { ProductSpecInput } from '../../src/domain/spec';
 import { createLogger } from '../../src/log';

@@ -184,11 +184,16 @@ describe('the MCP server (`meshloop mcp`), driven by the SDK client', function (
   });
 
   it('reads the contract and the column lineage the SQL guard computed', async () => {
-    const contract = await json<{ owner: string; domain: string; spec: string }>('get_contract', {
-      product: productId,
-    });
+    const contract = await json<{ owner: string; domain: string; spec: string; odcs: string }>(
+      'get_contract',
+      {
+        product: productId,
+      },
+    );
     assert.equal(contract.owner, 'alice');
     assert.match(contract.spec, new RegExp(`name: ${name}`));
+    assert.match(contract.odcs, /apiVersion: v3\.2\.0/);
+    assert.match(contract.odcs, new RegExp(`physicalName: ${name}|name: ${name}`));
     const lineage = await json<{
       columns: Array<{ column: string; from: Array<{ input: string; field: string }> }>;
       outputTopic: string;

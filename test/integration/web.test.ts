@@ -292,6 +292,8 @@ describe('web catalog (headless Chromium, real Kafka, Temporal, Iceberg)', funct
     const contract = await page.request.get(`${web.url}/products/${a}/contract?format=spec`);
     assert.match(contract.headers()['content-type'] ?? '', /^text\/plain/);
     assert.match(await contract.text(), new RegExp(`name: wa_${run}`));
+    const odcs = await page.request.get(`${web.url}/products/${a}/contract?format=odcs`);
+    assert.match(await odcs.text(), /apiVersion: v3\.2\.0/);
     await assertNoScriptRan();
   });
 
