@@ -91,6 +91,29 @@ const EPOCH_MS_MAX = Date.UTC(2100, 0, 1);
 const TIME_NAME = /(^|[._])(ts|time|timestamp|event_?time|date|datetime)$|_(at|ts|time|date)$/i;
 const LATE_TIME_NAME = /(updated|modified|deleted|delivered|expires?|ingested|processed)/i;
 
+/** One more value of `kind`: a named property each (a keyed increment is several times slower). */
+function countKind(kinds: Record<Kind, number>, kind: Kind): void {
+  switch (kind) {
+    case 'n':
+      kinds.n++;
+      break;
+    case 's':
+      kinds.s++;
+      break;
+    case 't':
+      kinds.t++;
+      break;
+    case 'b':
+      kinds.b++;
+      break;
+    case 'j':
+      kinds.j++;
+      break;
+    default:
+      kinds.a++;
+  }
+}
+
 class FieldState {
   readonly kinds: Record<Kind, number> = { n: 0, s: 0, b: 0, t: 0, j: 0, a: 0 };
   present = 0;
@@ -219,12 +242,9 @@ export class TopicProfiler {
    */
   private isRedelivery(message: ProfiledMessage, value: Buffer): boolean {
     const id = recordIdOf(value, message.key);
-    if (this.seen.has(id)) {
-      this.duplicates++;
-      return true;
-    }
-    if (this.seen.size < MAX_REMEMBERED_RECORDS) this.seen.add(id);
-    return false;
+    const known = this.seen.size < MAX_REMEMBERED_RECORDS ? !this.seen.add(id) : this.seen.has(id);
+    if (known) this.duplicates++;
+    return known;
   }
 
   private isText(value: Buffer): boolean {
@@ -306,7 +326,7 @@ export class TopicProfiler {
       const field = this.fieldAt(i, staged.names[i] as string);
       if (field === undefined) continue;
       const kind = staged.kinds[i] as Kind;
-      field.kinds[kind]++;
+      countKind(field.kinds, kind);
       field.present++;
       if (kind === 'n' || kind === 't') this.commitNumber(field, kind, staged.numbers[i] as number);
       else if (kind === 's') this.commitString(field, i, key);

@@ -189,18 +189,22 @@ export class IdSet {
     }
   }
 
-  add(id: number): void {
+  /** Add `id`; false when it was there already (one probe for both questions). */
+  add(id: number): boolean {
     if (id === 0) {
-      if (!this.hasZero) this.size++;
+      if (this.hasZero) return false;
       this.hasZero = true;
-      return;
+      this.size++;
+      return true;
     }
-    if (this.place(this.slots, id)) this.size++;
+    if (!this.place(this.slots, id)) return false;
+    this.size++;
     if (this.size * 2 > this.slots.length) {
       const old = this.slots;
       this.slots = new Float64Array(old.length * 2);
       for (const slot of old) if (slot !== 0) this.place(this.slots, slot);
     }
+    return true;
   }
 
   private place(slots: Float64Array, id: number): boolean {

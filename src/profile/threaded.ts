@@ -100,6 +100,12 @@ export class ThreadedProfiler {
     }
   }
 
+  /** How long the profiling thread has been busy (not waiting for batches), in ms: for bench/profile. */
+  busyMs(): number {
+    return this.finalBusyMs ?? this.worker?.performance.eventLoopUtilization().active ?? 0;
+  }
+  private finalBusyMs: number | undefined;
+
   get threaded(): boolean {
     return this.worker !== undefined;
   }
@@ -135,6 +141,7 @@ export class ThreadedProfiler {
         worker.postMessage({ type: 'finish' });
       });
     } finally {
+      this.finalBusyMs = worker.performance.eventLoopUtilization().active;
       await worker.terminate();
     }
   }
