@@ -390,7 +390,7 @@ export class TopicProfiler {
     if (text === undefined) {
       const start = staged.starts[i] as number;
       const end = staged.ends[i] as number;
-      hash = hashBytes(staged.bytes, start, end);
+      hash = staged.numbers[i] as number; // hashBytes(staged.bytes, start, end), taken by the scanner
       length = end - start;
       const needed =
         field.topSeen < options.topValueRows ||

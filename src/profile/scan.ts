@@ -13,6 +13,8 @@
  * `JSON.parse` of their own bytes; numbers it cannot read exactly by `Number` of their text.
  */
 
+import { fmix32 } from './sketch';
+
 /** The kinds of values a row pass sees; `t` is an ISO timestamp string already turned into epoch ms. */
 export type Kind = 'n' | 's' | 'b' | 't' | 'j' | 'a';
 
@@ -314,7 +316,8 @@ export class RecordScanner {
   /** A string value: a time when it reads as one (as Date.parse reads it), else a string. */
   private string(): boolean {
     const start = this.pos;
-    const plain = this.skipString();
+    const hash = this.plainString();
+    const plain = hash >= 0 ? 0 : this.skipString();
     if (plain < 0) return false;
     const staged = this.staged;
     if (plain === 1) {
@@ -335,7 +338,27 @@ export class RecordScanner {
     const i = staged.push(this.name, 's');
     staged.starts[i] = from;
     staged.ends[i] = to;
+    // A plain string's hash (hashBytes of its range) was taken as it was read: kept with it.
+    staged.set(i, hash);
     return true;
+  }
+
+  /**
+   * A plain ASCII string at `pos` (no escapes): move past it and return its hash (FNV-1a over its
+   * bytes with the murmur3 finaliser, as `hashBytes`), or -1 with `pos` left where it was.
+   */
+  private plainString(): number {
+    const buf = this.buf;
+    let at = this.pos + 1;
+    let h = 0x811c9dc5;
+    for (;;) {
+      const c = buf[at++];
+      if (c === QUOTE) break;
+      if (c === undefined || c < 0x20 || c === BACKSLASH || c >= 0x80) return -1;
+      h = Math.imul(h ^ c, 0x01000193);
+    }
+    this.pos = at;
+    return fmix32(h);
   }
 
   /** Epoch ms of a plain ASCII string that Date.parse reads as a time; NaN if it is none. */
