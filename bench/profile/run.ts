@@ -1,16 +1,21 @@
 /**
  * bench/profile: how fast discovery samples and profiles a topic, against plain kafkajs consumption
- * of the same topic in the same run. Produces the topic first when it is not there yet (≥ 1,000,000
- * click records from the seed generator), then reads it: raw, profiled (as discovery does, with a
- * profiling thread), profiled on one thread, raw again; the ratio is profiled throughput over the
- * mean of the raw ones. Peak RSS and heap are sampled every 50 ms.
+ * of the same topic in the same run. Produces the topic first when it is not there yet
+ * (BENCH_RECORDS click records from the seed generator, 1,000,000 by default), then reads it: raw,
+ * profiled (as discovery does, with a profiling thread), profiled on one thread, raw again; the
+ * ratio is profiled throughput over the mean of the raw ones. Peak RSS and heap are sampled every
+ * 50 ms. Where the time goes: CPU time per record of each read (all threads), how busy the
+ * consumer's thread and the profiling thread were, and the profiler's stages timed one by one on
+ * the topic's first 100,000 records held in memory (packing for the thread, record ids, reading
+ * records from their bytes or with JSON.parse, statistics).
  *
- *   npm run bench:profile -- [--messages 1000000] [--topic bench.profile-clicks]
+ *   BENCH_RECORDS=1000000 npm run bench:profile -- [--messages N] [--topic bench.profile-clicks-N]
  *
  * Uses the Kafka that MESHLOOP_KAFKA_PORT points at (`bin/meshloop stack up`, or a test platform).
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
+import { performance } from 'node:perf_hooks';
 import type { Kafka } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
@@ -18,14 +23,20 @@ import { sampleTopics } from '../../src/adapters/kafka/sampler';
 import { createTopicsAndAwaitLeaders } from '../../src/adapters/kafka/topics';
 import { loadConfig } from '../../src/config';
 import { TopicProfiler } from '../../src/profile';
-import { ThreadedProfiler } from '../../src/profile/threaded';
+import type { ProfiledMessage } from '../../src/profile';
+import { RecordScanner, Staged } from '../../src/profile/scan';
+import { recordIdOf } from '../../src/profile/sketch';
+import { packBatch, ThreadedProfiler } from '../../src/profile/threaded';
 import { generateSeedRecords } from '../../src/seed/generator';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
 };
-const messages = Number(arg('messages', '1000000'));
+const messages = Number(arg('messages', process.env.BENCH_RECORDS ?? '1000000'));
+if (!Number.isSafeInteger(messages) || messages < 1000) {
+  throw new Error(`BENCH_RECORDS / --messages must be a whole number ≥ 1000, not ${messages}`);
+}
 const topic = arg('topic', `bench.profile-clicks-${messages}`);
 const say = (line: string) => process.stderr.write(`  … ${line}\n`);
 
@@ -80,9 +91,12 @@ async function produce(kafka: Kafka, count: number): Promise<void> {
 }
 
 type Peak = { rss: number; heap: number };
-async function measure<T>(work: () => Promise<T>): Promise<{ result: T; ms: number; peak: Peak }> {
+type Measured<T> = { result: T; ms: number; peak: Peak; cpuMs: number; mainBusyMs: number };
+async function measure<T>(work: () => Promise<T>): Promise<Measured<T>> {
   global.gc?.();
   const peak: Peak = { rss: 0, heap: 0 };
+  const cpu = process.cpuUsage();
+  const elu = performance.eventLoopUtilization();
   const sample = () => {
     const usage = process.memoryUsage();
     peak.rss = Math.max(peak.rss, usage.rss);
@@ -93,7 +107,14 @@ async function measure<T>(work: () => Promise<T>): Promise<{ result: T; ms: numb
   try {
     const result = await work();
     sample();
-    return { result, ms: Number(process.hrtime.bigint() - began) / 1e6, peak };
+    const used = process.cpuUsage(cpu);
+    return {
+      result,
+      ms: Number(process.hrtime.bigint() - began) / 1e6,
+      peak,
+      cpuMs: (used.user + used.system) / 1000,
+      mainBusyMs: performance.eventLoopUtilization(elu).active,
+    };
   } finally {
     clearInterval(timer);
   }
@@ -128,6 +149,68 @@ async function consumeRaw(kafka: Kafka, total: number): Promise<number> {
   }
 }
 
+const STAGE_RECORDS = 100_000;
+
+/** CPU µs per record of `work` over `records`, the best of three (the first warms the code up). */
+function cpuPerRecord(records: number, work: () => void): number {
+  let best = Infinity;
+  for (let round = 0; round < 3; round++) {
+    const before = process.cpuUsage();
+    work();
+    const used = process.cpuUsage(before);
+    best = Math.min(best, (used.user + used.system) / records);
+  }
+  return Number(best.toFixed(3));
+}
+
+/** The profiler's stages one by one, on records held in memory (CPU µs per record). */
+function stages(records: readonly ProfiledMessage[]) {
+  const n = records.length;
+  let sink = 0;
+  const pack = cpuPerRecord(n, () => {
+    for (let i = 0; i < n; i += 500) sink += packBatch('t', records.slice(i, i + 500)).count;
+  });
+  const recordId = cpuPerRecord(n, () => {
+    for (const m of records) if (m.value) sink += recordIdOf(m.value, m.key);
+  });
+  const scanner = new RecordScanner(new Staged(), {
+    flattenDepth: 3,
+    maxNesting: 32,
+    maxFieldNameLength: 128,
+  });
+  const readBytes = cpuPerRecord(n, () => {
+    for (const m of records) if (m.value && scanner.scan(m.value)) sink++;
+  });
+  const readJsonParse = cpuPerRecord(n, () => {
+    for (const m of records) {
+      try {
+        if (m.value && JSON.parse(m.value.toString('utf8'))) sink++;
+      } catch {
+        sink--;
+      }
+    }
+  });
+  const profile = (scanner: boolean) =>
+    cpuPerRecord(n, () => {
+      const profiler = new TopicProfiler('t', { scanner });
+      profiler.addAll(records);
+      sink += profiler.finish().records;
+    });
+  const profileBytes = profile(true);
+  const profileJsonParse = profile(false);
+  if (sink === 0) throw new Error('nothing was timed');
+  return {
+    records: n,
+    packForThread: pack,
+    recordId,
+    readFromBytes: readBytes,
+    readWithJsonParse: readJsonParse,
+    statistics: Number(Math.max(0, profileBytes - readBytes - recordId).toFixed(3)),
+    profile: profileBytes,
+    profileWithJsonParse: profileJsonParse,
+  };
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const kafka = createKafkaClient({ connection: config.kafka, clientId: 'bench-profile' });
@@ -147,7 +230,7 @@ async function main(): Promise<void> {
     });
     const [profile] = await profiler.finish();
     if (!profile || !profiler.threaded) throw new Error('the profiling thread did not run');
-    return { sample, profile };
+    return { sample, profile, threadBusyMs: profiler.busyMs() };
   });
   say(`sample + profile (profiling thread): ${(profiled.ms / 1000).toFixed(2)} s`);
   // The same on one thread, for comparison.
@@ -159,11 +242,22 @@ async function main(): Promise<void> {
   say(`sample + profile (one thread): ${(inline.ms / 1000).toFixed(2)} s`);
   const raw2 = await measure(() => consumeRaw(kafka, total));
   say(`raw kafkajs again: ${(raw2.ms / 1000).toFixed(2)} s`);
+  // The newest records, held in memory for the stage timings (read after the timed reads).
+  const kept: ProfiledMessage[] = [];
+  await sampleTopics(
+    kafka,
+    [topic],
+    { maxMessages: STAGE_RECORDS, maxBytes: Number.MAX_SAFE_INTEGER, deadlineMs: 5 * 60_000 },
+    { onMessages: (_topic, batch) => void kept.push(...batch) },
+  );
+  const stageTimes = stages(kept);
+  say(`stages timed on ${kept.length.toLocaleString('en')} records in memory`);
 
   const rawRate = (2 * total) / ((raw1.ms + raw2.ms) / 1000);
   const profiledRate = total / (profiled.ms / 1000);
   const { profile } = profiled.result;
   const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MB`;
+  const perRecord = (ms: number) => Number(((ms * 1000) / total).toFixed(2));
   const report = {
     topic,
     messages: total,
@@ -187,6 +281,21 @@ async function main(): Promise<void> {
       profiled: mb(profiled.peak.heap),
       oneThread: mb(inline.peak.heap),
     },
+    // Where the time goes, in µs per record: CPU of each read over all threads; how long the
+    // consumer's thread (kafkajs, sampler, packing) and the profiling thread were busy during the
+    // profiled read; and the profiler's stages on records in memory.
+    cpuMicrosPerRecord: {
+      raw: perRecord((raw1.cpuMs + raw2.cpuMs) / 2),
+      profiled: perRecord(profiled.cpuMs),
+      oneThread: perRecord(inline.cpuMs),
+    },
+    busyMicrosPerRecord: {
+      raw: perRecord((raw1.mainBusyMs + raw2.mainBusyMs) / 2),
+      profiledConsumerThread: perRecord(profiled.mainBusyMs),
+      profilingThread: perRecord(profiled.result.threadBusyMs),
+      oneThread: perRecord(inline.mainBusyMs),
+    },
+    stagesMicrosPerRecord: stageTimes,
     seconds: {
       raw: [raw1.ms / 1000, raw2.ms / 1000],
       profiled: profiled.ms / 1000,
