@@ -13,6 +13,7 @@ import type { SchemaRegistryConfig } from '../src/config';
 import type { Logger } from '../src/log';
 import type { Materializers } from '../src/materialize';
 import { createAnalysisScheduleActivities } from './analysis';
+import type { MeshloopMetrics } from '../src/metrics/meshloop-metrics';
 import { createAnalysisCycleActivities } from './analysis-cycle';
 import { createCreationActivities } from './creation';
 import type { CriticSettings } from './critic';
@@ -55,6 +56,8 @@ export type ActivityClients = Readonly<{
   llm?: LlmClient;
   /** Absent without a Slack app configured: proposal messages are then skipped. */
   slack?: WebClient;
+  /** Meshloop's Prometheus metrics (src/metrics): analysis cycles count here. */
+  metrics?: MeshloopMetrics;
   settings: Readonly<{
     /** mesh.yaml: read at each decision for who may approve and operate. */
     meshFile: string;
@@ -161,7 +164,7 @@ export function createActivities(clients: ActivityClients) {
       sqlGuard,
       ...(llm ? { llmAnalyst: (input: LlmAnalystInput) => proposeWithLlmAnalyst({ ...input, llm }) } : {}),
       ...topics,
-    }),
+    }, clients.metrics),
     // ... and the Temporal Schedule that runs the cycles.
     ...createAnalysisScheduleActivities({ ...clients.temporal, log: analysis }),
   });
