@@ -266,7 +266,8 @@ describe('metrics and the Temporal UI during a real run (real worker process, re
     assert.match(metadata.currentDetails ?? '', /\*\*Last analysis:\*\* /);
 
     // Temporal UI 2.54's workflow list has no Summary column (its rows come from visibility, which
-    // holds no user metadata): the list finds the product, its page shows the summary and details.
+    // holds no user metadata): the list finds the product, its page (User Metadata) shows the
+    // summary, the static details and the current details.
     const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
@@ -278,21 +279,30 @@ describe('metrics and the Temporal UI during a real run (real worker process, re
       const listPng = path.join(tmpDir, 'workflow-list.png');
       await page.screenshot({ path: listPng, fullPage: true });
       await link.click();
-      const shown = await page
-        .getByText(summary!, { exact: false })
-        .first()
-        .waitFor({ timeout: 60_000 })
-        .then(() => true)
-        .catch(() => false);
-      // The current details render as markdown below the summary.
-      await page.getByText('Stage:', { exact: false }).first().waitFor({ timeout: 10_000 }).catch(() => undefined);
+      // UI 2.54 shows the summary, details and current details under the page's "User Metadata" tab.
+      await page.getByText('User Metadata', { exact: true }).first().click({ timeout: 60_000 });
+      // The UI renders each markdown field in a frame of its own: read every frame's text.
+      const pageText = async () =>
+        (
+          await Promise.all(
+            page.frames().map((frame) => frame.locator('body').innerText({ timeout: 5000 }).catch(() => '')),
+          )
+        ).join('\n');
+      let text = '';
+      const shown = await waitUntil(
+        async () => {
+          text = await pageText();
+          return text.includes(summary!) && /Stage:\s*active/.test(text);
+        },
+        { timeoutMs: 60_000, intervalMs: 1000 },
+      );
       const png = path.join(tmpDir, 'workflow-summary.png');
       await page.screenshot({ path: png, fullPage: true });
       process.stderr.write(`      [observability] screenshots: ${listPng}, ${png}\n`);
-      assert.ok(shown, `the workflow's page shows the summary '${summary}' (see ${png})`);
-      const text = await page.locator('body').innerText();
-      assert.ok(text.includes(summary!), 'the summary is on the page');
+      assert.equal(shown, 'ready', `the workflow's page shows the summary and details (see ${png})`);
+      assert.ok(text.includes(summary!), `the summary '${summary}' is on the page`);
       assert.match(text, /Stage:\s*active/, `the current details are on the page (see ${png})`);
+      assert.match(text, new RegExp(`proposed by agent ${agent}`), 'the static details are on the page');
     } finally {
       await browser.close();
     }
