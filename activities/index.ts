@@ -155,16 +155,19 @@ export function createActivities(clients: ActivityClients) {
     }),
     // Analysis: each product's cycle in DuckDB over its Iceberg table, results, the analyst's
     // proposals (with an API key the LLM analyst, its SQL through the same guard; else the rules).
-    ...createAnalysisCycleActivities({
-      ...clients.lake,
-      kafka,
-      producer,
-      log: analysis,
-      meshFile: settings.meshFile,
-      sqlGuard,
-      ...(llm ? { llmAnalyst: (input: LlmAnalystInput) => proposeWithLlmAnalyst({ ...input, llm }) } : {}),
-      ...topics,
-    }, clients.metrics),
+    ...createAnalysisCycleActivities(
+      {
+        ...clients.lake,
+        kafka,
+        producer,
+        log: analysis,
+        meshFile: settings.meshFile,
+        sqlGuard,
+        ...(llm ? { llmAnalyst: (input: LlmAnalystInput) => proposeWithLlmAnalyst({ ...input, llm }) } : {}),
+        ...topics,
+      },
+      clients.metrics,
+    ),
     // ... and the Temporal Schedule that runs the cycles.
     ...createAnalysisScheduleActivities({ ...clients.temporal, log: analysis }),
   });

@@ -17,7 +17,12 @@ import { processRecordKey } from '../src/signing/record-key';
 import { temporalConnectOptions } from '../src/config';
 import { defaultCriticSettings } from '../activities/critic';
 import { instrumentedLlm } from '../src/metrics/llm';
-import { productMetricsSinks, prometheusTelemetry, startStageGauge, workerMetrics } from '../src/metrics/worker';
+import {
+  productMetricsSinks,
+  prometheusTelemetry,
+  startStageGauge,
+  workerMetrics,
+} from '../src/metrics/worker';
 import { dataProductWorkflowType } from '../workflows/definitions';
 
 /**
@@ -39,7 +44,9 @@ export function installWorkerRuntime(
         else if (at === 'WARN') log.warn(message, fields);
         else log.debug(message, fields);
       }),
-      ...(metricsPort !== undefined ? { telemetryOptions: { metrics: prometheusTelemetry(metricsPort) } } : {}),
+      ...(metricsPort !== undefined
+        ? { telemetryOptions: { metrics: prometheusTelemetry(metricsPort) } }
+        : {}),
     });
   } catch (error) {
     if (metricsPort === undefined) throw error;

@@ -140,7 +140,7 @@ async function begin(start: CheckedStart, lifetime: string): Promise<Product> {
   product.upsertAllSearchAttributes();
   showCritique(product);
   // The UI's current details from the first task on (a continued run's too: no command).
-  showDetails(product);
+  showDetails(product.status());
   return product;
 }
 

@@ -101,10 +101,14 @@ export function productMetricUpdates(
     updates.push({ kind: 'jobRestarted', productId, recovered: event.recovered === true });
   const sameJob = before.jobName === after.jobName;
   const jobRejected = growth(sameJob ? before.jobRejected : undefined, after.jobRejected);
-  if (jobRejected > 0) updates.push({ kind: 'recordsRejected', productId, source: 'job', count: jobRejected });
+  if (jobRejected > 0)
+    updates.push({ kind: 'recordsRejected', productId, source: 'job', count: jobRejected });
   const bad = growth(before.badRecords, after.badRecords);
   if (bad > 0) updates.push({ kind: 'recordsRejected', productId, source: 'table', count: bad });
-  if (after.rows !== undefined && (after.rows !== before.rows || after.lastCommitAt !== before.lastCommitAt)) {
+  if (
+    after.rows !== undefined &&
+    (after.rows !== before.rows || after.lastCommitAt !== before.lastCommitAt)
+  ) {
     const commit = after.lastCommitAt ? Date.parse(after.lastCommitAt) : Number.NaN;
     updates.push({
       kind: 'table',

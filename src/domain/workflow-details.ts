@@ -20,7 +20,10 @@ export function staticSummaryOf(spec: ProductSpec): string {
 export function staticDetailsOf(spec: ProductSpec): string {
   const lines = [`**${productIdOf(spec)}** (${spec.kind}, domain ${spec.domain}, owner ${spec.owner})`];
   if (spec.description) lines.push('', bounded(spec.description, 1000));
-  lines.push('', `- inputs: ${spec.inputs.map((i) => `\`${'topic' in i ? i.topic : i.product}\``).join(', ') || 'none'}`);
+  lines.push(
+    '',
+    `- inputs: ${spec.inputs.map((i) => `\`${'topic' in i ? i.topic : i.product}\``).join(', ') || 'none'}`,
+  );
   lines.push(`- output: ${spec.schema.fields.map((f) => f.name).join(', ')}`);
   if (spec.sla.freshness) lines.push(`- SLA: fresh within ${spec.sla.freshness}`);
   if (spec.quality.length > 0) lines.push(`- quality rules: ${spec.quality.length}`);
@@ -112,7 +115,9 @@ export function currentDetailsOf(status: ProductStatus, extra?: string): string 
     tableLine(status),
     analysisLine(status),
     `**Next:** ${nextStepOf(status)}`,
-    status.lastError ? `**Last error:** ${status.lastError.type}: ${bounded(status.lastError.message, 500)}` : undefined,
+    status.lastError
+      ? `**Last error:** ${status.lastError.type}: ${bounded(status.lastError.message, 500)}`
+      : undefined,
   ].filter((line): line is string => line !== undefined);
   const text = lines.join('\n\n');
   return bounded(extra ? `${text}\n\n${extra}` : text, 12_000);

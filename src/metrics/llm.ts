@@ -25,7 +25,13 @@ export function instrumentedLlm(llm: LlmClient, metrics: MeshloopMetrics): LlmCl
         return answer;
       } catch (error) {
         const reason = failureOf(error);
-        metrics.llmCall(request.schemaName, reason === 'invalid' ? 'invalid' : 'failed', took(), undefined, reason);
+        metrics.llmCall(
+          request.schemaName,
+          reason === 'invalid' ? 'invalid' : 'failed',
+          took(),
+          undefined,
+          reason,
+        );
         throw error;
       }
     },

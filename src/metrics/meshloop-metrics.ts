@@ -1,4 +1,10 @@
-import type { MetricCounter, MetricGauge, MetricHistogram, MetricMeter, MetricTags } from '@temporalio/common';
+import type {
+  MetricCounter,
+  MetricGauge,
+  MetricHistogram,
+  MetricMeter,
+  MetricTags,
+} from '@temporalio/common';
 import { z } from 'zod';
 import type { ProductMetricUpdate } from '../domain/product-metrics';
 
@@ -95,7 +101,10 @@ export class MeshloopMetrics {
     this.names = new BoundedLabel(limits.maxNames ?? DEFAULT_MAX_NAME_LABELS);
     const counter = (name: string, help: string) => meter.createCounter(name, '', help);
     const seconds = (name: string, help: string) => meter.createHistogram(name, 'float', 'seconds', help);
-    this.proposals = counter('meshloop_proposals', 'Products proposed, by proposing agent (`person`: a spec someone wrote)');
+    this.proposals = counter(
+      'meshloop_proposals',
+      'Products proposed, by proposing agent (`person`: a spec someone wrote)',
+    );
     this.decisions = counter(
       'meshloop_proposal_decisions',
       'Proposals decided, by proposing agent and outcome (approved, rejected, expired, dismissed)',
@@ -118,16 +127,30 @@ export class MeshloopMetrics {
       'meshloop_records_rejected',
       "Records rejected by a product's Flink job (`job`) or its materialization (`table`, dead letters)",
     );
-    this.tableRows = meter.createGauge('meshloop_table_rows', 'int', '', "Rows in the product's Iceberg table");
+    this.tableRows = meter.createGauge(
+      'meshloop_table_rows',
+      'int',
+      '',
+      "Rows in the product's Iceberg table",
+    );
     this.tableCommit = meter.createGauge(
       'meshloop_table_last_commit_timestamp_seconds',
       'float',
       '',
       "Unix time of the last commit to the product's Iceberg table (freshness: time() minus this)",
     );
-    this.cycles = counter('meshloop_analysis_cycles', 'Analysis cycles run, by product and outcome (pass, breach, noData, failed)');
-    this.cycleSeconds = seconds('meshloop_analysis_cycle_duration', 'How long an analysis cycle took, by outcome');
-    this.llmCalls = counter('meshloop_llm_calls', 'LLM calls, by purpose (the structured answer asked for) and outcome');
+    this.cycles = counter(
+      'meshloop_analysis_cycles',
+      'Analysis cycles run, by product and outcome (pass, breach, noData, failed)',
+    );
+    this.cycleSeconds = seconds(
+      'meshloop_analysis_cycle_duration',
+      'How long an analysis cycle took, by outcome',
+    );
+    this.llmCalls = counter(
+      'meshloop_llm_calls',
+      'LLM calls, by purpose (the structured answer asked for) and outcome',
+    );
     this.llmSeconds = seconds('meshloop_llm_call_duration', 'How long an LLM call took, by purpose');
     this.llmTokens = counter('meshloop_llm_tokens', 'LLM tokens, by purpose and type (prompt, completion)');
     this.llmFailures = counter(
@@ -164,7 +187,10 @@ export class MeshloopMetrics {
         });
         return;
       case 'recordsRejected':
-        this.recordsRejected.add(update.count, { product: this.product(update.productId), source: update.source });
+        this.recordsRejected.add(update.count, {
+          product: this.product(update.productId),
+          source: update.source,
+        });
         return;
       case 'table': {
         const tags: MetricTags = { product: this.product(update.productId) };

@@ -13,7 +13,9 @@ import { histogramBuckets, MeshloopMetrics } from './meshloop-metrics';
  * http://127.0.0.1:<port>/metrics. The Runtime is process-wide and installed once, before any
  * worker or connection: `installWorkerRuntime` (workers/orchestration.ts) passes these options.
  */
-export function prometheusTelemetry(port: number): NonNullable<RuntimeOptions['telemetryOptions']>['metrics'] {
+export function prometheusTelemetry(
+  port: number,
+): NonNullable<RuntimeOptions['telemetryOptions']>['metrics'] {
   return {
     metricPrefix: 'temporal_',
     prometheus: {

@@ -75,11 +75,19 @@ describe('metrics and the Temporal UI during a real run (real worker process, re
     const kafka = createKafkaClient({ connection: config.kafka, clientId: 'observability-test' });
     connection = await Connection.connect(temporalConnectOptions(config.temporal.connection));
     client = new Client({ connection, namespace: config.temporal.namespace });
-    await seedKafka(kafka, { count: SEEDED, topicPrefix: ordersTopic.replace('orders.orders', ''), only: ['orders'] });
-    worker = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'helpers', 'metrics-worker.ts'), taskQueue], {
-      env: testEnvironment(),
-      stdio: ['ignore', 'pipe', 'pipe'],
+    await seedKafka(kafka, {
+      count: SEEDED,
+      topicPrefix: ordersTopic.replace('orders.orders', ''),
+      only: ['orders'],
     });
+    worker = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(__dirname, '..', 'helpers', 'metrics-worker.ts'), taskQueue],
+      {
+        env: testEnvironment(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     worker.stderr!.on('data', (chunk: Buffer) => (workerLog = (workerLog + chunk.toString()).slice(-4000)));
     const ready = new Promise<void>((resolve, reject) => {
       worker!.stdout!.on('data', (chunk: Buffer) => {
@@ -93,11 +101,19 @@ describe('metrics and the Temporal UI during a real run (real worker process, re
   after(async () => {
     // The product and whatever its analysis proposed: every workflow still running on this queue.
     if (client) {
-      const running = client.workflow.list({ query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'` });
+      const running = client.workflow.list({
+        query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
+      });
       for await (const execution of running)
-        await client.workflow.getHandle(execution.workflowId).terminate('observability test done').catch(() => undefined);
+        await client.workflow
+          .getHandle(execution.workflowId)
+          .terminate('observability test done')
+          .catch(() => undefined);
       // Retiring deletes the analysis schedule; a run cut short leaves it.
-      await client.schedule.getHandle(analysisScheduleIdOf(productId)).delete().catch(() => undefined);
+      await client.schedule
+        .getHandle(analysisScheduleIdOf(productId))
+        .delete()
+        .catch(() => undefined);
     }
     if (worker && worker.exitCode === null) {
       const exited = new Promise((resolve) => worker!.once('exit', resolve));
@@ -110,7 +126,10 @@ describe('metrics and the Temporal UI during a real run (real worker process, re
 
   it('serves the SDK metrics and Meshloop metrics that match an approved product, its table and a cycle', async () => {
     const before = await scrape();
-    assert.ok(before.some((s) => s.name.startsWith('temporal_')), 'the SDK serves its own metrics there');
+    assert.ok(
+      before.some((s) => s.name.startsWith('temporal_')),
+      'the SDK serves its own metrics there',
+    );
     const spec = parseSpec({
       name,
       domain: 'orders',
@@ -165,13 +184,21 @@ describe('metrics and the Temporal UI during a real run (real worker process, re
         timeoutMs: 180_000,
         intervalMs: 300,
       });
-      assert.equal(outcome, 'ready', `${what}; last: ${JSON.stringify([last?.stage, last?.lastError])}; ${workerLog}`);
+      assert.equal(
+        outcome,
+        'ready',
+        `${what}; last: ${JSON.stringify([last?.stage, last?.lastError])}; ${workerLog}`,
+      );
       return last!;
     };
     await statusWhen((s) => s.stage === 'awaitingApproval', 'awaiting approval');
     const awaiting = await scrape();
     assert.equal(valueOf(awaiting, 'meshloop_proposals_total', { agent }), 1, 'one proposal by the agent');
-    assert.equal(valueOf(awaiting, 'meshloop_proposal_decisions_total', { agent }), undefined, 'not decided yet');
+    assert.equal(
+      valueOf(awaiting, 'meshloop_proposal_decisions_total', { agent }),
+      undefined,
+      'not decided yet',
+    );
 
     await handle.executeUpdate(reviewUpdate, { args: [{ action: 'approve', by: 'alice' }] });
     const decidedWithin = (Date.now() - proposedAt) / 1000;
@@ -217,9 +244,17 @@ describe('metrics and the Temporal UI during a real run (real worker process, re
 
     assert.equal(valueOf(samples, 'meshloop_proposals_total', { agent }), 1);
     assert.equal(valueOf(samples, 'meshloop_proposal_decisions_total', { agent, outcome: 'approved' }), 1);
-    assert.equal(valueOf(samples, 'meshloop_proposal_decision_duration_seconds_count', { outcome: 'approved' }), 1);
-    const waited = valueOf(samples, 'meshloop_proposal_decision_duration_seconds_sum', { outcome: 'approved' })!;
-    assert.ok(waited > 0 && waited <= decidedWithin + 1, `decided after ${waited} s (within ${decidedWithin} s)`);
+    assert.equal(
+      valueOf(samples, 'meshloop_proposal_decision_duration_seconds_count', { outcome: 'approved' }),
+      1,
+    );
+    const waited = valueOf(samples, 'meshloop_proposal_decision_duration_seconds_sum', {
+      outcome: 'approved',
+    })!;
+    assert.ok(
+      waited > 0 && waited <= decidedWithin + 1,
+      `decided after ${waited} s (within ${decidedWithin} s)`,
+    );
     // Every cycle this worker ran for the product, by outcome: the ones it applied (none failed here).
     const cycles = seen.analysisCycles ?? [];
     for (const outcome of ['pass', 'breach', 'noData']) {
@@ -230,7 +265,10 @@ describe('metrics and the Temporal UI during a real run (real worker process, re
         `${outcome} cycles`,
       );
     }
-    assert.equal(valueOf(samples, 'meshloop_analysis_cycles_total', { product: productId, outcome: 'failed' }), undefined);
+    assert.equal(
+      valueOf(samples, 'meshloop_analysis_cycles_total', { product: productId, outcome: 'failed' }),
+      undefined,
+    );
     assert.equal(
       valueOf(samples, 'meshloop_analysis_cycle_duration_seconds_count', {}),
       cycles.length,
@@ -238,11 +276,14 @@ describe('metrics and the Temporal UI during a real run (real worker process, re
     );
     // The SDK's own, for this worker's task queue: workflow tasks and activities ran.
     assert.ok(
-      (valueOf(samples, 'temporal_workflow_task_execution_latency_seconds_count', { task_queue: taskQueue }) ?? 0) > 0,
+      (valueOf(samples, 'temporal_workflow_task_execution_latency_seconds_count', {
+        task_queue: taskQueue,
+      }) ?? 0) > 0,
       'the SDK counts the workflow tasks it ran',
     );
     assert.ok(
-      (valueOf(samples, 'temporal_activity_execution_latency_seconds_count', { task_queue: taskQueue }) ?? 0) > 0,
+      (valueOf(samples, 'temporal_activity_execution_latency_seconds_count', { task_queue: taskQueue }) ??
+        0) > 0,
       'the SDK counts the activities it ran',
     );
     // No job restarts, no rejected records in this run.
@@ -253,13 +294,11 @@ describe('metrics and the Temporal UI during a real run (real worker process, re
   it('the Temporal UI lists the product with its summary, and its current details say where it stands', async () => {
     const handle = client.workflow.getHandle(workflowIdOf(productId));
     const description = await handle.describe();
-    const summary = await description.staticSummary();
+    const summary = (await description.staticSummary()) ?? '';
     assert.equal(summary, `${productId} · source-aligned · owner alice`);
     assert.equal(summary, staticSummaryOf(parseSpec((await handle.query(getStatusQuery)).spec)));
     assert.match((await description.staticDetails()) ?? '', new RegExp(`proposed by agent ${agent}`));
-    const metadata = (await handle.query('__temporal_workflow_metadata')) as {
-      currentDetails?: string;
-    };
+    const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
     assert.match(metadata.currentDetails ?? '', /\*\*Stage:\*\* active/);
     assert.match(metadata.currentDetails ?? '', /\*\*Last decision:\*\* /);
     assert.match(metadata.currentDetails ?? '', /\*\*Table:\*\* .* \d+ rows, last commit /);
@@ -273,7 +312,9 @@ describe('metrics and the Temporal UI during a real run (real worker process, re
       const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
       const workflowId = workflowIdOf(productId);
       const query = encodeURIComponent(`WorkflowId="${workflowId}"`);
-      await page.goto(`${config.temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows?query=${query}`);
+      await page.goto(
+        `${config.temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows?query=${query}`,
+      );
       const link = page.getByRole('link', { name: workflowId, exact: true }).first();
       await link.waitFor({ timeout: 60_000 });
       const listPng = path.join(tmpDir, 'workflow-list.png');
@@ -285,14 +326,19 @@ describe('metrics and the Temporal UI during a real run (real worker process, re
       const pageText = async () =>
         (
           await Promise.all(
-            page.frames().map((frame) => frame.locator('body').innerText({ timeout: 5000 }).catch(() => '')),
+            page.frames().map((frame) =>
+              frame
+                .locator('body')
+                .innerText({ timeout: 5000 })
+                .catch(() => ''),
+            ),
           )
         ).join('\n');
       let text = '';
       const shown = await waitUntil(
         async () => {
           text = await pageText();
-          return text.includes(summary!) && /Stage:\s*active/.test(text);
+          return text.includes(summary) && /Stage:\s*active/.test(text);
         },
         { timeoutMs: 60_000, intervalMs: 1000 },
       );
@@ -300,7 +346,7 @@ describe('metrics and the Temporal UI during a real run (real worker process, re
       await page.screenshot({ path: png, fullPage: true });
       process.stderr.write(`      [observability] screenshots: ${listPng}, ${png}\n`);
       assert.equal(shown, 'ready', `the workflow's page shows the summary and details (see ${png})`);
-      assert.ok(text.includes(summary!), `the summary '${summary}' is on the page`);
+      assert.ok(text.includes(summary), `the summary '${summary}' is on the page`);
       assert.match(text, /Stage:\s*active/, `the current details are on the page (see ${png})`);
       assert.match(text, new RegExp(`proposed by agent ${agent}`), 'the static details are on the page');
     } finally {

@@ -12,6 +12,6 @@ import type { Product } from './product';
 export function showCritique(product: Product): void {
   const { critique, preview } = product.state;
   if (!critique && !preview) return;
-  showDetails(product);
+  showDetails(product.status());
   wf.upsertMemo({ critic: criticMemoOf(critique) });
 }

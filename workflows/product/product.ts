@@ -159,7 +159,7 @@ export class Product {
         wf.upsertSearchAttributes([{ key: meshloopSearchAttributes.stage, value: effect.stage }]);
     }
     // Figures the stage modules noted since the last report count now (their diff, once).
-    observeReport(this, event, this.metricsSeen);
+    observeReport(this.status(), this.state, event, this.metricsSeen);
     this.metricsSeen = metricSnapshotOf(this.state);
     return outcome;
   }

@@ -14,8 +14,7 @@ export type LlmUsage = Readonly<{ promptTokens: number; completionTokens: number
 
 /** What one structured call gave back: the parsed answer, or the model's refusal. */
 export type LlmAnswer<T> = (
-  | { kind: 'parsed'; value: T; raw: string }
-  | { kind: 'refused'; refusal: string }
+  { kind: 'parsed'; value: T; raw: string } | { kind: 'refused'; refusal: string }
 ) & { usage?: LlmUsage };
 
 export interface LlmClient {
@@ -70,13 +69,15 @@ export function createLlmClient(settings: LlmSettings): LlmClient {
 }
 
 /** The usage the API reported, as counts (bounded, never negative); nothing when it reported none. */
-function usageOf(
-  usage: { prompt_tokens?: number; completion_tokens?: number } | null | undefined,
-): { usage?: LlmUsage } {
+function usageOf(usage: { prompt_tokens?: number; completion_tokens?: number } | null | undefined): {
+  usage?: LlmUsage;
+} {
   const count = (n: number | undefined) =>
     typeof n === 'number' && Number.isFinite(n) ? Math.min(Math.max(0, Math.trunc(n)), 10_000_000) : 0;
   if (!usage) return {};
-  return { usage: { promptTokens: count(usage.prompt_tokens), completionTokens: count(usage.completion_tokens) } };
+  return {
+    usage: { promptTokens: count(usage.prompt_tokens), completionTokens: count(usage.completion_tokens) },
+  };
 }
 
 /** The one place OpenAI client errors become Meshloop errors (with the retry bit). */
