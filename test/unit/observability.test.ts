@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { MetricMeter, MetricTags } from '@temporalio/common';
 import type { LlmClient } from '../../src/adapters/llm/client';
 import { UpstreamUnavailableError } from '../../src/domain/errors';
@@ -214,5 +216,37 @@ describe('what the Temporal UI shows of a product', () => {
     });
     assert.match(failed, /\*\*Next:\*\* Fix the cause below, then `meshloop retry orders\.p/);
     assert.match(failed, /\*\*Last error:\*\* JobFailed: boom/);
+  });
+});
+
+describe('docs/metrics.md and the Grafana dashboard', () => {
+  const root = path.join(__dirname, '..', '..');
+  const doc = fs.readFileSync(path.join(root, 'docs', 'metrics.md'), 'utf8');
+  /** A row of the metrics table names it (prettier pads the cells). */
+  const listed = (name: string) => new RegExp(`\\|\\s*\`${name}\`\\s*\\|`).test(doc);
+
+  it('list every metric Meshloop makes, under its exported name', () => {
+    const made: string[] = [];
+    const meter = {
+      createCounter: (name: string) => (made.push(`${name}_total`), {}),
+      createHistogram: (name: string, _type?: string, unit?: string) => (
+        made.push(unit ? `${name}_${unit}` : name),
+        {}
+      ),
+      createGauge: (name: string) => (made.push(name), {}),
+    } as unknown as MetricMeter;
+    new MeshloopMetrics(meter);
+    assert.ok(made.length >= 14);
+    for (const name of made) assert.ok(listed(name), `docs/metrics.md lists ${name}`);
+  });
+
+  it('the dashboard queries only metrics that exist', () => {
+    const dashboard = fs.readFileSync(path.join(root, 'docs', 'grafana', 'meshloop.json'), 'utf8');
+    const used = new Set(
+      [...dashboard.matchAll(/meshloop_[a-z_]+/g)].map((m) => m[0].replace(/_bucket$/, '')),
+    );
+    assert.ok(used.size >= 10);
+    for (const name of used) assert.ok(listed(name), `${name} is a metric docs/metrics.md lists`);
+    assert.doesNotThrow(() => JSON.parse(dashboard));
   });
 });
