@@ -3,6 +3,7 @@ import { AnalysisCycleService } from '../src/analysis/cycle-service';
 import { proposeFromCycle } from '../src/analysis/propose-from-cycle';
 import type { AnalysisProposals, CycleOutcome } from '../src/domain/analysis';
 import type { ProposalOutcome } from '../src/domain/proposals';
+import type { MeshloopMetrics } from '../src/metrics/meshloop-metrics';
 import { heartbeating } from './heartbeat';
 
 /**
@@ -10,12 +11,24 @@ import { heartbeating } from './heartbeat';
  * src/analysis/cycle-service.ts (the checks and their results) and propose-from-cycle.ts (the
  * analyst's proposals). Long steps heartbeat.
  */
-export function createAnalysisCycleActivities(deps: AnalysisCycleDependencies) {
+export function createAnalysisCycleActivities(deps: AnalysisCycleDependencies, metrics?: MeshloopMetrics) {
   const cycles = new AnalysisCycleService({ keepAlive: heartbeating, ...deps });
   return {
-    /** Pin the current snapshot, run the rules, SLA and drift checks there, store the results. */
-    runAnalysisCycle(input: { productId: string; cycleKey: string }): Promise<CycleOutcome> {
-      return heartbeating('starting', (step) => cycles.runCycle(input, step));
+    /**
+     * Pin the current snapshot, run the rules, SLA and drift checks there, store the results.
+     * Counted with its duration by outcome (`failed`: this attempt threw).
+     */
+    async runAnalysisCycle(input: { productId: string; cycleKey: string }): Promise<CycleOutcome> {
+      const started = performance.now();
+      const took = () => (performance.now() - started) / 1000;
+      try {
+        const outcome = await heartbeating('starting', (step) => cycles.runCycle(input, step));
+        metrics?.analysisCycle(input.productId, outcome.outcome, took());
+        return outcome;
+      } catch (error) {
+        metrics?.analysisCycle(input.productId, 'failed', took());
+        throw error;
+      }
     },
 
     /** The analyst's new ideas (not in the proposals ledger) for this cycle's snapshot. */

@@ -13,6 +13,7 @@ import type { SchemaRegistryConfig } from '../src/config';
 import type { Logger } from '../src/log';
 import type { Materializers } from '../src/materialize';
 import { createAnalysisScheduleActivities } from './analysis';
+import type { MeshloopMetrics } from '../src/metrics/meshloop-metrics';
 import { createAnalysisCycleActivities } from './analysis-cycle';
 import { createCreationActivities } from './creation';
 import type { CriticSettings } from './critic';
@@ -55,6 +56,8 @@ export type ActivityClients = Readonly<{
   llm?: LlmClient;
   /** Absent without a Slack app configured: proposal messages are then skipped. */
   slack?: WebClient;
+  /** Meshloop's Prometheus metrics (src/metrics): analysis cycles count here. */
+  metrics?: MeshloopMetrics;
   settings: Readonly<{
     /** mesh.yaml: read at each decision for who may approve and operate. */
     meshFile: string;
@@ -152,16 +155,19 @@ export function createActivities(clients: ActivityClients) {
     }),
     // Analysis: each product's cycle in DuckDB over its Iceberg table, results, the analyst's
     // proposals (with an API key the LLM analyst, its SQL through the same guard; else the rules).
-    ...createAnalysisCycleActivities({
-      ...clients.lake,
-      kafka,
-      producer,
-      log: analysis,
-      meshFile: settings.meshFile,
-      sqlGuard,
-      ...(llm ? { llmAnalyst: (input: LlmAnalystInput) => proposeWithLlmAnalyst({ ...input, llm }) } : {}),
-      ...topics,
-    }),
+    ...createAnalysisCycleActivities(
+      {
+        ...clients.lake,
+        kafka,
+        producer,
+        log: analysis,
+        meshFile: settings.meshFile,
+        sqlGuard,
+        ...(llm ? { llmAnalyst: (input: LlmAnalystInput) => proposeWithLlmAnalyst({ ...input, llm }) } : {}),
+        ...topics,
+      },
+      clients.metrics,
+    ),
     // ... and the Temporal Schedule that runs the cycles.
     ...createAnalysisScheduleActivities({ ...clients.temporal, log: analysis }),
   });

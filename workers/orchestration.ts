@@ -16,20 +16,45 @@ import { createMaterializers } from '../src/materialize';
 import { processRecordKey } from '../src/signing/record-key';
 import { temporalConnectOptions } from '../src/config';
 import { defaultCriticSettings } from '../activities/critic';
+import { instrumentedLlm } from '../src/metrics/llm';
+import {
+  productMetricsSinks,
+  prometheusTelemetry,
+  startStageGauge,
+  workerMetrics,
+} from '../src/metrics/worker';
+import { dataProductWorkflowType } from '../workflows/definitions';
 
 /**
  * Route the Temporal SDK's own logs into our structured logger, warnings and up unless the log
- * level is debug (its info lines include a whole webpack report). Call once, before any worker.
+ * level is debug (its info lines include a whole webpack report), and, with `metricsPort`, serve
+ * Prometheus metrics (the SDK's and Meshloop's, src/metrics) at http://127.0.0.1:<port>/metrics.
+ * Call once per process, before any worker or connection: the Runtime is process-wide.
  */
-export function installWorkerRuntime(log: Logger, level: 'debug' | 'info' | 'warn' | 'error'): void {
-  Runtime.install({
-    logger: new DefaultLogger(level === 'debug' ? 'DEBUG' : 'WARN', ({ level: at, message, meta }) => {
-      const fields = (meta ?? {}) as Record<string, unknown>;
-      if (at === 'ERROR') log.error(message, fields);
-      else if (at === 'WARN') log.warn(message, fields);
-      else log.debug(message, fields);
-    }),
-  });
+export function installWorkerRuntime(
+  log: Logger,
+  level: 'debug' | 'info' | 'warn' | 'error',
+  metricsPort?: number,
+): void {
+  try {
+    Runtime.install({
+      logger: new DefaultLogger(level === 'debug' ? 'DEBUG' : 'WARN', ({ level: at, message, meta }) => {
+        const fields = (meta ?? {}) as Record<string, unknown>;
+        if (at === 'ERROR') log.error(message, fields);
+        else if (at === 'WARN') log.warn(message, fields);
+        else log.debug(message, fields);
+      }),
+      ...(metricsPort !== undefined
+        ? { telemetryOptions: { metrics: prometheusTelemetry(metricsPort) } }
+        : {}),
+    });
+  } catch (error) {
+    if (metricsPort === undefined) throw error;
+    throw new Error(
+      `cannot serve metrics on 127.0.0.1:${metricsPort} (${error instanceof Error ? error.message : String(error)}); ` +
+        'is another worker running? Set MESHLOOP_METRICS_PORT to a free port',
+    );
+  }
 }
 
 /**
@@ -52,8 +77,10 @@ export type RunningWorker = Readonly<{ worker: Worker; done: Promise<void>; shut
 export async function startOrchestrationWorker(
   config: MeshloopConfig,
   log: Logger,
-  options: { taskQueue?: string; workflowBundle?: { code: string } } = {},
+  options: { taskQueue?: string; workflowBundle?: { code: string }; stageGaugeIntervalMs?: number } = {},
 ): Promise<RunningWorker> {
+  // Meshloop's metrics on the Runtime's meter: served where the SDK's are (a no-op without an exporter).
+  const metrics = workerMetrics();
   // The record key signs descriptors, claims and results rows: made (0600) or read now, so a bad
   // key file stops the worker at start with the setting's name rather than at the first publish.
   processRecordKey(config.records.keyFile);
@@ -77,7 +104,7 @@ export async function startOrchestrationWorker(
     secrets: flinkSessionSecrets(config),
   });
   // One LLM client (it holds the API key; it never travels through workflow history).
-  const llm = config.llm ? createLlmClient(config.llm) : undefined;
+  const llm = config.llm ? instrumentedLlm(createLlmClient(config.llm), metrics) : undefined;
   // The analysis schedules are Temporal Schedules: their activities need a client of their own.
   const clientConnection = await Connection.connect(temporalConnectOptions(config.temporal.connection));
   const client = new Client({
@@ -102,6 +129,7 @@ export async function startOrchestrationWorker(
     lake: analysisLakeFromConfig(config, log.child('analysis')),
     ...(llm ? { llm } : {}),
     ...(config.slack ? { slack: createSlackWebClient(config.slack) } : {}),
+    metrics,
     settings: {
       meshFile: config.meshFile,
       dataDir: config.stack.dataDir,
@@ -124,6 +152,13 @@ export async function startOrchestrationWorker(
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: require.resolve('../workflows') }),
     activities,
+    // Product workflows report their metric updates here (no history command, not on replay).
+    sinks: productMetricsSinks(metrics, log.child('metrics')),
+  });
+  const stageGauge = startStageGauge(client, metrics, {
+    intervalMs: options.stageGaugeIntervalMs ?? 15_000,
+    log: log.child('metrics'),
+    workflowType: dataProductWorkflowType,
   });
   log.info('worker started', {
     taskQueue,
@@ -131,6 +166,7 @@ export async function startOrchestrationWorker(
     address: config.temporal.address,
   });
   const done = worker.run().finally(async () => {
+    stageGauge.stop();
     await producer.disconnect().catch(() => undefined);
     await clientConnection.close().catch(() => undefined);
     await connection.close().catch(() => undefined);

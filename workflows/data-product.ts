@@ -34,6 +34,7 @@ import { publishIfChanged } from './product/catalog';
 import { applyOperatorAct, retire } from './product/operators';
 import { Product, refuse, throwIf } from './product/product';
 import { showCritique } from './product/critic-details';
+import { showDetails } from './product/observe';
 import { checkProposal } from './product/proposal';
 import { provision } from './product/provisioning';
 import { amend, awaitDecision, onReviewSignal, review } from './product/review';
@@ -138,6 +139,8 @@ async function begin(start: CheckedStart, lifetime: string): Promise<Product> {
   registerSignals(product);
   product.upsertAllSearchAttributes();
   showCritique(product);
+  // The UI's current details from the first task on (a continued run's too: no command).
+  showDetails(product.status());
   return product;
 }
 

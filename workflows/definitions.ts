@@ -13,6 +13,7 @@ import type { CarriedState, ProductStatus } from '../src/domain/product-state';
 import { meshloopSearchAttributes } from '../src/domain/search-attributes';
 import type { ProductSpec, ProductSpecInput } from '../src/domain/spec';
 import { productIdOf, workflowIdOf } from '../src/domain/spec';
+import { staticDetailsOf, staticSummaryOf } from '../src/domain/workflow-details';
 
 // The messages' shapes are zod schemas in src/domain/messages.ts; every handler parses with them.
 export type { AmendRequest, ApproverMessage, OperatorRequest, RetireRequest, ReviewAction, ReviewRequest };
@@ -70,17 +71,22 @@ export type DataProductInput = {
 export const dataProductWorkflowType = 'dataProductWorkflow';
 
 /**
- * How to start a product's workflow: id, the one argument and its search attributes, from a spec.
+ * How to start a product's workflow: id, the one argument, its search attributes and what the
+ * Temporal UI shows of it (static summary: product, kind, owner; static details), from a spec.
  * Pass the result to `client.workflow.start`.
  */
 export function dataProductStartOptions(spec: ProductSpec): {
   workflowId: string;
   args: [DataProductInput];
   typedSearchAttributes: TypedSearchAttributes;
+  staticSummary: string;
+  staticDetails: string;
 } {
   return {
     workflowId: workflowIdOf(productIdOf(spec)),
     args: [{ spec }],
+    staticSummary: staticSummaryOf(spec),
+    staticDetails: staticDetailsOf(spec),
     typedSearchAttributes: new TypedSearchAttributes([
       { key: meshloopSearchAttributes.domain, value: spec.domain },
       { key: meshloopSearchAttributes.owner, value: spec.owner },

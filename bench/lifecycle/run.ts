@@ -24,6 +24,7 @@ import { baselineApprove } from './baseline-workflow';
 import { dataConverterFor } from '../../src/codec/payload-codec';
 import { temporalConnectOptions } from '../../src/config';
 import { processRecordKey } from '../../src/signing/record-key';
+import { productMetricsSinks } from '../../src/metrics/worker';
 
 const products = Number(process.env.BENCH_PRODUCTS ?? 200);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 50);
@@ -167,6 +168,7 @@ async function main(): Promise<void> {
   const baseQueue = `bench-baseline-${run}`;
   const nativeConnection = await NativeConnection.connect(temporalConnectOptions(config.temporal.connection));
   const baseWorker = await Worker.create({
+    sinks: productMetricsSinks(undefined),
     connection: nativeConnection,
     namespace: config.temporal.namespace,
     taskQueue: baseQueue,

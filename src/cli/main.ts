@@ -198,7 +198,7 @@ function registerStart(program: Command): void {
       const config = loadConfig();
       const { installWorkerRuntime, startOrchestrationWorker } = await import('../../workers/orchestration');
       const log = createLogger('worker', config.logLevel);
-      installWorkerRuntime(log.child('sdk'), config.logLevel);
+      installWorkerRuntime(log.child('sdk'), config.logLevel, config.metrics.port);
       const workflowBundle = await bundling;
       const running = await startOrchestrationWorker(config, log, workflowBundle ? { workflowBundle } : {});
       const { startDemoFeed, startDiscoveryDemo } = await import('./discover-commands');

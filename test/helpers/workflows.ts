@@ -12,6 +12,7 @@ import type { MeshloopActivities } from '../../activities';
 import type { AnalysisCycleActivities } from '../../activities/analysis-cycle';
 import type { DiscoveryActivities } from '../../activities/discovery';
 import type { CycleOutcome, ScheduleState } from '../../src/domain/analysis';
+import { productMetricsSinks } from '../../src/metrics/worker';
 import { parseDuration } from '../../src/domain/duration';
 import { materializationJobName, writeModeOf } from '../../src/domain/materialization';
 import type { MaterializationStatus } from '../../src/materialize/types';
@@ -501,6 +502,8 @@ export async function withWorker<T>(
     taskQueue,
     workflowBundle: context.bundle,
     activities: fakes.activities(),
+    // Product workflows report metric updates; these tests do not count them.
+    sinks: productMetricsSinks(undefined),
   });
   const started: WorkflowHandleWithFirstExecutionRunId<typeof dataProductWorkflow>[] = [];
   const start = async (input: DataProductInput) => {

@@ -4,7 +4,11 @@ import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { productMetricsSinks } from '../../src/metrics/worker';
 import { historiesDir } from '../helpers/workflows';
+
+/** Product workflows report metric updates through a sink; replay calls none, but it must exist. */
+const sinks = productMetricsSinks(undefined);
 
 /**
  * Recorded histories of dataProductWorkflow (from test/workflows, MESHLOOP_RECORD_HISTORIES=1)
@@ -61,7 +65,7 @@ describe('dataProductWorkflow replays its recorded histories', function () {
     );
     const failures: string[] = [];
     let replayed = 0;
-    for await (const result of Worker.runReplayHistories({ workflowBundle: bundle }, histories)) {
+    for await (const result of Worker.runReplayHistories({ workflowBundle: bundle, sinks }, histories)) {
       replayed += 1;
       if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
     }
@@ -76,7 +80,7 @@ describe('dataProductWorkflow replays its recorded histories', function () {
     assert.notEqual(tampered, original, 'the history schedules createKafkaTopic');
     await assert.rejects(
       Worker.runReplayHistory(
-        { workflowBundle: bundle },
+        { workflowBundle: bundle, sinks },
         historyFromJSON(JSON.parse(tampered)),
         historyFromJSON(JSON.parse(original)).events?.[0]?.workflowExecutionStartedEventAttributes
           ?.workflowId ?? 'tampered',

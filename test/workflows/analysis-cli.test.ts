@@ -26,6 +26,7 @@ import {
   waitForStatus,
 } from '../helpers/workflows';
 import { temporalConnectOptions } from '../../src/config';
+import { productMetricsSinks } from '../../src/metrics/worker';
 
 /**
  * `meshloop analyse` and `analyse --status` against the real Temporal server: the cycle's DuckDB
@@ -59,6 +60,7 @@ describe('meshloop analyse on the real Temporal server', function () {
     const taskQueue = `analysis-cli-test-${randomUUID()}`;
     const native = await NativeConnection.connect(temporalConnectOptions(context.config.temporal.connection));
     const worker = await Worker.create({
+      sinks: productMetricsSinks(undefined),
       connection: native,
       namespace: context.config.temporal.namespace,
       taskQueue,

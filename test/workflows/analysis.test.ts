@@ -15,6 +15,7 @@ import type { analysisWorkflow } from '../../workflows/analysis';
 import { testPlatform } from '../helpers/platform';
 import { FakeActivities, productInput, stageIs, uniqueProduct, waitForStatus } from '../helpers/workflows';
 import { temporalConnectOptions } from '../../src/config';
+import { productMetricsSinks } from '../../src/metrics/worker';
 
 /** The DuckDB steps, scripted: the cycle's outcome and the analyst's proposals are the test's. */
 class FakeCycle implements AnalysisCycleActivities {
@@ -76,6 +77,7 @@ describe('analysis schedules and analysisWorkflow (real Temporal server, fake Du
     const taskQueue = `analysis-test-${randomUUID()}`;
     const native = await NativeConnection.connect(temporalConnectOptions(config.temporal.connection));
     const worker = await Worker.create({
+      sinks: productMetricsSinks(undefined),
       connection: native,
       namespace: config.temporal.namespace,
       taskQueue,

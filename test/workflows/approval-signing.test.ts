@@ -34,6 +34,7 @@ import {
   waitForStatus,
   withWorker,
 } from '../helpers/workflows';
+import { productMetricsSinks } from '../../src/metrics/worker';
 
 /** No refusal may name a person: not who asked, not the mesh's approvers or operators, not a key's holder. */
 const PEOPLE = /\b(alice|bob|carol|mallory|ops|olga)\b/i;
@@ -360,6 +361,7 @@ describe('approval signing required (real Temporal server)', function () {
       );
       const forgerQueue = `forger-${randomUUID()}`;
       const worker = await Worker.create({
+        sinks: productMetricsSinks(undefined),
         connection,
         namespace: context.config.temporal.namespace,
         taskQueue: forgerQueue,

@@ -14,6 +14,7 @@ import { approveSignal } from '../../workflows/definitions';
 import { testPlatform } from '../helpers/platform';
 import { fakesWith, stageIs, uniqueProduct, waitForStatus } from '../helpers/workflows';
 import { temporalConnectOptions } from '../../src/config';
+import { productMetricsSinks } from '../../src/metrics/worker';
 
 /** Every byte Temporal's dev server stored: its SQLite file and write-ahead log. */
 async function storedBytes(config: MeshloopConfig): Promise<Buffer> {
@@ -47,6 +48,7 @@ describe('payload encryption (real Temporal server, its SQLite store read back)'
       temporalConnectOptions(config.temporal.connection),
     );
     const worker = await Worker.create({
+      sinks: productMetricsSinks(undefined),
       connection: workerConnection,
       namespace: config.temporal.namespace,
       taskQueue,

@@ -1,5 +1,6 @@
 import * as wf from '@temporalio/workflow';
-import { criticMemoOf, critiqueDetails } from '../../src/domain/critique';
+import { criticMemoOf } from '../../src/domain/critique';
+import { showDetails } from './observe';
 import type { Product } from './product';
 
 /**
@@ -11,6 +12,6 @@ import type { Product } from './product';
 export function showCritique(product: Product): void {
   const { critique, preview } = product.state;
   if (!critique && !preview) return;
-  wf.setCurrentDetails(critiqueDetails(critique, preview));
+  showDetails(product.status());
   wf.upsertMemo({ critic: criticMemoOf(critique) });
 }

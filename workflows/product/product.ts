@@ -15,6 +15,9 @@ import type { Observed, Outcome, ProductEvent } from '../../src/domain/product-e
 import { applyOutcome, decide } from '../../src/domain/transitions';
 import { meshloopSearchAttributes } from '../../src/domain/search-attributes';
 import { productIdOf } from '../../src/domain/spec';
+import type { MetricSnapshot } from '../../src/domain/product-metrics';
+import { metricSnapshotOf } from '../../src/domain/product-metrics';
+import { observeReport } from './observe';
 import { describeActivityFailure, meshReading } from './proxies';
 import type { CheckedStart } from './start-input';
 
@@ -66,12 +69,15 @@ export class Product {
   readonly hardened: boolean;
   /** When this run last asked for the product's first analysis cycle (workflow time, ms). */
   firstCycleAskedAt: number | undefined;
+  /** The figures the last metric updates were taken from (carried runs start from what they carry). */
+  private metricsSeen: MetricSnapshot;
 
   constructor(input: CheckedStart, run: { lifetime: string; hardened: boolean }) {
     this.state = input.carried ?? proposedState(input.spec, nowIso());
     this.productId = productIdOf(this.state.spec);
     this.lifetime = run.lifetime;
     this.hardened = run.hardened;
+    this.metricsSeen = metricSnapshotOf(this.state);
   }
 
   /** What signatures are checked against now. */
@@ -152,6 +158,9 @@ export class Product {
       if (effect.kind === 'searchStage')
         wf.upsertSearchAttributes([{ key: meshloopSearchAttributes.stage, value: effect.stage }]);
     }
+    // Figures the stage modules noted since the last report count now (their diff, once).
+    observeReport(this.status(), this.state, event, this.metricsSeen);
+    this.metricsSeen = metricSnapshotOf(this.state);
     return outcome;
   }
 

@@ -29,6 +29,8 @@ export async function startProposedProduct(start: ProposalStart): Promise<Propos
       workflowId: options.workflowId,
       args: options.args,
       typedSearchAttributes: options.typedSearchAttributes,
+      staticSummary: options.staticSummary,
+      staticDetails: options.staticDetails,
       workflowIdReusePolicy: reusePolicyOf(start),
       // The product lives on after the proposer's run ends; its approvers decide its fate.
       parentClosePolicy: 'ABANDON',

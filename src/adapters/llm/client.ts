@@ -9,8 +9,13 @@ export type LlmSettings = Readonly<{ apiKey: string; baseURL?: string; model: st
 
 export type LlmMessage = ChatCompletionMessageParam;
 
+/** Tokens one call used, as the API reported them (absent when it did not). */
+export type LlmUsage = Readonly<{ promptTokens: number; completionTokens: number }>;
+
 /** What one structured call gave back: the parsed answer, or the model's refusal. */
-export type LlmAnswer<T> = { kind: 'parsed'; value: T; raw: string } | { kind: 'refused'; refusal: string };
+export type LlmAnswer<T> = (
+  { kind: 'parsed'; value: T; raw: string } | { kind: 'refused'; refusal: string }
+) & { usage?: LlmUsage };
 
 export interface LlmClient {
   readonly model: string;
@@ -40,6 +45,7 @@ export function createLlmClient(settings: LlmSettings): LlmClient {
     async parse<T>(request: { messages: readonly LlmMessage[]; schema: z.ZodType<T>; schemaName: string }) {
       let completion: {
         choices: Array<{ message: { refusal?: string | null; parsed?: unknown; content?: string | null } }>;
+        usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
       };
       try {
         completion = await openai.chat.completions.parse({
@@ -52,12 +58,25 @@ export function createLlmClient(settings: LlmSettings): LlmClient {
       }
       const message = completion.choices[0]?.message;
       if (!message) throw new LlmOutputInvalidError('the LLM answered without a message', ['no choices']);
-      if (message.refusal) return { kind: 'refused', refusal: message.refusal };
+      const usage = usageOf(completion.usage);
+      if (message.refusal) return { kind: 'refused', refusal: message.refusal, ...usage };
       if (message.parsed === null || message.parsed === undefined) {
         throw new LlmOutputInvalidError('the LLM answered without content', ['empty content']);
       }
-      return { kind: 'parsed', value: message.parsed as T, raw: message.content ?? '' };
+      return { kind: 'parsed', value: message.parsed as T, raw: message.content ?? '', ...usage };
     },
+  };
+}
+
+/** The usage the API reported, as counts (bounded, never negative); nothing when it reported none. */
+function usageOf(usage: { prompt_tokens?: number; completion_tokens?: number } | null | undefined): {
+  usage?: LlmUsage;
+} {
+  const count = (n: number | undefined) =>
+    typeof n === 'number' && Number.isFinite(n) ? Math.min(Math.max(0, Math.trunc(n)), 10_000_000) : 0;
+  if (!usage) return {};
+  return {
+    usage: { promptTokens: count(usage.prompt_tokens), completionTokens: count(usage.completion_tokens) },
   };
 }
 
