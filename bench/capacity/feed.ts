@@ -30,6 +30,10 @@ export class SteadyFeed {
     ]();
   }
 
+  get topicNames(): string[] {
+    return this.topics.map((name) => seedTopics[name]);
+  }
+
   async start(): Promise<void> {
     await ensureSeedTopics(this.kafka, { only: this.topics });
     this.producer = createIdempotentProducer(this.kafka);

@@ -46,6 +46,7 @@ import {
   startCapacityPlatform,
   stopCapacityPlatform,
 } from './platform';
+import type { CapacityOptions } from './products';
 import { parseCapacityArgs, productCopies } from './products';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -148,6 +149,14 @@ class Bench {
     return this.client;
   }
 
+  /** Starts counting the product's topic (read committed), from its beginning. */
+  async tally(productId: string): Promise<void> {
+    if (this.tallies.has(productId)) return;
+    const tally = new TopicTally(this.kafka, productId);
+    this.tallies.set(productId, tally);
+    await tally.start();
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.tallies.values()].map((tally) => tally.stop()));
     await this.connection?.close().catch(() => undefined);
@@ -243,163 +252,200 @@ function usageTable(idle: Measurement, loaded: Measurement, products: number): s
   return lines;
 }
 
+type Report = Readonly<{
+  products: number;
+  activeWithJobsRunning: number;
+  tablesGrowing: number;
+  secondsToActive: number;
+  ratePerInputTopic: number;
+  inputTopics: string[];
+  recordsSent: number;
+  feedErrors: number;
+  taskSlots: number;
+  windowSeconds: number;
+  idle: Measurement;
+  loaded: Measurement;
+  perProduct: Readonly<{ slots: number; rssMb: number; cpuPercent: number }>;
+  lag: Readonly<{ maxCreate: number; maxMaterialize: number; jobs: JobLag[] }>;
+  tables: TableGrowth[];
+  behind: string[];
+  machine: Readonly<{ cores: number; memoryGb: number; load: number }>;
+  totalSeconds: number;
+}>;
+
+/** Every job's lag and every table's rows against its topic's records, at the end of the window. */
+async function jobsAndTables(
+  bench: Bench,
+  specs: readonly ProductSpec[],
+  rowsBefore: ReadonlyMap<string, number | Error>,
+): Promise<{ lags: JobLag[]; tables: TableGrowth[] }> {
+  const lags: JobLag[] = [];
+  const tables: TableGrowth[] = [];
+  for (const spec of specs) {
+    const productId = productIdOf(spec);
+    const inputs = spec.inputs.flatMap((i) => ('topic' in i ? [i.topic] : []));
+    const lag = (groupId: string, topics: readonly string[]) =>
+      groupLag(bench.kafka, groupId, topics).catch(() => NaN);
+    lags.push({ productId, job: 'create', lag: await lag(`meshloop-create.${productId}`, inputs) });
+    lags.push({
+      productId,
+      job: 'materialize',
+      lag: await lag(`meshloop-materialize.${productId}`, [spec.outputTopic.name]),
+    });
+    const before = rowsBefore.get(productId);
+    const rows = await tableRows(bench.config, productId).catch((e: Error) => e);
+    tables.push({
+      productId,
+      rowsBefore: typeof before === 'number' ? before : -1,
+      rowsAfter: typeof rows === 'number' ? rows : -1,
+      topicRecords: bench.tallies.get(productId)?.counts().records ?? 0,
+      ...(rows instanceof Error ? { error: rows.message.slice(0, 200) } : {}),
+    });
+  }
+  return { lags, tables };
+}
+
+function printReport(report: Report): void {
+  const { idle, loaded, lag } = report;
+  out(
+    `${report.activeWithJobsRunning}/${report.products} products active with both jobs RUNNING; ${report.tablesGrowing} tables growing over ${report.windowSeconds} s; ` +
+      `all active ${report.secondsToActive.toFixed(0)} s after the first approval`,
+  );
+  out(
+    `slots: ${loaded.slotsTotal} total, ${loaded.slotsFree} free (idle: ${idle.slotsFree} free); ${loaded.jobsRunning} jobs running; ` +
+      `${report.perProduct.slots.toFixed(1)} slots per product`,
+  );
+  out(
+    `feed: ${report.ratePerInputTopic} records/s to each of ${report.inputTopics.join(', ')} (${report.recordsSent} sent, ${report.feedErrors} failed sends)\n`,
+  );
+  for (const line of usageTable(idle, loaded, report.products)) out(line);
+  out('');
+  out(
+    `per product: ${report.perProduct.rssMb.toFixed(1)} MB resident, ${report.perProduct.cpuPercent.toFixed(2)} % of a core, ${report.perProduct.slots.toFixed(1)} slots`,
+  );
+  out(
+    `lag (end offset − committed offset): creation jobs max ${lag.maxCreate}, materialization jobs max ${lag.maxMaterialize} records`,
+  );
+  out('\n| product | table rows before → after | topic records | create lag | materialize lag |');
+  out('| --- | --- | --- | --- | --- |');
+  for (const t of report.tables) {
+    const of = (job: string) =>
+      lag.jobs.find((l) => l.productId === t.productId && l.job === job)?.lag ?? '?';
+    out(
+      `| ${t.productId} | ${t.rowsBefore} → ${t.rowsAfter}${t.error ? ` (${t.error})` : ''} | ${t.topicRecords} | ${of('create')} | ${of('materialize')} |`,
+    );
+  }
+  for (const line of report.behind) out(`behind: ${line}`);
+  out(
+    `\n(whole run ${report.totalSeconds.toFixed(0)} s, platform start included; load ${report.machine.load.toFixed(2)})`,
+  );
+}
+
+/** Proposed and approved, a few at a time: the SQL Gateway plans one statement at a time per session. */
+async function deployAll(bench: Bench, specs: readonly ProductSpec[], timeoutS: number) {
+  const queue = [...specs];
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let spec = queue.shift(); spec; spec = queue.shift()) await bench.deploy(spec);
+    }),
+  );
+  const productIds = specs.map(productIdOf);
+  let state = await bench.activeProducts(productIds);
+  await waitUntil(
+    async () => {
+      state = await bench.activeProducts(productIds);
+      return state.behind.length === 0;
+    },
+    { timeoutMs: timeoutS * 1000, intervalMs: 2000 },
+  );
+  return state;
+}
+
+async function run(
+  options: CapacityOptions,
+  config: MeshloopConfig,
+  bench: Bench,
+  worker: ChaosWorker,
+  feed: SteadyFeed,
+  specs: readonly ProductSpec[],
+): Promise<Report> {
+  const began = Date.now();
+  await worker.start();
+  const roots = await servicePids(config);
+  await delay(15_000); // the worker connected, the stack settled after its start
+  roots.set('worker', worker.pid!);
+  note(`idle stack: measuring ${options.window} s`);
+  const idle = await measure(config, roots, options.window);
+  await feed.start();
+  note(
+    `feeding ${options.rate} records/s to each of ${feed.topicNames.join(', ')}; deploying ${specs.length} products`,
+  );
+  const approvedAt = Date.now();
+  const state = await deployAll(bench, specs, options.activeTimeoutS);
+  const secondsToActive = (Date.now() - approvedAt) / 1000;
+  note(
+    `${state.active.length}/${specs.length} active with both jobs running after ${secondsToActive.toFixed(0)} s`,
+  );
+  for (const line of state.behind) note(`  behind: ${line}`);
+  for (const productId of state.active) await bench.tally(productId);
+  await delay(options.settle * 1000);
+  const rowsBefore = new Map<string, number | Error>();
+  await Promise.all(
+    state.active.map(async (id) => rowsBefore.set(id, await tableRows(config, id).catch((e: Error) => e))),
+  );
+  note(`loaded stack: measuring ${options.window} s`);
+  const loaded = await measure(config, roots, options.window);
+  const after = await bench.activeProducts(specs.map(productIdOf));
+  const { lags, tables } = await jobsAndTables(bench, specs, rowsBefore);
+  const createLags = lags.filter((l) => l.job === 'create').map((l) => l.lag);
+  const materializeLags = lags.filter((l) => l.job === 'materialize').map((l) => l.lag);
+  return {
+    products: specs.length,
+    activeWithJobsRunning: after.active.length,
+    tablesGrowing: tables.filter((t) => t.rowsBefore >= 0 && t.rowsAfter > t.rowsBefore).length,
+    secondsToActive,
+    ratePerInputTopic: options.rate,
+    inputTopics: feed.topicNames,
+    recordsSent: Object.values(feed.sent).reduce((a, b) => a + b, 0),
+    feedErrors: feed.errors,
+    taskSlots: config.stack.flink.taskSlots,
+    windowSeconds: options.window,
+    idle,
+    loaded,
+    perProduct: {
+      slots: (idle.slotsFree - loaded.slotsFree) / specs.length,
+      rssMb: (loaded.totalRssMb - idle.totalRssMb) / specs.length,
+      cpuPercent: (loaded.totalCpuPercent - idle.totalCpuPercent) / specs.length,
+    },
+    lag: { maxCreate: Math.max(...createLags), maxMaterialize: Math.max(...materializeLags), jobs: lags },
+    tables,
+    behind: after.behind,
+    machine: { cores: os.cpus().length, memoryGb: os.totalmem() / 2 ** 30, load: os.loadavg()[0] ?? 0 },
+    totalSeconds: (Date.now() - began) / 1000,
+  };
+}
+
 async function main(): Promise<void> {
   const options = parseCapacityArgs(process.argv.slice(2));
-  const began = Date.now();
   const offset = capacityOffset();
   const env = capacityEnvironment(offset);
   note(`starting a local stack of its own on port offset ${offset} (${env.MESHLOOP_DATA_DIR})`);
+  const started = Date.now();
   const config = await startCapacityPlatform(env);
   const kafka = createKafkaClient({ connection: config.kafka, clientId: 'bench-capacity', retries: 5 });
   const worker = new ChaosWorker(env);
   const bench = new Bench(config, kafka);
   const planned = planProposals(demoProfiles(), demoMesh).proposals.map((proposal) => proposal.spec);
   const specs = productCopies(planned, options.products).map((spec) => parseSpec(spec));
-  const inputTopics = [
-    ...new Set(specs.flatMap((s) => s.inputs.flatMap((i) => ('topic' in i ? [i.topic] : [])))),
-  ];
-  const feedTopics = (Object.keys(seedTopics) as SeedTopicName[]).filter((name) =>
-    inputTopics.includes(seedTopics[name]),
-  );
-  const feed = new SteadyFeed(kafka, feedTopics, options.rate);
+  const feed = new SteadyFeed(kafka, feedTopicsOf(specs), options.rate);
   try {
-    await worker.start();
-    const roots = await servicePids(config);
-    await delay(15_000); // the worker connected, the stack settled after its start
-    roots.set('worker', worker.pid!);
-    note(`idle stack: measuring ${options.window} s`);
-    const idle = await measure(config, roots, options.window);
-    await feed.start();
-    note(
-      `feeding ${options.rate} records/s to each of ${feedTopics.join(', ')}; deploying ${specs.length} products`,
-    );
-    const approvedAt = Date.now();
-    // A few at a time: the worker proposes, the SQL Gateway plans one statement at a time per session.
-    const queue = [...specs];
-    await Promise.all(
-      Array.from({ length: 4 }, async () => {
-        for (let spec = queue.shift(); spec; spec = queue.shift()) await bench.deploy(spec);
-      }),
-    );
-    const productIds = specs.map(productIdOf);
-    let state = await bench.activeProducts(productIds);
-    await waitUntil(
-      async () => {
-        state = await bench.activeProducts(productIds);
-        return state.behind.length === 0;
-      },
-      { timeoutMs: options.activeTimeoutS * 1000, intervalMs: 2000 },
-    );
-    const secondsToActive = (Date.now() - approvedAt) / 1000;
-    note(
-      `${state.active.length}/${productIds.length} active with both jobs running after ${secondsToActive.toFixed(0)} s`,
-    );
-    for (const line of state.behind) note(`  behind: ${line}`);
-    for (const productId of state.active) {
-      const tally = new TopicTally(kafka, productId);
-      bench.tallies.set(productId, tally);
-      await tally.start();
+    const report = await run(options, config, bench, worker, feed, specs);
+    const withStart = { ...report, totalSeconds: (Date.now() - started) / 1000 };
+    if (options.json) out(JSON.stringify(withStart, null, 2));
+    else printReport(withStart);
+    if (report.activeWithJobsRunning < report.products || report.tablesGrowing < report.products) {
+      process.exitCode = 1;
     }
-    await delay(options.settle * 1000);
-    const rowsBefore = new Map<string, number | Error>();
-    await Promise.all(
-      state.active.map(async (id) => rowsBefore.set(id, await tableRows(config, id).catch((e: Error) => e))),
-    );
-    note(`loaded stack: measuring ${options.window} s`);
-    const loaded = await measure(config, roots, options.window);
-    const after = await bench.activeProducts(productIds);
-    const lags: JobLag[] = [];
-    const tables: TableGrowth[] = [];
-    for (const spec of specs) {
-      const productId = productIdOf(spec);
-      const inputs = spec.inputs.flatMap((i) => ('topic' in i ? [i.topic] : []));
-      lags.push({
-        productId,
-        job: 'create',
-        lag: await groupLag(kafka, `meshloop-create.${productId}`, inputs),
-      });
-      lags.push({
-        productId,
-        job: 'materialize',
-        lag: await groupLag(kafka, `meshloop-materialize.${productId}`, [spec.outputTopic.name]),
-      });
-      const before = rowsBefore.get(productId);
-      const rows = await tableRows(config, productId).catch((e: Error) => e);
-      const topicRecords = bench.tallies.get(productId)?.counts().records ?? 0;
-      tables.push({
-        productId,
-        rowsBefore: typeof before === 'number' ? before : -1,
-        rowsAfter: typeof rows === 'number' ? rows : -1,
-        topicRecords,
-        ...(rows instanceof Error ? { error: rows.message.slice(0, 200) } : {}),
-      });
-    }
-    const growing = tables.filter((t) => t.rowsAfter > t.rowsBefore && t.rowsBefore >= 0).length;
-    const sent = Object.values(feed.sent).reduce((a, b) => a + b, 0);
-    const report = {
-      products: specs.length,
-      activeWithJobsRunning: after.active.length,
-      tablesGrowing: growing,
-      secondsToActive,
-      ratePerInputTopic: options.rate,
-      inputTopics: feedTopics.map((name) => seedTopics[name]),
-      recordsSent: sent,
-      feedErrors: feed.errors,
-      taskSlots: config.stack.flink.taskSlots,
-      idle,
-      loaded,
-      perProduct: {
-        slots: (idle.slotsFree - loaded.slotsFree) / specs.length,
-        rssMb: (loaded.totalRssMb - idle.totalRssMb) / specs.length,
-        cpuPercent: (loaded.totalCpuPercent - idle.totalCpuPercent) / specs.length,
-      },
-      lag: {
-        maxCreate: Math.max(...lags.filter((l) => l.job === 'create').map((l) => l.lag)),
-        maxMaterialize: Math.max(...lags.filter((l) => l.job === 'materialize').map((l) => l.lag)),
-        jobs: lags,
-      },
-      tables,
-      behind: after.behind,
-      machine: { cores: os.cpus().length, memoryGb: os.totalmem() / 2 ** 30, load: os.loadavg()[0] ?? 0 },
-      totalSeconds: (Date.now() - began) / 1000,
-    };
-    if (options.json) {
-      out(JSON.stringify(report, null, 2));
-    } else {
-      out(
-        `${report.activeWithJobsRunning}/${report.products} products active with both jobs RUNNING; ${growing} tables growing over ${options.window} s; ` +
-          `all active ${secondsToActive.toFixed(0)} s after the first approval`,
-      );
-      out(
-        `slots: ${loaded.slotsTotal} total, ${loaded.slotsFree} free (idle: ${idle.slotsFree} free); ${loaded.jobsRunning} jobs running; ` +
-          `${report.perProduct.slots.toFixed(1)} slots per product`,
-      );
-      out(
-        `feed: ${options.rate} records/s to each of ${report.inputTopics.join(', ')} (${sent} sent, ${feed.errors} failed sends)\n`,
-      );
-      for (const line of usageTable(idle, loaded, specs.length)) out(line);
-      out('');
-      out(
-        `per product: ${report.perProduct.rssMb.toFixed(1)} MB resident, ${report.perProduct.cpuPercent.toFixed(2)} % of a core, ${report.perProduct.slots.toFixed(1)} slots`,
-      );
-      out(
-        `lag (end offset − committed offset): creation jobs max ${report.lag.maxCreate}, materialization jobs max ${report.lag.maxMaterialize} records`,
-      );
-      out('\n| product | table rows before → after | topic records | create lag | materialize lag |');
-      out('| --- | --- | --- | --- | --- |');
-      for (const t of tables) {
-        const lag = (job: string) =>
-          lags.find((l) => l.productId === t.productId && l.job === job)?.lag ?? '?';
-        out(
-          `| ${t.productId} | ${t.rowsBefore} → ${t.rowsAfter}${t.error ? ` (${t.error})` : ''} | ${t.topicRecords} | ${lag('create')} | ${lag('materialize')} |`,
-        );
-      }
-      for (const line of after.behind) out(`behind: ${line}`);
-      out(
-        `\n(whole run ${report.totalSeconds.toFixed(0)} s, platform start included; load ${report.machine.load.toFixed(2)})`,
-      );
-    }
-    if (after.active.length < specs.length || growing < specs.length) process.exitCode = 1;
   } finally {
     await feed.stop().catch(() => undefined);
     await bench.close();
@@ -407,6 +453,12 @@ async function main(): Promise<void> {
     if (options.keep) note(`the platform keeps running (offset ${offset}); stop it with stack down --purge`);
     else await stopCapacityPlatform(config);
   }
+}
+
+/** The demo topics the products read. */
+function feedTopicsOf(specs: readonly ProductSpec[]): SeedTopicName[] {
+  const inputs = new Set(specs.flatMap((s) => s.inputs.flatMap((i) => ('topic' in i ? [i.topic] : []))));
+  return (Object.keys(seedTopics) as SeedTopicName[]).filter((name) => inputs.has(seedTopics[name]));
 }
 
 main().catch((error: unknown) => {
