@@ -10,8 +10,10 @@ import { isOurs, readRunRecord } from '../../src/stack/process';
  * bench/capacity's own local stack, started as `meshloop stack up` starts it, with the default sizes
  * (only ports and the data directory differ), so what it measures is what a user's stack holds. Its
  * ports are the defaults shifted by MESHLOOP_CAPACITY_PORT_OFFSET (default: the test platform's offset
- * + 3000, clear of the test platform and the chaos platform's + 2000).
+ * + 4000, clear of the test platform's, the chaos platform's (+ 2000) and the secured platform's).
  */
+export const CAPACITY_OFFSET_SHIFT = 4000;
+
 export function capacityOffset(env: NodeJS.ProcessEnv = process.env): number {
   const explicit = env.MESHLOOP_CAPACITY_PORT_OFFSET;
   if (explicit !== undefined) {
@@ -21,7 +23,7 @@ export function capacityOffset(env: NodeJS.ProcessEnv = process.env): number {
     }
     return offset;
   }
-  return Number(env.MESHLOOP_TEST_PORT_OFFSET ?? 10000) + 3000;
+  return Number(env.MESHLOOP_TEST_PORT_OFFSET ?? 10000) + CAPACITY_OFFSET_SHIFT;
 }
 
 export function capacityEnvironment(offset: number): NodeJS.ProcessEnv {

@@ -163,11 +163,11 @@ class Bench {
   }
 
   /** Proposed, then approved by every approver its domain requires (as a person would). */
-  async deploy(spec: ProductSpec): Promise<void> {
+  async deploy(spec: ProductSpec, timeoutMs: number): Promise<void> {
     const client = await this.temporal();
     const productId = productIdOf(spec);
     await proposeProduct(client, this.config, spec);
-    await this.awaitStatus(productId, (s) => s.stage === 'awaitingApproval', 'awaiting approval', 120_000);
+    await this.awaitStatus(productId, (s) => s.stage === 'awaitingApproval', 'awaiting approval', timeoutMs);
     const domain = domainConfigOf(await loadMeshConfig(this.config.meshFile), spec.domain);
     const handle = client.workflow.getHandle(workflowIdOf(productId));
     for (const by of domain.approvers.slice(0, domain.requiredApprovals)) {
@@ -346,7 +346,7 @@ async function deployAll(bench: Bench, specs: readonly ProductSpec[], timeoutS: 
   const queue = [...specs];
   await Promise.all(
     Array.from({ length: 4 }, async () => {
-      for (let spec = queue.shift(); spec; spec = queue.shift()) await bench.deploy(spec);
+      for (let spec = queue.shift(); spec; spec = queue.shift()) await bench.deploy(spec, timeoutS * 1000);
     }),
   );
   const productIds = specs.map(productIdOf);
