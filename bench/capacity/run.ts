@@ -61,7 +61,58 @@ type Measurement = Readonly<{
   slotsTotal: number;
   slotsFree: number;
   jobsRunning: number;
+  jvm: Record<string, JvmMemory>;
 }>;
+/** MB, from Flink's own metrics: what the JVM uses of what it was given. */
+type JvmMemory = Readonly<{
+  heapUsed: number;
+  heapMax: number;
+  metaspaceUsed: number;
+  metaspaceMax: number;
+  directUsed: number;
+  threads: number;
+}>;
+const jvmMetrics = {
+  heapUsed: 'Status.JVM.Memory.Heap.Used',
+  heapMax: 'Status.JVM.Memory.Heap.Max',
+  metaspaceUsed: 'Status.JVM.Memory.Metaspace.Used',
+  metaspaceMax: 'Status.JVM.Memory.Metaspace.Max',
+  directUsed: 'Status.JVM.Memory.Direct.MemoryUsed',
+  threads: 'Status.JVM.Threads.Count',
+} as const;
+
+async function jvmMemory(url: string): Promise<JvmMemory> {
+  const answer = (await (
+    await fetch(`${url}/metrics?get=${Object.values(jvmMetrics).join(',')}`, {
+      signal: AbortSignal.timeout(10_000),
+    })
+  ).json()) as Array<{ id: string; value: string }>;
+  const value = (id: string) => Number(answer.find((m) => m.id === id)?.value ?? NaN);
+  const mb = (id: string) => Math.round(value(id) / 2 ** 20);
+  return {
+    heapUsed: mb(jvmMetrics.heapUsed),
+    heapMax: mb(jvmMetrics.heapMax),
+    metaspaceUsed: mb(jvmMetrics.metaspaceUsed),
+    metaspaceMax: mb(jvmMetrics.metaspaceMax),
+    directUsed: mb(jvmMetrics.directUsed),
+    threads: value(jvmMetrics.threads),
+  };
+}
+
+/** The JobManager's and every TaskManager's JVM memory, as Flink reports it. */
+async function flinkJvms(restUrl: string): Promise<Record<string, JvmMemory>> {
+  const { taskmanagers } = (await (await fetch(`${restUrl}/taskmanagers`)).json()) as {
+    taskmanagers: Array<{ id: string }>;
+  };
+  const out: Record<string, JvmMemory> = { 'flink-jobmanager': await jvmMemory(`${restUrl}/jobmanager`) };
+  for (const [i, tm] of taskmanagers.entries()) {
+    out[i === 0 ? 'flink-taskmanager' : `flink-taskmanager-${i + 1}`] = await jvmMemory(
+      `${restUrl}/taskmanagers/${tm.id}`,
+    );
+  }
+  return out;
+}
+
 type JobLag = Readonly<{ productId: string; job: 'create' | 'materialize'; lag: number }>;
 type TableGrowth = Readonly<{
   productId: string;
@@ -102,6 +153,7 @@ async function measure(
     slotsTotal: overview['slots-total'] ?? NaN,
     slotsFree: overview['slots-available'] ?? NaN,
     jobsRunning: overview['jobs-running'] ?? NaN,
+    jvm: await flinkJvms(config.flink.restUrl).catch(() => ({})),
   };
 }
 
@@ -320,6 +372,19 @@ function printReport(report: Report): void {
   );
   for (const line of usageTable(idle, loaded, report.products)) out(line);
   out('');
+  out(
+    '| Flink JVM | heap used idle → loaded (MB) | heap max | metaspace used idle → loaded | metaspace max | direct used idle → loaded |',
+  );
+  out('| --- | --- | --- | --- | --- | --- |');
+  for (const [name, jvm] of Object.entries(loaded.jvm)) {
+    const was = idle.jvm[name];
+    out(
+      `| ${name} | ${was?.heapUsed ?? '?'} → ${jvm.heapUsed} | ${jvm.heapMax} | ${was?.metaspaceUsed ?? '?'} → ${jvm.metaspaceUsed} | ${jvm.metaspaceMax} | ${was?.directUsed ?? '?'} → ${jvm.directUsed} |`,
+    );
+  }
+  out(
+    '(heap used is live data plus garbage not yet collected; the serial GC collects when the young generation fills)\n',
+  );
   out(
     `per product: ${report.perProduct.rssMb.toFixed(1)} MB resident, ${report.perProduct.cpuPercent.toFixed(2)} % of a core, ${report.perProduct.slots.toFixed(1)} slots`,
   );
