@@ -406,11 +406,14 @@ function printReport(report: Report): void {
   );
 }
 
-/** Proposed and approved, a few at a time: the SQL Gateway plans one statement at a time per session. */
+/**
+ * Proposed and approved two at a time: the SQL Gateway plans one statement at a time per session, and on
+ * a loaded 2-core machine more at once made provisioning activities time out.
+ */
 async function deployAll(bench: Bench, specs: readonly ProductSpec[], timeoutS: number) {
   const queue = [...specs];
   await Promise.all(
-    Array.from({ length: 4 }, async () => {
+    Array.from({ length: 2 }, async () => {
       for (let spec = queue.shift(); spec; spec = queue.shift()) await bench.deploy(spec, timeoutS * 1000);
     }),
   );
@@ -525,6 +528,10 @@ function feedTopicsOf(specs: readonly ProductSpec[]): SeedTopicName[] {
   const inputs = new Set(specs.flatMap((s) => s.inputs.flatMap((i) => ('topic' in i ? [i.topic] : []))));
   return (Object.keys(seedTopics) as SeedTopicName[]).filter((name) => inputs.has(seedTopics[name]));
 }
+
+// Interrupted: exit so the worker child is killed (the platform stays; `meshloop stack down --purge` with
+// the bench's ports and data directory removes it, or the next run does).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
 main().catch((error: unknown) => {
   note(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
