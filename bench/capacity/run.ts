@@ -183,6 +183,25 @@ async function tableRows(config: MeshloopConfig, productId: string): Promise<num
   return Number((answer.rows[0] as { n?: unknown } | undefined)?.n ?? NaN);
 }
 
+/**
+ * The table's rows once they exceed `before`, or at `deadline`: rows appear on the materialization's
+ * commits (every MESHLOOP_MATERIALIZE_COMMIT_INTERVAL, 60 s by default), not continuously.
+ */
+async function rowsAfter(
+  config: MeshloopConfig,
+  productId: string,
+  before: number | Error | undefined,
+  deadline: number,
+): Promise<number | Error> {
+  for (;;) {
+    const rows = await tableRows(config, productId).catch((e: Error) => e);
+    if (typeof rows !== 'number' || typeof before !== 'number' || rows > before || Date.now() >= deadline) {
+      return rows;
+    }
+    await delay(5000);
+  }
+}
+
 class Bench {
   private connection: Connection | undefined;
   private client: Client | undefined;
@@ -330,6 +349,7 @@ async function jobsAndTables(
   bench: Bench,
   specs: readonly ProductSpec[],
   rowsBefore: ReadonlyMap<string, number | Error>,
+  growthDeadline: number,
 ): Promise<{ lags: JobLag[]; tables: TableGrowth[] }> {
   const lags: JobLag[] = [];
   const tables: TableGrowth[] = [];
@@ -345,7 +365,7 @@ async function jobsAndTables(
       lag: await lag(`meshloop-materialize.${productId}`, [spec.outputTopic.name]),
     });
     const before = rowsBefore.get(productId);
-    const rows = await tableRows(bench.config, productId).catch((e: Error) => e);
+    const rows = await rowsAfter(bench.config, productId, before, growthDeadline);
     tables.push({
       productId,
       rowsBefore: typeof before === 'number' ? before : -1,
@@ -458,13 +478,15 @@ async function run(
   for (const productId of state.active) await bench.tally(productId);
   await delay(options.settle * 1000);
   const rowsBefore = new Map<string, number | Error>();
+  // Two commits of every table after the first count, whatever the window.
+  const growthDeadline = Date.now() + 2 * config.materialize.commitIntervalMs + 30_000;
   await Promise.all(
     state.active.map(async (id) => rowsBefore.set(id, await tableRows(config, id).catch((e: Error) => e))),
   );
   note(`loaded stack: measuring ${options.window} s`);
   const loaded = await measure(config, roots, options.window);
   const after = await bench.activeProducts(specs.map(productIdOf));
-  const { lags, tables } = await jobsAndTables(bench, specs, rowsBefore);
+  const { lags, tables } = await jobsAndTables(bench, specs, rowsBefore, growthDeadline);
   const createLags = lags.filter((l) => l.job === 'create').map((l) => l.lag);
   const materializeLags = lags.filter((l) => l.job === 'materialize').map((l) => l.lag);
   return {
