@@ -396,7 +396,8 @@ function printReport(report: Report): void {
   out(
     `feed: ${report.ratePerInputTopic} records/s to each of ${report.inputTopics.join(', ')} (${report.recordsSent} sent, ${report.feedErrors} failed sends)\n`,
   );
-  for (const line of usageTable(idle, loaded, report.products)) out(line);
+  const running = Math.max(1, (loaded.jobsRunning - idle.jobsRunning) / 2);
+  for (const line of usageTable(idle, loaded, running)) out(line);
   out('');
   out(
     '| Flink JVM | heap used idle → loaded (MB) | heap max | metaspace used idle → loaded | metaspace max | direct used idle → loaded |',
@@ -481,18 +482,22 @@ async function run(
     `${state.active.length}/${specs.length} active with both jobs running after ${secondsToActive.toFixed(0)} s`,
   );
   for (const line of state.behind) note(`  behind: ${line}`);
-  for (const productId of state.active) await bench.tally(productId);
+  // Every deployed product, active or not yet: a product the worker is slow to report still runs.
+  for (const spec of specs) await bench.tally(productIdOf(spec));
   await delay(options.settle * 1000);
   const rowsBefore = new Map<string, number | Error>();
   // Two commits of every table after the first count, whatever the window.
   const growthDeadline = Date.now() + 2 * config.materialize.commitIntervalMs + 30_000;
   await Promise.all(
-    state.active.map(async (id) => rowsBefore.set(id, await tableRows(config, id).catch((e: Error) => e))),
+    specs
+      .map(productIdOf)
+      .map(async (id) => rowsBefore.set(id, await tableRows(config, id).catch((e: Error) => e))),
   );
   note(`loaded stack: measuring ${options.window} s`);
   const loaded = await measure(config, roots, options.window);
   const after = await bench.activeProducts(specs.map(productIdOf));
   const { lags, tables } = await jobsAndTables(bench, specs, rowsBefore, growthDeadline);
+  const running = Math.max(1, (loaded.jobsRunning - idle.jobsRunning) / 2);
   const createLags = lags.filter((l) => l.job === 'create').map((l) => l.lag);
   const materializeLags = lags.filter((l) => l.job === 'materialize').map((l) => l.lag);
   return {
@@ -508,10 +513,11 @@ async function run(
     windowSeconds: options.window,
     idle,
     loaded,
+    // Per product running (two jobs each), not per product asked for: some may not have started.
     perProduct: {
-      slots: (idle.slotsFree - loaded.slotsFree) / specs.length,
-      rssMb: (loaded.totalRssMb - idle.totalRssMb) / specs.length,
-      cpuPercent: (loaded.totalCpuPercent - idle.totalCpuPercent) / specs.length,
+      slots: (idle.slotsFree - loaded.slotsFree) / running,
+      rssMb: (loaded.totalRssMb - idle.totalRssMb) / running,
+      cpuPercent: (loaded.totalCpuPercent - idle.totalCpuPercent) / running,
     },
     lag: { maxCreate: Math.max(...createLags), maxMaterialize: Math.max(...materializeLags), jobs: lags },
     tables,
