@@ -90,8 +90,11 @@ export const envSchema = z.object({
   MESHLOOP_FLINK_REST_PORT: port.default(portDefaults.MESHLOOP_FLINK_REST_PORT),
   MESHLOOP_FLINK_RPC_PORT: port.default(portDefaults.MESHLOOP_FLINK_RPC_PORT),
   MESHLOOP_FLINK_SQL_GATEWAY_PORT: port.default(portDefaults.MESHLOOP_FLINK_SQL_GATEWAY_PORT),
-  // 12 product jobs and 12 materialization jobs, one slot each (see docs on capacity).
-  MESHLOOP_FLINK_TASK_SLOTS: z.coerce.number().int().min(1).max(64).default(24),
+  // 24 products (a creation and a materialization job each, one slot per job) and a proposal's
+  // preview job with a spare slot (docs/capacity.md).
+  MESHLOOP_FLINK_TASK_SLOTS: z.coerce.number().int().min(1).max(128).default(50),
+  // TaskManager memory per slot on top of its 1 GB base (docs/capacity.md).
+  MESHLOOP_FLINK_SLOT_MEMORY_MB: z.coerce.number().int().min(16).max(4096).default(48),
   MESHLOOP_FLINK_KAFKA_BOOTSTRAP: optionalText,
   MESHLOOP_FLINK_ICEBERG_URI: optionalText,
   MESHLOOP_ICEBERG_VERSION: z
@@ -219,6 +222,8 @@ export type StackConfig = Readonly<{
     rpcPort: number;
     sqlGatewayPort: number;
     taskSlots: number;
+    /** TaskManager memory per slot, MB (on a 1 GB base). */
+    slotMemoryMb: number;
   }>;
   iceberg: Readonly<{ version: string; port: number }>;
   schemaRegistry: Readonly<{ version: string; port: number; managementPort: number }>;
@@ -452,6 +457,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
       rpcPort: e.MESHLOOP_FLINK_RPC_PORT,
       sqlGatewayPort: e.MESHLOOP_FLINK_SQL_GATEWAY_PORT,
       taskSlots: e.MESHLOOP_FLINK_TASK_SLOTS,
+      slotMemoryMb: e.MESHLOOP_FLINK_SLOT_MEMORY_MB,
     },
     iceberg: { version: e.MESHLOOP_ICEBERG_VERSION, port: e.MESHLOOP_ICEBERG_REST_PORT },
     schemaRegistry: {

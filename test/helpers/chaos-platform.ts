@@ -43,7 +43,7 @@ export function chaosPorts(testOffset: number): Record<keyof typeof portDefaults
   ) as Record<keyof typeof portDefaults, string>;
 }
 
-/** Slots for the chaos products' jobs (two per product) and a spare: a smaller TaskManager than the default 24. */
+/** Slots for the chaos products' jobs (two per product) and a spare: a 1,408 MB TaskManager, not the default 50 slots' 3,424 MB. */
 const CHAOS_TASK_SLOTS = 8;
 
 /**

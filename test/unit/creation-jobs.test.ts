@@ -26,13 +26,15 @@ describe('creation: Flink’s root exception in one line', () => {
 });
 
 describe('creation: TaskManager memory grows with its slots', () => {
-  it('24 slots: a 3.3 GB process with 224 MB of network buffers', () => {
-    assert.deepEqual(taskManagerMemory(24), {
-      'taskmanager.memory.process.size': '3328m',
+  it('50 slots (the default, 24 products): a 3.4 GB process with 232 MB of network buffers', () => {
+    assert.deepEqual(taskManagerMemory(50), {
+      'taskmanager.memory.process.size': '3424m',
       'taskmanager.memory.managed.size': '128m',
-      'taskmanager.memory.network.min': '224m',
-      'taskmanager.memory.network.max': '224m',
+      'taskmanager.memory.network.min': '232m',
+      'taskmanager.memory.network.max': '232m',
     });
-    assert.equal(taskManagerMemory(4)['taskmanager.memory.process.size'], '1408m');
+    assert.equal(taskManagerMemory(8)['taskmanager.memory.process.size'], '1408m');
+    // MESHLOOP_FLINK_SLOT_MEMORY_MB: more per slot for products with large state.
+    assert.equal(taskManagerMemory(8, 128)['taskmanager.memory.process.size'], '2048m');
   });
 });

@@ -148,13 +148,16 @@ export function flinkSharedDir(config: StackConfig): string {
 
 /**
  * The TaskManager grows with its slots: every job runs at parallelism 1 in one slot (its operators
- * share it), with heap state, a Kafka consumer and producers, and a few network buffers.
- * Measured per job and written out in docs/creation.md, "Capacity".
+ * share it), with heap state, a Kafka consumer and producers, and a few network buffers. A product
+ * takes two slots (its creation job and its materialization). `slotMemoryMb` per slot on top of a
+ * 1 GB base (metaspace, framework, JVM overhead); network buffers 32 MB + 4 MB per slot: a job at
+ * parallelism 1 exchanges through at most one shuffle (about 1 MB of buffers). Measured per job by
+ * `npm run bench:capacity` and written out in docs/capacity.md.
  */
-export function taskManagerMemory(slots: number): Record<string, string> {
-  const network = 32 + 8 * slots;
+export function taskManagerMemory(slots: number, slotMemoryMb = 48): Record<string, string> {
+  const network = 32 + 4 * slots;
   return {
-    'taskmanager.memory.process.size': `${1024 + 96 * slots}m`,
+    'taskmanager.memory.process.size': `${1024 + slotMemoryMb * slots}m`,
     // Managed memory serves batch sorts/joins and RocksDB; our jobs are small and use heap state.
     'taskmanager.memory.managed.size': '128m',
     'taskmanager.memory.network.min': `${network}m`,
@@ -177,7 +180,7 @@ function flinkConfig(ctx: ServiceContext, extra: Record<string, string>): string
     'rest.port': flink.restPort,
     // Sized for a 2-core, 24 GB machine shared with Kafka, Temporal and the catalog.
     'jobmanager.memory.process.size': '900m',
-    ...taskManagerMemory(flink.taskSlots),
+    ...taskManagerMemory(flink.taskSlots, flink.slotMemoryMb),
     'taskmanager.numberOfTaskSlots': flink.taskSlots,
     // A job the cluster has no slot for fails after this (and is seen waiting before: describe's
     // waitingForSlot) instead of pending for Flink's default five minutes per attempt.
