@@ -257,7 +257,9 @@ describe('web catalog (headless Chromium, real Kafka, Temporal, Iceberg)', funct
     await page.goto(`${web.url}/products/${a}`);
     assert.equal(await page.locator('#product-id').innerText(), a);
     assert.equal(await page.locator('#description').innerText(), hostile);
-    assert.match(await page.locator('#contract pre').innerText(), new RegExp(`name: wa_${run}`));
+    // The spec first, then the ODCS contract.
+    assert.match(await page.locator('#contract pre').first().innerText(), new RegExp(`name: wa_${run}`));
+    assert.match(await page.locator('#contract pre').nth(1).innerText(), /apiVersion: v3\.2\.0/);
     assert.match(await page.locator('#sql pre').innerText(), /\S/);
     assert.match(await page.locator('#lineage').innerText(), /revenue\s+orders_placed\.amount/);
     assert.match(await page.locator('#decisions').innerText(), /approve\s+alice\s+cli/);
