@@ -60,6 +60,14 @@ type GuardFacts = Readonly<{
 
 const MAX_REMEMBERED = 2_000;
 
+/** Flink's operator metric of records an input's source read (`Source: meshloop_source_<alias>[id]`). */
+const SOURCE_READ = /^Source__meshloop_source_([A-Za-z0-9_]+)\[\d+\]\.numRecordsIn$/;
+/** ... and of records the product's writer sent to its output topic (not the rejected-records one). */
+const SINK_SENT = /^meshloop_sink\[\d+\]__Writer\.numRecordsSend$/;
+
+/** Records read per input alias, and written to the output topic. */
+type JobProgress = Readonly<{ read: ReadonlyMap<string, number>; written?: number }>;
+
 /** A small insertion-ordered cache: the oldest entry goes when it is full. */
 class Bounded<V> {
   private readonly map = new Map<string, V>();
@@ -93,6 +101,7 @@ export class LineageEmitter {
   /** Runs that got their terminal event from this worker: not sent twice. */
   private readonly ended = new Bounded<true>();
   private readonly locations = new Bounded<string>();
+  private readonly progressMetrics = new Bounded<Array<{ id: string; metrics: string[] }>>();
   private readonly now: () => Date;
 
   constructor(private readonly deps: LineageEmitterDeps) {
@@ -148,7 +157,7 @@ export class LineageEmitter {
         );
         return;
       }
-      const progress = await this.jobProgress(status.jobId);
+      const progress = await this.jobProgress(status.jobId).catch(() => undefined);
       await this.send(this.creationEvent(full, 'RUNNING', { progress }));
     });
   }
@@ -165,7 +174,7 @@ export class LineageEmitter {
   private creationEvent(
     run: CreationRun,
     eventType: EventType,
-    extra: { progress?: { recordsIn?: number; recordsOut?: number }; failure?: string },
+    extra: { progress?: JobProgress; failure?: string },
   ) {
     const { naming } = this.deps;
     // Unknown (the guard ran on another worker, and this one could not run it): left out, never guessed.
@@ -178,14 +187,13 @@ export class LineageEmitter {
         binding.fields.map((f) => ({ name: f.name, type: f.type })),
       );
       aliases.set(binding.alias, dataset);
-      // Records read are the job's, not one input's: with one input they are that input's.
-      const read = run.bindings.length === 1 ? extra.progress?.recordsIn : undefined;
+      const read = extra.progress?.read.get(binding.alias);
       return read === undefined
         ? dataset
         : { ...dataset, inputFacets: { inputStatistics: inputStatisticsFacet(naming, read) } };
     });
     const output = kafkaDataset(naming, run.spec.outputTopic.name ?? '', columnsOf(run.spec));
-    const written = extra.progress?.recordsOut;
+    const written = extra.progress?.written;
     const outputs: OutputDataset[] = [
       {
         ...output,
@@ -217,26 +225,40 @@ export class LineageEmitter {
   }
 
   /**
-   * Records the job read from its sources and wrote to its sinks: Flink counts them per task
-   * (`read-records` on the source tasks, `write-records` on the sink tasks). Undefined when Flink
-   * cannot say.
+   * Records the job read from each input and wrote to its output topic, from Flink's operator
+   * metrics: `numRecordsIn` of each input's source (`meshloop_source_<alias>`) and `numRecordsSend`
+   * of the output's writer (`meshloop_sink`), summed over subtasks. The counts are this job's (a
+   * job resumed from a savepoint counts from its start). Undefined when Flink cannot say.
    */
-  private async jobProgress(jobId: string): Promise<{ recordsIn?: number; recordsOut?: number } | undefined> {
+  private async jobProgress(jobId: string): Promise<JobProgress | undefined> {
     const rest = this.deps.flinkRest;
     if (!rest) return undefined;
-    const detail = await rest.job(jobId).catch(() => undefined);
-    if (!detail) return undefined;
-    const sum = (pick: (name: string) => boolean, metric: string) => {
-      const values = detail.vertices
-        .filter((v) => pick(v.name))
-        .map((v) => v.metrics?.[metric])
-        .filter((value): value is number => typeof value === 'number');
-      return values.length > 0 ? values.reduce((a, b) => a + b, 0) : undefined;
-    };
-    return {
-      recordsIn: sum((name) => /(^|\W)Source:/.test(name), 'read-records'),
-      recordsOut: sum((name) => /Sink|Writer/.test(name), 'write-records'),
-    };
+    let vertices = this.progressMetrics.get(jobId);
+    if (!vertices) {
+      const detail = await rest.job(jobId);
+      vertices = await Promise.all(
+        detail.vertices.map(async (vertex) => ({
+          id: vertex.id,
+          metrics: (await rest.vertexMetricIds(jobId, vertex.id)).filter(
+            (id) => SOURCE_READ.test(id) || SINK_SENT.test(id),
+          ),
+        })),
+      );
+      // Operators register their metrics once running: remember the list only when it is complete.
+      if (vertices.some((v) => v.metrics.some((id) => SINK_SENT.test(id))))
+        this.progressMetrics.set(jobId, vertices);
+    }
+    const read = new Map<string, number>();
+    let written: number | undefined;
+    for (const vertex of vertices) {
+      const sums = await rest.vertexMetricSums(jobId, vertex.id, vertex.metrics);
+      for (const [id, sum] of Object.entries(sums)) {
+        const alias = SOURCE_READ.exec(id)?.[1];
+        if (alias) read.set(alias, (read.get(alias) ?? 0) + sum);
+        else if (SINK_SENT.test(id)) written = (written ?? 0) + sum;
+      }
+    }
+    return { read, ...(written === undefined ? {} : { written }) };
   }
 
   // --- materialization -------------------------------------------------------------------------
