@@ -505,6 +505,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
       ...missingTableflow.map(([key]) => `${key}: required with MESHLOOP_MATERIALIZER=tableflow`),
     );
   }
+  const lineage = lineageOf(e, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze({
     stack,
@@ -535,7 +536,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
     },
     metrics: { port: e.MESHLOOP_METRICS_PORT },
     web: { port: e.MESHLOOP_WEB_PORT },
-    ...lineageOf(e, problems),
+    ...lineage,
     ...(e.OPENAI_API_KEY
       ? {
           llm: {

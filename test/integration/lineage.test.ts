@@ -457,8 +457,11 @@ JOIN payments AS p
     // DuckDB's distinct count is an estimate: near the rows, one payment per row.
     const distinct = metrics.columnMetrics.payment_id?.distinctCount ?? 0;
     assert.ok(Math.abs(distinct - result.summary.rows) <= result.summary.rows * 0.1, `${distinct}`);
+    // Kept for a look (docs/lineage.md shows events from this file).
+    const dump = path.join(os.tmpdir(), 'meshloop-lineage-events.jsonl');
+    await fs.writeFile(dump, mine.map((e) => JSON.stringify(e)).join('\n') + '\n');
     process.stdout.write(
-      `      ${mine.length} events; read ${JSON.stringify(expectedProgress.slice(0, 2))}, written ${String(expectedProgress[2])}, table rows ${result.summary.rows}\n`,
+      `      ${mine.length} events (in ${dump}); read ${JSON.stringify(expectedProgress.slice(0, 2))}, written ${String(expectedProgress[2])}, table rows ${result.summary.rows}\n`,
     );
   });
 
