@@ -98,9 +98,8 @@ export function createMaterializationActivities(deps: {
       // The run that ends is the running job's (looked up only with lineage on).
       const running = lineage ? await materializer.describe(plan).catch(() => undefined) : undefined;
       const result = await heartbeating('stopping', () => materializer.stop(plan, { drain: input.drain }));
-      if (lineage && running?.jobId && result.stopped) {
-        await lineage.materializationStopped({ plan, jobId: running.jobId });
-      }
+      const jobId = running?.jobId ?? (plan.provider === 'tableflow' ? plan.topic : undefined);
+      if (lineage && jobId && result.stopped) await lineage.materializationStopped({ plan, jobId });
       return result;
     },
 

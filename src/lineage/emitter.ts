@@ -263,8 +263,16 @@ export class LineageEmitter {
 
   // --- materialization -------------------------------------------------------------------------
 
-  materializationRunId(plan: Pick<MaterializationPlan, 'productId' | 'revision'>, jobId: string): string {
-    return stableRunId('materialization', plan.productId, plan.revision, jobId);
+  /**
+   * A Flink materialization's run is its Flink job; a Tableflow topic has no job id to tell its
+   * deployments apart: its run is the revision's (keyed by the topic).
+   */
+  materializationRunId(
+    plan: Pick<MaterializationPlan, 'productId' | 'revision' | 'provider' | 'topic'>,
+    jobId: string | undefined,
+  ): string {
+    const key = plan.provider === 'tableflow' ? plan.topic : (jobId ?? '');
+    return stableRunId('materialization', plan.productId, plan.revision, key);
   }
 
   /** START: the Kafka → Iceberg job was started (or found running). */
@@ -280,15 +288,16 @@ export class LineageEmitter {
     look: Readonly<{ state: string; jobId?: string; failure?: string; table: { rowCount?: number } }>,
   ): Promise<void> {
     return this.safely('materialization look', async () => {
-      if (!look.jobId) return;
+      const jobId = look.jobId ?? (plan.provider === 'tableflow' ? plan.topic : undefined);
+      if (!jobId) return;
       const type = eventTypeOfJobState(look.state);
       if (!type) return;
-      const run = { plan, jobId: look.jobId };
+      const run = { plan, jobId };
       if (type !== 'RUNNING') {
         const event = await this.materializationEvent(run, type, {
           failure: look.failure ?? `the materialization is ${look.state}`,
         });
-        await this.endOnce(this.materializationRunId(plan, look.jobId), () => event);
+        await this.endOnce(this.materializationRunId(plan, jobId), () => event);
         return;
       }
       await this.send(await this.materializationEvent(run, 'RUNNING', { rows: look.table.rowCount }));

@@ -140,7 +140,11 @@ export class FileLineageTransport extends RetryingTransport {
   }
 
   protected deliver(event: RunEvent): Promise<void> {
-    this.ready ??= fsp.mkdir(path.dirname(this.file), { recursive: true });
+    // Made once; a failure (a read-only disk, say) is tried again with the next event.
+    this.ready ??= fsp.mkdir(path.dirname(this.file), { recursive: true }).catch((error: unknown) => {
+      this.ready = undefined;
+      throw error;
+    });
     const line = `${JSON.stringify(event)}\n`;
     const append = this.queue.then(async () => {
       await this.ready;
