@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { CycleMeasurement } from '../../src/analysis/cycle';
 import { ConfigError, loadConfig, projectRoot } from '../../src/config';
-import { qualityOf } from '../../src/lineage/emitter';
+import { LineageEmitter, qualityOf } from '../../src/lineage/emitter';
+import { createLogger } from '../../src/log';
 import type { LineageNaming } from '../../src/lineage/events';
 import {
   columnLineageFacet,
@@ -99,6 +100,25 @@ describe('OpenLineage events (pure)', () => {
         ],
       },
     });
+  });
+
+  it('materialization runs: a Flink job per deployment; a Tableflow topic (no job id) per revision', () => {
+    const emitter = new LineageEmitter({
+      naming,
+      transport: { counts: { sent: 0, failed: 0 }, send: () => Promise.resolve(true) },
+      log: createLogger('lineage-unit', 'error'),
+    });
+    const flink = { productId: 'orders.paid', revision: 1, provider: 'flink', topic: 'orders.paid' } as const;
+    assert.notEqual(emitter.materializationRunId(flink, 'a'), emitter.materializationRunId(flink, 'b'));
+    const tableflow = { ...flink, provider: 'tableflow' } as const;
+    assert.equal(
+      emitter.materializationRunId(tableflow, undefined),
+      emitter.materializationRunId(tableflow, 'x'),
+    );
+    assert.notEqual(
+      emitter.materializationRunId(tableflow, undefined),
+      emitter.materializationRunId({ ...tableflow, revision: 2 }, undefined),
+    );
   });
 
   it('job states: RUNNING, FAILED → FAIL, FINISHED → COMPLETE, CANCELED → ABORT; others say nothing', () => {
