@@ -6,11 +6,12 @@ import type { ValueSchemaLookup } from '../src/creation/avro-sql';
 import { checkSpecSql } from '../src/creation/guard';
 import type { FlinkConnectors } from '../src/creation/job-sql';
 import type { UpstreamLookup } from '../src/creation/inputs';
-import { upstreamFromCatalog } from '../src/creation/inputs';
+import { inputBindingsOf, upstreamFromCatalog } from '../src/creation/inputs';
 import type { ProductSpec } from '../src/domain/spec';
 import { upstreamProductsOf } from '../src/domain/catalog';
 import { CatalogView } from '../src/domain/catalog-view';
 import type { ProductJobInput, SqlCheckResult } from '../src/domain/creation';
+import type { LineageEmitter } from '../src/lineage';
 import type { Logger } from '../src/log';
 
 export type SqlGuardActivityDependencies = Readonly<{
@@ -22,6 +23,8 @@ export type SqlGuardActivityDependencies = Readonly<{
   valueSchemas?: ValueSchemaLookup;
   log: Logger;
   catalogTopic?: string;
+  /** Keeps the lineage of an accepted revision for its deployment's OpenLineage START event. */
+  lineage?: LineageEmitter;
 }>;
 
 /**
@@ -33,6 +36,11 @@ export function createSqlGuardActivities(deps: SqlGuardActivityDependencies) {
   const log = deps.log.child('sql-guard');
   return {
     async checkProductSql(input: ProductJobInput): Promise<SqlCheckResult> {
+      const lookup = await upstreamLookupFor(input.spec, {
+        kafka: deps.kafka,
+        catalogTopic: deps.catalogTopic,
+        log,
+      });
       const result = await checkSpecSql(
         {
           gateway: deps.gateway,
@@ -41,8 +49,17 @@ export function createSqlGuardActivities(deps: SqlGuardActivityDependencies) {
           log,
         },
         input.spec,
-        await upstreamLookupFor(input.spec, { kafka: deps.kafka, catalogTopic: deps.catalogTopic, log }),
+        lookup,
       );
+      if (result.ok && input.spec.sql && deps.lineage) {
+        // The lineage names inputs by their alias: the bindings say which topic each one reads.
+        const { bindings } = inputBindingsOf(input.spec, lookup);
+        deps.lineage.rememberGuard(input.productId, input.revision, {
+          sql: input.spec.sql,
+          lineage: result.lineage,
+          bindings,
+        });
+      }
       log.info(result.ok ? 'product SQL accepted' : 'product SQL refused', {
         productId: input.productId,
         revision: input.revision,

@@ -1,9 +1,19 @@
 import type { Kafka } from 'kafkajs';
+import type { SqlGuardDependencies } from '../src/creation/guard';
+import { checkSpecSql } from '../src/creation/guard';
 import { inputBindingsOf } from '../src/creation/inputs';
 import type { ProductJobs } from '../src/creation/product-jobs';
-import type { DeployResult, ProductJobInput, ProductJobStatus, StopResult } from '../src/domain/creation';
+import type {
+  ColumnLineage,
+  DeployResult,
+  InputBinding,
+  ProductJobInput,
+  ProductJobStatus,
+  StopResult,
+} from '../src/domain/creation';
 import { InvalidSpecError } from '../src/domain/errors';
 import { productIdOf } from '../src/domain/spec';
+import type { LineageEmitter } from '../src/lineage';
 import type { Logger } from '../src/log';
 import { upstreamLookupFor } from './creation-guard';
 import { activityAttempt, heartbeat, heartbeating } from './heartbeat';
@@ -19,6 +29,10 @@ export function createCreationActivities(deps: {
   kafka: Kafka;
   catalogTopic?: string;
   log: Logger;
+  /** OpenLineage run events of each deployment (START, RUNNING, COMPLETE/FAIL, ABORT). */
+  lineage?: LineageEmitter;
+  /** Runs the guard again for a deployment's column lineage when this worker did not check the revision. */
+  sqlGuard?: Omit<SqlGuardDependencies, 'log'>;
 }) {
   const checked = (input: ProductJobInput) => {
     if (productIdOf(input.spec) !== input.productId) {
@@ -27,6 +41,25 @@ export function createCreationActivities(deps: {
       ]);
     }
     return input;
+  };
+
+  const { lineage } = deps;
+  /** The inputs the job reads: remembered from the guard, else resolved as the deployment does. */
+  const bindingsOf = async (input: ProductJobInput): Promise<readonly InputBinding[]> => {
+    const remembered = lineage?.guardFacts(input.productId, input.revision, input.spec.sql);
+    if (remembered) return remembered.bindings;
+    return inputBindingsOf(input.spec, await upstreamLookupFor(input.spec, deps)).bindings;
+  };
+  /** The guard's column lineage of the revision: remembered, else from the guard run once more. */
+  const lineageOf = async (input: ProductJobInput): Promise<readonly ColumnLineage[] | undefined> => {
+    const remembered = lineage?.guardFacts(input.productId, input.revision, input.spec.sql);
+    if (remembered || !deps.sqlGuard) return remembered?.lineage;
+    const checked = await checkSpecSql(
+      { ...deps.sqlGuard, log: deps.log },
+      input.spec,
+      await upstreamLookupFor(input.spec, deps),
+    ).catch(() => undefined);
+    return checked?.ok ? checked.lineage : undefined;
   };
 
   return {
@@ -54,12 +87,28 @@ export function createCreationActivities(deps: {
         jobId: result.jobId,
         attempt: activityAttempt(),
       });
+      if (lineage) {
+        const columnLineage = await lineageOf(input);
+        await lineage.creationStarted({
+          productId,
+          revision,
+          spec,
+          bindings: inputs,
+          ...(columnLineage ? { lineage: columnLineage } : {}),
+          jobId: result.jobId,
+        });
+      }
       return result;
     },
 
     /** The job's state, Flink's root exception, restarts, slot wait and rejected input records. */
     async describeProductJob(input: ProductJobInput): Promise<ProductJobStatus> {
-      return deps.jobs.describe(checked(input));
+      const status = await deps.jobs.describe(checked(input));
+      if (lineage) {
+        const bindings = await bindingsOf(input).catch(() => []);
+        await lineage.creationLooked({ ...input, bindings }, status);
+      }
+      return status;
     },
 
     /**
@@ -77,7 +126,18 @@ export function createCreationActivities(deps: {
 
     /** Stop with a savepoint when running (its location is returned), cancel otherwise. */
     async stopProductJob(input: ProductJobInput & { drain?: boolean }): Promise<StopResult> {
-      return heartbeating('stopping', () => deps.jobs.stop({ ...checked(input), drain: input.drain }));
+      // The run that ends is the live job's: its id names the run (looked up only with lineage on).
+      const running = lineage
+        ? (await deps.jobs.jobsOf(checked(input)).catch(() => undefined))?.live[0]
+        : undefined;
+      const result = await heartbeating('stopping', () =>
+        deps.jobs.stop({ ...checked(input), drain: input.drain }),
+      );
+      if (lineage && running && result.stopped) {
+        const bindings = await bindingsOf(input).catch(() => []);
+        await lineage.creationStopped({ ...input, bindings, jobId: running.jid });
+      }
+      return result;
     },
   };
 }

@@ -10,6 +10,7 @@ import type { FlinkConnectors } from '../src/creation/job-sql';
 import { ProductJobs } from '../src/creation/product-jobs';
 import type { MeshMaterializationDefaults } from '../src/domain/materialization';
 import type { SchemaRegistryConfig } from '../src/config';
+import type { LineageEmitter } from '../src/lineage';
 import type { Logger } from '../src/log';
 import type { Materializers } from '../src/materialize';
 import { createAnalysisScheduleActivities } from './analysis';
@@ -58,6 +59,8 @@ export type ActivityClients = Readonly<{
   slack?: WebClient;
   /** Meshloop's Prometheus metrics (src/metrics): analysis cycles count here. */
   metrics?: MeshloopMetrics;
+  /** OpenLineage run events of product jobs and analysis cycles; absent when lineage is off. */
+  lineage?: LineageEmitter;
   settings: Readonly<{
     /** mesh.yaml: read at each decision for who may approve and operate. */
     meshFile: string;
@@ -98,14 +101,15 @@ export function createActivities(clients: ActivityClients) {
   const product = log.child('activities');
   const creation = log.child('creation');
   const analysis = log.child('analysis');
-  const { llm } = clients;
+  const { llm, lineage } = clients;
+  const lineageOn = lineage ? { lineage } : {};
   return translatingFailures({
     ...createKafkaActivities({ kafka, producer, log: product, ...catalog }),
     ...createNotificationActivities({ log: product }),
     ...createMeshActivities({ meshFile: settings.meshFile, log: product }),
     ...createSlackActivities({ log: product, ...(clients.slack ? { slack: clients.slack } : {}) }),
     // The SQL guard: Flink validates a product's SQL over its declared inputs only.
-    ...createSqlGuardActivities({ kafka, ...sqlGuard, log: product, ...catalog }),
+    ...createSqlGuardActivities({ kafka, ...sqlGuard, log: product, ...catalog, ...lineageOn }),
     // The critic: a preview of the rows and a review (cost, redundancy, value, risk) before approval.
     ...createCriticActivities({
       kafka,
@@ -141,6 +145,8 @@ export function createActivities(clients: ActivityClients) {
       kafka,
       log: creation,
       ...catalog,
+      ...lineageOn,
+      sqlGuard,
     }),
     // The product's output schema in the Schema Registry (its credentials stay in these clients).
     ...createSchemaRegistryActivities({
@@ -152,6 +158,7 @@ export function createActivities(clients: ActivityClients) {
       materializers: clients.materializers,
       defaults: settings.materialization,
       log: log.child('materialize'),
+      ...lineageOn,
     }),
     // Analysis: each product's cycle in DuckDB over its Iceberg table, results, the analyst's
     // proposals (with an API key the LLM analyst, its SQL through the same guard; else the rules).
@@ -165,6 +172,7 @@ export function createActivities(clients: ActivityClients) {
         sqlGuard,
         ...(llm ? { llmAnalyst: (input: LlmAnalystInput) => proposeWithLlmAnalyst({ ...input, llm }) } : {}),
         ...topics,
+        ...(lineage ? { observer: lineage } : {}),
       },
       clients.metrics,
     ),

@@ -7,6 +7,7 @@ import type {
 import { materializationPlanOf } from '../src/domain/materialization';
 import type { ProductSpec } from '../src/domain/spec';
 import { productIdOf } from '../src/domain/spec';
+import type { LineageEmitter } from '../src/lineage';
 import type { Logger } from '../src/log';
 import type { Materializers } from '../src/materialize';
 import { activityAttempt, heartbeating } from './heartbeat';
@@ -24,7 +25,10 @@ export function createMaterializationActivities(deps: {
   materializers: Materializers;
   defaults: MeshMaterializationDefaults;
   log: Logger;
+  /** OpenLineage run events of each materialization (START, RUNNING, COMPLETE/FAIL, ABORT). */
+  lineage?: LineageEmitter;
 }) {
+  const { lineage } = deps;
   const planOf = (input: MaterializationInput): { plan: MaterializationPlan; materializer: Materializer } => {
     if (productIdOf(input.spec) !== input.productId) {
       throw new InvalidSpecError('materialization input', [
@@ -82,6 +86,7 @@ export function createMaterializationActivities(deps: {
         id: result.id,
         attempt: activityAttempt(),
       });
+      await lineage?.materializationStarted({ plan, jobId: result.id });
       return { provider: plan.provider, ...result };
     },
 
@@ -90,13 +95,20 @@ export function createMaterializationActivities(deps: {
       input: MaterializationInput & { drain?: boolean },
     ): Promise<{ stopped: boolean; savepoint?: string }> {
       const { plan, materializer } = planOf(input);
-      return heartbeating('stopping', () => materializer.stop(plan, { drain: input.drain }));
+      // The run that ends is the running job's (looked up only with lineage on).
+      const running = lineage ? await materializer.describe(plan).catch(() => undefined) : undefined;
+      const result = await heartbeating('stopping', () => materializer.stop(plan, { drain: input.drain }));
+      const jobId = running?.jobId ?? (plan.provider === 'tableflow' ? plan.topic : undefined);
+      if (lineage && jobId && result.stopped) await lineage.materializationStopped({ plan, jobId });
+      return result;
     },
 
     /** The table's current snapshot, row count, last commit, the job's state and bad records. */
     async describeIcebergTable(input: MaterializationInput): Promise<MaterializationStatus> {
       const { plan, materializer } = planOf(input);
-      return materializer.describe(plan);
+      const status = await materializer.describe(plan);
+      await lineage?.materializationLooked(plan, status);
+      return status;
     },
   };
 }

@@ -12,6 +12,7 @@ import { analysisLakeFromConfig } from '../src/analysis/cycle-service';
 import { dataConverterFor } from '../src/codec/payload-codec';
 import type { MeshloopConfig } from '../src/config';
 import type { Logger } from '../src/log';
+import { lineageEmitterOf } from '../src/lineage';
 import { createMaterializers } from '../src/materialize';
 import { processRecordKey } from '../src/signing/record-key';
 import { temporalConnectOptions } from '../src/config';
@@ -113,6 +114,10 @@ export async function startOrchestrationWorker(
     ...(dataConverter ? { dataConverter } : {}),
   });
   // Every activity, built once from the clients above (failures translated in the factory).
+  const flinkRest = new FlinkRestClient({ url: config.flink.restUrl, headers: config.flink.headers });
+  const lake = analysisLakeFromConfig(config, log.child('analysis'));
+  // OpenLineage events (MESHLOOP_OPENLINEAGE_URL or _FILE): undefined, and silent, when neither is set.
+  const lineage = lineageEmitterOf(config, { log: log.child('lineage'), iceberg: lake.iceberg, flinkRest });
   const activities = createActivities({
     log,
     kafka,
@@ -120,14 +125,15 @@ export async function startOrchestrationWorker(
     temporal: { client, taskQueue },
     flink: {
       gateway,
-      rest: new FlinkRestClient({ url: config.flink.restUrl, headers: config.flink.headers }),
+      rest: flinkRest,
       connectors: config.flink,
       valueSchemas: valueSchemaLookup(config.schemaRegistry),
       uiUrl: config.flink.restUrl,
     },
     materializers: createMaterializers(config, log.child('materialize')),
-    lake: analysisLakeFromConfig(config, log.child('analysis')),
+    lake,
     ...(llm ? { llm } : {}),
+    ...(lineage ? { lineage } : {}),
     ...(config.slack ? { slack: createSlackWebClient(config.slack) } : {}),
     metrics,
     settings: {

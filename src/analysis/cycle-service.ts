@@ -18,6 +18,7 @@ import { productIdOf } from '../domain/spec';
 import type { Logger } from '../log';
 import { productTableOf } from '../query/product-query';
 import type { AnalystResult, CycleFigures, Neighbour } from './analyst';
+import type { CycleMeasurement } from './cycle';
 import { measureCycle, noDataOutcome, outcomeOf, PAST_CYCLES, resultRowsOf } from './cycle';
 import type { NeighbourTable } from './neighbours';
 import { MAX_NEIGHBOURS, overlapCandidates } from './neighbours';
@@ -88,7 +89,23 @@ export type AnalysisCycleDependencies = AnalysisLake &
     now?: () => Date;
     /** Long steps report here (an activity heartbeats); by default nobody listens. */
     keepAlive?: KeepAlive;
+    /** Told when a cycle starts, ends and fails (OpenLineage run events); never fails a cycle. */
+    observer?: CycleObserver;
   }>;
+
+/** Who hears of each cycle (src/lineage's emitter): its methods resolve, never reject. */
+export interface CycleObserver {
+  cycleStarted(input: { productId: string; cycleKey: string; table: IcebergTableRef }): Promise<void>;
+  cycleCompleted(
+    input: { productId: string; cycleKey: string; table: IcebergTableRef; spec?: ProductSpec },
+    outcome: CycleOutcome,
+    measurement?: CycleMeasurement,
+  ): Promise<void>;
+  cycleFailed(
+    input: { productId: string; cycleKey: string; table: IcebergTableRef },
+    error: unknown,
+  ): Promise<void>;
+}
 
 const ANALYSED_STAGES = new Set(['active', 'degraded']);
 export type NeighbourLakeTable = NeighbourTable & { location: string };
@@ -179,58 +196,87 @@ export class AnalysisCycleService {
         log.info('analysis cycle already stored', { productId, cycleKey, outcome: stored.outcome });
         return stored;
       }
-      const spec = (await readCatalog(kafka, { topic: catalogTopic, log })).view.specOf(productId);
       const ref = productTableOf(productId, this.deps.catalogName);
-      const loaded = spec ? await this.loadTable(ref) : undefined;
-      const snapshot = loaded?.currentSnapshot;
-      if (!spec || !loaded || !snapshot) {
-        const why = !spec
-          ? `${productId} has no readable spec in the catalog`
-          : !loaded
-            ? `${productId} has no Iceberg table yet`
-            : `${productId}'s table has no snapshot yet (nothing committed)`;
-        const outcome = noDataOutcome(productId, cycleKey, at, why);
-        await results.appendCycle(resultRowsOf(outcome));
-        log.info('analysis cycle without data', { productId, cycleKey, why });
-        return outcome;
-      }
-      const past = (await results.pastCycles(productId, PAST_CYCLES)).filter((c) => c.cycleKey !== cycleKey);
-      const lake = await this.openLake([{ ref, location: loaded.metadata.location }]);
-      const began = Date.now();
-      let measurement;
-      try {
-        measurement = await measureCycle({
-          lake,
-          table: ref,
-          spec,
+      return await this.observed({ productId, cycleKey, table: ref }, async (observe) => {
+        const spec = (await readCatalog(kafka, { topic: catalogTopic, log })).view.specOf(productId);
+        const loaded = spec ? await this.loadTable(ref) : undefined;
+        const snapshot = loaded?.currentSnapshot;
+        if (!spec || !loaded || !snapshot) {
+          const why = !spec
+            ? `${productId} has no readable spec in the catalog`
+            : !loaded
+              ? `${productId} has no Iceberg table yet`
+              : `${productId}'s table has no snapshot yet (nothing committed)`;
+          const outcome = noDataOutcome(productId, cycleKey, at, why);
+          await results.appendCycle(resultRowsOf(outcome));
+          log.info('analysis cycle without data', { productId, cycleKey, why });
+          return observe(outcome, spec);
+        }
+        const past = (await results.pastCycles(productId, PAST_CYCLES)).filter(
+          (c) => c.cycleKey !== cycleKey,
+        );
+        const lake = await this.openLake([{ ref, location: loaded.metadata.location }]);
+        const began = Date.now();
+        let measurement;
+        try {
+          measurement = await measureCycle({
+            lake,
+            table: ref,
+            spec,
+            cycleKey,
+            snapshot,
+            past,
+            snapshotIds: new Set(loaded.snapshots.map((s) => s.snapshotId)),
+            now: at,
+            step,
+          });
+        } finally {
+          lake.close();
+        }
+        const outcome = outcomeOf(measurement);
+        // A twin attempt may have finished meanwhile: its rows stand, ours are not written twice.
+        const raced = await results.storedCycle(productId, cycleKey);
+        if (raced) return raced;
+        await results.appendCycle(resultRowsOf(outcome, measurement));
+        log.info('analysis cycle', {
+          productId,
           cycleKey,
-          snapshot,
-          past,
-          snapshotIds: new Set(loaded.snapshots.map((s) => s.snapshotId)),
-          now: at,
-          step,
+          snapshotId: outcome.snapshotId,
+          outcome: outcome.outcome,
+          rows: outcome.rows,
+          breaches: outcome.breaches.map((b) => b.rule),
+          findings: outcome.findings.length,
+          ms: Date.now() - began,
         });
-      } finally {
-        lake.close();
-      }
-      const outcome = outcomeOf(measurement);
-      // A twin attempt may have finished meanwhile: its rows stand, ours are not written twice.
-      const raced = await results.storedCycle(productId, cycleKey);
-      if (raced) return raced;
-      await results.appendCycle(resultRowsOf(outcome, measurement));
-      log.info('analysis cycle', {
-        productId,
-        cycleKey,
-        snapshotId: outcome.snapshotId,
-        outcome: outcome.outcome,
-        rows: outcome.rows,
-        breaches: outcome.breaches.map((b) => b.rule),
-        findings: outcome.findings.length,
-        ms: Date.now() - began,
+        return observe(outcome, spec, measurement);
       });
-      return outcome;
     } finally {
       results.close();
+    }
+  }
+
+  /** START, then COMPLETE with the results (or FAIL with the error) for the observer, if any. */
+  private async observed(
+    input: { productId: string; cycleKey: string; table: IcebergTableRef },
+    work: (
+      observe: (
+        outcome: CycleOutcome,
+        spec?: ProductSpec,
+        measurement?: CycleMeasurement,
+      ) => Promise<CycleOutcome>,
+    ) => Promise<CycleOutcome>,
+  ): Promise<CycleOutcome> {
+    const observer = this.deps.observer;
+    if (!observer) return work((outcome) => Promise.resolve(outcome));
+    await observer.cycleStarted(input);
+    try {
+      return await work(async (outcome, spec, measurement) => {
+        await observer.cycleCompleted({ ...input, ...(spec ? { spec } : {}) }, outcome, measurement);
+        return outcome;
+      });
+    } catch (error) {
+      await observer.cycleFailed(input, error);
+      throw error;
     }
   }
 

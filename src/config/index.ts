@@ -143,6 +143,23 @@ export const envSchema = z.object({
   MESHLOOP_CODEC_SERVER_PORT: port.default(portDefaults.MESHLOOP_CODEC_SERVER_PORT),
   MESHLOOP_METRICS_PORT: port.default(portDefaults.MESHLOOP_METRICS_PORT),
   MESHLOOP_WEB_PORT: port.default(portDefaults.MESHLOOP_WEB_PORT),
+  // OpenLineage run events of product jobs and analysis cycles: to an HTTP endpoint or a file; off unset.
+  MESHLOOP_OPENLINEAGE_URL: optionalText.pipe(
+    z
+      .url('must be an http(s) URL, e.g. http://localhost:5000/api/v1/lineage (Marquez)')
+      .refine(
+        (u) => /^https?:\/\//i.test(u),
+        'must be an http(s) URL, e.g. http://localhost:5000/api/v1/lineage',
+      )
+      .optional(),
+  ),
+  MESHLOOP_OPENLINEAGE_API_KEY: optionalText,
+  MESHLOOP_OPENLINEAGE_FILE: optionalText,
+  MESHLOOP_OPENLINEAGE_NAMESPACE: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_.:/-]{1,200}$/, 'must be 1-200 letters, digits or _ . : / -')
+    .default('meshloop'),
   // Discovery: with an API key the LLM proposes products, without one the deterministic planner does.
   OPENAI_API_KEY: optionalText,
   MESHLOOP_LLM_BASE_URL: optionalText.pipe(z.url('must be a URL like https://api.openai.com/v1').optional()),
@@ -332,6 +349,15 @@ export type MeshloopConfig = Readonly<{
   metrics: Readonly<{ port: number }>;
   /** Where the worker (and `meshloop web`) serves the read-only web catalog (127.0.0.1:<port>). */
   web: Readonly<{ port: number }>;
+  /**
+   * OpenLineage events (docs/lineage.md): absent when neither MESHLOOP_OPENLINEAGE_URL nor
+   * MESHLOOP_OPENLINEAGE_FILE is set. The API key is a secret (sent as a Bearer token only).
+   */
+  lineage?: Readonly<
+    { namespace: string } & (
+      { url: string; apiKey?: string; file?: undefined } | { file: string; url?: undefined }
+    )
+  >;
   /** The LLM discovery uses; absent without OPENAI_API_KEY (the planner proposes instead). */
   llm?: Readonly<{ apiKey: string; baseURL?: string; model: string; timeoutMs: number }>;
   /** How products land in Iceberg, unless a spec's `materialization` says otherwise. */
@@ -494,6 +520,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
       ...missingTableflow.map(([key]) => `${key}: required with MESHLOOP_MATERIALIZER=tableflow`),
     );
   }
+  const lineage = lineageOf(e, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze({
     stack,
@@ -524,6 +551,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
     },
     metrics: { port: e.MESHLOOP_METRICS_PORT },
     web: { port: e.MESHLOOP_WEB_PORT },
+    ...lineage,
     ...(e.OPENAI_API_KEY
       ? {
           llm: {
@@ -732,4 +760,28 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+/** Where OpenLineage events go: one of the endpoint and the file (both set is a mistake to say). */
+function lineageOf(e: EnvData, problems: string[]): Pick<MeshloopConfig, 'lineage'> {
+  const namespace = e.MESHLOOP_OPENLINEAGE_NAMESPACE;
+  if (e.MESHLOOP_OPENLINEAGE_URL && e.MESHLOOP_OPENLINEAGE_FILE) {
+    problems.push(
+      'MESHLOOP_OPENLINEAGE_URL and MESHLOOP_OPENLINEAGE_FILE: set one (events go to an endpoint or a file), not both',
+    );
+    return {};
+  }
+  if (e.MESHLOOP_OPENLINEAGE_API_KEY && !e.MESHLOOP_OPENLINEAGE_URL) {
+    problems.push(
+      'MESHLOOP_OPENLINEAGE_API_KEY: is sent to MESHLOOP_OPENLINEAGE_URL only; set the URL too, or unset the key',
+    );
+  }
+  if (e.MESHLOOP_OPENLINEAGE_URL) {
+    const apiKey = e.MESHLOOP_OPENLINEAGE_API_KEY;
+    return { lineage: { namespace, url: e.MESHLOOP_OPENLINEAGE_URL, ...(apiKey ? { apiKey } : {}) } };
+  }
+  if (e.MESHLOOP_OPENLINEAGE_FILE) {
+    return { lineage: { namespace, file: path.resolve(projectRoot, e.MESHLOOP_OPENLINEAGE_FILE) } };
+  }
+  return {};
 }

@@ -124,6 +124,31 @@ export class FlinkRestClient {
     return Object.fromEntries(metrics.map((metric) => [metric.id, Number(metric.value)]));
   }
 
+  /** The ids of every metric a job vertex's subtasks report (operator metrics included). */
+  async vertexMetricIds(jobId: string, vertexId: string): Promise<string[]> {
+    const metrics = await this.request<Array<{ id: string }>>(
+      'GET',
+      `/jobs/${jobId}/vertices/${vertexId}/subtasks/metrics`,
+    );
+    return metrics.map((metric) => metric.id);
+  }
+
+  /** These metrics of a job vertex, summed over its subtasks; ones Flink does not know are left out. */
+  async vertexMetricSums(
+    jobId: string,
+    vertexId: string,
+    ids: readonly string[],
+  ): Promise<Record<string, number>> {
+    if (ids.length === 0) return {};
+    const metrics = await this.request<Array<{ id: string; sum?: number }>>(
+      'GET',
+      `/jobs/${jobId}/vertices/${vertexId}/subtasks/metrics?get=${ids.map(encodeURIComponent).join(',')}&agg=sum`,
+    );
+    return Object.fromEntries(
+      metrics.filter((m) => typeof m.sum === 'number').map((m) => [m.id, m.sum as number]),
+    );
+  }
+
   /** Where the job's newest completed checkpoint was kept (retained ones only), if any. */
   async latestCheckpointPath(jobId: string): Promise<string | undefined> {
     const body = await this.request<{
