@@ -118,12 +118,20 @@ export function toCliError(error: unknown): CliError {
   return (
     connectionError(error) ??
     fileError(error) ??
-    new CliError(messageOf(error), {
+    new CliError(`${messageOf(error)}${grpcDetailOf(error)}`, {
       kind: 'failed',
       hint: '`meshloop doctor` checks every endpoint; MESHLOOP_LOG_LEVEL=debug says more',
       cause: error,
     })
   );
+}
+
+/** ` (gRPC status <code>: <details>)` when a Temporal client error wraps one: the raw status says more than "Failed to …". */
+function grpcDetailOf(error: unknown): string {
+  const code = grpcCodeOf(error);
+  if (code === undefined) return '';
+  const details = (error as { cause?: { details?: unknown } } | null)?.cause?.details;
+  return ` (gRPC status ${code}${typeof details === 'string' && details !== '' ? `: ${details}` : ''})`;
 }
 
 /** A file the command line named that cannot be read: a usage mistake. */
