@@ -33,7 +33,7 @@ const groups = {
   product: {
     commands: [
       [
-        'propose <spec>',
+        'propose [options] <spec>',
         'Propose a data product from a spec file (YAML or JSON); it then waits for an approver',
       ],
       ['approve [options] <product>', 'Approve a proposed product (it is then provisioned)'],
