@@ -133,7 +133,8 @@ export const envSchema = z.object({
         return ms >= 500 && ms <= 600_000;
       },
       { message: `must be ${durationHint}, from 500ms to 10m` },
-    ),
+    )
+    .transform((text) => parseDuration(text) ?? 10_000),
   MESHLOOP_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   MESHLOOP_MESH_FILE: optionalText,
   // Encrypts workflow history payloads; never logged, never passed to spawned services.
@@ -557,7 +558,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
       sampleDeadlineMs: e.MESHLOOP_DISCOVERY_DEADLINE_S * 1000,
     },
     demo: { feedRate: e.MESHLOOP_DEMO_FEED_RATE },
-    cli: { timeoutMs: parseDuration(e.MESHLOOP_CLI_TIMEOUT) ?? 10_000 },
+    cli: { timeoutMs: e.MESHLOOP_CLI_TIMEOUT },
     critic: criticConfig(e),
     signing: {
       keyFile: path.resolve(e.MESHLOOP_SIGNING_KEY_FILE ?? path.join(home, '.meshloop', 'signing-key.json')),
