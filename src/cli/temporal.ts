@@ -3,7 +3,7 @@ import type { MeshloopConfig } from '../config';
 import { loadConfig, temporalConnectOptions } from '../config';
 import { dataConverterFor } from '../codec/payload-codec';
 import { formatDuration } from '../domain/duration';
-import { CliError, GRPC_DEADLINE_EXCEEDED, grpcCodeOf } from './errors';
+import { CliError, GRPC_DEADLINE_EXCEEDED, grpcCodeOf, toCliError } from './errors';
 
 // Temporal for CLI commands: a connection that says where it failed, a deadline on every request
 // (MESHLOOP_CLI_TIMEOUT), and a check that a worker polls before asking a workflow anything.
@@ -99,7 +99,15 @@ export async function workerFor(
   const product = workflowId.replace(/^data-product:/, '');
   return async (what, request) =>
     client.withDeadline(Date.now() + config.cli.timeoutMs, request).catch((error: unknown) => {
-      if (grpcCodeOf(error) !== GRPC_DEADLINE_EXCEEDED) throw error;
+      if (grpcCodeOf(error) !== GRPC_DEADLINE_EXCEEDED) {
+        // A query the server gave up on (its own timeout, a worker gone meanwhile): not a raw "Failed to query".
+        if (what === 'query' && (error as Error | null)?.name === 'ServiceError')
+          throw new CliError(`the query of ${product} failed: ${toCliError(error).message}`, {
+            kind: 'failed',
+            hint: `is the worker on task queue '${taskQueue}' healthy? its log says why; \`meshloop worker\` starts one`,
+          });
+        throw error;
+      }
       throw new CliError(
         `no answer to the ${what} of ${product} within ${formatDuration(config.cli.timeoutMs)}: ` +
           `a worker polled task queue '${taskQueue}' lately but none answered`,
