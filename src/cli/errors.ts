@@ -110,6 +110,11 @@ export function toCliError(error: unknown): CliError {
       kind: 'config',
       hint: '`meshloop config` shows every setting and where it came from; docs/configuration.md and .env.example describe them',
     });
+  if (/Unknown encoding: binary\/encrypted/.test(messageOf(error)))
+    return new CliError('workflow data here is encrypted and this CLI has no key to read it', {
+      kind: 'config',
+      hint: 'set MESHLOOP_PAYLOAD_KEYS to the keys the worker uses (see .env.example), then run it again',
+    });
   if (error instanceof MeshloopError)
     return new CliError(`${error.type}: ${error.message}`, {
       kind: error.type === 'InvalidSpec' || error.type === 'PolicyDenied' ? 'refused' : 'failed',
