@@ -9,8 +9,10 @@ import { workflowIdOf } from '../domain/spec';
 import { productTableOf, productTableStatus } from '../query/product-query';
 import type { AnalysisInput, AnalysisResult, analysisWorkflow } from '../../workflows/analysis';
 import { analysisWorkflowType } from '../../workflows/analysis';
-import { progressLine, table } from './output';
-import { CliError, withClient } from './product-commands';
+import { printResult, progressLine, table } from './output';
+import { CliError, usageError } from './errors';
+import { fromTemporal, requireWorker, withClient } from './temporal';
+import { productArgument } from './options';
 
 /**
  * `meshloop analyse <product>`: one analysis cycle now (the workflow the product's schedule starts),
@@ -31,15 +33,18 @@ export async function checkAnalysable(
     stage = description.typedSearchAttributes.get(meshloopSearchAttributes.stage) ?? 'unknown';
   } catch (error) {
     if (error instanceof WorkflowNotFoundError)
-      throw new CliError(`no such product: ${productId}; \`meshloop list\` shows the products`);
+      throw new CliError(`no such product: ${productId}`, {
+        kind: 'not-found',
+        hint: '`meshloop list` shows the products',
+      });
     throw error;
   }
   const table = await deps.tableStatus(productId);
   if (!table) {
-    throw new CliError(
-      `${productId} has no Iceberg table yet (stage ${stage}): analysis reads the product's table, ` +
-        'which provisioning creates; analyse it once it is active',
-    );
+    throw new CliError(`${productId} has no Iceberg table yet (stage ${stage})`, {
+      kind: 'refused',
+      hint: "analysis reads the product's table, which provisioning creates: analyse it once it is active",
+    });
   }
   return { stage, table };
 }
@@ -84,7 +89,10 @@ export async function runAnalysisNow(
   } catch (error) {
     if (error instanceof WorkflowFailedError) {
       const cause = error.cause instanceof Error ? error.cause.message : error.message;
-      throw new CliError(`the analysis cycle ${workflowId} failed: ${cause}`);
+      throw new CliError(`the analysis cycle ${workflowId} failed: ${cause}`, {
+        kind: 'failed',
+        hint: 'the worker log and the Temporal UI show the cycle; `meshloop show <product>` its last cycles',
+      });
     }
     throw error;
   } finally {
@@ -234,7 +242,7 @@ export function registerAnalysisCommands(program: Command): void {
     .description(
       "Run one analysis cycle of a product now (quality rules, SLA and drift on its Iceberg table; the analyst's proposals) and print its checks; or list the analysis schedules",
     )
-    .argument('[product]', 'product id (<domain>.<name>)')
+    .argument('[product]', 'product id (<domain>.<name>)', productArgument)
     .option('--status', "list every product's analysis schedule: interval, paused or not, next and last run")
     .option('--json', 'machine-readable output (the cycle’s AnalysisResult, or the schedules)', false)
     .addHelpText(
@@ -252,21 +260,28 @@ export function registerAnalysisCommands(program: Command): void {
     )
     .action(async (product: string | undefined, options: { status?: boolean; json: boolean }) => {
       if (options.status) {
-        if (product) throw new CliError('--status lists every schedule: give no product with it');
-        await withClient(async (client) => {
-          const rows = await listAnalysisSchedules(client);
-          console.log(options.json ? JSON.stringify(rows, null, 2) : formatAnalysisSchedules(rows));
+        if (product) throw usageError('--status lists every schedule: give no product with it');
+        await withClient(async (client, config) => {
+          const rows = await fromTemporal(client, config, () => listAnalysisSchedules(client));
+          printResult(options.json, rows, () => formatAnalysisSchedules(rows));
         });
         return;
       }
       if (!product)
-        throw new CliError('name a product to analyse (or --status); see `meshloop analyse --help`');
+        throw usageError(
+          'name a product to analyse (or give --status)',
+          '`meshloop analyse --help` shows examples',
+        );
       const productId = product.replace(/^data-product:/, '');
       await withClient(async (client, config) => {
         productTableOf(productId, config.materialize.catalog); // refuses a malformed id with the reason
-        await checkAnalysable(productId, { client, tableStatus: (id) => productTableStatus(config, id) });
+        await fromTemporal(client, config, () =>
+          checkAnalysable(productId, { client, tableStatus: (id) => productTableStatus(config, id) }),
+        );
+        // The cycle runs on the worker: without one it would wait for ever.
+        await requireWorker(client, config, config.temporal.taskQueue);
         const { result } = await runAnalysisNow(client, { productId, taskQueue: config.temporal.taskQueue });
-        console.log(options.json ? JSON.stringify(result, null, 2) : formatAnalysisResult(result));
+        printResult(options.json, result, () => formatAnalysisResult(result));
       });
     });
 }

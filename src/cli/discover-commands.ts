@@ -3,7 +3,10 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { loadConfig, temporalConnectOptions } from '../config';
 import { parseDuration } from '../domain/duration';
-import { MeshloopError } from '../domain/errors';
+import { CliError, usageError } from './errors';
+import { connectTemporal, fromTemporal, requireWorker } from './temporal';
+import { choiceOption, jsonOption, positiveInteger } from './options';
+import { ScheduleNotFoundError } from '@temporalio/client';
 import {
   DISCOVERY_SCHEDULE_ID,
   describeDiscoverySchedule,
@@ -24,7 +27,7 @@ import { feedKafka } from '../seed/feed';
 import type { Logger } from '../log';
 import { registryTopics } from '../seed/registry-generator';
 import { seedRegistryTopics } from '../seed/registry-seed';
-import { progressLine, table } from './output';
+import { printResult, progressLine, table } from './output';
 import { dataConverterFor } from '../codec/payload-codec';
 
 type DiscoverOptions = {
@@ -37,6 +40,7 @@ type DiscoverOptions = {
   topicPrefix?: string;
   maxMessages?: number;
   wait: boolean;
+  json: boolean;
 };
 
 const interval = (value: string) => {
@@ -44,11 +48,6 @@ const interval = (value: string) => {
   if (ms === undefined || ms < 60_000)
     throw new InvalidArgumentError("a duration of at least 1m, e.g. '30m'");
   return ms;
-};
-const positiveInt = (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('a positive whole number');
-  return n;
 };
 
 export function formatDiscoveryResult(result: DiscoveryResult): string {
@@ -243,6 +242,114 @@ export function startDemoFeed(
   };
 }
 
+type DiscoverClient = Readonly<{ client: Client; config: MeshloopConfig; json: boolean }>;
+
+const noSchedule = (what: string) =>
+  new CliError(`there is no discovery schedule to ${what}`, {
+    kind: 'not-found',
+    hint: '`meshloop discover --schedule` creates it (`--resume` creates it running)',
+  });
+
+/** `--pause` / `--resume`: a missing schedule is said as such (resuming creates it). */
+async function pauseOrResume({ client, config, json }: DiscoverClient, pause: boolean): Promise<void> {
+  if (pause && !(await fromTemporal(client, config, () => describeDiscoverySchedule(client))))
+    throw noSchedule('pause');
+  await fromTemporal(client, config, () =>
+    setDiscoveryPaused(client, config, pause, `${pause ? 'paused' : 'resumed'} from the CLI`),
+  ).catch((error: unknown) => {
+    if (error instanceof ScheduleNotFoundError) throw noSchedule(pause ? 'pause' : 'resume');
+    throw error;
+  });
+  const status = await fromTemporal(client, config, () => describeDiscoverySchedule(client));
+  printResult(
+    json,
+    { scheduleId: DISCOVERY_SCHEDULE_ID, ...status },
+    () => `discovery schedule ${pause ? 'paused' : 'running'}`,
+  );
+}
+
+async function runDiscoveryNow(
+  { client, config, json }: DiscoverClient,
+  options: DiscoverOptions,
+  overrides: Parameters<typeof discoveryInputOf>[1],
+): Promise<void> {
+  // A run nobody polls for would never end: say so now (with --no-wait it is started and left waiting).
+  if (options.wait) await requireWorker(client, config, config.temporal.taskQueue);
+  const workflowId = `discovery-now-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  const handle = await fromTemporal(client, config, () =>
+    client.workflow.start<typeof discoveryWorkflow>(discoveryWorkflowType, {
+      taskQueue: config.temporal.taskQueue,
+      workflowId,
+      args: [discoveryInputOf(config, overrides)],
+    }),
+  );
+  progressLine(
+    `discovery ${workflowId} started on task queue '${config.temporal.taskQueue}' ` +
+      `(a worker must run it: \`meshloop worker\` or \`npm start\`); ${config.llm ? `LLM ${config.llm.model}` : 'planner (no OPENAI_API_KEY)'}`,
+  );
+  if (!options.wait) {
+    printResult(json, { workflowId, started: true }, () => `discovery ${workflowId} started`);
+    return;
+  }
+  const result = await handle.result();
+  printResult(json, result, () => formatDiscoveryResult(result));
+}
+
+async function discover(options: DiscoverOptions): Promise<void> {
+  const modes = (['schedule', 'pause', 'resume', 'status'] as const).filter((mode) => options[mode]);
+  if (modes.length > 1)
+    throw usageError(
+      `--${modes.join(', --')} do different things: give one of them`,
+      '`meshloop discover --help` lists them',
+    );
+  if (options.every !== undefined && !options.schedule)
+    throw usageError('--every goes with --schedule', 'e.g. `meshloop discover --schedule --every 30m`');
+  const config = loadConfig();
+  const { client, close } = await connectTemporal(config);
+  const context = { client, config, json: options.json };
+  try {
+    const overrides = {
+      agent: options.agent,
+      ...(options.topicPrefix ? { topicPrefix: options.topicPrefix } : {}),
+      ...(options.maxMessages ? { maxMessages: options.maxMessages } : {}),
+    };
+    if (options.pause || options.resume) return await pauseOrResume(context, Boolean(options.pause));
+    if (options.schedule) {
+      const { created, intervalMs } = await fromTemporal(client, config, () =>
+        ensureDiscoverySchedule(client, config, { intervalMs: options.every, input: overrides }),
+      );
+      printResult(
+        options.json,
+        { scheduleId: DISCOVERY_SCHEDULE_ID, created, intervalMs },
+        () =>
+          `discovery schedule ${DISCOVERY_SCHEDULE_ID} ${created ? 'created' : 'updated'}: every ${intervalMs / 60_000} min`,
+      );
+      return;
+    }
+    if (options.status) {
+      const status = await fromTemporal(client, config, () => describeDiscoverySchedule(client));
+      printResult(options.json, status ? { scheduleId: DISCOVERY_SCHEDULE_ID, ...status } : null, () =>
+        status
+          ? table([
+              ['SCHEDULE', 'PAUSED', 'NOTE', 'NEXT RUNS', 'RECENT RUNS'],
+              [
+                DISCOVERY_SCHEDULE_ID,
+                status.paused ? 'yes' : 'no',
+                status.note ?? '',
+                status.nextRuns.join(', ') || '-',
+                String(status.recentRuns),
+              ],
+            ])
+          : 'no discovery schedule; create it with `meshloop discover --schedule`',
+      );
+      return;
+    }
+    await runDiscoveryNow(context, options, overrides);
+  } finally {
+    await close();
+  }
+}
+
 export function registerDiscoverCommands(program: Command): void {
   program
     .command('discover')
@@ -258,86 +365,19 @@ export function registerDiscoverCommands(program: Command): void {
     .option('--pause', 'pause the discovery schedule')
     .option('--resume', 'resume the discovery schedule (creating it if needed)')
     .option('--status', 'show the discovery schedule')
-    .option('--agent <agent>', "'auto' (the LLM when OPENAI_API_KEY is set) or 'planner'", 'auto')
+    .addOption(
+      choiceOption('--agent <agent>', "'auto' (the LLM when OPENAI_API_KEY is set) or 'planner'", [
+        'auto',
+        'planner',
+      ]).default('auto'),
+    )
     .option('--topic-prefix <prefix>', 'only topics starting with this')
-    .option('--max-messages <n>', 'sample at most this many messages per topic', positiveInt)
+    .option('--max-messages <n>', 'sample at most this many messages per topic', positiveInteger(1_000_000))
     .option('--no-wait', 'start the run and return')
-    .action(async (options: DiscoverOptions) => {
-      if (options.agent !== 'auto' && options.agent !== 'planner') {
-        throw new MeshloopError(
-          'CliError',
-          `--agent must be auto or planner, not ${String(options.agent)}`,
-          false,
-        );
-      }
-      const config = loadConfig();
-      let connection: Connection;
-      try {
-        connection = await Connection.connect({
-          ...temporalConnectOptions(config.temporal.connection),
-          connectTimeout: 3000,
-        });
-      } catch (error) {
-        throw new MeshloopError(
-          'CliError',
-          `cannot reach Temporal at ${config.temporal.address} (${(error as Error).message}). Run \`meshloop stack up\`.`,
-          false,
-        );
-      }
-      const client = new Client({
-        connection,
-        namespace: config.temporal.namespace,
-        dataConverter: dataConverterFor(config.codec.payloadKeys),
-      });
-      try {
-        const overrides = {
-          agent: options.agent,
-          ...(options.topicPrefix ? { topicPrefix: options.topicPrefix } : {}),
-          ...(options.maxMessages ? { maxMessages: options.maxMessages } : {}),
-        };
-        if (options.pause || options.resume) {
-          await setDiscoveryPaused(
-            client,
-            config,
-            Boolean(options.pause),
-            `${options.pause ? 'paused' : 'resumed'} from the CLI`,
-          );
-          console.log(`discovery schedule ${options.pause ? 'paused' : 'running'}`);
-          return;
-        }
-        if (options.schedule) {
-          const { created, intervalMs } = await ensureDiscoverySchedule(client, config, {
-            intervalMs: options.every,
-            input: overrides,
-          });
-          console.log(
-            `discovery schedule ${DISCOVERY_SCHEDULE_ID} ${created ? 'created' : 'updated'}: every ${intervalMs / 60_000} min`,
-          );
-          return;
-        }
-        if (options.status) {
-          const status = await describeDiscoverySchedule(client);
-          console.log(
-            status
-              ? JSON.stringify(status, null, 2)
-              : 'no discovery schedule; create it with `meshloop discover --schedule`',
-          );
-          return;
-        }
-        const workflowId = `discovery-now-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-        const handle = await client.workflow.start<typeof discoveryWorkflow>(discoveryWorkflowType, {
-          taskQueue: config.temporal.taskQueue,
-          workflowId,
-          args: [discoveryInputOf(config, overrides)],
-        });
-        progressLine(
-          `discovery ${workflowId} started on task queue '${config.temporal.taskQueue}' ` +
-            `(a worker must run it: \`npm start\`); ${config.llm ? `LLM ${config.llm.model}` : 'planner (no OPENAI_API_KEY)'}`,
-        );
-        if (!options.wait) return;
-        console.log(formatDiscoveryResult(await handle.result()));
-      } finally {
-        await connection.close();
-      }
-    });
+    .addOption(
+      jsonOption(
+        'print JSON: the run (DiscoveryResult, or {workflowId, started} with --no-wait), or the schedule',
+      ),
+    )
+    .action(discover);
 }

@@ -2,7 +2,9 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../config';
 import { meshYamlEntry, newSigningKey, writeSigningKeyFile } from '../signing/keys';
-import { CliError } from './product-commands';
+import { usageError } from './errors';
+import { jsonOption } from './options';
+import { printJson } from './output';
 
 /** `meshloop keys new`: a key pair for signing approvals; the public half goes into mesh.yaml. */
 export function registerKeyCommands(program: Command): void {
@@ -18,15 +20,26 @@ export function registerKeyCommands(program: Command): void {
       '--out <file>',
       'where to write the private key (default: MESHLOOP_SIGNING_KEY_FILE or ~/.meshloop/signing-key.json)',
     )
+    .addOption(jsonOption('print {file, keyId, meshYaml} as JSON (meshYaml: the entry for mesh.yaml)'))
     .action((options: KeyOptions) => createKey(options));
 }
 
-type KeyOptions = { approver?: string; operator?: string; slackApp?: boolean; id?: string; out?: string };
+type KeyOptions = {
+  approver?: string;
+  operator?: string;
+  slackApp?: boolean;
+  id?: string;
+  out?: string;
+  json: boolean;
+};
 
 async function createKey(options: KeyOptions) {
   const roles = [options.approver !== undefined, options.operator !== undefined, options.slackApp === true];
   if (roles.filter(Boolean).length !== 1) {
-    throw new CliError('say whose key it is, one of: --approver <name>, --operator <name> or --slack-app');
+    throw usageError(
+      'say whose key it is: give one of --approver <name>, --operator <name> or --slack-app',
+      'e.g. `meshloop keys new --approver alice`',
+    );
   }
   const holder = options.approver ?? options.operator;
   const config = loadConfig();
@@ -47,6 +60,10 @@ async function createKey(options: KeyOptions) {
     ...(options.slackApp ? { slackApp: true } : {}),
   });
   await writeSigningKeyFile(out, fileText);
+  if (options.json) {
+    printJson({ file: out, keyId: id, meshYaml: meshYamlEntry(key.trusted) });
+    return;
+  }
   console.log(`private key written to ${out} (readable by you only; keep it out of the repository)`);
   if (options.slackApp) console.log(`point MESHLOOP_SLACK_KEY_FILE at it for \`meshloop slack\``);
   else if (out !== config.signing.keyFile)

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, CommanderError, Help } from 'commander';
-import { MeshloopError } from '../domain/errors';
+import { CliError, exitCodes, formatError, toCliError, usageError } from './errors';
+import { outputDrained } from './output';
 import type { MeshloopConfig } from '../config';
 import type { Logger } from '../log';
 import type * as analysisCommands from './analysis-commands';
@@ -35,7 +36,7 @@ const groups = {
   product: {
     commands: [
       [
-        'propose <spec>',
+        'propose [options] <spec>',
         'Propose a data product from a spec file (YAML or JSON); it then waits for an approver',
       ],
       ['approve [options] <product>', 'Approve a proposed product (it is then provisioned)'],
@@ -235,6 +236,28 @@ function registerStart(program: Command): void {
     });
 }
 
+function registerWorker(program: Command): void {
+  program
+    .command('worker')
+    .description(
+      'Run the orchestration worker alone, in the foreground, against the configured platform (no stack up, no demo); Ctrl-C stops it',
+    )
+    .action(async () => {
+      const { loadConfig } = await import('../config');
+      const { createLogger } = await import('../log');
+      const { installWorkerRuntime, startOrchestrationWorker } = await import('../../workers/orchestration');
+      const config = loadConfig();
+      const log = createLogger('worker', config.logLevel);
+      installWorkerRuntime(log.child('sdk'), config.logLevel);
+      const running = await startOrchestrationWorker(config, log);
+      const { progressLine } = await import('./output');
+      progressLine(`worker running on task queue '${config.temporal.taskQueue}'; Ctrl-C stops it`);
+      for (const signal of ['SIGINT', 'SIGTERM'] as const)
+        process.once(signal, () => void running.shutdown());
+      await running.done;
+    });
+}
+
 async function startSlack(config: MeshloopConfig, log: Logger) {
   const { startSlackFromConfig } = await import('./slack-commands');
   return startSlackFromConfig(config, log).catch((error: unknown) => {
@@ -256,7 +279,10 @@ function registerCodecServer(program: Command): void {
       const { AesGcmPayloadCodec, parsePayloadKeys } = await import('../codec/payload-codec');
       const { createCodecServer, listenLocally } = await import('../codec/server');
       if (!config.codec.payloadKeys) {
-        throw new MeshloopError('CliError', 'set MESHLOOP_PAYLOAD_KEYS first (see .env.example)', false);
+        throw new CliError('MESHLOOP_PAYLOAD_KEYS is not set', {
+          kind: 'config',
+          hint: 'set MESHLOOP_PAYLOAD_KEYS (see .env.example) and run it again',
+        });
       }
       const log = createLogger('codec-server', config.logLevel);
       const server = createCodecServer({
@@ -283,7 +309,8 @@ function programWith(loaded: ReadonlySet<GroupName>): Command {
   const program = new Command('meshloop')
     .description('Meshloop: an agentic data mesh on Temporal, Kafka, Flink and Apache Iceberg')
     .version(packageVersion())
-    .showHelpAfterError('(run with --help for usage)')
+    // Usage mistakes are printed by main() like every other error (with a hint, or as JSON).
+    .configureOutput({ outputError: () => undefined })
     .exitOverride();
   const listed = new Map<Command, string>();
   const add = (name: GroupName) => {
@@ -300,6 +327,7 @@ function programWith(loaded: ReadonlySet<GroupName>): Command {
     subcommandTerm: (command) => listed.get(command) ?? helper.subcommandTerm(command),
   });
   registerStart(program);
+  registerWorker(program);
   add('product');
   add('query');
   add('analysis');
@@ -328,7 +356,7 @@ export function buildProgram(): Command {
 export function groupsFor(argv: readonly string[]): Set<GroupName> {
   const words = argv.filter((arg) => !arg.startsWith('-'));
   const name = words[0] === 'help' ? words[1] : words[0];
-  if (name === undefined || name === 'start' || name === 'codec-server' || name === 'help') return new Set();
+  if (name === undefined || ['start', 'worker', 'codec-server', 'help'].includes(name)) return new Set();
   const owner = allGroups.find((group) =>
     groups[group].commands.some(([term]) => (term.split(' ')[0] ?? '').split('|').includes(name)),
   );
@@ -340,30 +368,44 @@ export function programFor(argv: readonly string[]): Command {
   return programWith(groupsFor(argv));
 }
 
+/** `--json` anywhere before a `--`: errors are then printed as the JSON envelope too. */
+export function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+/** Commander's own exits: help and version are answers (0); everything else is a usage mistake. */
+function commanderOutcome(error: CommanderError, argv: readonly string[]): number | CliError {
+  if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+  // A command given no subcommand (`meshloop stack`) has had its help printed on stderr already.
+  if (error.code === 'commander.help') return exitCodes.usage;
+  const words = argv.filter((arg) => !arg.startsWith('-'));
+  const command = groupsFor(argv).size === 1 ? ` ${words[0] ?? ''}` : '';
+  return usageError(error.message.replace(/^error: /, ''), `\`meshloop${command} --help\` shows the usage`);
+}
+
+/** Runs a command line; prints any failure (as JSON with `--json`) and returns the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
+  let failure: CliError;
   try {
     await programFor(argv).parseAsync([...argv], { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode;
-    const { ConfigError } = await import('../config');
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      return 2;
-    }
-    const prefix =
-      error instanceof MeshloopError && error.type !== 'CliError' ? `error (${error.type})` : 'error';
-    process.stderr.write(`${prefix}: ${(error as Error).message}\n`);
-    return 1;
+    if (error instanceof CommanderError) {
+      const outcome = commanderOutcome(error, argv);
+      if (typeof outcome === 'number') return outcome;
+      failure = outcome;
+    } else failure = toCliError(error);
   }
+  process.stderr.write(formatError(failure, wantsJson(argv)));
+  return failure.exitCode;
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-      process.stderr.write(`error: ${String(error)}\n`);
-      process.exit(1);
-    },
-  );
+  // The exit waits for stdout to drain: a slow reader of a pipe gets every byte.
+  const exit = (code: number) => outputDrained().finally(() => process.exit(code));
+  main(process.argv.slice(2)).then(exit, (error: unknown) => {
+    process.stderr.write(`error: ${String(error)}\n`);
+    return exit(1);
+  });
 }

@@ -40,3 +40,29 @@ export function table(input: ReadonlyArray<readonly string[]>): string {
 
 /** Progress lines go to stderr so stdout stays clean for piping. */
 export const progressLine = (message: string) => process.stderr.write(`  … ${message}\n`);
+
+/**
+ * A command's answer on stdout: with `--json` the value as JSON (indented, one trailing newline),
+ * otherwise the text for people. Every command prints through here (or `printJson`), so the two
+ * stay side by side and `--json` means the same everywhere.
+ */
+export function printResult(json: boolean | undefined, value: unknown, text: () => string): void {
+  if (json) printJson(value);
+  else process.stdout.write(`${text()}\n`);
+}
+
+/** A value as JSON on stdout. */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * Settles once stdout and stderr have handed everything written to them to the OS. A pipe whose
+ * reader is slow takes writes asynchronously: exiting before this resolves cuts the output (at
+ * 64 KB, the pipe's buffer).
+ */
+export async function outputDrained(): Promise<void> {
+  for (const stream of [process.stdout, process.stderr])
+    while (stream.writableLength > 0 && !stream.destroyed)
+      await new Promise((resolve) => setTimeout(resolve, 5));
+}

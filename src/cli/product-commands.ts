@@ -1,18 +1,13 @@
 import { executeWhenReady } from '../adapters/temporal/updates';
-import {
-  Client,
-  Connection,
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowNotFoundError,
-} from '@temporalio/client';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Command } from 'commander';
 import type { MeshloopConfig } from '../config';
-import { loadConfig, temporalConnectOptions } from '../config';
+import { loadConfig } from '../config';
 import { createKafkaClient } from '../adapters/kafka/client';
 import { readCatalog } from '../adapters/kafka/catalog';
 import { inputAliasOf } from '../domain/creation';
-import { MeshloopError } from '../domain/errors';
+import { CliError, usageError } from './errors';
+import { fromTemporal, withClient, workerFor } from './temporal';
 import { domainConfigOf } from '../domain/mesh-config';
 import { causesOf } from '../domain/product-state';
 import { criticCellOfMemo, formatCritique } from '../domain/critique';
@@ -20,7 +15,7 @@ import { meshloopSearchAttributes } from '../domain/search-attributes';
 import type { ProductSpec } from '../domain/spec';
 import { productIdOf, workflowIdOf } from '../domain/spec';
 import { loadMeshConfig, loadSpecFile } from '../specs/load';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle, Client } from '@temporalio/client';
 import type { ApprovalSignature } from '../domain/approval-signing';
 import { approverKeyFile, loadSigningKey, signForProduct } from '../signing/keys';
 import { specHashOf } from '../domain/approval-signing';
@@ -36,11 +31,13 @@ import {
   reviewUpdate,
 } from '../../workflows/definitions';
 import type { dataProductWorkflow } from '../../workflows/data-product';
-import { table, visible } from './output';
+import { printResult, table, visible } from './output';
+import { choiceOption, domainName, jsonOption, nonEmptyText, productArgument } from './options';
+import { stages } from '../domain/lifecycle';
+import { stat } from 'node:fs/promises';
 import { formatRecentCycles } from './analysis-lines';
 import { formatTableStatus, productTableStatus } from '../query/product-query';
 import { parseDuration } from '../domain/duration';
-import { dataConverterFor } from '../codec/payload-codec';
 import { processRecordKey } from '../signing/record-key';
 import { formatIdeaLineage, ideaLineageOf } from './idea-lineage';
 
@@ -70,35 +67,7 @@ async function cliSignature(
 
 const keyOptionHelp = 'the signing key file (default: MESHLOOP_SIGNING_KEY_FILE)';
 
-/** A CLI mistake the user can fix: shown as one line, exit 1. */
-export class CliError extends MeshloopError {
-  constructor(message: string) {
-    super('CliError', message, false);
-  }
-}
-
-async function connect(config: MeshloopConfig): Promise<{ client: Client; close: () => Promise<void> }> {
-  let connection: Connection;
-  try {
-    connection = await Connection.connect({
-      ...temporalConnectOptions(config.temporal.connection),
-      connectTimeout: 3000,
-    });
-  } catch (error) {
-    throw new CliError(
-      `cannot reach Temporal at ${config.temporal.address} (${(error as Error).message}). ` +
-        'Is the platform up? Run `meshloop stack up` (or `npm start`).',
-    );
-  }
-  return {
-    client: new Client({
-      connection,
-      namespace: config.temporal.namespace,
-      dataConverter: dataConverterFor(config.codec.payloadKeys),
-    }),
-    close: () => connection.close(),
-  };
-}
+export { CliError, withClient };
 
 /** Start a product's workflow: the starter resolves approvers and deadlines so the workflow stays deterministic. */
 export async function proposeProduct(
@@ -120,7 +89,10 @@ export async function proposeProduct(
     });
   } catch (error) {
     if (error instanceof WorkflowExecutionAlreadyStartedError) {
-      throw new CliError(`product ${productId} is already proposed; see \`meshloop show ${productId}\``);
+      throw new CliError(`product ${productId} is already proposed`, {
+        kind: 'refused',
+        hint: `\`meshloop show ${productId}\` shows it; \`meshloop request-changes\` amends its spec`,
+      });
     }
     throw error;
   }
@@ -134,27 +106,6 @@ function waitingNote(reason: string): void {
 
 function workflowIdFor(product: string): string {
   return product.startsWith('data-product:') ? product : workflowIdOf(product);
-}
-
-export async function withClient<T>(run: (client: Client, config: MeshloopConfig) => Promise<T>): Promise<T> {
-  const config = loadConfig();
-  const { client, close } = await connect(config);
-  try {
-    return await run(client, config);
-  } catch (error) {
-    if (error instanceof WorkflowNotFoundError) {
-      throw new CliError(
-        `no such product: ${error.workflowId ?? 'unknown'}; \`meshloop list\` shows the products`,
-      );
-    }
-    if (error instanceof WorkflowUpdateFailedError) {
-      const reason = error.cause instanceof Error ? error.cause.message : error.message;
-      throw new CliError(`refused: ${reason}`);
-    }
-    throw error;
-  } finally {
-    await close();
-  }
 }
 
 /** The output schema as the last provisioning registered it (the text is in the registry). */
@@ -243,44 +194,83 @@ function formatJob(job: ProductStatus['job']): string[] {
   return lines;
 }
 
-export function registerProductCommands(program: Command): void {
+const MAX_SPEC_BYTES = 1024 * 1024;
+const specHint = 'give the path of a YAML or JSON spec file (examples/orders-paid-orders.yaml is one)';
+
+/** A spec file named on the command line: there, a file, at most 1 MB; then parsed and validated. */
+export async function readSpecFile(file: string): Promise<ProductSpec> {
+  const stats = await stat(file).catch((error: NodeJS.ErrnoException) => {
+    throw usageError(
+      `cannot read the spec file ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`,
+      specHint,
+    );
+  });
+  if (!stats.isFile()) throw usageError(`the spec file ${file} is not a file`, specHint);
+  if (stats.size > MAX_SPEC_BYTES)
+    throw usageError(`the spec file ${file} has ${stats.size} bytes; a spec has at most 1 MB`, specHint);
+  return loadSpecFile(file);
+}
+
+const product = ['<product>', 'product id (<domain>.<name>)', productArgument] as const;
+const byText = nonEmptyText(200);
+const commentText = nonEmptyText(2000);
+
+/** What an act prints: `<product>: <stage>`, or with --json the product's status as `show --json` has it. */
+function printActed(status: ProductStatus, json: boolean): void {
+  printResult(json, status, () => `${status.productId}: ${status.stage}`);
+}
+
+function registerPropose(program: Command): void {
   program
     .command('propose')
     .description('Propose a data product from a spec file (YAML or JSON); it then waits for an approver')
     .argument('<spec>', 'path to the spec file')
-    .action(async (file: string) => {
-      const spec = await loadSpecFile(file);
+    .addOption(jsonOption('print {productId, workflowId, stage, temporalUi} as JSON'))
+    .action(async (file: string, options: { json: boolean }) => {
+      const spec = await readSpecFile(file);
       await withClient(async (client, config) => {
-        const { productId, workflowId } = await proposeProduct(client, config, spec);
-        console.log(`proposed ${productId}: waiting for approval`);
-        console.log(`  approve: meshloop approve ${productId} --by <approver>`);
-        console.log(
-          `  or in the Temporal UI: ${config.temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(workflowId)}`,
+        const { productId, workflowId } = await fromTemporal(client, config, () =>
+          proposeProduct(client, config, spec),
+        );
+        const temporalUi = `${config.temporal.uiUrl}/namespaces/${config.temporal.namespace}/workflows/${encodeURIComponent(workflowId)}`;
+        printResult(options.json, { productId, workflowId, stage: 'proposed', temporalUi }, () =>
+          [
+            `proposed ${productId}: waiting for approval`,
+            `  approve: meshloop approve ${productId} --by <approver>`,
+            `  or in the Temporal UI: ${temporalUi}`,
+          ].join('\n'),
         );
       });
     });
+}
 
+type ReviewOptions = { by: string; comment?: string; spec?: string; key?: string; json: boolean };
+
+function registerReviews(program: Command): void {
   const decide = (name: 'approve' | 'reject' | 'request-changes', description: string) => {
     const command = program
       .command(name)
       .description(description)
-      .argument('<product>', 'product id (<domain>.<name>)')
-      .requiredOption('--by <who>', 'who decides (must be one of the domain approvers)')
-      .option('--comment <text>', 'why')
+      .argument(...product)
+      .requiredOption('--by <who>', 'who decides (must be one of the domain approvers)', byText)
+      .option('--comment <text>', 'why', commentText)
       .option('--key <file>', keyOptionHelp);
     if (name === 'request-changes')
       command.requiredOption('--spec <file>', 'the amended spec the product should take');
-    command.action(
-      async (product: string, options: { by: string; comment?: string; spec?: string; key?: string }) => {
-        const amended = options.spec ? await loadSpecFile(options.spec) : undefined;
-        await withClient(async (client, config) => {
-          const handle = client.workflow.getHandle(workflowIdFor(product));
-          const action = name === 'approve' ? 'approve' : name === 'reject' ? 'reject' : 'requestChanges';
-          const detail = amended !== undefined ? specHashOf(amended) : '';
-          const act = { kind: 'approval', action, by: options.by, detail } as const;
-          const signature = await cliSignature(config, handle, act, options.key);
-          const status = await executeWhenReady(
-            () =>
+    command.addOption(jsonOption("print the product's new status as JSON (as `show --json`)"));
+    command.action(async (productId: string, options: ReviewOptions) => {
+      const amended = options.spec ? await readSpecFile(options.spec) : undefined;
+      await withClient(async (client, config) => {
+        const workflowId = workflowIdFor(productId);
+        const ask = await workerFor(client, config, workflowId);
+        const handle = client.workflow.getHandle(workflowId);
+        const action = name === 'approve' ? 'approve' : name === 'reject' ? 'reject' : 'requestChanges';
+        const detail = amended !== undefined ? specHashOf(amended) : '';
+        const act = { kind: 'approval', action, by: options.by, detail } as const;
+        const signature = await ask('query', () => cliSignature(config, handle, act, options.key));
+        const status = await executeWhenReady(
+          () =>
+            ask(name, () =>
               handle.executeUpdate(reviewUpdate, {
                 args: [
                   {
@@ -293,208 +283,275 @@ export function registerProductCommands(program: Command): void {
                   },
                 ],
               }),
-            { onWait: waitingNote },
-          );
-          console.log(`${status.productId}: ${status.stage}`);
-        });
-      },
-    );
+            ),
+          { onWait: waitingNote },
+        );
+        printActed(status, options.json);
+      });
+    });
   };
   decide('approve', 'Approve a proposed product (it is then provisioned)');
   decide('reject', 'Reject a proposed product');
   decide('request-changes', 'Send a proposal back with an amended spec');
+}
 
+type ListRow = Readonly<{
+  productId: string;
+  stage: string;
+  owner: string;
+  kind: string;
+  proposedAt: string;
+  critic: unknown;
+}>;
+
+function registerList(program: Command): void {
   program
     .command('list')
     .description('List data products, newest first')
-    .option('--domain <domain>', 'only this domain')
-    .option('--stage <stage>', 'only this stage')
-    .option('--json', 'machine-readable output', false)
+    .option('--domain <domain>', 'only this domain', domainName)
+    .addOption(choiceOption('--stage <stage>', 'only this stage', stages))
+    .addOption(jsonOption('print [{productId, stage, owner, kind, proposedAt, critic}] as JSON'))
     .action(async (options: { domain?: string; stage?: string; json: boolean }) => {
-      await withClient(async (client) => {
+      await withClient(async (client, config) => {
         const clauses = [`WorkflowType = 'dataProductWorkflow'`];
         const quote = (value: string) => `'${value.replace(/['\\]/g, '')}'`;
         if (options.domain) clauses.push(`MeshloopDomain = ${quote(options.domain)}`);
         if (options.stage) clauses.push(`MeshloopStage = ${quote(options.stage)}`);
-        const rows: string[][] = [];
-        const json: unknown[] = [];
-        for await (const execution of client.workflow.list({ query: clauses.join(' AND ') })) {
-          const attributes = execution.typedSearchAttributes;
-          // The critic's verdict and cost, as the workflow left them in its memo.
-          const critic = execution.memo?.critic;
-          const row = {
-            productId: execution.workflowId.replace(/^data-product:/, ''),
-            stage: attributes.get(meshloopSearchAttributes.stage) ?? '-',
-            owner: attributes.get(meshloopSearchAttributes.owner) ?? '-',
-            kind: attributes.get(meshloopSearchAttributes.kind) ?? '-',
-            proposedAt: execution.startTime.toISOString(),
-          };
-          json.push({ ...row, critic: critic ?? null });
-          rows.push([...Object.values(row), criticCellOfMemo(critic)]);
-        }
-        if (options.json) console.log(JSON.stringify(json, null, 2));
-        else if (rows.length === 0) console.log('no products match');
-        else console.log(table([['PRODUCT', 'STAGE', 'OWNER', 'KIND', 'PROPOSED', 'CRITIC'], ...rows]));
+        const rows: ListRow[] = await fromTemporal(client, config, async () => {
+          const found: ListRow[] = [];
+          for await (const execution of client.workflow.list({ query: clauses.join(' AND ') })) {
+            const attributes = execution.typedSearchAttributes;
+            found.push({
+              productId: execution.workflowId.replace(/^data-product:/, ''),
+              stage: attributes.get(meshloopSearchAttributes.stage) ?? '-',
+              owner: attributes.get(meshloopSearchAttributes.owner) ?? '-',
+              kind: attributes.get(meshloopSearchAttributes.kind) ?? '-',
+              proposedAt: execution.startTime.toISOString(),
+              // The critic's verdict and cost, as the workflow left them in its memo.
+              critic: execution.memo?.critic ?? null,
+            });
+          }
+          return found;
+        });
+        printResult(options.json, rows, () =>
+          rows.length === 0
+            ? 'no products match'
+            : table([
+                ['PRODUCT', 'STAGE', 'OWNER', 'KIND', 'PROPOSED', 'CRITIC'],
+                ...rows.map((r) => [
+                  r.productId,
+                  r.stage,
+                  r.owner,
+                  r.kind,
+                  r.proposedAt,
+                  criticCellOfMemo(r.critic ?? undefined),
+                ]),
+              ]),
+        );
       });
     });
+}
 
+function registerShow(program: Command): void {
   program
     .command('show')
     .description(
       "Show a product's stage, spec, evidence, decisions, resources, and its lineage of ideas (the product whose analysis proposed it, and those proposed from its analyses)",
     )
-    .argument('<product>', 'product id (<domain>.<name>)')
-    .option('--json', 'machine-readable output', false)
-    .action(async (product: string, options: { json: boolean }) => {
-      await withClient(async (client) => {
-        const status = await client.workflow.getHandle(workflowIdFor(product)).query(getStatusQuery);
+    .argument(...product)
+    .addOption(jsonOption("print the product's status, its table and its lineage of ideas as JSON"))
+    .action(async (productId: string, options: { json: boolean }) => {
+      await withClient(async (client, config) => {
+        const workflowId = workflowIdFor(productId);
+        const ask = await workerFor(client, config, workflowId);
+        const status = await ask('query', () => client.workflow.getHandle(workflowId).query(getStatusQuery));
         // The table's status is read live from the catalog: fresher than any recorded descriptor.
         const tableStatus =
-          (await productTableStatus(
-            loadConfig(),
-            status.productId,
-            parseDuration(status.spec.sla.freshness),
-          ).catch(() => undefined)) ?? status.materialization?.status;
+          (await productTableStatus(config, status.productId, parseDuration(status.spec.sla.freshness)).catch(
+            () => undefined,
+          )) ?? status.materialization?.status;
         // Children of the idea lineage live in the catalog; without it the parent is still known.
-        const ideas = await readIdeaLineage(loadConfig(), status.productId, status.spec).catch(
-          () => undefined,
-        );
-        if (options.json) console.log(JSON.stringify({ ...status, table: tableStatus, ideas }, null, 2));
-        else
-          console.log(
+        const ideas = await readIdeaLineage(config, status.productId, status.spec).catch(() => undefined);
+        printResult(
+          options.json,
+          { ...status, table: tableStatus, ideas },
+          () =>
             `${formatStatus(status)}${tableStatus ? `\ntable: ${visible(formatTableStatus(tableStatus))}` : ''}\n` +
-              formatIdeaLineage(ideas, status.spec.proposal?.parentProductId),
-          );
+            formatIdeaLineage(ideas, status.spec.proposal?.parentProductId),
+        );
       });
     });
+}
 
+function registerRetire(program: Command): void {
   program
     .command('retire')
     .description('Retire a product (its data is kept); refused while active products read it, unless --force')
-    .argument('<product>', 'product id (<domain>.<name>)')
-    .requiredOption('--by <who>', 'who retires it (an operator in mesh.yaml)')
-    .option('--comment <text>', 'why')
+    .argument(...product)
+    .requiredOption('--by <who>', 'who retires it (an operator in mesh.yaml)', byText)
+    .option('--comment <text>', 'why', commentText)
     .option('--force', 'retire even though active products read it', false)
     .option('--key <file>', keyOptionHelp)
+    .addOption(jsonOption("print the product's new status as JSON (as `show --json`)"))
     .action(
-      async (product: string, options: { by: string; comment?: string; force: boolean; key?: string }) => {
+      async (
+        productId: string,
+        options: { by: string; comment?: string; force: boolean; key?: string; json: boolean },
+      ) => {
         await withClient(async (client, config) => {
-          const handle = client.workflow.getHandle(workflowIdFor(product));
+          const workflowId = workflowIdFor(productId);
+          const ask = await workerFor(client, config, workflowId);
+          const handle = client.workflow.getHandle(workflowId);
           const detail = options.force ? 'force' : '';
           const act = { kind: 'act', action: 'retire', by: options.by, detail } as const;
-          const signature = await cliSignature(config, handle, act, options.key);
+          const signature = await ask('query', () => cliSignature(config, handle, act, options.key));
           const status = await executeWhenReady(
             () =>
-              handle.executeUpdate(retireUpdate, {
-                args: [
-                  {
-                    by: options.by,
-                    comment: options.comment,
-                    force: options.force,
-                    ...(signature ? { signature } : {}),
-                  },
-                ],
-              }),
+              ask('retire', () =>
+                handle.executeUpdate(retireUpdate, {
+                  args: [
+                    {
+                      by: options.by,
+                      comment: options.comment,
+                      force: options.force,
+                      ...(signature ? { signature } : {}),
+                    },
+                  ],
+                }),
+              ),
             { onWait: waitingNote },
           );
-          console.log(`${status.productId}: ${status.stage}`);
+          printActed(status, options.json);
         });
       },
     );
+}
 
-  const operatorCommands = [
-    {
-      name: 'retry',
-      description: 'Retry provisioning of a failed product once its cause is fixed',
-      update: retryProvisioningUpdate,
-      action: 'retryProvisioning',
-      comment: 'what was fixed',
-    },
-    {
-      name: 'redeploy',
-      description:
-        "Restart an active, degraded or failed product's Flink job from its savepoint or last checkpoint",
-      update: redeployUpdate,
-      action: 'redeploy',
-      comment: 'why',
-    },
-    {
-      name: 'deprecate',
-      description: 'Mark a product as going away; its job stops with a savepoint, its topic stays readable',
-      update: deprecateUpdate,
-      action: 'deprecate',
-      comment: 'what consumers should use instead',
-    },
-  ];
+const operatorCommands = [
+  {
+    name: 'retry',
+    description: 'Retry provisioning of a failed product once its cause is fixed',
+    update: retryProvisioningUpdate,
+    action: 'retryProvisioning',
+    comment: 'what was fixed',
+  },
+  {
+    name: 'redeploy',
+    description:
+      "Restart an active, degraded or failed product's Flink job from its savepoint or last checkpoint",
+    update: redeployUpdate,
+    action: 'redeploy',
+    comment: 'why',
+  },
+  {
+    name: 'deprecate',
+    description: 'Mark a product as going away; its job stops with a savepoint, its topic stays readable',
+    update: deprecateUpdate,
+    action: 'deprecate',
+    comment: 'what consumers should use instead',
+  },
+];
+
+function registerOperatorCommands(program: Command): void {
   for (const operatorCommand of operatorCommands) {
     program
       .command(operatorCommand.name)
       .description(operatorCommand.description)
-      .argument('<product>', 'product id (<domain>.<name>)')
-      .requiredOption('--by <who>', 'who does it (an operator in mesh.yaml)')
-      .option('--comment <text>', operatorCommand.comment)
-      .option('--json', 'print the new status as JSON', false)
+      .argument(...product)
+      .requiredOption('--by <who>', 'who does it (an operator in mesh.yaml)', byText)
+      .option('--comment <text>', operatorCommand.comment, commentText)
+      .addOption(jsonOption("print the product's new status as JSON (as `show --json`)"))
       .option('--key <file>', keyOptionHelp)
       .action(
-        async (product: string, options: { by: string; comment?: string; json: boolean; key?: string }) => {
+        async (productId: string, options: { by: string; comment?: string; json: boolean; key?: string }) => {
           await withClient(async (client, config) => {
-            const handle = client.workflow.getHandle(workflowIdFor(product));
+            const workflowId = workflowIdFor(productId);
+            const ask = await workerFor(client, config, workflowId);
+            const handle = client.workflow.getHandle(workflowId);
             const act = { kind: 'act', action: operatorCommand.action, by: options.by } as const;
-            const signature = await cliSignature(config, handle, act, options.key);
+            const signature = await ask('query', () => cliSignature(config, handle, act, options.key));
             const status = await executeWhenReady(
               () =>
-                handle.executeUpdate(operatorCommand.update, {
-                  args: [{ by: options.by, comment: options.comment, ...(signature ? { signature } : {}) }],
-                }),
+                ask(operatorCommand.name, () =>
+                  handle.executeUpdate(operatorCommand.update, {
+                    args: [{ by: options.by, comment: options.comment, ...(signature ? { signature } : {}) }],
+                  }),
+                ),
               { onWait: waitingNote },
             );
-            if (options.json) console.log(JSON.stringify(status, null, 2));
-            else console.log(`${status.productId}: ${status.stage}`);
+            printActed(status, options.json);
           });
         },
       );
   }
+}
 
+/** The catalog from Kafka, or a CliError `unreachable` naming the brokers when Kafka does not answer. */
+async function readCatalogOrSay(config: MeshloopConfig) {
+  const kafka = createKafkaClient({ connection: config.kafka, clientId: 'meshloop-cli', retries: 0 });
+  try {
+    return await readCatalog(kafka, {
+      recordKey: processRecordKey(config.records.keyFile),
+      timeoutMs: Math.max(config.cli.timeoutMs, 10_000),
+    });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new CliError(
+      `cannot read the catalog from Kafka at ${config.kafka.brokers.join(', ')} (${reason})`,
+      {
+        kind: /timed? ?out|timeout/i.test(reason) && !/connect/i.test(reason) ? 'timeout' : 'unreachable',
+        hint:
+          'is Kafka up? `meshloop stack up` starts the local one; `meshloop doctor` checks MESHLOOP_KAFKA_BROKERS ' +
+          'and its TLS and SASL settings',
+      },
+    );
+  }
+}
+
+function registerCatalog(program: Command): void {
   program
     .command('catalog')
     .description('Print the catalog: the newest descriptor of every product')
-    .option('--json', 'machine-readable output', false)
+    .addOption(jsonOption('print [descriptor] as JSON: the newest descriptor of every product'))
     .action(async (options: { json: boolean }) => {
       const config = loadConfig();
-      const kafka = createKafkaClient({ connection: config.kafka, clientId: 'meshloop-cli' });
-      const { view, skipped, unsigned } = await readCatalog(kafka, {
-        recordKey: processRecordKey(config.records.keyFile),
-      });
+      const { view, skipped, unsigned } = await readCatalogOrSay(config);
       // Anyone may write the catalog topic: what is not a signed descriptor is left out, and said so.
       if (skipped > unsigned)
-        console.error(`${skipped - unsigned} catalog record(s) skipped: not a readable product descriptor`);
+        process.stderr.write(
+          `${skipped - unsigned} catalog record(s) skipped: not a readable product descriptor\n`,
+        );
       if (unsigned > 0)
-        console.error(
-          `${unsigned} catalog record(s) ignored: not signed by the record key in ${config.records.keyFile} (MESHLOOP_RECORD_KEY_FILE; written by hand, or by a worker with another key)`,
+        process.stderr.write(
+          `${unsigned} catalog record(s) ignored: not signed by the record key in ${config.records.keyFile} (MESHLOOP_RECORD_KEY_FILE; written by hand, or by a worker with another key)\n`,
         );
       const records = view.all();
-      if (options.json) {
-        console.log(JSON.stringify(records, null, 2));
-        return;
-      }
-      if (records.length === 0) {
-        console.log('the catalog is empty');
-        return;
-      }
-      console.log(
-        table([
-          ['PRODUCT', 'STAGE', 'OWNER', 'KIND', 'TOPIC', 'INPUTS', 'JOB', 'REJECTED'],
-          ...records.map((d) => [
-            d.productId,
-            d.stage,
-            d.owner,
-            d.kind,
-            d.outputTopic.name,
-            d.inputs.map((input) => ('product' in input ? input.product : input.topic)).join(', ') || '-',
-            d.job?.state ?? '-',
-            String(d.job?.rejectedRecords ?? 0),
-          ]),
-        ]),
+      printResult(options.json, records, () =>
+        records.length === 0
+          ? 'the catalog is empty'
+          : table([
+              ['PRODUCT', 'STAGE', 'OWNER', 'KIND', 'TOPIC', 'INPUTS', 'JOB', 'REJECTED'],
+              ...records.map((d) => [
+                d.productId,
+                d.stage,
+                d.owner,
+                d.kind,
+                d.outputTopic.name,
+                d.inputs.map((input) => ('product' in input ? input.product : input.topic)).join(', ') || '-',
+                d.job?.state ?? '-',
+                String(d.job?.rejectedRecords ?? 0),
+              ]),
+            ]),
       );
     });
+}
+
+export function registerProductCommands(program: Command): void {
+  registerPropose(program);
+  registerReviews(program);
+  registerList(program);
+  registerShow(program);
+  registerRetire(program);
+  registerOperatorCommands(program);
+  registerCatalog(program);
 }

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { positiveInteger, productArgument } from './options';
 import { loadConfig } from '../config';
 import { productSnapshots, queryProduct } from '../query/product-query';
 import { progressLine, table } from './output';
@@ -13,29 +15,37 @@ const csvField = (value: unknown): string => {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 };
 
+/** `--as-of`: a snapshot id (digits) or a time Date can read. */
+function snapshotOrTime(value: string): string {
+  if (/^\d{1,20}$/.test(value) || !Number.isNaN(Date.parse(value))) return value;
+  throw new InvalidArgumentError(
+    `'${value}' is neither a snapshot id nor a time: give an id from \`meshloop snapshots <product>\` or an ISO time like 2026-12-01T12:00:00Z`,
+  );
+}
+
 export function registerQueryCommands(program: Command): void {
   program
     .command('query')
     .description(
       "SQL over a product's Iceberg table in embedded DuckDB, read-only; the table is `t` (without SQL: the first rows)",
     )
-    .argument('<product>', 'product id, <domain>.<name>')
+    .argument('<product>', 'product id, <domain>.<name>', productArgument)
     .argument('[sql]', 'one SELECT, e.g. "select count(*) from t"')
-    .option('--as-of <snapshot>', 'a snapshot id, or an ISO time (the snapshot current then)')
-    .option('--json', 'rows as JSON')
+    .option('--as-of <snapshot>', 'a snapshot id, or an ISO time (the snapshot current then)', snapshotOrTime)
+    .addOption(new Option('--json', 'rows as JSON').conflicts('csv'))
     .option('--csv', 'rows as CSV')
-    .option('--limit <n>', 'at most this many rows', '10000')
+    .option('--limit <n>', 'at most this many rows (1 to 1,000,000)', positiveInteger(1_000_000), 10_000)
     .action(
       async (
         product: string,
         sql: string | undefined,
-        options: { asOf?: string; json?: boolean; csv?: boolean; limit: string },
+        options: { asOf?: string; json?: boolean; csv?: boolean; limit: number },
       ) => {
         const config = loadConfig();
         const answer = await queryProduct(config, product, {
           sql,
           asOf: options.asOf,
-          maxRows: Math.max(1, Number(options.limit) || 10_000),
+          maxRows: options.limit,
           progress: progressLine,
         });
         if (options.json) {
@@ -64,7 +74,7 @@ export function registerQueryCommands(program: Command): void {
   program
     .command('snapshots')
     .description("A product's Iceberg snapshots, oldest first (ids for `query --as-of`)")
-    .argument('<product>', 'product id, <domain>.<name>')
+    .argument('<product>', 'product id, <domain>.<name>', productArgument)
     .option('--json', 'as JSON')
     .action(async (product: string, options: { json?: boolean }) => {
       const config = loadConfig();

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { createKafkaClient } from '../adapters/kafka/client';
-import { progressLine, table } from './output';
-import { MeshloopError } from '../domain/errors';
+import { printResult, progressLine, table } from './output';
+import { CliError, usageError } from './errors';
+import { positiveInteger, positiveNumber as positiveNumber_ } from './options';
 import type { Kafka } from 'kafkajs';
 import type { MeshloopConfig } from '../config';
 import { loadConfig } from '../config';
@@ -18,15 +19,14 @@ import { registryTopics } from '../seed/registry-generator';
 import type { RegistrySeedResult } from '../seed/registry-seed';
 import { seedRegistryTopics } from '../seed/registry-seed';
 
-const positiveInt = (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('a positive whole number');
-  return n;
-};
-const positiveNumber = (value: string) => {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('a positive number');
-  return n;
+const positiveInt = positiveInteger(100_000_000);
+const positiveNumber = positiveNumber_(1_000_000);
+const topicPrefix = (value: string) => {
+  if (!/^[A-Za-z0-9._-]{0,100}$/.test(value))
+    throw new InvalidArgumentError(
+      `'${value}' cannot start a Kafka topic name: letters, digits, '.', '_' and '-' only, at most 100`,
+    );
+  return value;
 };
 type TopicName = SeedTopicName | RegistryTopicName;
 const knownTopicNames = [...Object.keys(seedTopics), ...Object.keys(registryTopics)];
@@ -54,12 +54,13 @@ async function seedThroughRegistry(
     const cause = status
       ? `answered ${status}: ${(error as Error).message}`
       : `did not answer (${(error as Error).message})`;
-    throw new Error(
-      `the Schema Registry at ${registryAddress(config.schemaRegistry)} ${cause}. Start the local one with ` +
-        '`meshloop stack up registry`, check MESHLOOP_SCHEMA_REGISTRY_URL and its credentials, ' +
-        'or seed the JSON topics only with --no-registry.',
-      { cause: error },
-    );
+    throw new CliError(`the Schema Registry at ${registryAddress(config.schemaRegistry)} ${cause}`, {
+      kind: status ? 'failed' : 'unreachable',
+      hint:
+        'start the local one with `meshloop stack up registry`, check MESHLOOP_SCHEMA_REGISTRY_URL and its ' +
+        'credentials, or seed the JSON topics only with --no-registry',
+      cause: error,
+    });
   }
 }
 
@@ -112,11 +113,7 @@ async function followSeed(
   },
 ): Promise<void> {
   if (options.count !== undefined || options.duration !== undefined)
-    throw new MeshloopError(
-      'CliError',
-      '--follow runs until Ctrl-C: leave out --count and --duration',
-      false,
-    );
+    throw usageError('--follow runs until Ctrl-C: leave out --count and --duration');
   const rate = options.rate ?? DEFAULT_FEED_RATE;
   const onlyJson = options.only?.filter((name): name is SeedTopicName => !isRegistryName(name));
   const onlyRegistry = options.only?.filter(isRegistryName);
@@ -144,13 +141,12 @@ async function followSeed(
         ),
     });
     const byTopic = Object.entries(fed.byTopic).sort(([a], [b]) => a.localeCompare(b));
-    if (options.json) {
-      console.log(JSON.stringify({ ...fed, byTopic: Object.fromEntries(byTopic) }, null, 2));
-      return;
-    }
-    console.log(table([['TOPIC', 'RECORDS'], ...byTopic.map(([topic, n]) => [topic, String(n)])]));
-    console.log(
-      `\n${fed.sent} records in ${(fed.elapsedMs / 1000).toFixed(1)} s, ${fed.malformed} of them deliberately malformed.`,
+    printResult(
+      options.json,
+      { ...fed, byTopic: Object.fromEntries(byTopic) },
+      () =>
+        `${table([['TOPIC', 'RECORDS'], ...byTopic.map(([topic, n]) => [topic, String(n)])])}\n` +
+        `\n${fed.sent} records in ${(fed.elapsedMs / 1000).toFixed(1)} s, ${fed.malformed} of them deliberately malformed.`,
     );
   } finally {
     process.removeListener('SIGINT', stop);
@@ -183,7 +179,7 @@ export function registerSeedCommand(program: Command): void {
       false,
     )
     .option('--only <topics>', `comma-separated subset of ${knownTopicNames.join(',')}`, topicNames)
-    .option('--topic-prefix <prefix>', 'put before every topic name', '')
+    .option('--topic-prefix <prefix>', 'put before every topic name', topicPrefix, '')
     .option(
       '--registry-count <records>',
       `records for the domains behind the Schema Registry (${Object.values(registryTopics).join(', ')}: Avro, Protobuf)`,

@@ -9,7 +9,7 @@ import { loadSigningKey } from '../signing/keys';
 import type { RunningSlackApp } from '../slack/app';
 import { startSlackApp } from '../slack/app';
 import { loadMeshConfig } from '../specs/load';
-import { CliError } from './product-commands';
+import { CliError } from './errors';
 
 /** Start the Slack app from the configuration (MESHLOOP_SLACK_*); `npm start` runs it when those are set. */
 export async function startSlackFromConfig(
@@ -18,9 +18,10 @@ export async function startSlackFromConfig(
 ): Promise<RunningSlackApp & { close: () => Promise<void> }> {
   const slack = config.slack;
   if (!slack) {
-    throw new CliError(
-      'the Slack app needs MESHLOOP_SLACK_BOT_TOKEN and MESHLOOP_SLACK_SIGNING_SECRET (see .env.example)',
-    );
+    throw new CliError('the Slack app needs MESHLOOP_SLACK_BOT_TOKEN and MESHLOOP_SLACK_SIGNING_SECRET', {
+      kind: 'config',
+      hint: 'set both (see .env.example and docs/slack.md), then run it again',
+    });
   }
   const mesh = await loadMeshConfig(config.meshFile);
   const signingKey = slack.keyFile ? await loadSigningKey(slack.keyFile) : undefined;

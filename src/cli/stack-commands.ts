@@ -3,9 +3,24 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config';
 import { servicesElsewhere, stackDown, stackLogFiles, stackStatus, stackUp, tailOf } from '../stack/stack';
 import { stackServices } from '../stack/services';
-import { progressLine, table } from './output';
+import { printJson, printResult, progressLine, table } from './output';
+import { usageError } from './errors';
+import { jsonOption, positiveInteger } from './options';
 
-export async function runStackUp(only: readonly string[] = []) {
+/** Service names given on the command line: each one `stack` knows, or a usage error listing them. */
+function knownServices(names: readonly string[]): string[] {
+  const known = stackServices.map((service) => service.name);
+  const unknown = names.filter((name) => !known.includes(name));
+  if (unknown.length > 0)
+    throw usageError(
+      `unknown service${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`,
+      `the services are ${known.join(', ')}`,
+    );
+  return [...names];
+}
+
+export async function runStackUp(only: readonly string[] = [], json = false) {
+  knownServices(only);
   const config = loadConfig();
   const began = Date.now();
   const elsewhere = servicesElsewhere(config.stack, only);
@@ -21,6 +36,11 @@ export async function runStackUp(only: readonly string[] = []) {
   }
   progressLine(`data directory ${config.stack.dataDir}; cache ${config.stack.cacheDir}`);
   const results = await stackUp(config.stack, { only, progress: progressLine });
+  const seconds = (Date.now() - began) / 1000;
+  if (json) {
+    printJson({ services: results, seconds, temporalUi: config.temporal.uiUrl });
+    return { config, results };
+  }
   console.log(
     table([
       ['SERVICE', 'STATE', 'PID', 'SECONDS', 'ADDRESS'],
@@ -33,9 +53,7 @@ export async function runStackUp(only: readonly string[] = []) {
       ]),
     ]),
   );
-  console.log(
-    `\nplatform ready in ${((Date.now() - began) / 1000).toFixed(1)} s; Temporal UI: ${config.temporal.uiUrl}`,
-  );
+  console.log(`\nplatform ready in ${seconds.toFixed(1)} s; Temporal UI: ${config.temporal.uiUrl}`);
   return { config, results };
 }
 
@@ -48,8 +66,11 @@ export function registerStackCommands(program: Command): void {
     .command('up')
     .description('Start every service that is not running (idempotent); downloads and builds on first use')
     .argument('[services...]', 'only these services (and what they need)')
-    .action(async (services: string[]) => {
-      await runStackUp(services);
+    .addOption(
+      jsonOption('print {services: [{service, state, pid, seconds, urls}], seconds, temporalUi} as JSON'),
+    )
+    .action(async (services: string[], options: { json: boolean }) => {
+      await runStackUp(services, options.json);
     });
 
   stack
@@ -57,11 +78,17 @@ export function registerStackCommands(program: Command): void {
     .description('Stop the processes `stack up` started; data is kept unless --purge')
     .argument('[services...]', 'only these services')
     .option('--purge', 'also delete their data (topics, workflow history, ...)', false)
-    .action(async (services: string[], options: { purge: boolean }) => {
+    .addOption(jsonOption('print {services: [{service, outcome}], purged} as JSON'))
+    .action(async (services: string[], options: { purge: boolean; json: boolean }) => {
       const config = loadConfig();
-      const outcomes = await stackDown(config.stack, { only: services, purge: options.purge });
-      console.log(table([['SERVICE', 'RESULT'], ...outcomes.map((o) => [o.service, o.outcome])]));
-      if (options.purge) console.log(`\ndata deleted under ${config.stack.dataDir}`);
+      const outcomes = await stackDown(config.stack, { only: knownServices(services), purge: options.purge });
+      printResult(
+        options.json,
+        { services: outcomes, purged: options.purge ? config.stack.dataDir : null },
+        () =>
+          table([['SERVICE', 'RESULT'], ...outcomes.map((o) => [o.service, o.outcome])]) +
+          (options.purge ? `\n\ndata deleted under ${config.stack.dataDir}` : ''),
+      );
     });
 
   stack
@@ -102,18 +129,30 @@ export function registerStackCommands(program: Command): void {
     .command('logs')
     .description("Print the end of the services' logs")
     .argument('[services...]', 'only these services')
-    .option('-n, --lines <n>', 'lines per service', '40')
+    .option('-n, --lines <n>', 'lines per service (1 to 100,000)', positiveInteger(100_000), 40)
     .option('-f, --follow', 'keep printing as the logs grow', false)
-    .action(async (services: string[], options: { lines: string; follow: boolean }) => {
+    .addOption(
+      jsonOption('print [{service, file, lines: [text]}] as JSON (not with --follow)').conflicts('follow'),
+    )
+    .action(async (services: string[], options: { lines: number; follow: boolean; json: boolean }) => {
       const config = loadConfig();
-      const files = stackLogFiles(config.stack, services);
+      const files = stackLogFiles(config.stack, knownServices(services));
+      const lines = options.lines;
+      if (options.json) {
+        const logs = [];
+        for (const { service, file } of files)
+          logs.push({
+            service,
+            file,
+            lines: (await tailOf(file, lines)).split('\n').filter((l) => l !== ''),
+          });
+        printJson(logs);
+        return;
+      }
       if (files.length === 0) {
         console.log(`no logs yet under ${config.stack.dataDir}/logs; run \`meshloop stack up\` first`);
         return;
       }
-      const lines = Number.parseInt(options.lines, 10);
-      if (!Number.isInteger(lines) || lines < 1)
-        throw new Error(`--lines takes a positive whole number, not '${options.lines}'`);
       if (options.follow) {
         const child = spawn('tail', ['-n', String(lines), '-F', ...files.map((f) => f.file)], {
           stdio: 'inherit',

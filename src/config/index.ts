@@ -125,6 +125,19 @@ export const envSchema = z.object({
     { message: 'no such file' },
   ),
   MESHLOOP_READY_TIMEOUT_S: z.coerce.number().int().min(5).max(3600).default(120),
+  // How long a CLI command waits for Temporal or a worker to answer one request (a query, an update).
+  MESHLOOP_CLI_TIMEOUT: z
+    .string()
+    .trim()
+    .default('10s')
+    .refine(
+      (text) => {
+        const ms = parseDuration(text) ?? 0;
+        return ms >= 500 && ms <= 600_000;
+      },
+      { message: `must be ${durationHint}, from 500ms to 10m` },
+    )
+    .transform((text) => parseDuration(text) ?? 10_000),
   MESHLOOP_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   MESHLOOP_MESH_FILE: optionalText,
   // Encrypts workflow history payloads; never logged, never passed to spawned services.
@@ -391,6 +404,8 @@ export type MeshloopConfig = Readonly<{
   }>;
   /** The live demo feed `npm start` runs beside the worker on the local Kafka: records a second (0: off). */
   demo: Readonly<{ feedRate: number }>;
+  /** The CLI: how long one request to Temporal or a worker may take before it says nothing answered. */
+  cli: Readonly<{ timeoutMs: number }>;
   /**
    * The critic before approval: `enforce` dismisses redundant or valueless proposals, `advise` only
    * records its review; input rates over `rateWindowMs`; the preview reads `previewRecords` per
@@ -587,6 +602,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshloopConfig
       sampleDeadlineMs: e.MESHLOOP_DISCOVERY_DEADLINE_S * 1000,
     },
     demo: { feedRate: e.MESHLOOP_DEMO_FEED_RATE },
+    cli: { timeoutMs: e.MESHLOOP_CLI_TIMEOUT },
     critic: criticConfig(e),
     signing: {
       keyFile: path.resolve(e.MESHLOOP_SIGNING_KEY_FILE ?? path.join(home, '.meshloop', 'signing-key.json')),

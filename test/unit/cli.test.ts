@@ -36,9 +36,9 @@ describe('meshloop: the command', function () {
       assert.match(result.stdout, new RegExp(`\\n  ${command.name()}\\b`));
   });
 
-  it('an unknown command exits 1 with a suggestion', () => {
+  it('an unknown command exits 2 (bad usage) with a suggestion', () => {
     const result = run(path.join(root, 'bin', 'meshloop'), ['aprove']);
-    assert.equal(result.code, 1);
+    assert.equal(result.code, 2);
     assert.match(result.stderr, /unknown command 'aprove'[\s\S]*Did you mean approve\?/);
   });
 });
