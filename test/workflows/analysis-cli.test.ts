@@ -163,9 +163,9 @@ describe('meshloop analyse on the real Temporal server', function () {
       checkAnalysable('orders.never_proposed_here', { client: context.client, tableStatus }),
       (error: Error) =>
         error instanceof CliError &&
-        /^no such product: orders\.never_proposed_here; `meshloop list` shows the products$/.test(
-          error.message,
-        ),
+        /^no such product: orders\.never_proposed_here$/.test(error.message) &&
+        error.hint === '`meshloop list` shows the products' &&
+        error.exitCode === 1,
     );
     const input = productInput(uniqueProduct());
     const productId = productIdOf(parseSpec(input.spec));
