@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { testEnvironment, testPlatform } from '../helpers/platform';
+import { randomUUID } from 'node:crypto';
+import { ensureCatalogTopic, publishCatalogRecord } from '../../src/adapters/kafka/catalog';
+import { createKafkaClient } from '../../src/adapters/kafka/client';
+import { toCatalogDescriptor } from '../../src/domain/catalog';
+import { processRecordKey } from '../../src/signing/record-key';
+import { testConfig, testEnvironment, testPlatform } from '../helpers/platform';
+import { validSpec } from '../helpers/specs';
 import { runCli } from '../helpers/processes';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -34,7 +40,36 @@ describe('meshloop CLI: output through a pipe', function () {
 
   before(async function () {
     this.timeout(15 * 60_000);
-    await testPlatform();
+    const config = await testPlatform();
+    // Whatever ran before, the catalog holds more than a pipe does: retired descriptors of a domain of
+    // this test's own (signed with the key the CLI checks), each with a long description.
+    const kafka = createKafkaClient({ connection: config.kafka, clientId: 'cli-output-test' });
+    await ensureCatalogTopic(kafka);
+    const producer = kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    const run = randomUUID().slice(0, 8);
+    const key = processRecordKey(testConfig().records.keyFile);
+    try {
+      for (let i = 0; i < 40; i++)
+        await publishCatalogRecord(
+          producer,
+          toCatalogDescriptor({
+            spec: validSpec({
+              name: `pipe_${run}_${i}`,
+              description: `A retired product of the pipe test. ${'x'.repeat(2000)}`,
+            }),
+            stage: 'retired',
+            decisions: [],
+            resources: [],
+            updatedAt: new Date().toISOString(),
+            version: 1,
+          }),
+          undefined,
+          key,
+        );
+    } finally {
+      await producer.disconnect();
+    }
   });
 
   it('catalog --json is whole when its reader is slow, past the 64 KB of a pipe', async () => {
