@@ -1,3 +1,4 @@
+import { listingClient } from '../adapters/temporal/listing';
 import { executeWhenReady } from '../adapters/temporal/updates';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Command } from 'commander';
@@ -319,7 +320,9 @@ function registerList(program: Command): void {
         if (options.stage) clauses.push(`MeshloopStage = ${quote(options.stage)}`);
         const rows: ListRow[] = await fromTemporal(client, config, async () => {
           const found: ListRow[] = [];
-          for await (const execution of client.workflow.list({ query: clauses.join(' AND ') })) {
+          // A product whose memo this CLI cannot decrypt is still listed (its critic unknown).
+          const listing = listingClient(client, config.codec.payloadKeys);
+          for await (const execution of listing.workflow.list({ query: clauses.join(' AND ') })) {
             const attributes = execution.typedSearchAttributes;
             found.push({
               productId: execution.workflowId.replace(/^data-product:/, ''),

@@ -136,3 +136,36 @@ export function dataConverterFor(
 ): { payloadCodecs: PayloadCodec[] } | undefined {
   return payloadKeys ? { payloadCodecs: [new AesGcmPayloadCodec(parsePayloadKeys(payloadKeys))] } : undefined;
 }
+
+/**
+ * For listing workflows only: a memo this client cannot decrypt (another key, or none configured)
+ * reads as `null` instead of failing the whole list, so one unreadable product does not hide the
+ * others. Never for anything a decision reads.
+ */
+export class ListingPayloadCodec implements PayloadCodec {
+  private readonly inner: AesGcmPayloadCodec | undefined;
+
+  constructor(payloadKeys: string | undefined) {
+    this.inner = payloadKeys ? new AesGcmPayloadCodec(parsePayloadKeys(payloadKeys)) : undefined;
+  }
+
+  encode(payloads: Payload[]): Promise<Payload[]> {
+    return this.inner ? this.inner.encode(payloads) : Promise.resolve(payloads);
+  }
+
+  async decode(payloads: Payload[]): Promise<Payload[]> {
+    return await Promise.all(
+      payloads.map(async (payload) => {
+        const encoding = payload.metadata?.encoding;
+        if (!encoding || Buffer.from(encoding).toString() !== ENCRYPTED_ENCODING) return payload;
+        const decoded = await this.inner?.decode([payload]).catch(() => undefined);
+        return decoded?.[0] ?? { metadata: { encoding: Buffer.from('binary/null') } };
+      }),
+    );
+  }
+}
+
+/** The data converter for listing workflows (visibility rows): see ListingPayloadCodec. */
+export function listingDataConverterFor(payloadKeys: string | undefined): { payloadCodecs: PayloadCodec[] } {
+  return { payloadCodecs: [new ListingPayloadCodec(payloadKeys)] };
+}

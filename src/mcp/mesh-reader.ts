@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Kafka } from 'kafkajs';
 import { stringify as toYaml } from 'yaml';
 import { readCatalog } from '../adapters/kafka/catalog';
+import { listingClient } from '../adapters/temporal/listing';
 import { contractYaml } from '../contracts/odcs';
 import { contractOfStatus } from '../contracts/of-product';
 import type { MeshloopConfig } from '../config';
@@ -93,7 +94,7 @@ export function meshReader(
       const view = await catalog().catch(() => undefined);
       const products: ProductSummary[] = [];
       const listing = async () => {
-        for await (const execution of client.workflow.list({
+        for await (const execution of listingClient(client, config.codec.payloadKeys).workflow.list({
           query: `WorkflowType = 'dataProductWorkflow'`,
         })) {
           const attributes = execution.typedSearchAttributes;

@@ -6,6 +6,7 @@ import { IcebergCatalogClient, IcebergCatalogError } from '../adapters/iceberg';
 import { readCatalog } from '../adapters/kafka/catalog';
 import { createKafkaClient } from '../adapters/kafka/client';
 import { CYCLE_ROW, outcomeOfCycleRow, resultsTableRef, verifiedFigures } from '../analysis/results-table';
+import { listingClient } from '../adapters/temporal/listing';
 import { dataConverterFor } from '../codec/payload-codec';
 import type { MeshloopConfig } from '../config';
 import { temporalConnectOptions } from '../config';
@@ -173,7 +174,9 @@ export class WebSources {
     return this.cache.get('workflows', 'Temporal (visibility)', async () => {
       const { client } = await this.temporalClient();
       const rows: WorkflowRow[] = [];
-      const list = client.workflow.list({ query: `WorkflowType = 'dataProductWorkflow'` });
+      const list = listingClient(client, this.options.config.codec.payloadKeys).workflow.list({
+        query: `WorkflowType = 'dataProductWorkflow'`,
+      });
       for await (const execution of list) {
         const attributes = execution.typedSearchAttributes;
         const critic = execution.memo?.critic as Partial<CriticMemo> | undefined;

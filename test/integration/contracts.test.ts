@@ -279,7 +279,7 @@ describe('ODCS contracts with the peers’ tools (datacontract-cli, open-data-co
     const refused = await cli(['contract', 'import', file, '--by', 'alice']);
     assert.equal(refused.code, 1);
     assert.deepEqual(refused.stderr.trim().split('\n'), [
-      `error (InvalidSpec): invalid ODCS contract ${file}:`,
+      `error: InvalidSpec: invalid ODCS contract ${file}:`,
       '  - schema[0].properties[0]: no type Meshloop knows (physicalType "GEOGRAPHY", logicalType null); set physicalType to one of string, int, long, float, double, decimal, boolean, date, timestamp, bytes, json',
       '  - schema[0].properties[1].quality[0]: a quality rule Meshloop cannot check (type library, metric rowCount, no mustBe); use nullValues, duplicateValues or invalidValues (validValues) with mustBe: 0, or a sql rule "SELECT COUNT(*) FROM ${object} WHERE (<condition>) IS NOT TRUE" with mustBe: 0, or remove it',
       '  - slaProperties[0]: availability "always" is not a percentage; write it like "99.9%"',
