@@ -81,6 +81,17 @@ export function grpcCodeOf(error: unknown): number | undefined {
 }
 
 export const GRPC_DEADLINE_EXCEEDED = 4;
+const GRPC_CANCELLED = 1;
+
+/**
+ * Whether a request run with `deadline` (epoch ms) failed because the deadline passed. The server
+ * may reset the stream at the deadline it was sent before the client's own timer fires: that comes
+ * as CANCELLED ("Call cancelled"), and the CLI never cancels a request itself.
+ */
+export function passedDeadline(error: unknown, deadline: number): boolean {
+  const code = grpcCodeOf(error);
+  return code === GRPC_DEADLINE_EXCEEDED || (code === GRPC_CANCELLED && Date.now() >= deadline - 250);
+}
 const GRPC_UNAVAILABLE = 14;
 
 const platformHint =

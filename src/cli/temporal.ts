@@ -3,7 +3,7 @@ import type { MeshloopConfig } from '../config';
 import { loadConfig, temporalConnectOptions } from '../config';
 import { dataConverterFor } from '../codec/payload-codec';
 import { formatDuration } from '../domain/duration';
-import { CliError, GRPC_DEADLINE_EXCEEDED, grpcCodeOf, toCliError } from './errors';
+import { CliError, passedDeadline, toCliError } from './errors';
 
 // Temporal for CLI commands: a connection that says where it failed, a deadline on every request
 // (MESHLOOP_CLI_TIMEOUT), and a check that a worker polls before asking a workflow anything.
@@ -43,8 +43,9 @@ export function fromTemporal<R>(
   config: MeshloopConfig,
   request: () => Promise<R>,
 ): Promise<R> {
-  return client.withDeadline(Date.now() + config.cli.timeoutMs, request).catch((error: unknown) => {
-    if (grpcCodeOf(error) !== GRPC_DEADLINE_EXCEEDED) throw error;
+  const deadline = Date.now() + config.cli.timeoutMs;
+  return client.withDeadline(deadline, request).catch((error: unknown) => {
+    if (!passedDeadline(error, deadline)) throw error;
     throw new CliError(
       `Temporal at ${config.temporal.address} did not answer within ${formatDuration(config.cli.timeoutMs)}`,
       {
@@ -97,9 +98,10 @@ export async function workerFor(
     return description.taskQueue;
   });
   const product = workflowId.replace(/^data-product:/, '');
-  return async (what, request) =>
-    client.withDeadline(Date.now() + config.cli.timeoutMs, request).catch((error: unknown) => {
-      if (grpcCodeOf(error) !== GRPC_DEADLINE_EXCEEDED) {
+  return async (what, request) => {
+    const deadline = Date.now() + config.cli.timeoutMs;
+    return client.withDeadline(deadline, request).catch((error: unknown) => {
+      if (!passedDeadline(error, deadline)) {
         // A query the server gave up on (its own timeout, a worker gone meanwhile): not a raw "Failed to query".
         if (what === 'query' && (error as Error | null)?.name === 'ServiceError')
           throw new CliError(`the query of ${product} failed: ${toCliError(error).message}`, {
@@ -122,6 +124,7 @@ export async function workerFor(
         },
       );
     });
+  };
 }
 
 export async function withClient<T>(run: (client: Client, config: MeshloopConfig) => Promise<T>): Promise<T> {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { passedDeadline } from '../../src/cli/errors';
 import { formatIdeaLineage } from '../../src/cli/idea-lineage';
 import { table, visible } from '../../src/cli/output';
 import { formatStatus } from '../../src/cli/product-commands';
@@ -89,5 +90,23 @@ describe('meshloop show escapes control characters', () => {
     const lineage = formatIdeaLineage({ parent: 'orders.p\u001b[8m', children: [] });
     assert.doesNotMatch(lineage, controls);
     assert.match(lineage, /orders\.p\\e\[8m/);
+  });
+});
+
+describe('meshloop: a request that passed its MESHLOOP_CLI_TIMEOUT deadline', () => {
+  const grpcError = (code: number) => Object.assign(new Error('x'), { name: 'ServiceError', code });
+
+  it('is a deadline whether the client saw DEADLINE_EXCEEDED or the server reset the stream (CANCELLED)', () => {
+    const passed = Date.now() - 1;
+    assert.equal(passedDeadline(grpcError(4), passed), true);
+    assert.equal(passedDeadline(grpcError(1), passed), true);
+    assert.equal(passedDeadline({ cause: grpcError(1) }, passed), true);
+  });
+
+  it('is not a deadline when cancelled early, or for another failure', () => {
+    const ahead = Date.now() + 60_000;
+    assert.equal(passedDeadline(grpcError(1), ahead), false);
+    assert.equal(passedDeadline(grpcError(14), Date.now() - 1), false);
+    assert.equal(passedDeadline(new Error('plain'), Date.now() - 1), false);
   });
 });
