@@ -48,6 +48,10 @@ const latencySeconds = Number(process.env.BENCH_LATENCY_SECONDS ?? 30);
 const repeat = Math.max(1, Number(process.env.BENCH_REPEAT ?? 3));
 /** e.g. `'compression-codec' = 'snappy'`: adds an Iceberg run with these write options. */
 const writerOptions = process.env.BENCH_WRITER_OPTIONS;
+/** A parser jar to compare (say, an earlier build of src/materialize/udf): its parsing → blackhole too. */
+const compareJar = process.env.BENCH_COMPARE_JAR;
+/** BENCH_PER_FIELD=0 leaves out the (slow) per-field parsing used before the one-pass parser. */
+const perField = process.env.BENCH_PER_FIELD !== '0';
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -175,18 +179,25 @@ async function throughput(
     'pipeline.name': `bench-${randomUUID().slice(0, 6)}`,
   };
   const blackhole = `CREATE TEMPORARY TABLE bench_sink (order_id STRING, customer_id STRING, amount DOUBLE, status STRING, placed_at TIMESTAMP_LTZ(3)) WITH ('connector' = 'blackhole')`;
-  const baseline = () =>
-    flink.timedJob(
-      'Flink JSON format → blackhole (baseline)',
-      [
-        `CREATE TEMPORARY TABLE bench_json (order_id STRING, customer_id STRING, amount DOUBLE, status STRING, placed_at TIMESTAMP_LTZ(3)) WITH (
+  const jsonSource = `CREATE TEMPORARY TABLE bench_json (order_id STRING, customer_id STRING, amount DOUBLE, status STRING, placed_at TIMESTAMP_LTZ(3)) WITH (
         'connector' = 'kafka', 'topic' = ${quoteLiteral(plan.topic)},
         'properties.bootstrap.servers' = ${quoteLiteral(options.kafka.bootstrapServers)},
         'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset',
-        'format' = 'json', 'json.timestamp-format.standard' = 'ISO-8601')`,
-        blackhole,
-      ],
+        'format' = 'json', 'json.timestamp-format.standard' = 'ISO-8601')`;
+  const baseline = () =>
+    flink.timedJob(
+      'Flink JSON format → blackhole (baseline)',
+      [jsonSource, blackhole],
       'INSERT INTO bench_sink SELECT * FROM bench_json',
+      jobConfig,
+      rows,
+    );
+  // Iceberg's writer behind Flink's own JSON format (no error routing): what writing costs by itself.
+  const icebergCeiling = async (table: MaterializationPlan) =>
+    flink.timedJob(
+      'Flink JSON format → Iceberg (the writer alone)',
+      [materializationSetupStatements(table, options)[0]!, jsonSource],
+      `INSERT INTO ${tableSql(table.table)} SELECT * FROM bench_json`,
       jobConfig,
       rows,
     );
@@ -213,14 +224,20 @@ async function throughput(
       jobConfig,
       rows,
     );
-  const runs: Timed[][] = [[], [], [], []];
+  const runs: Timed[][] = [[], [], [], [], [], [], []];
   for (let run = 0; run < repeat; run++) {
     runs[0]!.push(await baseline());
     runs[1]!.push(await parse('materialization parsing → blackhole', options));
     runs[2]!.push(
       await iceberg('materialization → Iceberg (as run)', run === 0 ? plan : await tableFor(run)),
     );
-    runs[3]!.push(await parse('per-field JSON functions → blackhole (before)', perFieldOptions));
+    if (compareJar)
+      runs[6]!.push(
+        await parse(`parsing with ${compareJar} → blackhole`, { ...options, parserJar: compareJar }),
+      );
+    runs[5]!.push(await icebergCeiling(await tableFor(2 * repeat + run)));
+    if (perField)
+      runs[3]!.push(await parse('per-field JSON functions → blackhole (before)', perFieldOptions));
     // A writer setting to try (Iceberg's Flink write options, as a hint), beside the table's own.
     if (writerOptions) {
       runs[4]!.push(
@@ -232,10 +249,22 @@ async function throughput(
       );
     }
   }
-  return runs.map((timed) => {
+  const medianOf = (timed: Timed[]) => {
+    if (timed.length === 0) return undefined;
     const seconds = median(timed.map((r) => r.seconds));
     return { label: timed[0]!.label, seconds, perSecond: rows / seconds };
-  });
+  };
+  const [baselineRun, parsingRun, icebergRun, perFieldRun, variantRun, ceilingRun, compareRun] =
+    runs.map(medianOf);
+  return {
+    baseline: baselineRun!,
+    parsing: parsingRun!,
+    iceberg: icebergRun!,
+    perField: perFieldRun,
+    variant: variantRun,
+    ceiling: ceilingRun!,
+    compared: compareRun,
+  };
 }
 
 async function latency(config: MeshloopConfig, flink: Flink, plan: MaterializationPlan) {
@@ -369,14 +398,17 @@ async function main() {
     extraTables.push(extra);
     return extra;
   });
-  for (const r of results)
+  for (const r of Object.values(results).filter((r) => r !== undefined))
     out(
       `  ${r.label.padEnd(44)} ${r.seconds.toFixed(1).padStart(6)} s  ${Math.round(r.perSecond).toLocaleString('en').padStart(9)} rows/s`,
     );
-  const [baseline, parsing, iceberg, perField, variant] = results as [Timed, Timed, Timed, Timed, Timed?];
-  const ratio = (r: Timed) => (r.perSecond / baseline.perSecond).toFixed(2);
+  const { baseline, parsing, iceberg, perField: perFieldResult, variant, ceiling, compared } = results;
+  const ratio = (r: { perSecond: number }) => (r.perSecond / baseline.perSecond).toFixed(2);
   out(
-    `  ratio to the JSON blackhole: Iceberg ${ratio(iceberg)} (aim ≥ 0.8), parsing ${ratio(parsing)}, per-field parsing ${ratio(perField)}${variant ? `, Iceberg with ${writerOptions} ${ratio(variant)}` : ''}; Iceberg / parsing: ${(iceberg.perSecond / parsing.perSecond).toFixed(2)}`,
+    `  ratio to the JSON blackhole: Iceberg ${ratio(iceberg)} (aim ≥ 0.8), parsing ${ratio(parsing)}${perFieldResult ? `, per-field parsing ${ratio(perFieldResult)}` : ''}${variant ? `, Iceberg with ${writerOptions} ${ratio(variant)}` : ''}${compared ? `, parsing with ${compareJar} ${ratio(compared)}` : ''}; Iceberg / parsing: ${(iceberg.perSecond / parsing.perSecond).toFixed(2)}`,
+  );
+  out(
+    `  the writer alone (Flink JSON format → Iceberg) ${ratio(ceiling)} of the blackhole; our materialization → Iceberg is ${(iceberg.perSecond / ceiling.perSecond).toFixed(2)} of it`,
   );
   for (const extra of extraTables) {
     await catalog.dropTable(catalogNameOf(extra.table), { purge: true }).catch(() => undefined);

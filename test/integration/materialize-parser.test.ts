@@ -16,7 +16,7 @@ import { testPlatform } from '../helpers/platform';
  * replaced, on the real Flink: the same awkward records read through both parsing views must give
  * the same typed values and the same errors, record by record.
  */
-const records: Array<string | null> = [
+const records: Array<string | Buffer | null> = [
   '{"id":"a1","n":7,"big":9007199254740993,"x":1.25,"d":"12.5","ok":true,"day":"2026-01-02","ts":"2026-01-01T10:00:00.5Z","b":"aGk=","doc":{"k":[1,2]}}',
   '{"id":"a2","n":"8","big":"42","x":"3","d":4,"ok":"false","day":"2026-02-30","ts":1767261600000,"b":"AAEC","doc":[1,"two"]}',
   '{"id":"a3","n":1.5,"x":1e3,"d":1e-7,"ts":"2026-01-01 10:00:00","doc":"text"}',
@@ -56,6 +56,15 @@ const records: Array<string | null> = [
   '{"id":"m4","doc":{"a":1.0,"b":[true,null,"x"]},"doc":{"z":{"y":1e20}},"other":{"deep":[[[]]]}}',
   '{"id":"m5","n":1,}',
   '{"id":"m6" "n":1}',
+  // Numbers the parser types without their text, and the ones it must not.
+  '{"id":"k1","n":-2147483648,"big":-9223372036854775808,"x":9007199254740993,"d":7}',
+  '{"id":"k2","n":7,"big":7,"x":123456789012345678901234567890,"d":0.1}',
+  '{"id":"k3","n":9223372036854775807,"big":9223372036854775808,"x":-7}',
+  // Read from their text, not their bytes: not ASCII, leading space, invalid UTF-8, zero bytes.
+  '{"id":"ü-é","n":3,"doc":{"name":"Zoë"}}',
+  ' {"id":"space-first","n":4}',
+  Buffer.concat([Buffer.from('{"id":"bad-'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('","n":5}')]),
+  Buffer.from('{\0"\0i\0d\0"\0:\0"\0x\0"\0}\0', 'latin1'),
   null,
 ];
 

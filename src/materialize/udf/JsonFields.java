@@ -9,6 +9,7 @@ import java.util.Optional;
 import java.util.TimeZone;
 import java.util.regex.Pattern;
 
+import org.apache.flink.core.memory.MemorySegment;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonParser;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonToken;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
@@ -129,8 +130,8 @@ public class JsonFields extends TableFunction<RowData> {
    * an array unless the field is json (then its JSON text). The last of duplicate keys wins, as in
    * a map. False when the payload is not a JSON object, or not valid JSON up to the object's end.
    */
-  private boolean readFields(String payload, String[] texts) {
-    try (JsonParser parser = MAPPER.getFactory().createParser(payload)) {
+  private boolean readFields(StringData payload, String[] texts, Object[] numbers) {
+    try (JsonParser parser = parserOf(payload)) {
       if (parser.nextToken() != JsonToken.START_OBJECT) return false;
       while (parser.nextToken() == JsonToken.FIELD_NAME) {
         Integer index = positions.get(parser.getCurrentName());
@@ -155,7 +156,8 @@ public class JsonFields extends TableFunction<RowData> {
             break;
           case VALUE_NUMBER_INT:
           case VALUE_NUMBER_FLOAT:
-            texts[i] = String.valueOf(parser.getNumberValue());
+            texts[i] = NUMBER;
+            numbers[i] = parser.getNumberValue();
             break;
           case VALUE_TRUE:
             texts[i] = "true";
@@ -170,6 +172,58 @@ public class JsonFields extends TableFunction<RowData> {
       return parser.currentToken() == JsonToken.END_OBJECT;
     } catch (Exception notJson) {
       return false;
+    }
+  }
+
+  /** A sentinel text: the field held a JSON number, its value is in `numbers`. */
+  private static final String NUMBER = new String("number");
+
+  /**
+   * A parser over the record's bytes as Flink holds them when they are an ASCII JSON object (the
+   * common case): no String decoded first, and ASCII reads the same as bytes or as text. Anything
+   * else is read from its text, as Flink's JSON functions read it (their decoding of invalid UTF-8,
+   * no guessing of UTF-16 from zero bytes).
+   */
+  private static JsonParser parserOf(StringData payload) throws java.io.IOException {
+    if (payload instanceof BinaryStringData) {
+      BinaryStringData binary = (BinaryStringData) payload;
+      MemorySegment[] segments = binary.getSegments();
+      int offset = binary.getOffset();
+      int size = binary.getSizeInBytes();
+      if (segments != null
+          && segments.length == 1
+          && !segments[0].isOffHeap()
+          && offset + size <= segments[0].size()
+          && isAsciiObject(segments[0].getArray(), offset, size)) {
+        return MAPPER.getFactory().createParser(segments[0].getArray(), offset, size);
+      }
+    }
+    return MAPPER.getFactory().createParser(payload.toString());
+  }
+
+  private static boolean isAsciiObject(byte[] bytes, int offset, int size) {
+    if (size < 2 || bytes[offset] != '{' || bytes[offset + 1] == 0) return false;
+    for (int i = offset + 1, end = offset + size; i < end; i++) if (bytes[i] < 0) return false;
+    return true;
+  }
+
+  /**
+   * A JSON number typed without its text where that gives what TRY_CAST of JSON_VALUE's text gives:
+   * a double from any number Jackson read as a double, int or long (the text of a Double round-trips
+   * to it, a long's decimal text parses to the same nearest double); an int or long from an integer
+   * that fits. Null: take the text path.
+   */
+  private static Object typedNumber(Number number, String type) {
+    boolean integral = number instanceof Integer || number instanceof Long;
+    switch (type) {
+      case "double":
+        return integral || number instanceof Double ? (Object) number.doubleValue() : null;
+      case "long":
+        return integral ? (Object) number.longValue() : null;
+      case "int":
+        return number instanceof Integer ? number : null;
+      default:
+        return null;
     }
   }
 
@@ -265,7 +319,7 @@ public class JsonFields extends TableFunction<RowData> {
   private transient Field[] fields;
   private transient HashMap<String, Integer> positions;
 
-  private GenericRowData parse(String payload, String fieldSpec) {
+  private GenericRowData parse(StringData payload, String fieldSpec) {
     if (spec == null || !spec.equals(fieldSpec)) {
       fields = fieldsOf(fieldSpec);
       positions = new HashMap<>();
@@ -279,7 +333,8 @@ public class JsonFields extends TableFunction<RowData> {
       return row;
     }
     String[] texts = new String[n];
-    if (!readFields(payload, texts)) {
+    Object[] numbers = new Object[n];
+    if (!readFields(payload, texts, numbers)) {
       row.setField(n, StringData.fromString(NOT_AN_OBJECT));
       return row;
     }
@@ -287,7 +342,13 @@ public class JsonFields extends TableFunction<RowData> {
     for (int i = 0; i < n; i++) {
       Field field = fields[i];
       String text = texts[i];
-      Object value = typed(text, field.type);
+      Object value = null;
+      if (text == NUMBER) {
+        value = typedNumber((Number) numbers[i], field.type);
+        // Anything else as JSON_VALUE renders it: the number's Java text.
+        if (value == null) text = String.valueOf(numbers[i]);
+      }
+      if (value == null) value = typed(text, field.type);
       row.setField(i, value);
       StringData error =
           value != null ? null : field.required ? field.missing : text != null ? field.wrongType : null;
@@ -316,14 +377,14 @@ public class JsonFields extends TableFunction<RowData> {
    * equal rows, so the memo never changes an answer.
    */
   private static final class Memo {
-    String payload;
+    StringData payload;
     String fields;
     Object[] values;
   }
 
   private static final ThreadLocal<Memo> LAST = ThreadLocal.withInitial(Memo::new);
 
-  public void eval(String payload, String fieldSpec) {
+  public void eval(StringData payload, String fieldSpec) {
     Memo last = LAST.get();
     if (payload != null && payload.equals(last.payload) && fieldSpec.equals(last.fields)) {
       collect(GenericRowData.of(last.values.clone()));
@@ -332,7 +393,9 @@ public class JsonFields extends TableFunction<RowData> {
     GenericRowData row = parse(payload, fieldSpec);
     Object[] values = new Object[row.getArity()];
     for (int i = 0; i < values.length; i++) values[i] = row.getField(i);
-    last.payload = payload;
+    // A copy: Flink may reuse the record's memory for the next one.
+    last.payload =
+        payload instanceof BinaryStringData ? ((BinaryStringData) payload).copy() : payload;
     last.fields = fieldSpec;
     last.values = values;
     collect(row);
@@ -343,7 +406,8 @@ public class JsonFields extends TableFunction<RowData> {
     return TypeInference.newBuilder()
         .inputTypeStrategy(
             InputTypeStrategies.sequence(
-                InputTypeStrategies.explicit(DataTypes.STRING()),
+                // The record as Flink holds it (its UTF-8 bytes), not decoded to a Java String.
+                InputTypeStrategies.explicit(DataTypes.STRING().bridgedTo(StringData.class)),
                 InputTypeStrategies.and(
                     InputTypeStrategies.LITERAL, InputTypeStrategies.explicit(DataTypes.STRING()))))
         .outputTypeStrategy(
