@@ -229,21 +229,31 @@ async function throughput(
       jobConfig,
       rows,
     );
-  const runs: Timed[][] = [[], [], [], [], [], [], [], []];
+  // Each job's runs, by name; a job not asked for (per-field, a writer variant, a jar to compare) has none.
+  const runs = {
+    baseline: [] as Timed[],
+    parsing: [] as Timed[],
+    iceberg: [] as Timed[],
+    ceiling: [] as Timed[],
+    perField: [] as Timed[],
+    perFieldIceberg: [] as Timed[],
+    variant: [] as Timed[],
+    compared: [] as Timed[],
+  };
   for (let run = 0; run < repeat; run++) {
-    runs[0]!.push(await baseline());
-    runs[1]!.push(await parse('materialization parsing → blackhole', options));
-    runs[2]!.push(
+    runs.baseline.push(await baseline());
+    runs.parsing.push(await parse('materialization parsing → blackhole', options));
+    runs.iceberg.push(
       await iceberg('materialization → Iceberg (as run)', run === 0 ? plan : await tableFor(run)),
     );
     if (compareJar)
-      runs[6]!.push(
+      runs.compared.push(
         await parse(`parsing with ${compareJar} → blackhole`, { ...options, parserJar: compareJar }),
       );
-    runs[5]!.push(await icebergCeiling(await tableFor(2 * repeat + run)));
+    runs.ceiling.push(await icebergCeiling(await tableFor(2 * repeat + run)));
     if (perField) {
-      runs[3]!.push(await parse('per-field JSON functions → blackhole (before)', perFieldOptions));
-      runs[7]!.push(
+      runs.perField.push(await parse('per-field JSON functions → blackhole (before)', perFieldOptions));
+      runs.perFieldIceberg.push(
         await iceberg(
           'per-field JSON functions → Iceberg (before)',
           await tableFor(3 * repeat + run),
@@ -254,7 +264,7 @@ async function throughput(
     }
     // A writer setting to try (Iceberg's Flink write options, as a hint), beside the table's own.
     if (writerOptions) {
-      runs[4]!.push(
+      runs.variant.push(
         await iceberg(
           `materialization → Iceberg with ${writerOptions}`,
           await tableFor(repeat + run),
@@ -268,25 +278,15 @@ async function throughput(
     const seconds = median(timed.map((r) => r.seconds));
     return { label: timed[0]!.label, seconds, perSecond: rows / seconds };
   };
-  const [
-    baselineRun,
-    parsingRun,
-    icebergRun,
-    perFieldRun,
-    variantRun,
-    ceilingRun,
-    compareRun,
-    perFieldIcebergRun,
-  ] = runs.map(medianOf);
   return {
-    baseline: baselineRun!,
-    parsing: parsingRun!,
-    iceberg: icebergRun!,
-    perField: perFieldRun,
-    variant: variantRun,
-    ceiling: ceilingRun!,
-    compared: compareRun,
-    perFieldIceberg: perFieldIcebergRun,
+    baseline: medianOf(runs.baseline)!,
+    parsing: medianOf(runs.parsing)!,
+    iceberg: medianOf(runs.iceberg)!,
+    ceiling: medianOf(runs.ceiling)!,
+    perField: medianOf(runs.perField),
+    perFieldIceberg: medianOf(runs.perFieldIceberg),
+    variant: medianOf(runs.variant),
+    compared: medianOf(runs.compared),
   };
 }
 
