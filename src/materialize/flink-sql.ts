@@ -166,5 +166,10 @@ export function materializationJobConfig(plan: MaterializationPlan): Record<stri
     ...productJobRestartStrategy,
     ...retainedCheckpoints,
     'table.local-time-zone': 'UTC',
+    // Chained operators hand rows on without a deep copy each (bench/materialize: parsing 0.69 → 0.90,
+    // into Iceberg 0.31 → 0.48 of Flink's JSON format → blackhole). Safe here: the Kafka source makes
+    // a row per record, the parser copies the one record it keeps (its memo), and Iceberg's writers
+    // copy the keys they keep (upsert).
+    'pipeline.object-reuse': 'true',
   };
 }

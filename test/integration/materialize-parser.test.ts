@@ -8,7 +8,7 @@ import { materializationPlanOf } from '../../src/domain/materialization';
 import type { MaterializationPlan } from '../../src/domain/materialization';
 import { parseSpec } from '../../src/domain/spec';
 import { parserJarOf } from '../../src/materialize';
-import { materializationSetupStatements } from '../../src/materialize/flink-sql';
+import { materializationJobConfig, materializationSetupStatements } from '../../src/materialize/flink-sql';
 import { testPlatform } from '../helpers/platform';
 
 /**
@@ -144,7 +144,12 @@ describe('Materialization parsing: the one-pass parser gives what the per-field 
       const result = await session.execute(
         `SELECT kafka_offset, ${columns.join(', ')}, error FROM meshloop_parsed`,
         {
-          executionConfig: { 'execution.runtime-mode': 'batch', 'table.local-time-zone': 'UTC' },
+          executionConfig: {
+            'execution.runtime-mode': 'batch',
+            'table.local-time-zone': 'UTC',
+            // As materializations run: rows handed between chained operators without copies.
+            'pipeline.object-reuse': materializationJobConfig(plan)['pipeline.object-reuse']!,
+          },
           timeoutMs: 240_000,
         },
       );
