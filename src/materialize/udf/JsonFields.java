@@ -79,7 +79,8 @@ public class JsonFields extends TableFunction<RowData> {
       required = text.endsWith("!");
       if (required) text = text.substring(0, text.length() - 1);
       int colon = text.lastIndexOf(':');
-      name = text.substring(0, colon);
+      // Interned, as Jackson's names are: the usual lookup is one identity comparison.
+      name = text.substring(0, colon).intern();
       type = text.substring(colon + 1);
       json = type.equals("json");
       missing = StringData.fromString(name + ": missing, null or not a " + type);
@@ -130,17 +131,18 @@ public class JsonFields extends TableFunction<RowData> {
    * an array unless the field is json (then its JSON text). The last of duplicate keys wins, as in
    * a map. False when the payload is not a JSON object, or not valid JSON up to the object's end.
    */
-  private boolean readFields(StringData payload, String[] texts, Object[] numbers) {
+  private boolean readFields(StringData payload, String[] texts, Object[] values) {
     try (JsonParser parser = parserOf(payload)) {
       if (parser.nextToken() != JsonToken.START_OBJECT) return false;
+      int next = 0;
       while (parser.nextToken() == JsonToken.FIELD_NAME) {
-        Integer index = positions.get(parser.getCurrentName());
+        int i = positionOf(parser.getCurrentName(), next);
         JsonToken token = parser.nextToken();
-        if (index == null) {
+        if (i < 0) {
           parser.skipChildren();
           continue;
         }
-        int i = index;
+        next = i + 1;
         switch (token) {
           case START_OBJECT:
           case START_ARRAY:
@@ -152,12 +154,18 @@ public class JsonFields extends TableFunction<RowData> {
             }
             break;
           case VALUE_STRING:
-            texts[i] = parser.getText();
+            Object value = typedString(parser, fields[i]);
+            if (value != null) {
+              texts[i] = TYPED;
+              values[i] = value;
+            } else {
+              texts[i] = parser.getText();
+            }
             break;
           case VALUE_NUMBER_INT:
           case VALUE_NUMBER_FLOAT:
             texts[i] = NUMBER;
-            numbers[i] = parser.getNumberValue();
+            values[i] = parser.getNumberValue();
             break;
           case VALUE_TRUE:
             texts[i] = "true";
@@ -175,8 +183,47 @@ public class JsonFields extends TableFunction<RowData> {
     }
   }
 
-  /** A sentinel text: the field held a JSON number, its value is in `numbers`. */
+  /** A sentinel text: the field held a JSON number, its value is in `values`. */
   private static final String NUMBER = new String("number");
+  /** A sentinel text: the field held a string already typed, its value is in `values`. */
+  private static final String TYPED = new String("typed");
+
+  /**
+   * A field's position: the one after the previous field's when the record lists them in the spec's
+   * order (the usual case, one identity comparison of interned names), else by lookup; -1 when the
+   * record's field is not in the spec.
+   */
+  private int positionOf(String name, int guess) {
+    if (guess < fields.length && fields[guess].name == name) return guess;
+    Integer index = positions.get(name);
+    return index == null ? -1 : index;
+  }
+
+  /**
+   * A string value typed from the parser's characters, without a Java String: a string or json
+   * field's ASCII text as its UTF-8 bytes (what StringData.fromString would encode), a timestamp
+   * field's ISO-8601 instant. Null: take the text path (non-ASCII text, any other type or form).
+   */
+  private static Object typedString(JsonParser parser, Field field) throws java.io.IOException {
+    char[] chars = parser.getTextCharacters();
+    int offset = parser.getTextOffset();
+    int length = parser.getTextLength();
+    switch (field.type) {
+      case "string":
+      case "json":
+        byte[] bytes = new byte[length];
+        for (int i = 0; i < length; i++) {
+          char c = chars[offset + i];
+          if (c >= 0x80) return null;
+          bytes[i] = (byte) c;
+        }
+        return BinaryStringData.fromBytes(bytes);
+      case "timestamp":
+        return isoInstant(chars, offset, length);
+      default:
+        return null;
+    }
+  }
 
   /**
    * A parser over the record's bytes as Flink holds them when they are an ASCII JSON object (the
@@ -194,16 +241,23 @@ public class JsonFields extends TableFunction<RowData> {
           && segments.length == 1
           && !segments[0].isOffHeap()
           && offset + size <= segments[0].size()
-          && isAsciiObject(segments[0].getArray(), offset, size)) {
+          && isAsciiObject(segments[0], offset, size)) {
         return MAPPER.getFactory().createParser(segments[0].getArray(), offset, size);
       }
     }
     return MAPPER.getFactory().createParser(payload.toString());
   }
 
-  private static boolean isAsciiObject(byte[] bytes, int offset, int size) {
+  private static final long HIGH_BITS = 0x8080808080808080L;
+
+  /** Starts with '{' (no UTF-16 zero byte after it) and every byte is ASCII: 8 bytes at a time. */
+  private static boolean isAsciiObject(MemorySegment segment, int offset, int size) {
+    byte[] bytes = segment.getArray();
     if (size < 2 || bytes[offset] != '{' || bytes[offset + 1] == 0) return false;
-    for (int i = offset + 1, end = offset + size; i < end; i++) if (bytes[i] < 0) return false;
+    int i = offset + 1;
+    int end = offset + size;
+    for (; i + 8 <= end; i += 8) if ((segment.getLong(i) & HIGH_BITS) != 0) return false;
+    for (; i < end; i++) if (bytes[i] < 0) return false;
     return true;
   }
 
@@ -268,14 +322,46 @@ public class JsonFields extends TableFunction<RowData> {
     }
   }
 
-  private static int digits(String text, int from, int to) {
+  private static int digits(char[] text, int from, int to) {
     int value = 0;
     for (int i = from; i < to; i++) {
-      char c = text.charAt(i);
+      char c = text[i];
       if (c < '0' || c > '9') return -1;
       value = value * 10 + (c - '0');
     }
     return value;
+  }
+
+  private static boolean isLeapYear(int year) {
+    return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  }
+
+  private static int lengthOfMonth(int year, int month) {
+    switch (month) {
+      case 2:
+        return isLeapYear(year) ? 29 : 28;
+      case 4:
+      case 6:
+      case 9:
+      case 11:
+        return 30;
+      default:
+        return 31;
+    }
+  }
+
+  /** Days since 1970-01-01 of a proleptic Gregorian date, as LocalDate.toEpochDay counts them. */
+  static long epochDay(int year, int month, int day) {
+    long y = month <= 2 ? year - 1 : year;
+    long era = Math.floorDiv(y, 400);
+    long yearOfEra = y - era * 400;
+    long dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+    long dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear;
+    return era * 146_097 + dayOfEra - 719_468;
+  }
+
+  private static TimestampData isoInstant(String text) {
+    return isoInstant(text.toCharArray(), 0, text.length());
   }
 
   /**
@@ -284,34 +370,31 @@ public class JsonFields extends TableFunction<RowData> {
    * (its formatter, the fraction cut to milliseconds, UTC). Anything else (null here) takes the
    * general path below, Flink's own.
    */
-  private static TimestampData isoInstant(String text) {
-    int length = text.length();
-    if (length < 20 || length > 30 || text.charAt(length - 1) != 'Z' || text.charAt(4) != '-'
-        || text.charAt(7) != '-' || text.charAt(10) != 'T' || text.charAt(13) != ':'
-        || text.charAt(16) != ':') {
+  private static TimestampData isoInstant(char[] text, int at, int length) {
+    if (length < 20 || length > 30 || text[at + length - 1] != 'Z' || text[at + 4] != '-'
+        || text[at + 7] != '-' || text[at + 10] != 'T' || text[at + 13] != ':'
+        || text[at + 16] != ':') {
       return null;
     }
-    int year = digits(text, 0, 4);
-    int month = digits(text, 5, 7);
-    int day = digits(text, 8, 10);
-    int hour = digits(text, 11, 13);
-    int minute = digits(text, 14, 16);
-    int second = digits(text, 17, 19);
+    int year = digits(text, at, at + 4);
+    int month = digits(text, at + 5, at + 7);
+    int day = digits(text, at + 8, at + 10);
+    int hour = digits(text, at + 11, at + 13);
+    int minute = digits(text, at + 14, at + 16);
+    int second = digits(text, at + 17, at + 19);
     int nanos = 0;
     if (length > 20) {
       int fraction = length - 21;
-      if (text.charAt(19) != '.' || fraction < 1 || fraction > 9) return null;
-      nanos = digits(text, 20, length - 1);
+      if (text[at + 19] != '.' || fraction < 1 || fraction > 9) return null;
+      nanos = digits(text, at + 20, at + length - 1);
       if (nanos < 0) return null;
       for (int i = fraction; i < 9; i++) nanos *= 10;
     }
     if (year < 1 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0
-        || minute > 59 || second < 0 || second > 59
-        || day > java.time.YearMonth.of(year, month).lengthOfMonth()) {
+        || minute > 59 || second < 0 || second > 59 || day > lengthOfMonth(year, month)) {
       return null;
     }
-    long epochDay = java.time.LocalDate.of(year, month, day).toEpochDay();
-    long seconds = epochDay * 86_400L + hour * 3_600L + minute * 60L + second;
+    long seconds = epochDay(year, month, day) * 86_400L + hour * 3_600L + minute * 60L + second;
     return TimestampData.fromEpochMillis(seconds * 1000L + nanos / 1_000_000);
   }
 
@@ -333,8 +416,8 @@ public class JsonFields extends TableFunction<RowData> {
       return row;
     }
     String[] texts = new String[n];
-    Object[] numbers = new Object[n];
-    if (!readFields(payload, texts, numbers)) {
+    Object[] values = new Object[n];
+    if (!readFields(payload, texts, values)) {
       row.setField(n, StringData.fromString(NOT_AN_OBJECT));
       return row;
     }
@@ -343,10 +426,12 @@ public class JsonFields extends TableFunction<RowData> {
       Field field = fields[i];
       String text = texts[i];
       Object value = null;
-      if (text == NUMBER) {
-        value = typedNumber((Number) numbers[i], field.type);
+      if (text == TYPED) {
+        value = values[i];
+      } else if (text == NUMBER) {
+        value = typedNumber((Number) values[i], field.type);
         // Anything else as JSON_VALUE renders it: the number's Java text.
-        if (value == null) text = String.valueOf(numbers[i]);
+        if (value == null) text = String.valueOf(values[i]);
       }
       if (value == null) value = typed(text, field.type);
       row.setField(i, value);
@@ -384,8 +469,12 @@ public class JsonFields extends TableFunction<RowData> {
 
   private static final ThreadLocal<Memo> LAST = ThreadLocal.withInitial(Memo::new);
 
+  /** This instance's thread's memo (an instance runs in one task thread), looked up once. */
+  private transient Memo memo;
+
   public void eval(StringData payload, String fieldSpec) {
-    Memo last = LAST.get();
+    if (memo == null) memo = LAST.get();
+    Memo last = memo;
     if (payload != null && payload.equals(last.payload) && fieldSpec.equals(last.fields)) {
       collect(GenericRowData.of(last.values.clone()));
       return;
