@@ -196,9 +196,26 @@ async function consume(
     let joins = 0;
     let joined: () => void = () => undefined;
     let nextJoin = new Promise<void>((resolve) => (joined = resolve));
+    let seeked = false;
+    const seekToStarts = () => {
+      for (const plan of active) {
+        for (const part of plan.partitions.values()) {
+          if (part.done) consumer.pause([{ topic: plan.topic, partitions: [part.partition] }]);
+          else consumer.seek({ topic: plan.topic, partition: part.partition, offset: part.start.toString() });
+        }
+      }
+    };
     consumer.on(consumer.events.GROUP_JOIN, () => {
       joins++;
       joined();
+      // A rejoin (a rebalance mid-sample) starts from the group's offsets, and none are committed:
+      // seek back to where each partition got to.
+      if (!seeked) return;
+      try {
+        seekToStarts();
+      } catch {
+        // Without the seek the records before each start are read again and skipped (resolved).
+      }
     });
     await consumer.run({
       autoCommit: false,
@@ -213,9 +230,13 @@ async function consume(
         const start = Number(part.start);
         const end = Number(part.end);
         let lastTaken: string | undefined;
+        let lastSkipped: string | undefined;
         for (const message of batch.messages) {
           const offset = Number(message.offset);
-          if (offset < start) continue;
+          if (offset < start) {
+            lastSkipped = message.offset;
+            continue;
+          }
           if (offset >= end || plan.messages >= limits.maxMessages) {
             part.done = true;
             break;
@@ -241,6 +262,11 @@ async function consume(
           payload.resolveOffset(lastTaken);
           // Nothing is committed: after a rejoin the group fetches these records again; skip them.
           part.start = BigInt(lastTaken) + 1n;
+        } else if (lastSkipped !== undefined) {
+          // Records before the start (fetched again after a rejoin, or before a seek applied) are
+          // resolved too: kafkajs fetches from the last resolved offset, so leaving them unresolved
+          // would fetch the same records again and again until the deadline.
+          payload.resolveOffset(lastSkipped);
         }
         // Offsets may have gaps (compaction, transaction markers): the batch's end counts too.
         if (batch.messages.length > 0 && BigInt(batch.lastOffset()) + 1n >= part.end) part.done = true;
@@ -260,13 +286,8 @@ async function consume(
     for (let attempt = 1; ; attempt++) {
       if (joins === 0) await nextJoin;
       try {
-        for (const plan of active) {
-          for (const part of plan.partitions.values()) {
-            if (part.done) consumer.pause([{ topic: plan.topic, partitions: [part.partition] }]);
-            else
-              consumer.seek({ topic: plan.topic, partition: part.partition, offset: part.start.toString() });
-          }
-        }
+        seekToStarts();
+        seeked = true;
         break;
       } catch (error) {
         if (attempt >= 5) throw error;
