@@ -126,6 +126,8 @@ describe('materialization decisions', () => {
     assert.equal(request.properties['meshloop.product-id'], 'orders.daily_revenue');
     assert.equal(request.properties['meshloop.revision'], '2');
     assert.equal(request.properties['history.expire.max-snapshot-age-ms'], String(7 * 86_400_000));
+    // Plain pages (zstd) instead of dictionary pages: the faster writer (docs/tables.md#writer-settings).
+    assert.equal(request.properties['parquet.enable.dictionary'], 'false');
 
     const append = productTableRequest(materializationPlanOf(eventSpec(), 1, defaults));
     assert.deepEqual(append.partitionSpec.fields, [
