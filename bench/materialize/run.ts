@@ -3,7 +3,8 @@
  * in the same run (our machines are noisy: only the ratios are comparable).
  *
  * 1. Throughput: the same topic of BENCH_ROWS order records (default 1,000,000) read to its end by
- *    bounded Flink jobs: Flink's own JSON format into a blackhole (the baseline), our
+ *    bounded Flink jobs: Flink's own JSON format into a blackhole (the baseline, as Flink runs a job
+ *    by default; and again with object reuse, the setting our materializations run with), our
  *    materialization's parsing into a blackhole, the whole materialization into Iceberg, and for
  *    comparison the per-field JSON functions used before the one-pass parser (and, with
  *    BENCH_WRITER_OPTIONS, the Iceberg job with those Iceberg write options). Rows/s from each job's RUNNING time to its end; each job
@@ -184,12 +185,13 @@ async function throughput(
         'properties.bootstrap.servers' = ${quoteLiteral(options.kafka.bootstrapServers)},
         'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset',
         'format' = 'json', 'json.timestamp-format.standard' = 'ISO-8601')`;
-  const baseline = () =>
+  // The baseline as Flink runs a job by default (no object reuse), and with our jobs' settings.
+  const baseline = (reuse: boolean) =>
     flink.timedJob(
-      'Flink JSON format → blackhole (baseline)',
+      reuse ? 'Flink JSON format → blackhole, object reuse' : 'Flink JSON format → blackhole (baseline)',
       [jsonSource, blackhole],
       'INSERT INTO bench_sink SELECT * FROM bench_json',
-      jobConfig,
+      reuse ? jobConfig : { ...jobConfig, 'pipeline.object-reuse': 'false' },
       rows,
     );
   // Iceberg's writer behind Flink's own JSON format (no error routing): what writing costs by itself.
@@ -232,6 +234,7 @@ async function throughput(
   // Each job's runs, by name; a job not asked for (per-field, a writer variant, a jar to compare) has none.
   const runs = {
     baseline: [] as Timed[],
+    baselineReuse: [] as Timed[],
     parsing: [] as Timed[],
     iceberg: [] as Timed[],
     ceiling: [] as Timed[],
@@ -241,7 +244,8 @@ async function throughput(
     compared: [] as Timed[],
   };
   for (let run = 0; run < repeat; run++) {
-    runs.baseline.push(await baseline());
+    runs.baseline.push(await baseline(false));
+    runs.baselineReuse.push(await baseline(true));
     runs.parsing.push(await parse('materialization parsing → blackhole', options));
     runs.iceberg.push(
       await iceberg('materialization → Iceberg (as run)', run === 0 ? plan : await tableFor(run)),
@@ -280,6 +284,7 @@ async function throughput(
   };
   return {
     baseline: medianOf(runs.baseline)!,
+    baselineReuse: medianOf(runs.baselineReuse)!,
     parsing: medianOf(runs.parsing)!,
     iceberg: medianOf(runs.iceberg)!,
     ceiling: medianOf(runs.ceiling)!,
@@ -427,6 +432,7 @@ async function main() {
     );
   const {
     baseline,
+    baselineReuse,
     parsing,
     iceberg,
     perField: perFieldResult,
@@ -438,6 +444,10 @@ async function main() {
   const ratio = (r: { perSecond: number }) => (r.perSecond / baseline.perSecond).toFixed(2);
   out(
     `  ratio to the JSON blackhole: Iceberg ${ratio(iceberg)} (aim ≥ 0.8), parsing ${ratio(parsing)}${perFieldResult ? `, per-field parsing ${ratio(perFieldResult)}` : ''}${perFieldIceberg ? `, per-field → Iceberg ${ratio(perFieldIceberg)}` : ''}${variant ? `, Iceberg with ${writerOptions} ${ratio(variant)}` : ''}${compared ? `, parsing with ${compareJar} ${ratio(compared)}` : ''}; Iceberg / parsing: ${(iceberg.perSecond / parsing.perSecond).toFixed(2)}`,
+  );
+  const ratioReuse = (r: { perSecond: number }) => (r.perSecond / baselineReuse.perSecond).toFixed(2);
+  out(
+    `  ratio to the JSON blackhole with object reuse (the same settings as ours): Iceberg ${ratioReuse(iceberg)}, parsing ${ratioReuse(parsing)}, the writer alone ${ratioReuse(ceiling)}`,
   );
   out(
     `  the writer alone (Flink JSON format → Iceberg) ${ratio(ceiling)} of the blackhole; our materialization → Iceberg is ${(iceberg.perSecond / ceiling.perSecond).toFixed(2)} of it`,
