@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Kafka } from 'kafkajs';
+import type { Batch, Kafka } from 'kafkajs';
 import { isInternalTopic } from './client';
 
 /** One sampled record, as raw as Kafka gives it: parsing is the profiler's job. */
@@ -158,6 +158,49 @@ export async function sampleTopics(
   });
 }
 
+/** The batch's records from the partition's start, within the limits; marks where the plan stops. */
+function takeFrom(
+  batch: Pick<Batch, 'partition' | 'messages'>,
+  plan: TopicPlan,
+  part: PartitionPlan,
+  limits: SampleLimits,
+): { taken: SampledMessage[]; lastTaken?: string; lastRead?: string } {
+  const taken: SampledMessage[] = [];
+  // Offsets as numbers in the hot loop (exact below 2^53, which no real partition reaches).
+  const start = Number(part.start);
+  const end = Number(part.end);
+  let lastTaken: string | undefined;
+  let lastRead: string | undefined;
+  for (const message of batch.messages) {
+    const offset = Number(message.offset);
+    if (offset < start) {
+      lastRead = message.offset;
+      continue;
+    }
+    if (offset >= end || plan.messages >= limits.maxMessages) {
+      part.done = true;
+      break;
+    }
+    if (plan.bytes >= limits.maxBytes) {
+      plan.stoppedBy = 'byteLimit';
+      for (const p of plan.partitions.values()) p.done = true;
+      break;
+    }
+    plan.messages++;
+    plan.bytes += (message.key?.length ?? 0) + (message.value?.length ?? 0);
+    taken.push({
+      partition: batch.partition,
+      offset: message.offset,
+      key: message.key,
+      value: message.value,
+      timestamp: Number(message.timestamp),
+    });
+    lastTaken = lastRead = message.offset;
+    if (offset + 1 >= end) part.done = true;
+  }
+  return { taken, lastTaken, lastRead };
+}
+
 async function consume(
   kafka: Kafka,
   groupId: string,
@@ -225,49 +268,13 @@ async function consume(
         const plan = plans.get(batch.topic);
         const part = plan?.partitions.get(batch.partition);
         if (!plan || !part || part.done || !payload.isRunning() || payload.isStale()) return;
-        const taken: SampledMessage[] = [];
-        // Offsets as numbers in the hot loop (exact below 2^53, which no real partition reaches).
-        const start = Number(part.start);
-        const end = Number(part.end);
-        let lastTaken: string | undefined;
-        let lastSkipped: string | undefined;
-        for (const message of batch.messages) {
-          const offset = Number(message.offset);
-          if (offset < start) {
-            lastSkipped = message.offset;
-            continue;
-          }
-          if (offset >= end || plan.messages >= limits.maxMessages) {
-            part.done = true;
-            break;
-          }
-          if (plan.bytes >= limits.maxBytes) {
-            plan.stoppedBy = 'byteLimit';
-            for (const p of plan.partitions.values()) p.done = true;
-            break;
-          }
-          plan.messages++;
-          plan.bytes += (message.key?.length ?? 0) + (message.value?.length ?? 0);
-          taken.push({
-            partition: batch.partition,
-            offset: message.offset,
-            key: message.key,
-            value: message.value,
-            timestamp: Number(message.timestamp),
-          });
-          lastTaken = message.offset;
-          if (offset + 1 >= end) part.done = true;
-        }
-        if (lastTaken !== undefined) {
-          payload.resolveOffset(lastTaken);
-          // Nothing is committed: after a rejoin the group fetches these records again; skip them.
-          part.start = BigInt(lastTaken) + 1n;
-        } else if (lastSkipped !== undefined) {
-          // Records before the start (fetched again after a rejoin, or before a seek applied) are
-          // resolved too: kafkajs fetches from the last resolved offset, so leaving them unresolved
-          // would fetch the same records again and again until the deadline.
-          payload.resolveOffset(lastSkipped);
-        }
+        const { taken, lastTaken, lastRead } = takeFrom(batch, plan, part, limits);
+        // Records skipped before the start (fetched again after a rejoin, or before a seek applied)
+        // are resolved too: kafkajs fetches from the last resolved offset, so leaving them
+        // unresolved would fetch the same records again and again until the deadline.
+        if (lastRead !== undefined) payload.resolveOffset(lastTaken ?? lastRead);
+        // Nothing is committed: after a rejoin the group fetches these records again; skip them.
+        if (lastTaken !== undefined) part.start = BigInt(lastTaken) + 1n;
         // Offsets may have gaps (compaction, transaction markers): the batch's end counts too.
         if (batch.messages.length > 0 && BigInt(batch.lastOffset()) + 1n >= part.end) part.done = true;
         if (taken.length > 0) await handlers.onMessages(batch.topic, taken);
