@@ -2,9 +2,10 @@
  * bench/profile: how fast discovery samples and profiles a topic, against plain kafkajs consumption
  * of the same topic in the same run. Produces the topic first when it is not there yet
  * (BENCH_RECORDS click records from the seed generator, 1,000,000 by default), then reads it: once
- * to warm the broker and kafkajs up (not counted), raw,
- * profiled (as discovery does, with a profiling thread), profiled on one thread, raw again; the
- * ratio is profiled throughput over the mean of the raw ones. Peak RSS and heap are sampled every
+ * plain and once profiled to warm the broker and each path's code up (not counted), then plain
+ * kafkajs and profiled (as discovery does, with a profiling thread) alternating, BENCH_READS times
+ * each (default 3), then profiled on one thread; the ratio is the median profiled read's throughput
+ * over the median plain read's. Peak RSS and heap are sampled every
  * 50 ms. Where the time goes: CPU time per record of each read (all threads), how busy the
  * consumer's thread and the profiling thread were, and the profiler's stages timed one by one on
  * the topic's first 100,000 records held in memory (packing for the thread, record ids, reading
@@ -151,6 +152,8 @@ async function consumeRaw(kafka: Kafka, total: number): Promise<number> {
 }
 
 const STAGE_RECORDS = 100_000;
+/** Raw and profiled reads, alternating, after one warm-up read of each; medians are reported. */
+const READS = Math.max(1, Number(process.env.BENCH_READS ?? 3));
 
 /** CPU µs per record of `work` over `records`, the best of three (the first warms the code up). */
 function cpuPerRecord(records: number, work: () => void): number {
@@ -220,24 +223,38 @@ async function main(): Promise<void> {
   const total = await countMessages(kafka);
   say(`topic ${topic}: ${total.toLocaleString('en')} messages`);
 
-  // A first read warms the broker's page cache and kafkajs's code; it is not counted (the first
-  // counted read would otherwise be slower than the rest, which flattered the ratio).
-  const warm = await measure(() => consumeRaw(kafka, total));
-  say(`warm-up read (not counted): ${(warm.ms / 1000).toFixed(2)} s`);
-  const raw1 = await measure(() => consumeRaw(kafka, total));
-  say(`raw kafkajs: ${(raw1.ms / 1000).toFixed(2)} s`);
   const sampleAll = { maxMessages: total, maxBytes: Number.MAX_SAFE_INTEGER, deadlineMs: 30 * 60_000 };
   // What discovery does: sampling on this thread, parsing and statistics on a profiling thread.
-  const profiled = await measure(async () => {
-    const profiler = new ThreadedProfiler();
-    const [sample] = await sampleTopics(kafka, [topic], sampleAll, {
-      onMessages: (_topic, batch) => profiler.add(topic, batch),
+  const profiledRead = () =>
+    measure(async () => {
+      const profiler = new ThreadedProfiler();
+      const [sample] = await sampleTopics(kafka, [topic], sampleAll, {
+        onMessages: (_topic, batch) => profiler.add(topic, batch),
+      });
+      const [profile] = await profiler.finish();
+      if (!profile || !profiler.threaded) throw new Error('the profiling thread did not run');
+      return { sample, profile, threadBusyMs: profiler.busyMs() };
     });
-    const [profile] = await profiler.finish();
-    if (!profile || !profiler.threaded) throw new Error('the profiling thread did not run');
-    return { sample, profile, threadBusyMs: profiler.busyMs() };
-  });
-  say(`sample + profile (profiling thread): ${(profiled.ms / 1000).toFixed(2)} s`);
+  // First reads warm the broker's page cache and each path's code up; they are not counted (the
+  // first read of a path is slower than the rest: counting one path's first read flatters the other).
+  const warm = await measure(() => consumeRaw(kafka, total));
+  const warmProfiled = await profiledRead();
+  say(
+    `warm-up reads (not counted): raw ${(warm.ms / 1000).toFixed(2)} s, profiled ${(warmProfiled.ms / 1000).toFixed(2)} s`,
+  );
+  // Then the two alternate, READS times each; medians.
+  const raws: Array<Measured<number>> = [];
+  const profileds: Array<Awaited<ReturnType<typeof profiledRead>>> = [];
+  for (let read = 0; read < READS; read++) {
+    raws.push(await measure(() => consumeRaw(kafka, total)));
+    say(`raw kafkajs: ${(raws.at(-1)!.ms / 1000).toFixed(2)} s`);
+    profileds.push(await profiledRead());
+    say(`sample + profile (profiling thread): ${(profileds.at(-1)!.ms / 1000).toFixed(2)} s`);
+  }
+  const medianBy = <T extends { ms: number }>(reads: T[]): T =>
+    [...reads].sort((x, y) => x.ms - y.ms)[Math.floor(reads.length / 2)]!;
+  const raw = medianBy(raws);
+  const profiled = medianBy(profileds);
   // The same on one thread, for comparison.
   const inline = await measure(async () => {
     const profiler = new TopicProfiler(topic);
@@ -245,8 +262,6 @@ async function main(): Promise<void> {
     return profiler.finish();
   });
   say(`sample + profile (one thread): ${(inline.ms / 1000).toFixed(2)} s`);
-  const raw2 = await measure(() => consumeRaw(kafka, total));
-  say(`raw kafkajs again: ${(raw2.ms / 1000).toFixed(2)} s`);
   // The newest records, held in memory for the stage timings (read after the timed reads).
   const kept: ProfiledMessage[] = [];
   await sampleTopics(
@@ -258,7 +273,7 @@ async function main(): Promise<void> {
   const stageTimes = stages(kept);
   say(`stages timed on ${kept.length.toLocaleString('en')} records in memory`);
 
-  const rawRate = (2 * total) / ((raw1.ms + raw2.ms) / 1000);
+  const rawRate = total / (raw.ms / 1000);
   const profiledRate = total / (profiled.ms / 1000);
   const { profile } = profiled.result;
   const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MB`;
@@ -277,12 +292,12 @@ async function main(): Promise<void> {
     loadAverage: os.loadavg().map((l) => Number(l.toFixed(1))),
     // RSS includes the profiling thread; heap is the main thread's.
     peakRss: {
-      raw: mb(Math.max(raw1.peak.rss, raw2.peak.rss)),
+      raw: mb(Math.max(...raws.map((r) => r.peak.rss))),
       profiled: mb(profiled.peak.rss),
       oneThread: mb(inline.peak.rss),
     },
     peakHeap: {
-      raw: mb(Math.max(raw1.peak.heap, raw2.peak.heap)),
+      raw: mb(Math.max(...raws.map((r) => r.peak.heap))),
       profiled: mb(profiled.peak.heap),
       oneThread: mb(inline.peak.heap),
     },
@@ -290,20 +305,21 @@ async function main(): Promise<void> {
     // consumer's thread (kafkajs, sampler, packing) and the profiling thread were busy during the
     // profiled read; and the profiler's stages on records in memory.
     cpuMicrosPerRecord: {
-      raw: perRecord((raw1.cpuMs + raw2.cpuMs) / 2),
+      raw: perRecord(raw.cpuMs),
       profiled: perRecord(profiled.cpuMs),
       oneThread: perRecord(inline.cpuMs),
     },
     busyMicrosPerRecord: {
-      raw: perRecord((raw1.mainBusyMs + raw2.mainBusyMs) / 2),
+      raw: perRecord(raw.mainBusyMs),
       profiledConsumerThread: perRecord(profiled.mainBusyMs),
       profilingThread: perRecord(profiled.result.threadBusyMs),
       oneThread: perRecord(inline.mainBusyMs),
     },
     stagesMicrosPerRecord: stageTimes,
     seconds: {
-      raw: [raw1.ms / 1000, raw2.ms / 1000],
-      profiled: profiled.ms / 1000,
+      raw: raws.map((r) => r.ms / 1000),
+      profiled: profileds.map((r) => r.ms / 1000),
+      warmUp: { raw: warm.ms / 1000, profiled: warmProfiled.ms / 1000 },
       oneThread: inline.ms / 1000,
     },
   };
