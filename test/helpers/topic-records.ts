@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Kafka } from 'kafkajs';
+import type { Kafka, Message } from 'kafkajs';
+import { createTopicsAndAwaitLeaders } from '../../src/adapters/kafka/topics';
 
 export type TopicRecord = Readonly<{
   partition: number;
@@ -76,4 +77,27 @@ export async function committedRecords(
 /** How many committed records a topic holds (see committedRecords). */
 export async function committedCount(kafka: Kafka, topic: string): Promise<number> {
   return (await committedRecords(kafka, topic)).length;
+}
+
+/** A new topic (its leaders elected) holding these records, each batch one produce request. */
+export async function createTopicWith(
+  kafka: Kafka,
+  topic: string,
+  batches: ReadonlyArray<ReadonlyArray<Message>>,
+  numPartitions = 1,
+): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await createTopicsAndAwaitLeaders(admin, [{ topic, numPartitions }]);
+  } finally {
+    await admin.disconnect();
+  }
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    for (const messages of batches) await producer.send({ topic, acks: -1, messages: [...messages] });
+  } finally {
+    await producer.disconnect();
+  }
 }

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { SqlGatewayClient } from '../../src/adapters/flink';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
-import { createTopicsAndAwaitLeaders } from '../../src/adapters/kafka/topics';
 import type { MeshloopConfig } from '../../src/config';
 import { materializationPlanOf } from '../../src/domain/materialization';
 import type { MaterializationPlan } from '../../src/domain/materialization';
@@ -10,6 +9,7 @@ import { parseSpec } from '../../src/domain/spec';
 import { parserJarOf } from '../../src/materialize';
 import { materializationJobConfig, materializationSetupStatements } from '../../src/materialize/flink-sql';
 import { testPlatform } from '../helpers/platform';
+import { createTopicWith } from '../helpers/topic-records';
 
 /**
  * The one-pass parser (src/materialize/udf/JsonFields.java) against the per-field JSON functions it
@@ -120,14 +120,7 @@ describe('Materialization parsing: the one-pass parser gives what the per-field 
     config = await testPlatform();
     topic = `itparse.records_${randomUUID().slice(0, 8)}`;
     const kafka = createKafkaClient({ connection: config.kafka, clientId: 'parser-test' });
-    const admin = kafka.admin();
-    await admin.connect();
-    await createTopicsAndAwaitLeaders(admin, [{ topic, numPartitions: 1 }]);
-    await admin.disconnect();
-    const producer = kafka.producer();
-    await producer.connect();
-    await producer.send({ topic, acks: -1, messages: records.map((value) => ({ value })) });
-    await producer.disconnect();
+    await createTopicWith(kafka, topic, [records.map((value) => ({ value }))]);
   });
 
   after(async () => {

@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
 import { sampleTopics } from '../../src/adapters/kafka/sampler';
-import { createTopicsAndAwaitLeaders } from '../../src/adapters/kafka/topics';
 import type { MeshloopConfig } from '../../src/config';
 import { testPlatform } from '../helpers/platform';
+import { createTopicWith } from '../helpers/topic-records';
 
 const RECORDS = 40_000;
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -54,20 +54,13 @@ describe('Sampling a topic through a rebalance of the sampler’s group', functi
     config = await testPlatform();
     kafka = createKafkaClient({ connection: config.kafka, clientId: 'sampler-test' });
     topic = `itsample.rebalance_${randomUUID().slice(0, 8)}`;
-    const admin = kafka.admin();
-    await admin.connect();
-    await createTopicsAndAwaitLeaders(admin, [{ topic, numPartitions: 1 }]);
-    await admin.disconnect();
-    const producer = kafka.producer();
-    await producer.connect();
     // Many small produce requests: many record batches, so the sampler reads in many fetches.
-    for (let from = 0; from < RECORDS; from += 500) {
-      const messages = Array.from({ length: 500 }, (_, i) => ({
-        value: JSON.stringify({ n: from + i, pad: 'x'.repeat(1000) }),
-      }));
-      await producer.send({ topic, acks: -1, messages });
-    }
-    await producer.disconnect();
+    const batches = Array.from({ length: RECORDS / 500 }, (_, b) =>
+      Array.from({ length: 500 }, (_, i) => ({
+        value: JSON.stringify({ n: b * 500 + i, pad: 'x'.repeat(1000) }),
+      })),
+    );
+    await createTopicWith(kafka, topic, batches);
   });
 
   after(async () => {
