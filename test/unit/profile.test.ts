@@ -287,5 +287,60 @@ describe('profiling', () => {
       assert.deepEqual({ ...fromThread, profiledAt: '' }, { ...inline, profiledAt: '' });
       assert.equal(fromThread!.unparseable.total, 3);
     });
+
+    /** Messages whose keys and values are views of one buffer, as a Kafka fetch decodes them. */
+    const viewsOfOneBuffer = (records: ReadonlyArray<{ key: string | null; value: string | null }>) => {
+      const parts: Buffer[] = [];
+      const at: Array<{ key?: [number, number]; value?: [number, number] }> = [];
+      let size = 0;
+      const put = (text: string): [number, number] => {
+        parts.push(Buffer.from('\u0007hdr'), Buffer.from(text));
+        size += 4;
+        const range: [number, number] = [size, size + Buffer.byteLength(text)];
+        size = range[1];
+        return range;
+      };
+      for (const r of records) {
+        at.push({
+          key: r.key === null ? undefined : put(r.key),
+          value: r.value === null ? undefined : put(r.value),
+        });
+      }
+      const response = Buffer.concat([Buffer.from('head'), ...parts]);
+      const view = (range?: [number, number]) =>
+        range ? response.subarray(range[0] + 4, range[1] + 4) : null;
+      return at.map((r, i) => ({
+        partition: i % 3,
+        offset: String(1000 + i),
+        key: view(r.key),
+        value: view(r.value),
+        timestamp: 1_700_000_000_000 + i,
+      }));
+    };
+
+    it('profiles views of one buffer as it profiles separate buffers', async function () {
+      this.timeout(30_000);
+      // The first 400 records again after them: redeliveries.
+      const records = Array.from({ length: 2000 }, (_, n) => {
+        const i = n % 400;
+        return {
+          key: i % 7 === 0 ? null : `k${i}`,
+          value: i % 11 === 0 ? null : JSON.stringify({ id: `k${i}`, n: i % 13, s: 'é'.repeat(i % 3) }),
+        };
+      });
+      const views = viewsOfOneBuffer(records);
+      const threaded = new ThreadedProfiler({}, 2);
+      for (let i = 0; i < views.length; i += 300) await threaded.add('t', views.slice(i, i + 300));
+      const [fromThread] = await threaded.finish();
+      const copies = views.map((m) => ({
+        ...m,
+        key: m.key && Buffer.from(m.key),
+        value: m.value && Buffer.from(m.value),
+      }));
+      const inline = profileMessages('t', copies);
+      assert.deepEqual({ ...fromThread, profiledAt: '' }, { ...inline, profiledAt: '' });
+      assert.equal(inline.records, 2000);
+      assert.ok((inline.duplicates ?? 0) > 0);
+    });
   });
 });
