@@ -11,6 +11,9 @@
  * the topic's first 100,000 records held in memory (packing for the thread, record ids, reading
  * records from their bytes or with JSON.parse, statistics).
  *
+ * The reads run the sampler and profiler compiled to dist/, as `bin/meshloop` runs them
+ * (BENCH_SOURCES=1: the TypeScript sources through tsx).
+ *
  *   BENCH_RECORDS=1000000 npm run bench:profile -- [--messages N] [--topic bench.profile-clicks-N]
  *
  * Uses the Kafka that MESHLOOP_KAFKA_PORT points at (`bin/meshloop stack up`, or a test platform).
@@ -20,16 +23,49 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Kafka } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
-import { sampleTopics } from '../../src/adapters/kafka/sampler';
 import { createTopicsAndAwaitLeaders } from '../../src/adapters/kafka/topics';
 import { loadConfig } from '../../src/config';
-import { TopicProfiler } from '../../src/profile';
 import type { ProfiledMessage } from '../../src/profile';
+import type * as ProfileModule from '../../src/profile';
+import type * as SamplerModule from '../../src/adapters/kafka/sampler';
+import type * as ThreadedModule from '../../src/profile/threaded';
 import { RecordScanner, Staged } from '../../src/profile/scan';
 import { recordIdOf } from '../../src/profile/sketch';
-import { packBatch, ThreadedProfiler } from '../../src/profile/threaded';
+import { packBatch } from '../../src/profile/threaded';
 import { generateSeedRecords } from '../../src/seed/generator';
+
+/**
+ * The sampler and profiler the reads run: compiled to dist/ as `bin/meshloop` runs them (bin/build.mjs
+ * compiles what changed first), or with BENCH_SOURCES=1 the TypeScript sources through tsx, whose
+ * profiling thread then loads tsx and compiles its modules at every read (about 70 ms a read that
+ * discovery does not pay).
+ */
+const fromSources = process.env.BENCH_SOURCES === '1';
+const root = path.resolve(__dirname, '../..');
+async function loadReadPaths() {
+  if (!fromSources)
+    execFileSync(process.execPath, [path.join(root, 'bin/build.mjs'), '--quiet'], { stdio: 'inherit' });
+  const from = (sources: string, compiled: string) =>
+    fromSources ? sources : path.join(root, 'dist', compiled);
+  const sampler = (await import(
+    from('../../src/adapters/kafka/sampler', 'src/adapters/kafka/sampler.js')
+  )) as typeof SamplerModule;
+  const profile = (await import(from('../../src/profile', 'src/profile/index.js'))) as typeof ProfileModule;
+  const threaded = (await import(
+    from('../../src/profile/threaded', 'src/profile/threaded.js')
+  )) as typeof ThreadedModule;
+  return {
+    sampleTopics: sampler.sampleTopics,
+    TopicProfiler: profile.TopicProfiler,
+    ThreadedProfiler: threaded.ThreadedProfiler,
+  };
+}
+let sampleTopics: typeof SamplerModule.sampleTopics;
+let TopicProfiler: typeof ProfileModule.TopicProfiler;
+let ThreadedProfiler: typeof ThreadedModule.ThreadedProfiler;
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -216,6 +252,10 @@ function stages(records: readonly ProfiledMessage[]) {
 }
 
 async function main(): Promise<void> {
+  ({ sampleTopics, TopicProfiler, ThreadedProfiler } = await loadReadPaths());
+  say(
+    `sampler and profiler from ${fromSources ? 'the TypeScript sources (tsx)' : 'dist/ (compiled, as bin/meshloop runs them)'}`,
+  );
   const config = loadConfig();
   const kafka = createKafkaClient({ connection: config.kafka, clientId: 'bench-profile' });
   const existing = await countMessages(kafka);
@@ -281,6 +321,7 @@ async function main(): Promise<void> {
   const report = {
     topic,
     messages: total,
+    sampledAndProfiledBy: fromSources ? 'the TypeScript sources (tsx)' : 'dist/ (compiled)',
     profiledRecords: profile.records,
     unparseable: profile.unparseable.total,
     rawMessagesPerSecond: Math.round(rawRate),
