@@ -44,6 +44,9 @@ import { generateSeedRecords } from '../../src/seed/generator';
  * discovery does not pay).
  */
 const fromSources = process.env.BENCH_SOURCES === '1';
+const readPaths = fromSources
+  ? 'the TypeScript sources (tsx)'
+  : 'dist/ (compiled, as bin/meshloop runs them)';
 const root = path.resolve(__dirname, '../..');
 async function loadReadPaths() {
   if (!fromSources)
@@ -253,9 +256,7 @@ function stages(records: readonly ProfiledMessage[]) {
 
 async function main(): Promise<void> {
   ({ sampleTopics, TopicProfiler, ThreadedProfiler } = await loadReadPaths());
-  say(
-    `sampler and profiler from ${fromSources ? 'the TypeScript sources (tsx)' : 'dist/ (compiled, as bin/meshloop runs them)'}`,
-  );
+  say(`sampler and profiler from ${readPaths}`);
   const config = loadConfig();
   const kafka = createKafkaClient({ connection: config.kafka, clientId: 'bench-profile' });
   const existing = await countMessages(kafka);
@@ -321,7 +322,7 @@ async function main(): Promise<void> {
   const report = {
     topic,
     messages: total,
-    sampledAndProfiledBy: fromSources ? 'the TypeScript sources (tsx)' : 'dist/ (compiled)',
+    sampledAndProfiledBy: readPaths,
     profiledRecords: profile.records,
     unparseable: profile.unparseable.total,
     rawMessagesPerSecond: Math.round(rawRate),

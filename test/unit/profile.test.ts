@@ -329,6 +329,8 @@ describe('profiling', () => {
         };
       });
       const views = viewsOfOneBuffer(records);
+      const buffers = new Set(views.flatMap((m) => [m.key?.buffer, m.value?.buffer]).filter(Boolean));
+      assert.equal(buffers.size, 1, 'every key and value is a view of the one buffer');
       const threaded = new ThreadedProfiler({}, 2);
       for (let i = 0; i < views.length; i += 300) await threaded.add('t', views.slice(i, i + 300));
       const [fromThread] = await threaded.finish();

@@ -272,7 +272,7 @@ async function consume(
         // Records skipped before the start (fetched again after a rejoin, or before a seek applied)
         // are resolved too: kafkajs fetches from the last resolved offset, so leaving them
         // unresolved would fetch the same records again and again until the deadline.
-        if (lastRead !== undefined) payload.resolveOffset(lastTaken ?? lastRead);
+        if (lastRead !== undefined) payload.resolveOffset(lastRead);
         // Nothing is committed: after a rejoin the group fetches these records again; skip them.
         if (lastTaken !== undefined) part.start = BigInt(lastTaken) + 1n;
         // Offsets may have gaps (compaction, transaction markers): the batch's end counts too.
