@@ -24,6 +24,7 @@ import { performance } from 'node:perf_hooks';
 import type { Kafka } from 'kafkajs';
 import { Partitioners } from 'kafkajs';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
 import { createTopicsAndAwaitLeaders } from '../../src/adapters/kafka/topics';
@@ -132,7 +133,32 @@ async function produce(kafka: Kafka, count: number): Promise<void> {
 }
 
 type Peak = { rss: number; heap: number };
-type Measured<T> = { result: T; ms: number; peak: Peak; cpuMs: number; mainBusyMs: number };
+type Measured<T> = {
+  result: T;
+  ms: number;
+  peak: Peak;
+  cpuMs: number;
+  mainBusyMs: number;
+  /** Share of all cores' time the machine was busy (this process, the broker, anything else); Linux only. */
+  machineBusy: number | undefined;
+};
+
+/** Busy and total CPU ticks of the whole machine (all cores), from /proc/stat; undefined elsewhere. */
+function machineTicks(): { busy: number; total: number } | undefined {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8')
+      .split('\n', 1)[0]!
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is already inside user)
+    const total = fields.slice(0, 8).reduce((sum, n) => sum + n, 0);
+    return { busy: total - fields[3]! - fields[4]!, total };
+  } catch {
+    return undefined;
+  }
+}
 async function measure<T>(work: () => Promise<T>): Promise<Measured<T>> {
   global.gc?.();
   const peak: Peak = { rss: 0, heap: 0 };
@@ -144,17 +170,23 @@ async function measure<T>(work: () => Promise<T>): Promise<Measured<T>> {
     peak.heap = Math.max(peak.heap, usage.heapUsed);
   };
   const timer = setInterval(sample, 50);
+  const ticks = machineTicks();
   const began = process.hrtime.bigint();
   try {
     const result = await work();
     sample();
     const used = process.cpuUsage(cpu);
+    const ticksAfter = machineTicks();
     return {
       result,
       ms: Number(process.hrtime.bigint() - began) / 1e6,
       peak,
       cpuMs: (used.user + used.system) / 1000,
       mainBusyMs: performance.eventLoopUtilization(elu).active,
+      machineBusy:
+        ticks && ticksAfter && ticksAfter.total > ticks.total
+          ? (ticksAfter.busy - ticks.busy) / (ticksAfter.total - ticks.total)
+          : undefined,
     };
   } finally {
     clearInterval(timer);
@@ -318,6 +350,8 @@ async function main(): Promise<void> {
   const profiledRate = total / (profiled.ms / 1000);
   const { profile } = profiled.result;
   const mb = (n: number) => `${(n / 1024 / 1024).toFixed(0)} MB`;
+  const share = (busy: number | undefined) =>
+    busy === undefined ? undefined : `${Math.round(busy * 100)} %`;
   const perRecord = (ms: number) => Number(((ms * 1000) / total).toFixed(2));
   const report = {
     topic,
@@ -358,6 +392,18 @@ async function main(): Promise<void> {
       oneThread: perRecord(inline.mainBusyMs),
     },
     stagesMicrosPerRecord: stageTimes,
+    // How busy the whole machine was (all cores: this process, the broker, anything else) during the
+    // median reads, and the ratio the profiled read would reach had it done the same CPU work with
+    // every core busy throughout: when the profiled read keeps the machine near 100 %, the cores,
+    // not waiting, bound the ratio.
+    machineBusy: {
+      raw: share(raw.machineBusy),
+      profiled: share(profiled.machineBusy),
+    },
+    ratioIfEveryCoreBusy:
+      profiled.machineBusy === undefined
+        ? undefined
+        : Number((raw.ms / (profiled.machineBusy * profiled.ms)).toFixed(3)),
     seconds: {
       raw: raws.map((r) => r.ms / 1000),
       profiled: profileds.map((r) => r.ms / 1000),
