@@ -204,7 +204,30 @@ export const TOLERATED_RESTARTS = 1;
 export function jobHealthOf(
   status: ProductJobStatus,
   jobName: string,
-): { healthy: true } | { healthy: false; settled: boolean; reason: string } {
+  options: Readonly<{ outputTopic?: string }> = {},
+): JobHealth {
+  const health = flinkHealthOf(status, jobName);
+  // A job whose output topic is gone cannot write, and Flink may not say so: its Kafka producer can
+  // wait in a flush with Flink showing RUNNING until the checkpoint times out (ten minutes).
+  if (options.outputTopic !== undefined && status.outputTopicExists === false && !settledTrouble(health)) {
+    const shown = status.failure ? `${status.state}: ${status.failure}` : status.state;
+    return {
+      healthy: false,
+      settled: true,
+      reason: `the output topic ${options.outputTopic} is gone, so the Flink job ${jobName} cannot write (Flink shows it ${shown}); redeploy to create the topic again`,
+    };
+  }
+  return health;
+}
+
+export type JobHealth = { healthy: true } | { healthy: false; settled: boolean; reason: string };
+
+function settledTrouble(health: JobHealth): boolean {
+  return !health.healthy && health.settled;
+}
+
+/** The job's health as Flink shows it. */
+function flinkHealthOf(status: ProductJobStatus, jobName: string): JobHealth {
   const failure = status.failure ? `: ${status.failure}` : '';
   if (status.waitingForSlot) {
     return {

@@ -141,7 +141,8 @@ describe('the data product lifecycle on the real platform', function () {
     assert.equal(
       outcome,
       'ready',
-      `expected ${what}; last: ${JSON.stringify([last?.stage, last?.degradeCauses])}`,
+      // The last decisions too: they say what moved the product meanwhile (a recovery, a cycle).
+      `expected ${what}; last: ${JSON.stringify([last?.stage, last?.degradeCauses, last?.decisions.slice(-6)])}`,
     );
     assert.ok(last);
     return last;
@@ -289,7 +290,7 @@ describe('the data product lifecycle on the real platform', function () {
     });
   });
 
-  it('a failing job degrades the product with Flink’s reason; an operator’s redeploy makes it active again', async function () {
+  it('a job whose output topic is deleted degrades the product with the reason; an operator’s redeploy makes it active again', async function () {
     this.timeout(6 * 60_000);
     // Its own orders topic: the orders it adds later must not reach the other tests' products.
     const failingOrders = `lf${randomUUID().slice(0, 8)}.orders.orders`;
@@ -320,7 +321,9 @@ describe('the data product lifecycle on the real platform', function () {
       await waitForStage(workflowId, 'active', 180_000);
       assert.equal(await waitForRecords(productId, 400), 400);
 
-      // The job's sink loses its topic: Flink restarts it three times, then it fails.
+      // The job's sink loses its topic: Flink restarts it until it fails, or its producer waits in a
+      // flush with the job RUNNING (records taken before the producer saw the topic go); either way
+      // the watch degrades the product, with Flink's reason or the topic's.
       const admin = kafka.admin();
       await admin.connect();
       await admin.deleteTopics({ topics: [productId] });
@@ -334,8 +337,9 @@ describe('the data product lifecycle on the real platform', function () {
       // Wait for what this test means: the job's cause among the product's degrade causes. An
       // analysis cycle may find a breach before or after it (the seed's old events breach
       // freshness); that cause is kept beside the job's, so neither order changes the outcome.
-      const flinkReason = new RegExp(
-        `(is FAILED|keeps restarting).*Topic ${productId.replace('.', '\\.')} not present`,
+      const topic = productId.replace('.', '\\.');
+      const jobReason = new RegExp(
+        `(is FAILED|keeps restarting).*Topic ${topic} not present|the output topic ${topic} is gone, so the Flink job`,
       );
       const degraded = await waitForStatus(
         workflowId,
@@ -345,9 +349,9 @@ describe('the data product lifecycle on the real platform', function () {
       );
       // Degraded on the first look that sees it failed, or restarting more than once.
       const jobCause = degraded.degradeCauses?.find((c) => c.by === 'job');
-      assert.match(jobCause?.message ?? '', flinkReason);
+      assert.match(jobCause?.message ?? '', jobReason);
       assert.ok(
-        degraded.decisions.some((d) => d.action === 'degrade' && flinkReason.test(d.comment ?? '')),
+        degraded.decisions.some((d) => d.action === 'degrade' && jobReason.test(d.comment ?? '')),
         'the degrade decision gives Flink’s reason',
       );
 
@@ -373,6 +377,75 @@ describe('the data product lifecycle on the real platform', function () {
       assert.deepEqual(await liveJobs(productId), [`meshloop-create:${productId}:r1`]);
       // Rows arrive again: at least the 50 orders produced while the topic was gone.
       assert.ok((await waitForRecords(productId, 50)) >= 50);
+      await handle.executeUpdate(retireUpdate, { args: [{ by: 'ops', force: true }] });
+      await handle.result();
+    } finally {
+      await worker.shutdown();
+    }
+  });
+
+  it('an idle job whose output topic is deleted degrades the product though Flink shows it running; a redeploy cancels it and writes again', async function () {
+    this.timeout(6 * 60_000);
+    const idleOrders = `li${randomUUID().slice(0, 8)}.orders.orders`;
+    const idlePrefix = idleOrders.replace('orders.orders', '');
+    await seedKafka(kafka, { count: 100, topicPrefix: idlePrefix, only: ['orders'] });
+    const meshFile = path.join(workDir, 'mesh-fast-watch-idle.yaml');
+    const mesh = await fs.readFile(config.meshFile, 'utf8');
+    await fs.writeFile(meshFile, mesh.replace(/^defaults:\n/m, 'defaults:\n  jobWatchInterval: 2s\n'));
+    const taskQueue = `lifecycle-topic-gone-${randomUUID()}`;
+    const worker = await startOrchestrationWorker(
+      { ...config, meshFile },
+      createLogger('test-worker', 'warn'),
+      { taskQueue },
+    );
+    try {
+      const name = `gone-${randomUUID().slice(0, 8)}`;
+      const productId = `orders.${name}`;
+      const { workflowId } = await proposeProduct(client, config, parseSpec(specFor(name, {}, idleOrders)), {
+        taskQueue,
+      });
+      const handle = client.workflow.getHandle<typeof dataProductWorkflow>(workflowId);
+      await waitForStage(workflowId, 'awaitingApproval');
+      await handle.executeUpdate(reviewUpdate, { args: [{ action: 'approve', by: 'alice' }] });
+      await waitForStage(workflowId, 'active', 180_000);
+      assert.equal(await waitForRecords(productId, 100), 100);
+
+      // No record comes after the topic goes: Flink has nothing to fail on and shows the job RUNNING.
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin.deleteTopics({ topics: [productId] });
+      await admin.disconnect();
+      const gone = new RegExp(
+        `the output topic ${productId.replace('.', '\\.')} is gone, so the Flink job \\S+ cannot write \\(Flink shows it RUNNING\\)`,
+      );
+      const degraded = await waitForStatus(
+        workflowId,
+        (s) => s.stage === 'degraded' && (s.degradeCauses ?? []).some((c) => c.by === 'job'),
+        'degraded by its job',
+        60_000,
+      );
+      assert.match(degraded.degradeCauses?.find((c) => c.by === 'job')?.message ?? '', gone);
+      const [job] = await liveJobs(productId);
+      assert.equal(job, `meshloop-create:${productId}:r1`, 'Flink still runs the job');
+
+      // The redeploy cancels the job (no savepoint without a topic) and provisions the topic again.
+      await handle.executeUpdate(redeployUpdate, {
+        args: [{ by: 'ops', comment: 'topic deleted by mistake' }],
+      });
+      await waitForStatus(
+        workflowId,
+        (s) =>
+          s.stage === 'active' &&
+          s.decisions
+            .slice(s.decisions.map((d) => d.action).lastIndexOf('redeploy'))
+            .some((d) => d.action === 'provision'),
+        'active again',
+        180_000,
+      );
+      assert.equal((await topicSettings(productId))?.partitions, 2);
+      // New orders reach the topic again.
+      await seedKafka(kafka, { count: 20, seed: 9, topicPrefix: idlePrefix, only: ['orders'] });
+      assert.ok((await waitForRecords(productId, 20)) >= 20);
       await handle.executeUpdate(retireUpdate, { args: [{ by: 'ops', force: true }] });
       await handle.result();
     } finally {

@@ -64,4 +64,32 @@ describe('creation: names, aliases and job health (pure)', () => {
     const starting = jobHealthOf(status({ state: 'INITIALIZING' }), 'j');
     assert.ok(!starting.healthy && !starting.settled);
   });
+
+  it('a watched job whose output topic is gone is settled trouble, even while Flink shows it running', () => {
+    const gone = { outputTopic: 'orders.daily' };
+    const running = jobHealthOf(status({ outputTopicExists: false }), 'j', gone);
+    assert.deepEqual(running, {
+      healthy: false,
+      settled: true,
+      reason:
+        'the output topic orders.daily is gone, so the Flink job j cannot write (Flink shows it RUNNING); redeploy to create the topic again',
+    });
+    const restartingOnce = jobHealthOf(
+      status({ state: 'RESTARTING', restarts: 1, failure: 'boom', outputTopicExists: false }),
+      'j',
+      gone,
+    );
+    assert.ok(!restartingOnce.healthy && restartingOnce.settled);
+    assert.match(restartingOnce.reason, /is gone.*Flink shows it RESTARTING: boom/);
+    // Flink's own settled reason stays when it has one.
+    const failed = jobHealthOf(
+      status({ state: 'FAILED', failure: 'x', outputTopicExists: false }),
+      'j',
+      gone,
+    );
+    assert.equal(!failed.healthy && failed.reason, 'the Flink job j is FAILED: x');
+    // Not watched (provisioning creates the topic), or the topic there: as Flink shows it.
+    assert.deepEqual(jobHealthOf(status({ outputTopicExists: false }), 'j'), { healthy: true });
+    assert.deepEqual(jobHealthOf(status({ outputTopicExists: true }), 'j', gone), { healthy: true });
+  });
 });

@@ -56,10 +56,20 @@ export async function deployRevision(
 
 export type JobLook = Readonly<{ status: ProductJobStatus; health: ReturnType<typeof jobHealthOf> }>;
 
-/** Look at the job once. */
-export async function lookAtJob(input: ProductJobInput): Promise<JobLook> {
+/**
+ * Look at the job once. `watchingOutputTopic`: a running product's look, where an output topic that
+ * is gone makes the job unhealthy whatever Flink shows (not while provisioning creates the topic).
+ */
+export async function lookAtJob(
+  input: ProductJobInput,
+  options: Readonly<{ watchingOutputTopic?: boolean }> = {},
+): Promise<JobLook> {
   const status = await jobWatching.describeProductJob(input);
-  return { status, health: jobHealthOf(status, productJobNameOf(input.productId, input.revision)) };
+  const outputTopic = options.watchingOutputTopic ? { outputTopic: input.spec.outputTopic.name } : {};
+  return {
+    status,
+    health: jobHealthOf(status, productJobNameOf(input.productId, input.revision), outputTopic),
+  };
 }
 
 /** Look until the job runs, its trouble is settled (failed, no slot), or the deadline passes. */

@@ -41,7 +41,10 @@ export async function watch(product: Product, shouldContinueAsNew: () => boolean
   if (await wf.condition(() => moved() || product.cyclesPending || shouldContinueAsNew(), interval)) return;
   let look;
   try {
-    look = await lookAtJob(product.jobInput());
+    // Histories recorded before a gone output topic counted replay as they ran.
+    look = await lookAtJob(product.jobInput(), {
+      watchingOutputTopic: wf.patched('output-topic-gone-unhealthy'),
+    });
   } catch (error) {
     wf.log.warn('could not look at the Flink job', {
       productId: product.productId,
