@@ -124,6 +124,39 @@ describe('the data product lifecycle on the real platform', function () {
   }
 
   /** Poll the product's status until `done` holds (no fixed sleeps, no dependence on timer order). */
+  /** A worker of its own task queue, with a mesh.yaml that looks at jobs every 2 s (the default is a minute). */
+  async function startFastWatchWorker(label: string): Promise<{ worker: RunningWorker; taskQueue: string }> {
+    const meshFile = path.join(workDir, `mesh-fast-watch-${label}.yaml`);
+    const mesh = await fs.readFile(config.meshFile, 'utf8');
+    await fs.writeFile(meshFile, mesh.replace(/^defaults:\n/m, 'defaults:\n  jobWatchInterval: 2s\n'));
+    const taskQueue = `lifecycle-${label}-${randomUUID()}`;
+    const worker = await startOrchestrationWorker(
+      { ...config, meshFile },
+      createLogger('test-worker', 'warn'),
+      { taskQueue },
+    );
+    return { worker, taskQueue };
+  }
+
+  async function deleteTopic(topic: string): Promise<void> {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.deleteTopics({ topics: [topic] });
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** Alice approves the proposal; the product's handle once it is active. */
+  async function approvedUntilActive(workflowId: string) {
+    const handle = client.workflow.getHandle<typeof dataProductWorkflow>(workflowId);
+    await waitForStage(workflowId, 'awaitingApproval');
+    await handle.executeUpdate(reviewUpdate, { args: [{ action: 'approve', by: 'alice' }] });
+    await waitForStage(workflowId, 'active', 180_000);
+    return handle;
+  }
+
   async function waitForStatus(
     workflowId: string,
     done: (status: ProductStatus) => boolean,
@@ -296,16 +329,7 @@ describe('the data product lifecycle on the real platform', function () {
     const failingOrders = `lf${randomUUID().slice(0, 8)}.orders.orders`;
     const failingPrefix = failingOrders.replace('orders.orders', '');
     await seedKafka(kafka, { count: 400, topicPrefix: failingPrefix, only: ['orders'] });
-    // This worker reads a mesh.yaml that looks at jobs every 2 s (the default is a minute).
-    const meshFile = path.join(workDir, 'mesh-fast-watch.yaml');
-    const mesh = await fs.readFile(config.meshFile, 'utf8');
-    await fs.writeFile(meshFile, mesh.replace(/^defaults:\n/m, 'defaults:\n  jobWatchInterval: 2s\n'));
-    const taskQueue = `lifecycle-degrade-${randomUUID()}`;
-    const worker = await startOrchestrationWorker(
-      { ...config, meshFile },
-      createLogger('test-worker', 'warn'),
-      { taskQueue },
-    );
+    const { worker, taskQueue } = await startFastWatchWorker('degrade');
     try {
       const name = `fail-${randomUUID().slice(0, 8)}`;
       const productId = `orders.${name}`;
@@ -315,19 +339,13 @@ describe('the data product lifecycle on the real platform', function () {
         parseSpec(specFor(name, {}, failingOrders)),
         { taskQueue },
       );
-      const handle = client.workflow.getHandle<typeof dataProductWorkflow>(workflowId);
-      await waitForStage(workflowId, 'awaitingApproval');
-      await handle.executeUpdate(reviewUpdate, { args: [{ action: 'approve', by: 'alice' }] });
-      await waitForStage(workflowId, 'active', 180_000);
+      const handle = await approvedUntilActive(workflowId);
       assert.equal(await waitForRecords(productId, 400), 400);
 
       // The job's sink loses its topic: Flink restarts it until it fails, or its producer waits in a
       // flush with the job RUNNING (records taken before the producer saw the topic go); either way
       // the watch degrades the product, with Flink's reason or the topic's.
-      const admin = kafka.admin();
-      await admin.connect();
-      await admin.deleteTopics({ topics: [productId] });
-      await admin.disconnect();
+      await deleteTopic(productId);
       await seedKafka(kafka, {
         count: 50,
         seed: 7,
@@ -389,32 +407,18 @@ describe('the data product lifecycle on the real platform', function () {
     const idleOrders = `li${randomUUID().slice(0, 8)}.orders.orders`;
     const idlePrefix = idleOrders.replace('orders.orders', '');
     await seedKafka(kafka, { count: 100, topicPrefix: idlePrefix, only: ['orders'] });
-    const meshFile = path.join(workDir, 'mesh-fast-watch-idle.yaml');
-    const mesh = await fs.readFile(config.meshFile, 'utf8');
-    await fs.writeFile(meshFile, mesh.replace(/^defaults:\n/m, 'defaults:\n  jobWatchInterval: 2s\n'));
-    const taskQueue = `lifecycle-topic-gone-${randomUUID()}`;
-    const worker = await startOrchestrationWorker(
-      { ...config, meshFile },
-      createLogger('test-worker', 'warn'),
-      { taskQueue },
-    );
+    const { worker, taskQueue } = await startFastWatchWorker('topic-gone');
     try {
       const name = `gone-${randomUUID().slice(0, 8)}`;
       const productId = `orders.${name}`;
       const { workflowId } = await proposeProduct(client, config, parseSpec(specFor(name, {}, idleOrders)), {
         taskQueue,
       });
-      const handle = client.workflow.getHandle<typeof dataProductWorkflow>(workflowId);
-      await waitForStage(workflowId, 'awaitingApproval');
-      await handle.executeUpdate(reviewUpdate, { args: [{ action: 'approve', by: 'alice' }] });
-      await waitForStage(workflowId, 'active', 180_000);
+      const handle = await approvedUntilActive(workflowId);
       assert.equal(await waitForRecords(productId, 100), 100);
 
       // No record comes after the topic goes: Flink has nothing to fail on and shows the job RUNNING.
-      const admin = kafka.admin();
-      await admin.connect();
-      await admin.deleteTopics({ topics: [productId] });
-      await admin.disconnect();
+      await deleteTopic(productId);
       const gone = new RegExp(
         `the output topic ${productId.replace('.', '\\.')} is gone, so the Flink job \\S+ cannot write \\(Flink shows it RUNNING\\)`,
       );
