@@ -276,21 +276,9 @@ export class ProductJobs {
     if (!job) return { stopped: false };
     for (const other of extra) await this.deps.rest.cancelJob(other.jid);
     this.deps.heartbeat?.('stopping the job');
-    const [detail, topics] = await Promise.all([
-      this.deps.rest.job(job.jid).catch(() => undefined),
-      this.topicsOf(ref.spec).catch(() => undefined),
-    ]);
+    const detail = await this.deps.rest.job(job.jid).catch(() => undefined);
     const allRunning = detail?.state === 'RUNNING' && detail.vertices.every((v) => v.status === 'RUNNING');
-    // Without its output topic the job's writer may wait in a flush that never ends, and a savepoint
-    // with it: cancelled at once, it resumes from its last retained checkpoint.
-    const canWrite = topics?.outputTopicExists !== false;
-    if (!canWrite) {
-      this.deps.log?.warn('output topic gone: cancelling the job without a savepoint', {
-        productId: ref.productId,
-        jobId: job.jid,
-      });
-    }
-    if (allRunning && canWrite) {
+    if (allRunning) {
       try {
         const { location } = await this.deps.rest.stopWithSavepoint(job.jid, { drain: ref.drain ?? false });
         this.deps.log?.info('product job stopped with a savepoint', {

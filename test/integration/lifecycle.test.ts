@@ -402,7 +402,7 @@ describe('the data product lifecycle on the real platform', function () {
     }
   });
 
-  it('an idle job whose output topic is deleted degrades the product though Flink shows it running; a redeploy cancels it and writes again', async function () {
+  it('an idle job whose output topic is deleted degrades the product though Flink shows it running; a redeploy resumes it from a savepoint and it writes again', async function () {
     this.timeout(6 * 60_000);
     const idleOrders = `li${randomUUID().slice(0, 8)}.orders.orders`;
     const idlePrefix = idleOrders.replace('orders.orders', '');
@@ -432,20 +432,22 @@ describe('the data product lifecycle on the real platform', function () {
       const [job] = await liveJobs(productId);
       assert.equal(job, `meshloop-create:${productId}:r1`, 'Flink still runs the job');
 
-      // The redeploy cancels the job (no savepoint without a topic) and provisions the topic again.
+      // The redeploy creates the topic again, then stops the job with a savepoint and resumes it.
       await handle.executeUpdate(redeployUpdate, {
         args: [{ by: 'ops', comment: 'topic deleted by mistake' }],
       });
-      await waitForStatus(
+      const provisionAfterRedeploy = (s: ProductStatus) =>
+        s.decisions
+          .slice(s.decisions.map((d) => d.action).lastIndexOf('redeploy'))
+          .find((d) => d.action === 'provision');
+      const again = await waitForStatus(
         workflowId,
-        (s) =>
-          s.stage === 'active' &&
-          s.decisions
-            .slice(s.decisions.map((d) => d.action).lastIndexOf('redeploy'))
-            .some((d) => d.action === 'provision'),
+        (s) => s.stage === 'active' && provisionAfterRedeploy(s) !== undefined,
         'active again',
         180_000,
       );
+      // Resumed, not started over.
+      assert.match(provisionAfterRedeploy(again)?.comment ?? '', /started from the savepoint of revision 1/);
       assert.equal((await topicSettings(productId))?.partitions, 2);
       // New orders reach the topic again.
       await seedKafka(kafka, { count: 20, seed: 9, topicPrefix: idlePrefix, only: ['orders'] });
