@@ -2,6 +2,7 @@ import type { Kafka } from 'kafkajs';
 import { FlinkRequestError, FlinkStatementError } from '../adapters/flink/errors';
 import type { SqlGatewayClient, SqlGatewaySession } from '../adapters/flink/sql-gateway';
 import { planPartitionStarts } from '../adapters/kafka/sampler';
+import { fetchServedTopicOffsets } from '../adapters/kafka/topics';
 import type { InputBinding } from '../domain/creation';
 import type { ProposalPreview } from '../domain/critique';
 import { boundedPreview, MAX_PREVIEW_ROWS } from '../domain/critique';
@@ -51,7 +52,7 @@ export async function sampleBounds(kafka: Kafka, topic: string, records: number)
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const ranges = (await admin.fetchTopicOffsets(topic)).map((p) => ({
+    const ranges = (await fetchServedTopicOffsets(admin, topic)).map((p) => ({
       partition: p.partition,
       low: BigInt(p.low),
       high: BigInt(p.high),

@@ -1,7 +1,11 @@
 import type { Kafka } from 'kafkajs';
 import type { FlinkRestClient, JobSummary, SqlGatewayClient } from '../adapters/flink';
 import { terminalJobStates } from '../adapters/flink';
-import { createTopicsAndAwaitLeaders, describeTopic } from '../adapters/kafka/topics';
+import {
+  createTopicsAndAwaitLeaders,
+  describeTopic,
+  fetchServedTopicOffsets,
+} from '../adapters/kafka/topics';
 import type {
   DeployResult,
   InputBinding,
@@ -314,7 +318,7 @@ export class ProductJobs {
       const topics = await admin.listTopics();
       const outputTopicExists = topics.includes(spec.outputTopic.name ?? '');
       if (!topics.includes(topic)) return { rejectedRecords: 0, outputTopicExists };
-      const offsets = await admin.fetchTopicOffsets(topic);
+      const offsets = await fetchServedTopicOffsets(admin, topic);
       const rejectedRecords = offsets.reduce((sum, partition) => sum + Number(partition.high), 0);
       return { rejectedRecords, outputTopicExists };
     } finally {

@@ -1,6 +1,6 @@
 import type { Kafka, Message } from 'kafkajs';
 import { createIdempotentProducer } from '../adapters/kafka/producer';
-import { createTopicsAndAwaitLeaders } from '../adapters/kafka/topics';
+import { createTopicsAndAwaitLeaders, fetchServedTopicOffsets } from '../adapters/kafka/topics';
 import type { SeedOptions, SeedRecord, SeedTopicName } from './generator';
 import { DEFAULT_SEED, generateSeedRecords, seedPartitions, seedTopics } from './generator';
 
@@ -148,7 +148,10 @@ export async function topicRecordCounts(
     const counts: Record<string, number> = {};
     for (const topic of topics) {
       counts[topic] = existing.has(topic)
-        ? (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0)
+        ? (await fetchServedTopicOffsets(admin, topic)).reduce(
+            (sum, p) => sum + Number(p.high) - Number(p.low),
+            0,
+          )
         : 0;
     }
     return counts;

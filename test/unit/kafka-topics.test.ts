@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import type { Admin, ITopicMetadata } from 'kafkajs';
 import { KafkaJSProtocolError } from 'kafkajs';
-import { awaitTopicLeaders, createTopicsAndAwaitLeaders } from '../../src/adapters/kafka/topics';
+import {
+  awaitTopicLeaders,
+  createTopicsAndAwaitLeaders,
+  fetchServedTopicOffsets,
+} from '../../src/adapters/kafka/topics';
 import { UpstreamUnavailableError } from '../../src/domain/errors';
 
 type MetadataAnswer = Error | ITopicMetadata[];
@@ -122,5 +126,25 @@ describe('waiting for new topics to have leaders', () => {
       },
     ]);
     assert.equal(calls.metadata, 2);
+  });
+
+  it('reads offsets through a topic its leader does not serve yet (a topic another process just created)', async () => {
+    const { admin, calls } = scriptedAdmin([[led('a', [1])]], [notLeader(), notLeader()]);
+    assert.deepEqual(await fetchServedTopicOffsets(admin, 'a', { pollMs: 1 }), []);
+    assert.deepEqual(
+      calls.offsets,
+      ['a', 'a', 'a', 'a'],
+      'refused, refused again while waiting, served, then read',
+    );
+  });
+
+  it('reads offsets without waiting when the topic is served, and passes other errors on', async () => {
+    const served = scriptedAdmin([[led('a', [1])]]);
+    await fetchServedTopicOffsets(served.admin, 'a');
+    assert.deepEqual([served.calls.offsets, served.calls.metadata], [['a'], 0]);
+    const denied = protocolError('TOPIC_AUTHORIZATION_FAILED', 29, false, 'Not authorized to access topics');
+    const refused = scriptedAdmin([[led('a', [1])]], [denied]);
+    await assert.rejects(fetchServedTopicOffsets(refused.admin, 'a', { pollMs: 1 }), denied);
+    assert.equal(refused.calls.metadata, 0);
   });
 });

@@ -12,7 +12,7 @@ import type { Logger } from '../../log';
 import type { RecordKey } from '../../signing/record-key';
 import { processRecordKey } from '../../signing/record-key';
 import { CATALOG_TOPIC } from './client';
-import { ensureTopic } from './topics';
+import { ensureTopic, fetchServedTopicOffsets } from './topics';
 
 /**
  * One record of a compacted topic of JSON objects with a product id: what the topic owners and the
@@ -249,7 +249,7 @@ async function readToEnd<T>(
   try {
     if (!(await admin.listTopics()).includes(topic)) return;
     const ends = new Map(
-      (await admin.fetchTopicOffsets(topic)).map((p) => [
+      (await fetchServedTopicOffsets(admin, topic)).map((p) => [
         p.partition,
         { low: BigInt(p.low), high: BigInt(p.high) },
       ]),

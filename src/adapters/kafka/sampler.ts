@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Batch, Kafka } from 'kafkajs';
 import { isInternalTopic } from './client';
+import { fetchServedTopicOffsets } from './topics';
 
 /** One sampled record, as raw as Kafka gives it: parsing is the profiler's job. */
 export type SampledMessage = Readonly<{
@@ -109,7 +110,7 @@ export async function sampleTopics(
   const plans = new Map<string, TopicPlan>();
   try {
     for (const topic of topics) {
-      const ranges = (await admin.fetchTopicOffsets(topic)).map((p) => ({
+      const ranges = (await fetchServedTopicOffsets(admin, topic)).map((p) => ({
         partition: p.partition,
         low: BigInt(p.low),
         high: BigInt(p.high),

@@ -96,6 +96,24 @@ export async function awaitTopicLeaders(
 }
 
 /**
+ * `admin.fetchTopicOffsets`, waiting through a topic created a moment ago (by this process or
+ * another) that its leader does not serve yet: kafkajs gives up at once on NOT_LEADER_FOR_PARTITION.
+ */
+export async function fetchServedTopicOffsets(
+  admin: ReadinessAdmin,
+  topic: string,
+  options: AwaitLeadersOptions = {},
+): ReturnType<Admin['fetchTopicOffsets']> {
+  try {
+    return await admin.fetchTopicOffsets(topic);
+  } catch (error) {
+    if (!notYetKnown.has((error as { type?: string }).type ?? '')) throw error;
+    await awaitTopicLeaders(admin, [topic], options);
+    return admin.fetchTopicOffsets(topic);
+  }
+}
+
+/**
  * `admin.createTopics`, returning only once the topics can be used: every partition has a leader
  * that serves it. True when it created every topic (as kafkajs's result).
  */
