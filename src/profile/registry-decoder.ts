@@ -12,7 +12,7 @@ import type { DecodeFailure, ProfiledMessage } from './profiler';
 import type { ProfiledType } from './types';
 import type { RegisteredField, RegisteredFormat, RegisteredSchema } from './registered';
 import { avroFields, jsonSchemaFields } from './registered';
-import { createSchemaRegistryClient } from '../adapters/schema-registry/client';
+import { createSchemaRegistryClient, topicNameSubjects } from '../adapters/schema-registry/client';
 import { protobufIndexesSound, wireSchemaId } from '../adapters/schema-registry/wire';
 
 /**
@@ -86,9 +86,9 @@ export class RegistryDecoder {
     return new RegistryDecoder(
       client,
       {
-        avro: new serde.AvroDeserializer(client, value, {}),
-        protobuf: new serde.ProtobufDeserializer(client, value, {}),
-        json: new serde.JsonDeserializer(client, value, {}),
+        avro: new serde.AvroDeserializer(client, value, topicNameSubjects(serde)),
+        protobuf: new serde.ProtobufDeserializer(client, value, topicNameSubjects(serde)),
+        json: new serde.JsonDeserializer(client, value, topicNameSubjects(serde)),
       },
       options.log,
       options,

@@ -10,7 +10,7 @@ import {
 } from '@bufbuild/protobuf/wkt';
 import type { Kafka, Message } from 'kafkajs';
 import type { SchemaRegistryConfig } from '../config';
-import { createSchemaRegistryClient } from '../adapters/schema-registry/client';
+import { createSchemaRegistryClient, topicNameSubjects } from '../adapters/schema-registry/client';
 import { createIdempotentProducer } from '../adapters/kafka/producer';
 import { createTopicsAndAwaitLeaders } from '../adapters/kafka/topics';
 import type { RegistryRecord, RegistrySeedOptions, RegistryTopicName } from './registry-generator';
@@ -86,10 +86,14 @@ export async function createRegistryEncoder(
     name === 'google/protobuf/timestamp.proto' ? file_google_protobuf_timestamp : undefined,
   );
   const ticket = files.getMessage('meshloop.support.Ticket') as DescMessage;
-  const avro = new serde.AvroSerializer(client, serde.SerdeType.VALUE, { useLatestVersion: true });
+  const avro = new serde.AvroSerializer(client, serde.SerdeType.VALUE, {
+    useLatestVersion: true,
+    ...topicNameSubjects(serde),
+  });
   const protobuf = new serde.ProtobufSerializer(client, serde.SerdeType.VALUE, {
     autoRegisterSchemas: true,
     registry: createMutableRegistry(ticket),
+    ...topicNameSubjects(serde),
   });
   // The Avro serializer would derive a schema from the record: register ours, and it uses the latest.
   const registeredAvro = new Set<string>();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { Kafka } from 'kafkajs';
-import { AvroSerializer, SerdeType } from '@confluentinc/schemaregistry';
+import { AvroSerializer, SerdeType, SubjectNameStrategyType } from '@confluentinc/schemaregistry';
 import { FlinkRestClient, SqlGatewayClient, terminalJobStates } from '../../src/adapters/flink';
 import { readCatalog } from '../../src/adapters/kafka/catalog';
 import { createKafkaClient } from '../../src/adapters/kafka/client';
@@ -257,7 +257,10 @@ describe('product jobs read Avro topics (real worker, real platform)', function 
         ],
       }),
     });
-    const serializer = new AvroSerializer(registry, SerdeType.VALUE, { useLatestVersion: true });
+    const serializer = new AvroSerializer(registry, SerdeType.VALUE, {
+      useLatestVersion: true,
+      subjectNameStrategyType: SubjectNameStrategyType.TOPIC,
+    });
     const producer = createIdempotentProducer(kafka);
     await producer.connect();
     const send = async (values: Buffer[]) =>

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import https from 'node:https';
 import tls from 'node:tls';
-import type { ClientConfig, SchemaRegistryClient } from '@confluentinc/schemaregistry';
+import type * as Serdes from '@confluentinc/schemaregistry';
+import type { ClientConfig, SchemaRegistryClient, SerdeConfig } from '@confluentinc/schemaregistry';
 import type { SchemaRegistryConfig } from '../../config';
 
 /**
@@ -51,6 +52,16 @@ export async function createSchemaRegistryClient(
 ): Promise<SchemaRegistryClient> {
   const { SchemaRegistryClient } = await import('@confluentinc/schemaregistry');
   return new SchemaRegistryClient(schemaRegistryClientConfig(config, timeoutMs));
+}
+
+/**
+ * The serializers' and deserializers' subject for a topic: `<topic>-value` (Confluent's
+ * TopicNameStrategy), the subject every Meshloop reader and writer uses. Without it the client first
+ * asks the registry's associations API for every topic, which Apicurio does not serve: it answers
+ * 404, and about one such request in ten not at all (the client then waits out its timeout).
+ */
+export function topicNameSubjects(serde: typeof Serdes): Pick<SerdeConfig, 'subjectNameStrategyType'> {
+  return { subjectNameStrategyType: serde.SubjectNameStrategyType.TOPIC };
 }
 
 /** The registry's address for messages: credentials written into the URL itself are masked. */
