@@ -369,6 +369,10 @@ export function productJobConfig(jobName: string): Record<string, string> {
     // (src/domain/recovery.ts).
     ...productJobRestartStrategy,
     'execution.checkpointing.interval': '10 s',
+    // A checkpoint that has not finished in two minutes is stuck, not slow: Kafka's producer can
+    // wait in its flush for good when the output topic is deleted under it. Failing the checkpoint
+    // fails the job, and the restarted job then says why (Flink's default waits ten minutes).
+    'execution.checkpointing.timeout': '2 min',
     // A failed, cancelled or lost job keeps its last checkpoint, so a redeploy resumes from it
     // (state and offsets); a stop takes a savepoint.
     ...retainedCheckpoints,

@@ -573,7 +573,12 @@ FROM profiles`,
   it('a job whose topic is deleted keeps failing with Flink’s root exception naming it; stopped and deployed again, it resumes from its last checkpoint', async () => {
     const failing = ordersCopy('orders_failing');
     await createOutputTopic(failing);
-    await deploy(failing);
+    const first = await deploy(failing);
+    // A checkpoint stuck behind the deleted topic fails in two minutes, not Flink's ten.
+    const checkpoints = (await (
+      await fetch(`${config.flink.restUrl}/jobs/${first.jobId}/checkpoints/config`)
+    ).json()) as { timeout: number };
+    assert.equal(checkpoints.timeout, 120_000);
     await waitForOutput(failing, seededOn('orders').length);
     const admin = kafka.admin();
     await admin.connect();
