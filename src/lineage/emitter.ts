@@ -157,7 +157,8 @@ export class LineageEmitter {
         );
         return;
       }
-      const progress = await this.jobProgress(status.jobId).catch(() => undefined);
+      const aliases = run.bindings.map((binding) => binding.alias);
+      const progress = await this.jobProgress(status.jobId, aliases).catch(() => undefined);
       await this.send(this.creationEvent(full, 'RUNNING', { progress }));
     });
   }
@@ -230,7 +231,7 @@ export class LineageEmitter {
    * of the output's writer (`meshloop_sink`), summed over subtasks. The counts are this job's (a
    * job resumed from a savepoint counts from its start). Undefined when Flink cannot say.
    */
-  private async jobProgress(jobId: string): Promise<JobProgress | undefined> {
+  private async jobProgress(jobId: string, aliases: readonly string[]): Promise<JobProgress | undefined> {
     const rest = this.deps.flinkRest;
     if (!rest) return undefined;
     let vertices = this.progressMetrics.get(jobId);
@@ -244,8 +245,12 @@ export class LineageEmitter {
           ),
         })),
       );
-      // Operators register their metrics once running: remember the list only when it is complete.
-      if (vertices.some((v) => v.metrics.some((id) => SINK_SENT.test(id))))
+      // Operators register their metrics once running, each vertex in its own time (a joined
+      // product's sources and writer are separate vertices): remember the list only when it has
+      // the writer's metric and every input's.
+      const ids = vertices.flatMap((v) => v.metrics);
+      const sources = new Set(ids.map((id) => SOURCE_READ.exec(id)?.[1]));
+      if (ids.some((id) => SINK_SENT.test(id)) && aliases.every((alias) => sources.has(alias)))
         this.progressMetrics.set(jobId, vertices);
     }
     const read = new Map<string, number>();

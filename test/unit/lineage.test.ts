@@ -121,6 +121,59 @@ describe('OpenLineage events (pure)', () => {
     );
   });
 
+  it('records read per input: a joined job’s metric list is remembered only once every input’s source has its metric', async () => {
+    const sent: Array<Array<number | undefined>> = [];
+    // Flink as a joined job shows it while starting: the writer and the orders source have
+    // registered their metrics, the payments source not yet; on the next look it has.
+    const registered = {
+      orders: ['Source__meshloop_source_orders[1].numRecordsIn'],
+      payments: [] as string[],
+      sink: ['meshloop_sink[4]__Writer.numRecordsSend'],
+    };
+    const rest = {
+      job: () => Promise.resolve({ vertices: [{ id: 'orders' }, { id: 'payments' }, { id: 'sink' }] }),
+      vertexMetricIds: (_job: string, vertex: keyof typeof registered) => Promise.resolve(registered[vertex]),
+      vertexMetricSums: (_job: string, _vertex: string, ids: readonly string[]) =>
+        Promise.resolve(Object.fromEntries(ids.map((id) => [id, id.includes('orders') ? 306 : 94]))),
+    };
+    const emitter = new LineageEmitter({
+      naming,
+      transport: {
+        counts: { sent: 0, failed: 0 },
+        send: (event) => {
+          sent.push([
+            ...event.inputs.map((d) => d.inputFacets?.inputStatistics?.rowCount as number | undefined),
+            event.outputs[0]?.outputFacets?.outputStatistics?.rowCount as number | undefined,
+          ]);
+          return Promise.resolve(true);
+        },
+      },
+      log: createLogger('lineage-unit', 'error'),
+      flinkRest: rest as never,
+    });
+    const run = {
+      productId: 'orders.paid',
+      revision: 1,
+      spec: { outputTopic: { name: 'orders.paid' }, schema: { fields: [], key: [] }, sql: '' } as never,
+      bindings: ['orders', 'payments'].map((alias) => ({ alias, topic: alias, fields: [] })),
+      lineage: [],
+    };
+    const running = {
+      state: 'RUNNING' as const,
+      jobId: 'a'.repeat(32),
+      waitingForSlot: false,
+      restarts: 0,
+      rejectedRecords: 0,
+    };
+    await emitter.creationLooked(run, running);
+    registered.payments = ['Source__meshloop_source_payments[2].numRecordsIn'];
+    await emitter.creationLooked(run, running);
+    assert.deepEqual(sent, [
+      [306, undefined, 94],
+      [306, 94, 94],
+    ]);
+  });
+
   it('job states: RUNNING, FAILED → FAIL, FINISHED → COMPLETE, CANCELED → ABORT; others say nothing', () => {
     assert.deepEqual(
       ['RUNNING', 'FAILED', 'FINISHED', 'CANCELED', 'RESTARTING', 'INITIALIZING', 'NOT_FOUND'].map(
