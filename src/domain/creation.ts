@@ -208,7 +208,7 @@ export function jobHealthOf(
 ): JobHealth {
   const health = flinkHealthOf(status, jobName);
   // A job whose output topic is gone cannot write, and Flink may not say so: its Kafka producer can
-  // wait in a flush with Flink showing RUNNING until the checkpoint times out (ten minutes).
+  // wait in a flush with Flink showing RUNNING until the checkpoint times out (two minutes, src/creation/job-sql.ts).
   if (options.outputTopic !== undefined && status.outputTopicExists === false && !settledTrouble(health)) {
     const shown = status.failure ? `${status.state}: ${status.failure}` : status.state;
     return {
