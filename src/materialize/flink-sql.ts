@@ -45,7 +45,14 @@ const RAW = 'meshloop_raw';
 export const PARSER_FUNCTION = 'meshloop_json_fields';
 export const PARSER_FUNCTION_CLASS = 'dev.meshloop.flink.JsonFields';
 const rawColumn = (i: number) => `raw_${i}`;
-const coordinates = 'kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, payload';
+/**
+ * A record's coordinates and text. The topic is the one topic the source reads, as a constant: read
+ * as Kafka metadata it is a Java String per record, which the parser's operator encodes to UTF-8 when
+ * it copies the row, good records included (a tenth of the parsing job's thread in Java Flight
+ * Recorder; bench/materialize, docs/benchmarks.md).
+ */
+const coordinates = (plan: MaterializationPlan) =>
+  `CAST(${quoteLiteral(plan.topic)} AS STRING) AS kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, payload`;
 
 /** `CREATE TEMPORARY FUNCTION` of the one-pass parser from its jar (a path or URI Flink reads). */
 export function parserFunctionStatement(jar: string): string {
@@ -66,7 +73,7 @@ export function parserFieldSpec(plan: MaterializationPlan): string {
 function onePassParsedView(plan: MaterializationPlan): string {
   return `CREATE TEMPORARY VIEW ${q(PARSED)} AS
 SELECT
-  ${coordinates},
+  ${coordinates(plan)},
   ${plan.fields.map((field, i) => `parsed.v${i} AS ${q(field.name)}`).join(',\n  ')},
   parsed.error AS error
 FROM ${q(SOURCE)},
@@ -80,7 +87,7 @@ FROM ${q(SOURCE)},
 function perFieldViews(plan: MaterializationPlan): [string, string] {
   const rawView = `CREATE TEMPORARY VIEW ${q(RAW)} AS
 SELECT
-  ${coordinates},
+  ${coordinates(plan)},
   payload IS JSON OBJECT AS is_object,
   ${plan.fields.map((field, i) => `${rawValue(field.name, field.type)} AS ${rawColumn(i)}`).join(',\n  ')}
 FROM ${q(SOURCE)}`;
@@ -123,7 +130,6 @@ export function materializationSetupStatements(
   });
   const source = `CREATE TEMPORARY TABLE ${q(SOURCE)} (
   payload STRING,
-  kafka_topic STRING METADATA FROM 'topic' VIRTUAL,
   kafka_partition INT METADATA FROM 'partition' VIRTUAL,
   kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
   kafka_timestamp TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL

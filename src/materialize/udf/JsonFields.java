@@ -442,7 +442,9 @@ public class JsonFields extends TableFunction<RowData> {
         errors.add(error);
       }
     }
-    row.setField(n, errors == null ? StringData.fromString("") : joined(errors));
+    // Flink's empty string, held as UTF-8 bytes: a String-backed "" is encoded to UTF-8 again at each
+    // copy and each comparison downstream (the jobs' `error = ''` filters).
+    row.setField(n, errors == null ? BinaryStringData.EMPTY_UTF8 : joined(errors));
     return row;
   }
 
