@@ -131,8 +131,11 @@ describe('Materialization parsing: the one-pass parser gives what the per-field 
     await admin.disconnect();
   });
 
-  /** Every record through the parsing view, each value as text (batch mode: reads to the end). */
-  async function parsed(plan: MaterializationPlan, parserJar: string | undefined) {
+  /**
+   * Every record through the parsing view, each value as text (batch mode: reads to the end); or,
+   * with `deadLetters`, what the dead-letter table's branch reads.
+   */
+  async function parsed(plan: MaterializationPlan, parserJar: string | undefined, deadLetters = false) {
     const gateway = new SqlGatewayClient({ url: config.flink.sqlGatewayUrl, headers: config.flink.headers });
     const session = await gateway.openSession({ name: 'parser-test' });
     try {
@@ -146,7 +149,9 @@ describe('Materialization parsing: the one-pass parser gives what the per-field 
       for (const statement of setup.slice(1)) await session.configure(statement);
       const columns = plan.fields.map((field) => `CAST(\`${field.name}\` AS STRING) AS \`${field.name}\``);
       const result = await session.execute(
-        `SELECT kafka_offset, ${columns.join(', ')}, error FROM meshloop_parsed`,
+        deadLetters
+          ? 'SELECT kafka_topic, kafka_offset, payload, error FROM meshloop_dead_letters'
+          : `SELECT kafka_offset, ${columns.join(', ')}, error FROM meshloop_parsed`,
         {
           executionConfig: {
             'execution.runtime-mode': 'batch',
@@ -180,5 +185,20 @@ describe('Materialization parsing: the one-pass parser gives what the per-field 
     assert.equal(byId(records.length - 1).error, 'tombstone: deletes are not applied to the table');
     assert.equal(byId(14).error, 'not a JSON object');
     assert.equal(byId(19).error, 'not a JSON object');
+  });
+
+  it('the dead letters’ branch reads exactly the records with an error, through either parser', async () => {
+    const plan = planFor(topic);
+    const jar = (await parserJarOf(config).parserJar?.())!;
+    const all = await parsed(plan, jar);
+    const [perField, onePass] = [await parsed(plan, undefined, true), await parsed(plan, jar, true)];
+    const withError = all.filter((row) => row.error !== '');
+    assert.ok(withError.length > 5 && withError.length < all.length, 'the records hold good and bad ones');
+    assert.deepEqual(
+      onePass.map((row) => [row.kafka_topic, row.kafka_offset, row.error]),
+      withError.map((row) => [topic, row.kafka_offset, row.error]),
+    );
+    assert.deepEqual(onePass, perField);
+    assert.equal(onePass.at(-1)!.payload, null, 'a tombstone has no payload');
   });
 });

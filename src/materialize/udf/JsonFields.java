@@ -25,6 +25,7 @@ import org.apache.flink.table.data.binary.BinaryStringDataUtil;
 import org.apache.flink.table.functions.TableFunction;
 import org.apache.flink.table.shaded.com.jayway.jsonpath.spi.json.JacksonJsonProvider;
 import org.apache.flink.table.types.DataType;
+import org.apache.flink.table.types.inference.ArgumentTypeStrategy;
 import org.apache.flink.table.types.inference.InputTypeStrategies;
 import org.apache.flink.table.types.inference.TypeInference;
 
@@ -475,10 +476,25 @@ public class JsonFields extends TableFunction<RowData> {
   private transient Memo memo;
 
   public void eval(StringData payload, String fieldSpec) {
+    emit(payload, fieldSpec, false);
+  }
+
+  /**
+   * The dead letters' call (`only` is 'errors'): a record is emitted only when it has an error. A
+   * good record, the common case, then costs that branch a memo lookup and nothing more: no row is
+   * made only for the branch's filter to drop it.
+   */
+  public void eval(StringData payload, String fieldSpec, String only) {
+    emit(payload, fieldSpec, ONLY_ERRORS.equals(only));
+  }
+
+  static final String ONLY_ERRORS = "errors";
+
+  private void emit(StringData payload, String fieldSpec, boolean onlyErrors) {
     if (memo == null) memo = LAST.get();
     Memo last = memo;
     if (payload != null && payload.equals(last.payload) && fieldSpec.equals(last.fields)) {
-      collect(GenericRowData.of(last.values.clone()));
+      if (!onlyErrors || hasError(last.values)) collect(GenericRowData.of(last.values.clone()));
       return;
     }
     GenericRowData row = parse(payload, fieldSpec);
@@ -489,18 +505,31 @@ public class JsonFields extends TableFunction<RowData> {
         payload instanceof BinaryStringData ? ((BinaryStringData) payload).copy() : payload;
     last.fields = fieldSpec;
     last.values = values;
-    collect(row);
+    if (!onlyErrors || hasError(values)) collect(row);
   }
+
+  /** The error is the last value; a good record's is Flink's empty string (see parse). */
+  private static boolean hasError(Object[] values) {
+    Object error = values[values.length - 1];
+    return error != BinaryStringData.EMPTY_UTF8 && !error.toString().isEmpty();
+  }
+
+  /** The record as Flink holds it (its UTF-8 bytes), not decoded to a Java String. */
+  private static final ArgumentTypeStrategy PAYLOAD =
+      InputTypeStrategies.explicit(DataTypes.STRING().bridgedTo(StringData.class));
+
+  private static final ArgumentTypeStrategy LITERAL_STRING =
+      InputTypeStrategies.and(
+          InputTypeStrategies.LITERAL, InputTypeStrategies.explicit(DataTypes.STRING()));
 
   @Override
   public TypeInference getTypeInference(DataTypeFactory typeFactory) {
     return TypeInference.newBuilder()
         .inputTypeStrategy(
-            InputTypeStrategies.sequence(
-                // The record as Flink holds it (its UTF-8 bytes), not decoded to a Java String.
-                InputTypeStrategies.explicit(DataTypes.STRING().bridgedTo(StringData.class)),
-                InputTypeStrategies.and(
-                    InputTypeStrategies.LITERAL, InputTypeStrategies.explicit(DataTypes.STRING()))))
+            InputTypeStrategies.or(
+                InputTypeStrategies.sequence(PAYLOAD, LITERAL_STRING),
+                // The dead letters' call, with 'errors': see eval(payload, fieldSpec, only).
+                InputTypeStrategies.sequence(PAYLOAD, LITERAL_STRING, LITERAL_STRING)))
         .outputTypeStrategy(
             context -> {
               Field[] columns = fieldsOf(context.getArgumentValue(1, String.class).orElse(""));
