@@ -180,12 +180,18 @@ describe('materialization decisions', () => {
     );
     const sql = onePass.join('\n');
     assert.doesNotMatch(sql, /JSON_VALUE|IS JSON OBJECT/);
-    // One call per record, naming every field in order with its type; it types and checks them.
-    assert.equal(sql.match(/meshloop_json_fields`\(/g)?.length, 1);
+    // One call per branch, naming every field in order with its type; it types and checks them. The
+    // dead letters' call emits only records with an error (the parse itself is shared: a memo).
+    assert.equal(sql.match(/meshloop_json_fields`\(/g)?.length, 2);
     assert.match(
       sql,
       /LATERAL TABLE\(`meshloop_json_fields`\(payload, 'order_id:string!,amount:double,placed_at:timestamp'\)\) AS parsed/,
     );
+    assert.match(
+      sql,
+      /VIEW `meshloop_dead_letters` AS[^;]*LATERAL TABLE\(`meshloop_json_fields`\(payload, 'order_id:string!,amount:double,placed_at:timestamp', 'errors'\)\) AS parsed/,
+    );
+    assert.match(materializationInsertStatement(plan), /FROM `meshloop_dead_letters` WHERE error <> ''/);
     assert.match(sql, /parsed\.v1 AS `amount`,\n {2}parsed\.v2 AS `placed_at`,\n {2}parsed\.error AS error/);
   });
 });
