@@ -2,7 +2,8 @@
  * bench/materialize: Kafka → Iceberg on the real platform, each figure beside a baseline measured
  * in the same run (our machines are noisy: only the ratios are comparable).
  *
- * 1. Throughput: the same topic of BENCH_ROWS order records (default 1,000,000) read to its end by
+ * 1. Throughput: the same topic of BENCH_ROWS order records (default 4,000,000: a job of 10 to 15 s,
+ *    where a product's long-running job is, rather than its start-up and JIT warm-up) read to its end by
  *    bounded Flink jobs: Flink's own JSON format into a blackhole (the baseline, as Flink runs a job
  *    by default; and again with object reuse, the setting our materializations run with), our
  *    materialization's parsing into a blackhole, the whole materialization into Iceberg, and for
@@ -16,7 +17,7 @@
  *    DuckDB against the same query in Flink batch, medians of three runs each.
  *
  *   npm run bench:materialize
- *   BENCH_ROWS=200000 npm run bench:materialize
+ *   BENCH_ROWS=1000000 BENCH_PER_FIELD=0 npm run bench:materialize   # a quicker run
  */
 import { randomUUID } from 'node:crypto';
 import { FlinkRestClient, SqlGatewayClient } from '../../src/adapters/flink';
@@ -43,7 +44,7 @@ import { parserJarOf } from '../../src/materialize';
 import { catalogNameOf, ensureProductTable } from '../../src/materialize/iceberg-table';
 import { stopTestPlatform, testPlatform } from '../../test/helpers/platform';
 
-const rows = Number(process.env.BENCH_ROWS ?? 1_000_000);
+const rows = Number(process.env.BENCH_ROWS ?? 4_000_000);
 const commitIntervalMs = parseDuration(process.env.BENCH_COMMIT_INTERVAL ?? '5s') ?? 5000;
 const latencySeconds = Number(process.env.BENCH_LATENCY_SECONDS ?? 30);
 const repeat = Math.max(1, Number(process.env.BENCH_REPEAT ?? 3));
