@@ -49,7 +49,8 @@ import org.apache.flink.table.types.inference.TypeInference;
  *
  * <p>A table function emitting one row per record, so the planner gives it an operator of its own
  * (a scalar function returning a row would be inlined into every expression reading its fields).
- * Spec: comma-separated `name:type`, `!` after the type for a required field.
+ * Spec: comma-separated `name:type`, `!` after the type for a required field. A third argument,
+ * 'errors', is the dead-letter branch's call: only records with an error are emitted.
  */
 public class JsonFields extends TableFunction<RowData> {
   /** What Flink's JSON functions parse and print with (SqlJsonUtils' JSON_PATH_JSON_PROVIDER). */
