@@ -79,6 +79,13 @@ export async function committedCount(kafka: Kafka, topic: string): Promise<numbe
   return (await committedRecords(kafka, topic)).length;
 }
 
+/**
+ * Settings for a topic whose records carry past broker timestamps (their event times): Kafka's
+ * time retention (7 days by default) deletes such records at its next check, every 5 minutes, so a
+ * test could find its topic emptied between producing and reading. Such a topic keeps every record.
+ */
+export const KEEP_PAST_RECORDS = [{ name: 'retention.ms', value: '-1' }];
+
 /** A new topic (its leaders elected) holding these records, each batch one produce request. */
 export async function createTopicWith(
   kafka: Kafka,

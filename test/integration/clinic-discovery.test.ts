@@ -19,6 +19,7 @@ import { startOrchestrationWorker } from '../../workers/orchestration';
 import { CLINIC_APPOINTMENTS, clinicMesh, clinicRecords, clinicTimestamp } from '../fixtures/domains/clinic';
 import { testEnvironment, testPlatform } from '../helpers/platform';
 import { statusAfterChecks } from '../helpers/workflows';
+import { KEEP_PAST_RECORDS } from '../helpers/topic-records';
 
 /** A batch of appointments delivered a second time (a producer's retry), as the demo's seed once did. */
 const REDELIVERED = 200;
@@ -53,7 +54,13 @@ describe('discovery on a hand-made clinic domain in Kafka (real platform)', func
     await admin.connect();
     await createTopicsAndAwaitLeaders(
       admin,
-      Object.keys(records).map((topic) => ({ topic, numPartitions: 1, replicationFactor: 1 })),
+      // The records carry past broker timestamps: retention must not delete them before discovery reads.
+      Object.keys(records).map((topic) => ({
+        topic,
+        numPartitions: 1,
+        replicationFactor: 1,
+        configEntries: KEEP_PAST_RECORDS,
+      })),
     );
     await admin.disconnect();
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });

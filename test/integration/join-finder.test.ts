@@ -18,6 +18,7 @@ import { startOrchestrationWorker } from '../../workers/orchestration';
 import { lendingRecords, lendingStart } from '../helpers/lending';
 import { testEnvironment, testPlatform } from '../helpers/platform';
 import { statusAfterChecks } from '../helpers/workflows';
+import { KEEP_PAST_RECORDS } from '../helpers/topic-records';
 
 describe('discovery finds join keys from the values in Kafka (real platform)', function () {
   const run = `j${randomUUID().replace(/-/g, '').slice(0, 8)}`;
@@ -58,7 +59,13 @@ describe('discovery finds join keys from the values in Kafka (real platform)', f
     await admin.connect();
     await createTopicsAndAwaitLeaders(
       admin,
-      Object.keys(records).map((topic) => ({ topic, numPartitions: 1, replicationFactor: 1 })),
+      // The records carry past broker timestamps: retention must not delete them before discovery reads.
+      Object.keys(records).map((topic) => ({
+        topic,
+        numPartitions: 1,
+        replicationFactor: 1,
+        configEntries: KEEP_PAST_RECORDS,
+      })),
     );
     await admin.disconnect();
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
@@ -99,7 +106,17 @@ describe('discovery finds join keys from the values in Kafka (real platform)', f
       args: [{ topicPrefix: prefix, maxMessages: 5000, sampleDeadlineMs: 60_000, agent: 'planner' }],
     });
     const joins = result.started.filter((id) => id.includes('_with_'));
-    assert.deepEqual(joins, [`${prefix}lending.applications_with_credit_pulls`]);
+    // On a miss, say what discovery read and found: the sample, the joins and what was left out.
+    const report = JSON.parse(await fs.readFile(result.reportFile, 'utf8')) as Record<string, unknown>;
+    assert.deepEqual(
+      joins,
+      [`${prefix}lending.applications_with_credit_pulls`],
+      JSON.stringify(
+        { result, joins: report.joins, skipped: report.skipped, dropped: report.dropped },
+        null,
+        1,
+      ),
+    );
     const status = await statusAfterChecks(client, joins[0]!);
     assert.equal(status.stage, 'awaitingApproval');
     assert.deepEqual(
