@@ -201,4 +201,34 @@ describe('Materialization parsing: the one-pass parser gives what the per-field 
     assert.deepEqual(onePass, perField);
     assert.equal(onePass.at(-1)!.payload, null, 'a tombstone has no payload');
   });
+
+  it("refuses a third argument other than 'errors' when the statement is planned, saying what it takes", async () => {
+    const plan = planFor(topic);
+    const jar = (await parserJarOf(config).parserJar?.())!;
+    const setup = materializationSetupStatements(plan, {
+      kafka: config.flink.kafka,
+      icebergCatalogUri: config.flink.icebergCatalogUri,
+      bounded: true,
+      parserJar: jar,
+    });
+    const deadLetters = setup.find((statement) => statement.includes('meshloop_dead_letters')) ?? '';
+    assert.ok(deadLetters.includes("'errors')"), "the dead letters call the parser with 'errors'");
+    const gateway = new SqlGatewayClient({ url: config.flink.sqlGatewayUrl, headers: config.flink.headers });
+    const session = await gateway.openSession({ name: 'parser-test' });
+    try {
+      for (const statement of setup.slice(1)) {
+        if (statement !== deadLetters) await session.configure(statement);
+      }
+      // Refused when the view is made, or at the latest when a query plans it.
+      await assert.rejects(async () => {
+        await session.configure(deadLetters.replace("'errors')", "'all')"));
+        await session.execute('SELECT kafka_offset FROM meshloop_dead_letters', {
+          executionConfig: { 'execution.runtime-mode': 'batch' },
+          timeoutMs: 60_000,
+        });
+      }, /takes 'errors' as its third argument .*not 'all'/);
+    } finally {
+      await session.close().catch(() => undefined);
+    }
+  });
 });

@@ -49,6 +49,22 @@ describe('reading Flink error answers', () => {
     assert.equal(explainServerTrace(trace).message, "SqlGatewayException: Session 'x' does not exist.");
   });
 
+  it('joins a message that ends in a colon with its cause’s, which says what was wrong', () => {
+    const trace = [
+      'org.apache.flink.table.gateway.api.utils.SqlGatewayException: Failed to configure session.',
+      '\tat org.apache.flink.table.gateway.rest.handler.session.ConfigureSessionHandler.handleRequest(ConfigureSessionHandler.java:1)',
+      'Caused by: org.apache.flink.table.api.ValidationException: Invalid function call:',
+      'meshloop_json_fields(STRING, STRING, STRING)',
+      '\tat org.apache.flink.table.types.inference.TypeInferenceUtil.createInvalidCallException(TypeInferenceUtil.java:1)',
+      "Caused by: org.apache.flink.table.api.ValidationException: meshloop_json_fields takes 'errors' as its third argument, not 'all'",
+      '\t... 40 more',
+    ].join('\n');
+    assert.equal(
+      explainServerTrace(trace).message,
+      "ValidationException: Invalid function call: meshloop_json_fields takes 'errors' as its third argument, not 'all'",
+    );
+  });
+
   it('marks connection problems in the cause chain as transient', () => {
     const trace = [
       'org.apache.flink.table.api.TableException: Failed to execute sql',

@@ -89,9 +89,16 @@ export function explainServerTrace(trace: string): {
   }
   const simple = (className: string) => className.slice(className.lastIndexOf('.') + 1);
   const causes = chain.map(({ className, message }) => `${className}: ${message}`);
-  const useful = chain.find(({ className }) => !wrapperClass.test(className)) ?? chain.at(-1);
+  const at = chain.findIndex(({ className }) => !wrapperClass.test(className));
+  const useful = chain[at] ?? chain.at(-1);
+  // A message that ends in a colon ("Invalid function call:") continues with its cause's: join them.
+  let detail = useful?.message ?? '';
+  for (let next = at + 1; at >= 0 && next < chain.length && /(^|:)$/.test(detail.trim()); next++) {
+    const more = chain[next]!.message.trim();
+    if (more) detail = `${detail.trim()} ${more}`.trim();
+  }
   const message = useful
-    ? `${simple(useful.className)}: ${useful.message}`
+    ? `${simple(useful.className)}: ${detail}`
     : (trace.split('\n').find((line) => line.trim() !== '') ?? 'unknown error').trim();
   return { message, causes, transient: transientCause.test(trace) };
 }

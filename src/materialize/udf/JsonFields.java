@@ -533,6 +533,18 @@ public class JsonFields extends TableFunction<RowData> {
                 InputTypeStrategies.sequence(PAYLOAD, LITERAL_STRING, LITERAL_STRING)))
         .outputTypeStrategy(
             context -> {
+              // Any other third argument would silently mean "every record": refuse it when planned.
+              if (context.getArgumentDataTypes().size() == 3
+                  && !context.getArgumentValue(2, String.class).map(ONLY_ERRORS::equals).orElse(false)) {
+                throw context.newValidationError(
+                    "meshloop_json_fields takes '%s' as its third argument (emit only the records"
+                        + " with an error), not %s; leave it out to emit every record",
+                    ONLY_ERRORS,
+                    context
+                        .getArgumentValue(2, String.class)
+                        .map(value -> "'" + value + "'")
+                        .orElse("a value that is not a string literal"));
+              }
               Field[] columns = fieldsOf(context.getArgumentValue(1, String.class).orElse(""));
               DataTypes.Field[] row = new DataTypes.Field[columns.length + 1];
               for (int i = 0; i < columns.length; i++) {
