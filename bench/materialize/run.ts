@@ -107,7 +107,9 @@ async function produceRows(config: MeshloopConfig, topic: string, count: number)
   const admin = kafka.admin();
   await admin.connect();
   const existing = await admin.fetchTopicOffsets(topic).catch(() => undefined);
-  const have = existing?.reduce((sum, partition) => sum + Number(partition.high), 0) ?? 0;
+  // What the topic holds now: retention may have deleted its oldest records on a long-lived platform.
+  const have =
+    existing?.reduce((sum, partition) => sum + Number(partition.high) - Number(partition.low), 0) ?? 0;
   if (!existing) await createTopicsAndAwaitLeaders(admin, [{ topic, numPartitions: 1 }]);
   await admin.disconnect();
   if (have >= count) {
