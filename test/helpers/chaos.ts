@@ -193,6 +193,11 @@ export class TopicTally {
       setTimeout(() => void this.start().catch(() => undefined), 2000);
     });
     await consumer.connect();
+    // Stopped while this consumer was being made (a revival racing the end of the run): leave no reader behind.
+    if (this.closed) {
+      await consumer.disconnect().catch(() => undefined);
+      return;
+    }
     await consumer.subscribe({ topic: this.topic, fromBeginning: true });
     await consumer.run({
       autoCommit: false,
